@@ -1,0 +1,301 @@
+"""Everything moto does not do the way AWS does, filled in here and nowhere else.
+
+1. Lambda: invocations run the real handler in this process (runner.FunctionRunner), not Docker.
+2. S3 -> EventBridge: events carry an increasing per-key `sequencer` (moto's is a constant) and
+   are delivered to Lambda targets asynchronously, with retries and the target's dead-letter queue.
+3. ECS: UpdateService starts a new PRIMARY deployment that goes IN_PROGRESS -> COMPLETED after a
+   short delay, or FAILED (circuit breaker with rollback) when an image tag starts with `fail-`.
+4. SNS: a message to an email subscription is written to the outbox as the email a person gets.
+(The state machine's DefinitionSubstitutions are applied in provision.py.)
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import itertools
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ecs_handoff_embedded.runner import FunctionRunner
+
+FAIL_TAG_PREFIX = "fail-"
+
+
+class Deliveries:
+    """Counts asynchronous deliveries in flight, so callers can wait until the world is quiet."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._in_flight = 0
+        self.failures: list[dict[str, Any]] = []
+
+    def start(self, work: Callable[[], None]) -> None:
+        with self._cond:
+            self._in_flight += 1
+
+        def run() -> None:
+            try:
+                work()
+            finally:
+                with self._cond:
+                    self._in_flight -= 1
+                    self._cond.notify_all()
+
+        threading.Thread(target=run, daemon=True, name="embedded-delivery").start()
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._in_flight:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+        return True
+
+
+# --- 1. Lambda --------------------------------------------------------------------------------
+
+
+def install_lambda_runner(runner: FunctionRunner) -> None:
+    from moto.awslambda.models import LambdaFunction
+
+    def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
+        return runner.invoke(self, event if event is not None else {})
+
+    LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
+
+
+# --- 2. S3 -> EventBridge -----------------------------------------------------------------------
+
+_sequence = itertools.count(1)
+_sequence_lock = threading.Lock()
+
+
+def next_sequencer() -> str:
+    """Increasing, fixed-width hex like S3's (e.g. 0062E99A88DC407460)."""
+    with _sequence_lock:
+        return f"{time.time_ns() // 1000:014X}{next(_sequence) % 0xFFFF:04X}"
+
+
+def install_s3_events(runner: FunctionRunner, deliveries: Deliveries, lambda_retries: int = 2) -> None:
+    import moto.s3.notifications as s3_notifications
+
+    def _send_event_bridge_message(account_id: str, bucket: Any, event_name: str, key: Any) -> None:
+        from moto.events.models import events_backends
+
+        reason = event_name.split(":")[1] if ":" in event_name else event_name
+        detail_type = s3_notifications._detail_type(event_name)
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": detail_type,
+            "source": "aws.s3",
+            "account": account_id,
+            "time": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": bucket.region_name,
+            "resources": [f"arn:aws:s3:::{bucket.name}"],
+            "detail": {
+                "version": "0",
+                "bucket": {"name": bucket.name},
+                "object": {
+                    "key": key.name,
+                    "size": key.size,
+                    "etag": key.etag.replace('"', ""),
+                    "version-id": key.version_id,
+                    "sequencer": next_sequencer(),
+                },
+                "request-id": uuid.uuid4().hex[:16].upper(),
+                "requester": account_id,
+                "source-ip-address": "127.0.0.1",
+                "reason": "PutObject" if reason == "ObjectCreated" else reason,
+            },
+        }
+        backend = events_backends[account_id][bucket.region_name]
+        bus = backend.event_buses.get("default")
+        for rule in list(bus.rules.values()) if bus else []:
+            if rule.state != "ENABLED" or not rule.event_pattern.matches_event(event):
+                continue
+            for target in rule.targets:
+                deliveries.start(
+                    lambda target=target: _deliver(account_id, bucket.region_name, target, event, runner, deliveries, lambda_retries)
+                )
+
+    s3_notifications._send_event_bridge_message = _send_event_bridge_message
+
+
+def _deliver(
+    account_id: str,
+    region: str,
+    target: dict[str, Any],
+    event: dict[str, Any],
+    runner: FunctionRunner,
+    deliveries: Deliveries,
+    retries: int,
+) -> None:
+    """Asynchronous invoke, as EventBridge -> Lambda is: retried, then sent to the dead-letter queue."""
+    from moto.awslambda.models import lambda_backends
+    from moto.sqs.models import sqs_backends
+
+    arn = target["Arn"]
+    if ":lambda:" not in arn:
+        return
+    fn = lambda_backends[account_id][region].get_function(arn.split(":")[6])
+    payload = ""
+    for attempt in range(retries + 1):
+        payload, errored, _ = runner.invoke(fn, copy.deepcopy(event))
+        if not errored:
+            return
+        time.sleep(0.2 * (attempt + 1))
+    deliveries.failures.append({"target": arn, "event": event, "error": payload})
+    dlq = (target.get("DeadLetterConfig") or {}).get("Arn")
+    if dlq:
+        sqs_backends[account_id][region].send_message(queue_name=dlq.split(":")[-1], message_body=json.dumps(event))
+
+
+# --- 3. ECS rollouts --------------------------------------------------------------------------
+
+
+def install_ecs_rollouts(delay_seconds: Callable[[], float]) -> None:
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    original = EC2ContainerServiceBackend.update_service
+    if getattr(original, "_handoff_embedded", False):
+        return
+
+    def update_service(self: Any, service_properties: dict[str, Any]) -> Any:
+        cluster = service_properties.get("cluster", "default").split("/")[-1]
+        name = service_properties.get("service", "").split("/")[-1]
+        wanted = service_properties.get("task_definition")
+        forced = bool(service_properties.get("force_new_deployment"))
+        before = self.services.get(f"{cluster}:{name}")
+        previous = before.task_definition if before is not None else None
+        service = original(self, service_properties)
+        new_td = service.task_definition
+        if wanted and (new_td != previous or forced):
+            _start_rollout(self, service, str(previous), new_td, delay_seconds())
+        return service
+
+    update_service._handoff_embedded = True  # type: ignore[attr-defined]
+    EC2ContainerServiceBackend.update_service = update_service  # type: ignore[method-assign]
+
+
+def _deployment(service: Any, task_definition: str, state: str) -> dict[str, Any]:
+    deployment_id = f"ecs-svc/{uuid.uuid4().int % 10**19:019d}"
+    now = dt.datetime.now(dt.UTC)
+    desired = int(service.desired_count)
+    return {
+        "id": deployment_id,
+        "status": "PRIMARY",
+        "taskDefinition": task_definition,
+        "desiredCount": desired,
+        "pendingCount": desired if state == "IN_PROGRESS" else 0,
+        "runningCount": 0 if state == "IN_PROGRESS" else desired,
+        "failedTasks": 0,
+        "createdAt": now,
+        "updatedAt": now,
+        "launchType": service.launch_type or "FARGATE",
+        "rolloutState": state,
+        "rolloutStateReason": f"ECS deployment {deployment_id} {'in progress' if state == 'IN_PROGRESS' else 'completed'}.",
+    }
+
+
+def _start_rollout(backend: Any, service: Any, previous: str, new_td: str, delay: float) -> None:
+    ours = _deployment(service, new_td, "IN_PROGRESS")
+    for old in service.deployments:
+        old["status"] = "ACTIVE"
+    service.deployments = [ours] + [d for d in service.deployments if d.get("rolloutState") != "FAILED"][:1]
+    images = [c.get("image", "") for c in backend.describe_task_definition(new_td).container_definitions]
+    fails = any(_tag(image).startswith(FAIL_TAG_PREFIX) for image in images)
+
+    def finish() -> None:
+        if service.task_definition != new_td or ours not in service.deployments:
+            return  # someone moved the service on meanwhile
+        now = dt.datetime.now(dt.UTC)
+        if fails:
+            ours.update(
+                rolloutState="FAILED",
+                status="ACTIVE",
+                failedTasks=ours["desiredCount"],
+                runningCount=0,
+                pendingCount=0,
+                updatedAt=now,
+                rolloutStateReason="ECS deployment circuit breaker: tasks failed to start.",
+            )
+            service.task_definition = previous
+            service.deployments = [_deployment(service, previous, "COMPLETED"), ours]
+        else:
+            ours.update(
+                rolloutState="COMPLETED",
+                runningCount=ours["desiredCount"],
+                pendingCount=0,
+                updatedAt=now,
+                rolloutStateReason=f"ECS deployment {ours['id']} completed.",
+            )
+            service.deployments = [ours]
+
+    timer = threading.Timer(delay, finish)
+    timer.daemon = True
+    timer.start()
+
+
+def _tag(image: str) -> str:
+    last = image.split("@", 1)[0].rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else "latest"
+
+
+# --- 4. SNS email -----------------------------------------------------------------------------
+
+
+class Outbox:
+    """Where every email handoff sends lands, one file per recipient and message."""
+
+    def __init__(self, directory: Path, echo: Callable[[str], None] | None = None) -> None:
+        self.directory = directory
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.echo = echo
+        self._count = itertools.count(1)
+
+    def write(self, recipient: str, subject: str, body: str, topic_arn: str) -> Path:
+        stamp = dt.datetime.now(dt.UTC)
+        safe = "".join(c if c.isalnum() or c in "@.-_" else "_" for c in recipient)
+        path = self.directory / f"{stamp:%Y%m%dT%H%M%S}-{next(self._count):04d}-{safe}.txt"
+        text = (
+            f"To: {recipient}\nFrom: no-reply@sns.amazonaws.com\nDate: {stamp:%a, %d %b %Y %H:%M:%S +0000}\n"
+            f"Subject: {subject}\nX-SNS-Topic: {topic_arn}\n\n{body}"
+        )
+        path.write_text(text, encoding="utf-8")
+        if self.echo:
+            self.echo(f"email to {recipient}: {subject} ({path})")
+        return path
+
+    def messages(self) -> list[Path]:
+        return sorted(self.directory.glob("*.txt"))
+
+
+def install_email_outbox(outbox: Outbox) -> None:
+    from moto.sns.models import Subscription
+
+    original = Subscription.publish
+    if getattr(original, "_handoff_embedded", False):
+        Subscription._handoff_outbox = outbox  # type: ignore[attr-defined]
+        return
+
+    def publish(self: Any, message: str, message_id: str, subject: str | None = None,
+                message_attributes: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        if self.protocol not in ("email", "email-json"):
+            return original(self, message, message_id, subject=subject, message_attributes=message_attributes, **kwargs)
+        if self._filter_policy_matcher is not None and not self._filter_policy_matcher.matches(message_attributes, message):
+            return None
+        Subscription._handoff_outbox.write(self.endpoint, subject or "(no subject)", message, self.topic.arn)  # type: ignore[attr-defined]
+        return None
+
+    publish._handoff_embedded = True  # type: ignore[attr-defined]
+    Subscription.publish = publish  # type: ignore[method-assign]
+    Subscription._handoff_outbox = outbox  # type: ignore[attr-defined]

@@ -1,0 +1,131 @@
+"""Runs Lambda functions in this process: real handler, its own environment, warm module reuse."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from ecs_handoff_embedded.environ import function_environment
+
+# Variables every function gets from the embedded AWS itself, as the Lambda runtime provides its own.
+# Tracing and metrics are off: there is no X-Ray daemon or CloudWatch here.
+RUNTIME_VARIABLES = {
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+}
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of the Lambda context object that handlers and Powertools read."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    timeout_seconds: int
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    _deadline: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_seconds
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+        self.log_stream_name = f"embedded/{self.aws_request_id}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class Invocation:
+    function: str
+    started: float
+    duration: float
+    error: str | None
+
+
+class FunctionRunner:
+    """Maps deployed function names to their code folders and runs their handlers in-process."""
+
+    def __init__(self, base_environment: dict[str, str], log_level: str = "WARNING") -> None:
+        self.base_environment = dict(base_environment)
+        self.log_level = log_level
+        self.code_dirs: dict[str, Path] = {}
+        self._modules: dict[str, ModuleType] = {}
+        self._import_lock = threading.Lock()
+        self.invocations: list[Invocation] = []
+
+    def register(self, function_name: str, code_dir: Path) -> None:
+        self.code_dirs[function_name] = code_dir
+
+    def environment_for(self, fn: Any) -> dict[str, str]:
+        env = dict(self.base_environment)
+        env.update({str(k): str(v) for k, v in (fn.environment_vars or {}).items()})
+        env.update(RUNTIME_VARIABLES)
+        env["POWERTOOLS_LOG_LEVEL"] = self.log_level
+        env.update(
+            {
+                "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_REGION": fn.region,
+                "AWS_DEFAULT_REGION": fn.region,
+                "_HANDLER": fn.handler,
+            }
+        )
+        return env
+
+    def _handler(self, fn: Any) -> Any:
+        module_name, _, attr = fn.handler.rpartition(".")
+        key = fn.function_name
+        with self._import_lock:
+            module = self._modules.get(key)
+            if module is None:
+                code_dir = self.code_dirs.get(key)
+                if code_dir is None:
+                    raise RuntimeError(f"no code registered for function {key}")
+                path = code_dir / f"{module_name.replace('.', '/')}.py"
+                spec = importlib.util.spec_from_file_location(f"handoff_fn_{key.replace('-', '_')}", path)
+                if spec is None or spec.loader is None:
+                    raise RuntimeError(f"cannot load {path}")
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+                self._modules[key] = module
+        return getattr(module, attr)
+
+    def invoke(self, fn: Any, event: Any) -> tuple[str, bool, str]:
+        """Runs one invocation: (payload JSON, errored, log text), as moto's Docker runner returns."""
+        started = time.monotonic()
+        context = LambdaContext(
+            function_name=fn.function_name,
+            invoked_function_arn=fn.function_arn,
+            memory_limit_in_mb=int(fn.memory_size),
+            timeout_seconds=int(fn.timeout),
+        )
+        error: str | None = None
+        with function_environment(self.environment_for(fn)):
+            try:
+                if isinstance(event, str | bytes):
+                    event = json.loads(event or "{}")
+                result = self._handler(fn)(event, context)
+                payload, errored = json.dumps(result, default=str), False
+            except Exception as exc:  # a handler exception is a Lambda function error, never a crash here
+                error = type(exc).__name__
+                payload = json.dumps(
+                    {
+                        "errorType": error,
+                        "errorMessage": str(exc),
+                        "stackTrace": traceback.format_exception(exc)[-5:],
+                    }
+                )
+                errored = True
+        self.invocations.append(Invocation(fn.function_name, started, time.monotonic() - started, error))
+        return payload, errored, ""

@@ -1,0 +1,148 @@
+"""Starts the embedded AWS: a moto server on 127.0.0.1, the gaps filled, both stacks provisioned."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ecs_handoff_embedded import environ, gaps, provision, world
+from ecs_handoff_embedded.runner import FunctionRunner
+
+ENVIRONMENTS = ("dev", "prod")
+
+
+def repo_root() -> Path:
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "template.yaml").exists():
+            return parent
+    raise RuntimeError("cannot find template.yaml above the embedded package; run from a handoff checkout")
+
+
+@dataclass
+class EmbeddedAws:
+    """One process-wide embedded AWS. `start()` then use `endpoint`; `stop()` when done."""
+
+    port: int = 0
+    rollout_seconds: float = 1.0
+    state_dir: Path = field(default_factory=lambda: Path(".handoff"))
+    log_level: str = "ERROR"
+    envs: tuple[str, ...] = ENVIRONMENTS
+    rollout_timeout_seconds: int = 60
+    poll_interval_seconds: int = 1
+    echo: Callable[[str], None] | None = None
+    root: Path = field(default_factory=repo_root)
+
+    def __post_init__(self) -> None:
+        self.deliveries = gaps.Deliveries()
+        self.outbox = gaps.Outbox(self.state_dir / "outbox", self.echo)
+        self.stacks: dict[str, provision.Stack] = {}
+        self._server: Any = None
+        self.endpoint = ""
+        self.runner: FunctionRunner | None = None
+
+    def start(self) -> EmbeddedAws:
+        from moto.core.config import default_user_config
+        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+        started = time.monotonic()
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", message="Tried to parse AWS::SQS::QueuePolicy")
+        environ.install()
+        default_user_config["stepfunctions"] = {"execute_state_machine": True}
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server.start()
+        self.port = self._server.get_host_and_port()[1]
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        process_env = {
+            "MOTO_PORT": str(self.port),  # the Step Functions interpreter calls Lambda back here
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's fixed fake credentials
+            "AWS_DEFAULT_REGION": world.REGION,
+            "AWS_REGION": world.REGION,
+        }
+        os.environ.update(process_env)
+        os.environ.pop("AWS_PROFILE", None)
+        self.runner = FunctionRunner(dict(os.environ), log_level=self.log_level)
+        gaps.install_lambda_runner(self.runner)
+        gaps.install_s3_events(self.runner, self.deliveries)
+        gaps.install_ecs_rollouts(lambda: self.rollout_seconds)
+        gaps.install_email_outbox(self.outbox)
+
+        session = self.session()
+        for env in self.envs:
+            world.seed(session, env, self.rollout_timeout_seconds, self.poll_interval_seconds)
+            stack = provision.provision(
+                session,
+                self.root,
+                f"handoff-{env}",
+                {"Env": env, "RequireApproval": "true" if env == "prod" else "false", "LogLevel": "INFO"},
+                world.ACCOUNT_ID,
+                world.REGION,
+            )
+            for name, code_dir in stack.functions.items():
+                self.runner.register(name, code_dir)
+            self.stacks[env] = stack
+            self._subscribe_inbox(session, env, stack)
+        self.write_local_json()
+        self.startup_seconds = time.monotonic() - started
+        return self
+
+    def _subscribe_inbox(self, session: Any, env: str, stack: provision.Stack) -> None:
+        """The platform team's inbox gets every outcome (the NotificationEmail parameter in AWS)."""
+        session.client("sns").subscribe(
+            TopicArn=stack.outputs["NotificationsTopicArn"], Protocol="email", Endpoint=f"platform-{env}@example.com"
+        )
+
+    def session(self) -> Any:
+        import boto3
+
+        return boto3.session.Session(
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # noqa: S106 - moto's fixed fake credentials
+            region_name=world.REGION,
+        )
+
+    def client(self, service: str) -> Any:
+        return self.session().client(service, endpoint_url=self.endpoint)
+
+    def write_local_json(self) -> Path:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        path = self.state_dir / "local.json"
+        path.write_text(
+            json.dumps(
+                {
+                    "aws_endpoint": self.endpoint,
+                    "region": world.REGION,
+                    "account_id": world.ACCOUNT_ID,
+                    "approval_base_url": None,
+                    "outbox_dir": str(self.outbox.directory.resolve()),
+                    "buckets": {env: world.bucket_name(env) for env in self.envs},
+                    "stacks": {env: stack.name for env, stack in self.stacks.items()},
+                    "pid": os.getpid(),
+                },
+                indent=2,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+        return path
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        return self.deliveries.wait_idle(timeout)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        local = self.state_dir / "local.json"
+        if local.exists():
+            local.unlink()

@@ -1,0 +1,116 @@
+"""Terraform's side of the embedded world: buckets, clusters, services, base task definitions, registry."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+ACCOUNT_ID = "123456789012"
+REGION = "ap-northeast-1"
+ECR = f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com"
+APPROVERS = {"prod": ["alice@example.com", "bob@example.com"]}
+
+
+@dataclass(frozen=True)
+class SeedService:
+    service_id: str
+    containers: dict[str, str]  # container name -> image Terraform sets
+    desired_count: int
+
+
+def seed_services(env: str) -> list[SeedService]:
+    return [
+        SeedService(
+            "api",
+            {"app-container": f"{ECR}/api:{env}-0a1b2c3", "nginx-container": f"{ECR}/api-nginx:{env}-0a1b2c3"},
+            2,
+        ),
+        SeedService(
+            "worker",
+            {"app": f"{ECR}/worker:{env}-0a1b2c3", "log-router": "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable"},
+            1,
+        ),
+    ]
+
+
+def bucket_name(env: str) -> str:
+    return f"{env}-ecsdef-{ACCOUNT_ID}"
+
+
+def seed(session: Any, env: str, rollout_timeout_seconds: int = 60, poll_interval_seconds: int = 1) -> None:
+    """Create what Terraform owns in one environment, in the shapes the docs describe."""
+    s3, ecs, ssm, iam = (session.client(n) for n in ("s3", "ecs", "ssm", "iam"))
+    bucket = bucket_name(env)
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+    )
+    ecs.create_cluster(clusterName=env)
+    assume = json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    )
+    for svc in seed_services(env):
+        family = f"{env}-{svc.service_id}"
+        roles = {
+            kind: iam.create_role(RoleName=f"{family}-{kind}", Path="/ecs/", AssumeRolePolicyDocument=assume)["Role"]["Arn"]
+            for kind in ("task", "execution")
+        }
+        containers = [
+            {
+                "name": name,
+                "image": image,
+                "essential": name != "log-router",
+                "cpu": 128,
+                "memory": 256,
+                "environment": [{"name": "APP_ENV", "value": env}],
+                "secrets": [{"name": "DB_PASSWORD", "valueFrom": f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter/{env}/db"}],
+            }
+            for name, image in svc.containers.items()
+        ]
+        task_def = ecs.register_task_definition(
+            family=family,
+            taskRoleArn=roles["task"],
+            executionRoleArn=roles["execution"],
+            networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"],
+            cpu="512",
+            memory="1024",
+            containerDefinitions=containers,
+            tags=[{"key": "managed-by", "value": "terraform"}, {"key": "service", "value": svc.service_id}],
+        )["taskDefinition"]
+        ecs.create_service(
+            cluster=env,
+            serviceName=svc.service_id,
+            taskDefinition=task_def["taskDefinitionArn"],
+            desiredCount=svc.desired_count,
+            deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}},
+        )
+        _mark_running(env, svc.service_id)
+        ssm.put_parameter(
+            Name=f"/handoff/{env}/services/{svc.service_id}",
+            Type="String",
+            Overwrite=True,
+            Value=json.dumps(
+                {
+                    "cluster": env,
+                    "service": svc.service_id,
+                    "task_definition": family,
+                    "approval_required": env == "prod",
+                    "approvers": APPROVERS.get(env, []),
+                    "rollout_timeout_seconds": rollout_timeout_seconds,
+                    "poll_interval_seconds": poll_interval_seconds,
+                }
+            ),
+        )
+
+
+def _mark_running(cluster: str, service: str) -> None:
+    """Terraform's first deployment has long finished: the initial deployment is COMPLETED."""
+    from moto.ecs.models import ecs_backends
+
+    svc = ecs_backends[ACCOUNT_ID][REGION].services[f"{cluster}:{service}"]
+    svc.running_count, svc.pending_count = svc.desired_count, 0
+    for deployment in svc.deployments:
+        deployment.update(rolloutState="COMPLETED", runningCount=svc.desired_count, pendingCount=0)

@@ -1,0 +1,29 @@
+"""Deploy function: registers Terraform's base task definition with the new images and updates the service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ecs_handoff.aws.records import DeploymentRecords
+from ecs_handoff.aws.state import ServiceState
+from ecs_handoff.logic.deploy import deploy
+from ecs_handoff.models import StepInput
+from ecs_handoff.observability import logger, metrics, tracer
+from ecs_handoff.settings import Settings
+
+
+@logger.inject_lambda_context(correlation_id_path="request.deployment_id")
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@event_parser(model=StepInput)
+def lambda_handler(event: StepInput, context: LambdaContext) -> dict[str, Any]:
+    settings = Settings.from_env()
+    result = deploy(
+        event.request,
+        DeploymentRecords(settings.need("deployments_table")),
+        ServiceState(settings.need("state_table")),
+    )
+    return result.model_dump(mode="json")

@@ -1,0 +1,30 @@
+"""Lock function: takes the per-service deployment lock, or says to wait, or that a newer upload won."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ecs_handoff.aws.records import DeploymentRecords
+from ecs_handoff.aws.state import ServiceState
+from ecs_handoff.logic.lock import acquire
+from ecs_handoff.models import LockInput
+from ecs_handoff.observability import logger, metrics, tracer
+from ecs_handoff.settings import Settings
+
+
+@logger.inject_lambda_context(correlation_id_path="request.deployment_id")
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@event_parser(model=LockInput)
+def lambda_handler(event: LockInput, context: LambdaContext) -> dict[str, Any]:
+    settings = Settings.from_env()
+    result = acquire(
+        event.request,
+        event.execution_arn,
+        DeploymentRecords(settings.need("deployments_table")),
+        ServiceState(settings.need("state_table")),
+    )
+    return result.model_dump(mode="json")

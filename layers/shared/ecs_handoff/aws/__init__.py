@@ -1,0 +1,1 @@
+"""AWS access: the only part of handoff that imports boto3."""

@@ -1,0 +1,93 @@
+"""Lazily created boto3 clients with botocore's standard retry mode, and AWS error translation."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from ecs_handoff.errors import AwsAccessError, NotFound, TransientAwsError
+
+_RETRY_CONFIG: Any = None
+_lock = threading.Lock()
+_clients: dict[str, Any] = {}
+
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "ProvisionedThroughputExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalServerError",
+        "InternalFailure",
+        "ServerException",
+        "TransactionInProgressException",
+    }
+)
+NOT_FOUND_CODES = frozenset(
+    {
+        "ParameterNotFound",
+        "NoSuchKey",
+        "NoSuchVersion",
+        "ResourceNotFoundException",
+        "ServiceNotFoundException",
+        "ClusterNotFoundException",
+        "ExecutionDoesNotExist",
+        "StateMachineDoesNotExist",
+    }
+)
+
+
+def client(service: str) -> Any:
+    """A shared client per service: created on first use, never at import time (STYLE 4)."""
+    global _RETRY_CONFIG
+    with _lock:
+        if service not in _clients:
+            import boto3
+            from botocore.config import Config
+
+            if _RETRY_CONFIG is None:
+                _RETRY_CONFIG = Config(
+                    retries={"mode": "standard", "max_attempts": 6},
+                    connect_timeout=5,
+                    read_timeout=30,
+                )
+            _clients[service] = boto3.session.Session().client(service, config=_RETRY_CONFIG)
+        return _clients[service]
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests that switch endpoints)."""
+    with _lock:
+        _clients.clear()
+
+
+def error_code(exc: BaseException) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+@contextmanager
+def aws_call(what: str) -> Iterator[None]:
+    """Turn botocore errors into the project's errors, naming what was being done."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except ClientError as exc:
+        code = error_code(exc)
+        message = exc.response.get("Error", {}).get("Message", "")
+        if code in THROTTLING_CODES:
+            raise TransientAwsError(f"{what}: AWS is throttling or unavailable ({code})") from exc
+        if code in NOT_FOUND_CODES:
+            raise NotFound(f"{what}: not found ({code}: {message})") from exc
+        raise AwsAccessError(f"{what}: {code}: {message}") from exc
+    except BotoCoreError as exc:
+        raise TransientAwsError(f"{what}: {exc}") from exc

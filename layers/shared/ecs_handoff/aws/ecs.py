@@ -1,0 +1,69 @@
+"""ECS access: task definitions and services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ecs_handoff.aws.clients import aws_call, client
+from ecs_handoff.errors import AwsAccessError, NotFound
+from ecs_handoff.taskdef import is_handoff_revision, short_name
+
+FAMILY_SCAN_LIMIT = 50
+
+
+def describe_task_definition(task_definition: str, ecs: Any = None) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    ecs = ecs or client("ecs")
+    with aws_call(f"describing task definition {task_definition}"):
+        response = ecs.describe_task_definition(taskDefinition=task_definition, include=["TAGS"])
+    return response["taskDefinition"], response.get("tags", [])
+
+
+def resolve_base(task_definition: str, ecs: Any = None) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """Terraform's base: the revision named, or for a bare family the newest revision not registered by handoff."""
+    ecs = ecs or client("ecs")
+    if ":" in task_definition:
+        return describe_task_definition(task_definition, ecs)
+    with aws_call(f"listing revisions of task definition family {task_definition}"):
+        arns = ecs.list_task_definitions(
+            familyPrefix=task_definition, status="ACTIVE", sort="DESC", maxResults=100
+        ).get("taskDefinitionArns", [])
+    arns = [a for a in arns if short_name(a).rsplit(":", 1)[0] == task_definition]
+    for arn in arns[:FAMILY_SCAN_LIMIT]:
+        base, tags = describe_task_definition(arn, ecs)
+        if not is_handoff_revision(tags):
+            return base, tags
+    raise NotFound(
+        f"task definition family {task_definition!r} has no ACTIVE revision registered by Terraform "
+        f"among its newest {FAMILY_SCAN_LIMIT}; name the base revision in the registry instead"
+    )
+
+
+def register_task_definition(spec: dict[str, Any], ecs: Any = None) -> str:
+    ecs = ecs or client("ecs")
+    with aws_call(f"registering a new revision of {spec.get('family')}"):
+        response = ecs.register_task_definition(**spec)
+    return str(response["taskDefinition"]["taskDefinitionArn"])
+
+
+def describe_service(cluster: str, service: str, ecs: Any = None) -> dict[str, Any]:
+    ecs = ecs or client("ecs")
+    with aws_call(f"describing service {service} in cluster {cluster}"):
+        response = ecs.describe_services(cluster=cluster, services=[service])
+    services = response.get("services", [])
+    if not services or services[0].get("status") == "INACTIVE":
+        raise NotFound(f"ECS service {service!r} does not exist (or is inactive) in cluster {cluster!r}")
+    return dict(services[0])
+
+
+def update_service(cluster: str, service: str, task_definition: str, ecs: Any = None) -> str:
+    """Points the service at task_definition; returns the id of the deployment ECS created for it."""
+    ecs = ecs or client("ecs")
+    with aws_call(f"updating service {service} in cluster {cluster} to {short_name(task_definition)}"):
+        response = ecs.update_service(cluster=cluster, service=service, taskDefinition=task_definition)
+    for deployment in response["service"].get("deployments", []):
+        if deployment.get("status") == "PRIMARY" and deployment.get("taskDefinition") == task_definition:
+            return str(deployment["id"])
+    raise AwsAccessError(
+        f"UpdateService for {service} returned no PRIMARY deployment of {short_name(task_definition)}; "
+        "is the service using the ECS deployment controller?"
+    )

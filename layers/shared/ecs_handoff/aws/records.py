@@ -1,0 +1,129 @@
+"""The deployments table: one record per deployment, queried by service or environment, newest first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ecs_handoff.aws.clients import aws_call, client, error_code
+from ecs_handoff.models import DeploymentRecord
+
+BY_SERVICE_INDEX = "by_service"
+BY_ENV_INDEX = "by_env"
+
+
+def _serializer() -> tuple[Any, Any]:
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
+
+
+def _to_item(values: dict[str, Any]) -> dict[str, Any]:
+    ser, _ = _serializer()
+    return {k: ser.serialize(v) for k, v in values.items() if v is not None}
+
+
+def _from_item(item: dict[str, Any]) -> dict[str, Any]:
+    _, de = _serializer()
+    return {k: _plain(de.deserialize(v)) for k, v in item.items()}
+
+
+def _plain(value: Any) -> Any:
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+class DeploymentRecords:
+    """Reads and writes deployment records; every write names its table and is conditional where it matters."""
+
+    def __init__(self, table: str, dynamodb: Any = None) -> None:
+        self.table = table
+        self._ddb = dynamodb
+
+    @property
+    def ddb(self) -> Any:
+        if self._ddb is None:
+            self._ddb = client("dynamodb")
+        return self._ddb
+
+    def create(self, record: DeploymentRecord) -> bool:
+        """Writes a new record; False when one with this id already exists (a duplicate event)."""
+        from botocore.exceptions import ClientError
+
+        with aws_call(f"writing deployment record {record.id}"):
+            try:
+                self.ddb.put_item(
+                    TableName=self.table,
+                    Item=_to_item(record.model_dump(mode="json")),
+                    ConditionExpression="attribute_not_exists(id)",
+                )
+            except ClientError as exc:
+                if error_code(exc) == "ConditionalCheckFailedException":
+                    return False
+                raise
+        return True
+
+    def update(self, deployment_id: str, phase: str | None = None, at: str | None = None, **fields: Any) -> None:
+        """Sets fields on an existing record and, with phase, stamps the time of that phase."""
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        sets: list[str] = []
+        for i, (key, value) in enumerate(fields.items()):
+            if value is None:
+                continue
+            names[f"#f{i}"] = key
+            values[f":v{i}"] = value
+            sets.append(f"#f{i} = :v{i}")
+        if phase:
+            names["#phase"], names["#timeline"], names["#ph"] = "phase", "timeline", phase
+            values[":phase"], values[":at"] = phase, at
+            sets += ["#phase = :phase", "#timeline.#ph = if_not_exists(#timeline.#ph, :at)"]
+        if not sets:
+            return
+        with aws_call(f"updating deployment record {deployment_id}"):
+            self.ddb.update_item(
+                TableName=self.table,
+                Key=_to_item({"id": deployment_id}),
+                UpdateExpression="SET " + ", ".join(sets),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=_to_item(values),
+                ConditionExpression="attribute_exists(id)",
+            )
+
+    def get(self, deployment_id: str) -> DeploymentRecord | None:
+        with aws_call(f"reading deployment record {deployment_id}"):
+            item = self.ddb.get_item(TableName=self.table, Key=_to_item({"id": deployment_id}), ConsistentRead=True).get("Item")
+        return DeploymentRecord.model_validate(_from_item(item)) if item else None
+
+    def history(self, env: str, service: str | None = None, limit: int = 20) -> list[DeploymentRecord]:
+        """Newest first, for one service or the whole environment."""
+        if service:
+            index, key_name, key_value = BY_SERVICE_INDEX, "service", service
+        else:
+            index, key_name, key_value = BY_ENV_INDEX, "env", env
+        records: list[DeploymentRecord] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": index,
+            "KeyConditionExpression": "#k = :k",
+            "ExpressionAttributeNames": {"#k": key_name},
+            "ExpressionAttributeValues": _to_item({":k": key_value}),
+            "ScanIndexForward": False,
+        }
+        with aws_call(f"querying deployment history of {key_value}"):
+            while len(records) < limit:
+                page = self.ddb.query(**kwargs)
+                for item in page.get("Items", []):
+                    record = DeploymentRecord.model_validate(_from_item(item))
+                    if record.env == env:
+                        records.append(record)
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return records[:limit]

@@ -1,0 +1,54 @@
+"""The service registry Terraform writes: one SSM parameter (JSON) per service id."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import ValidationError
+
+from ecs_handoff.aws.clients import aws_call, client
+from ecs_handoff.errors import ArtifactRejected, NotFound
+from ecs_handoff.models import ServiceConfig
+
+
+def parameter_name(prefix: str, service_id: str) -> str:
+    return f"{prefix.rstrip('/')}/{service_id}"
+
+
+def load_service(prefix: str, service_id: str, ssm: Any = None) -> ServiceConfig:
+    """The registry entry for service_id; ArtifactRejected if it is missing or malformed."""
+    ssm = ssm or client("ssm")
+    name = parameter_name(prefix, service_id)
+    try:
+        with aws_call(f"reading registry entry {name}"):
+            value = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+    except NotFound as exc:
+        known = list_service_ids(prefix, ssm)
+        raise ArtifactRejected(
+            f"service {service_id!r} is not registered (no SSM parameter {name}); "
+            f"registered services: {', '.join(known) or 'none'}. Terraform must add it before CI can deploy it"
+        ) from exc
+    try:
+        return ServiceConfig.model_validate(json.loads(value))
+    except (ValueError, ValidationError) as exc:
+        raise ArtifactRejected(
+            f"the registry entry {name} is malformed, so nothing was deployed: {_first_error(exc)}"
+        ) from exc
+
+
+def list_service_ids(prefix: str, ssm: Any = None) -> list[str]:
+    ssm = ssm or client("ssm")
+    ids: list[str] = []
+    with aws_call(f"listing registry {prefix}"):
+        paginator = ssm.get_paginator("get_parameters_by_path")
+        for page in paginator.paginate(Path=prefix.rstrip("/"), Recursive=False):
+            ids += [p["Name"].rsplit("/", 1)[-1] for p in page.get("Parameters", [])]
+    return sorted(ids)
+
+
+def _first_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        return f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+    return str(exc)

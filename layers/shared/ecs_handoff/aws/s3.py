@@ -1,0 +1,34 @@
+"""Reads exactly one object version from S3, with a size bound enforced while reading."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ecs_handoff.aws.clients import aws_call, client
+from ecs_handoff.errors import ArtifactRejected
+
+
+def read_version(bucket: str, key: str, version_id: str, limit: int, s3: Any = None) -> bytes:
+    """The bytes of bucket/key at version_id; refuses objects over `limit` bytes without reading them all."""
+    s3 = s3 or client("s3")
+    with aws_call(f"reading s3://{bucket}/{key} version {version_id}"):
+        response = s3.get_object(Bucket=bucket, Key=key, VersionId=version_id)
+    length = int(response.get("ContentLength", 0))
+    body = response["Body"]
+    try:
+        if length > limit:
+            raise ArtifactRejected(f"the zip is {length} bytes; the limit is {limit} bytes (1 MiB)")
+        data: bytes = body.read(limit + 1)
+    finally:
+        body.close()
+    if len(data) > limit:
+        raise ArtifactRejected(f"the zip is larger than {limit} bytes (1 MiB)")
+    return data
+
+
+def put_bytes(bucket: str, key: str, data: bytes, s3: Any = None) -> str:
+    """Uploads an artifact as CI would; returns the new version id."""
+    s3 = s3 or client("s3")
+    with aws_call(f"uploading s3://{bucket}/{key}"):
+        response = s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType="application/zip")
+    return str(response.get("VersionId", ""))

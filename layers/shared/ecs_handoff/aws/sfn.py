@@ -1,0 +1,38 @@
+"""Step Functions access: starting a deployment execution by its deterministic name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ecs_handoff.aws.clients import aws_call, client, error_code
+
+
+def start_execution(state_machine_arn: str, name: str, payload: str, sfn: Any = None) -> str | None:
+    """Starts the execution; returns its ARN, or None when one with this name already exists."""
+    from botocore.exceptions import ClientError
+
+    sfn = sfn or client("stepfunctions")
+    with aws_call(f"starting execution {name}"):
+        try:
+            response = sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=payload)
+        except ClientError as exc:
+            if error_code(exc) == "ExecutionAlreadyExists":
+                return None
+            raise
+    return str(response["executionArn"])
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    return state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+
+
+def execution_status(execution: str, sfn: Any = None) -> str:
+    """RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED; NOT_FOUND when there is no such execution."""
+    from ecs_handoff.errors import NotFound
+
+    sfn = sfn or client("stepfunctions")
+    try:
+        with aws_call(f"describing execution {execution}"):
+            return str(sfn.describe_execution(executionArn=execution)["status"])
+    except NotFound:
+        return "NOT_FOUND"

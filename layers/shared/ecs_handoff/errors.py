@@ -1,0 +1,31 @@
+"""The project's own exception types; the state machine's Retry/Catch match on these class names."""
+
+from __future__ import annotations
+
+
+class HandoffError(Exception):
+    """Base class: every error handoff raises on purpose."""
+
+
+class ArtifactRejected(HandoffError):
+    """The uploaded artifact or its target was refused; nothing may be deployed."""
+
+
+class TransientAwsError(HandoffError):
+    """AWS throttled or failed transiently after botocore's own retries; safe to retry the step."""
+
+
+class AwsAccessError(HandoffError):
+    """AWS refused a call for a reason retrying will not fix (permissions, missing resource)."""
+
+
+class NotFound(HandoffError):
+    """A named resource (service, deployment, stack) does not exist."""
+
+
+class DeployFailed(HandoffError):
+    """Registering the task definition or updating the service failed; the service was not changed."""
+
+
+class RecordConflict(HandoffError):
+    """A conditional write lost a race (duplicate event, lock held elsewhere)."""

@@ -1,0 +1,61 @@
+"""Deploy step: register Terraform's base with the new images, then point the service at it.
+
+Safe to retry: each side effect is recorded on the deployment record before the next, and a
+retry reuses what was recorded instead of registering or updating twice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ecs_handoff.aws import ecs as ecs_access
+from ecs_handoff.aws.records import DeploymentRecords
+from ecs_handoff.aws.state import ServiceState
+from ecs_handoff.errors import NotFound
+from ecs_handoff.logic.lock import lease_seconds
+from ecs_handoff.models import DeployResult, DeploymentRequest, iso, utcnow
+from ecs_handoff.observability import logger
+from ecs_handoff.taskdef import image_changes, render, short_name
+
+
+def deploy(
+    request: DeploymentRequest,
+    records: DeploymentRecords,
+    state: ServiceState,
+    ecs_client: Any = None,
+) -> DeployResult:
+    config, me = request.service, request.deployment_id
+    record = records.get(me)
+    if record is None:
+        raise NotFound(f"deployment record {me} is missing; the intake must create it first")
+    state.renew_lock(request.service_id, me, lease_seconds(request))
+
+    previous = record.previous_task_definition
+    if not previous:
+        previous = str(ecs_access.describe_service(config.cluster, config.service, ecs_client)["taskDefinition"])
+        records.update(me, previous_task_definition=previous)
+    running, _ = ecs_access.describe_task_definition(previous, ecs_client)
+    changes = image_changes(running, request.images)
+
+    new_arn = record.new_task_definition
+    if not new_arn:
+        base, tags = ecs_access.describe_task_definition(request.base_task_definition, ecs_client)
+        spec = render(base, tags, request.images, me, request.source.object_version)
+        new_arn = ecs_access.register_task_definition(spec, ecs_client)
+        now = iso(utcnow())
+        records.update(me, phase="registered", at=now, new_task_definition=new_arn,
+                       images=[c.model_dump() for c in changes])
+        logger.info("task definition registered", task_definition=new_arn)
+
+    ecs_deployment_id = record.ecs_deployment_id
+    deployed_at = record.timeline.get("deploying") or iso(utcnow())
+    if not ecs_deployment_id:
+        ecs_deployment_id = ecs_access.update_service(config.cluster, config.service, new_arn, ecs_client)
+        records.update(me, phase="deploying", at=deployed_at, ecs_deployment_id=ecs_deployment_id)
+        logger.info("service updated", ecs_deployment_id=ecs_deployment_id, task_definition=short_name(new_arn))
+    return DeployResult(
+        new_task_definition=new_arn,
+        previous_task_definition=previous,
+        ecs_deployment_id=ecs_deployment_id,
+        deployed_at=deployed_at,
+        images=changes,
+    )

@@ -1,0 +1,236 @@
+"""Intake: turns an S3 "Object Created" event into a started deployment, or a recorded refusal."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from ecs_handoff import notify
+from ecs_handoff.artifact import MAX_ZIP_BYTES, read_artifact
+from ecs_handoff.aws import ecs as ecs_access
+from ecs_handoff.aws import registry, s3, sfn, sns
+from ecs_handoff.aws.records import DeploymentRecords
+from ecs_handoff.aws.state import EventOrder, ServiceState
+from ecs_handoff.errors import ArtifactRejected, NotFound
+from ecs_handoff.models import (
+    SERVICE_ID_PATTERN,
+    DeploymentRecord,
+    DeploymentRequest,
+    ImageDefinition,
+    Outcome,
+    ServiceConfig,
+    Source,
+    iso,
+    utcnow,
+)
+from ecs_handoff.observability import logger
+from ecs_handoff.settings import Settings
+from ecs_handoff.taskdef import check_containers, image_changes
+
+KEY_SUFFIX = "imagedefinitions.json.zip"
+EXECUTION_NAME_MAX = 80
+_EXECUTION_NAME_SAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+@dataclass
+class IntakeResult:
+    """What the intake did with one event: STARTED, DUPLICATE, INVALID, STALE or IGNORED."""
+
+    action: str
+    reason: str
+    deployment_id: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def execution_name(service_id: str, version_id: str) -> str:
+    """Deterministic Step Functions execution name (80 characters of [A-Za-z0-9_-]) for one upload."""
+    clean = _EXECUTION_NAME_SAFE.sub("_", version_id)
+    name = f"{service_id}-{clean}"
+    if clean != version_id or len(name) > EXECUTION_NAME_MAX:
+        digest = hashlib.sha256(version_id.encode()).hexdigest()[:16]
+        name = f"{service_id}-{clean[: EXECUTION_NAME_MAX - len(service_id) - 18]}-{digest}"
+    return name[:EXECUTION_NAME_MAX]
+
+
+def service_id_from_key(key: str) -> str | None:
+    """The service id of a handoff key (<service_id>/imagedefinitions.json.zip), None if the key is not handoff's."""
+    if key == KEY_SUFFIX:
+        return ""
+    if not key.endswith("/" + KEY_SUFFIX):
+        return None
+    return key[: -len(KEY_SUFFIX) - 1]
+
+
+class Intake:
+    def __init__(
+        self,
+        settings: Settings,
+        records: DeploymentRecords | None = None,
+        state: ServiceState | None = None,
+        s3_client: Any = None,
+        ssm_client: Any = None,
+        ecs_client: Any = None,
+        sfn_client: Any = None,
+        sns_client: Any = None,
+    ) -> None:
+        self.settings = settings
+        self.records = records or DeploymentRecords(settings.need("deployments_table"))
+        self.state = state or ServiceState(settings.need("state_table"))
+        self.s3, self.ssm, self.ecs, self.sfn, self.sns = s3_client, ssm_client, ecs_client, sfn_client, sns_client
+
+    def handle(self, event: dict[str, Any]) -> IntakeResult:
+        from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
+
+        try:
+            parsed = S3EventNotificationEventBridgeModel.model_validate(event)
+        except ValidationError:
+            return self._ignored("not an S3 event delivered by EventBridge", event=str(event)[:200])
+        if parsed.source != "aws.s3" or parsed.detail_type != "Object Created":
+            return self._ignored("not an S3 Object Created event", detail_type=parsed.detail_type)
+        bucket, obj = parsed.detail.bucket.name, parsed.detail.object
+        if bucket != self.settings.need("bucket"):
+            return self._ignored("event for another bucket", bucket=bucket)
+        service_id = service_id_from_key(obj.key)
+        if service_id is None:
+            return self._ignored("key is not <service_id>/imagedefinitions.json.zip", key=obj.key[:300])
+        source = Source(
+            bucket=bucket,
+            key=obj.key,
+            object_version=obj.version_id or "",
+            sequencer=obj.sequencer or "",
+            requester=parsed.detail.requester,
+            source_ip=parsed.detail.source_ip_address,
+            etag=obj.etag,
+            size=int(obj.size or 0),
+            event_time=iso(parsed.time),
+        )
+        return self._intake(service_id, source)
+
+    def _ignored(self, reason: str, **context: Any) -> IntakeResult:
+        logger.info("event ignored", reason=reason, **context)
+        return IntakeResult(action="IGNORED", reason=reason)
+
+    def _intake(self, service_id: str, source: Source) -> IntakeResult:
+        safe_service = service_id if SERVICE_ID_PATTERN.match(service_id) else "_invalid"
+        version = source.object_version if source.object_version not in ("", "null") else ""
+        deployment_id = execution_name(safe_service, version or source.etag or "unversioned")
+        logger.set_correlation_id(deployment_id)
+        now = iso(utcnow())
+        record = DeploymentRecord(
+            id=deployment_id,
+            env=self.settings.env,
+            service=safe_service,
+            outcome=Outcome.IN_PROGRESS,
+            source=source,
+            started_at=now,
+            phase="received",
+            timeline={"received": now},
+        )
+        try:
+            if safe_service != service_id:
+                raise ArtifactRejected(
+                    f"the service id {service_id[:80]!r} in key {source.key[:120]!r} is not a safe name "
+                    "(lowercase letters, digits and '-', 1-40 characters)"
+                )
+            if not version:
+                raise ArtifactRejected(
+                    f"bucket {source.bucket} is not versioned (the event carries no version id); "
+                    "handoff deploys exact object versions only, so turn on versioning"
+                )
+            if not source.sequencer:
+                raise ArtifactRejected("the event carries no S3 sequencer, so its order cannot be checked")
+            order, newest = self.state.observe_event(source.key, source.sequencer, version)
+            if order is EventOrder.STALE:
+                return self._stale(record, newest)
+            request = self._validate(deployment_id, service_id, source, record)
+        except ArtifactRejected as exc:
+            return self._refuse(record, str(exc))
+
+        record.phase = "queued"
+        record.timeline["queued"] = iso(utcnow())
+        created = self.records.create(record)
+        self.state.mark_latest_deployment(service_id, source.sequencer, deployment_id)
+        payload = json.dumps({"request": request.model_dump(mode="json", by_alias=True)}, sort_keys=True)
+        arn = sfn.start_execution(self.settings.need("state_machine_arn"), deployment_id, payload, self.sfn)
+        if arn is None or not created:
+            logger.info("duplicate event, deployment already started", deployment_id=deployment_id)
+            return IntakeResult(action="DUPLICATE", reason="this upload is already being deployed", deployment_id=deployment_id)
+        self.records.update(deployment_id, execution_arn=arn)
+        logger.info("deployment started", deployment_id=deployment_id, service=service_id, version=version)
+        return IntakeResult(action="STARTED", reason="deployment started", deployment_id=deployment_id)
+
+    def _validate(self, deployment_id: str, service_id: str, source: Source, record: DeploymentRecord) -> DeploymentRequest:
+        data = s3.read_version(source.bucket, source.key, source.object_version, MAX_ZIP_BYTES, self.s3)
+        images = read_artifact(data)
+        record.images = image_changes(None, images)
+        config = registry.load_service(self.settings.need("registry_prefix"), service_id, self.ssm)
+        if self.settings.require_approval and not config.approval_required:
+            # The environment's floor wins over the registry: prod never skips approval.
+            config = config.model_copy(update={"approval_required": True})
+        record.cluster, record.ecs_service = config.cluster, config.service
+        base = self._base(config, images)
+        record.base_task_definition = base["taskDefinitionArn"]
+        record.images = image_changes(self._running(config), images)
+        return DeploymentRequest(
+            deployment_id=deployment_id,
+            env=self.settings.env,
+            service_id=service_id,
+            service=config,
+            base_task_definition=base["taskDefinitionArn"],
+            images=images,
+            source=source,
+            requested_at=record.started_at,
+        )
+
+    def _base(self, config: ServiceConfig, images: list[ImageDefinition]) -> dict[str, Any]:
+        try:
+            base, _tags = ecs_access.resolve_base(config.task_definition, self.ecs)
+        except NotFound as exc:
+            raise ArtifactRejected(
+                f"the base task definition {config.task_definition!r} in the registry cannot be used: {exc}"
+            ) from exc
+        check_containers(base, images)
+        return base
+
+    def _running(self, config: ServiceConfig) -> dict[str, Any] | None:
+        try:
+            service = ecs_access.describe_service(config.cluster, config.service, self.ecs)
+        except NotFound as exc:
+            raise ArtifactRejected(
+                f"the registry points at ECS service {config.service!r} in cluster {config.cluster!r}, "
+                f"which does not exist: {exc}"
+            ) from exc
+        running, _ = ecs_access.describe_task_definition(service["taskDefinition"], self.ecs)
+        return running
+
+    def _refuse(self, record: DeploymentRecord, reason: str) -> IntakeResult:
+        record.outcome, record.reason = Outcome.INVALID, reason
+        record.phase = "finished"
+        record.finished_at = iso(utcnow())
+        record.timeline["finished"] = record.finished_at
+        if not self.records.create(record):
+            return IntakeResult(action="DUPLICATE", reason="this upload was already refused", deployment_id=record.id)
+        logger.warning("artifact refused", deployment_id=record.id, reason=reason)
+        self._notify(record)
+        return IntakeResult(action="INVALID", reason=reason, deployment_id=record.id)
+
+    def _stale(self, record: DeploymentRecord, newest: str) -> IntakeResult:
+        reason = (
+            f"this event is older than one already handled for {record.source.key if record.source else '?'} "
+            f"(newest version {newest}); it was ignored and nothing was deployed"
+        )
+        record.outcome, record.reason, record.phase = Outcome.SUPERSEDED, reason, "finished"
+        record.finished_at = iso(utcnow())
+        if self.records.create(record):
+            logger.warning("stale event ignored", deployment_id=record.id, newest_version=newest)
+        return IntakeResult(action="STALE", reason=reason, deployment_id=record.id)
+
+    def _notify(self, record: DeploymentRecord) -> None:
+        topic = self.settings.topic_arn
+        if topic:
+            sns.publish(topic, notify.subject(record), notify.body(record), sns=self.sns)

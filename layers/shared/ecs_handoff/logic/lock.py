@@ -1,0 +1,52 @@
+"""Lock step: one deployment per service at a time; newer uploads supersede older waiting ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ecs_handoff.aws import sfn
+from ecs_handoff.aws.records import DeploymentRecords
+from ecs_handoff.aws.state import ServiceState
+from ecs_handoff.models import DeploymentRequest, LockResult, iso, utcnow
+from ecs_handoff.observability import logger
+
+LEASE_MARGIN_SECONDS = 600
+
+
+def lease_seconds(request: DeploymentRequest) -> int:
+    """Long enough for every wait the workflow may do while holding the lock, no longer."""
+    config = request.service
+    wait = config.approval_timeout_seconds if config.approval_required else 0
+    return wait + config.rollout_timeout_seconds + LEASE_MARGIN_SECONDS
+
+
+def acquire(
+    request: DeploymentRequest,
+    execution_arn: str,
+    records: DeploymentRecords,
+    state: ServiceState,
+    sfn_client: Any = None,
+) -> LockResult:
+    service_id, me = request.service_id, request.deployment_id
+    latest = state.latest_deployment(service_id)
+    if latest and latest != me:
+        return LockResult(
+            status="SUPERSEDED",
+            holder=latest,
+            reason=f"a newer upload ({latest}) for {service_id} arrived before this one deployed; it deploys instead",
+        )
+    holder = state.acquire_lock(service_id, me, execution_arn, lease_seconds(request))
+    if holder is None:
+        records.update(me, phase="locked", at=iso(utcnow()))
+        return LockResult(status="ACQUIRED", reason="lock acquired")
+    status = sfn.execution_status(holder["execution_arn"], sfn_client) if holder["execution_arn"] else "NOT_FOUND"
+    if status != "RUNNING" and state.take_over_lock(service_id, holder["holder"], me, execution_arn, lease_seconds(request)):
+        logger.warning("took over lock from ended execution", previous_holder=holder["holder"], holder_status=status)
+        records.update(me, phase="locked", at=iso(utcnow()))
+        return LockResult(status="ACQUIRED", reason=f"took over the lock from {holder['holder']} ({status})")
+    records.update(me, phase="waiting_for_lock", at=iso(utcnow()))
+    return LockResult(
+        status="WAIT",
+        holder=holder["holder"],
+        reason=f"{service_id} is being deployed by {holder['holder']}; waiting for it to finish",
+    )

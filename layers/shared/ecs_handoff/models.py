@@ -1,0 +1,253 @@
+"""Typed boundaries: registry entries, workflow input/output, stored records."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SERVICE_ID_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+"""Safe service ids: lowercase DNS-label style, 1-40 characters, so they fit in keys, SSM
+names and execution names without escaping."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(ts: datetime) -> str:
+    """UTC timestamp with milliseconds; sorts lexically in DynamoDB."""
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+class Outcome(StrEnum):
+    IN_PROGRESS = "IN_PROGRESS"
+    AWAITING_APPROVAL = "AWAITING_APPROVAL"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+    SUPERSEDED = "SUPERSEDED"
+    INVALID = "INVALID"
+
+    @property
+    def terminal(self) -> bool:
+        return self not in (Outcome.IN_PROGRESS, Outcome.AWAITING_APPROVAL)
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=False)
+
+
+class ImageDefinition(Model):
+    """One entry of imagedefinitions.json (the CodePipeline format)."""
+
+    name: str
+    image_uri: str = Field(alias="imageUri")
+
+    @property
+    def tag(self) -> str | None:
+        ref = self.image_uri.split("@", 1)[0]
+        last = ref.rsplit("/", 1)[-1]
+        return last.split(":", 1)[1] if ":" in last else None
+
+
+class ServiceConfig(Model):
+    """A registry entry, written by Terraform: which ECS service a service id deploys to, and how."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cluster: str = Field(min_length=1, max_length=255)
+    service: str = Field(min_length=1, max_length=255)
+    task_definition: str = Field(
+        min_length=1,
+        max_length=1600,
+        description="Base task definition: an ARN with revision, family:revision, or a family "
+        "(then the newest revision Terraform registered, i.e. one without handoff's tags).",
+    )
+    approval_required: bool = False
+    approvers: list[str] = Field(default_factory=list)
+    approvals_required: int = Field(default=1, ge=1, le=10)
+    rollout_timeout_seconds: int = Field(default=1800, ge=30, le=86400)
+    approval_timeout_seconds: int = Field(default=86400, ge=60, le=604800)
+    poll_interval_seconds: int = Field(default=15, ge=1, le=300)
+
+    @field_validator("approvers")
+    @classmethod
+    def _approvers_are_addresses(cls, value: list[str]) -> list[str]:
+        for address in value:
+            if "@" not in address or any(c.isspace() for c in address):
+                raise ValueError(f"approver {address!r} is not an email address")
+        return value
+
+
+class Source(Model):
+    """The exact S3 object version a deployment comes from."""
+
+    bucket: str
+    key: str
+    object_version: str
+    sequencer: str
+    requester: str = ""
+    source_ip: str = ""
+    etag: str = ""
+    size: int = 0
+    event_time: str = ""
+
+
+class ImageChange(Model):
+    container: str
+    image_before: str | None = None
+    image_after: str
+
+
+class DeploymentRequest(Model):
+    """The workflow input the intake starts each execution with."""
+
+    deployment_id: str
+    env: str
+    service_id: str
+    service: ServiceConfig
+    base_task_definition: str
+    images: list[ImageDefinition]
+    source: Source
+    requested_at: str
+
+
+class LockResult(Model):
+    status: str  # ACQUIRED | WAIT | SUPERSEDED
+    reason: str = ""
+    holder: str | None = None
+
+
+class DeployResult(Model):
+    new_task_definition: str
+    previous_task_definition: str
+    ecs_deployment_id: str
+    deployed_at: str
+    images: list[ImageChange]
+
+
+class RolloutState(StrEnum):
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+
+class RolloutResult(Model):
+    state: RolloutState
+    reason: str = ""
+    running_count: int = 0
+    desired_count: int = 0
+    pending_count: int = 0
+    failed_tasks: int = 0
+    checked_at: str = ""
+
+
+class RollbackResult(Model):
+    action: str  # NOT_NEEDED | ALREADY_ROLLED_BACK | ROLLED_BACK | NOTHING_DEPLOYED
+    task_definition: str | None = None
+    reason: str = ""
+
+
+class WorkflowError(Model):
+    """What a Catch puts at $.error: the error name (our exception class) and its cause."""
+
+    error: str = Field(default="", alias="Error")
+    cause: str = Field(default="", alias="Cause")
+
+    @property
+    def message(self) -> str:
+        """The human part of a Lambda error cause (a JSON document with errorMessage)."""
+        import json
+
+        try:
+            payload: Any = json.loads(self.cause)
+        except (TypeError, ValueError):
+            return self.cause or self.error
+        if isinstance(payload, dict) and payload.get("errorMessage"):
+            return str(payload["errorMessage"])
+        return self.cause or self.error
+
+
+class WorkflowState(Model):
+    """The whole execution state as it flows through the ASL."""
+
+    request: DeploymentRequest
+    lock: LockResult | None = None
+    deploy: DeployResult | None = None
+    rollout: RolloutResult | None = None
+    rollback: RollbackResult | None = None
+    error: WorkflowError | None = None
+    rollback_error: WorkflowError | None = None
+    result: dict[str, Any] | None = None
+
+
+class FinalizeResult(Model):
+    outcome: Outcome
+    reason: str
+
+
+class DeploymentRecord(Model):
+    """One row per deployment in the deployments table."""
+
+    id: str
+    env: str
+    service: str
+    outcome: Outcome
+    reason: str = ""
+    phase: str = ""
+    cluster: str = ""
+    ecs_service: str = ""
+    source: Source | None = None
+    images: list[ImageChange] = Field(default_factory=list)
+    base_task_definition: str | None = None
+    new_task_definition: str | None = None
+    previous_task_definition: str | None = None
+    ecs_deployment_id: str | None = None
+    execution_arn: str | None = None
+    started_at: str
+    finished_at: str | None = None
+    timeline: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def object_version(self) -> str | None:
+        return self.source.object_version if self.source else None
+
+    def summary(self) -> dict[str, Any]:
+        """The stable JSON shape the CLI prints (`handoff history --json`)."""
+        return {
+            "id": self.id,
+            "env": self.env,
+            "service": self.service,
+            "outcome": self.outcome.value,
+            "reason": self.reason,
+            "phase": self.phase,
+            "object_version": self.object_version,
+            "requester": self.source.requester if self.source else None,
+            "images": [c.model_dump() for c in self.images],
+            "base_task_definition": self.base_task_definition,
+            "task_definition": self.new_task_definition,
+            "previous_task_definition": self.previous_task_definition,
+            "ecs_deployment_id": self.ecs_deployment_id,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "timeline": self.timeline,
+        }
+
+
+class LockInput(Model):
+    request: DeploymentRequest
+    execution_arn: str
+
+
+class StepInput(Model):
+    request: DeploymentRequest
+
+
+class RolloutInput(Model):
+    request: DeploymentRequest
+    deploy: DeployResult

@@ -1,0 +1,35 @@
+"""Plain-text notifications: one readable message per terminal outcome."""
+
+from __future__ import annotations
+
+from ecs_handoff.models import DeploymentRecord
+from ecs_handoff.taskdef import short_name
+
+
+def subject(record: DeploymentRecord) -> str:
+    return f"[handoff {record.env}] {record.service}: {record.outcome.value}"
+
+
+def body(record: DeploymentRecord) -> str:
+    lines = [
+        f"Deployment {record.id}",
+        f"Service:     {record.service} (env {record.env})",
+        f"Outcome:     {record.outcome.value}",
+        f"Why:         {record.reason}",
+    ]
+    if record.source:
+        lines += [
+            f"Artifact:    s3://{record.source.bucket}/{record.source.key}",
+            f"Version:     {record.source.object_version}",
+            f"Uploaded by: {record.source.requester or 'unknown'}",
+        ]
+    for change in record.images:
+        lines.append(f"Image:       {change.container}: {change.image_before or '(unknown)'} -> {change.image_after}")
+    if record.new_task_definition:
+        lines.append(f"Revision:    {short_name(record.new_task_definition)}")
+    if record.previous_task_definition:
+        lines.append(f"Previous:    {short_name(record.previous_task_definition)}")
+    lines.append(f"Started:     {record.started_at}")
+    if record.finished_at:
+        lines.append(f"Finished:    {record.finished_at}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,84 @@
+"""Renders the new task definition: Terraform's base with only the listed containers' images replaced."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from ecs_handoff.errors import ArtifactRejected
+from ecs_handoff.models import ImageChange, ImageDefinition
+
+READ_ONLY_FIELDS = (
+    "taskDefinitionArn",
+    "revision",
+    "status",
+    "requiresAttributes",
+    "compatibilities",
+    "registeredAt",
+    "registeredBy",
+    "deregisteredAt",
+    "deleteRequestedAt",
+)
+TAG_DEPLOYMENT_ID = "handoff:deployment-id"
+TAG_SOURCE_VERSION = "handoff:source-version"
+MAX_TAGS = 50
+
+
+def short_name(task_definition_arn: str) -> str:
+    """family:revision from a task definition ARN (what people read in messages)."""
+    return task_definition_arn.rsplit("/", 1)[-1]
+
+
+def check_containers(base: dict[str, Any], images: list[ImageDefinition]) -> None:
+    """Every listed container must exist in the base task definition."""
+    present = [c["name"] for c in base.get("containerDefinitions", [])]
+    for image in images:
+        if image.name not in present:
+            raise ArtifactRejected(
+                f"container {image.name!r} is not in task definition "
+                f"{short_name(base.get('taskDefinitionArn', '?'))}; it has: {', '.join(present) or 'no containers'}"
+            )
+
+
+def image_changes(
+    running: dict[str, Any] | None, images: list[ImageDefinition]
+) -> list[ImageChange]:
+    """Each listed container's image before (in the running revision, if known) and after."""
+    before = {c["name"]: c.get("image") for c in (running or {}).get("containerDefinitions", [])}
+    return [
+        ImageChange(container=i.name, image_before=before.get(i.name), image_after=i.image_uri)
+        for i in images
+    ]
+
+
+def render(
+    base: dict[str, Any],
+    base_tags: list[dict[str, str]],
+    images: list[ImageDefinition],
+    deployment_id: str,
+    object_version: str,
+) -> dict[str, Any]:
+    """RegisterTaskDefinition arguments: the base, read-only fields dropped, images swapped, tags added."""
+    check_containers(base, images)
+    spec = copy.deepcopy(base)
+    for field in READ_ONLY_FIELDS:
+        spec.pop(field, None)
+    wanted = {i.name: i.image_uri for i in images}
+    for container in spec.get("containerDefinitions", []):
+        if container["name"] in wanted:
+            container["image"] = wanted[container["name"]]
+    tags = [t for t in base_tags if not t["key"].startswith("handoff:")]
+    tags += [
+        {"key": TAG_DEPLOYMENT_ID, "value": deployment_id[:256]},
+        {"key": TAG_SOURCE_VERSION, "value": object_version[:256]},
+    ]
+    if len(tags) > MAX_TAGS:
+        raise ArtifactRejected(
+            f"the base task definition has {len(base_tags)} tags; handoff needs room for 2 more (ECS allows {MAX_TAGS})"
+        )
+    spec["tags"] = tags
+    return spec
+
+
+def is_handoff_revision(tags: list[dict[str, str]]) -> bool:
+    return any(t.get("key") == TAG_DEPLOYMENT_ID for t in tags)
