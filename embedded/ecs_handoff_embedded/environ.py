@@ -51,7 +51,8 @@ class ThreadLocalEnviron(MutableMapping[str, str]):
 def install() -> ThreadLocalEnviron:
     """Replace os.environ once per process; idempotent."""
     if not isinstance(os.environ, ThreadLocalEnviron):
-        os.environ = ThreadLocalEnviron(os.environ)  # type: ignore[assignment]
+        # Replacing (not clearing) os.environ is the point: every reader goes through the per-thread view.
+        os.environ = ThreadLocalEnviron(os.environ)  # type: ignore[assignment]  # noqa: B003
     return os.environ  # type: ignore[return-value]
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import itertools
 import json
 import threading
@@ -69,7 +70,7 @@ def install_lambda_runner(runner: FunctionRunner) -> None:
     def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
         return runner.invoke(self, event if event is not None else {})
 
-    LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
+    LambdaFunction._invoke_lambda = _invoke_lambda
 
 
 # --- 2. S3 -> EventBridge -----------------------------------------------------------------------
@@ -124,7 +125,9 @@ def install_s3_events(runner: FunctionRunner, deliveries: Deliveries, lambda_ret
                 continue
             for target in rule.targets:
                 deliveries.start(
-                    lambda target=target: _deliver(account_id, bucket.region_name, target, event, runner, deliveries, lambda_retries)
+                    functools.partial(
+                        _deliver, account_id, bucket.region_name, target, event, runner, deliveries, lambda_retries
+                    )
                 )
 
     s3_notifications._send_event_bridge_message = _send_event_bridge_message
@@ -183,13 +186,14 @@ def install_ecs_rollouts(delay_seconds: Callable[[], float]) -> None:
         return service
 
     update_service._handoff_embedded = True  # type: ignore[attr-defined]
-    EC2ContainerServiceBackend.update_service = update_service  # type: ignore[method-assign]
+    EC2ContainerServiceBackend.update_service = update_service
 
 
 def _deployment(service: Any, task_definition: str, state: str) -> dict[str, Any]:
     deployment_id = f"ecs-svc/{uuid.uuid4().int % 10**19:019d}"
     now = dt.datetime.now(dt.UTC)
     desired = int(service.desired_count)
+    progress = "in progress" if state == "IN_PROGRESS" else "completed"
     return {
         "id": deployment_id,
         "status": "PRIMARY",
@@ -202,7 +206,7 @@ def _deployment(service: Any, task_definition: str, state: str) -> dict[str, Any
         "updatedAt": now,
         "launchType": service.launch_type or "FARGATE",
         "rolloutState": state,
-        "rolloutStateReason": f"ECS deployment {deployment_id} {'in progress' if state == 'IN_PROGRESS' else 'completed'}.",
+        "rolloutStateReason": f"ECS deployment {deployment_id} {progress}.",
     }
 
 
@@ -210,7 +214,7 @@ def _start_rollout(backend: Any, service: Any, previous: str, new_td: str, delay
     ours = _deployment(service, new_td, "IN_PROGRESS")
     for old in service.deployments:
         old["status"] = "ACTIVE"
-    service.deployments = [ours] + [d for d in service.deployments if d.get("rolloutState") != "FAILED"][:1]
+    service.deployments = [ours, *[d for d in service.deployments if d.get("rolloutState") != "FAILED"][:1]]
     images = [c.get("image", "") for c in backend.describe_task_definition(new_td).container_definitions]
     fails = any(_tag(image).startswith(FAIL_TAG_PREFIX) for image in images)
 
@@ -284,18 +288,27 @@ def install_email_outbox(outbox: Outbox) -> None:
 
     original = Subscription.publish
     if getattr(original, "_handoff_embedded", False):
-        Subscription._handoff_outbox = outbox  # type: ignore[attr-defined]
+        Subscription._handoff_outbox = outbox
         return
 
-    def publish(self: Any, message: str, message_id: str, subject: str | None = None,
-                message_attributes: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def publish(
+        self: Any,
+        message: str,
+        message_id: str,
+        subject: str | None = None,
+        message_attributes: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         if self.protocol not in ("email", "email-json"):
-            return original(self, message, message_id, subject=subject, message_attributes=message_attributes, **kwargs)
-        if self._filter_policy_matcher is not None and not self._filter_policy_matcher.matches(message_attributes, message):
+            original(self, message, message_id, subject=subject, message_attributes=message_attributes, **kwargs)
             return None
-        Subscription._handoff_outbox.write(self.endpoint, subject or "(no subject)", message, self.topic.arn)  # type: ignore[attr-defined]
+        if self._filter_policy_matcher is not None and not self._filter_policy_matcher.matches(
+            message_attributes, message
+        ):
+            return None
+        Subscription._handoff_outbox.write(self.endpoint, subject or "(no subject)", message, self.topic.arn)
         return None
 
     publish._handoff_embedded = True  # type: ignore[attr-defined]
-    Subscription.publish = publish  # type: ignore[method-assign]
-    Subscription._handoff_outbox = outbox  # type: ignore[attr-defined]
+    Subscription.publish = publish
+    Subscription._handoff_outbox = outbox

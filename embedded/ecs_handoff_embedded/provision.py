@@ -7,6 +7,7 @@ the definition is loaded into the Step Functions interpreter (the one gap this m
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import time
@@ -19,14 +20,26 @@ import yaml
 
 STAGING_BUCKET = "handoff-embedded-sam-artifacts"
 _SHORT_TAGS = {
-    "Ref": "Ref", "Condition": "Condition", "GetAtt": "Fn::GetAtt", "Sub": "Fn::Sub", "If": "Fn::If",
-    "Equals": "Fn::Equals", "Not": "Fn::Not", "And": "Fn::And", "Or": "Fn::Or", "Join": "Fn::Join",
-    "Select": "Fn::Select", "Split": "Fn::Split", "FindInMap": "Fn::FindInMap", "Base64": "Fn::Base64",
-    "GetAZs": "Fn::GetAZs", "ImportValue": "Fn::ImportValue",
+    "Ref": "Ref",
+    "Condition": "Condition",
+    "GetAtt": "Fn::GetAtt",
+    "Sub": "Fn::Sub",
+    "If": "Fn::If",
+    "Equals": "Fn::Equals",
+    "Not": "Fn::Not",
+    "And": "Fn::And",
+    "Or": "Fn::Or",
+    "Join": "Fn::Join",
+    "Select": "Fn::Select",
+    "Split": "Fn::Split",
+    "FindInMap": "Fn::FindInMap",
+    "Base64": "Fn::Base64",
+    "GetAZs": "Fn::GetAZs",
+    "ImportValue": "Fn::ImportValue",
 }
 
 
-class _CfnLoader(yaml.SafeLoader):
+class _CfnLoader(yaml.SafeLoader):  # type: ignore[misc]
     """YAML with CloudFormation's short-form intrinsic tags (!Ref, !Sub, ...)."""
 
 
@@ -39,7 +52,7 @@ def _construct(tag: str) -> Any:
         elif isinstance(node, yaml.SequenceNode):
             value = loader.construct_sequence(node, deep=True)
         else:
-            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+            value = loader.construct_mapping(node, deep=True)
         return {_SHORT_TAGS[tag]: value}
 
     return construct
@@ -50,7 +63,7 @@ for _tag in _SHORT_TAGS:
 
 
 def load_template(path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    data: dict[str, Any] = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506 - a SafeLoader
     return data
 
 
@@ -89,10 +102,8 @@ def provision(
     from samtranslator.translator.transform import transform
 
     s3 = session.client("s3")
-    try:
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
         s3.create_bucket(Bucket=STAGING_BUCKET, CreateBucketConfiguration={"LocationConstraint": region})
-    except s3.exceptions.BucketAlreadyOwnedByYou:
-        pass
 
     template = load_template(root / "template.yaml")
     code_dirs: dict[str, Path] = {}
@@ -112,8 +123,13 @@ def provision(
             substitutions[logical_id] = props.pop("DefinitionSubstitutions", {})
             props.pop("Logging", None)  # moto cannot deliver vended logs; nothing reads them here
 
-    pseudo = {"AWS::Region": region, "AWS::AccountId": account_id, "AWS::Partition": "aws", "AWS::StackName": stack_name}
-    translated = transform(template, {**parameters, **pseudo}, _NoManagedPolicies())  # type: ignore[arg-type]
+    pseudo = {
+        "AWS::Region": region,
+        "AWS::AccountId": account_id,
+        "AWS::Partition": "aws",
+        "AWS::StackName": stack_name,
+    }
+    translated = transform(template, {**parameters, **pseudo}, _NoManagedPolicies())
 
     cfn = session.client("cloudformation")
     cfn.create_stack(
@@ -131,7 +147,10 @@ def provision(
     }
     stack = Stack(
         name=stack_name,
-        outputs={o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=stack_name)["Stacks"][0].get("Outputs", [])},
+        outputs={
+            o["OutputKey"]: o["OutputValue"]
+            for o in cfn.describe_stacks(StackName=stack_name)["Stacks"][0].get("Outputs", [])
+        },
         functions={physical[logical]: path for logical, path in code_dirs.items()},
     )
     for logical_id, text in definitions.items():

@@ -54,6 +54,10 @@ class EmbeddedAws:
 
         started = time.monotonic()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        # moto logs every Fail state and unsupported resource; handoff's own records say what happened.
+        logging.getLogger("moto").setLevel(logging.CRITICAL)
+        logging.getLogger("samtranslator").setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", message="There are unpublished metrics")
         warnings.filterwarnings("ignore", message="Tried to parse AWS::SQS::QueuePolicy")
         environ.install()
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
@@ -65,7 +69,7 @@ class EmbeddedAws:
             "MOTO_PORT": str(self.port),  # the Step Functions interpreter calls Lambda back here
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's fixed fake credentials
+            "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": world.REGION,
             "AWS_REGION": world.REGION,
         }

@@ -28,7 +28,10 @@ def seed_services(env: str) -> list[SeedService]:
         ),
         SeedService(
             "worker",
-            {"app": f"{ECR}/worker:{env}-0a1b2c3", "log-router": "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable"},
+            {
+                "app": f"{ECR}/worker:{env}-0a1b2c3",
+                "log-router": "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable",
+            },
             1,
         ),
     ]
@@ -44,17 +47,22 @@ def seed(session: Any, env: str, rollout_timeout_seconds: int = 60, poll_interva
     bucket = bucket_name(env)
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    s3.put_bucket_notification_configuration(
-        Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
-    )
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
     ecs.create_cluster(clusterName=env)
     assume = json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
+        }
     )
     for svc in seed_services(env):
         family = f"{env}-{svc.service_id}"
         roles = {
-            kind: iam.create_role(RoleName=f"{family}-{kind}", Path="/ecs/", AssumeRolePolicyDocument=assume)["Role"]["Arn"]
+            kind: iam.create_role(RoleName=f"{family}-{kind}", Path="/ecs/", AssumeRolePolicyDocument=assume)["Role"][
+                "Arn"
+            ]
             for kind in ("task", "execution")
         }
         containers = [
@@ -65,7 +73,9 @@ def seed(session: Any, env: str, rollout_timeout_seconds: int = 60, poll_interva
                 "cpu": 128,
                 "memory": 256,
                 "environment": [{"name": "APP_ENV", "value": env}],
-                "secrets": [{"name": "DB_PASSWORD", "valueFrom": f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter/{env}/db"}],
+                "secrets": [
+                    {"name": "DB_PASSWORD", "valueFrom": f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter/{env}/db"}
+                ],
             }
             for name, image in svc.containers.items()
         ]

@@ -7,11 +7,10 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.aws.state import ServiceState
 from ecs_handoff.logic.finalize import finalize
-from ecs_handoff.models import WorkflowState
+from ecs_handoff.models import WorkflowState, seconds_since
 from ecs_handoff.observability import logger, metrics, tracer
 from ecs_handoff.settings import Settings
 
@@ -28,6 +27,8 @@ def lambda_handler(event: WorkflowState, context: LambdaContext) -> dict[str, An
         ServiceState(settings.need("state_table")),
         settings.topic_arn,
     )
-    metrics.add_dimension(name="outcome", value=result.outcome.value)
-    metrics.add_metric(name="Deployments", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=f"Deployments{result.outcome.value.title()}", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(
+        name="DeploymentSeconds", unit=MetricUnit.Seconds, value=seconds_since(event.request.requested_at)
+    )
     return result.model_dump(mode="json")

@@ -7,7 +7,6 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from ecs_handoff.logic.intake import Intake
 from ecs_handoff.observability import logger, metrics, tracer
 from ecs_handoff.settings import Settings

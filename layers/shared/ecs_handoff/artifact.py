@@ -25,9 +25,7 @@ _DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*(?::[0-9]+)?)"
 _PATH_COMPONENT = r"(?:[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*)"
 _TAG = r"(?:[\w][\w.-]{0,127})"
 _DIGEST = r"(?:[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})"
-_IMAGE_REF = re.compile(
-    rf"^(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*(?::{_TAG})?(?:@{_DIGEST})?$"
-)
+_IMAGE_REF = re.compile(rf"^(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*(?::{_TAG})?(?:@{_DIGEST})?$")
 
 
 def read_artifact(data: bytes) -> list[ImageDefinition]:
@@ -35,9 +33,7 @@ def read_artifact(data: bytes) -> list[ImageDefinition]:
     if not data:
         raise ArtifactRejected("the object is empty (0 bytes); upload a zip that holds imagedefinitions.json")
     if len(data) > MAX_ZIP_BYTES:
-        raise ArtifactRejected(
-            f"the zip is {len(data)} bytes; the limit is {MAX_ZIP_BYTES} bytes (1 MiB)"
-        )
+        raise ArtifactRejected(f"the zip is {len(data)} bytes; the limit is {MAX_ZIP_BYTES} bytes (1 MiB)")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as exc:
@@ -54,8 +50,7 @@ def _find_member(archive: zipfile.ZipFile) -> zipfile.ZipInfo:
         problem = _unsafe_path(info.filename)
         if problem:
             raise ArtifactRejected(
-                f"the zip holds a member whose path {problem}: {info.filename[:100]!r}; "
-                "refusing the whole archive"
+                f"the zip holds a member whose path {problem}: {info.filename[:100]!r}; refusing the whole archive"
             )
     matches = [info for info in infos if info.filename == MEMBER_NAME]
     if not matches:
@@ -123,9 +118,7 @@ def parse_image_definitions(raw: bytes) -> list[ImageDefinition]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ArtifactRejected(
-            f"{MEMBER_NAME} is not valid UTF-8 (byte {exc.start}); save it as UTF-8 JSON"
-        ) from exc
+        raise ArtifactRejected(f"{MEMBER_NAME} is not valid UTF-8 (byte {exc.start}); save it as UTF-8 JSON") from exc
     try:
         data = json.loads(text, object_pairs_hook=_reject_duplicate_keys)
     except RecursionError as exc:
@@ -136,8 +129,7 @@ def parse_image_definitions(raw: bytes) -> list[ImageDefinition]:
         ) from exc
     if not isinstance(data, list):
         raise ArtifactRejected(
-            f"{MEMBER_NAME} must be a JSON array of {{\"name\", \"imageUri\"}} objects, "
-            f"not a JSON {_json_type(data)}"
+            f'{MEMBER_NAME} must be a JSON array of {{"name", "imageUri"}} objects, not a JSON {_json_type(data)}'
         )
     if not data:
         raise ArtifactRejected(f"{MEMBER_NAME} is an empty array; list at least one container")
@@ -157,12 +149,10 @@ def parse_image_definitions(raw: bytes) -> list[ImageDefinition]:
 def _entry(index: int, item: Any) -> ImageDefinition:
     where = f"entry {index}"
     if not isinstance(item, dict):
-        raise ArtifactRejected(f"{where} must be an object with \"name\" and \"imageUri\", not a JSON {_json_type(item)}")
+        raise ArtifactRejected(f'{where} must be an object with "name" and "imageUri", not a JSON {_json_type(item)}')
     unknown = sorted(set(item) - {"name", "imageUri"})
     if unknown:
-        raise ArtifactRejected(
-            f"{where} has unknown key {unknown[0][:40]!r}; only \"name\" and \"imageUri\" are allowed"
-        )
+        raise ArtifactRejected(f'{where} has unknown key {unknown[0][:40]!r}; only "name" and "imageUri" are allowed')
     for field in ("name", "imageUri"):
         if field not in item:
             raise ArtifactRejected(f"{where} is missing {field!r}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -14,6 +15,20 @@ SERVICE_ID_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 names and execution names without escaping."""
 
 
+EXECUTION_NAME_MAX = 80
+_EXECUTION_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def execution_name(service_id: str, version_id: str) -> str:
+    """Deterministic Step Functions execution name (80 characters of [A-Za-z0-9_-]) for one upload."""
+    clean = _EXECUTION_NAME_UNSAFE.sub("_", version_id)
+    name = f"{service_id}-{clean}"
+    if clean != version_id or len(name) > EXECUTION_NAME_MAX:
+        digest = hashlib.sha256(version_id.encode()).hexdigest()[:16]
+        name = f"{service_id}-{clean[: EXECUTION_NAME_MAX - len(service_id) - 18]}-{digest}"
+    return name[:EXECUTION_NAME_MAX]
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -21,6 +36,11 @@ def utcnow() -> datetime:
 def iso(ts: datetime) -> str:
     """UTC timestamp with milliseconds; sorts lexically in DynamoDB."""
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+def seconds_since(timestamp: str) -> float:
+    """Seconds from an iso() timestamp until now."""
+    return max(0.0, (utcnow() - datetime.fromisoformat(timestamp.replace("Z", "+00:00"))).total_seconds())
 
 
 class Outcome(StrEnum):

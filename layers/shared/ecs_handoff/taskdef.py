@@ -40,15 +40,10 @@ def check_containers(base: dict[str, Any], images: list[ImageDefinition]) -> Non
             )
 
 
-def image_changes(
-    running: dict[str, Any] | None, images: list[ImageDefinition]
-) -> list[ImageChange]:
+def image_changes(running: dict[str, Any] | None, images: list[ImageDefinition]) -> list[ImageChange]:
     """Each listed container's image before (in the running revision, if known) and after."""
     before = {c["name"]: c.get("image") for c in (running or {}).get("containerDefinitions", [])}
-    return [
-        ImageChange(container=i.name, image_before=before.get(i.name), image_after=i.image_uri)
-        for i in images
-    ]
+    return [ImageChange(container=i.name, image_before=before.get(i.name), image_after=i.image_uri) for i in images]
 
 
 def render(

@@ -59,7 +59,8 @@ def client(service: str) -> Any:
                     connect_timeout=5,
                     read_timeout=30,
                 )
-            _clients[service] = boto3.session.Session().client(service, config=_RETRY_CONFIG)
+            session: Any = boto3.session.Session()
+            _clients[service] = session.client(service, config=_RETRY_CONFIG)
         return _clients[service]
 
 

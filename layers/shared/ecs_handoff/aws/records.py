@@ -98,7 +98,9 @@ class DeploymentRecords:
 
     def get(self, deployment_id: str) -> DeploymentRecord | None:
         with aws_call(f"reading deployment record {deployment_id}"):
-            item = self.ddb.get_item(TableName=self.table, Key=_to_item({"id": deployment_id}), ConsistentRead=True).get("Item")
+            item = self.ddb.get_item(
+                TableName=self.table, Key=_to_item({"id": deployment_id}), ConsistentRead=True
+            ).get("Item")
         return DeploymentRecord.model_validate(_from_item(item)) if item else None
 
     def history(self, env: str, service: str | None = None, limit: int = 20) -> list[DeploymentRecord]:

@@ -89,11 +89,14 @@ class ServiceState:
         )
 
     def latest_deployment(self, service_id: str) -> str | None:
-        return self._get(f"latest#{service_id}").get("deployment_id", {}).get("S")
+        value = self._get(f"latest#{service_id}").get("deployment_id", {}).get("S")
+        return str(value) if value else None
 
     # -- locks ------------------------------------------------------------------------------
 
-    def acquire_lock(self, service_id: str, holder: str, execution_arn: str, lease_seconds: int) -> dict[str, Any] | None:
+    def acquire_lock(
+        self, service_id: str, holder: str, execution_arn: str, lease_seconds: int
+    ) -> dict[str, Any] | None:
         """Takes (or renews) the service's lock; None on success, else the current holder's item."""
         now = int(time.time())
         ok = self._conditional(
@@ -117,7 +120,9 @@ class ServiceState:
             "lease_until": int(item.get("lease_until", {}).get("N", "0")),
         }
 
-    def take_over_lock(self, service_id: str, dead_holder: str, holder: str, execution_arn: str, lease_seconds: int) -> bool:
+    def take_over_lock(
+        self, service_id: str, dead_holder: str, holder: str, execution_arn: str, lease_seconds: int
+    ) -> bool:
         """Replaces a lock whose holder's execution has ended, only if that holder still has it."""
         now = int(time.time())
         return self._conditional(

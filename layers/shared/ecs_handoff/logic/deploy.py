@@ -12,7 +12,7 @@ from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.aws.state import ServiceState
 from ecs_handoff.errors import NotFound
 from ecs_handoff.logic.lock import lease_seconds
-from ecs_handoff.models import DeployResult, DeploymentRequest, iso, utcnow
+from ecs_handoff.models import DeploymentRequest, DeployResult, iso, utcnow
 from ecs_handoff.observability import logger
 from ecs_handoff.taskdef import image_changes, render, short_name
 
@@ -42,8 +42,9 @@ def deploy(
         spec = render(base, tags, request.images, me, request.source.object_version)
         new_arn = ecs_access.register_task_definition(spec, ecs_client)
         now = iso(utcnow())
-        records.update(me, phase="registered", at=now, new_task_definition=new_arn,
-                       images=[c.model_dump() for c in changes])
+        records.update(
+            me, phase="registered", at=now, new_task_definition=new_arn, images=[c.model_dump() for c in changes]
+        )
         logger.info("task definition registered", task_definition=new_arn)
 
     ecs_deployment_id = record.ecs_deployment_id

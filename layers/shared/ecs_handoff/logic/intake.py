@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +23,7 @@ from ecs_handoff.models import (
     Outcome,
     ServiceConfig,
     Source,
+    execution_name,
     iso,
     utcnow,
 )
@@ -33,8 +32,6 @@ from ecs_handoff.settings import Settings
 from ecs_handoff.taskdef import check_containers, image_changes
 
 KEY_SUFFIX = "imagedefinitions.json.zip"
-EXECUTION_NAME_MAX = 80
-_EXECUTION_NAME_SAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
 @dataclass
@@ -45,16 +42,6 @@ class IntakeResult:
     reason: str
     deployment_id: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
-
-
-def execution_name(service_id: str, version_id: str) -> str:
-    """Deterministic Step Functions execution name (80 characters of [A-Za-z0-9_-]) for one upload."""
-    clean = _EXECUTION_NAME_SAFE.sub("_", version_id)
-    name = f"{service_id}-{clean}"
-    if clean != version_id or len(name) > EXECUTION_NAME_MAX:
-        digest = hashlib.sha256(version_id.encode()).hexdigest()[:16]
-        name = f"{service_id}-{clean[: EXECUTION_NAME_MAX - len(service_id) - 18]}-{digest}"
-    return name[:EXECUTION_NAME_MAX]
 
 
 def service_id_from_key(key: str) -> str | None:
@@ -104,7 +91,7 @@ class Intake:
             object_version=obj.version_id or "",
             sequencer=obj.sequencer or "",
             requester=parsed.detail.requester,
-            source_ip=parsed.detail.source_ip_address,
+            source_ip=parsed.detail.source_ip_address or "",
             etag=obj.etag,
             size=int(obj.size or 0),
             event_time=iso(parsed.time),
@@ -159,12 +146,16 @@ class Intake:
         arn = sfn.start_execution(self.settings.need("state_machine_arn"), deployment_id, payload, self.sfn)
         if arn is None or not created:
             logger.info("duplicate event, deployment already started", deployment_id=deployment_id)
-            return IntakeResult(action="DUPLICATE", reason="this upload is already being deployed", deployment_id=deployment_id)
+            return IntakeResult(
+                action="DUPLICATE", reason="this upload is already being deployed", deployment_id=deployment_id
+            )
         self.records.update(deployment_id, execution_arn=arn)
         logger.info("deployment started", deployment_id=deployment_id, service=service_id, version=version)
         return IntakeResult(action="STARTED", reason="deployment started", deployment_id=deployment_id)
 
-    def _validate(self, deployment_id: str, service_id: str, source: Source, record: DeploymentRecord) -> DeploymentRequest:
+    def _validate(
+        self, deployment_id: str, service_id: str, source: Source, record: DeploymentRecord
+    ) -> DeploymentRequest:
         data = s3.read_version(source.bucket, source.key, source.object_version, MAX_ZIP_BYTES, self.s3)
         images = read_artifact(data)
         record.images = image_changes(None, images)

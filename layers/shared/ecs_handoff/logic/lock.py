@@ -40,7 +40,9 @@ def acquire(
         records.update(me, phase="locked", at=iso(utcnow()))
         return LockResult(status="ACQUIRED", reason="lock acquired")
     status = sfn.execution_status(holder["execution_arn"], sfn_client) if holder["execution_arn"] else "NOT_FOUND"
-    if status != "RUNNING" and state.take_over_lock(service_id, holder["holder"], me, execution_arn, lease_seconds(request)):
+    if status != "RUNNING" and state.take_over_lock(
+        service_id, holder["holder"], me, execution_arn, lease_seconds(request)
+    ):
         logger.warning("took over lock from ended execution", previous_holder=holder["holder"], holder_status=status)
         records.update(me, phase="locked", at=iso(utcnow()))
         return LockResult(status="ACQUIRED", reason=f"took over the lock from {holder['holder']} ({status})")

@@ -9,7 +9,7 @@ from ecs_handoff.aws import ecs as ecs_access
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.aws.state import ServiceState
 from ecs_handoff.logic.lock import LEASE_MARGIN_SECONDS
-from ecs_handoff.models import DeployResult, DeploymentRequest, RolloutResult, RolloutState, iso, utcnow
+from ecs_handoff.models import DeploymentRequest, DeployResult, RolloutResult, RolloutState, iso, utcnow
 from ecs_handoff.taskdef import short_name
 
 
@@ -43,12 +43,17 @@ def check(
     rollout_state = ours.get("rolloutState", "IN_PROGRESS")
     ecs_reason = ours.get("rolloutStateReason", "")
     if rollout_state == "COMPLETED":
-        return RolloutResult(state=RolloutState.COMPLETED, checked_at=iso(now), reason=ecs_reason or "rollout completed", **counts)
+        return RolloutResult(
+            state=RolloutState.COMPLETED, checked_at=iso(now), reason=ecs_reason or "rollout completed", **counts
+        )
     if rollout_state == "FAILED":
         return RolloutResult(
             state=RolloutState.FAILED,
             checked_at=iso(now),
-            reason=f"ECS reports the rollout FAILED: {ecs_reason or 'no reason given'} ({counts['failed_tasks']} tasks failed)",
+            reason=(
+                f"ECS reports the rollout FAILED: {ecs_reason or 'no reason given'} "
+                f"({counts['failed_tasks']} tasks failed)"
+            ),
             **counts,
         )
     elapsed = (now - datetime.fromisoformat(deployed.deployed_at.replace("Z", "+00:00"))).total_seconds()

@@ -1,0 +1,87 @@
+"""Driving the embedded world as CI and an operator would: upload artifacts, follow deployments."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+from collections.abc import Callable
+from typing import Any
+
+from ecs_handoff.aws.records import DeploymentRecords
+from ecs_handoff.models import DeploymentRecord, execution_name
+
+from ecs_handoff_embedded.runtime import EmbeddedAws
+from ecs_handoff_embedded.world import ECR, bucket_name
+
+
+def artifact(images: dict[str, str] | list[dict[str, Any]] | bytes) -> bytes:
+    """imagedefinitions.json.zip as CI builds it, from {container: image} (or raw JSON entries/bytes)."""
+    if isinstance(images, bytes):
+        payload = images
+    else:
+        entries = [{"name": k, "imageUri": v} for k, v in images.items()] if isinstance(images, dict) else images
+        payload = json.dumps(entries).encode()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("imagedefinitions.json", payload)
+    return buffer.getvalue()
+
+
+def image(repo: str, tag: str) -> str:
+    return f"{ECR}/{repo}:{tag}"
+
+
+class World:
+    """A thin operator's view of one embedded AWS."""
+
+    def __init__(self, aws: EmbeddedAws) -> None:
+        self.aws = aws
+        self.s3 = aws.client("s3")
+        self.ecs = aws.client("ecs")
+
+    def records(self, env: str) -> DeploymentRecords:
+        return DeploymentRecords(self.aws.stacks[env].outputs["DeploymentsTableName"], self.aws.client("dynamodb"))
+
+    def upload(self, env: str, service_id: str, body: bytes, key: str | None = None) -> str:
+        """Uploads like CI; returns the deployment id the intake derives from the new version."""
+        response = self.s3.put_object(
+            Bucket=bucket_name(env), Key=key or f"{service_id}/imagedefinitions.json.zip", Body=body
+        )
+        return execution_name(service_id, response["VersionId"])
+
+    def wait(
+        self,
+        env: str,
+        deployment_id: str,
+        timeout: float = 60.0,
+        on_phase: Callable[[DeploymentRecord, str, str], None] | None = None,
+    ) -> DeploymentRecord:
+        """Follows a deployment until its outcome is terminal; calls on_phase for each new phase."""
+        deadline = time.monotonic() + timeout
+        seen: set[str] = set()
+        records = self.records(env)
+        while True:
+            record = records.get(deployment_id)
+            if record is not None:
+                for phase, at in sorted(record.timeline.items(), key=lambda item: item[1]):
+                    if phase not in seen:
+                        seen.add(phase)
+                        if on_phase:
+                            on_phase(record, phase, at)
+                if record.outcome.terminal and record.phase == "finished":
+                    return record
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"deployment {deployment_id} did not finish within {timeout} s: {record}")
+            time.sleep(0.05)
+
+    def running(self, env: str, service: str) -> dict[str, Any]:
+        """The service's current revision and its container images."""
+        svc = self.ecs.describe_services(cluster=env, services=[service])["services"][0]
+        td = self.ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
+        return {
+            "task_definition": svc["taskDefinition"],
+            "images": {c["name"]: c["image"] for c in td["containerDefinitions"]},
+            "task_definition_json": td,
+        }
