@@ -64,13 +64,23 @@ class Deliveries:
 # --- 1. Lambda --------------------------------------------------------------------------------
 
 
-def install_lambda_runner(runner: FunctionRunner) -> None:
+Undo = Callable[[], None]
+
+
+def install_lambda_runner(runner: FunctionRunner) -> Undo:
     from moto.awslambda.models import LambdaFunction
+
+    original = LambdaFunction._invoke_lambda
 
     def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
         return runner.invoke(self, event if event is not None else {})
 
     LambdaFunction._invoke_lambda = _invoke_lambda
+
+    def undo() -> None:
+        LambdaFunction._invoke_lambda = original
+
+    return undo
 
 
 # --- 2. S3 -> EventBridge -----------------------------------------------------------------------
@@ -85,8 +95,10 @@ def next_sequencer() -> str:
         return f"{time.time_ns() // 1000:014X}{next(_sequence) % 0xFFFF:04X}"
 
 
-def install_s3_events(runner: FunctionRunner, deliveries: Deliveries, lambda_retries: int = 2) -> None:
+def install_s3_events(runner: FunctionRunner, deliveries: Deliveries, lambda_retries: int = 2) -> Undo:
     import moto.s3.notifications as s3_notifications
+
+    original = s3_notifications._send_event_bridge_message
 
     def _send_event_bridge_message(account_id: str, bucket: Any, event_name: str, key: Any) -> None:
         from moto.events.models import events_backends
@@ -132,6 +144,11 @@ def install_s3_events(runner: FunctionRunner, deliveries: Deliveries, lambda_ret
 
     s3_notifications._send_event_bridge_message = _send_event_bridge_message
 
+    def undo() -> None:
+        s3_notifications._send_event_bridge_message = original
+
+    return undo
+
 
 def _deliver(
     account_id: str,
@@ -165,12 +182,10 @@ def _deliver(
 # --- 3. ECS rollouts --------------------------------------------------------------------------
 
 
-def install_ecs_rollouts(delay_seconds: Callable[[], float]) -> None:
+def install_ecs_rollouts(delay_seconds: Callable[[], float]) -> Undo:
     from moto.ecs.models import EC2ContainerServiceBackend
 
     original = EC2ContainerServiceBackend.update_service
-    if getattr(original, "_handoff_embedded", False):
-        return
 
     def update_service(self: Any, service_properties: dict[str, Any]) -> Any:
         cluster = service_properties.get("cluster", "default").split("/")[-1]
@@ -185,8 +200,12 @@ def install_ecs_rollouts(delay_seconds: Callable[[], float]) -> None:
             _start_rollout(self, service, str(previous), new_td, delay_seconds())
         return service
 
-    update_service._handoff_embedded = True  # type: ignore[attr-defined]
     EC2ContainerServiceBackend.update_service = update_service
+
+    def undo() -> None:
+        EC2ContainerServiceBackend.update_service = original
+
+    return undo
 
 
 def _deployment(service: Any, task_definition: str, state: str) -> dict[str, Any]:
@@ -283,13 +302,10 @@ class Outbox:
         return sorted(self.directory.glob("*.txt"))
 
 
-def install_email_outbox(outbox: Outbox) -> None:
+def install_email_outbox(outbox: Outbox) -> Undo:
     from moto.sns.models import Subscription
 
     original = Subscription.publish
-    if getattr(original, "_handoff_embedded", False):
-        Subscription._handoff_outbox = outbox
-        return
 
     def publish(
         self: Any,
@@ -306,9 +322,12 @@ def install_email_outbox(outbox: Outbox) -> None:
             message_attributes, message
         ):
             return None
-        Subscription._handoff_outbox.write(self.endpoint, subject or "(no subject)", message, self.topic.arn)
+        outbox.write(self.endpoint, subject or "(no subject)", message, self.topic.arn)
         return None
 
-    publish._handoff_embedded = True  # type: ignore[attr-defined]
     Subscription.publish = publish
-    Subscription._handoff_outbox = outbox
+
+    def undo() -> None:
+        Subscription.publish = original
+
+    return undo

@@ -73,13 +73,19 @@ class EmbeddedAws:
             "AWS_DEFAULT_REGION": world.REGION,
             "AWS_REGION": world.REGION,
         }
+        self._saved_env = {k: os.environ.get(k) for k in [*process_env, "AWS_PROFILE"]}
         os.environ.update(process_env)
         os.environ.pop("AWS_PROFILE", None)
+        from ecs_handoff.aws.clients import reset_clients
+
+        reset_clients()
         self.runner = FunctionRunner(dict(os.environ), log_level=self.log_level)
-        gaps.install_lambda_runner(self.runner)
-        gaps.install_s3_events(self.runner, self.deliveries)
-        gaps.install_ecs_rollouts(lambda: self.rollout_seconds)
-        gaps.install_email_outbox(self.outbox)
+        self._undo = [
+            gaps.install_lambda_runner(self.runner),
+            gaps.install_s3_events(self.runner, self.deliveries),
+            gaps.install_ecs_rollouts(lambda: self.rollout_seconds),
+            gaps.install_email_outbox(self.outbox),
+        ]
 
         session = self.session()
         for env in self.envs:
@@ -147,6 +153,17 @@ class EmbeddedAws:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        for undo in reversed(getattr(self, "_undo", [])):
+            undo()
+        self._undo = []
+        for key, value in getattr(self, "_saved_env", {}).items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        from ecs_handoff.aws.clients import reset_clients
+
+        reset_clients()
         local = self.state_dir / "local.json"
         if local.exists():
             local.unlink()

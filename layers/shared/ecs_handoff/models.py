@@ -91,7 +91,7 @@ class ServiceConfig(Model):
     approval_required: bool = False
     approvers: list[str] = Field(default_factory=list)
     approvals_required: int = Field(default=1, ge=1, le=10)
-    rollout_timeout_seconds: int = Field(default=1800, ge=30, le=86400)
+    rollout_timeout_seconds: int = Field(default=1800, ge=5, le=86400)
     approval_timeout_seconds: int = Field(default=86400, ge=60, le=604800)
     poll_interval_seconds: int = Field(default=15, ge=1, le=300)
 

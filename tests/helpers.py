@@ -1,0 +1,47 @@
+"""Builders for artifacts and events shared by every test level."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+EVENTS = ROOT / "events"
+ECR = "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com"
+
+
+def image(repo: str, tag: str) -> str:
+    return f"{ECR}/{repo}:{tag}"
+
+
+def zip_members(members: dict[str, bytes | str], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def artifact(entries: list[dict[str, Any]] | dict[str, str]) -> bytes:
+    if isinstance(entries, dict):
+        entries = [{"name": k, "imageUri": v} for k, v in entries.items()]
+    return zip_members({"imagedefinitions.json": json.dumps(entries)})
+
+
+def s3_event(bucket: str, key: str, version_id: str | None, sequencer: str, **detail: Any) -> dict[str, Any]:
+    """The sample EventBridge S3 event from events/, pointed at a real object version."""
+    event: dict[str, Any] = copy.deepcopy(json.loads((EVENTS / "s3-object-created.json").read_text()))
+    event["resources"] = [f"arn:aws:s3:::{bucket}"]
+    event["detail"]["bucket"]["name"] = bucket
+    obj = event["detail"]["object"]
+    obj["key"], obj["sequencer"] = key, sequencer
+    if version_id is None:
+        obj.pop("version-id")
+    else:
+        obj["version-id"] = version_id
+    event["detail"].update(detail)
+    return event

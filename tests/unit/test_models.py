@@ -1,0 +1,140 @@
+"""Names, ordering and outcome decisions: the small rules everything else relies on."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from pydantic import ValidationError
+
+from ecs_handoff.aws.state import sequencer_key
+from ecs_handoff.logic.finalize import decide
+from ecs_handoff.logic.intake import service_id_from_key
+from ecs_handoff.models import (
+    SERVICE_ID_PATTERN,
+    DeploymentRequest,
+    Outcome,
+    ServiceConfig,
+    WorkflowState,
+    execution_name,
+)
+
+NAME_RULE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+
+
+def request() -> DeploymentRequest:
+    return DeploymentRequest.model_validate(
+        {
+            "deployment_id": "api-v1",
+            "env": "dev",
+            "service_id": "api",
+            "service": {"cluster": "dev", "service": "api", "task_definition": "dev-api"},
+            "base_task_definition": "arn:aws:ecs:ap-northeast-1:123456789012:task-definition/dev-api:1",
+            "images": [{"name": "app-container", "imageUri": "nginx"}],
+            "source": {"bucket": "b", "key": "api/imagedefinitions.json.zip", "object_version": "v1", "sequencer": "01"},
+            "requested_at": "2026-11-26T00:00:00.000Z",
+        }
+    )
+
+
+def test_execution_name_is_deterministic_and_valid():
+    assert execution_name("api", "Jy2E6.0l8oRZtE_r9kO5cRHfIrbv0Bp1") == execution_name("api", "Jy2E6.0l8oRZtE_r9kO5cRHfIrbv0Bp1")
+    assert NAME_RULE.match(execution_name("api", "Jy2E6.0l8oRZtE_r9kO5cRHfIrbv0Bp1"))
+
+
+def test_execution_name_sanitising_cannot_collide():
+    # GIVEN two versions that differ only in a character Step Functions does not allow
+    a, b = execution_name("api", "abc.def"), execution_name("api", "abc_def")
+    assert a != b and NAME_RULE.match(a) and b == "api-abc_def"
+
+
+def test_execution_name_long_inputs_fit_80_characters():
+    name = execution_name("a" * 40, "v" * 200)
+    assert len(name) <= 80 and NAME_RULE.match(name)
+
+
+def test_sequencer_key_orders_different_lengths():
+    # S3 sequencers differ in length; right-padded they compare as text
+    assert sequencer_key("0062E99A88DC407460") < sequencer_key("0062E99A88DC407461")
+    assert sequencer_key("0062E99A88DC4074") < sequencer_key("0062E99A88DC407401")
+
+
+@pytest.mark.parametrize(
+    ("key", "service_id"),
+    [
+        ("api/imagedefinitions.json.zip", "api"),
+        ("imagedefinitions.json.zip", ""),
+        ("a/b/imagedefinitions.json.zip", "a/b"),
+        ("api/imagedefinitions.json", None),
+        ("api/other.zip", None),
+    ],
+)
+def test_service_id_from_key(key: str, service_id: str | None):
+    assert service_id_from_key(key) == service_id
+
+
+@pytest.mark.parametrize("sid", ["api", "worker-2", "a"])
+def test_service_id_pattern_accepts(sid: str):
+    assert SERVICE_ID_PATTERN.match(sid)
+
+
+@pytest.mark.parametrize("sid", ["", "API", "a/b", "..", "-api", "api-", "日本", "a" * 41, "api service"])
+def test_service_id_pattern_refuses(sid: str):
+    assert not SERVICE_ID_PATTERN.match(sid)
+
+
+def test_service_config_refuses_unknown_keys_and_bad_timeouts():
+    with pytest.raises(ValidationError):
+        ServiceConfig.model_validate({"cluster": "c", "service": "s", "task_definition": "t", "aproval_required": True})
+    with pytest.raises(ValidationError):
+        ServiceConfig.model_validate({"cluster": "c", "service": "s", "task_definition": "t", "approval_timeout_seconds": 700000})
+
+
+def test_decide_success():
+    state = WorkflowState.model_validate({"request": request().model_dump(by_alias=True), "rollout": {"state": "COMPLETED"}})
+    assert decide(state).outcome is Outcome.SUCCEEDED
+
+
+def test_decide_rollout_failed_mentions_rollback():
+    state = WorkflowState.model_validate(
+        {
+            "request": request().model_dump(by_alias=True),
+            "rollout": {"state": "FAILED", "reason": "ECS reports the rollout FAILED: circuit breaker"},
+            "rollback": {"action": "ALREADY_ROLLED_BACK", "reason": "the service is back on dev-api:1"},
+        }
+    )
+    result = decide(state)
+    assert result.outcome is Outcome.FAILED
+    assert result.reason == "ECS reports the rollout FAILED: circuit breaker; the service is back on dev-api:1"
+
+
+def test_decide_error_before_deploy_says_service_unchanged():
+    state = WorkflowState.model_validate(
+        {
+            "request": request().model_dump(by_alias=True),
+            "error": {"Error": "AwsAccessError", "Cause": '{"errorMessage": "updating service api: AccessDenied"}'},
+            "rollback": {"action": "NOTHING_DEPLOYED", "reason": "the service was not changed (still on dev-api:1)"},
+        }
+    )
+    result = decide(state)
+    assert result.outcome is Outcome.FAILED
+    assert "before the service was changed: updating service api: AccessDenied" in result.reason
+
+
+def test_decide_failed_rollback_asks_for_a_human():
+    state = WorkflowState.model_validate(
+        {
+            "request": request().model_dump(by_alias=True),
+            "rollout": {"state": "FAILED", "reason": "timed out"},
+            "rollback_error": {"Error": "AwsAccessError", "Cause": '{"errorMessage": "denied"}'},
+        }
+    )
+    assert "ROLLBACK FAILED" in decide(state).reason
+
+
+def test_decide_superseded_and_explicit_result():
+    base = request().model_dump(by_alias=True)
+    superseded = WorkflowState.model_validate({"request": base, "lock": {"status": "SUPERSEDED", "reason": "newer"}})
+    assert decide(superseded).outcome is Outcome.SUPERSEDED
+    closed = WorkflowState.model_validate({"request": base, "result": {"outcome": "INVALID", "reason": "fail closed"}})
+    assert decide(closed).outcome is Outcome.INVALID
