@@ -62,6 +62,12 @@ class FunctionRunner:
         self._modules: dict[str, ModuleType] = {}
         self._import_lock = threading.Lock()
         self.invocations: list[Invocation] = []
+        self._faults: dict[str, list[tuple[str, str]]] = {}
+
+    def inject_failure(self, function_name: str, error_type: str, message: str, times: int = 1) -> None:
+        """The next `times` invocations of a function fail with this error, before its handler runs
+        (fault injection for tests: a throttled dependency, a dead sandbox)."""
+        self._faults.setdefault(function_name, []).extend([(error_type, message)] * times)
 
     def register(self, function_name: str, code_dir: Path) -> None:
         self.code_dirs[function_name] = code_dir
@@ -111,8 +117,12 @@ class FunctionRunner:
             timeout_seconds=int(fn.timeout),
         )
         error: str | None = None
+        fault = self._faults.get(fn.function_name)
         with function_environment(self.environment_for(fn)):
             try:
+                if fault:
+                    error_type, message = fault.pop(0)
+                    raise type(error_type, (Exception,), {})(message)
                 if isinstance(event, str | bytes):
                     event = json.loads(event or "{}")
                 result = self._handler(fn)(event, context)

@@ -60,6 +60,7 @@ class EmbeddedAws:
         warnings.filterwarnings("ignore", message="There are unpublished metrics")
         warnings.filterwarnings("ignore", message="Tried to parse AWS::SQS::QueuePolicy")
         environ.install()
+        self._saved_sfn_config = dict(default_user_config.get("stepfunctions", {}))
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
@@ -156,6 +157,10 @@ class EmbeddedAws:
         for undo in reversed(getattr(self, "_undo", [])):
             undo()
         self._undo = []
+        if hasattr(self, "_saved_sfn_config"):
+            from moto.core.config import default_user_config
+
+            default_user_config["stepfunctions"] = self._saved_sfn_config  # type: ignore[typeddict-item]
         for key, value in getattr(self, "_saved_env", {}).items():
             if value is None:
                 os.environ.pop(key, None)

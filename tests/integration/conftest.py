@@ -9,11 +9,11 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
-
 from ecs_handoff.aws.clients import reset_clients
 from ecs_handoff_embedded import gaps, provision, world
 from ecs_handoff_embedded.runner import FunctionRunner
+from moto import mock_aws
+
 from tests.helpers import ROOT
 
 

@@ -38,7 +38,9 @@ def test_intake_valid_upload_starts_one_deployment_of_that_version(stack: Stack)
     assert result["action"] == "STARTED"
     [execution] = executions(stack)
     assert execution["name"] == result["deployment_id"] == f"api-{version}"
-    sfn_input = json.loads(stack.client("stepfunctions").describe_execution(executionArn=execution["executionArn"])["input"])
+    sfn_input = json.loads(
+        stack.client("stepfunctions").describe_execution(executionArn=execution["executionArn"])["input"]
+    )
     assert sfn_input["request"]["source"]["object_version"] == version
     assert sfn_input["request"]["base_task_definition"].endswith("task-definition/dev-api:1")
     saved = record(stack, result["deployment_id"])
@@ -83,7 +85,10 @@ def test_intake_unknown_container_is_invalid_with_actionable_reason_and_notified
     version = upload(stack, artifact({"nginx": image("nginx", "1.27")}))
     result = stack.invoke("intake", s3_event(BUCKET, KEY, version, "0062E99A88DC407460"))
     assert result["action"] == "INVALID"
-    assert result["reason"] == "container 'nginx' is not in task definition dev-api:1; it has: app-container, nginx-container"
+    assert (
+        result["reason"]
+        == "container 'nginx' is not in task definition dev-api:1; it has: app-container, nginx-container"
+    )
     assert record(stack, result["deployment_id"])["outcome"] == "INVALID"
     assert executions(stack) == []
     [message] = stack.notifications()
@@ -95,7 +100,10 @@ def test_intake_unregistered_service_lists_registered_ones(stack: Stack):
     version = upload(stack, artifact(NEW), key=key)
     result = stack.invoke("intake", s3_event(BUCKET, key, version, "0062E99A88DC407460"))
     assert result["action"] == "INVALID"
-    assert "service 'billing' is not registered" in result["reason"] and "registered services: api, worker" in result["reason"]
+    assert (
+        "service 'billing' is not registered" in result["reason"]
+        and "registered services: api, worker" in result["reason"]
+    )
 
 
 def test_intake_unsafe_service_id_is_invalid(stack: Stack):
@@ -152,6 +160,8 @@ def test_intake_environment_floor_forces_approval(stack: Stack, monkeypatch):
     version = upload(stack, artifact(NEW))
     stack.invoke("intake", s3_event(BUCKET, KEY, version, "0062E99A88DC407460"))
     [execution] = executions(stack)
-    sfn_input = json.loads(stack.client("stepfunctions").describe_execution(executionArn=execution["executionArn"])["input"])
+    sfn_input = json.loads(
+        stack.client("stepfunctions").describe_execution(executionArn=execution["executionArn"])["input"]
+    )
     # THEN the workflow is told approval is required
     assert sfn_input["request"]["service"]["approval_required"] is True

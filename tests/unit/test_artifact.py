@@ -7,9 +7,15 @@ import json
 import zipfile
 
 import pytest
-
-from ecs_handoff.artifact import MAX_JSON_BYTES, MAX_ZIP_BYTES, image_reference_problem, parse_image_definitions, read_artifact
+from ecs_handoff.artifact import (
+    MAX_JSON_BYTES,
+    MAX_ZIP_BYTES,
+    image_reference_problem,
+    parse_image_definitions,
+    read_artifact,
+)
 from ecs_handoff.errors import ArtifactRejected
+
 from tests.helpers import artifact, image, zip_members
 
 GOOD = {"app-container": image("api", "dev-4f2a9c1"), "nginx-container": image("api-nginx", "dev-4f2a9c1")}
@@ -43,8 +49,11 @@ def test_read_artifact_truncated_zip():
 
 def test_read_artifact_corrupt_member_crc():
     # GIVEN a stored (uncompressed) member whose bytes were altered after the CRC was written
-    data = bytearray(zip_members({"imagedefinitions.json": json.dumps([{"name": "a", "imageUri": "nginx"}])},
-                                 compression=zipfile.ZIP_STORED))
+    data = bytearray(
+        zip_members(
+            {"imagedefinitions.json": json.dumps([{"name": "a", "imageUri": "nginx"}])}, compression=zipfile.ZIP_STORED
+        )
+    )
     offset = data.index(b'"nginx"')
     data[offset + 1] = ord("N")
     assert "corrupt" in refused(bytes(data))

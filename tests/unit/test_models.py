@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from pydantic import ValidationError
-
 from ecs_handoff.aws.state import sequencer_key
 from ecs_handoff.logic.finalize import decide
 from ecs_handoff.logic.intake import service_id_from_key
@@ -18,6 +16,7 @@ from ecs_handoff.models import (
     WorkflowState,
     execution_name,
 )
+from pydantic import ValidationError
 
 NAME_RULE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 
@@ -31,14 +30,21 @@ def request() -> DeploymentRequest:
             "service": {"cluster": "dev", "service": "api", "task_definition": "dev-api"},
             "base_task_definition": "arn:aws:ecs:ap-northeast-1:123456789012:task-definition/dev-api:1",
             "images": [{"name": "app-container", "imageUri": "nginx"}],
-            "source": {"bucket": "b", "key": "api/imagedefinitions.json.zip", "object_version": "v1", "sequencer": "01"},
+            "source": {
+                "bucket": "b",
+                "key": "api/imagedefinitions.json.zip",
+                "object_version": "v1",
+                "sequencer": "01",
+            },
             "requested_at": "2026-11-26T00:00:00.000Z",
         }
     )
 
 
 def test_execution_name_is_deterministic_and_valid():
-    assert execution_name("api", "Jy2E6.0l8oRZtE_r9kO5cRHfIrbv0Bp1") == execution_name("api", "Jy2E6.0l8oRZtE_r9kO5cRHfIrbv0Bp1")
+    assert execution_name("api", "Jy2E6.0l8oRZtE_r9kO5cRHfIrbv0Bp1") == execution_name(
+        "api", "Jy2E6.0l8oRZtE_r9kO5cRHfIrbv0Bp1"
+    )
     assert NAME_RULE.match(execution_name("api", "Jy2E6.0l8oRZtE_r9kO5cRHfIrbv0Bp1"))
 
 
@@ -87,11 +93,15 @@ def test_service_config_refuses_unknown_keys_and_bad_timeouts():
     with pytest.raises(ValidationError):
         ServiceConfig.model_validate({"cluster": "c", "service": "s", "task_definition": "t", "aproval_required": True})
     with pytest.raises(ValidationError):
-        ServiceConfig.model_validate({"cluster": "c", "service": "s", "task_definition": "t", "approval_timeout_seconds": 700000})
+        ServiceConfig.model_validate(
+            {"cluster": "c", "service": "s", "task_definition": "t", "approval_timeout_seconds": 700000}
+        )
 
 
 def test_decide_success():
-    state = WorkflowState.model_validate({"request": request().model_dump(by_alias=True), "rollout": {"state": "COMPLETED"}})
+    state = WorkflowState.model_validate(
+        {"request": request().model_dump(by_alias=True), "rollout": {"state": "COMPLETED"}}
+    )
     assert decide(state).outcome is Outcome.SUCCEEDED
 
 

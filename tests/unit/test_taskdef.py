@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from ecs_handoff.errors import ArtifactRejected
 from ecs_handoff.models import ImageDefinition
 from ecs_handoff.taskdef import READ_ONLY_FIELDS, TAG_DEPLOYMENT_ID, TAG_SOURCE_VERSION, image_changes, render
@@ -22,8 +21,12 @@ BASE = {
     "cpu": "512",
     "memory": "1024",
     "containerDefinitions": [
-        {"name": "app", "image": "repo/worker:dev-old", "environment": [{"name": "A", "value": "1"}],
-         "secrets": [{"name": "DB", "valueFrom": "arn:aws:ssm:ap-northeast-1:123456789012:parameter/db"}]},
+        {
+            "name": "app",
+            "image": "repo/worker:dev-old",
+            "environment": [{"name": "A", "value": "1"}],
+            "secrets": [{"name": "DB", "valueFrom": "arn:aws:ssm:ap-northeast-1:123456789012:parameter/db"}],
+        },
         {"name": "log-router", "image": "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable"},
     ],
 }
@@ -35,7 +38,10 @@ def test_render_replaces_only_listed_images_and_keeps_sidecar():
     spec = render(BASE, TAGS, [ImageDefinition(name="app", imageUri="repo/worker:dev-new")], "worker-v1", "v1")
     # THEN app has the new image, the sidecar keeps Terraform's, everything else flows through
     images = {c["name"]: c["image"] for c in spec["containerDefinitions"]}
-    assert images == {"app": "repo/worker:dev-new", "log-router": "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable"}
+    assert images == {
+        "app": "repo/worker:dev-new",
+        "log-router": "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable",
+    }
     assert spec["containerDefinitions"][0]["secrets"] == BASE["containerDefinitions"][0]["secrets"]
     assert spec["taskRoleArn"] == BASE["taskRoleArn"] and spec["cpu"] == "512"
 

@@ -64,8 +64,10 @@ def cmd_history(args: argparse.Namespace) -> int:
     from ecs_handoff.taskdef import short_name
 
     table = Table(title=f"handoff {args.env}" + (f" / {args.service}" if args.service else ""), show_lines=False)
-    for column in ("started", "service", "outcome", "revision", "version", "images", "reason"):
-        table.add_column(column, overflow="fold")
+    for column in ("started", "service", "outcome", "revision", "version"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("images", overflow="fold")
+    table.add_column("reason", overflow="fold")
     colours = {"SUCCEEDED": "green", "FAILED": "red", "INVALID": "red", "REJECTED": "yellow", "EXPIRED": "yellow"}
     for r in records:
         images = "\n".join(f"{c.container}={c.image_after.rsplit('/', 1)[-1]}" for c in r.images)

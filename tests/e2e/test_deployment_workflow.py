@@ -1,0 +1,190 @@
+"""Every path of statemachine/deployment.asl.json, run by moto's Step Functions interpreter
+against the stack provisioned from template.yaml (the embedded AWS)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from ecs_handoff.models import Outcome
+from ecs_handoff_embedded.gaps import next_sequencer
+from ecs_handoff_embedded.runtime import EmbeddedAws
+from ecs_handoff_embedded.scenario import World, artifact, image
+
+from tests.helpers import s3_event
+
+NEW = {"app-container": image("api", "dev-4f2a9c1"), "nginx-container": image("api-nginx", "dev-4f2a9c1")}
+RULE = "handoff-dev-artifact-uploaded"
+
+
+def execution(aws: EmbeddedAws, env: str, deployment_id: str) -> dict:
+    arn = aws.stacks[env].state_machine_arn.replace(":stateMachine:", ":execution:") + ":" + deployment_id
+    sfn = aws.client("stepfunctions")
+    for _ in range(100):
+        described = sfn.describe_execution(executionArn=arn)
+        if described["status"] != "RUNNING":
+            return dict(described)
+        time.sleep(0.05)
+    raise AssertionError(f"execution {deployment_id} still running")
+
+
+def errors_in_history(aws: EmbeddedAws, execution_arn: str) -> list[str]:
+    events = aws.client("stepfunctions").get_execution_history(executionArn=execution_arn)["events"]
+    return [e["lambdaFunctionFailedEventDetails"]["error"] for e in events if e["type"] == "LambdaFunctionFailed"]
+
+
+def test_workflow_success_deploys_new_images_and_records_each_phase(world: World, embedded: EmbeddedAws):
+    # GIVEN dev api on Terraform's revision  WHEN CI uploads new images
+    before = world.running("dev", "api")
+    record = world.wait("dev", world.upload("dev", "api", artifact(NEW)))
+    # THEN the deployment SUCCEEDED because its own rollout COMPLETED, and the service runs the new images
+    assert record.outcome is Outcome.SUCCEEDED, record.reason
+    after = world.running("dev", "api")
+    assert after["images"] == NEW and after["task_definition"] == record.new_task_definition
+    assert record.previous_task_definition == before["task_definition"]
+    assert {"received", "queued", "locked", "registered", "deploying", "finished"} <= set(record.timeline)
+    assert execution(embedded, "dev", record.id)["status"] == "SUCCEEDED"
+
+
+def test_workflow_rollout_failed_is_failure_and_service_is_back_on_last_good(world: World, embedded: EmbeddedAws):
+    good = world.running("dev", "api")
+    record = world.wait("dev", world.upload("dev", "api", artifact({"app-container": image("api", "fail-6c4f1e3")})))
+    # THEN a circuit-breaker rollback is FAILED, never "stable = success"
+    assert record.outcome is Outcome.FAILED
+    assert "circuit breaker" in record.reason and "back on" in record.reason
+    assert world.running("dev", "api")["task_definition"] == good["task_definition"]
+    assert execution(embedded, "dev", record.id)["status"] == "FAILED"
+
+
+def test_workflow_rollout_timeout_rolls_back_itself(world: World, embedded: EmbeddedAws, registry):
+    # GIVEN a rollout that never finishes and a 5 s rollout timeout
+    registry("dev", "worker", rollout_timeout_seconds=5)
+    embedded.rollout_seconds = 600
+    good = world.running("dev", "worker")
+    record = world.wait(
+        "dev", world.upload("dev", "worker", artifact({"app": image("worker", "dev-slow")})), timeout=30
+    )
+    # THEN FAILED with the timeout, and handoff (not ECS) put the last good revision back
+    assert record.outcome is Outcome.FAILED
+    assert "did not complete within 5 s" in record.reason and "handoff rolled the service back" in record.reason
+    assert world.running("dev", "worker")["task_definition"] == good["task_definition"]
+
+
+def test_workflow_transient_error_is_retried_with_backoff(world: World, embedded: EmbeddedAws):
+    # GIVEN the deploy function fails once with the project's transient error
+    assert embedded.runner is not None
+    embedded.runner.inject_failure("handoff-dev-deploy", "TransientAwsError", "ECS is throttling (ThrottlingException)")
+    record = world.wait("dev", world.upload("dev", "api", artifact(NEW)), timeout=30)
+    # THEN the ASL Retry ran it again and the deployment still succeeded
+    assert record.outcome is Outcome.SUCCEEDED, record.reason
+    assert errors_in_history(embedded, execution(embedded, "dev", record.id)["executionArn"]) == ["TransientAwsError"]
+
+
+def test_workflow_deploy_failure_is_failed_and_service_unchanged(world: World, embedded: EmbeddedAws):
+    assert embedded.runner is not None
+    before = world.running("dev", "api")
+    embedded.runner.inject_failure(
+        "handoff-dev-deploy", "AwsAccessError", "updating service api: AccessDeniedException"
+    )
+    record = world.wait("dev", world.upload("dev", "api", artifact({"app-container": image("api", "dev-1111111")})))
+    assert record.outcome is Outcome.FAILED
+    assert "AwsAccessError before the service was changed" in record.reason and "AccessDeniedException" in record.reason
+    assert world.running("dev", "api")["task_definition"] == before["task_definition"]
+
+
+def test_workflow_invalid_artifact_deploys_nothing_and_notifies(world: World, embedded: EmbeddedAws):
+    before = world.running("dev", "api")
+    emails = len(embedded.outbox.messages())
+    record = world.wait("dev", world.upload("dev", "api", artifact({"nginx": image("nginx", "1.27")})))
+    assert record.outcome is Outcome.INVALID
+    assert (
+        record.reason == "container 'nginx' is not in task definition dev-api:1; it has: app-container, nginx-container"
+    )
+    assert world.running("dev", "api")["task_definition"] == before["task_definition"]
+    newest = embedded.outbox.messages()[emails:]
+    assert any("container 'nginx' is not in task definition" in m.read_text() for m in newest)
+
+
+def test_workflow_approval_required_fails_closed(world: World, embedded: EmbeddedAws):
+    before = world.running("prod", "api")
+    record = world.wait("prod", world.upload("prod", "api", artifact({"app-container": image("api", "prod-4f2a9c1")})))
+    assert record.outcome is Outcome.INVALID and "fail closed" in record.reason
+    assert world.running("prod", "api")["task_definition"] == before["task_definition"]
+    assert record.new_task_definition is None
+
+
+def test_workflow_lock_held_waits_for_running_deployment(world: World, embedded: EmbeddedAws):
+    # GIVEN a deployment rolling out slowly
+    embedded.rollout_seconds = 2.5
+    first = world.upload("dev", "worker", artifact({"app": image("worker", "dev-aaaaaaa")}))
+    deadline = time.monotonic() + 10
+    while "deploying" not in getattr(world.records("dev").get(first), "timeline", {}):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    # WHEN a second upload for the same service arrives
+    second = world.upload("dev", "worker", artifact({"app": image("worker", "dev-bbbbbbb")}))
+    a, b = world.wait("dev", first, timeout=30), world.wait("dev", second, timeout=30)
+    # THEN the running one finishes first, the second waited for the lock, then deployed
+    assert (a.outcome, b.outcome) == (Outcome.SUCCEEDED, Outcome.SUCCEEDED), (a.reason, b.reason)
+    assert "waiting_for_lock" in b.timeline
+    assert b.timeline["locked"] >= a.timeline["finished"]
+    assert world.running("dev", "worker")["images"]["app"] == image("worker", "dev-bbbbbbb")
+
+
+def test_workflow_duplicate_event_starts_one_deployment(world: World, embedded: EmbeddedAws):
+    # GIVEN an upload whose event EventBridge delivers twice
+    events, lam = embedded.client("events"), embedded.client("lambda")
+    events.disable_rule(Name=RULE)
+    try:
+        version = world.s3.put_object(
+            Bucket="dev-ecsdef-123456789012", Key="api/imagedefinitions.json.zip", Body=artifact(NEW)
+        )["VersionId"]
+    finally:
+        events.enable_rule(Name=RULE)
+    event = s3_event("dev-ecsdef-123456789012", "api/imagedefinitions.json.zip", version, next_sequencer())
+    answers = [
+        json.loads(lam.invoke(FunctionName="handoff-dev-intake", Payload=json.dumps(event))["Payload"].read())
+        for _ in range(5)
+    ]
+    # THEN one deployment, four duplicates
+    assert sorted(a["action"] for a in answers) == ["DUPLICATE"] * 4 + ["STARTED"]
+    record = world.wait("dev", answers[0]["deployment_id"])
+    assert record.outcome is Outcome.SUCCEEDED
+    names = [
+        e["name"]
+        for e in embedded.client("stepfunctions").list_executions(
+            stateMachineArn=embedded.stacks["dev"].state_machine_arn
+        )["executions"]
+    ]
+    assert names.count(record.id) == 1
+
+
+def test_workflow_stale_event_is_ignored(world: World, embedded: EmbeddedAws):
+    events, lam = embedded.client("events"), embedded.client("lambda")
+    key = "worker/imagedefinitions.json.zip"
+    events.disable_rule(Name=RULE)
+    try:
+        older, newer = (
+            world.s3.put_object(Bucket="dev-ecsdef-123456789012", Key=key, Body=artifact({"app": image("worker", t)}))[
+                "VersionId"
+            ]
+            for t in ("dev-older00", "dev-newer00")
+        )
+    finally:
+        events.enable_rule(Name=RULE)
+
+    def deliver(version: str, sequencer: str) -> dict:
+        event = s3_event("dev-ecsdef-123456789012", key, version, sequencer)
+        return dict(
+            json.loads(lam.invoke(FunctionName="handoff-dev-intake", Payload=json.dumps(event))["Payload"].read())
+        )
+
+    # WHEN the newer upload's event arrives before the older one's
+    older_sequencer, newer_sequencer = next_sequencer(), next_sequencer()
+    started = deliver(newer, newer_sequencer)
+    stale = deliver(older, older_sequencer)
+    # THEN the older is recorded and ignored; the newer deploys
+    assert (started["action"], stale["action"]) == ("STARTED", "STALE")
+    assert world.wait("dev", stale["deployment_id"]).outcome is Outcome.SUPERSEDED
+    assert world.wait("dev", started["deployment_id"]).outcome is Outcome.SUCCEEDED
+    assert world.running("dev", "worker")["images"]["app"] == image("worker", "dev-newer00")
