@@ -160,7 +160,7 @@ class EmbeddedAws:
         if hasattr(self, "_saved_sfn_config"):
             from moto.core.config import default_user_config
 
-            default_user_config["stepfunctions"] = self._saved_sfn_config  # type: ignore[typeddict-item]
+            default_user_config["stepfunctions"] = self._saved_sfn_config
         for key, value in getattr(self, "_saved_env", {}).items():
             if value is None:
                 os.environ.pop(key, None)
