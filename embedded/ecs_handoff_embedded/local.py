@@ -13,7 +13,9 @@ def serve(port: int = 0, rollout_seconds: float = 1.0) -> int:
     aws = EmbeddedAws(port=port, rollout_seconds=rollout_seconds, log_level="INFO", echo=print)
     aws.start()
     stop = threading.Event()
+    # Both stop it cleanly, even when started in the background (where SIGINT is otherwise ignored).
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     print(
         f"handoff embedded AWS on {aws.endpoint} (region ap-northeast-1, account 123456789012), "
         f"ready in {aws.startup_seconds:.1f} s"

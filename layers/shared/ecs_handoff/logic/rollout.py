@@ -52,7 +52,7 @@ def check(
             checked_at=iso(now),
             reason=(
                 f"ECS reports the rollout FAILED: {ecs_reason or 'no reason given'} "
-                f"({counts['failed_tasks']} tasks failed)"
+                f"({counts['failed_tasks']} task{'' if counts['failed_tasks'] == 1 else 's'} failed)"
             ),
             **counts,
         )

@@ -1,0 +1,75 @@
+"""`handoff local up` serves the embedded AWS to other processes, as a developer would use it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+
+from tests.helpers import artifact, image
+
+HANDOFF = [sys.executable, "-m", "ecs_handoff.cli"]
+
+
+def test_local_up_serves_uploads_from_another_process(tmp_path: Path):
+    # GIVEN `handoff local up` running in its own process
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HANDOFF_", "MOTO_"))}
+    server = subprocess.Popen(
+        [*HANDOFF, "local", "up", "--rollout-seconds", "0.3"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        local_json = tmp_path / ".handoff" / "local.json"
+        deadline = time.monotonic() + 60
+        while not local_json.exists():
+            assert server.poll() is None, server.stdout.read() if server.stdout else ""
+            assert time.monotonic() < deadline, "local.json never appeared"
+            time.sleep(0.1)
+        local = json.loads(local_json.read_text())
+        assert {"aws_endpoint", "region", "account_id", "approval_base_url", "outbox_dir", "buckets"} <= set(local)
+        assert local["aws_endpoint"].startswith("http://127.0.0.1:")
+        # WHEN this process uploads with plain boto3, as CI would
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=local["aws_endpoint"],
+            region_name=local["region"],
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # noqa: S106
+        )
+        s3.put_object(
+            Bucket=local["buckets"]["dev"],
+            Key="api/imagedefinitions.json.zip",
+            Body=artifact({"app-container": image("api", "dev-7e7e7e7")}),
+        )
+        # THEN the pipeline runs there, and the CLI in a third process sees the outcome
+        outcome = None
+        while time.monotonic() < deadline and outcome != "SUCCEEDED":
+            history = subprocess.run(
+                [*HANDOFF, "--local", "history", "--env", "dev", "--service", "api", "--json"],
+                cwd=tmp_path,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            items = json.loads(history.stdout)
+            outcome = items[0]["outcome"] if items else None
+            time.sleep(0.3)
+        assert outcome == "SUCCEEDED"
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    assert not (tmp_path / ".handoff" / "local.json").exists()
