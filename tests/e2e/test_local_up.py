@@ -44,7 +44,7 @@ def test_local_up_serves_uploads_from_another_process(tmp_path: Path):
             endpoint_url=local["aws_endpoint"],
             region_name=local["region"],
             aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106
+            aws_secret_access_key="testing",
         )
         s3.put_object(
             Bucket=local["buckets"]["dev"],
