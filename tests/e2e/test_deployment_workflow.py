@@ -188,3 +188,16 @@ def test_workflow_stale_event_is_ignored(world: World, embedded: EmbeddedAws):
     assert world.wait("dev", stale["deployment_id"]).outcome is Outcome.SUPERSEDED
     assert world.wait("dev", started["deployment_id"]).outcome is Outcome.SUCCEEDED
     assert world.running("dev", "worker")["images"]["app"] == image("worker", "dev-newer00")
+
+
+def test_workflow_rerun_same_metadata_makes_a_second_deployment(world: World, embedded: EmbeddedAws):
+    # GIVEN a deployment that succeeded
+    body = artifact({"app": image("worker", "dev-e5e5e5e")})
+    first = world.wait("dev", world.upload("dev", "worker", body))
+    # WHEN the same metadata is uploaded again (a new object version)
+    second = world.wait("dev", world.upload("dev", "worker", body))
+    # THEN a second, separate deployment runs and succeeds on a new revision with the same images
+    assert (first.outcome, second.outcome) == (Outcome.SUCCEEDED, Outcome.SUCCEEDED)
+    assert second.id != first.id and second.new_task_definition != first.new_task_definition
+    assert second.previous_task_definition == first.new_task_definition
+    assert world.running("dev", "worker")["images"]["app"] == image("worker", "dev-e5e5e5e")
