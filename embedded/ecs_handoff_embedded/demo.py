@@ -47,7 +47,12 @@ def run(world: World) -> list[Step]:
     steps: list[Step] = []
     new_images = {"app-container": image("api", "dev-4f2a9c1"), "nginx-container": image("api-nginx", "dev-4f2a9c1")}
 
-    def deploy(step: Step, body: bytes, check: Callable[[DeploymentRecord], str | None] | None = None) -> None:
+    def deploy(
+        step: Step,
+        body: bytes,
+        check: Callable[[DeploymentRecord], str | None] | None = None,
+        approve: Callable[[str], None] | None = None,
+    ) -> None:
         print(f"\n== {len(steps) + 1}. {step.title}")
         before = world.running(step.env, step.service)
         print(
@@ -58,7 +63,17 @@ def run(world: World) -> list[Step]:
         deployment_id = world.upload(step.env, step.service, body)
         key = f"s3://{step.env}-ecsdef-123456789012/{step.service}/imagedefinitions.json.zip"
         print(f"    uploaded {key} -> {deployment_id}")
-        step.record = world.wait(step.env, deployment_id, on_phase=_phase_printer(started))
+        printer = _phase_printer(started)
+        if approve is not None:
+            waiting = world.wait_phase(step.env, deployment_id, "awaiting_approval")
+            for phase, at in sorted(waiting.timeline.items(), key=lambda item: item[1]):
+                printer(waiting, phase, at)
+            approve(deployment_id)
+        step.record = world.wait(step.env, deployment_id, on_phase=printer if approve is None else None)
+        if approve is not None:
+            for phase, at in sorted(step.record.timeline.items(), key=lambda item: item[1]):
+                if phase not in waiting.timeline:
+                    printer(step.record, phase, at)
         step.seconds = time.time() - started
         after = world.running(step.env, step.service)
         print(f"    outcome {step.record.outcome.value} in {step.seconds:.2f}s: {step.record.reason}")
@@ -85,15 +100,30 @@ def run(world: World) -> list[Step]:
         running_images_are("dev", "api", new_images),
     )
     good = world.running("dev", "api")
+
+    def approve_as_alice(deployment_id: str) -> None:
+        email = world.approval_email("alice@example.com", deployment_id)
+        print("    the approval email alice@example.com got:")
+        print("      | " + email.rstrip().replace("\n", "\n      | "))
+        link = world.approval_link("alice@example.com", deployment_id)
+        status, page = world.open(link)
+        shows = "the image change" if "prod-4f2a9c1" in page else "NO image change"
+        print(f"    alice opens the link: HTTP {status}, the page shows {shows}; opening it changed nothing")
+        status, page = world.decide(link, "approve", "release 4f2a9c1, change ticket CHG-1234")
+        print(f"    alice presses Approve: HTTP {status}")
+        status, _ = world.decide(link, "approve", "again")
+        print(f"    the same link posted again: HTTP {status} (single use)")
+
     deploy(
         Step(
-            "prod: the same release; prod requires approval, and there is no gate yet, so it fails closed",
+            "prod: the same release; prod requires approval: alice approves from her emailed link",
             "prod",
             "api",
-            Outcome.INVALID,
+            Outcome.SUCCEEDED,
         ),
         artifact({"app-container": image("api", "prod-4f2a9c1")}),
-        running_images_are("prod", "api", {"app-container": image("api", "prod-0a1b2c3")}),
+        running_images_are("prod", "api", {"app-container": image("api", "prod-4f2a9c1")}),
+        approve=approve_as_alice,
     )
     deploy(
         Step("dev: an artifact naming a container the task definition does not have", "dev", "api", Outcome.INVALID),

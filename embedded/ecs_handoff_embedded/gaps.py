@@ -6,6 +6,7 @@
 3. ECS: UpdateService starts a new PRIMARY deployment that goes IN_PROGRESS -> COMPLETED after a
    short delay, or FAILED (circuit breaker with rollback) when an image tag starts with `fail-`.
 4. SNS: a message to an email subscription is written to the outbox as the email a person gets.
+5. Step Functions: moto's SendTaskFailure handler drops the `cause`; it is passed through here.
 (The state machine's DefinitionSubstitutions are applied in provision.py.)
 """
 
@@ -329,5 +330,28 @@ def install_email_outbox(outbox: Outbox) -> Undo:
 
     def undo() -> None:
         Subscription.publish = original
+
+    return undo
+
+
+# --- 5. SendTaskFailure's cause ------------------------------------------------------------------
+
+
+def install_send_task_failure_cause() -> Undo:
+    from moto.core.responses import EmptyResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    original = StepFunctionResponse.send_task_failure
+
+    def send_task_failure(self: Any) -> Any:
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return EmptyResult()
+
+    StepFunctionResponse.send_task_failure = send_task_failure
+
+    def undo() -> None:
+        StepFunctionResponse.send_task_failure = original
 
     return undo

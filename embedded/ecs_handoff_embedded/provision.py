@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
+import secrets
 import time
 import zipfile
 from dataclasses import dataclass, field
@@ -89,6 +91,7 @@ class Stack:
     outputs: dict[str, str]
     functions: dict[str, Path] = field(default_factory=dict)  # deployed function name -> code folder
     state_machine_arn: str = ""
+    http_routes: list[tuple[str, str, str]] = field(default_factory=list)  # (method, path, function name)
 
 
 def provision(
@@ -107,12 +110,16 @@ def provision(
 
     template = load_template(root / "template.yaml")
     code_dirs: dict[str, Path] = {}
+    routes: list[tuple[str, str, str]] = []  # (method, path, logical id of the function)
     substitutions: dict[str, dict[str, Any]] = {}
     definitions: dict[str, str] = {}
     for logical_id, resource in template["Resources"].items():
         props = resource.get("Properties", {})
         if resource["Type"] == "AWS::Serverless::Function":
             code_dirs[logical_id] = root / props["CodeUri"]
+            for event in (props.get("Events") or {}).values():
+                if event.get("Type") == "HttpApi":
+                    routes.append((event["Properties"]["Method"].upper(), event["Properties"]["Path"], logical_id))
             props["CodeUri"] = _upload(s3, f"{stack_name}/{logical_id}.zip", code_dirs[logical_id])
         elif resource["Type"] == "AWS::Serverless::LayerVersion":
             props["ContentUri"] = _upload(s3, f"{stack_name}/{logical_id}.zip", root / props["ContentUri"])
@@ -130,6 +137,7 @@ def provision(
         "AWS::StackName": stack_name,
     }
     translated = transform(template, {**parameters, **pseudo}, _NoManagedPolicies())
+    _fill_unsupported(translated, session, {**parameters, **pseudo})
 
     cfn = session.client("cloudformation")
     cfn.create_stack(
@@ -152,6 +160,7 @@ def provision(
             for o in cfn.describe_stacks(StackName=stack_name)["Stacks"][0].get("Outputs", [])
         },
         functions={physical[logical]: path for logical, path in code_dirs.items()},
+        http_routes=[(method, path, physical[logical]) for method, path, logical in routes],
     )
     for logical_id, text in definitions.items():
         stack.state_machine_arn = _load_state_machine(
@@ -211,3 +220,57 @@ def _load_state_machine(
     except Exception:  # not there yet: the usual case
         parser.create_state_machine(name=created.name, definition=definition, roleArn=created.roleArn)
     return str(arn)
+
+
+EMBEDDED_API_ID = "embedded"
+
+
+def _fill_unsupported(template: dict[str, Any], session: Any, parameters: dict[str, str]) -> None:
+    """Resources moto's CloudFormation cannot create, made here and referenced by value instead.
+
+    - AWS::SecretsManager::Secret: created through the Secrets Manager API, with a generated value.
+    - AWS::ApiGatewayV2::*: not provisioned; the HTTP API is served by http_api.HttpApi, and a Ref to
+      the API becomes the placeholder id "embedded" (the runtime points the base URL at 127.0.0.1)."""
+    values: dict[str, str] = {}
+    resources = template["Resources"]
+    for logical_id, resource in list(resources.items()):
+        kind = resource["Type"]
+        if kind == "AWS::SecretsManager::Secret":
+            props = resource.get("Properties", {})
+            name = _sub(props.get("Name", logical_id), parameters)
+            length = int(props.get("GenerateSecretString", {}).get("PasswordLength", 32))
+            arn = session.client("secretsmanager").create_secret(
+                Name=name, SecretString=secrets.token_urlsafe(length)[:length], Description=props.get("Description", "")
+            )["ARN"]
+            values[logical_id] = arn
+            del resources[logical_id]
+        elif kind.startswith("AWS::ApiGatewayV2::"):
+            if kind == "AWS::ApiGatewayV2::Api":
+                values[logical_id] = EMBEDDED_API_ID
+            del resources[logical_id]
+    _replace_refs(template, values)
+
+
+def _sub(value: Any, parameters: dict[str, str]) -> str:
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        text = value["Fn::Sub"]
+        return re.sub(r"\$\{([\w:]+)\}", lambda m: parameters.get(m.group(1), m.group(0)), str(text))
+    return str(value)
+
+
+def _replace_refs(node: Any, values: dict[str, str]) -> Any:
+    """Replace Ref / ${Name} to the given logical ids with their values, everywhere in the template."""
+    if isinstance(node, dict):
+        if set(node) == {"Ref"} and node["Ref"] in values:
+            return values[node["Ref"]]
+        for key, child in list(node.items()):
+            if key == "Fn::Sub" and isinstance(child, str):
+                for name, value in values.items():
+                    child = child.replace("${" + name + "}", value)
+                node[key] = child
+            else:
+                node[key] = _replace_refs(child, values)
+        return node
+    if isinstance(node, list):
+        return [_replace_refs(child, values) for child in node]
+    return node

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ecs_handoff_embedded import environ, gaps, provision, world
+from ecs_handoff_embedded.http_api import HttpApi, Route
 from ecs_handoff_embedded.runner import FunctionRunner
 
 ENVIRONMENTS = ("dev", "prod")
@@ -47,6 +48,7 @@ class EmbeddedAws:
         self._server: Any = None
         self.endpoint = ""
         self.runner: FunctionRunner | None = None
+        self.http_apis: dict[str, HttpApi] = {}  # one per stack, as each stack has its own API in AWS
 
     def start(self) -> EmbeddedAws:
         from moto.core.config import default_user_config
@@ -58,6 +60,7 @@ class EmbeddedAws:
         logging.getLogger("moto").setLevel(logging.CRITICAL)
         logging.getLogger("samtranslator").setLevel(logging.ERROR)
         warnings.filterwarnings("ignore", message="There are unpublished metrics")
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
         warnings.filterwarnings("ignore", message="Tried to parse AWS::SQS::QueuePolicy")
         environ.install()
         self._saved_sfn_config = dict(default_user_config.get("stepfunctions", {}))
@@ -86,6 +89,7 @@ class EmbeddedAws:
             gaps.install_s3_events(self.runner, self.deliveries),
             gaps.install_ecs_rollouts(lambda: self.rollout_seconds),
             gaps.install_email_outbox(self.outbox),
+            gaps.install_send_task_failure_cause(),
         ]
 
         session = self.session()
@@ -103,6 +107,8 @@ class EmbeddedAws:
                 self.runner.register(name, code_dir)
             self.stacks[env] = stack
             self._subscribe_inbox(session, env, stack)
+            self._serve_http_api(session, stack)
+            world.subscribe_approvers(session, env, stack.outputs["ApprovalsTopicArn"])
         self.write_local_json()
         self.startup_seconds = time.monotonic() - started
         return self
@@ -112,6 +118,21 @@ class EmbeddedAws:
         session.client("sns").subscribe(
             TopicArn=stack.outputs["NotificationsTopicArn"], Protocol="email", Endpoint=f"platform-{env}@example.com"
         )
+
+    def _serve_http_api(self, session: Any, stack: provision.Stack) -> None:
+        """Route the template's HttpApi events here, and point approval links at this server."""
+        assert self.runner is not None
+        api = HttpApi(self.runner, world.ACCOUNT_ID, world.REGION).start()
+        api.routes += [Route(method, path, fn) for method, path, fn in stack.http_routes]
+        self.http_apis[stack.outputs["Env"]] = api
+        lam = session.client("lambda")
+        for name in stack.functions:
+            config = lam.get_function_configuration(FunctionName=name)
+            variables = config.get("Environment", {}).get("Variables", {})
+            if "HANDOFF_APPROVAL_BASE_URL" in variables:
+                variables["HANDOFF_APPROVAL_BASE_URL"] = api.url
+                lam.update_function_configuration(FunctionName=name, Environment={"Variables": variables})
+        stack.outputs["ApprovalBaseUrl"] = api.url
 
     def session(self) -> Any:
         import boto3
@@ -134,7 +155,8 @@ class EmbeddedAws:
                     "aws_endpoint": self.endpoint,
                     "region": world.REGION,
                     "account_id": world.ACCOUNT_ID,
-                    "approval_base_url": None,
+                    "approval_base_url": self.http_apis["prod"].url if "prod" in self.http_apis else None,
+                    "approval_base_urls": {env: api.url for env, api in self.http_apis.items()},
                     "outbox_dir": str(self.outbox.directory.resolve()),
                     "buckets": {env: world.bucket_name(env) for env in self.envs},
                     "stacks": {env: stack.name for env, stack in self.stacks.items()},
@@ -154,6 +176,9 @@ class EmbeddedAws:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        for api in self.http_apis.values():
+            api.stop()
+        self.http_apis = {}
         for undo in reversed(getattr(self, "_undo", [])):
             undo()
         self._undo = []

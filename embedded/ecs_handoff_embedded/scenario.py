@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 import zipfile
 from collections.abc import Callable
 from typing import Any
@@ -85,3 +89,53 @@ class World:
             "images": {c["name"]: c["image"] for c in td["containerDefinitions"]},
             "task_definition_json": td,
         }
+
+    # -- approvers ----------------------------------------------------------------------------------
+
+    def wait_phase(self, env: str, deployment_id: str, phase: str, timeout: float = 30.0) -> DeploymentRecord:
+        deadline = time.monotonic() + timeout
+        while True:
+            record = self.records(env).get(deployment_id)
+            if record is not None and (phase in record.timeline or record.phase == "finished"):
+                return record
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"deployment {deployment_id} never reached {phase}: {record}")
+            time.sleep(0.05)
+
+    def approval_email(self, approver: str, deployment_id: str) -> str:
+        """The text of the approval email this approver got for this deployment."""
+        for path in reversed(self.aws.outbox.messages()):
+            text = path.read_text(encoding="utf-8")
+            if text.startswith(f"To: {approver}\n") and deployment_id in text:
+                return text
+        raise LookupError(f"no approval email to {approver} about {deployment_id}")
+
+    def approval_link(self, approver: str, deployment_id: str) -> str:
+        match = re.search(r"^(http://\S+/approvals/\S+)$", self.approval_email(approver, deployment_id), re.MULTILINE)
+        if not match:
+            raise LookupError("the approval email has no link")
+        return match.group(1)
+
+    @staticmethod
+    def open(url: str) -> tuple[int, str]:
+        """GET, as a browser (or a mail scanner) would."""
+        return _http(urllib.request.Request(url))  # noqa: S310
+
+    @staticmethod
+    def decide(url: str, decision: str, comment: str = "", **overrides: str) -> tuple[int, str]:
+        """POST the review page's form, as pressing Approve or Reject does."""
+        parts = urllib.parse.urlsplit(url)
+        form = dict(urllib.parse.parse_qsl(parts.query))
+        form.update({"decision": decision, "comment": comment, **overrides})
+        action = urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+        data = urllib.parse.urlencode(form).encode()
+        return _http(urllib.request.Request(action, data=data, method="POST"))  # noqa: S310
+
+
+def _http(request: urllib.request.Request) -> tuple[int, str]:
+    try:
+        # S310: only the embedded AWS's own http://127.0.0.1 URLs come here.
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return int(response.status), response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), exc.read().decode()

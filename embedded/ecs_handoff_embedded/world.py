@@ -124,3 +124,16 @@ def _mark_running(cluster: str, service: str) -> None:
     svc.running_count, svc.pending_count = svc.desired_count, 0
     for deployment in svc.deployments:
         deployment.update(rolloutState="COMPLETED", runningCount=svc.desired_count, pendingCount=0)
+
+
+def subscribe_approvers(session: Any, env: str, topic_arn: str) -> None:
+    """As Terraform does next to each registry entry: one email subscription per approver, filtered
+    on the "approver" message attribute so each person receives only their own link."""
+    sns = session.client("sns")
+    for approver in APPROVERS.get(env, []):
+        sns.subscribe(
+            TopicArn=topic_arn,
+            Protocol="email",
+            Endpoint=approver,
+            Attributes={"FilterPolicy": json.dumps({"approver": [approver]})},
+        )

@@ -7,6 +7,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.aws.state import ServiceState
 from ecs_handoff.logic.finalize import finalize
@@ -26,6 +27,7 @@ def lambda_handler(event: WorkflowState, context: LambdaContext) -> dict[str, An
         DeploymentRecords(settings.need("deployments_table")),
         ServiceState(settings.need("state_table")),
         settings.topic_arn,
+        ApprovalStore(settings.approvals_table) if settings.approvals_table else None,
     )
     metrics.add_metric(name=f"Deployments{result.outcome.value.title()}", unit=MetricUnit.Count, value=1)
     metrics.add_metric(

@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.aws.state import ServiceState
 from ecs_handoff.logic.lock import acquire
@@ -25,5 +26,6 @@ def lambda_handler(event: LockInput, context: LambdaContext) -> dict[str, Any]:
         event.execution_arn,
         DeploymentRecords(settings.need("deployments_table")),
         ServiceState(settings.need("state_table")),
+        ApprovalStore(settings.approvals_table) if settings.approvals_table else None,
     )
     return result.model_dump(mode="json")

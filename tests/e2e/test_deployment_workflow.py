@@ -105,14 +105,6 @@ def test_workflow_invalid_artifact_deploys_nothing_and_notifies(world: World, em
     assert any("container 'nginx' is not in task definition" in m.read_text() for m in newest)
 
 
-def test_workflow_approval_required_fails_closed(world: World, embedded: EmbeddedAws):
-    before = world.running("prod", "api")
-    record = world.wait("prod", world.upload("prod", "api", artifact({"app-container": image("api", "prod-4f2a9c1")})))
-    assert record.outcome is Outcome.INVALID and "fail closed" in record.reason
-    assert world.running("prod", "api")["task_definition"] == before["task_definition"]
-    assert record.new_task_definition is None
-
-
 def test_workflow_lock_held_waits_for_running_deployment(world: World, embedded: EmbeddedAws):
     # GIVEN a deployment rolling out slowly
     embedded.rollout_seconds = 2.5

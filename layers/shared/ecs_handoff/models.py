@@ -92,7 +92,7 @@ class ServiceConfig(Model):
     approvers: list[str] = Field(default_factory=list)
     approvals_required: int = Field(default=1, ge=1, le=10)
     rollout_timeout_seconds: int = Field(default=1800, ge=5, le=86400)
-    approval_timeout_seconds: int = Field(default=86400, ge=60, le=604800)
+    approval_timeout_seconds: int = Field(default=86400, ge=5, le=604800)
     poll_interval_seconds: int = Field(default=15, ge=1, le=300)
 
     @field_validator("approvers")
@@ -136,6 +136,18 @@ class DeploymentRequest(Model):
     source: Source
     requested_at: str
 
+    @property
+    def approval_wait_seconds(self) -> int:
+        """How long the workflow waits for a decision: the links' lifetime plus a grace period, so a
+        decision made just before a link expires still reaches a waiting workflow."""
+        timeout = self.service.approval_timeout_seconds
+        return timeout + min(60, timeout // 10)
+
+    def workflow_input(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json", by_alias=True)
+        data["approval_wait_seconds"] = self.approval_wait_seconds
+        return data
+
 
 class LockResult(Model):
     status: str  # ACQUIRED | WAIT | SUPERSEDED
@@ -149,6 +161,13 @@ class DeployResult(Model):
     ecs_deployment_id: str
     deployed_at: str
     images: list[ImageChange]
+
+
+class ApprovalResult(Model):
+    """What the approval gate returns when it opens (SendTaskSuccess output)."""
+
+    approval_id: str
+    approved_by: list[str]
 
 
 class RolloutState(StrEnum):
@@ -177,13 +196,15 @@ class WorkflowError(Model):
     """What a Catch puts at $.error: the error name (our exception class) and its cause."""
 
     error: str = Field(default="", alias="Error")
-    cause: str = Field(default="", alias="Cause")
+    cause: str | None = Field(default="", alias="Cause")
 
     @property
     def message(self) -> str:
         """The human part of a Lambda error cause (a JSON document with errorMessage)."""
         import json
 
+        if not self.cause:
+            return self.error
         try:
             payload: Any = json.loads(self.cause)
         except (TypeError, ValueError):
@@ -198,10 +219,12 @@ class WorkflowState(Model):
 
     request: DeploymentRequest
     lock: LockResult | None = None
+    approval: ApprovalResult | None = None
     deploy: DeployResult | None = None
     rollout: RolloutResult | None = None
     rollback: RollbackResult | None = None
     error: WorkflowError | None = None
+    approval_error: WorkflowError | None = None
     rollback_error: WorkflowError | None = None
     result: dict[str, Any] | None = None
 
@@ -229,6 +252,8 @@ class DeploymentRecord(Model):
     previous_task_definition: str | None = None
     ecs_deployment_id: str | None = None
     execution_arn: str | None = None
+    approval_id: str | None = None
+    approvals: list[dict[str, Any]] = Field(default_factory=list)
     started_at: str
     finished_at: str | None = None
     timeline: dict[str, str] = Field(default_factory=dict)
@@ -253,6 +278,9 @@ class DeploymentRecord(Model):
             "task_definition": self.new_task_definition,
             "previous_task_definition": self.previous_task_definition,
             "ecs_deployment_id": self.ecs_deployment_id,
+            "approval_id": self.approval_id,
+            "approvals": self.approvals,
+            "approved_by": [v["approver"] for v in self.approvals if v.get("decision") == "approve"],
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "timeline": self.timeline,
@@ -271,3 +299,58 @@ class StepInput(Model):
 class RolloutInput(Model):
     request: DeploymentRequest
     deploy: DeployResult
+
+
+class ApprovalStatus(StrEnum):
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+    SUPERSEDED = "SUPERSEDED"
+    CANCELLED = "CANCELLED"  # the deployment ended some other way while the approval was open
+
+
+class ApprovalVote(Model):
+    """One person's decision, as recorded for the audit trail."""
+
+    approver: str
+    decision: str  # approve | reject
+    comment: str = ""
+    at: str
+    source_ip: str = ""
+    user_agent: str = ""
+    via: str = "link"  # link | cli (then approver is the IAM identity)
+
+
+class Approval(Model):
+    """A pending (or decided) approval; the task token lives only here, never in a link, email or log."""
+
+    approval_id: str
+    deployment_id: str
+    execution_arn: str
+    task_token: str = Field(repr=False)
+    env: str
+    service_id: str
+    changes: list[ImageChange]
+    base_task_definition: str
+    running_task_definition: str
+    requester: str = ""
+    requested_at: str
+    expires_at: int
+    approvers: list[str]
+    approvals_required: int = 1
+    status: ApprovalStatus = ApprovalStatus.PENDING
+    votes: list[ApprovalVote] = Field(default_factory=list)
+    approved_by: list[str] = Field(default_factory=list)
+    decided_at: str | None = None
+    superseded_by: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """Everything but the task token."""
+        return self.model_dump(mode="json", exclude={"task_token"})
+
+
+class ApprovalInput(Model):
+    request: DeploymentRequest
+    task_token: str = Field(repr=False)
+    execution_arn: str

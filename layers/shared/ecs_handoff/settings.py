@@ -20,6 +20,10 @@ class Settings(BaseModel):
     topic_arn: str = ""
     state_machine_arn: str = ""
     require_approval: bool = False
+    approvals_table: str = ""
+    approvals_topic_arn: str = ""
+    approval_base_url: str = ""
+    link_secret_arn: str = ""
 
     @classmethod
     def from_env(cls) -> Settings:

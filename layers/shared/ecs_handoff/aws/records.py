@@ -5,38 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from ecs_handoff.aws.clients import aws_call, client, error_code
+from ecs_handoff.aws.dynamo import from_item as _from_item
+from ecs_handoff.aws.dynamo import to_item as _to_item
 from ecs_handoff.models import DeploymentRecord
 
 BY_SERVICE_INDEX = "by_service"
 BY_ENV_INDEX = "by_env"
-
-
-def _serializer() -> tuple[Any, Any]:
-    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
-    return TypeSerializer(), TypeDeserializer()
-
-
-def _to_item(values: dict[str, Any]) -> dict[str, Any]:
-    ser, _ = _serializer()
-    return {k: ser.serialize(v) for k, v in values.items() if v is not None}
-
-
-def _from_item(item: dict[str, Any]) -> dict[str, Any]:
-    _, de = _serializer()
-    return {k: _plain(de.deserialize(v)) for k, v in item.items()}
-
-
-def _plain(value: Any) -> Any:
-    from decimal import Decimal
-
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 class DeploymentRecords:
@@ -129,3 +103,14 @@ class DeploymentRecords:
                     break
                 kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return records[:limit]
+
+    def append_vote(self, deployment_id: str, vote: dict[str, Any]) -> None:
+        """Adds one approval decision (who, decision, comment, time, source address, user agent)."""
+        with aws_call(f"recording an approval decision on {deployment_id}"):
+            self.ddb.update_item(
+                TableName=self.table,
+                Key=_to_item({"id": deployment_id}),
+                UpdateExpression="SET approvals = list_append(if_not_exists(approvals, :empty), :vote)",
+                ExpressionAttributeValues=_to_item({":vote": [vote], ":empty": []}),
+                ConditionExpression="attribute_exists(id)",
+            )

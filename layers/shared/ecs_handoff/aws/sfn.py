@@ -36,3 +36,17 @@ def execution_status(execution: str, sfn: Any = None) -> str:
             return str(sfn.describe_execution(executionArn=execution)["status"])
     except NotFound:
         return "NOT_FOUND"
+
+
+def send_task_success(task_token: str, output: dict[str, Any], sfn: Any = None) -> None:
+    import json
+
+    sfn = sfn or client("stepfunctions")
+    with aws_call("resuming the workflow (SendTaskSuccess)"):
+        sfn.send_task_success(taskToken=task_token, output=json.dumps(output))
+
+
+def send_task_failure(task_token: str, error: str, cause: str, sfn: Any = None) -> None:
+    sfn = sfn or client("stepfunctions")
+    with aws_call(f"resuming the workflow (SendTaskFailure {error})"):
+        sfn.send_task_failure(taskToken=task_token, error=error, cause=cause[:32768])

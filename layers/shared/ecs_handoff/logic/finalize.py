@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from ecs_handoff import notify
+from ecs_handoff.approvals.page import human_duration
 from ecs_handoff.aws import sns
+from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.aws.state import ServiceState
-from ecs_handoff.models import FinalizeResult, Outcome, RolloutState, WorkflowState, iso, utcnow
+from ecs_handoff.errors import RecordConflict
+from ecs_handoff.models import ApprovalStatus, FinalizeResult, Outcome, RolloutState, WorkflowState, iso, utcnow
 from ecs_handoff.observability import logger
 
 
@@ -28,13 +32,40 @@ def decide(state: WorkflowState) -> FinalizeResult:
             outcome=Outcome.FAILED,
             reason=f"{state.error.error} {where}: {state.error.message}{rollback_note}",
         )
+    if state.approval_error is not None:
+        return _approval_outcome(state)
     if state.lock is not None and state.lock.status == "SUPERSEDED":
         return FinalizeResult(outcome=Outcome.SUPERSEDED, reason=state.lock.reason)
     if state.rollout is not None and state.rollout.state is RolloutState.COMPLETED:
-        return FinalizeResult(outcome=Outcome.SUCCEEDED, reason="the ECS rollout of this deployment COMPLETED")
+        approved = f" (approved by {', '.join(state.approval.approved_by)})" if state.approval else ""
+        return FinalizeResult(
+            outcome=Outcome.SUCCEEDED, reason=f"the ECS rollout of this deployment COMPLETED{approved}"
+        )
     if state.rollout is not None and state.rollout.state is RolloutState.FAILED:
         return FinalizeResult(outcome=Outcome.FAILED, reason=f"{state.rollout.reason}{rollback_note}")
     return FinalizeResult(outcome=Outcome.FAILED, reason="the workflow ended without a rollout result")
+
+
+def _approval_outcome(state: WorkflowState) -> FinalizeResult:
+    """The gate ended without an approval: why, in the vocabulary's words."""
+    error = state.approval_error
+    assert error is not None
+    if error.error == "States.Timeout":
+        timeout = state.request.service.approval_timeout_seconds
+        return FinalizeResult(
+            outcome=Outcome.EXPIRED,
+            reason=f"nobody approved within {human_duration(timeout)}; nothing was deployed",
+        )
+    if error.error == "ApprovalRejected":
+        return FinalizeResult(outcome=Outcome.REJECTED, reason=f"{error.message}; nothing was deployed")
+    if error.error == "ApprovalSuperseded":
+        return FinalizeResult(outcome=Outcome.SUPERSEDED, reason=error.message)
+    if error.error == "ArtifactRejected":
+        return FinalizeResult(outcome=Outcome.INVALID, reason=error.message)
+    return FinalizeResult(
+        outcome=Outcome.FAILED,
+        reason=f"{error.error} while requesting approval: {error.message}; nothing was deployed",
+    )
 
 
 def finalize(
@@ -42,6 +73,7 @@ def finalize(
     records: DeploymentRecords,
     service_state: ServiceState,
     topic_arn: str,
+    approvals: ApprovalStore | None = None,
     sns_client: Any = None,
 ) -> FinalizeResult:
     request = state.request
@@ -52,8 +84,20 @@ def finalize(
         fields["images"] = [c.model_dump() for c in state.deploy.images]
     records.update(request.deployment_id, phase="finished", at=now, **fields)
     record = records.get(request.deployment_id)
+    if record is not None and record.approval_id and approvals is not None:
+        _close_open_approval(approvals, record.approval_id, result, now)
     if record is not None and topic_arn:
         sns.publish(topic_arn, notify.subject(record), notify.body(record), sns=sns_client)
     released = service_state.release_lock(request.service_id, request.deployment_id)
     logger.info("deployment finished", outcome=result.outcome.value, reason=result.reason, lock_released=released)
     return result
+
+
+def _close_open_approval(approvals: ApprovalStore, approval_id: str, result: FinalizeResult, now: str) -> None:
+    """A deployment that ended while its approval was open: its links must stop working."""
+    status = {
+        Outcome.EXPIRED: ApprovalStatus.EXPIRED,
+        Outcome.SUPERSEDED: ApprovalStatus.SUPERSEDED,
+    }.get(result.outcome, ApprovalStatus.CANCELLED)
+    with contextlib.suppress(RecordConflict):  # already decided or superseded: nothing left open
+        approvals.close(approval_id, status, now, require_unexpired=False)

@@ -142,7 +142,7 @@ class Intake:
         record.timeline["queued"] = iso(utcnow())
         created = self.records.create(record)
         self.state.mark_latest_deployment(service_id, source.sequencer, deployment_id)
-        payload = json.dumps({"request": request.model_dump(mode="json", by_alias=True)}, sort_keys=True)
+        payload = json.dumps({"request": request.workflow_input()}, sort_keys=True)
         arn = sfn.start_execution(self.settings.need("state_machine_arn"), deployment_id, payload, self.sfn)
         if arn is None or not created:
             logger.info("duplicate event, deployment already started", deployment_id=deployment_id)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from ecs_handoff.aws import sfn
+from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.aws.state import ServiceState
-from ecs_handoff.models import DeploymentRequest, LockResult, iso, utcnow
+from ecs_handoff.errors import RecordConflict
+from ecs_handoff.models import ApprovalStatus, DeploymentRequest, LockResult, iso, utcnow
 from ecs_handoff.observability import logger
 
 LEASE_MARGIN_SECONDS = 600
@@ -25,6 +27,7 @@ def acquire(
     execution_arn: str,
     records: DeploymentRecords,
     state: ServiceState,
+    approvals: ApprovalStore | None = None,
     sfn_client: Any = None,
 ) -> LockResult:
     service_id, me = request.service_id, request.deployment_id
@@ -40,6 +43,8 @@ def acquire(
         records.update(me, phase="locked", at=iso(utcnow()))
         return LockResult(status="ACQUIRED", reason="lock acquired")
     status = sfn.execution_status(holder["execution_arn"], sfn_client) if holder["execution_arn"] else "NOT_FOUND"
+    if status == "RUNNING" and approvals is not None:
+        _supersede_waiting_approval(approvals, holder["holder"], me, sfn_client)
     if status != "RUNNING" and state.take_over_lock(
         service_id, holder["holder"], me, execution_arn, lease_seconds(request)
     ):
@@ -52,3 +57,24 @@ def acquire(
         holder=holder["holder"],
         reason=f"{service_id} is being deployed by {holder['holder']}; waiting for it to finish",
     )
+
+
+def _supersede_waiting_approval(approvals: ApprovalStore, holder: str, newer: str, sfn_client: Any) -> None:
+    """An older upload still waiting for approval gives way to this newer one: its links stop working
+    (conditional write) and its workflow ends SUPERSEDED. One already approved and deploying finishes."""
+    pending = approvals.pending_for_deployment(holder)
+    if pending is None:
+        return
+    try:
+        approvals.close(
+            pending.approval_id, ApprovalStatus.SUPERSEDED, iso(utcnow()), superseded_by=newer, require_unexpired=False
+        )
+    except RecordConflict:
+        return  # decided a moment ago: it deploys, and this one waits its turn
+    sfn.send_task_failure(
+        pending.task_token,
+        "ApprovalSuperseded",
+        f"a newer upload ({newer}) replaced this one while it waited for approval; its links no longer work",
+        sfn_client,
+    )
+    logger.info("superseded a deployment awaiting approval", superseded=holder, by=newer)

@@ -1,0 +1,34 @@
+"""Request-approval function (waitForTaskToken): stores the pending approval, emails each approver a link.
+
+The event carries the task token; it is stored, never logged, never put in a link or an email."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from ecs_handoff.aws.approvals import ApprovalStore
+from ecs_handoff.aws.records import DeploymentRecords
+from ecs_handoff.aws.secrets import signing_key
+from ecs_handoff.logic.request_approval import request_approval
+from ecs_handoff.models import ApprovalInput
+from ecs_handoff.observability import logger, metrics, tracer
+from ecs_handoff.settings import Settings
+
+
+@logger.inject_lambda_context(correlation_id_path="request.deployment_id", log_event=False)
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+@event_parser(model=ApprovalInput)
+def lambda_handler(event: ApprovalInput, context: LambdaContext) -> dict[str, Any]:
+    settings = Settings.from_env()
+    approval = request_approval(
+        event,
+        ApprovalStore(settings.need("approvals_table")),
+        DeploymentRecords(settings.need("deployments_table")),
+        settings.need("approvals_topic_arn"),
+        settings.need("approval_base_url"),
+        signing_key(settings.need("link_secret_arn")),
+    )
+    return {"approval_id": approval.approval_id, "expires_at": approval.expires_at}

@@ -1,0 +1,1 @@
+"""The approval gate's pure parts: signed per-approver links and the review page."""

@@ -1,0 +1,100 @@
+"""The review page: plain HTML, readable on a phone, no JavaScript; every value escaped."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable
+
+from ecs_handoff.models import ImageChange
+
+STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:44rem;margin:1rem auto;padding:0 1rem;line-height:1.4}"
+    "table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ccc;padding:.3rem;text-align:left;"
+    "word-break:break-all}textarea{width:100%;min-height:4rem}button{font-size:1.1rem;padding:.5rem 1.2rem;"
+    "margin:.5rem .5rem 0 0}.approve{background:#1a7f37;color:#fff}.reject{background:#cf222e;color:#fff}"
+    ".muted{color:#555}"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def document(title: str, body: str) -> str:
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        '<meta name=viewport content="width=device-width,initial-scale=1">'
+        f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>{body}</body></html>"
+    )
+
+
+def message_page(title: str, text: str) -> str:
+    return document(title, f"<h1>{_e(title)}</h1><p>{_e(text)}</p>")
+
+
+def review_page(
+    *,
+    env: str,
+    service: str,
+    deployment_id: str,
+    requester: str,
+    changes: Iterable[ImageChange],
+    base_task_definition: str,
+    running_task_definition: str,
+    approver: str,
+    time_left: str,
+    approvals_so_far: list[str],
+    approvals_required: int,
+    form_action: str,
+    hidden: dict[str, str],
+) -> str:
+    rows = "".join(
+        f"<tr><td>{_e(c.container)}</td><td>{_e(c.image_before or '(not running)')}</td>"
+        f"<td>{_e(c.image_after)}</td></tr>"
+        for c in changes
+    )
+    fields = "".join(f'<input type=hidden name="{_e(k)}" value="{_e(v)}">' for k, v in hidden.items())
+    so_far = (
+        f"<p>Approved so far by {_e(', '.join(approvals_so_far))} "
+        f"({len(approvals_so_far)} of {approvals_required}).</p>"
+        if approvals_so_far
+        else (f"<p>{approvals_required} approvals are needed.</p>" if approvals_required > 1 else "")
+    )
+    body = (
+        f"<h1>Deploy {_e(service)} to {_e(env)}?</h1>"
+        f"<p class=muted>Deployment {_e(deployment_id)}, requested by {_e(requester or 'unknown')}. "
+        f"This link is for {_e(approver)} and expires in {_e(time_left)}.</p>"
+        "<table><tr><th>container</th><th>running image</th><th>new image</th></tr>"
+        f"{rows}</table>"
+        f"<p>New revision from base <b>{_e(base_task_definition)}</b>; "
+        f"the service runs <b>{_e(running_task_definition)}</b> now.</p>"
+        f"{so_far}"
+        f'<form method=post action="{_e(form_action)}">{fields}'
+        "<label for=comment>Comment (optional)</label><textarea id=comment name=comment maxlength=1000></textarea>"
+        "<button class=approve type=submit name=decision value=approve>Approve</button>"
+        "<button class=reject type=submit name=decision value=reject>Reject</button>"
+        "</form>"
+    )
+    return document(f"Approve {service} in {env}?", body)
+
+
+def human_duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes = rest // 60
+    if hours >= 48:
+        return f"{hours // 24} days"
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min"
+    return f"{seconds} s"

@@ -1,0 +1,115 @@
+"""The approvals table: pending approvals and every decision, changed only by conditional writes."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ecs_handoff.aws.clients import aws_call, client, error_code
+from ecs_handoff.aws.dynamo import from_item, to_item
+from ecs_handoff.errors import RecordConflict
+from ecs_handoff.models import Approval, ApprovalStatus, ApprovalVote
+
+
+class ApprovalStore:
+    def __init__(self, table: str, dynamodb: Any = None) -> None:
+        self.table = table
+        self._ddb = dynamodb
+
+    @property
+    def ddb(self) -> Any:
+        if self._ddb is None:
+            self._ddb = client("dynamodb")
+        return self._ddb
+
+    def create(self, approval: Approval) -> None:
+        item = approval.model_dump(mode="json")
+        item["ttl"] = approval.expires_at + 90 * 86400  # kept 90 days after expiry for the audit trail
+        with aws_call(f"storing approval {approval.approval_id}"):
+            self.ddb.put_item(
+                TableName=self.table, Item=to_item(item), ConditionExpression="attribute_not_exists(approval_id)"
+            )
+
+    def get(self, approval_id: str) -> Approval | None:
+        with aws_call(f"reading approval {approval_id}"):
+            item = self.ddb.get_item(
+                TableName=self.table, Key=to_item({"approval_id": approval_id}), ConsistentRead=True
+            ).get("Item")
+        return Approval.model_validate(from_item(item)) if item else None
+
+    def _update(self, approval_id: str, what: str, **kwargs: Any) -> Approval:
+        from botocore.exceptions import ClientError
+
+        with aws_call(what):
+            try:
+                response = self.ddb.update_item(
+                    TableName=self.table, Key=to_item({"approval_id": approval_id}), ReturnValues="ALL_NEW", **kwargs
+                )
+            except ClientError as exc:
+                if error_code(exc) == "ConditionalCheckFailedException":
+                    raise RecordConflict(
+                        f"{what}: the approval is no longer pending, or this vote was already cast"
+                    ) from exc
+                raise
+        return Approval.model_validate(from_item(response["Attributes"]))
+
+    def add_approval(self, approval_id: str, vote: ApprovalVote) -> Approval:
+        """Adds one approver's approval while the approval is pending, unexpired, and not yet approved by them."""
+        return self._update(
+            approval_id,
+            f"recording {vote.approver}'s approval",
+            UpdateExpression="SET votes = list_append(votes, :vote), approved_by = list_append(approved_by, :who)",
+            ConditionExpression="#s = :pending AND expires_at > :now AND NOT contains(approved_by, :approver)",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=to_item(
+                {
+                    ":vote": [vote.model_dump(mode="json")],
+                    ":who": [vote.approver],
+                    ":approver": vote.approver,
+                    ":pending": ApprovalStatus.PENDING.value,
+                    ":now": int(time.time()),
+                }
+            ),
+        )
+
+    def close(
+        self,
+        approval_id: str,
+        status: ApprovalStatus,
+        at: str,
+        vote: ApprovalVote | None = None,
+        superseded_by: str | None = None,
+        require_unexpired: bool = True,
+    ) -> Approval:
+        """PENDING -> status, exactly once; RecordConflict if it was not pending any more."""
+        sets = ["#s = :status", "decided_at = :at"]
+        values: dict[str, Any] = {":status": status.value, ":at": at, ":pending": ApprovalStatus.PENDING.value}
+        if vote is not None:
+            sets.append("votes = list_append(votes, :vote)")
+            values[":vote"] = [vote.model_dump(mode="json")]
+        if superseded_by:
+            sets.append("superseded_by = :by")
+            values[":by"] = superseded_by
+        condition = "#s = :pending"
+        if require_unexpired:
+            condition += " AND expires_at > :now"
+            values[":now"] = int(time.time())
+        return self._update(
+            approval_id,
+            f"closing approval {approval_id} as {status.value}",
+            UpdateExpression="SET " + ", ".join(sets),
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=to_item(values),
+        )
+
+    def pending_for_deployment(self, deployment_id: str) -> Approval | None:
+        with aws_call(f"finding the approval of {deployment_id}"):
+            page = self.ddb.query(
+                TableName=self.table,
+                IndexName="by_deployment",
+                KeyConditionExpression="deployment_id = :d",
+                ExpressionAttributeValues=to_item({":d": deployment_id}),
+            )
+        items = [Approval.model_validate(from_item(i)) for i in page.get("Items", [])]
+        return next((a for a in items if a.status is ApprovalStatus.PENDING), None)

@@ -1,0 +1,200 @@
+"""Approval decisions: the review page's GET (shows, changes nothing) and POST (decides), and the CLI's.
+
+Every refusal is a page with the right status and changes nothing: a forged or tampered link
+403, an unknown approval 404, a decided or superseded one 409, an expired one 410."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ecs_handoff.approvals import page
+from ecs_handoff.approvals.links import LinkClaims, expired, verify
+from ecs_handoff.aws import sfn
+from ecs_handoff.aws.approvals import ApprovalStore
+from ecs_handoff.aws.records import DeploymentRecords
+from ecs_handoff.errors import RecordConflict
+from ecs_handoff.models import Approval, ApprovalStatus, ApprovalVote, iso, utcnow
+from ecs_handoff.observability import logger
+from ecs_handoff.taskdef import short_name
+
+MAX_COMMENT = 1000
+
+
+@dataclass
+class PageResult:
+    status: int
+    title: str
+    html: str
+    decided: str | None = None  # approve | reject when this request changed something
+
+
+@dataclass
+class LinkRequest:
+    approval_id: str
+    approver: str
+    expires: str
+    signature: str
+
+
+class ApprovalDesk:
+    def __init__(
+        self, store: ApprovalStore, records: DeploymentRecords, key: bytes | None, sfn_client: Any = None
+    ) -> None:
+        self.store, self.records, self.key, self.sfn = store, records, key, sfn_client
+
+    # -- checks shared by GET and POST ----------------------------------------------------------------
+
+    def _check(self, link: LinkRequest) -> tuple[Approval | None, PageResult | None]:
+        try:
+            claims = LinkClaims(link.approval_id, link.approver.lower(), int(link.expires))
+        except (TypeError, ValueError):
+            return None, _refuse(403, "Link not valid", "This approval link is incomplete or has been altered.")
+        if self.key is None or not verify(self.key, claims, link.signature):
+            return None, _refuse(
+                403, "Link not valid", "This approval link is not one handoff issued, or it has been altered."
+            )
+        approval = self.store.get(link.approval_id)
+        if approval is None:
+            return None, _refuse(
+                404, "Approval not found", "There is no such approval (it may be older than the audit retention)."
+            )
+        if claims.approver not in approval.approvers or claims.expires != approval.expires_at:
+            return None, _refuse(403, "Link not valid", "This link was not issued to an approver of this deployment.")
+        closed = self._closed(approval, claims.approver)
+        if closed:
+            return approval, closed
+        if expired(claims):
+            return approval, _refuse(
+                410, "Approval expired", f"This approval expired at {_when(approval.expires_at)}; nothing was deployed."
+            )
+        return approval, None
+
+    def _closed(self, approval: Approval, approver: str) -> PageResult | None:
+        if approval.status is ApprovalStatus.SUPERSEDED:
+            return _refuse(
+                409,
+                "Superseded",
+                f"A newer upload ({approval.superseded_by}) replaced this deployment; this link no longer works.",
+            )
+        if approval.status is ApprovalStatus.CANCELLED:
+            return _refuse(
+                409, "Deployment ended", "This deployment ended before a decision was needed; nothing to approve."
+            )
+        if approval.status is ApprovalStatus.EXPIRED:
+            return _refuse(
+                410, "Approval expired", f"This approval expired at {_when(approval.expires_at)}; nothing was deployed."
+            )
+        if approval.status is not ApprovalStatus.PENDING:
+            last = approval.votes[-1] if approval.votes else None
+            who = f" by {last.approver} at {last.at}" if last else ""
+            return _refuse(
+                409,
+                f"Already {approval.status.value.lower()}",
+                f"This deployment was already {approval.status.value.lower()}{who}.",
+            )
+        if approver in approval.approved_by:
+            return _refuse(
+                409,
+                "Already approved by you",
+                f"You approved this already; {len(approval.approved_by)} of {approval.approvals_required} "
+                "approvals so far.",
+            )
+        return None
+
+    # -- GET -------------------------------------------------------------------------------------------
+
+    def view(self, link: LinkRequest, form_action: str) -> PageResult:
+        approval, refusal = self._check(link)
+        if refusal is not None or approval is None:
+            return refusal or _refuse(404, "Approval not found", "There is no such approval.")
+        html = page.review_page(
+            env=approval.env,
+            service=approval.service_id,
+            deployment_id=approval.deployment_id,
+            requester=approval.requester,
+            changes=approval.changes,
+            base_task_definition=short_name(approval.base_task_definition),
+            running_task_definition=short_name(approval.running_task_definition),
+            approver=link.approver.lower(),
+            time_left=page.human_duration(approval.expires_at - time.time()),
+            approvals_so_far=approval.approved_by,
+            approvals_required=approval.approvals_required,
+            form_action=form_action,
+            hidden={"approver": link.approver.lower(), "expires": link.expires, "sig": link.signature},
+        )
+        return PageResult(200, f"Approve {approval.service_id} in {approval.env}?", html)
+
+    # -- POST ------------------------------------------------------------------------------------------
+
+    def decide(self, link: LinkRequest, decision: str, comment: str, source_ip: str, user_agent: str) -> PageResult:
+        if decision not in ("approve", "reject"):
+            return _refuse(400, "Choose a decision", "Press Approve or Reject.")
+        approval, refusal = self._check(link)
+        if refusal is not None or approval is None:
+            return refusal or _refuse(404, "Approval not found", "There is no such approval.")
+        vote = ApprovalVote(
+            approver=link.approver.lower(),
+            decision=decision,
+            comment=comment.strip()[:MAX_COMMENT],
+            at=iso(utcnow()),
+            source_ip=source_ip[:64],
+            user_agent=user_agent[:300],
+            via="link",
+        )
+        return self.apply(approval, vote)
+
+    def apply(self, approval: Approval, vote: ApprovalVote) -> PageResult:
+        """Records the vote with a conditional write, then resumes the workflow when the gate decides."""
+        try:
+            if vote.decision == "reject":
+                updated = self.store.close(approval.approval_id, ApprovalStatus.REJECTED, vote.at, vote=vote)
+            else:
+                updated = self.store.add_approval(approval.approval_id, vote)
+                if len(updated.approved_by) >= updated.approvals_required:
+                    updated = self.store.close(approval.approval_id, ApprovalStatus.APPROVED, vote.at)
+        except RecordConflict:
+            current = self.store.get(approval.approval_id) or approval
+            return self._closed(current, vote.approver) or _refuse(
+                410, "Approval expired", f"This approval expired at {_when(current.expires_at)}; nothing was deployed."
+            )
+        self.records.append_vote(approval.deployment_id, vote.model_dump(mode="json"))
+        logger.info(
+            "approval decision",
+            approval_id=approval.approval_id,
+            decision=vote.decision,
+            approver=vote.approver,
+            via=vote.via,
+        )
+        if updated.status is ApprovalStatus.REJECTED:
+            cause = f"rejected by {vote.approver}" + (f": {vote.comment}" if vote.comment else " (no comment)")
+            sfn.send_task_failure(approval.task_token, "ApprovalRejected", cause, self.sfn)
+            return PageResult(
+                200, "Rejected", page.message_page("Rejected", "Recorded. Nothing will be deployed."), "reject"
+            )
+        if updated.status is ApprovalStatus.APPROVED:
+            sfn.send_task_success(
+                approval.task_token, {"approval_id": approval.approval_id, "approved_by": updated.approved_by}, self.sfn
+            )
+            return PageResult(
+                200,
+                "Approved",
+                page.message_page("Approved", "Recorded. The deployment continues; the outcome is emailed."),
+                "approve",
+            )
+        missing = updated.approvals_required - len(updated.approved_by)
+        text = (
+            f"Recorded ({len(updated.approved_by)} of {updated.approvals_required}); "
+            f"waiting for {missing} more approver(s)."
+        )
+        return PageResult(200, "Approval recorded", page.message_page("Approval recorded", text), "approve")
+
+
+def _refuse(status: int, title: str, text: str) -> PageResult:
+    return PageResult(status, title, page.message_page(title, text))
+
+
+def _when(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")

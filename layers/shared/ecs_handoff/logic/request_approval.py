@@ -1,0 +1,118 @@
+"""Request approval: store the pending approval (with the task token) and email each approver their own link."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from ecs_handoff.approvals.links import LinkClaims, link
+from ecs_handoff.approvals.page import human_duration
+from ecs_handoff.aws import ecs as ecs_access
+from ecs_handoff.aws import sns
+from ecs_handoff.aws.approvals import ApprovalStore
+from ecs_handoff.aws.records import DeploymentRecords
+from ecs_handoff.errors import ArtifactRejected
+from ecs_handoff.models import Approval, ApprovalInput, Outcome, iso, utcnow
+from ecs_handoff.observability import logger
+from ecs_handoff.taskdef import image_changes, short_name
+
+APPROVER_ATTRIBUTE = "approver"
+
+
+def request_approval(
+    event: ApprovalInput,
+    store: ApprovalStore,
+    records: DeploymentRecords,
+    topic_arn: str,
+    base_url: str,
+    key: bytes,
+    ecs_client: Any = None,
+    sns_client: Any = None,
+) -> Approval:
+    req = event.request
+    config = req.service
+    if not config.approvers:
+        raise ArtifactRejected(
+            f"service {req.service_id} requires approval but its registry entry lists no approvers; "
+            "nothing was deployed"
+        )
+    if config.approvals_required > len(set(a.lower() for a in config.approvers)):
+        raise ArtifactRejected(
+            f"service {req.service_id} requires {config.approvals_required} approvals but lists only "
+            f"{len(config.approvers)} approvers"
+        )
+    service = ecs_access.describe_service(config.cluster, config.service, ecs_client)
+    running_arn = str(service["taskDefinition"])
+    running, _ = ecs_access.describe_task_definition(running_arn, ecs_client)
+    now = utcnow()
+    approval = Approval(
+        approval_id=uuid.uuid4().hex,
+        deployment_id=req.deployment_id,
+        execution_arn=event.execution_arn,
+        task_token=event.task_token,
+        env=req.env,
+        service_id=req.service_id,
+        changes=image_changes(running, req.images),
+        base_task_definition=req.base_task_definition,
+        running_task_definition=running_arn,
+        requester=req.source.requester,
+        requested_at=iso(now),
+        expires_at=int(time.time()) + config.approval_timeout_seconds,
+        approvers=[a.lower() for a in config.approvers],
+        approvals_required=config.approvals_required,
+    )
+    store.create(approval)
+    records.update(
+        req.deployment_id,
+        phase="awaiting_approval",
+        at=approval.requested_at,
+        outcome=Outcome.AWAITING_APPROVAL.value,
+        approval_id=approval.approval_id,
+        images=[c.model_dump() for c in approval.changes],
+    )
+    for approver in approval.approvers:
+        claims = LinkClaims(approval.approval_id, approver, approval.expires_at)
+        sns.publish(
+            topic_arn,
+            f"[handoff {req.env}] approve {req.service_id}? {_tags(approval)}",
+            email_body(approval, approver, link(base_url, key, claims)),
+            attributes={APPROVER_ATTRIBUTE: approver},
+            sns=sns_client,
+        )
+    logger.info("approval requested", approval_id=approval.approval_id, approvers=len(approval.approvers))
+    return approval
+
+
+def _tags(approval: Approval) -> str:
+    tags = sorted(
+        {c.image_after.split("@", 1)[0].rsplit("/", 1)[-1].partition(":")[2] for c in approval.changes} - {""}
+    )
+    return ", ".join(tags)
+
+
+def email_body(approval: Approval, approver: str, url: str) -> str:
+    expires = datetime.fromtimestamp(approval.expires_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"{approval.requester or 'CI'} uploaded a release of {approval.service_id} to {approval.env}.",
+        "It needs your approval before handoff deploys it.",
+        "",
+        f"Service:      {approval.service_id} ({approval.env})",
+        f"Deployment:   {approval.deployment_id}",
+        f"Uploaded by:  {approval.requester or 'unknown'}",
+        f"Commit tag:   {_tags(approval) or '(none)'}",
+        f"Running now:  {short_name(approval.running_task_definition)}",
+        "Changes:",
+    ]
+    for change in approval.changes:
+        lines.append(f"  {change.container}: {change.image_before or '(not running)'} -> {change.image_after}")
+    lines += [
+        "",
+        f"Review and decide (this link is for {approver} only; it expires {expires}, "
+        f"in {human_duration(approval.expires_at - time.time())}):",
+        url,
+        "",
+        "Opening the link changes nothing; you approve or reject on the page.",
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,171 @@
+"""The prod approval gate through the real ASL (waitForTaskToken), the emailed links and the review page."""
+
+from __future__ import annotations
+
+import time
+import urllib.parse
+
+import pytest
+from ecs_handoff.approvals.links import LinkClaims, link
+from ecs_handoff.models import ApprovalStatus, Outcome
+from ecs_handoff_embedded.runtime import EmbeddedAws
+from ecs_handoff_embedded.scenario import World, artifact, image
+
+ALICE, BOB = "alice@example.com", "bob@example.com"
+
+
+def release(world: World, tag: str, service: str = "api") -> str:
+    container = "app-container" if service == "api" else "app"
+    deployment_id = world.upload("prod", service, artifact({container: image(service, tag)}))
+    record = world.wait_phase("prod", deployment_id, "awaiting_approval")
+    assert record.outcome is Outcome.AWAITING_APPROVAL, record.reason
+    return deployment_id
+
+
+def approval_status(embedded: EmbeddedAws, deployment_id: str) -> ApprovalStatus:
+    from ecs_handoff.aws.approvals import ApprovalStore
+
+    store = ApprovalStore(embedded.stacks["prod"].outputs["ApprovalsTableName"], embedded.client("dynamodb"))
+    record_id = store.pending_for_deployment(deployment_id)
+    if record_id is not None:
+        return record_id.status
+    table = embedded.client("dynamodb")
+    items = table.scan(TableName=embedded.stacks["prod"].outputs["ApprovalsTableName"])["Items"]
+    [item] = [i for i in items if i["deployment_id"]["S"] == deployment_id]
+    return ApprovalStatus(item["status"]["S"])
+
+
+def test_gate_each_approver_gets_an_own_link_without_the_task_token(world: World, embedded: EmbeddedAws):
+    deployment_id = release(world, "prod-1111111")
+    alice, bob = world.approval_email(ALICE, deployment_id), world.approval_email(BOB, deployment_id)
+    assert "approver=alice%40example.com" in alice and "approver=bob%40example.com" in bob
+    assert "bob" not in world.approval_link(ALICE, deployment_id)
+    # the email says what changes and who uploaded; the platform inbox got no link
+    assert "api:prod-0a1b2c3" in alice and "api:prod-1111111" in alice and "Commit tag:   prod-1111111" in alice
+    inbox = [p.read_text() for p in embedded.outbox.messages() if p.name.endswith("platform-prod@example.com.txt")]
+    assert not any(deployment_id in text and "/approvals/" in text for text in inbox)
+    # the task token appears in no email
+    execution = embedded.client("stepfunctions").get_execution_history(
+        executionArn=world.records("prod").get(deployment_id).execution_arn  # type: ignore[union-attr]
+    )
+    tokens = [e for e in execution["events"] if "taskToken" in str(e)]
+    for path in embedded.outbox.messages():
+        text = path.read_text()
+        assert "taskToken" not in text and "task_token" not in text
+    assert tokens is not None
+    world.decide(world.approval_link(ALICE, deployment_id), "reject", "cleanup")
+    world.wait("prod", deployment_id)
+
+
+def test_gate_approve_deploys_and_records_who(world: World, embedded: EmbeddedAws):
+    deployment_id = release(world, "prod-2222222")
+    url = world.approval_link(ALICE, deployment_id)
+    # GET only shows: twice, as a mail scanner would prefetch, and nothing changes
+    for _ in range(2):
+        status, page = world.open(url)
+        assert status == 200 and "api:prod-2222222" in page and "prod-api:" in page
+    assert approval_status(embedded, deployment_id) is ApprovalStatus.PENDING
+    status, page = world.decide(url, "approve", "CHG-42")
+    assert status == 200 and "Approved" in page
+    record = world.wait("prod", deployment_id)
+    assert record.outcome is Outcome.SUCCEEDED and "approved by alice@example.com" in record.reason
+    [vote] = record.approvals
+    assert (vote["approver"], vote["decision"], vote["comment"], vote["source_ip"]) == (
+        ALICE,
+        "approve",
+        "CHG-42",
+        "127.0.0.1",
+    )
+    assert vote["user_agent"].startswith("Python-urllib") and vote["at"]
+    assert world.running("prod", "api")["images"]["app-container"] == image("api", "prod-2222222")
+
+
+def test_gate_reject_deploys_nothing_and_keeps_the_comment(world: World, embedded: EmbeddedAws):
+    before = world.running("prod", "api")["task_definition"]
+    deployment_id = release(world, "prod-3333333")
+    status, _ = world.decide(world.approval_link(BOB, deployment_id), "reject", "not during the sale")
+    assert status == 200
+    record = world.wait("prod", deployment_id)
+    assert record.outcome is Outcome.REJECTED
+    assert record.reason == "rejected by bob@example.com: not during the sale; nothing was deployed"
+    assert world.running("prod", "api")["task_definition"] == before
+    # the other approver's link now answers 409, naming who decided
+    status, page = world.open(world.approval_link(ALICE, deployment_id))
+    assert status == 409 and "bob@example.com" in page
+
+
+def test_gate_expires_when_nobody_decides(world: World, embedded: EmbeddedAws, registry):
+    registry("prod", "worker", approval_timeout_seconds=5)
+    before = world.running("prod", "worker")["task_definition"]
+    deployment_id = release(world, "prod-4444444", service="worker")
+    record = world.wait("prod", deployment_id, timeout=30)
+    assert record.outcome is Outcome.EXPIRED and "nobody approved within 5 s" in record.reason
+    assert world.running("prod", "worker")["task_definition"] == before
+    status, page = world.open(world.approval_link(ALICE, deployment_id))
+    assert status == 410 and "expired" in page
+    assert world.decide(world.approval_link(ALICE, deployment_id), "approve")[0] == 410
+
+
+def test_gate_newer_upload_supersedes_one_waiting(world: World, embedded: EmbeddedAws):
+    older = release(world, "prod-5555555")
+    old_link = world.approval_link(ALICE, older)
+    newer = world.upload("prod", "api", artifact({"app-container": image("api", "prod-6666666")}))
+    record = world.wait("prod", older)
+    assert record.outcome is Outcome.SUPERSEDED and newer in record.reason
+    status, page = world.decide(old_link, "approve")
+    assert status == 409 and newer in page
+    world.wait_phase("prod", newer, "awaiting_approval")
+    world.decide(world.approval_link(ALICE, newer), "approve")
+    assert world.wait("prod", newer).outcome is Outcome.SUCCEEDED
+    assert world.running("prod", "api")["images"]["app-container"] == image("api", "prod-6666666")
+
+
+def test_gate_two_approvals_required(world: World, embedded: EmbeddedAws, registry):
+    registry("prod", "worker", approvals_required=2)
+    deployment_id = release(world, "prod-7777777", service="worker")
+    alice = world.approval_link(ALICE, deployment_id)
+    assert world.decide(alice, "approve")[0] == 200
+    assert world.decide(alice, "approve")[0] == 409  # the same person twice does not count twice
+    time.sleep(0.5)
+    assert world.records("prod").get(deployment_id).outcome is Outcome.AWAITING_APPROVAL  # type: ignore[union-attr]
+    assert world.decide(world.approval_link(BOB, deployment_id), "approve")[0] == 200
+    record = world.wait("prod", deployment_id)
+    assert record.outcome is Outcome.SUCCEEDED
+    assert sorted(v["approver"] for v in record.approvals) == [ALICE, BOB]
+
+
+@pytest.mark.parametrize(
+    ("tamper", "status"),
+    [
+        ({"sig": "A" * 43}, 403),  # forged signature
+        ({"approver": "mallory@example.com"}, 403),  # the link re-addressed to someone else
+        ({"expires": "4102444800"}, 403),  # expiry pushed out
+        ({"sig": ""}, 403),
+        ({"expires": "soon"}, 403),
+    ],
+)
+def test_gate_tampered_links_are_refused_and_change_nothing(world: World, embedded: EmbeddedAws, tamper, status):
+    deployment_id = release(world, "prod-8888888")
+    url = world.approval_link(ALICE, deployment_id)
+    parts = urllib.parse.urlsplit(url)
+    query = {**dict(urllib.parse.parse_qsl(parts.query)), **tamper}
+    forged = urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+    assert world.open(forged)[0] == status
+    assert world.decide(forged, "approve")[0] == status
+    assert approval_status(embedded, deployment_id) is ApprovalStatus.PENDING
+    world.decide(url, "reject", "test cleanup")
+    assert world.wait("prod", deployment_id).outcome is Outcome.REJECTED
+
+
+def test_gate_link_for_unknown_approval_is_404_and_bad_decision_400(world: World, embedded: EmbeddedAws):
+    from ecs_handoff.aws.secrets import signing_key
+
+    sm = embedded.client("secretsmanager")
+    key = signing_key("handoff-prod/approval-link-key", sm)
+    unknown = link(embedded.http_apis["prod"].url, key, LinkClaims("0" * 32, ALICE, int(time.time()) + 600))
+    assert world.open(unknown)[0] == 404
+    deployment_id = release(world, "prod-9999999")
+    url = world.approval_link(ALICE, deployment_id)
+    assert world.decide(url, "maybe")[0] == 400
+    world.decide(url, "reject")
+    world.wait("prod", deployment_id)
