@@ -169,3 +169,29 @@ def test_gate_link_for_unknown_approval_is_404_and_bad_decision_400(world: World
     assert world.decide(url, "maybe")[0] == 400
     world.decide(url, "reject")
     world.wait("prod", deployment_id)
+
+
+def test_gate_operator_cli_approve_records_iam_identity(world: World, embedded: EmbeddedAws, capsys):
+    from ecs_handoff.cli import main
+
+    deployment_id = release(world, "prod-aaaa111")
+    approval_id = world.records("prod").get(deployment_id).approval_id  # type: ignore[union-attr]
+    assert main(["approve", str(approval_id), "--env", "prod", "--comment", "hotfix INC-7"]) == 0
+    record = world.wait("prod", deployment_id)
+    assert record.outcome is Outcome.SUCCEEDED
+    [vote] = record.approvals
+    assert vote["via"] == "cli" and vote["approver"].startswith("arn:aws:") and vote["comment"] == "hotfix INC-7"
+    # a second decision on the same approval is refused with exit code 1
+    assert main(["reject", str(approval_id), "--env", "prod"]) == 1
+    assert "Already approved" in capsys.readouterr().err
+
+
+def test_gate_operator_cli_reject_and_unknown_approval(world: World, embedded: EmbeddedAws):
+    from ecs_handoff.cli import main
+
+    deployment_id = release(world, "prod-bbbb222")
+    approval_id = world.records("prod").get(deployment_id).approval_id  # type: ignore[union-attr]
+    assert main(["reject", str(approval_id), "--env", "prod", "--comment", "wrong build"]) == 0
+    record = world.wait("prod", deployment_id)
+    assert record.outcome is Outcome.REJECTED and "wrong build" in record.reason
+    assert main(["approve", "f" * 32, "--env", "prod"]) == 3

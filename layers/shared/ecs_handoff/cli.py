@@ -93,6 +93,42 @@ def _known_services(outputs: dict[str, str]) -> list[str]:
     return list_service_ids(outputs["RegistryPrefix"])
 
 
+def cmd_decide(args: argparse.Namespace) -> int:
+    """approve / reject from the command line, recorded with the caller's IAM identity."""
+    from ecs_handoff.aws.approvals import ApprovalStore
+    from ecs_handoff.aws.clients import aws_call, client
+    from ecs_handoff.aws.records import DeploymentRecords
+    from ecs_handoff.logic.approval_decision import ApprovalDesk
+    from ecs_handoff.models import ApprovalVote, iso, utcnow
+
+    outputs = stack_outputs(args.env)
+    store = ApprovalStore(outputs["ApprovalsTableName"])
+    approval = store.get(args.approval_id)
+    if approval is None:
+        raise NotFound(f"approval {args.approval_id!r} does not exist in {args.env}")
+    with aws_call("finding who you are (sts:GetCallerIdentity)"):
+        identity = str(client("sts").get_caller_identity()["Arn"])
+    vote = ApprovalVote(
+        approver=identity, decision=args.command, comment=args.comment or "", at=iso(utcnow()), via="cli"
+    )
+    desk = ApprovalDesk(store, DeploymentRecords(outputs["DeploymentsTableName"]), key=None)
+    result = desk.apply(approval, vote)
+    if result.status >= 400:
+        print(f"handoff: {result.title}: {_page_text(result.html)}", file=sys.stderr)
+        return EXIT_FAILED
+    print(
+        f"{args.command}d {approval.service_id} in {approval.env} (deployment {approval.deployment_id}) as {identity}"
+    )
+    return EXIT_OK
+
+
+def _page_text(html: str) -> str:
+    import re
+
+    match = re.search(r"<p>(.*?)</p>", html)
+    return match.group(1) if match else html
+
+
 def cmd_local_up(args: argparse.Namespace) -> int:
     try:
         from ecs_handoff_embedded.local import serve
@@ -117,6 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--limit", type=int, default=20)
     history.add_argument("--json", action="store_true", help="print a JSON array")
     history.set_defaults(func=cmd_history)
+
+    for verb in ("approve", "reject"):
+        decide = commands.add_parser(verb, help=f"{verb} a deployment waiting for approval, as your IAM identity")
+        decide.add_argument("approval_id")
+        decide.add_argument("--env", required=True)
+        decide.add_argument("--comment", default="")
+        decide.set_defaults(func=cmd_decide)
 
     local = commands.add_parser("local", help="the embedded AWS (no account, no Docker)")
     local_commands = local.add_subparsers(dest="local_command", required=True)

@@ -1,0 +1,62 @@
+"""A real browser (Debian's Chromium, driven by Playwright) approves prod from the emailed link."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ecs_handoff.models import Outcome
+from ecs_handoff_embedded.runtime import EmbeddedAws
+from ecs_handoff_embedded.scenario import World, artifact, image
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists() and shutil.which("chromium") is None,
+    reason="Debian's chromium is not installed (.ci/run installs it with apt)",
+)
+
+
+def test_browser_approver_reads_the_change_and_approves(world: World, embedded: EmbeddedAws, tmp_path: Path):
+    from playwright.sync_api import sync_playwright
+
+    # GIVEN a prod release waiting for approval, and the link from alice's email
+    deployment_id = world.upload("prod", "api", artifact({"app-container": image("api", "prod-c0ffee1")}))
+    world.wait_phase("prod", deployment_id, "awaiting_approval")
+    url = world.approval_link("alice@example.com", deployment_id)
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()  # a phone
+            # WHEN she opens it, reads the change, writes a comment and presses Approve
+            page.goto(url)
+            assert page.title() == "Approve api in prod?"
+            table = page.locator("table").inner_text()
+            assert "app-container" in table and "api:prod-0a1b2c3" in table and "api:prod-c0ffee1" in table
+            page.fill("textarea[name=comment]", "looks good, CHG-77")
+            page.screenshot(path=str(tmp_path / "review.png"))
+            page.click("button[value=approve]")
+            assert page.locator("h1").inner_text() == "Approved"
+        finally:
+            browser.close()
+
+    # THEN the deployment runs to SUCCEEDED with her decision on record
+    record = world.wait("prod", deployment_id)
+    assert record.outcome is Outcome.SUCCEEDED
+    [vote] = record.approvals
+    assert vote["approver"] == "alice@example.com" and vote["comment"] == "looks good, CHG-77"
+    assert "Chrome" in vote["user_agent"]
+    assert world.running("prod", "api")["images"]["app-container"] == image("api", "prod-c0ffee1")

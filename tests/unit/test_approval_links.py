@@ -1,0 +1,76 @@
+"""Approval links and the review page: signatures, expiry, escaping."""
+
+from __future__ import annotations
+
+import time
+
+from ecs_handoff.approvals.links import LinkClaims, expired, link, sign, verify
+from ecs_handoff.approvals.page import SECURITY_HEADERS, human_duration, review_page
+from ecs_handoff.models import ImageChange
+
+KEY = b"k" * 64
+
+
+def claims(**changes: object) -> LinkClaims:
+    values = {"approval_id": "a1", "approver": "alice@example.com", "expires": 2_000_000_000, **changes}
+    return LinkClaims(**values)  # type: ignore[arg-type]
+
+
+def test_links_signature_verifies_for_exact_claims():
+    assert verify(KEY, claims(), sign(KEY, claims()))
+
+
+def test_links_signature_bound_to_approval_approver_and_expiry():
+    signature = sign(KEY, claims())
+    assert not verify(KEY, claims(approval_id="a2"), signature)
+    assert not verify(KEY, claims(approver="bob@example.com"), signature)
+    assert not verify(KEY, claims(expires=2_000_000_001), signature)
+    assert not verify(b"x" * 64, claims(), signature)
+    assert not verify(KEY, claims(), "")
+
+
+def test_links_fields_cannot_be_shifted_between_each_other():
+    # "a1" + "|x" must not sign the same as "a1|" + "x"
+    assert sign(KEY, claims(approval_id="a1", approver="b")) != sign(KEY, claims(approval_id="a", approver="1b"))
+
+
+def test_links_expiry():
+    now = time.time()
+    assert expired(claims(expires=int(now) - 1), now) and not expired(claims(expires=int(now) + 60), now)
+
+
+def test_links_url_carries_no_token_only_claims_and_signature():
+    url = link("https://x.example/", KEY, claims())
+    assert url.startswith("https://x.example/approvals/a1?approver=alice%40example.com&expires=2000000000&sig=")
+    assert "token" not in url.lower()
+
+
+def test_page_escapes_everything_it_shows():
+    html = review_page(
+        env="prod",
+        service="api",
+        deployment_id="<script>alert(1)</script>",
+        requester='"><img src=x>',
+        changes=[ImageChange(container="app", image_before=None, image_after="repo/app:<b>")],
+        base_task_definition="prod-api:1",
+        running_task_definition="prod-api:2",
+        approver="alice@example.com",
+        time_left="5 min",
+        approvals_so_far=[],
+        approvals_required=1,
+        form_action="",
+        hidden={"sig": '"onmouseover="x'},
+    )
+    assert "<script>" not in html and "<img" not in html and "repo/app:<b>" not in html
+    assert "repo/app:&lt;b&gt;" in html
+    assert "&lt;script&gt;" in html and 'value="&quot;onmouseover=&quot;x"' in html
+    assert "<form method=post" in html and "javascript" not in html.lower()
+
+
+def test_page_security_headers_forbid_framing_scripts_and_referrers():
+    assert "default-src 'none'" in SECURITY_HEADERS["Content-Security-Policy"]
+    assert SECURITY_HEADERS["Referrer-Policy"] == "no-referrer" and SECURITY_HEADERS["X-Frame-Options"] == "DENY"
+
+
+def test_human_duration():
+    assert [human_duration(s) for s in (5, 120, 3700, 200_000)] == ["5 s", "2 min", "1 h 1 min", "2 days"]
