@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from ecs_handoff.models import Outcome
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
