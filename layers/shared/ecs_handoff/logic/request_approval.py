@@ -64,14 +64,6 @@ def request_approval(
         approvals_required=config.approvals_required,
     )
     store.create(approval)
-    records.update(
-        req.deployment_id,
-        phase="awaiting_approval",
-        at=approval.requested_at,
-        outcome=Outcome.AWAITING_APPROVAL.value,
-        approval_id=approval.approval_id,
-        images=[c.model_dump() for c in approval.changes],
-    )
     for approver in approval.approvers:
         claims = LinkClaims(approval.approval_id, approver, approval.expires_at)
         sns.publish(
@@ -81,6 +73,15 @@ def request_approval(
             attributes={APPROVER_ATTRIBUTE: approver},
             sns=sns_client,
         )
+    # Marked as waiting only once every approver has been sent their link.
+    records.update(
+        req.deployment_id,
+        phase="awaiting_approval",
+        at=approval.requested_at,
+        outcome=Outcome.AWAITING_APPROVAL.value,
+        approval_id=approval.approval_id,
+        images=[c.model_dump() for c in approval.changes],
+    )
     logger.info("approval requested", approval_id=approval.approval_id, approvers=len(approval.approvers))
     return approval
 
