@@ -8,7 +8,10 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= ap-northeast-1
 PY313 := $(shell PYENV_VERSION=3.13.0 python3.13 --version >/dev/null 2>&1 && echo yes)
 
-.PHONY: install demo test lint typecheck unit template build local clean
+SCAN := .venv-scan
+SCAN_STAMP := $(SCAN)/.installed
+
+.PHONY: install demo test lint typecheck unit template security build local clean
 
 $(STAMP): pyproject.toml layers/shared/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +20,18 @@ $(STAMP): pyproject.toml layers/shared/requirements.txt
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# checkov pins an old boto3, so the scanners get a virtualenv of their own.
+$(SCAN_STAMP):
+	test -x $(SCAN)/bin/python || $(PYTHON) -m venv $(SCAN)
+	$(SCAN)/bin/python -m pip install --quiet --upgrade pip
+	$(SCAN)/bin/python -m pip install --quiet checkov==3.3.30 bandit==1.9.4
+	touch $(SCAN_STAMP)
+
+# Every checkov suppression carries its reason in template.yaml; bandit fails on medium or higher.
+security: $(SCAN_STAMP)
+	$(SCAN)/bin/checkov --file template.yaml --framework cloudformation --quiet --compact --skip-download
+	$(SCAN)/bin/bandit --quiet --recursive --severity-level medium functions layers
 
 demo: $(STAMP)
 	$(BIN)/python -m ecs_handoff_embedded.demo
@@ -46,7 +61,7 @@ else
 	@echo "sam build skipped: no python3.13 on PATH (PYENV_VERSION=3.13.0 python3.13 not found)"
 endif
 
-test: lint typecheck template unit build
+test: lint typecheck template security unit build
 
 clean:
-	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .handoff
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .handoff $(SCAN)
