@@ -1,4 +1,4 @@
-"""The `handoff` command: deployment history today; works against AWS or the embedded AWS alike."""
+"""The `handoff` command for operators; works against AWS or the embedded AWS alike."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from ecs_handoff.errors import AwsAccessError, HandoffError, NotFound, TransientAwsError
 
@@ -66,6 +67,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     table = Table(title=f"handoff {args.env}" + (f" / {args.service}" if args.service else ""), show_lines=False)
     for column in ("started", "service", "outcome", "revision", "version"):
         table.add_column(column, no_wrap=True)
+    table.add_column("approved by", overflow="fold")
     table.add_column("images", overflow="fold")
     table.add_column("reason", overflow="fold")
     colours = {"SUCCEEDED": "green", "FAILED": "red", "INVALID": "red", "REJECTED": "yellow", "EXPIRED": "yellow"}
@@ -78,6 +80,7 @@ def cmd_history(args: argparse.Namespace) -> int:
             f"[{colour}]{r.outcome.value}[/]",
             short_name(r.new_task_definition) if r.new_task_definition else "-",
             (r.object_version or "-")[:12],
+            ", ".join(r.approved_by) or "-",
             images,
             r.reason,
         )
@@ -91,6 +94,308 @@ def _known_services(outputs: dict[str, str]) -> list[str]:
     from ecs_handoff.aws.registry import list_service_ids
 
     return list_service_ids(outputs["RegistryPrefix"])
+
+
+class Env:
+    """One environment's resources, found from its stack's outputs."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.outputs = stack_outputs(name)
+
+    @property
+    def bucket(self) -> str:
+        return self.outputs["ArtifactBucketName"]
+
+    def records(self) -> Any:
+        from ecs_handoff.aws.records import DeploymentRecords
+
+        return DeploymentRecords(self.outputs["DeploymentsTableName"])
+
+    def service(self, service_id: str) -> Any:
+        from ecs_handoff.aws.registry import load_service
+        from ecs_handoff.errors import ArtifactRejected
+
+        try:
+            return load_service(self.outputs["RegistryPrefix"], service_id)
+        except ArtifactRejected as exc:
+            raise NotFound(str(exc).replace("Terraform must add it before CI can deploy it", "").rstrip(". ")) from exc
+
+    def key(self, service_id: str) -> str:
+        return f"{service_id}/imagedefinitions.json.zip"
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=str))
+
+
+def _read_file(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def cmd_upload(args: argparse.Namespace) -> int:
+    from ecs_handoff.aws import s3
+    from ecs_handoff.errors import ArtifactRejected
+    from ecs_handoff.logic.operator import build_artifact, print_ci
+    from ecs_handoff.models import execution_name
+
+    env = Env(args.env)
+    env.service(args.service)
+    if args.print_ci:
+        print(print_ci(env.bucket, args.service), end="")
+        return EXIT_OK
+    if not args.file:
+        raise UsageError("give the imagedefinitions.json to upload (or --print-ci)")
+    try:
+        body, images = build_artifact(_read_file(args.file))
+    except ArtifactRejected as exc:
+        raise UsageError(f"{args.file}: {exc}") from exc
+    version = s3.put_bytes(env.bucket, env.key(args.service), body)
+    deployment_id = execution_name(args.service, version)
+    if args.json:
+        _print_json(
+            {
+                "deployment_id": deployment_id,
+                "object_version": version,
+                "bucket": env.bucket,
+                "key": env.key(args.service),
+                "images": [i.model_dump(by_alias=True) for i in images],
+            }
+        )
+    else:
+        print(f"uploaded s3://{env.bucket}/{env.key(args.service)} (version {version})")
+        print(f"deployment {deployment_id}; follow it with: handoff watch {deployment_id} --env {args.env}")
+    return EXIT_OK
+
+
+def _env_names(env: str | None) -> list[str]:
+    if env:
+        return [env]
+    from ecs_handoff.aws.clients import aws_call, client
+
+    names: list[str] = []
+    with aws_call("listing handoff stacks"):
+        for page in client("cloudformation").get_paginator("describe_stacks").paginate():
+            names += [
+                s["StackName"].removeprefix("handoff-") for s in page["Stacks"] if s["StackName"].startswith("handoff-")
+            ]
+    if not names:
+        raise NotFound("no handoff-<env> stacks in this account and region")
+    return sorted(names)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from ecs_handoff.aws import ecs as ecs_access
+    from ecs_handoff.aws.registry import list_service_ids
+    from ecs_handoff.logic.operator import ServiceStatus, summarise
+
+    statuses: dict[str, list[ServiceStatus]] = {}
+    for name in _env_names(args.env):
+        env = Env(name)
+        ids = [args.service] if args.service else list_service_ids(env.outputs["RegistryPrefix"])
+        rows = []
+        for service_id in ids:
+            config = env.service(service_id)
+            status = ServiceStatus(service_id, config.cluster, config.service)
+            try:
+                running = ecs_access.describe_service(config.cluster, config.service)
+                status.running_task_definition = str(running["taskDefinition"])
+                td, _ = ecs_access.describe_task_definition(status.running_task_definition)
+                status.running_images = {c["name"]: c.get("image", "") for c in td["containerDefinitions"]}
+            except NotFound as exc:
+                status.problem = str(exc)
+            status.in_flight, status.last = summarise(service_id, env.records().history(name, service_id, 20))
+            rows.append(status)
+        statuses[name] = rows
+    if args.json:
+        _print_json({env: [s.as_json() for s in rows] for env, rows in statuses.items()})
+        return EXIT_OK
+    from rich.console import Console
+    from rich.table import Table
+
+    from ecs_handoff.taskdef import short_name
+
+    console = Console()
+    for name, rows in statuses.items():
+        table = Table(title=f"handoff {name}")
+        for column in ("service", "running", "images", "in flight", "last outcome"):
+            table.add_column(column, overflow="fold")
+        for s in rows:
+            flight = f"{s.in_flight.outcome.value} {s.in_flight.id} ({s.in_flight.phase})" if s.in_flight else "-"
+            last = f"{s.last.outcome.value} {s.last.finished_at or ''}\n{s.last.reason}" if s.last else "-"
+            images = "\n".join(f"{k}={v.rsplit('/', 1)[-1]}" for k, v in s.running_images.items())
+            table.add_row(
+                s.service_id,
+                short_name(s.running_task_definition) if s.running_task_definition else s.problem,
+                images,
+                flight,
+                last,
+            )
+        console.print(table)
+    return EXIT_OK
+
+
+def _find_record(deployment_id: str, env_name: str | None, wait_seconds: float = 0.0) -> tuple[Env, Any]:
+    """The environment and record of a deployment; waits a little for one just uploaded (the intake
+    runs asynchronously after the upload)."""
+    import time
+
+    envs = [Env(name) for name in _env_names(env_name)]
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        for env in envs:
+            record = env.records().get(deployment_id)
+            if record is not None:
+                return env, record
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)
+    raise NotFound(
+        f"deployment {deployment_id!r} not found" + (f" in {env_name}" if env_name else " in any environment")
+    )
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    import time
+
+    env, record = _find_record(args.deployment_id, args.env, wait_seconds=args.wait_for_intake)
+    started = time.monotonic()
+    last_line = ""
+    deadline = started + args.timeout
+    while True:
+        counts = record.rollout
+        tasks = f"  tasks {counts.get('running_count', 0)}/{counts.get('desired_count', 0)} running" if counts else ""
+        if record.outcome.value == "AWAITING_APPROVAL":
+            tasks = f"  waiting for {', '.join(sorted({*record.approved_by})) or 'an approver'}"
+        line = f"{record.outcome.value:<17} {record.phase:<18}{tasks}"
+        if line != last_line and not args.json:
+            print(f"{time.monotonic() - started:7.1f}s  {line}", flush=True)
+            last_line = line
+        if record.outcome.terminal and record.phase == "finished":
+            break
+        if time.monotonic() > deadline:
+            raise TransientAwsError(f"deployment {record.id} did not finish within {args.timeout:.0f} s of watching")
+        time.sleep(args.interval)
+        record = env.records().get(args.deployment_id) or record
+    if args.json:
+        _print_json(record.summary())
+    else:
+        print(f"{record.outcome.value}: {record.reason}")
+    return EXIT_OK if record.outcome.value == "SUCCEEDED" else EXIT_FAILED
+
+
+def _reupload(env: Env, service_id: str, version_id: str | None, what: str, as_json: bool) -> int:
+    from ecs_handoff.aws import s3
+    from ecs_handoff.aws.clients import aws_call, client
+    from ecs_handoff.models import execution_name
+
+    kwargs: dict[str, Any] = {"Bucket": env.bucket, "Key": env.key(service_id)}
+    if version_id:
+        kwargs["VersionId"] = version_id
+    try:
+        with aws_call(f"reading s3://{env.bucket}/{env.key(service_id)}"):
+            body = client("s3").get_object(**kwargs)["Body"].read()
+    except NotFound as exc:
+        raise NotFound(f"no metadata for {service_id} in {env.name} to {what} ({exc})") from exc
+    version = s3.put_bytes(env.bucket, env.key(service_id), body)
+    deployment_id = execution_name(service_id, version)
+    if as_json:
+        _print_json({"deployment_id": deployment_id, "object_version": version, "source_version": version_id})
+    else:
+        print(
+            f"{what}: re-uploaded {'version ' + version_id if version_id else 'the current metadata'} "
+            f"as version {version}"
+        )
+        print(f"deployment {deployment_id}; follow it with: handoff watch {deployment_id} --env {env.name}")
+    return EXIT_OK
+
+
+def cmd_rerun(args: argparse.Namespace) -> int:
+    env = Env(args.env)
+    env.service(args.service)
+    return _reupload(env, args.service, None, "rerun", args.json)
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from ecs_handoff.aws import ecs as ecs_access
+    from ecs_handoff.errors import ArtifactRejected
+    from ecs_handoff.logic.operator import rollback_target
+
+    env = Env(args.env)
+    config = env.service(args.service)
+    history = env.records().history(args.env, args.service, 200)
+    if args.to:
+        target = next((r for r in history if r.id == args.to), None)
+        if target is None:
+            raise NotFound(f"deployment {args.to!r} is not in the history of {args.service} in {args.env}")
+        if target.outcome.value != "SUCCEEDED" or target.source is None:
+            print(
+                f"handoff: refused: {args.to} ended {target.outcome.value}; roll back only to a SUCCEEDED deployment",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
+    else:
+        running = str(ecs_access.describe_service(config.cluster, config.service)["taskDefinition"])
+        try:
+            target = rollback_target(history, running)
+        except ArtifactRejected as exc:
+            print(f"handoff: refused: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+    if not args.json:
+        images = ", ".join(f"{c.container}={c.image_after.rsplit('/', 1)[-1]}" for c in target.images)
+        print(f"rolling {args.service} in {args.env} back to deployment {target.id} ({images})")
+    assert target.source is not None  # SUCCEEDED deployments always came from an upload
+    return _reupload(env, args.service, target.source.object_version, "rollback", args.json)
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from ecs_handoff.aws import ecs as ecs_access
+    from ecs_handoff.aws.clients import aws_call, client
+    from ecs_handoff.errors import ArtifactRejected
+    from ecs_handoff.logic.operator import diff, read_artifact_json
+    from ecs_handoff.taskdef import short_name
+
+    env = Env(args.env)
+    config = env.service(args.service)
+    if args.file:
+        raw, source = _read_file(args.file), args.file
+    else:
+        with aws_call(f"reading s3://{env.bucket}/{env.key(args.service)}"):
+            zipped = client("s3").get_object(Bucket=env.bucket, Key=env.key(args.service))["Body"].read()
+        raw, source = read_artifact_json(zipped), f"s3://{env.bucket}/{env.key(args.service)} (current)"
+    from ecs_handoff.artifact import parse_image_definitions
+
+    try:
+        images = parse_image_definitions(raw)
+    except ArtifactRejected as exc:
+        raise UsageError(f"{source}: {exc}") from exc
+    running_arn = str(ecs_access.describe_service(config.cluster, config.service)["taskDefinition"])
+    running, _ = ecs_access.describe_task_definition(running_arn)
+    rows = diff(running, images)
+    unknown = [r.container for r in rows if r.running is None]
+    if args.json:
+        _print_json(
+            {
+                "running_task_definition": running_arn,
+                "source": source,
+                "containers": [
+                    {"container": r.container, "running": r.running, "proposed": r.proposed, "change": r.change}
+                    for r in rows
+                ],
+            }
+        )
+    else:
+        print(f"{args.service} in {args.env}: running {short_name(running_arn)}; proposed {source}")
+        for r in rows:
+            mark = {"changes": "~", "unchanged": "=", "unchanged (not listed)": " "}.get(r.change, "!")
+            after = f" -> {r.proposed}" if r.change == "changes" else ""
+            print(f"  {mark} {r.container}: {r.running or '(missing)'}{after}  [{r.change}]")
+        if unknown:
+            print(f"handoff: {', '.join(unknown)} would be refused: not in the task definition", file=sys.stderr)
+    return EXIT_FAILED if unknown else EXIT_OK
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
@@ -153,6 +458,49 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--limit", type=int, default=20)
     history.add_argument("--json", action="store_true", help="print a JSON array")
     history.set_defaults(func=cmd_history)
+
+    upload = commands.add_parser("upload", help="zip and upload imagedefinitions.json as CI would")
+    upload.add_argument("file", nargs="?", help="imagedefinitions.json")
+    upload.add_argument("--env", required=True)
+    upload.add_argument("--service", required=True)
+    upload.add_argument("--print-ci", action="store_true", help="print the equivalent CI step and CI's IAM policy")
+    upload.add_argument("--json", action="store_true")
+    upload.set_defaults(func=cmd_upload)
+
+    status = commands.add_parser("status", help="per service: running revision, deployment in flight, last outcome")
+    status.add_argument("--env")
+    status.add_argument("--service")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=cmd_status)
+
+    watch = commands.add_parser("watch", help="follow one deployment to its end (exit 0 only if SUCCEEDED)")
+    watch.add_argument("deployment_id")
+    watch.add_argument("--env")
+    watch.add_argument("--interval", type=float, default=1.0)
+    watch.add_argument("--timeout", type=float, default=7200.0)
+    watch.add_argument("--wait-for-intake", type=float, default=30.0, help="seconds to wait for a new upload's record")
+    watch.add_argument("--json", action="store_true")
+    watch.set_defaults(func=cmd_watch)
+
+    rerun = commands.add_parser("rerun", help="re-upload the current metadata, so a new deployment runs")
+    rerun.add_argument("--env", required=True)
+    rerun.add_argument("--service", required=True)
+    rerun.add_argument("--json", action="store_true")
+    rerun.set_defaults(func=cmd_rerun)
+
+    rollback = commands.add_parser("rollback", help="re-upload an earlier SUCCEEDED deployment's metadata")
+    rollback.add_argument("--env", required=True)
+    rollback.add_argument("--service", required=True)
+    rollback.add_argument("--to", help="deployment id (default: the last SUCCEEDED one before the running one)")
+    rollback.add_argument("--json", action="store_true")
+    rollback.set_defaults(func=cmd_rollback)
+
+    diff = commands.add_parser("diff", help="what an upload would change against the running revision")
+    diff.add_argument("file", nargs="?", help="imagedefinitions.json (default: the current metadata in S3)")
+    diff.add_argument("--env", required=True)
+    diff.add_argument("--service", required=True)
+    diff.add_argument("--json", action="store_true")
+    diff.set_defaults(func=cmd_diff)
 
     for verb in ("approve", "reject"):
         decide = commands.add_parser(verb, help=f"{verb} a deployment waiting for approval, as your IAM identity")

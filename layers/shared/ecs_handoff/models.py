@@ -254,6 +254,7 @@ class DeploymentRecord(Model):
     execution_arn: str | None = None
     approval_id: str | None = None
     approvals: list[dict[str, Any]] = Field(default_factory=list)
+    rollout: dict[str, int] = Field(default_factory=dict)
     started_at: str
     finished_at: str | None = None
     timeline: dict[str, str] = Field(default_factory=dict)
@@ -261,6 +262,10 @@ class DeploymentRecord(Model):
     @property
     def object_version(self) -> str | None:
         return self.source.object_version if self.source else None
+
+    @property
+    def approved_by(self) -> list[str]:
+        return [str(v["approver"]) for v in self.approvals if v.get("decision") == "approve"]
 
     def summary(self) -> dict[str, Any]:
         """The stable JSON shape the CLI prints (`handoff history --json`)."""
@@ -280,7 +285,8 @@ class DeploymentRecord(Model):
             "ecs_deployment_id": self.ecs_deployment_id,
             "approval_id": self.approval_id,
             "approvals": self.approvals,
-            "approved_by": [v["approver"] for v in self.approvals if v.get("decision") == "approve"],
+            "approved_by": self.approved_by,
+            "rollout": self.rollout,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "timeline": self.timeline,

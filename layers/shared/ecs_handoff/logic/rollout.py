@@ -67,5 +67,5 @@ def check(
             ),
             **counts,
         )
-    records.update(request.deployment_id, phase="rolling_out", at=iso(now))
+    records.update(request.deployment_id, phase="rolling_out", at=iso(now), rollout=counts)
     return RolloutResult(state=RolloutState.IN_PROGRESS, checked_at=iso(now), reason=ecs_reason, **counts)

@@ -1,0 +1,144 @@
+"""What the operator CLI decides: artifacts as CI builds them, diffs, rollback targets, service status."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any
+
+from ecs_handoff.artifact import MEMBER_NAME, parse_image_definitions
+from ecs_handoff.errors import ArtifactRejected
+from ecs_handoff.models import DeploymentRecord, ImageDefinition, Outcome
+
+
+def build_artifact(raw: bytes) -> tuple[bytes, list[ImageDefinition]]:
+    """imagedefinitions.json.zip as CI uploads it, after the same checks the intake makes on the JSON."""
+    images = parse_image_definitions(raw)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        info = zipfile.ZipInfo(MEMBER_NAME, date_time=(2020, 1, 1, 0, 0, 0))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        archive.writestr(info, raw)
+    return buffer.getvalue(), images
+
+
+def read_artifact_json(zipped: bytes) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(zipped)) as archive:
+        return archive.read(MEMBER_NAME)
+
+
+@dataclass
+class ImageDiff:
+    container: str
+    running: str | None
+    proposed: str | None
+
+    @property
+    def change(self) -> str:
+        if self.running is None:
+            return "not in the running revision"
+        if self.proposed is None:
+            return "unchanged (not listed)"
+        return "unchanged" if self.running == self.proposed else "changes"
+
+
+def diff(running_task_definition: dict[str, Any], images: list[ImageDefinition]) -> list[ImageDiff]:
+    running = {c["name"]: c.get("image") for c in running_task_definition.get("containerDefinitions", [])}
+    proposed = {i.name: i.image_uri for i in images}
+    names = list(running) + [n for n in proposed if n not in running]
+    return [ImageDiff(n, running.get(n), proposed.get(n)) for n in names]
+
+
+def rollback_target(history: list[DeploymentRecord], running_task_definition: str) -> DeploymentRecord:
+    """The last SUCCEEDED deployment before the one now running (history is newest first)."""
+    succeeded = [r for r in history if r.outcome is Outcome.SUCCEEDED and r.source]
+    current_index = next((i for i, r in enumerate(succeeded) if r.new_task_definition == running_task_definition), None)
+    if current_index is None:
+        if not succeeded:
+            raise ArtifactRejected("there is no SUCCEEDED deployment in the history, so nothing to roll back to")
+        raise ArtifactRejected(
+            "the running revision was not deployed by handoff (someone changed the service by hand?); "
+            "name the deployment to roll back to with --to"
+        )
+    current = succeeded[current_index]
+    for record in succeeded[current_index + 1 :]:
+        if [c.image_after for c in record.images] != [c.image_after for c in current.images]:
+            return record
+    raise ArtifactRejected(
+        f"no earlier SUCCEEDED deployment with different images than the running one ({current.id}); "
+        "nothing to roll back to"
+    )
+
+
+@dataclass
+class ServiceStatus:
+    service_id: str
+    cluster: str = ""
+    ecs_service: str = ""
+    running_task_definition: str = ""
+    running_images: dict[str, str] = field(default_factory=dict)
+    in_flight: DeploymentRecord | None = None
+    last: DeploymentRecord | None = None
+    problem: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "service": self.service_id,
+            "cluster": self.cluster,
+            "ecs_service": self.ecs_service,
+            "running_task_definition": self.running_task_definition,
+            "running_images": self.running_images,
+            "in_flight": self.in_flight.summary() if self.in_flight else None,
+            "last": self.last.summary() if self.last else None,
+            "problem": self.problem or None,
+        }
+
+
+def summarise(
+    service_id: str, history: list[DeploymentRecord]
+) -> tuple[DeploymentRecord | None, DeploymentRecord | None]:
+    """(a deployment in flight or awaiting approval, the last finished one) from newest-first history."""
+    in_flight = next((r for r in history if not r.outcome.terminal), None)
+    last = next((r for r in history if r.outcome.terminal), None)
+    return in_flight, last
+
+
+def print_ci(bucket: str, service_id: str, account_hint: str = "<account_id>") -> str:
+    """The CI step equivalent to `handoff upload`, and the only IAM rights it needs."""
+    key = f"{service_id}/imagedefinitions.json.zip"
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "UploadImageDefinitions",
+                "Effect": "Allow",
+                "Action": "s3:PutObject",
+                "Resource": f"arn:aws:s3:::{bucket}/{key}",
+            },
+            {
+                "Sid": "PushImages",
+                "Effect": "Allow",
+                "Action": [
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:InitiateLayerUpload",
+                    "ecr:UploadLayerPart",
+                    "ecr:CompleteLayerUpload",
+                    "ecr:PutImage",
+                    "ecr:BatchGetImage",
+                ],
+                "Resource": f"arn:aws:ecr:<region>:{account_hint}:repository/<repository>",
+            },
+            {"Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+        ],
+    }
+    return (
+        "# in CI, after pushing the image:\n"
+        'printf \'[{"name":"<container>","imageUri":"%s"}]\' "$IMAGE_URI" > imagedefinitions.json\n'
+        "zip -X imagedefinitions.json.zip imagedefinitions.json\n"
+        f"aws s3 cp imagedefinitions.json.zip s3://{bucket}/{key}\n"
+        "\n# the only IAM policy CI needs (ecr:GetAuthorizationToken has no resource-level permissions):\n"
+        + json.dumps(policy, indent=2)
+        + "\n"
+    )
