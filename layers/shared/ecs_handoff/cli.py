@@ -66,7 +66,8 @@ def cmd_history(args: argparse.Namespace) -> int:
 
     table = Table(title=f"handoff {args.env}" + (f" / {args.service}" if args.service else ""), show_lines=False)
     for column in ("started", "service", "outcome", "revision", "version"):
-        table.add_column(column, no_wrap=True)
+        if column != "service" or not args.service:
+            table.add_column(column, no_wrap=True)
     table.add_column("approved by", overflow="fold")
     table.add_column("images", overflow="fold")
     table.add_column("reason", overflow="fold")
@@ -74,16 +75,19 @@ def cmd_history(args: argparse.Namespace) -> int:
     for r in records:
         images = "\n".join(f"{c.container}={c.image_after.rsplit('/', 1)[-1]}" for c in r.images)
         colour = colours.get(r.outcome.value, "cyan")
-        table.add_row(
+        cells = [
             r.started_at.replace("T", " ")[:19],
             r.service,
             f"[{colour}]{r.outcome.value}[/]",
             short_name(r.new_task_definition) if r.new_task_definition else "-",
-            (r.object_version or "-")[:12],
+            (r.object_version or "-")[:8],
             ", ".join(r.approved_by) or "-",
             images,
             r.reason,
-        )
+        ]
+        if args.service:
+            cells.pop(1)
+        table.add_row(*cells)
     Console().print(table)
     if not records:
         print("no deployments recorded yet")
@@ -269,7 +273,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
         counts = record.rollout
         tasks = f"  tasks {counts.get('running_count', 0)}/{counts.get('desired_count', 0)} running" if counts else ""
         if record.outcome.value == "AWAITING_APPROVAL":
-            tasks = f"  waiting for {', '.join(sorted({*record.approved_by})) or 'an approver'}"
+            so_far = ", ".join(record.approved_by)
+            tasks = f"  waiting for approvers{' (approved so far: ' + so_far + ')' if so_far else ''}"
         line = f"{record.outcome.value:<17} {record.phase:<18}{tasks}"
         if line != last_line and not args.json:
             print(f"{time.monotonic() - started:7.1f}s  {line}", flush=True)
@@ -277,7 +282,11 @@ def cmd_watch(args: argparse.Namespace) -> int:
         if record.outcome.terminal and record.phase == "finished":
             break
         if time.monotonic() > deadline:
-            raise TransientAwsError(f"deployment {record.id} did not finish within {args.timeout:.0f} s of watching")
+            print(
+                f"handoff: {record.id} is still {record.outcome.value} after {args.timeout:.0f} s of watching",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
         time.sleep(args.interval)
         record = env.records().get(args.deployment_id) or record
     if args.json:
@@ -374,12 +383,14 @@ def cmd_diff(args: argparse.Namespace) -> int:
         raise UsageError(f"{source}: {exc}") from exc
     running_arn = str(ecs_access.describe_service(config.cluster, config.service)["taskDefinition"])
     running, _ = ecs_access.describe_task_definition(running_arn)
-    rows = diff(running, images)
-    unknown = [r.container for r in rows if r.running is None]
+    base, _ = ecs_access.resolve_base(config.task_definition)
+    rows = diff(running, base, images)
+    unknown = [r.container for r in rows if r.listed and r.proposed is None]
     if args.json:
         _print_json(
             {
                 "running_task_definition": running_arn,
+                "base_task_definition": base["taskDefinitionArn"],
                 "source": source,
                 "containers": [
                     {"container": r.container, "running": r.running, "proposed": r.proposed, "change": r.change}
@@ -388,11 +399,14 @@ def cmd_diff(args: argparse.Namespace) -> int:
             }
         )
     else:
-        print(f"{args.service} in {args.env}: running {short_name(running_arn)}; proposed {source}")
+        print(
+            f"{args.service} in {args.env}: running {short_name(running_arn)}; the new revision would be "
+            f"Terraform's base {short_name(base['taskDefinitionArn'])} with the images in {source}"
+        )
         for r in rows:
-            mark = {"changes": "~", "unchanged": "=", "unchanged (not listed)": " "}.get(r.change, "!")
-            after = f" -> {r.proposed}" if r.change == "changes" else ""
-            print(f"  {mark} {r.container}: {r.running or '(missing)'}{after}  [{r.change}]")
+            mark = "=" if r.change == "unchanged" else ("!" if r.change.startswith("refused") else "~")
+            after = f" -> {r.proposed}" if r.proposed and r.proposed != r.running else ""
+            print(f"  {mark} {r.container}: {r.running or '(not running)'}{after}  [{r.change}]")
         if unknown:
             print(f"handoff: {', '.join(unknown)} would be refused: not in the task definition", file=sys.stderr)
     return EXIT_FAILED if unknown else EXIT_OK
@@ -521,6 +535,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not args.debug:
+        from ecs_handoff.observability import logger
+
+        logger.setLevel("WARNING")  # the functions' structured logs are for CloudWatch, not this terminal
     try:
         if args.local:
             use_local()

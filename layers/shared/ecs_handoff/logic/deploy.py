@@ -12,7 +12,7 @@ from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.aws.state import ServiceState
 from ecs_handoff.errors import NotFound
 from ecs_handoff.logic.lock import lease_seconds
-from ecs_handoff.models import DeploymentRequest, DeployResult, iso, utcnow
+from ecs_handoff.models import DeploymentRequest, DeployResult, Outcome, iso, utcnow
 from ecs_handoff.observability import logger
 from ecs_handoff.taskdef import image_changes, render, short_name
 
@@ -32,7 +32,8 @@ def deploy(
     previous = record.previous_task_definition
     if not previous:
         previous = str(ecs_access.describe_service(config.cluster, config.service, ecs_client)["taskDefinition"])
-        records.update(me, previous_task_definition=previous)
+        # past the approval gate (if any): the deployment is in progress again
+        records.update(me, previous_task_definition=previous, outcome=Outcome.IN_PROGRESS.value)
     running, _ = ecs_access.describe_task_definition(previous, ecs_client)
     changes = image_changes(running, request.images)
 

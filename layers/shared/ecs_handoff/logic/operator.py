@@ -33,22 +33,30 @@ def read_artifact_json(zipped: bytes) -> bytes:
 class ImageDiff:
     container: str
     running: str | None
-    proposed: str | None
+    proposed: str | None  # what the new revision would run; None if the base has no such container
+    listed: bool
 
     @property
     def change(self) -> str:
-        if self.running is None:
-            return "not in the running revision"
         if self.proposed is None:
-            return "unchanged (not listed)"
-        return "unchanged" if self.running == self.proposed else "changes"
+            return "refused: not in the base task definition" if self.listed else "removed by Terraform's base"
+        if self.running is None:
+            return "added by Terraform's base"
+        if self.running == self.proposed:
+            return "unchanged"
+        return "changes" if self.listed else "changes to the base image (not listed)"
 
 
-def diff(running_task_definition: dict[str, Any], images: list[ImageDefinition]) -> list[ImageDiff]:
+def diff(
+    running_task_definition: dict[str, Any], base: dict[str, Any], images: list[ImageDefinition]
+) -> list[ImageDiff]:
+    """The new revision is Terraform's base with the listed images: compare that with what runs now."""
     running = {c["name"]: c.get("image") for c in running_task_definition.get("containerDefinitions", [])}
-    proposed = {i.name: i.image_uri for i in images}
-    names = list(running) + [n for n in proposed if n not in running]
-    return [ImageDiff(n, running.get(n), proposed.get(n)) for n in names]
+    base_images = {c["name"]: c.get("image") for c in base.get("containerDefinitions", [])}
+    listed = {i.name: i.image_uri for i in images}
+    new = {name: listed.get(name, image) for name, image in base_images.items()}
+    names = list(dict.fromkeys([*base_images, *running, *listed]))
+    return [ImageDiff(n, running.get(n), new.get(n), n in listed) for n in names]
 
 
 def rollback_target(history: list[DeploymentRecord], running_task_definition: str) -> DeploymentRecord:
