@@ -1,0 +1,51 @@
+# Example: the prod environment of one account, with one service (api: an app behind nginx).
+# Deploy the handoff stack first (sam deploy --config-env prod); its outputs feed this.
+
+provider "aws" {
+  region = "ap-northeast-1"
+}
+
+data "aws_cloudformation_stack" "handoff" {
+  name = "handoff-prod"
+}
+
+module "prod" {
+  source = "./modules/handoff-environment"
+  env    = "prod"
+}
+
+resource "aws_ecs_cluster" "prod" {
+  name = "prod"
+}
+
+module "api" {
+  source              = "./modules/handoff-service"
+  env                 = "prod"
+  service_id          = "api"
+  cluster_name        = aws_ecs_cluster.prod.name
+  bucket_name         = module.prod.bucket_name
+  approvals_topic_arn = data.aws_cloudformation_stack.handoff.outputs["ApprovalsTopicArn"]
+  task_role_arn       = "arn:aws:iam::123456789012:role/ecs/prod-api-task"
+  execution_role_arn  = "arn:aws:iam::123456789012:role/ecs/prod-api-execution"
+  subnet_ids          = ["subnet-0123456789abcdef0"]
+  security_group_ids  = ["sg-0123456789abcdef0"]
+  ecr_repository_arn  = "arn:aws:ecr:ap-northeast-1:123456789012:repository/api"
+  ci_role_name        = "ci-deployer"
+  approval_required   = true
+  approvers           = ["alice@example.com", "bob@example.com"]
+  container_definitions = [
+    {
+      name      = "app-container"
+      image     = "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/api:prod-initial"
+      essential = true
+      environment = [{ name = "APP_ENV", value = "prod" }]
+      secrets     = [{ name = "DB_PASSWORD", valueFrom = "arn:aws:ssm:ap-northeast-1:123456789012:parameter/prod/db" }]
+    },
+    {
+      name         = "nginx-container"
+      image        = "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/api-nginx:prod-initial"
+      essential    = true
+      portMappings = [{ containerPort = 80 }]
+    },
+  ]
+}

@@ -1,0 +1,118 @@
+# One service handoff may deploy: Terraform's base task definition, the ECS service, the registry
+# entry handoff reads, the approvers' subscriptions, and CI's (small) rights.
+
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
+locals {
+  family = "${var.env}-${var.service_id}"
+
+  # The registry entry, in exactly the shape handoff's intake validates (ServiceConfig; unknown
+  # keys are refused). tests/unit/test_terraform.py checks this against the model.
+  registry_entry = {
+    cluster                  = var.cluster_name
+    service                  = var.service_id
+    task_definition          = aws_ecs_task_definition.base.family
+    approval_required        = var.approval_required
+    approvers                = var.approvers
+    approvals_required       = var.approvals_required
+    rollout_timeout_seconds  = var.rollout_timeout_seconds
+    approval_timeout_seconds = var.approval_timeout_seconds
+    poll_interval_seconds    = var.poll_interval_seconds
+  }
+}
+
+# The base. handoff registers new revisions of this family from the newest revision Terraform
+# registered (one without handoff's tag), replacing only the images CI lists.
+resource "aws_ecs_task_definition" "base" {
+  family                   = local.family
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = var.cpu
+  memory                   = var.memory
+  task_role_arn            = var.task_role_arn
+  execution_role_arn       = var.execution_role_arn
+  container_definitions    = jsonencode(var.container_definitions)
+  tags                     = merge(var.tags, { "managed-by" = "terraform" })
+}
+
+resource "aws_ecs_service" "this" {
+  name            = var.service_id
+  cluster         = var.cluster_name
+  task_definition = aws_ecs_task_definition.base.arn
+  desired_count   = var.desired_count
+  launch_type     = "FARGATE"
+
+  deployment_controller {
+    type = "ECS"
+  }
+
+  # handoff reads this deployment's rolloutState; with rollback, a failed rollout returns the
+  # service to its previous revision by itself (handoff rolls back when ECS did not).
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  network_configuration {
+    subnets          = var.subnet_ids
+    security_groups  = var.security_group_ids
+    assign_public_ip = false
+  }
+
+  # handoff owns the running revision; without this, every `terraform apply` would revert it.
+  lifecycle {
+    ignore_changes = [task_definition]
+  }
+
+  tags = var.tags
+}
+
+resource "aws_ssm_parameter" "registry" {
+  name        = "/handoff/${var.env}/services/${var.service_id}"
+  description = "handoff registry entry: which ECS service ${var.service_id} deploys to, and how"
+  type        = "String"
+  value       = jsonencode(local.registry_entry)
+  tags        = var.tags
+}
+
+# One subscription per approver, filtered so each person receives only the link issued to them.
+resource "aws_sns_topic_subscription" "approver" {
+  for_each      = toset(var.approvers)
+  topic_arn     = var.approvals_topic_arn
+  protocol      = "email"
+  endpoint      = each.value
+  filter_policy = jsonencode({ approver = [each.value] })
+}
+
+# CI's rights: push this service's images and upload this service's metadata. Nothing else.
+data "aws_iam_policy_document" "ci" {
+  statement {
+    sid       = "UploadImageDefinitions"
+    actions   = ["s3:PutObject"]
+    resources = ["arn:aws:s3:::${var.bucket_name}/${var.service_id}/imagedefinitions.json.zip"]
+  }
+  statement {
+    sid = "PushImages"
+    actions = [
+      "ecr:BatchCheckLayerAvailability",
+      "ecr:InitiateLayerUpload",
+      "ecr:UploadLayerPart",
+      "ecr:CompleteLayerUpload",
+      "ecr:PutImage",
+      "ecr:BatchGetImage",
+    ]
+    resources = [var.ecr_repository_arn]
+  }
+  statement {
+    sid       = "EcrLogin"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"] # GetAuthorizationToken has no resource-level permissions
+  }
+}
+
+resource "aws_iam_role_policy" "ci" {
+  name   = "handoff-${var.env}-${var.service_id}-ci"
+  role   = var.ci_role_name
+  policy = data.aws_iam_policy_document.ci.json
+}

@@ -1,0 +1,121 @@
+variable "env" {
+  description = "Environment name (the handoff stack is handoff-<env>)."
+  type        = string
+}
+
+variable "service_id" {
+  description = "The id CI uploads under (<service_id>/imagedefinitions.json.zip); also the ECS service name."
+  type        = string
+  validation {
+    condition     = can(regex("^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$", var.service_id))
+    error_message = "service_id: lowercase letters, digits and '-', 1-40 characters, as handoff's intake requires."
+  }
+}
+
+variable "cluster_name" {
+  description = "ECS cluster the service runs in."
+  type        = string
+}
+
+variable "bucket_name" {
+  description = "The environment's artifact bucket (handoff-environment's bucket_name output)."
+  type        = string
+}
+
+variable "approvals_topic_arn" {
+  description = "The handoff stack's ApprovalsTopicArn output."
+  type        = string
+}
+
+variable "container_definitions" {
+  description = "Container definitions of the base task definition; CI replaces only the images it lists."
+  type        = any
+}
+
+variable "cpu" {
+  type    = string
+  default = "512"
+}
+
+variable "memory" {
+  type    = string
+  default = "1024"
+}
+
+variable "task_role_arn" {
+  description = "Task role; must be under the IAM path the stack's EcsRolePath allows (default /ecs/)."
+  type        = string
+}
+
+variable "execution_role_arn" {
+  description = "Execution role; must be under the IAM path the stack's EcsRolePath allows (default /ecs/)."
+  type        = string
+}
+
+variable "desired_count" {
+  type    = number
+  default = 2
+}
+
+variable "subnet_ids" {
+  type = list(string)
+}
+
+variable "security_group_ids" {
+  type = list(string)
+}
+
+variable "approval_required" {
+  description = "Whether a person must approve each deployment (prod: true; RequireApproval=true forces it anyway)."
+  type        = bool
+  default     = false
+}
+
+variable "approvers" {
+  description = "Approvers' email addresses, lowercase."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for a in var.approvers : a == lower(a) && can(regex("^[^@\\s]+@[^@\\s]+$", a))])
+    error_message = "approvers: lowercase email addresses."
+  }
+}
+
+variable "approvals_required" {
+  description = "How many different approvers must approve."
+  type        = number
+  default     = 1
+}
+
+variable "rollout_timeout_seconds" {
+  description = "How long a rollout may take before handoff calls it FAILED and rolls back."
+  type        = number
+  default     = 1800
+}
+
+variable "approval_timeout_seconds" {
+  description = "How long an approval stays open (at most 7 days) before the deployment is EXPIRED."
+  type        = number
+  default     = 86400
+}
+
+variable "poll_interval_seconds" {
+  description = "How often the workflow checks the rollout."
+  type        = number
+  default     = 15
+}
+
+variable "ecr_repository_arn" {
+  description = "The ECR repository CI pushes this service's images to."
+  type        = string
+}
+
+variable "ci_role_name" {
+  description = "The IAM role CI assumes; it gets this service's upload and push rights."
+  type        = string
+}
+
+variable "tags" {
+  type    = map(string)
+  default = {}
+}

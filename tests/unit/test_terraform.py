@@ -1,0 +1,143 @@
+"""examples/terraform parses, and the registry entry it writes is one handoff's intake accepts."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import hcl2
+import pytest
+from ecs_handoff.models import SERVICE_ID_PATTERN, ServiceConfig
+
+from tests.helpers import ROOT
+
+TF = ROOT / "examples" / "terraform"
+SERVICE = TF / "modules" / "handoff-service"
+ENVIRONMENT = TF / "modules" / "handoff-environment"
+
+
+def load(path: Path) -> dict[str, Any]:
+    with path.open() as handle:
+        return dict(hcl2.load(handle))
+
+
+def unquote(value: Any) -> Any:
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    return value
+
+
+def blocks(doc: dict[str, Any], kind: str) -> dict[tuple[str, ...], dict[str, Any]]:
+    """{(type, name): body} for resource/data blocks, {(name,): body} for module/variable blocks."""
+    found: dict[tuple[str, ...], dict[str, Any]] = {}
+    for entry in doc.get(kind, []):
+        for first, body in entry.items():
+            first = unquote(first)
+            if kind in ("resource", "data"):
+                for second, inner in body.items():
+                    found[(first, unquote(second))] = inner
+            else:
+                found[(first,)] = body
+    return found
+
+
+class Resolver:
+    """Enough of Terraform's evaluation for the example: var.*, local.*, and resource attributes."""
+
+    def __init__(self) -> None:
+        self.root = load(TF / "main.tf")
+        self.service = {**load(SERVICE / "main.tf"), **{"variable": load(SERVICE / "variables.tf")["variable"]}}
+        self.module_args = blocks(self.root, "module")[("api",)]
+        self.locals = {k: v for entry in self.service.get("locals", []) for k, v in entry.items()}
+        self.variables = blocks(self.service, "variable")
+
+    def ref(self, name: str) -> Any:
+        parts = name.split(".")
+        if parts[0] == "var":
+            if parts[1] in self.module_args:
+                return self.resolve(self.module_args[parts[1]], root=True)
+            return self.resolve(self.variables[(parts[1],)]["default"])
+        if parts[0] == "local":
+            return self.resolve(self.locals[parts[1]])
+        return self.resolve(blocks(self.service, "resource")[(parts[0], parts[1])][parts[2]])
+
+    def root_ref(self, name: str) -> Any:
+        kind, label, attribute = name.split(".")
+        return unquote(blocks(self.root, "resource")[(kind, label)][attribute])
+
+    def resolve(self, value: Any, root: bool = False) -> Any:
+        value = unquote(value)
+        if isinstance(value, dict):
+            return {k: self.resolve(v, root) for k, v in value.items() if k != "__is_block__"}
+        if isinstance(value, list):
+            return [self.resolve(v, root) for v in value]
+        if not isinstance(value, str):
+            return value
+        whole = re.fullmatch(r"\$\{([\w.]+)\}", value)
+        if whole:
+            return self.root_ref(whole.group(1)) if root else self.ref(whole.group(1))
+        return re.sub(r"\$\{([\w.]+)\}", lambda m: str(self.ref(m.group(1))), value)
+
+
+@pytest.mark.parametrize("path", sorted(TF.rglob("*.tf")), ids=lambda p: str(p.relative_to(TF)))
+def test_terraform_files_parse(path: Path):
+    assert load(path)
+
+
+def test_terraform_registry_entry_has_every_field_the_model_knows():
+    keys = set(Resolver().locals["registry_entry"]) - {"__is_block__"}
+    assert keys == set(ServiceConfig.model_fields)
+
+
+def test_terraform_registry_entry_validates_against_the_model():
+    resolver = Resolver()
+    entry = resolver.resolve(resolver.locals["registry_entry"])
+    config = ServiceConfig.model_validate(entry)
+    assert (config.cluster, config.service, config.task_definition) == ("prod", "api", "prod-api")
+    assert config.approval_required and config.approvers == ["alice@example.com", "bob@example.com"]
+
+
+def test_terraform_registry_parameter_is_where_the_intake_reads():
+    registry = blocks(load(SERVICE / "main.tf"), "resource")[("aws_ssm_parameter", "registry")]
+    assert unquote(registry["name"]) == "/handoff/${var.env}/services/${var.service_id}"
+    assert registry["value"] == "${jsonencode(local.registry_entry)}"
+    service_id = unquote(blocks(load(TF / "main.tf"), "module")[("api",)]["service_id"])
+    assert SERVICE_ID_PATTERN.match(service_id)
+
+
+def test_terraform_service_keeps_handoffs_revision_and_has_circuit_breaker():
+    service = blocks(load(SERVICE / "main.tf"), "resource")[("aws_ecs_service", "this")]
+    assert service["lifecycle"][0]["ignore_changes"] == ["task_definition"]
+    breaker = service["deployment_circuit_breaker"][0]
+    assert breaker["enable"] is True and breaker["rollback"] is True
+
+
+def test_terraform_bucket_is_versioned_private_tls_only_and_sends_events():
+    env = blocks(load(ENVIRONMENT / "main.tf"), "resource")
+    assert unquote(env[("aws_s3_bucket_versioning", "artifacts")]["versioning_configuration"][0]["status"]) == "Enabled"
+    assert env[("aws_s3_bucket_notification", "artifacts")]["eventbridge"] is True
+    block = env[("aws_s3_bucket_public_access_block", "artifacts")]
+    assert all(
+        block[k] is True
+        for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
+    )
+    policy = blocks(load(ENVIRONMENT / "main.tf"), "data")[("aws_iam_policy_document", "tls_only")]
+    assert "aws:SecureTransport" in str(policy)
+
+
+def test_terraform_ci_policy_is_put_object_on_one_key_and_ecr_push():
+    ci = blocks(load(SERVICE / "main.tf"), "data")[("aws_iam_policy_document", "ci")]
+    statements = {unquote(s["sid"]): s for s in ci["statement"]}
+    assert set(statements) == {"UploadImageDefinitions", "PushImages", "EcrLogin"}
+    upload = statements["UploadImageDefinitions"]
+    assert [unquote(a) for a in upload["actions"]] == ["s3:PutObject"]
+    assert [unquote(r) for r in upload["resources"]] == [
+        "arn:aws:s3:::${var.bucket_name}/${var.service_id}/imagedefinitions.json.zip"
+    ]
+    assert all(unquote(a).startswith("ecr:") for a in statements["PushImages"]["actions"])
+
+
+def test_terraform_approvers_subscribed_with_their_own_filter():
+    subscription = blocks(load(SERVICE / "main.tf"), "resource")[("aws_sns_topic_subscription", "approver")]
+    assert "approver" in subscription["filter_policy"] and "each.value" in subscription["filter_policy"]
