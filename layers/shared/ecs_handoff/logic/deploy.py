@@ -11,7 +11,6 @@ from ecs_handoff.aws import ecs as ecs_access
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.aws.state import ServiceState
 from ecs_handoff.errors import NotFound
-from ecs_handoff.logic.lock import lease_seconds
 from ecs_handoff.models import DeploymentRequest, DeployResult, Outcome, iso, utcnow
 from ecs_handoff.observability import logger
 from ecs_handoff.taskdef import image_changes, render, short_name
@@ -23,17 +22,18 @@ def deploy(
     state: ServiceState,
     ecs_client: Any = None,
 ) -> DeployResult:
+    """Five ECS calls and three record writes on the first run; a retry skips what the record shows done.
+
+    The lock's lease was taken long enough for the approval wait plus the rollout, and the rollout
+    polls renew it, so this step does not."""
     config, me = request.service, request.deployment_id
     record = records.get(me)
     if record is None:
         raise NotFound(f"deployment record {me} is missing; the intake must create it first")
-    state.renew_lock(request.service_id, me, lease_seconds(request))
 
-    previous = record.previous_task_definition
-    if not previous:
-        previous = str(ecs_access.describe_service(config.cluster, config.service, ecs_client)["taskDefinition"])
-        # past the approval gate (if any): the deployment is in progress again
-        records.update(me, previous_task_definition=previous, outcome=Outcome.IN_PROGRESS.value)
+    previous = record.previous_task_definition or str(
+        ecs_access.describe_service(config.cluster, config.service, ecs_client)["taskDefinition"]
+    )
     running, _ = ecs_access.describe_task_definition(previous, ecs_client)
     changes = image_changes(running, request.images)
 
@@ -42,9 +42,15 @@ def deploy(
         base, tags = ecs_access.describe_task_definition(request.base_task_definition, ecs_client)
         spec = render(base, tags, request.images, me, request.source.object_version)
         new_arn = ecs_access.register_task_definition(spec, ecs_client)
-        now = iso(utcnow())
+        # Recorded before UpdateService: a retry reuses this revision, and rollback knows where to return.
         records.update(
-            me, phase="registered", at=now, new_task_definition=new_arn, images=[c.model_dump() for c in changes]
+            me,
+            phase="registered",
+            at=iso(utcnow()),
+            new_task_definition=new_arn,
+            previous_task_definition=previous,
+            images=[c.model_dump() for c in changes],
+            outcome=Outcome.IN_PROGRESS.value,  # past the approval gate, if there was one
         )
         logger.info("task definition registered", task_definition=new_arn)
 
