@@ -11,7 +11,7 @@ PY313 := $(shell PYENV_VERSION=3.13.0 python3.13 --version >/dev/null 2>&1 && ec
 SCAN := .venv-scan
 SCAN_STAMP := $(SCAN)/.installed
 
-.PHONY: install demo test lint typecheck unit template security build local clean
+.PHONY: install demo test lint typecheck unit template security build local clean bench
 
 $(STAMP): pyproject.toml layers/shared/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,3 +65,7 @@ test: lint typecheck template security unit build
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .handoff $(SCAN)
+
+# Not part of `make test`: handoff next to ecs-deploy on the embedded AWS; writes bench/results/latest.json.
+bench: $(STAMP)
+	$(BIN)/python bench/run.py

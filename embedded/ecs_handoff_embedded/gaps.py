@@ -27,6 +27,7 @@ from typing import Any
 from ecs_handoff_embedded.runner import FunctionRunner
 
 FAIL_TAG_PREFIX = "fail-"
+ROLLOUT_ENDED: dict[str, tuple[str, float]] = {}  # ECS deployment id -> (COMPLETED|FAILED, time.time()), for benchmarks
 
 
 class Deliveries:
@@ -242,6 +243,7 @@ def _start_rollout(backend: Any, service: Any, previous: str, new_td: str, delay
         if service.task_definition != new_td or ours not in service.deployments:
             return  # someone moved the service on meanwhile
         now = dt.datetime.now(dt.UTC)
+        ROLLOUT_ENDED[ours["id"]] = ("FAILED" if fails else "COMPLETED", time.time())
         if fails:
             ours.update(
                 rolloutState="FAILED",

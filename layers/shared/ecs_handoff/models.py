@@ -135,6 +135,9 @@ class DeploymentRequest(Model):
     images: list[ImageDefinition]
     source: Source
     requested_at: str
+    # What ran when the intake looked: lets the deploy step skip describing it again if nothing moved.
+    running_task_definition: str | None = None
+    running_images: dict[str, str] = Field(default_factory=dict)
 
     @property
     def approval_wait_seconds(self) -> int:

@@ -22,7 +22,7 @@ def deploy(
     state: ServiceState,
     ecs_client: Any = None,
 ) -> DeployResult:
-    """Five ECS calls and three record writes on the first run; a retry skips what the record shows done.
+    """Four ECS calls and three record operations on the first run; a retry skips what the record shows done.
 
     The lock's lease was taken long enough for the approval wait plus the rollout, and the rollout
     polls renew it, so this step does not."""
@@ -34,7 +34,10 @@ def deploy(
     previous = record.previous_task_definition or str(
         ecs_access.describe_service(config.cluster, config.service, ecs_client)["taskDefinition"]
     )
-    running, _ = ecs_access.describe_task_definition(previous, ecs_client)
+    if previous == request.running_task_definition:
+        running = {"containerDefinitions": [{"name": k, "image": v} for k, v in request.running_images.items()]}
+    else:  # another deployment ran since the intake looked
+        running, _ = ecs_access.describe_task_definition(previous, ecs_client)
     changes = image_changes(running, request.images)
 
     new_arn = record.new_task_definition

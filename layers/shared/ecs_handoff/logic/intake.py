@@ -166,8 +166,11 @@ class Intake:
         record.cluster, record.ecs_service = config.cluster, config.service
         base = self._base(config, images)
         record.base_task_definition = base["taskDefinitionArn"]
-        record.images = image_changes(self._running(config), images)
+        running = self._running(config)
+        record.images = image_changes(running, images)
         return DeploymentRequest(
+            running_task_definition=running.get("taskDefinitionArn") if running else None,
+            running_images={c["name"]: c.get("image", "") for c in (running or {}).get("containerDefinitions", [])},
             deployment_id=deployment_id,
             env=self.settings.env,
             service_id=service_id,

@@ -1,0 +1,477 @@
+"""`make bench`: handoff measured next to fabfuel's ecs-deploy on the same embedded AWS, in one run.
+
+Prints a table and writes bench/results/latest.json. Absolute times on shared machines are noise;
+the ratios against the peer measured in the same run are the figures to read."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "latest.json"
+PRICES = json.loads((ROOT / "bench" / "prices.json").read_text())
+QUICK = "--quick" in sys.argv
+N_DEPLOY = 10 if QUICK else 30
+N_E2E = 10 if QUICK else 30
+N_COLD = 3 if QUICK else 7
+N_FAIL = 3 if QUICK else 10
+BURST_SERVICES = 10 if QUICK else 50
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
+
+
+def counting(client: Any, counter: Counter[str]) -> Any:
+    """Counts API calls with a botocore event hook (one count per call, retries included)."""
+    client.meta.events.register("before-call.*.*", lambda model, **_: counter.update([model.name]))
+    return client
+
+
+# --- 1. deploy step ---------------------------------------------------------------------------
+
+
+def bench_deploy_step(aws: Any) -> dict[str, Any]:
+    from ecs_deploy.ecs import DeployAction, EcsClient
+    from ecs_handoff.aws.clients import client
+    from ecs_handoff.aws.records import DeploymentRecords
+    from ecs_handoff.aws.state import ServiceState
+    from ecs_handoff.logic.deploy import deploy
+    from ecs_handoff.models import DeploymentRecord, DeploymentRequest, Outcome, ServiceConfig, Source, iso, utcnow
+    from ecs_handoff_embedded.scenario import image
+
+    outputs = aws.stacks["dev"].outputs
+    records = DeploymentRecords(outputs["DeploymentsTableName"])
+    state = ServiceState(outputs["StateTableName"])
+    ours_ecs: Counter[str] = Counter()
+    ecs = counting(aws.session().client("ecs"), ours_ecs)
+    peer = EcsClient(access_key_id="testing", secret_access_key="testing", region="ap-northeast-1")
+    peer_ecs: Counter[str] = Counter()
+    counting(peer.boto, peer_ecs)
+    base = ecs.describe_task_definition(taskDefinition="dev-api")["taskDefinition"]["taskDefinitionArn"]
+    ours_ecs.clear()
+    client("dynamodb")
+    ours_t: list[float] = []
+    peer_t: list[float] = []
+    deploy_calls: list[int] = []
+    for i in range(N_DEPLOY):
+        # what the intake would have seen running (it describes the service before the workflow starts)
+        running_arn = ecs.describe_services(cluster="dev", services=["api"])["services"][0]["taskDefinition"]
+        running = ecs.describe_task_definition(taskDefinition=running_arn)["taskDefinition"]
+        images = {
+            "app-container": image("api", f"dev-b{i:05d}"),
+            "nginx-container": image("api-nginx", f"dev-b{i:05d}"),
+        }
+        deployment_id = f"bench-{i}-{time.time_ns()}"
+        request = DeploymentRequest(
+            deployment_id=deployment_id,
+            env="dev",
+            service_id="api",
+            service=ServiceConfig(cluster="dev", service="api", task_definition="dev-api"),
+            base_task_definition=base,
+            images=[{"name": k, "imageUri": v} for k, v in images.items()],  # type: ignore[misc]
+            source=Source(bucket="b", key="api/imagedefinitions.json.zip", object_version=deployment_id, sequencer="0"),
+            requested_at=iso(utcnow()),
+            running_task_definition=running["taskDefinitionArn"],
+            running_images={c["name"]: c["image"] for c in running["containerDefinitions"]},
+        )
+        records.create(
+            DeploymentRecord(
+                id=deployment_id, env="dev", service="api", outcome=Outcome.IN_PROGRESS, started_at=iso(utcnow())
+            )
+        )
+        time.sleep(0.06)  # let the previous simulated rollout finish, outside the timing
+        calls_before = sum(ours_ecs.values())
+        started = time.perf_counter()
+        deploy(request, records, state, ecs_client=ecs)
+        ours_t.append(time.perf_counter() - started)
+        deploy_calls.append(sum(ours_ecs.values()) - calls_before)
+
+        time.sleep(0.06)
+        peer_images = {
+            "app-container": image("api", f"dev-p{i:05d}"),
+            "nginx-container": image("api-nginx", f"dev-p{i:05d}"),
+        }
+        started = time.perf_counter()
+        action = DeployAction(peer, "dev", "api")
+        td = action.get_current_task_definition(action.service)
+        previous = td
+        td.set_images(**peer_images)
+        new_td = action.update_task_definition(td)
+        action.deploy(new_td)
+        action.deregister_task_definition(previous)  # ecs-deploy's default (--deregister)
+        peer_t.append(time.perf_counter() - started)
+    return {
+        "deploys_each": N_DEPLOY,
+        "ecs_calls_per_deploy": sum(deploy_calls) / N_DEPLOY,
+        "peer_ecs_calls_per_deploy": sum(peer_ecs.values()) / N_DEPLOY,
+        "ecs_calls_by_operation": "see deploy step in docs/performance.md",
+        "peer_ecs_calls": dict(peer_ecs),
+        "deploy_median_s": statistics.median(ours_t),
+        "peer_deploy_median_s": statistics.median(peer_t),
+        "deploy_time_ratio_vs_peer": statistics.median(ours_t) / statistics.median(peer_t),
+    }
+
+
+# --- 2. cold start ------------------------------------------------------------------------------
+
+COLD_HANDLER = """
+import importlib.util, sys, time
+t = time.perf_counter()
+spec = importlib.util.spec_from_file_location("app", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+print(time.perf_counter() - t)
+"""
+COLD_BOTO3 = """
+import time
+t = time.perf_counter()
+import boto3
+boto3.client("ecs", region_name="ap-northeast-1")
+print(time.perf_counter() - t)
+"""
+
+
+def bench_cold_start() -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HANDOFF_", "AWS_ENDPOINT"))}
+    env.update({"AWS_DEFAULT_REGION": "ap-northeast-1", "POWERTOOLS_TRACE_DISABLED": "true"})
+
+    def run(code: str, *args: str) -> float:
+        out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, check=True)
+        return float(out.stdout.strip().splitlines()[-1])
+
+    functions = sorted(p.name for p in (ROOT / "functions").iterdir() if (p / "app.py").exists())
+    samples: dict[str, list[float]] = {name: [] for name in functions}
+    baseline: list[float] = []
+    for _ in range(N_COLD):  # interleaved, so machine noise hits both sides alike
+        baseline.append(run(COLD_BOTO3))
+        for name in functions:
+            samples[name].append(run(COLD_HANDLER, str(ROOT / "functions" / name / "app.py")))
+    base = statistics.median(baseline)
+    per_function = {
+        name: {"median_s": statistics.median(v), "ratio_vs_boto3_client": statistics.median(v) / base}
+        for name, v in samples.items()
+    }
+    return {
+        "boto3_client_median_s": base,
+        "cold_start": per_function,
+        "cold_start_ratio_max": max(f["ratio_vs_boto3_client"] for f in per_function.values()),
+        "cold_start_worst_function": max(per_function, key=lambda n: per_function[n]["ratio_vs_boto3_client"]),
+    }
+
+
+# --- 3. end to end ------------------------------------------------------------------------------
+
+
+def bench_e2e(aws: Any) -> dict[str, Any]:
+    from datetime import datetime
+
+    from ecs_handoff.models import Outcome
+    from ecs_handoff_embedded.scenario import World, artifact, image
+
+    world = World(aws)
+    aws.rollout_seconds = 0.0
+    totals, to_update = [], []
+    for i in range(N_E2E):
+        started = time.time()
+        deployment_id = world.upload("dev", "worker", artifact({"app": image("worker", f"dev-e{i:05d}")}))
+        record = world.wait("dev", deployment_id, timeout=60)
+        assert record.outcome is Outcome.SUCCEEDED, record.reason
+        finished = datetime.fromisoformat(record.finished_at.replace("Z", "+00:00")).timestamp()  # type: ignore[union-attr]
+        deploying = datetime.fromisoformat(record.timeline["deploying"].replace("Z", "+00:00")).timestamp()
+        totals.append(finished - started)
+        to_update.append(deploying - started)
+    return {
+        "e2e_runs": N_E2E,
+        "e2e_p50_s": statistics.median(totals),
+        "e2e_p95_s": pct(totals, 0.95),
+        "upload_to_update_service_p50_s": statistics.median(to_update),
+        "upload_to_update_service_p95_s": pct(to_update, 0.95),
+    }
+
+
+# --- 4. burst -----------------------------------------------------------------------------------
+
+
+def bench_burst(aws: Any) -> dict[str, Any]:
+    from ecs_handoff.models import Outcome
+    from ecs_handoff_embedded.scenario import World, artifact, image
+    from ecs_handoff_embedded.world import _mark_running
+
+    world = World(aws)
+    aws.rollout_seconds = 0.2
+    ssm, ecs = aws.client("ssm"), aws.client("ecs")
+    for n in range(BURST_SERVICES):
+        family = f"dev-burst{n:02d}"
+        td = ecs.register_task_definition(
+            family=family, containerDefinitions=[{"name": "app", "image": image(family, "dev-0"), "memory": 128}]
+        )["taskDefinition"]["taskDefinitionArn"]
+        ecs.create_service(cluster="dev", serviceName=f"burst{n:02d}", taskDefinition=td, desiredCount=1)
+        _mark_running("dev", f"burst{n:02d}")
+        ssm.put_parameter(
+            Name=f"/handoff/dev/services/burst{n:02d}",
+            Type="String",
+            Overwrite=True,
+            Value=json.dumps(
+                {"cluster": "dev", "service": f"burst{n:02d}", "task_definition": family, "poll_interval_seconds": 1}
+            ),
+        )
+    from concurrent.futures import ThreadPoolExecutor
+
+    bodies = {
+        (n, r): artifact({"app": image(f"dev-burst{n:02d}", f"dev-{r}")})
+        for n in range(BURST_SERVICES)
+        for r in range(4)
+    }
+    ids: dict[str, list[str]] = {f"burst{n:02d}": [] for n in range(BURST_SERVICES)}
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        for round_ in range(4):  # each service's uploads in order; services in parallel
+            futures = {
+                n: pool.submit(world.upload, "dev", f"burst{n:02d}", bodies[(n, round_)]) for n in range(BURST_SERVICES)
+            }
+            for n, future in futures.items():
+                ids[f"burst{n:02d}"].append(future.result())
+    upload_seconds = time.monotonic() - started
+    records = {service: [world.wait("dev", i, timeout=300) for i in dep_ids] for service, dep_ids in ids.items()}
+    drained = time.monotonic() - started
+    correct = True
+    problems = []
+    for service, recs in records.items():
+        running = world.running("dev", service)["images"]["app"]
+        if running != image(f"dev-{service}", "dev-3"):
+            correct, problems = False, [*problems, f"{service} runs {running}"]
+        if recs[-1].outcome is not Outcome.SUCCEEDED:
+            correct, problems = False, [*problems, f"{service} newest ended {recs[-1].outcome}"]
+        if any(r.outcome not in (Outcome.SUCCEEDED, Outcome.SUPERSEDED) for r in recs):
+            correct, problems = False, [*problems, f"{service}: {[r.outcome.value for r in recs]}"]
+    all_records = [r for recs in records.values() for r in recs]
+    duplicates = len(all_records) - len({r.id for r in all_records})
+    return {
+        "burst_services": BURST_SERVICES,
+        "burst_uploads": BURST_SERVICES * 4,
+        "burst_upload_seconds": upload_seconds,
+        "burst_correct": correct and duplicates == 0,
+        "burst_problems": problems[:5],
+        "burst_drain_s": drained,
+        "burst_superseded": sum(1 for r in all_records if r.outcome is Outcome.SUPERSEDED),
+    }
+
+
+# --- 5. failure detection -------------------------------------------------------------------------
+
+
+def bench_failure_detection(aws: Any) -> dict[str, Any]:
+    from datetime import datetime
+
+    from ecs_handoff.models import Outcome
+    from ecs_handoff_embedded import gaps
+    from ecs_handoff_embedded.scenario import World, artifact, image
+
+    world = World(aws)
+    aws.rollout_seconds = 1.5
+    delays = []
+    for i in range(N_FAIL):
+        record = world.wait("dev", world.upload("dev", "worker", artifact({"app": image("worker", f"fail-d{i:04d}")})))
+        assert record.outcome is Outcome.FAILED
+        state, failed_at = gaps.ROLLOUT_ENDED[record.ecs_deployment_id]  # type: ignore[index]
+        assert state == "FAILED"
+        finished = datetime.fromisoformat(record.finished_at.replace("Z", "+00:00")).timestamp()  # type: ignore[union-attr]
+        delays.append(finished - failed_at)
+    return {
+        "poll_interval_s": 1,
+        "failure_detection_p50_s": statistics.median(delays),
+        "failure_detection_max_s": max(delays),
+        "failure_detected_within_one_poll": max(delays) <= 1.0 + 0.5,
+    }
+
+
+# --- 6. cost -----------------------------------------------------------------------------------------
+
+
+def bench_cost(aws: Any) -> dict[str, Any]:
+    """One prod deployment with approval, measured, then priced; the rollout loop extrapolated."""
+    from ecs_handoff.aws.clients import client
+    from ecs_handoff.models import Outcome
+    from ecs_handoff_embedded.scenario import World, artifact, image
+
+    world = World(aws)
+    aws.rollout_seconds = 2.5  # long enough for a few polls, so the per-poll cost can be measured
+    calls: Counter[str] = Counter()
+    for service in ("dynamodb", "sns", "secretsmanager", "s3", "ecs", "stepfunctions", "ssm"):
+        counting(client(service), calls)
+    runner = aws.runner
+    start_index = len(runner.invocations)
+    emails_before = len(aws.outbox.messages())
+    deployment_id = world.upload("prod", "worker", artifact({"app": image("worker", "prod-cost001")}))
+    world.wait_phase("prod", deployment_id, "awaiting_approval")
+    link = world.approval_link("alice@example.com", deployment_id)
+    world.open(link)
+    world.decide(link, "approve", "bench")
+    record = world.wait("prod", deployment_id)
+    assert record.outcome is Outcome.SUCCEEDED
+    aws.wait_idle()
+    invocations = runner.invocations[start_index:]
+    history = aws.client("stepfunctions").get_execution_history(executionArn=record.execution_arn, maxResults=1000)[
+        "events"
+    ]
+    transitions = sum(1 for e in history if e["type"].endswith("StateEntered"))
+    polls = sum(1 for i in invocations if i.function.endswith("-rollout"))
+    memory_gb = 256 / 1024
+    gb_seconds = sum(math.ceil(i.duration * 1000) / 1000 * memory_gb for i in invocations)
+    ddb_writes = sum(calls[k] for k in ("PutItem", "UpdateItem", "DeleteItem"))
+    ddb_reads = sum(calls[k] for k in ("GetItem", "Query"))
+    emails = len(aws.outbox.messages()) - emails_before
+    p = PRICES
+    measured = {
+        "lambda_invocations": len(invocations) + 2,  # + the two approval page requests (GET, POST) run through the API
+        "lambda_gb_seconds": gb_seconds,
+        "state_transitions": transitions,
+        "dynamodb_writes": ddb_writes,
+        "dynamodb_reads": ddb_reads,
+        "sns_publishes": calls["Publish"],
+        "emails": emails,
+        "secrets_calls": calls["GetSecretValue"],
+        "rollout_polls": polls,
+    }
+
+    def price(m: dict[str, float]) -> float:
+        return (
+            m["lambda_invocations"] * p["lambda_usd_per_request"]
+            + m["lambda_gb_seconds"] * p["lambda_arm64_usd_per_gb_second"]
+            + m["state_transitions"] * p["stepfunctions_standard_usd_per_state_transition"]
+            + m["dynamodb_writes"] * p["dynamodb_on_demand_usd_per_write_request_unit"]
+            + m["dynamodb_reads"] * p["dynamodb_on_demand_usd_per_read_request_unit"]
+            + m["sns_publishes"] * p["sns_usd_per_publish"]
+            + m["emails"] * p["sns_usd_per_email_delivery"]
+            + m["secrets_calls"] * p["secretsmanager_usd_per_api_call"]
+            + 2 * p["apigateway_http_api_usd_per_request"]
+            + 1 * p["s3_usd_per_get_request"]
+        )
+
+    # Each extra poll of a longer real rollout: Wait + Task + Choice transitions, one rollout invocation,
+    # one record update and one lock renewal.
+    rollout_invocations = [i for i in invocations if i.function.endswith("-rollout")]
+    per_poll_gb_s = statistics.mean(math.ceil(i.duration * 1000) / 1000 * memory_gb for i in rollout_invocations)
+    a = p["assumptions"]
+    real_polls = math.ceil(a["real_rollout_seconds"] / a["poll_interval_seconds"])
+    extra = max(0, real_polls - polls)
+    real = dict(measured)
+    real["lambda_invocations"] += extra
+    real["lambda_gb_seconds"] += extra * per_poll_gb_s
+    real["state_transitions"] += extra * 3
+    real["dynamodb_writes"] += extra * 2
+    handoff_cost = price(real)
+    v2_minutes = 1 + math.ceil(a["real_rollout_seconds"] / 60)
+    v2_cost = v2_minutes * p["codepipeline_v2_usd_per_action_execution_minute"]
+    v1_cost = p["codepipeline_v1_usd_per_active_pipeline_month"] / a["deployments_per_pipeline_month"]
+    return {
+        "cost_measured": measured,
+        "cost_assumed_real_rollout_seconds": a["real_rollout_seconds"],
+        "cost_per_prod_deployment_usd": handoff_cost,
+        "codepipeline_v2_cost_usd": v2_cost,
+        "codepipeline_v1_cost_usd": v1_cost,
+        "cost_ratio_vs_codepipeline_v2": handoff_cost / v2_cost,
+        "cost_ratio_vs_codepipeline_v1": handoff_cost / v1_cost,
+    }
+
+
+def main() -> int:
+    from ecs_handoff.observability import logger
+    from ecs_handoff_embedded.runtime import EmbeddedAws
+
+    logger.setLevel("ERROR")
+    results: dict[str, Any] = {
+        "quick": QUICK,
+        "python": sys.version.split()[0],
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    print("cold starts (fresh interpreters)...", flush=True)
+    results.update(bench_cold_start())
+    state_dir = Path(tempfile.mkdtemp(prefix="handoff-bench-"))
+    aws = EmbeddedAws(state_dir=state_dir, rollout_seconds=0.05, log_level="ERROR")
+    with contextlib.redirect_stdout(io.StringIO()):
+        aws.start()
+    try:
+        for name, step in (
+            ("deploy step vs ecs-deploy", bench_deploy_step),
+            ("end to end", bench_e2e),
+            ("failure detection", bench_failure_detection),
+            ("cost", bench_cost),
+            ("burst", bench_burst),
+        ):
+            print(f"{name}...", flush=True)
+            results.update(step(aws))
+    finally:
+        aws.stop()
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    table(results)
+    print(f"\nwritten to {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+def table(r: dict[str, Any]) -> None:
+    rows = [
+        (
+            "ECS calls per deploy (handoff / ecs-deploy)",
+            f"{r['ecs_calls_per_deploy']:.1f} / {r['peer_ecs_calls_per_deploy']:.1f}",
+            "<= peer",
+        ),
+        (
+            "deploy step median (handoff / ecs-deploy)",
+            f"{r['deploy_median_s'] * 1000:.1f} ms / {r['peer_deploy_median_s'] * 1000:.1f} ms",
+            "",
+        ),
+        ("deploy_time_ratio_vs_peer", f"{r['deploy_time_ratio_vs_peer']:.2f}x", "<= 1.0x"),
+        ("cold start, bare boto3 ECS client", f"{r['boto3_client_median_s'] * 1000:.0f} ms", ""),
+        *[
+            (f"cold start {name}", f"{v['median_s'] * 1000:.0f} ms ({v['ratio_vs_boto3_client']:.2f}x)", "")
+            for name, v in r["cold_start"].items()
+        ],
+        ("cold_start_ratio_max", f"{r['cold_start_ratio_max']:.2f}x ({r['cold_start_worst_function']})", "<= 1.3x"),
+        ("e2e upload -> SUCCEEDED p50 / p95", f"{r['e2e_p50_s']:.2f} s / {r['e2e_p95_s']:.2f} s", "p50 <= 0.5 s"),
+        (
+            "upload -> UpdateService p50 / p95",
+            f"{r['upload_to_update_service_p50_s']:.2f} s / {r['upload_to_update_service_p95_s']:.2f} s",
+            "",
+        ),
+        (
+            "burst",
+            f"{r['burst_services']} services x 4 uploads in {r['burst_upload_seconds']:.2f} s, drained in {r['burst_drain_s']:.1f} s, correct={r['burst_correct']}",
+            "correct",
+        ),
+        (
+            "failure noticed after FAILED, p50 / max",
+            f"{r['failure_detection_p50_s']:.2f} s / {r['failure_detection_max_s']:.2f} s (poll {r['poll_interval_s']} s)",
+            "within one poll",
+        ),
+        ("cost per prod deployment (5 min rollout)", f"${r['cost_per_prod_deployment_usd']:.5f}", ""),
+        (
+            "CodePipeline V2 / V1 for the same",
+            f"${r['codepipeline_v2_cost_usd']:.4f} / ${r['codepipeline_v1_cost_usd']:.4f}",
+            "",
+        ),
+        ("cost_ratio_vs_codepipeline_v2", f"{r['cost_ratio_vs_codepipeline_v2']:.3f}", "<= 0.1"),
+    ]
+    width = max(len(a) for a, _, _ in rows)
+    print()
+    for label, value, target in rows:
+        print(f"{label:<{width}}  {value}" + (f"   [target {target}]" if target else ""))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
