@@ -209,26 +209,12 @@ def bench_e2e(aws: Any) -> dict[str, Any]:
 def bench_burst(aws: Any) -> dict[str, Any]:
     from ecs_handoff.models import Outcome
     from ecs_handoff_embedded.scenario import World, artifact, image
-    from ecs_handoff_embedded.world import _mark_running
+    from ecs_handoff_embedded.world import add_simple_service
 
     world = World(aws)
     aws.rollout_seconds = 0.2
-    ssm, ecs = aws.client("ssm"), aws.client("ecs")
     for n in range(BURST_SERVICES):
-        family = f"dev-burst{n:02d}"
-        td = ecs.register_task_definition(
-            family=family, containerDefinitions=[{"name": "app", "image": image(family, "dev-0"), "memory": 128}]
-        )["taskDefinition"]["taskDefinitionArn"]
-        ecs.create_service(cluster="dev", serviceName=f"burst{n:02d}", taskDefinition=td, desiredCount=1)
-        _mark_running("dev", f"burst{n:02d}")
-        ssm.put_parameter(
-            Name=f"/handoff/dev/services/burst{n:02d}",
-            Type="String",
-            Overwrite=True,
-            Value=json.dumps(
-                {"cluster": "dev", "service": f"burst{n:02d}", "task_definition": family, "poll_interval_seconds": 1}
-            ),
-        )
+        add_simple_service(aws.session(), "dev", f"burst{n:02d}", image(f"dev-burst{n:02d}", "dev-0"))
     from concurrent.futures import ThreadPoolExecutor
 
     bodies = {

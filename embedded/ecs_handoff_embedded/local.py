@@ -29,7 +29,9 @@ def serve(port: int = 0, rollout_seconds: float = 1.0) -> int:
         "AWS_DEFAULT_REGION=ap-northeast-1"
     )
     print(f"  aws s3 cp imagedefinitions.json.zip s3://{bucket_name('dev')}/api/imagedefinitions.json.zip")
+    print("  handoff --local upload imagedefinitions.json --env dev --service api")
     print("  handoff --local history --env dev")
+    print(f"prod needs approval: the emails land in {aws.outbox.directory}; open the link in a browser")
     print("Ctrl-C stops it.")
     try:
         while not stop.wait(0.5):

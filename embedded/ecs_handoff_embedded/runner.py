@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 import threading
 import time
 import traceback
@@ -138,4 +139,13 @@ class FunctionRunner:
                 )
                 errored = True
         self.invocations.append(Invocation(fn.function_name, started, time.monotonic() - started, error))
+        _drop_metrics()
         return payload, errored, ""
+
+
+def _drop_metrics() -> None:
+    """Metrics are off here (no CloudWatch), so Powertools never flushes them; drop what a handler added,
+    as each Lambda invocation's flush would, instead of letting them pile up in this shared process."""
+    observability = sys.modules.get("ecs_handoff.observability")
+    if observability is not None:
+        observability.metrics.clear_metrics()

@@ -137,3 +137,22 @@ def subscribe_approvers(session: Any, env: str, topic_arn: str) -> None:
             Endpoint=approver,
             Attributes={"FilterPolicy": json.dumps({"approver": [approver]})},
         )
+
+
+def add_simple_service(session: Any, env: str, service_id: str, image: str) -> None:
+    """One more one-container service, as Terraform would add it (load tests and benchmarks)."""
+    ecs, ssm = session.client("ecs"), session.client("ssm")
+    family = f"{env}-{service_id}"
+    arn = ecs.register_task_definition(
+        family=family, containerDefinitions=[{"name": "app", "image": image, "memory": 128}]
+    )["taskDefinition"]["taskDefinitionArn"]
+    ecs.create_service(cluster=env, serviceName=service_id, taskDefinition=arn, desiredCount=1)
+    _mark_running(env, service_id)
+    ssm.put_parameter(
+        Name=f"/handoff/{env}/services/{service_id}",
+        Type="String",
+        Overwrite=True,
+        Value=json.dumps(
+            {"cluster": env, "service": service_id, "task_definition": family, "poll_interval_seconds": 1}
+        ),
+    )

@@ -4,7 +4,6 @@ bursts. Each ends with a correct deployment, or a clear failure that changed not
 from __future__ import annotations
 
 import itertools
-import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -153,27 +152,10 @@ def test_fault_twenty_uploads_in_a_second_are_serialised_and_the_newest_wins(wor
 
 def test_fault_fifty_services_uploading_at_once_all_deploy(world: World, embedded: EmbeddedAws):
     # GIVEN 50 services Terraform registered
-    ssm, ecs = embedded.client("ssm"), embedded.client("ecs")
-    base = world.running("dev", "worker")["task_definition_json"]
-    from ecs_handoff_embedded.world import _mark_running
+    from ecs_handoff_embedded.world import add_simple_service
 
     for n in range(50):
-        family = f"dev-svc{n:02d}"
-        td = ecs.register_task_definition(
-            family=family,
-            containerDefinitions=[{"name": "app", "image": image(family, "dev-0"), "memory": 128}],
-            taskRoleArn=base["taskRoleArn"],
-        )["taskDefinition"]["taskDefinitionArn"]
-        ecs.create_service(cluster="dev", serviceName=f"svc{n:02d}", taskDefinition=td, desiredCount=1)
-        _mark_running("dev", f"svc{n:02d}")
-        ssm.put_parameter(
-            Name=f"/handoff/dev/services/svc{n:02d}",
-            Type="String",
-            Overwrite=True,
-            Value=json.dumps(
-                {"cluster": "dev", "service": f"svc{n:02d}", "task_definition": family, "poll_interval_seconds": 1}
-            ),
-        )
+        add_simple_service(embedded.session(), "dev", f"svc{n:02d}", image(f"dev-svc{n:02d}", "dev-0"))
     # WHEN all 50 upload at once
     ids = [world.upload("dev", f"svc{n:02d}", artifact({"app": image(f"dev-svc{n:02d}", "dev-1")})) for n in range(50)]
     records = [world.wait("dev", i, timeout=180) for i in ids]

@@ -5,23 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ecs_handoff.aws.clients import aws_call, client, error_code
-from ecs_handoff.aws.dynamo import from_item, to_item
+from ecs_handoff.aws.clients import aws_call
+from ecs_handoff.aws.dynamo import Table, from_item, to_item
 from ecs_handoff.errors import RecordConflict
 from ecs_handoff.models import Approval, ApprovalStatus, ApprovalVote
 
 
-class ApprovalStore:
-    def __init__(self, table: str, dynamodb: Any = None) -> None:
-        self.table = table
-        self._ddb = dynamodb
-
-    @property
-    def ddb(self) -> Any:
-        if self._ddb is None:
-            self._ddb = client("dynamodb")
-        return self._ddb
-
+class ApprovalStore(Table):
     def create(self, approval: Approval) -> None:
         item = approval.model_dump(mode="json")
         item["ttl"] = approval.expires_at + 90 * 86400  # kept 90 days after expiry for the audit trail
@@ -38,19 +28,11 @@ class ApprovalStore:
         return Approval.model_validate(from_item(item)) if item else None
 
     def _update(self, approval_id: str, what: str, **kwargs: Any) -> Approval:
-        from botocore.exceptions import ClientError
-
-        with aws_call(what):
-            try:
-                response = self.ddb.update_item(
-                    TableName=self.table, Key=to_item({"approval_id": approval_id}), ReturnValues="ALL_NEW", **kwargs
-                )
-            except ClientError as exc:
-                if error_code(exc) == "ConditionalCheckFailedException":
-                    raise RecordConflict(
-                        f"{what}: the approval is no longer pending, or this vote was already cast"
-                    ) from exc
-                raise
+        response = self.conditional(
+            "update_item", what, Key=to_item({"approval_id": approval_id}), ReturnValues="ALL_NEW", **kwargs
+        )
+        if response is None:
+            raise RecordConflict(f"{what}: the approval is no longer pending, or this vote was already cast")
         return Approval.model_validate(from_item(response["Attributes"]))
 
     def add_approval(self, approval_id: str, vote: ApprovalVote) -> Approval:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ecs_handoff.aws.clients import aws_call, client, error_code
+
 
 def serializer() -> tuple[Any, Any]:
     from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -31,3 +33,29 @@ def plain(value: Any) -> Any:
     if isinstance(value, list):
         return [plain(v) for v in value]
     return value
+
+
+class Table:
+    """One DynamoDB table: a lazily created client, and conditional writes that report their outcome."""
+
+    def __init__(self, table: str, dynamodb: Any = None) -> None:
+        self.table = table
+        self._ddb = dynamodb
+
+    @property
+    def ddb(self) -> Any:
+        if self._ddb is None:
+            self._ddb = client("dynamodb")
+        return self._ddb
+
+    def conditional(self, operation: str, what: str, **kwargs: Any) -> dict[str, Any] | None:
+        """Runs put_item / update_item / delete_item; None when its ConditionExpression failed."""
+        from botocore.exceptions import ClientError
+
+        with aws_call(what):
+            try:
+                return dict(getattr(self.ddb, operation)(TableName=self.table, **kwargs))
+            except ClientError as exc:
+                if error_code(exc) == "ConditionalCheckFailedException":
+                    return None
+                raise

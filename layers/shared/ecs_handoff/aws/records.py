@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ecs_handoff.aws.clients import aws_call, client, error_code
+from ecs_handoff.aws.clients import aws_call
+from ecs_handoff.aws.dynamo import Table
 from ecs_handoff.aws.dynamo import from_item as _from_item
 from ecs_handoff.aws.dynamo import to_item as _to_item
 from ecs_handoff.models import DeploymentRecord
@@ -13,35 +14,20 @@ BY_SERVICE_INDEX = "by_service"
 BY_ENV_INDEX = "by_env"
 
 
-class DeploymentRecords:
+class DeploymentRecords(Table):
     """Reads and writes deployment records; every write names its table and is conditional where it matters."""
-
-    def __init__(self, table: str, dynamodb: Any = None) -> None:
-        self.table = table
-        self._ddb = dynamodb
-
-    @property
-    def ddb(self) -> Any:
-        if self._ddb is None:
-            self._ddb = client("dynamodb")
-        return self._ddb
 
     def create(self, record: DeploymentRecord) -> bool:
         """Writes a new record; False when one with this id already exists (a duplicate event)."""
-        from botocore.exceptions import ClientError
-
-        with aws_call(f"writing deployment record {record.id}"):
-            try:
-                self.ddb.put_item(
-                    TableName=self.table,
-                    Item=_to_item(record.model_dump(mode="json")),
-                    ConditionExpression="attribute_not_exists(id)",
-                )
-            except ClientError as exc:
-                if error_code(exc) == "ConditionalCheckFailedException":
-                    return False
-                raise
-        return True
+        return (
+            self.conditional(
+                "put_item",
+                f"writing deployment record {record.id}",
+                Item=_to_item(record.model_dump(mode="json")),
+                ConditionExpression="attribute_not_exists(id)",
+            )
+            is not None
+        )
 
     def update(self, deployment_id: str, phase: str | None = None, at: str | None = None, **fields: Any) -> None:
         """Sets fields on an existing record and, with phase, stamps the time of that phase."""

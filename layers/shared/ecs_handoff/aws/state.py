@@ -6,7 +6,8 @@ import time
 from enum import StrEnum
 from typing import Any
 
-from ecs_handoff.aws.clients import aws_call, client, error_code
+from ecs_handoff.aws.clients import aws_call
+from ecs_handoff.aws.dynamo import Table
 
 SEQUENCER_WIDTH = 64
 
@@ -22,34 +23,16 @@ class EventOrder(StrEnum):
     STALE = "STALE"
 
 
-class ServiceState:
-    def __init__(self, table: str, dynamodb: Any = None) -> None:
-        self.table = table
-        self._ddb = dynamodb
-
-    @property
-    def ddb(self) -> Any:
-        if self._ddb is None:
-            self._ddb = client("dynamodb")
-        return self._ddb
-
+class ServiceState(Table):
     def _conditional(self, what: str, **kwargs: Any) -> bool:
-        """Runs a conditional write; False when its condition failed."""
-        from botocore.exceptions import ClientError
-
-        with aws_call(what):
-            try:
-                if "UpdateExpression" in kwargs:
-                    self.ddb.update_item(TableName=self.table, **kwargs)
-                elif "Item" in kwargs:
-                    self.ddb.put_item(TableName=self.table, **kwargs)
-                else:
-                    self.ddb.delete_item(TableName=self.table, **kwargs)
-            except ClientError as exc:
-                if error_code(exc) == "ConditionalCheckFailedException":
-                    return False
-                raise
-        return True
+        """A conditional write; False when its condition failed."""
+        if "UpdateExpression" in kwargs:
+            operation = "update_item"
+        elif "Item" in kwargs:
+            operation = "put_item"
+        else:
+            operation = "delete_item"
+        return self.conditional(operation, what, **kwargs) is not None
 
     def _get(self, pk: str) -> dict[str, Any]:
         with aws_call(f"reading {pk}"):
@@ -101,13 +84,7 @@ class ServiceState:
         now = int(time.time())
         ok = self._conditional(
             f"locking service {service_id}",
-            Item={
-                "pk": {"S": f"lock#{service_id}"},
-                "holder": {"S": holder},
-                "execution_arn": {"S": execution_arn},
-                "lease_until": {"N": str(now + lease_seconds)},
-                "acquired_at": {"N": str(now)},
-            },
+            Item=_lock_item(service_id, holder, execution_arn, now, lease_seconds),
             ConditionExpression="attribute_not_exists(pk) OR lease_until < :now OR holder = :holder",
             ExpressionAttributeValues={":now": {"N": str(now)}, ":holder": {"S": holder}},
         )
@@ -124,16 +101,9 @@ class ServiceState:
         self, service_id: str, dead_holder: str, holder: str, execution_arn: str, lease_seconds: int
     ) -> bool:
         """Replaces a lock whose holder's execution has ended, only if that holder still has it."""
-        now = int(time.time())
         return self._conditional(
             f"taking over the lock of {service_id} from {dead_holder}",
-            Item={
-                "pk": {"S": f"lock#{service_id}"},
-                "holder": {"S": holder},
-                "execution_arn": {"S": execution_arn},
-                "lease_until": {"N": str(now + lease_seconds)},
-                "acquired_at": {"N": str(now)},
-            },
+            Item=_lock_item(service_id, holder, execution_arn, int(time.time()), lease_seconds),
             ConditionExpression="holder = :dead",
             ExpressionAttributeValues={":dead": {"S": dead_holder}},
         )
@@ -158,3 +128,13 @@ class ServiceState:
             ConditionExpression="holder = :holder",
             ExpressionAttributeValues={":holder": {"S": holder}},
         )
+
+
+def _lock_item(service_id: str, holder: str, execution_arn: str, now: int, lease_seconds: int) -> dict[str, Any]:
+    return {
+        "pk": {"S": f"lock#{service_id}"},
+        "holder": {"S": holder},
+        "execution_arn": {"S": execution_arn},
+        "lease_until": {"N": str(now + lease_seconds)},
+        "acquired_at": {"N": str(now)},
+    }
