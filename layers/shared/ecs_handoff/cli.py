@@ -356,7 +356,8 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     if not args.json:
         images = ", ".join(f"{c.container}={c.image_after.rsplit('/', 1)[-1]}" for c in target.images)
         print(f"rolling {args.service} in {args.env} back to deployment {target.id} ({images})")
-    assert target.source is not None  # SUCCEEDED deployments always came from an upload
+    if target.source is None:
+        raise NotFound(f"deployment {target.id} has no source object version to re-upload")
     return _reupload(env, args.service, target.source.object_version, "rollback", args.json)
 
 

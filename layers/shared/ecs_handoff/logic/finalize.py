@@ -12,7 +12,16 @@ from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.aws.state import ServiceState
 from ecs_handoff.errors import RecordConflict
-from ecs_handoff.models import ApprovalStatus, FinalizeResult, Outcome, RolloutState, WorkflowState, iso, utcnow
+from ecs_handoff.models import (
+    ApprovalStatus,
+    FinalizeResult,
+    Outcome,
+    RolloutState,
+    WorkflowError,
+    WorkflowState,
+    iso,
+    utcnow,
+)
 from ecs_handoff.observability import logger
 
 
@@ -33,7 +42,7 @@ def decide(state: WorkflowState) -> FinalizeResult:
             reason=f"{state.error.error} {where}: {state.error.message}{rollback_note}",
         )
     if state.approval_error is not None:
-        return _approval_outcome(state)
+        return _approval_outcome(state, state.approval_error)
     if state.lock is not None and state.lock.status == "SUPERSEDED":
         return FinalizeResult(outcome=Outcome.SUPERSEDED, reason=state.lock.reason)
     if state.rollout is not None and state.rollout.state is RolloutState.COMPLETED:
@@ -46,10 +55,8 @@ def decide(state: WorkflowState) -> FinalizeResult:
     return FinalizeResult(outcome=Outcome.FAILED, reason="the workflow ended without a rollout result")
 
 
-def _approval_outcome(state: WorkflowState) -> FinalizeResult:
+def _approval_outcome(state: WorkflowState, error: WorkflowError) -> FinalizeResult:
     """The gate ended without an approval: why, in the vocabulary's words."""
-    error = state.approval_error
-    assert error is not None
     if error.error == "States.Timeout":
         timeout = state.request.service.approval_timeout_seconds
         return FinalizeResult(
