@@ -48,14 +48,12 @@ def bench_deploy_step(aws: Any) -> dict[str, Any]:
     from ecs_deploy.ecs import DeployAction, EcsClient
     from ecs_handoff.aws.clients import client
     from ecs_handoff.aws.records import DeploymentRecords
-    from ecs_handoff.aws.state import ServiceState
     from ecs_handoff.logic.deploy import deploy
     from ecs_handoff.models import DeploymentRecord, DeploymentRequest, Outcome, ServiceConfig, Source, iso, utcnow
     from ecs_handoff_embedded.scenario import image
 
     outputs = aws.stacks["dev"].outputs
     records = DeploymentRecords(outputs["DeploymentsTableName"])
-    state = ServiceState(outputs["StateTableName"])
     ours_ecs: Counter[str] = Counter()
     ecs = counting(aws.session().client("ecs"), ours_ecs)
     peer = EcsClient(access_key_id="testing", secret_access_key="testing", region="ap-northeast-1")
@@ -96,7 +94,7 @@ def bench_deploy_step(aws: Any) -> dict[str, Any]:
         time.sleep(0.06)  # let the previous simulated rollout finish, outside the timing
         calls_before = sum(ours_ecs.values())
         started = time.perf_counter()
-        deploy(request, records, state, ecs_client=ecs)
+        deploy(request, records, ecs_client=ecs)
         ours_t.append(time.perf_counter() - started)
         deploy_calls.append(sum(ours_ecs.values()) - calls_before)
 

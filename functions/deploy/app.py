@@ -7,7 +7,6 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from ecs_handoff.aws.records import DeploymentRecords
-from ecs_handoff.aws.state import ServiceState
 from ecs_handoff.logic.deploy import deploy
 from ecs_handoff.models import StepInput
 from ecs_handoff.observability import logger, metrics, tracer
@@ -20,9 +19,5 @@ from ecs_handoff.settings import Settings
 @event_parser(model=StepInput)
 def lambda_handler(event: StepInput, context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_env()
-    result = deploy(
-        event.request,
-        DeploymentRecords(settings.need("deployments_table")),
-        ServiceState(settings.need("state_table")),
-    )
+    result = deploy(event.request, DeploymentRecords(settings.need("deployments_table")))
     return result.model_dump(mode="json")

@@ -15,7 +15,7 @@ from ecs_handoff.approvals.links import LinkClaims, expired, verify
 from ecs_handoff.aws import sfn
 from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
-from ecs_handoff.errors import RecordConflict
+from ecs_handoff.errors import AwsAccessError, NotFound, RecordConflict
 from ecs_handoff.models import Approval, ApprovalStatus, ApprovalVote, iso, utcnow
 from ecs_handoff.observability import logger
 from ecs_handoff.taskdef import short_name
@@ -168,16 +168,26 @@ class ApprovalDesk:
             approver=vote.approver,
             via=vote.via,
         )
+        try:
+            if updated.status is ApprovalStatus.REJECTED:
+                cause = f"rejected by {vote.approver}" + (f": {vote.comment}" if vote.comment else " (no comment)")
+                sfn.send_task_failure(approval.task_token, "ApprovalRejected", cause, self.sfn)
+            elif updated.status is ApprovalStatus.APPROVED:
+                output = {"approval_id": approval.approval_id, "approved_by": updated.approved_by}
+                sfn.send_task_success(approval.task_token, output, self.sfn)
+        except (AwsAccessError, NotFound) as exc:
+            # The workflow stopped waiting a moment ago (timed out, or stopped by hand): nothing deploys.
+            logger.warning("decision reached an ended workflow", approval_id=approval.approval_id, error=str(exc))
+            return _refuse(
+                410,
+                "Approval expired",
+                "The deployment stopped waiting before your decision arrived; nothing was deployed.",
+            )
         if updated.status is ApprovalStatus.REJECTED:
-            cause = f"rejected by {vote.approver}" + (f": {vote.comment}" if vote.comment else " (no comment)")
-            sfn.send_task_failure(approval.task_token, "ApprovalRejected", cause, self.sfn)
             return PageResult(
                 200, "Rejected", page.message_page("Rejected", "Recorded. Nothing will be deployed."), "reject"
             )
         if updated.status is ApprovalStatus.APPROVED:
-            sfn.send_task_success(
-                approval.task_token, {"approval_id": approval.approval_id, "approved_by": updated.approved_by}, self.sfn
-            )
             return PageResult(
                 200,
                 "Approved",

@@ -9,19 +9,13 @@ from typing import Any
 
 from ecs_handoff.aws import ecs as ecs_access
 from ecs_handoff.aws.records import DeploymentRecords
-from ecs_handoff.aws.state import ServiceState
 from ecs_handoff.errors import NotFound
 from ecs_handoff.models import DeploymentRequest, DeployResult, Outcome, iso, utcnow
 from ecs_handoff.observability import logger
 from ecs_handoff.taskdef import image_changes, render, short_name
 
 
-def deploy(
-    request: DeploymentRequest,
-    records: DeploymentRecords,
-    state: ServiceState,
-    ecs_client: Any = None,
-) -> DeployResult:
+def deploy(request: DeploymentRequest, records: DeploymentRecords, ecs_client: Any = None) -> DeployResult:
     """Four ECS calls and three record operations on the first run; a retry skips what the record shows done.
 
     The lock's lease was taken long enough for the approval wait plus the rollout, and the rollout

@@ -144,12 +144,14 @@ class Intake:
         self.state.mark_latest_deployment(service_id, source.sequencer, deployment_id)
         payload = json.dumps({"request": request.workflow_input()}, sort_keys=True)
         arn = sfn.start_execution(self.settings.need("state_machine_arn"), deployment_id, payload, self.sfn)
+        if arn is not None:
+            self.records.update(deployment_id, execution_arn=arn)
         if arn is None or not created:
+            # A redelivered event, or a retry after a failure between writing the record and the start.
             logger.info("duplicate event, deployment already started", deployment_id=deployment_id)
             return IntakeResult(
                 action="DUPLICATE", reason="this upload is already being deployed", deployment_id=deployment_id
             )
-        self.records.update(deployment_id, execution_arn=arn)
         logger.info("deployment started", deployment_id=deployment_id, service=service_id, version=version)
         return IntakeResult(action="STARTED", reason="deployment started", deployment_id=deployment_id)
 

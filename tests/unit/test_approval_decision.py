@@ -1,0 +1,69 @@
+"""ApprovalDesk.apply when the workflow stopped waiting (moto cannot reproduce this: it accepts the token)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+from ecs_handoff.logic.approval_decision import ApprovalDesk
+from ecs_handoff.models import Approval, ApprovalStatus, ApprovalVote, ImageChange
+
+
+def approval(**changes: Any) -> Approval:
+    values: dict[str, Any] = {
+        "approval_id": "a" * 32,
+        "deployment_id": "api-v1",
+        "execution_arn": "arn:aws:states:ap-northeast-1:123456789012:execution:sm:api-v1",
+        "task_token": "token",
+        "env": "prod",
+        "service_id": "api",
+        "changes": [ImageChange(container="app", image_before="a:1", image_after="a:2")],
+        "base_task_definition": "arn:aws:ecs:ap-northeast-1:123456789012:task-definition/prod-api:1",
+        "running_task_definition": "arn:aws:ecs:ap-northeast-1:123456789012:task-definition/prod-api:1",
+        "requested_at": "2026-11-26T00:00:00.000Z",
+        "expires_at": 4_000_000_000,
+        "approvers": ["alice@example.com"],
+        **changes,
+    }
+    return Approval(**values)
+
+
+class FakeStore:
+    def __init__(self) -> None:
+        self.current = approval()
+
+    def add_approval(self, approval_id: str, vote: ApprovalVote) -> Approval:
+        self.current = self.current.model_copy(update={"approved_by": [vote.approver], "votes": [vote]})
+        return self.current
+
+    def close(self, approval_id: str, status: ApprovalStatus, at: str, **_: Any) -> Approval:
+        self.current = self.current.model_copy(update={"status": status, "decided_at": at})
+        return self.current
+
+
+class FakeRecords:
+    def __init__(self) -> None:
+        self.votes: list[dict[str, Any]] = []
+
+    def append_vote(self, deployment_id: str, vote: dict[str, Any]) -> None:
+        self.votes.append(vote)
+
+
+class StoppedWorkflow:
+    """A Step Functions client whose task has timed out already."""
+
+    def send_task_success(self, **_: Any) -> None:
+        raise ClientError({"Error": {"Code": "TaskTimedOut", "Message": "Task Timed Out"}}, "SendTaskSuccess")
+
+    send_task_failure = send_task_success
+
+
+def test_approval_decision_reaching_an_ended_workflow_is_410_and_says_nothing_deployed():
+    # GIVEN a pending approval whose workflow stopped waiting a moment ago
+    records = FakeRecords()
+    desk = ApprovalDesk(FakeStore(), records, key=b"k" * 64, sfn_client=StoppedWorkflow())  # type: ignore[arg-type]
+    vote = ApprovalVote(approver="alice@example.com", decision="approve", at="2026-11-26T00:00:01.000Z")
+    # WHEN alice approves  THEN a clear 410 page, not a server error, and her vote is still on record
+    result = desk.apply(approval(), vote)
+    assert result.status == 410 and "nothing was deployed" in result.html
+    assert records.votes and records.votes[0]["approver"] == "alice@example.com"
