@@ -148,3 +148,26 @@ def test_decide_superseded_and_explicit_result():
     assert decide(superseded).outcome is Outcome.SUPERSEDED
     closed = WorkflowState.model_validate({"request": base, "result": {"outcome": "INVALID", "reason": "fail closed"}})
     assert decide(closed).outcome is Outcome.INVALID
+
+
+def test_service_config_refuses_more_polls_than_one_execution_holds():
+    # 24 h of 1 s polls would overflow Step Functions' 25,000-event history
+    with pytest.raises(ValidationError, match="raise poll_interval_seconds"):
+        ServiceConfig.model_validate(
+            {
+                "cluster": "c",
+                "service": "s",
+                "task_definition": "t",
+                "rollout_timeout_seconds": 86400,
+                "poll_interval_seconds": 1,
+            }
+        )
+    assert ServiceConfig.model_validate(
+        {
+            "cluster": "c",
+            "service": "s",
+            "task_definition": "t",
+            "rollout_timeout_seconds": 86400,
+            "poll_interval_seconds": 30,
+        }
+    )

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SERVICE_ID_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 """Safe service ids: lowercase DNS-label style, 1-40 characters, so they fit in keys, SSM
@@ -16,6 +16,7 @@ names and execution names without escaping."""
 
 
 EXECUTION_NAME_MAX = 80
+MAX_ROLLOUT_POLLS = 4000
 _EXECUTION_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -94,6 +95,17 @@ class ServiceConfig(Model):
     rollout_timeout_seconds: int = Field(default=1800, ge=5, le=86400)
     approval_timeout_seconds: int = Field(default=86400, ge=5, le=604800)
     poll_interval_seconds: int = Field(default=15, ge=1, le=300)
+
+    @model_validator(mode="after")
+    def _rollout_fits_in_one_execution(self) -> ServiceConfig:
+        # A standard execution keeps at most 25,000 history events; each poll adds about 5.
+        polls = self.rollout_timeout_seconds / self.poll_interval_seconds
+        if polls > MAX_ROLLOUT_POLLS:
+            raise ValueError(
+                f"rollout_timeout_seconds / poll_interval_seconds is {polls:.0f} polls; at most {MAX_ROLLOUT_POLLS} "
+                "fit in one Step Functions execution, so raise poll_interval_seconds"
+            )
+        return self
 
     @field_validator("approvers")
     @classmethod
