@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.logic.deploy import deploy
-from ecs_handoff.models import StepInput
+from ecs_handoff.models import DeployInput
 from ecs_handoff.observability import logger, metrics, tracer
 from ecs_handoff.settings import Settings
 
@@ -16,8 +16,8 @@ from ecs_handoff.settings import Settings
 @logger.inject_lambda_context(correlation_id_path="request.deployment_id")
 @metrics.log_metrics
 @tracer.capture_lambda_handler
-@event_parser(model=StepInput)
-def lambda_handler(event: StepInput, context: LambdaContext) -> dict[str, Any]:
+@event_parser(model=DeployInput)
+def lambda_handler(event: DeployInput, context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_env()
-    result = deploy(event.request, DeploymentRecords(settings.need("deployments_table")))
+    result = deploy(event.request, DeploymentRecords(settings.need("deployments_table")), attempt=event.attempt)
     return result.model_dump(mode="json")

@@ -317,6 +317,11 @@ class StepInput(Model):
     request: DeploymentRequest
 
 
+class DeployInput(Model):
+    request: DeploymentRequest
+    attempt: int = 0  # $$.State.RetryCount: above 0 when Step Functions retries the step
+
+
 class RolloutInput(Model):
     request: DeploymentRequest
     deploy: DeployResult

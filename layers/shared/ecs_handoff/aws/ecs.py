@@ -38,6 +38,23 @@ def resolve_base(task_definition: str, ecs: Any = None) -> tuple[dict[str, Any],
     )
 
 
+def find_revision_tagged(base: str, key: str, value: str, ecs: Any = None, newest: int = 10) -> str | None:
+    """The newest revisions of base's family carrying tag key=value (a retried step's own registration)."""
+    ecs = ecs or client("ecs")
+    family = short_name(base).rsplit(":", 1)[0]
+    with aws_call(f"listing revisions of task definition family {family}"):
+        arns = ecs.list_task_definitions(familyPrefix=family, sort="DESC", maxResults=newest).get(
+            "taskDefinitionArns", []
+        )
+    for arn in arns:
+        if short_name(arn).rsplit(":", 1)[0] != family:
+            continue
+        _, tags = describe_task_definition(arn, ecs)
+        if any(t.get("key") == key and t.get("value") == value for t in tags):
+            return str(arn)
+    return None
+
+
 def register_task_definition(spec: dict[str, Any], ecs: Any = None) -> str:
     ecs = ecs or client("ecs")
     with aws_call(f"registering a new revision of {spec.get('family')}"):

@@ -12,10 +12,12 @@ from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.errors import NotFound
 from ecs_handoff.models import DeploymentRequest, DeployResult, Outcome, iso, utcnow
 from ecs_handoff.observability import logger
-from ecs_handoff.taskdef import image_changes, render, short_name
+from ecs_handoff.taskdef import TAG_DEPLOYMENT_ID, image_changes, render, short_name
 
 
-def deploy(request: DeploymentRequest, records: DeploymentRecords, ecs_client: Any = None) -> DeployResult:
+def deploy(
+    request: DeploymentRequest, records: DeploymentRecords, ecs_client: Any = None, attempt: int = 0
+) -> DeployResult:
     """Four ECS calls and three record operations on the first run; a retry skips what the record shows done.
 
     The lock's lease was taken long enough for the approval wait plus the rollout, and the rollout
@@ -35,6 +37,20 @@ def deploy(request: DeploymentRequest, records: DeploymentRecords, ecs_client: A
     changes = image_changes(running, request.images)
 
     new_arn = record.new_task_definition
+    if not new_arn and attempt > 0:
+        # A retry whose earlier attempt may have registered before it could write the record.
+        new_arn = ecs_access.find_revision_tagged(request.base_task_definition, TAG_DEPLOYMENT_ID, me, ecs_client)
+        if new_arn:
+            logger.warning("reusing the revision an earlier attempt registered", task_definition=new_arn)
+            records.update(
+                me,
+                phase="registered",
+                at=iso(utcnow()),
+                new_task_definition=new_arn,
+                previous_task_definition=previous,
+                images=[c.model_dump() for c in changes],
+                outcome=Outcome.IN_PROGRESS.value,
+            )
     if not new_arn:
         base, tags = ecs_access.describe_task_definition(request.base_task_definition, ecs_client)
         spec = render(base, tags, request.images, me, request.source.object_version)
