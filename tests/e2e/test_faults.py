@@ -4,7 +4,6 @@ bursts. Each ends with a correct deployment, or a clear failure that changed not
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -136,9 +135,8 @@ def test_fault_lock_holder_dies_and_the_next_deployment_takes_over(world: World,
 
 def test_fault_twenty_uploads_in_a_second_are_serialised_and_the_newest_wins(world: World, embedded: EmbeddedAws):
     embedded.rollout_seconds = 0.3
-    started = time.monotonic()
+    # back to back, in order (about a second here; how fast is for `make bench`, not for a test to assert)
     ids = [world.upload("dev", "worker", artifact({"app": image("worker", f"dev-burst{i:02d}")})) for i in range(20)]
-    assert time.monotonic() - started < 1.5
     records = [world.wait("dev", i, timeout=120) for i in ids]
     outcomes = [r.outcome for r in records]
     assert outcomes[-1] is Outcome.SUCCEEDED
