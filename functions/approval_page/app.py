@@ -7,7 +7,7 @@ from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from ecs_handoff.approvals.page import SECURITY_HEADERS
+from ecs_handoff.approvals.page import SECURITY_HEADERS, message_page
 from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.aws.secrets import signing_key
@@ -45,7 +45,10 @@ def show(approval_id: str) -> Response[str]:
 
 @app.post("/approvals/<approval_id>")
 def decide(approval_id: str) -> Response[str]:
-    form = {k: v[0] for k, v in parse_qs(app.current_event.decoded_body or "", max_num_fields=10).items()}
+    try:
+        form = {k: v[0] for k, v in parse_qs(app.current_event.decoded_body or "", max_num_fields=10).items()}
+    except ValueError:
+        return _html(PageResult(400, "Bad form", message_page("Bad form", "This is not the review page's form.")))
     link = LinkRequest(approval_id, form.get("approver", ""), form.get("expires", ""), form.get("sig", ""))
     http = app.current_event.request_context.http
     result = _desk().decide(link, form.get("decision", ""), form.get("comment", ""), http.source_ip, http.user_agent)

@@ -195,3 +195,13 @@ def test_gate_operator_cli_reject_and_unknown_approval(world: World, embedded: E
     record = world.wait("prod", deployment_id)
     assert record.outcome is Outcome.REJECTED and "wrong build" in record.reason
     assert main(["approve", "f" * 32, "--env", "prod"]) == 3
+
+
+def test_gate_oversized_form_is_400(world: World, embedded: EmbeddedAws):
+    deployment_id = release(world, "prod-dddd444")
+    url = world.approval_link(ALICE, deployment_id)
+    extra = {f"x{i}": "y" for i in range(20)}
+    assert world.decide(url, "approve", **extra)[0] == 400
+    assert approval_status(embedded, deployment_id) is ApprovalStatus.PENDING
+    world.decide(url, "reject", "cleanup")
+    world.wait("prod", deployment_id)
