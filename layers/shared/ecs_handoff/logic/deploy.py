@@ -37,24 +37,17 @@ def deploy(
     changes = image_changes(running, request.images)
 
     new_arn = record.new_task_definition
-    if not new_arn and attempt > 0:
-        # A retry whose earlier attempt may have registered before it could write the record.
-        new_arn = ecs_access.find_revision_tagged(request.base_task_definition, TAG_DEPLOYMENT_ID, me, ecs_client)
+    if not new_arn:
+        if attempt > 0:
+            # A retry whose earlier attempt may have registered before it could write the record.
+            new_arn = ecs_access.find_revision_tagged(request.base_task_definition, TAG_DEPLOYMENT_ID, me, ecs_client)
         if new_arn:
             logger.warning("reusing the revision an earlier attempt registered", task_definition=new_arn)
-            records.update(
-                me,
-                phase="registered",
-                at=iso(utcnow()),
-                new_task_definition=new_arn,
-                previous_task_definition=previous,
-                images=[c.model_dump() for c in changes],
-                outcome=Outcome.IN_PROGRESS.value,
-            )
-    if not new_arn:
-        base, tags = ecs_access.describe_task_definition(request.base_task_definition, ecs_client)
-        spec = render(base, tags, request.images, me, request.source.object_version)
-        new_arn = ecs_access.register_task_definition(spec, ecs_client)
+        else:
+            base, tags = ecs_access.describe_task_definition(request.base_task_definition, ecs_client)
+            spec = render(base, tags, request.images, me, request.source.object_version)
+            new_arn = ecs_access.register_task_definition(spec, ecs_client)
+            logger.info("task definition registered", task_definition=new_arn)
         # Recorded before UpdateService: a retry reuses this revision, and rollback knows where to return.
         records.update(
             me,
@@ -65,7 +58,6 @@ def deploy(
             images=[c.model_dump() for c in changes],
             outcome=Outcome.IN_PROGRESS.value,  # past the approval gate, if there was one
         )
-        logger.info("task definition registered", task_definition=new_arn)
 
     ecs_deployment_id = record.ecs_deployment_id
     deployed_at = record.timeline.get("deploying") or iso(utcnow())
