@@ -24,14 +24,8 @@ class EventOrder(StrEnum):
 
 
 class ServiceState(Table):
-    def _conditional(self, what: str, **kwargs: Any) -> bool:
+    def _written(self, operation: str, what: str, **kwargs: Any) -> bool:
         """A conditional write; False when its condition failed."""
-        if "UpdateExpression" in kwargs:
-            operation = "update_item"
-        elif "Item" in kwargs:
-            operation = "put_item"
-        else:
-            operation = "delete_item"
         return self.conditional(operation, what, **kwargs) is not None
 
     def _get(self, pk: str) -> dict[str, Any]:
@@ -46,7 +40,8 @@ class ServiceState(Table):
 
         Returns the order and the object version of the newest event known for the key."""
         padded = sequencer_key(sequencer)
-        ok = self._conditional(
+        ok = self._written(
+            "update_item",
             f"recording event order for {key}",
             Key={"pk": {"S": f"seq#{key}"}},
             UpdateExpression="SET seq = :s, version_id = :v",
@@ -63,7 +58,8 @@ class ServiceState(Table):
 
     def mark_latest_deployment(self, service_id: str, sequencer: str, deployment_id: str) -> None:
         """The newest accepted upload for a service; older ones waiting for the lock are superseded by it."""
-        self._conditional(
+        self._written(
+            "update_item",
             f"recording latest deployment of {service_id}",
             Key={"pk": {"S": f"latest#{service_id}"}},
             UpdateExpression="SET seq = :s, deployment_id = :d",
@@ -82,7 +78,8 @@ class ServiceState(Table):
     ) -> dict[str, Any] | None:
         """Takes (or renews) the service's lock; None on success, else the current holder's item."""
         now = int(time.time())
-        ok = self._conditional(
+        ok = self._written(
+            "put_item",
             f"locking service {service_id}",
             Item=_lock_item(service_id, holder, execution_arn, now, lease_seconds),
             ConditionExpression="attribute_not_exists(pk) OR lease_until < :now OR holder = :holder",
@@ -101,7 +98,8 @@ class ServiceState(Table):
         self, service_id: str, dead_holder: str, holder: str, execution_arn: str, lease_seconds: int
     ) -> bool:
         """Replaces a lock whose holder's execution has ended, only if that holder still has it."""
-        return self._conditional(
+        return self._written(
+            "put_item",
             f"taking over the lock of {service_id} from {dead_holder}",
             Item=_lock_item(service_id, holder, execution_arn, int(time.time()), lease_seconds),
             ConditionExpression="holder = :dead",
@@ -109,7 +107,8 @@ class ServiceState(Table):
         )
 
     def renew_lock(self, service_id: str, holder: str, lease_seconds: int) -> bool:
-        return self._conditional(
+        return self._written(
+            "update_item",
             f"renewing the lock of {service_id}",
             Key={"pk": {"S": f"lock#{service_id}"}},
             UpdateExpression="SET lease_until = :until",
@@ -122,7 +121,8 @@ class ServiceState(Table):
 
     def release_lock(self, service_id: str, holder: str) -> bool:
         """Releases the lock if `holder` has it; False if someone else does (nothing to release)."""
-        return self._conditional(
+        return self._written(
+            "delete_item",
             f"unlocking service {service_id}",
             Key={"pk": {"S": f"lock#{service_id}"}},
             ConditionExpression="holder = :holder",
