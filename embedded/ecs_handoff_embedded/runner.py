@@ -15,6 +15,7 @@ from types import ModuleType
 from typing import Any
 
 from ecs_handoff_embedded.environ import function_environment
+from ecs_handoff_embedded.iam import Authorizer
 
 # Variables every function gets from the embedded AWS itself, as the Lambda runtime provides its own.
 # Tracing and metrics are off: there is no X-Ray daemon or CloudWatch here.
@@ -56,8 +57,11 @@ class Invocation:
 class FunctionRunner:
     """Maps deployed function names to their code folders and runs their handlers in-process."""
 
-    def __init__(self, base_environment: dict[str, str], log_level: str = "WARNING") -> None:
+    def __init__(
+        self, base_environment: dict[str, str], log_level: str = "WARNING", authorizer: Authorizer | None = None
+    ) -> None:
         self.base_environment = dict(base_environment)
+        self.authorizer = authorizer
         self.log_level = log_level
         self.code_dirs: dict[str, Path] = {}
         self._modules: dict[str, ModuleType] = {}
@@ -78,6 +82,8 @@ class FunctionRunner:
         env.update({str(k): str(v) for k, v in (fn.environment_vars or {}).items()})
         env.update(RUNTIME_VARIABLES)
         env["POWERTOOLS_LOG_LEVEL"] = self.log_level
+        if self.authorizer is not None:  # the execution role's session, as the Lambda runtime provides it
+            env.update(self.authorizer.credentials_for(fn.function_name, fn.role))
         env.update(
             {
                 "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,

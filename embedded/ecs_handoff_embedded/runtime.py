@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ecs_handoff_embedded import environ, gaps, provision, world
+from ecs_handoff_embedded import environ, gaps, iam, provision, world
 from ecs_handoff_embedded.http_api import HttpApi, Route
 from ecs_handoff_embedded.runner import FunctionRunner
 
@@ -40,6 +40,7 @@ class EmbeddedAws:
     poll_interval_seconds: int = 1
     echo: Callable[[str], None] | None = None
     root: Path = field(default_factory=repo_root)
+    enforce_iam: bool = True
 
     def __post_init__(self) -> None:
         self.deliveries = gaps.Deliveries()
@@ -49,10 +50,11 @@ class EmbeddedAws:
         self.endpoint = ""
         self.runner: FunctionRunner | None = None
         self.http_apis: dict[str, HttpApi] = {}  # one per stack, as each stack has its own API in AWS
+        # Each function's calls are authorized against its own role (iam.py); off only for a test that says so.
+        self.authorizer = iam.Authorizer(world.ACCOUNT_ID, enforcing=self.enforce_iam)
 
     def start(self) -> EmbeddedAws:
         from moto.core.config import default_user_config
-        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
         started = time.monotonic()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -65,7 +67,7 @@ class EmbeddedAws:
         environ.install()
         self._saved_sfn_config = dict(default_user_config.get("stepfunctions", {}))
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server = iam.make_server(self.authorizer, "127.0.0.1", self.port)
         self._server.start()
         self.port = self._server.get_host_and_port()[1]
         self.endpoint = f"http://127.0.0.1:{self.port}"
@@ -83,7 +85,7 @@ class EmbeddedAws:
         from ecs_handoff.aws.clients import reset_clients
 
         reset_clients()
-        self.runner = FunctionRunner(dict(os.environ), log_level=self.log_level)
+        self.runner = FunctionRunner(dict(os.environ), log_level=self.log_level, authorizer=self.authorizer)
         self._undo = [
             gaps.install_lambda_runner(self.runner),
             gaps.install_s3_events(self.runner, self.deliveries),

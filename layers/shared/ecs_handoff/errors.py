@@ -29,3 +29,7 @@ class DeployFailed(HandoffError):
 
 class RecordConflict(HandoffError):
     """A conditional write lost a race (duplicate event, lock held elsewhere)."""
+
+
+class TaskEnded(HandoffError):
+    """A task token no longer waits: the workflow timed out, was stopped, or already moved on."""

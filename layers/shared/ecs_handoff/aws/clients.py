@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,7 +12,7 @@ from ecs_handoff.errors import AwsAccessError, NotFound, TransientAwsError
 
 _RETRY_CONFIG: Any = None
 _lock = threading.Lock()
-_clients: dict[str, Any] = {}
+_clients: dict[tuple[str, str], Any] = {}
 
 THROTTLING_CODES = frozenset(
     {
@@ -46,10 +47,14 @@ NOT_FOUND_CODES = frozenset(
 
 
 def client(service: str) -> Any:
-    """A shared client per service: created on first use, never at import time (STYLE 4)."""
+    """A shared client per service and credentials: created on first use, never at import time (STYLE 4).
+
+    In Lambda a process has one set of credentials; keying by the access key also keeps functions
+    that share a process (the embedded AWS runs them all in one) on their own roles."""
     global _RETRY_CONFIG
+    cache_key = (service, os.environ.get("AWS_ACCESS_KEY_ID", ""))
     with _lock:
-        if service not in _clients:
+        if cache_key not in _clients:
             import boto3
             from botocore.config import Config
 
@@ -60,8 +65,8 @@ def client(service: str) -> Any:
                     read_timeout=30,
                 )
             session: Any = boto3.session.Session()
-            _clients[service] = session.client(service, config=_RETRY_CONFIG)
-        return _clients[service]
+            _clients[cache_key] = session.client(service, config=_RETRY_CONFIG)
+        return _clients[cache_key]
 
 
 def reset_clients() -> None:

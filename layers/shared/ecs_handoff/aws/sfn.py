@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ecs_handoff.aws.clients import aws_call, client, error_code
@@ -38,15 +40,35 @@ def execution_status(execution: str, sfn: Any = None) -> str:
         return "NOT_FOUND"
 
 
+# What SendTask* answers for a token nobody waits on any more (AWS Step Functions API reference).
+TASK_ENDED_CODES = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
+
+
+@contextmanager
+def _resuming(what: str) -> Iterator[None]:
+    """aws_call, except that a token that no longer waits is TaskEnded, not an access problem."""
+    from botocore.exceptions import ClientError
+
+    from ecs_handoff.errors import TaskEnded
+
+    with aws_call(what):
+        try:
+            yield
+        except ClientError as exc:
+            if error_code(exc) in TASK_ENDED_CODES:
+                raise TaskEnded(f"{what}: the workflow no longer waits ({error_code(exc)})") from exc
+            raise
+
+
 def send_task_success(task_token: str, output: dict[str, Any], sfn: Any = None) -> None:
     import json
 
     sfn = sfn or client("stepfunctions")
-    with aws_call("resuming the workflow (SendTaskSuccess)"):
+    with _resuming("resuming the workflow (SendTaskSuccess)"):
         sfn.send_task_success(taskToken=task_token, output=json.dumps(output))
 
 
 def send_task_failure(task_token: str, error: str, cause: str, sfn: Any = None) -> None:
     sfn = sfn or client("stepfunctions")
-    with aws_call(f"resuming the workflow (SendTaskFailure {error})"):
+    with _resuming(f"resuming the workflow (SendTaskFailure {error})"):
         sfn.send_task_failure(taskToken=task_token, error=error, cause=cause[:32768])

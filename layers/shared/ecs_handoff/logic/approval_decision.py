@@ -15,7 +15,7 @@ from ecs_handoff.approvals.links import LinkClaims, expired, verify
 from ecs_handoff.aws import sfn
 from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
-from ecs_handoff.errors import AwsAccessError, NotFound, RecordConflict
+from ecs_handoff.errors import RecordConflict, TaskEnded
 from ecs_handoff.models import Approval, ApprovalStatus, ApprovalVote, iso, utcnow
 from ecs_handoff.observability import logger
 from ecs_handoff.taskdef import short_name
@@ -175,7 +175,7 @@ class ApprovalDesk:
             elif updated.status is ApprovalStatus.APPROVED:
                 output = {"approval_id": approval.approval_id, "approved_by": updated.approved_by}
                 sfn.send_task_success(approval.task_token, output, self.sfn)
-        except (AwsAccessError, NotFound) as exc:
+        except TaskEnded as exc:
             # The workflow stopped waiting a moment ago (timed out, or stopped by hand): nothing deploys.
             logger.warning("decision reached an ended workflow", approval_id=approval.approval_id, error=str(exc))
             return _refuse(

