@@ -11,7 +11,10 @@ PY313 := $(shell PYENV_VERSION=3.13.0 python3.13 --version >/dev/null 2>&1 && ec
 SCAN := .venv-scan
 SCAN_STAMP := $(SCAN)/.installed
 
-.PHONY: install demo test lint typecheck unit template security build local clean bench
+NODE_TOOLS := .node-tools
+NODE_STAMP := $(NODE_TOOLS)/.installed
+
+.PHONY: install demo test lint typecheck unit template security asl build local clean bench
 
 $(STAMP): pyproject.toml layers/shared/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +35,18 @@ $(SCAN_STAMP):
 security: $(SCAN_STAMP)
 	$(SCAN)/bin/checkov --file template.yaml --framework cloudformation --quiet --compact --skip-download
 	$(SCAN)/bin/bandit --quiet --recursive --severity-level medium functions layers
+
+# Two independent ASL validators, pinned, on the definition with its substitutions filled in.
+$(NODE_STAMP):
+	mkdir -p $(NODE_TOOLS)
+	npm install --prefix $(NODE_TOOLS) --no-audit --no-fund --silent asl-validator@4.0.0 @wmfs/statelint@1.30.0
+	touch $(NODE_STAMP)
+
+asl: $(STAMP) $(NODE_STAMP)
+	mkdir -p .handoff
+	$(BIN)/python -m ecs_handoff_embedded.provision . > .handoff/deployment.rendered.asl.json
+	$(NODE_TOOLS)/node_modules/.bin/asl-validator --json-path .handoff/deployment.rendered.asl.json
+	$(NODE_TOOLS)/node_modules/.bin/statelint .handoff/deployment.rendered.asl.json
 
 demo: $(STAMP)
 	$(BIN)/python -m ecs_handoff_embedded.demo
@@ -61,10 +76,10 @@ else
 	@echo "sam build skipped: no python3.13 on PATH (PYENV_VERSION=3.13.0 python3.13 not found)"
 endif
 
-test: lint typecheck template security unit build
+test: lint typecheck template security asl unit build
 
 clean:
-	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .handoff $(SCAN)
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .handoff $(SCAN) $(NODE_TOOLS)
 
 # Not part of `make test`: handoff next to ecs-deploy on the embedded AWS; writes bench/results/latest.json.
 bench: $(STAMP)

@@ -7,6 +7,12 @@
    short delay, or FAILED (circuit breaker with rollback) when an image tag starts with `fail-`.
 4. SNS: a message to an email subscription is written to the outbox as the email a person gets.
 5. Step Functions: moto's SendTaskFailure handler drops the `cause`; it is passed through here.
+6. ECS task definitions, as AWS behaves: ListTaskDefinitions honours `sort` and `maxResults`/`nextToken`;
+   DescribeTaskDefinition returns registeredAt/registeredBy/requiresAttributes (and deregisteredAt),
+   and a bare family means its newest ACTIVE revision; an EC2 container with only memoryReservation
+   registers. (DeregisterTaskDefinition already leaves the revision describable as INACTIVE.)
+7. IAM: every call a function makes is authorized against its own role (iam.py, installed by runtime.py
+   in front of the moto server).
 (The state machine's DefinitionSubstitutions are applied in provision.py.)
 """
 
@@ -355,5 +361,104 @@ def install_send_task_failure_cause() -> Undo:
 
     def undo() -> None:
         StepFunctionResponse.send_task_failure = original
+
+    return undo
+
+
+# --- 6. ECS task definitions ------------------------------------------------------------------------
+
+
+def _replace(owner: Any, name: str, new: Any) -> Undo:
+    original = owner.__dict__[name]
+    setattr(owner, name, new)
+
+    def undo() -> None:
+        setattr(owner, name, original)
+
+    return undo
+
+
+def _revision_order(arn: str) -> tuple[str, int]:
+    family, _, revision = arn.rsplit("/", 1)[-1].rpartition(":")
+    return family, int(revision)
+
+
+def install_ecs_task_definitions(account_id: str) -> Undo:
+    import base64
+
+    from moto.ecs.exceptions import InvalidParameterException, TaskDefinitionNotFoundException
+    from moto.ecs.models import EC2ContainerServiceBackend
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    backend_cls = EC2ContainerServiceBackend
+    original_register = backend_cls.register_task_definition
+    original_describe = backend_cls.describe_task_definition
+    original_deregister = backend_cls.deregister_task_definition
+    original_validate = backend_cls.__dict__["_validate_container_defs"]
+
+    def register_task_definition(self: Any, family: str, container_definitions: list[Any], **kwargs: Any) -> Any:
+        task_definition = original_register(self, family, container_definitions, **kwargs)
+        task_definition.registered_at = dt.datetime.now(dt.UTC)
+        task_definition.registered_by = f"arn:aws:iam::{account_id}:root"
+        required = [{"name": "com.amazonaws.ecs.capability.docker-remote-api.1.18"}]
+        if task_definition.network_mode == "awsvpc":
+            required.append({"name": "ecs.capability.task-eni"})
+        if any(c.get("secrets") for c in task_definition.container_definitions):
+            required.append({"name": "ecs.capability.secrets.ssm.environment-variables"})
+        task_definition.requires_attributes = required
+        return task_definition
+
+    def describe_task_definition(self: Any, task_definition_str: str) -> Any:
+        name = task_definition_str.split("/")[-1]
+        if ":" in name:
+            return original_describe(self, task_definition_str)
+        active = [r for r, td in self.task_definitions.get(name, {}).items() if td.status == "ACTIVE"]
+        if not active:
+            raise TaskDefinitionNotFoundException()
+        return self.task_definitions[name][max(active)]
+
+    def deregister_task_definition(self: Any, task_definition_str: str) -> Any:
+        task_definition = original_deregister(self, task_definition_str)
+        task_definition.deregistered_at = dt.datetime.now(dt.UTC)
+        return task_definition
+
+    def validate_container_defs(memory: str | None, container_definitions: list[Any], requires: Any) -> None:
+        """AWS: each container needs memory or memoryReservation unless the task sets memory, for EC2 too."""
+        for cd in container_definitions:
+            if "memoryReservation" in cd or "MemoryReservation" in cd:
+                cd = {**cd, "memory": cd.get("memoryReservation", cd.get("MemoryReservation"))}
+            original_validate.__func__(memory, [cd], requires)
+
+    def list_task_definitions(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+
+        family = self._get_param("familyPrefix")
+        status = self._get_param("status", "ACTIVE")
+        order = self._get_param("sort", "ASC")
+        limit = int(self._get_param("maxResults", 100))
+        if order not in ("ASC", "DESC") or not 1 <= limit <= 100:
+            raise InvalidParameterException("sort must be ASC or DESC, and maxResults between 1 and 100")
+        arns = sorted(self.ecs_backend.list_task_definitions(family, status), key=_revision_order)
+        if order == "DESC":
+            arns.reverse()
+        token = self._get_param("nextToken")
+        start = int(base64.b64decode(token).decode()) if token else 0
+        page = arns[start : start + limit]
+        result: dict[str, Any] = {"taskDefinitionArns": page}
+        if start + limit < len(arns):
+            result["nextToken"] = base64.b64encode(str(start + limit).encode()).decode()
+        return ActionResult(result)
+
+    undos = [
+        _replace(backend_cls, "register_task_definition", register_task_definition),
+        _replace(backend_cls, "describe_task_definition", describe_task_definition),
+        _replace(backend_cls, "deregister_task_definition", deregister_task_definition),
+        _replace(backend_cls, "_validate_container_defs", staticmethod(validate_container_defs)),
+        _replace(EC2ContainerServiceResponse, "list_task_definitions", list_task_definitions),
+    ]
+
+    def undo() -> None:
+        for step in reversed(undos):
+            step()
 
     return undo

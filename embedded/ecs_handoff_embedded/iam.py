@@ -90,8 +90,9 @@ def resource_types(action: str) -> list[str]:
 def arn_matches_type(arn: str, pattern: str) -> bool:
     """Whether a concrete or wildcarded ARN can name a resource of a type (its ${Placeholders} are free)."""
     regex = "".join(".+" if part.startswith("${") else re.escape(part) for part in re.split(r"(\$\{[^}]+\})", pattern))
-    candidate = arn.replace("*", "x").replace("?", "x")
-    return re.fullmatch(regex, candidate) is not None
+    # A "*" in the statement may stand for several ARN segments (service/* covers service/<cluster>/<name>).
+    fillers = ("x", "x/x", "x:x", "x/x/x")
+    return any(re.fullmatch(regex, arn.replace("?", "x").replace("*", filler)) for filler in fillers)
 
 
 # --- policy evaluation ------------------------------------------------------------------------------
@@ -296,15 +297,24 @@ class Authorizer:
             return self._principals.get(access_key)
 
     def role_documents(self, principal: Principal) -> list[dict[str, Any]]:
+        return self.documents_for_role(principal.role_arn.rsplit("/", 1)[-1])
+
+    def documents_for_role(self, role_name: str) -> list[dict[str, Any]]:
+        """The role's identity policies as they stand now (inline and attached managed)."""
         from moto.iam.models import iam_backends
 
-        backend = iam_backends[principal.account_id]["global"]
-        role = backend.get_role(principal.role_arn.rsplit("/", 1)[-1])
-        documents = [_document(d) for d in role.policies.values()]
+        role = iam_backends[self.account_id]["global"].get_role(role_name)
+        documents = list(self.inline_policies(role_name).values())
         for policy in role.managed_policies.values():
             version = next(v for v in policy.versions if v.is_default)
             documents.append(_document(version.document))
         return documents
+
+    def inline_policies(self, role_name: str) -> dict[str, dict[str, Any]]:
+        from moto.iam.models import iam_backends
+
+        role = iam_backends[self.account_id]["global"].get_role(role_name)
+        return {name: _document(document) for name, document in role.policies.items()}
 
     def authorize(self, principal: Principal, call: ApiCall) -> None:
         """Raises AccessDenied with AWS's message unless the role allows every check the call implies."""
@@ -413,3 +423,33 @@ def make_server(authorizer: Authorizer, ip_address: str, port: int) -> Any:
             self._server.serve_forever()
 
     return EnforcingMotoServer(ip_address=ip_address, port=port, verbose=False)
+
+
+# --- the static check: every Allow names resources its actions support -----------------------------
+
+
+def _actions_matching(pattern: str) -> list[str]:
+    prefix, _, name = pattern.partition(":")
+    service = _reference().get(prefix.lower())
+    if service is None:
+        raise KeyError(f"{prefix} is not in the Service Authorization Reference")
+    return [f"{prefix}:{p}" for p in service["privileges"] if _wildcard(name, p, ignore_case=True)]
+
+
+def statement_problems(statement: dict[str, Any]) -> list[str]:
+    """What AWS would silently never match in an Allow: a resource of a type the action does not
+    support, or any resource but "*" for an action that supports no resource types."""
+    if statement.get("Effect") != "Allow" or "Resource" not in statement:
+        return []
+    problems = []
+    for pattern in _listed(statement.get("Action", [])):
+        for action in _actions_matching(pattern):
+            types = resource_types(action)
+            for resource in _listed(statement["Resource"]):
+                if resource == "*":
+                    continue
+                if not types:
+                    problems.append(f'{action} supports no resource types, so AWS matches only "*", not {resource}')
+                elif not any(arn_matches_type(resource, t) for t in types):
+                    problems.append(f"{action} does not act on {resource} (it supports: {', '.join(types)})")
+    return problems

@@ -92,6 +92,7 @@ class EmbeddedAws:
             gaps.install_ecs_rollouts(lambda: self.rollout_seconds),
             gaps.install_email_outbox(self.outbox),
             gaps.install_send_task_failure_cause(),
+            gaps.install_ecs_task_definitions(world.ACCOUNT_ID),
         ]
 
         session = self.session()

@@ -384,7 +384,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
         raise UsageError(f"{source}: {exc}") from exc
     running_arn = str(ecs_access.describe_service(config.cluster, config.service)["taskDefinition"])
     running, _ = ecs_access.describe_task_definition(running_arn)
-    base, _ = ecs_access.resolve_base(config.task_definition)
+    base, _ = ecs_access.resolve_base(config.task_definition, keep_revisions=config.keep_revisions)
     rows = diff(running, base, images)
     unknown = [r.container for r in rows if r.listed and r.proposed is None]
     if args.json:

@@ -95,6 +95,13 @@ class ServiceConfig(Model):
     rollout_timeout_seconds: int = Field(default=1800, ge=5, le=86400)
     approval_timeout_seconds: int = Field(default=86400, ge=5, le=604800)
     poll_interval_seconds: int = Field(default=15, ge=1, le=300)
+    keep_revisions: int = Field(
+        default=10,
+        ge=2,
+        le=90,
+        description="handoff deregisters its own revisions of this service beyond the newest N "
+        "(never Terraform's, never the running or the previous one).",
+    )
 
     @model_validator(mode="after")
     def _rollout_fits_in_one_execution(self) -> ServiceConfig:
@@ -273,6 +280,7 @@ class DeploymentRecord(Model):
     started_at: str
     finished_at: str | None = None
     timeline: dict[str, str] = Field(default_factory=dict)
+    revision_deregistered: bool = False  # new_task_definition was deregistered as older than keep_revisions
 
     @property
     def object_version(self) -> str | None:

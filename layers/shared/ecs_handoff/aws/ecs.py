@@ -8,8 +8,6 @@ from ecs_handoff.aws.clients import aws_call, client
 from ecs_handoff.errors import AwsAccessError, NotFound
 from ecs_handoff.taskdef import is_handoff_revision, short_name
 
-FAMILY_SCAN_LIMIT = 50
-
 
 def describe_task_definition(task_definition: str, ecs: Any = None) -> tuple[dict[str, Any], list[dict[str, str]]]:
     ecs = ecs or client("ecs")
@@ -18,24 +16,42 @@ def describe_task_definition(task_definition: str, ecs: Any = None) -> tuple[dic
     return response["taskDefinition"], response.get("tags", [])
 
 
-def resolve_base(task_definition: str, ecs: Any = None) -> tuple[dict[str, Any], list[dict[str, str]]]:
-    """Terraform's base: the revision named, or for a bare family the newest revision not registered by handoff."""
+# Beyond the revisions handoff keeps ACTIVE (keep_revisions), a family's newest few may be in flight.
+SCAN_MARGIN = 5
+
+
+def resolve_base(
+    task_definition: str, ecs: Any = None, keep_revisions: int = 10
+) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """Terraform's base: the revision named, or for a bare family the newest ACTIVE revision not registered
+    by handoff. handoff deregisters its own revisions beyond `keep_revisions`, so Terraform's newest is
+    among the newest keep_revisions + SCAN_MARGIN ACTIVE ones: one List and at most that many Describes."""
     ecs = ecs or client("ecs")
     if ":" in task_definition:
         return describe_task_definition(task_definition, ecs)
+    scan = keep_revisions + SCAN_MARGIN
     with aws_call(f"listing revisions of task definition family {task_definition}"):
         arns = ecs.list_task_definitions(
-            familyPrefix=task_definition, status="ACTIVE", sort="DESC", maxResults=100
+            familyPrefix=task_definition, status="ACTIVE", sort="DESC", maxResults=min(scan, 100)
         ).get("taskDefinitionArns", [])
     arns = [a for a in arns if short_name(a).rsplit(":", 1)[0] == task_definition]
-    for arn in arns[:FAMILY_SCAN_LIMIT]:
+    for arn in arns[:scan]:
         base, tags = describe_task_definition(arn, ecs)
         if not is_handoff_revision(tags):
             return base, tags
+    if not arns:
+        raise NotFound(f"task definition family {task_definition!r} has no ACTIVE revision")
     raise NotFound(
-        f"task definition family {task_definition!r} has no ACTIVE revision registered by Terraform "
-        f"among its newest {FAMILY_SCAN_LIMIT}; name the base revision in the registry instead"
+        f"task definition family {task_definition!r} has no revision registered by Terraform among its newest "
+        f"{len(arns[:scan])} ACTIVE revisions; name the exact base in the registry "
+        "(task_definition = aws_ecs_task_definition.<name>.arn)"
     )
+
+
+def deregister_task_definition(task_definition: str, ecs: Any = None) -> None:
+    ecs = ecs or client("ecs")
+    with aws_call(f"deregistering task definition {short_name(task_definition)}"):
+        ecs.deregister_task_definition(taskDefinition=task_definition)
 
 
 def find_revision_tagged(base: str, key: str, value: str, ecs: Any = None, newest: int = 10) -> str | None:

@@ -77,6 +77,7 @@ class DeploymentRecords(Table):
             "ExpressionAttributeNames": {"#k": key_name},
             "ExpressionAttributeValues": _to_item({":k": key_value}),
             "ScanIndexForward": False,
+            "Limit": min(max(limit, 1), 100),
         }
         with aws_call(f"querying deployment history of {key_value}"):
             while len(records) < limit:

@@ -185,7 +185,7 @@ class Intake:
 
     def _base(self, config: ServiceConfig, images: list[ImageDefinition]) -> dict[str, Any]:
         try:
-            base, _tags = ecs_access.resolve_base(config.task_definition, self.ecs)
+            base, _tags = ecs_access.resolve_base(config.task_definition, self.ecs, config.keep_revisions)
         except NotFound as exc:
             raise ArtifactRejected(
                 f"the base task definition {config.task_definition!r} in the registry cannot be used: {exc}"

@@ -1,0 +1,65 @@
+"""Base resolution without a cliff: handoff retires its own old revisions and always finds Terraform's base."""
+
+from __future__ import annotations
+
+from ecs_handoff.models import Outcome
+from ecs_handoff_embedded import world as terraform
+from ecs_handoff_embedded.runtime import EmbeddedAws
+from ecs_handoff_embedded.scenario import World, artifact, image
+
+SERVICE = "churn"
+FAMILY = f"dev-{SERVICE}"
+
+
+def revisions(aws: EmbeddedAws, status: str) -> list[int]:
+    ecs = aws.client("ecs")
+    arns: list[str] = []
+    kwargs = {"familyPrefix": FAMILY, "status": status}
+    while True:
+        page = ecs.list_task_definitions(**kwargs)
+        arns += page["taskDefinitionArns"]
+        if "nextToken" not in page:
+            return sorted(int(a.rsplit(":", 1)[-1]) for a in arns)
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def test_sixty_deployments_then_a_terraform_base_change_deploys_from_the_new_base(
+    world: World, embedded: EmbeddedAws
+) -> None:
+    # GIVEN a service whose registry entry names a bare family (Terraform's revision 1), keep_revisions 10
+    terraform.add_simple_service(embedded.session(), "dev", SERVICE, image(SERVICE, "dev-base0001"))
+    embedded.rollout_seconds = 0.05
+    # WHEN 60 deployments run in a row
+    for n in range(60):
+        record = world.wait("dev", world.upload("dev", SERVICE, artifact({"app": image(SERVICE, f"dev-{n:07x}")})))
+        assert record.outcome is Outcome.SUCCEEDED, (n, record.reason)
+    running = world.running("dev", SERVICE)["task_definition"]
+    # THEN Terraform's revision and handoff's newest 10 stay ACTIVE, the older ones are INACTIVE but describable
+    active = revisions(embedded, "ACTIVE")
+    assert active == [1, *range(52, 62)], active
+    assert running.endswith(":61")
+    inactive = revisions(embedded, "INACTIVE")
+    assert inactive == list(range(2, 52))
+    described = embedded.client("ecs").describe_task_definition(taskDefinition=f"{FAMILY}:2")["taskDefinition"]
+    assert described["status"] == "INACTIVE"
+
+    # WHEN Terraform registers a new base (more memory), and CI uploads again
+    ecs = embedded.client("ecs")
+    new_base = ecs.register_task_definition(
+        family=FAMILY,
+        containerDefinitions=[{"name": "app", "image": image(SERVICE, "dev-base0002"), "memory": 512}],
+        tags=[{"key": "managed-by", "value": "terraform"}],
+    )["taskDefinition"]
+    record = world.wait("dev", world.upload("dev", SERVICE, artifact({"app": image(SERVICE, "dev-after01")})))
+    # THEN the deployment is built from the new base: its memory, the new image
+    assert record.outcome is Outcome.SUCCEEDED, record.reason
+    assert record.base_task_definition == new_base["taskDefinitionArn"]
+    deployed = ecs.describe_task_definition(taskDefinition=record.new_task_definition)["taskDefinition"]
+    assert deployed["containerDefinitions"][0]["memory"] == 512
+    assert deployed["containerDefinitions"][0]["image"] == image(SERVICE, "dev-after01")
+    # AND the previous revision (the rollback target) is still ACTIVE
+    assert record.previous_task_definition is not None
+    assert (
+        ecs.describe_task_definition(taskDefinition=record.previous_task_definition)["taskDefinition"]["status"]
+        == "ACTIVE"
+    )

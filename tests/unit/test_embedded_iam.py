@@ -1,0 +1,131 @@
+"""The embedded AWS's IAM evaluator and the static template check, against AWS's documented rules."""
+
+from __future__ import annotations
+
+import pytest
+from ecs_handoff_embedded.iam import ApiCall, Check, arn_matches_type, checks_for, evaluate, statement_problems
+
+ACCOUNT, REGION = "123456789012", "ap-northeast-1"
+STATE_MACHINE = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:handoff-prod-deployment"
+
+
+def policy(*statements: dict[str, object]) -> list[dict[str, object]]:
+    return [{"Version": "2012-10-17", "Statement": list(statements)}]
+
+
+def allow(action: str | list[str], resource: str | list[str], **extra: object) -> dict[str, object]:
+    return {"Effect": "Allow", "Action": action, "Resource": resource, **extra}
+
+
+def test_send_task_success_scoped_to_the_state_machine_is_denied() -> None:
+    # GIVEN the statement the approval page had: SendTaskSuccess on the state machine's ARN
+    documents = policy(allow("states:SendTaskSuccess", STATE_MACHINE))
+    # WHEN the page resumes a workflow (SendTaskSuccess has no resource types: AWS checks "*")
+    checks = checks_for(ApiCall("states", "SendTaskSuccess", {"taskToken": "t"}, REGION), ACCOUNT)
+    # THEN AWS would deny it, and "*" is what allows it
+    assert checks == [Check("states:SendTaskSuccess", "*", {"aws:RequestedRegion": REGION})]
+    assert not evaluate(documents, checks[0])
+    assert evaluate(policy(allow("states:SendTaskSuccess", "*")), checks[0])
+
+
+def test_static_check_names_the_statement_aws_would_never_match() -> None:
+    # GIVEN the old ResumeWorkflow statement WHEN checked against the Service Authorization Reference
+    problems = statement_problems(allow(["states:SendTaskSuccess", "states:SendTaskFailure"], STATE_MACHINE))
+    # THEN both actions are named, each with why
+    assert problems == [
+        f'states:SendTaskSuccess supports no resource types, so AWS matches only "*", not {STATE_MACHINE}',
+        f'states:SendTaskFailure supports no resource types, so AWS matches only "*", not {STATE_MACHINE}',
+    ]
+
+
+def test_static_check_refuses_a_resource_of_the_wrong_type() -> None:
+    # GIVEN UpdateService scoped to a cluster ARN (it acts on services)
+    problems = statement_problems(allow("ecs:UpdateService", f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/prod"))
+    # THEN the check says which types it supports
+    assert len(problems) == 1
+    assert problems[0].startswith(
+        "ecs:UpdateService does not act on arn:aws:ecs:ap-northeast-1:123456789012:cluster/prod"
+    )
+    assert "service/${ClusterName}/${ServiceName}" in problems[0]
+
+
+def test_static_check_accepts_wildcarded_arns_of_the_right_type() -> None:
+    statement = allow("ecs:UpdateService", f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/*")
+    assert statement_problems(statement) == []
+    assert arn_matches_type(
+        "arn:aws:s3:::b/*/imagedefinitions.json.zip", "arn:${Partition}:s3:::${BucketName}/${ObjectName}"
+    )
+
+
+def test_an_allow_whose_condition_fails_is_neutral_not_a_deny() -> None:
+    # GIVEN PassRole allowed only to ecs-tasks, and a second statement allowing it outright
+    conditional = allow(
+        "iam:PassRole",
+        "arn:aws:iam::123456789012:role/ecs/*",
+        Condition={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+    )
+    to_lambda = Check(
+        "iam:PassRole", "arn:aws:iam::123456789012:role/ecs/x", {"iam:PassedToService": "lambda.amazonaws.com"}
+    )
+    # THEN the conditional statement alone denies, and does not cancel another Allow (moto's evaluator does)
+    assert not evaluate(policy(conditional), to_lambda)
+    assert evaluate(policy(conditional, allow("iam:PassRole", "*")), to_lambda)
+    assert evaluate(
+        policy(conditional),
+        Check(to_lambda.action, to_lambda.resource, {"iam:PassedToService": "ecs-tasks.amazonaws.com"}),
+    )
+
+
+def test_a_condition_on_a_missing_key_fails_unless_if_exists() -> None:
+    statement = allow(
+        "ecs:TagResource", "*", Condition={"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}}
+    )
+    assert not evaluate(policy(statement), Check("ecs:TagResource", "arn:aws:ecs:r:a:task-definition/x:1"))
+    lenient = allow(
+        "ecs:TagResource", "*", Condition={"StringEqualsIfExists": {"ecs:CreateAction": "RegisterTaskDefinition"}}
+    )
+    assert evaluate(policy(lenient), Check("ecs:TagResource", "arn:aws:ecs:r:a:task-definition/x:1"))
+
+
+def test_explicit_deny_wins_and_actions_match_case_insensitively() -> None:
+    documents = policy(allow("DynamoDB:get*", "*"), {"Effect": "Deny", "Action": "dynamodb:GetItem", "Resource": "*"})
+    assert not evaluate(documents, Check("dynamodb:GetItem", "arn:aws:dynamodb:r:a:table/t"))
+    assert evaluate(documents, Check("dynamodb:GetRecords", "arn:aws:dynamodb:r:a:table/t"))
+
+
+def test_resource_wildcards_do_not_treat_dots_as_wildcards() -> None:
+    documents = policy(allow("sns:Publish", "arn:aws:sns:r:a:handoff.dev"))
+    assert not evaluate(documents, Check("sns:Publish", "arn:aws:sns:r:a:handoffXdev"))
+
+
+def test_versioned_reads_need_get_object_version() -> None:
+    # GIVEN intake reading an exact object version
+    call = ApiCall(
+        "s3", "GetObject", {"Bucket": "b", "Key": "api/imagedefinitions.json.zip", "versionId": "v1"}, REGION
+    )
+    # THEN AWS authorizes s3:GetObjectVersion on the object ARN
+    assert [(c.action, c.resource) for c in checks_for(call, ACCOUNT)] == [
+        ("s3:GetObjectVersion", "arn:aws:s3:::b/api/imagedefinitions.json.zip")
+    ]
+
+
+def test_registering_with_tags_and_roles_needs_tag_resource_and_pass_role() -> None:
+    params = {
+        "family": "never-registered",
+        "tags": [{"key": "k", "value": "v"}],
+        "taskRoleArn": "arn:aws:iam::123456789012:role/ecs/task",
+    }
+    checks = checks_for(ApiCall("ecs", "RegisterTaskDefinition", params, REGION), ACCOUNT)
+    assert [(c.action, c.context.get("ecs:CreateAction"), c.context.get("iam:PassedToService")) for c in checks] == [
+        ("ecs:RegisterTaskDefinition", None, None),
+        ("ecs:TagResource", "RegisterTaskDefinition", None),
+        ("iam:PassRole", None, "ecs-tasks.amazonaws.com"),
+    ]
+    assert checks[0].resource == f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/never-registered:1"
+
+
+def test_an_operation_nobody_mapped_is_refused_not_waved_through() -> None:
+    from ecs_handoff_embedded.iam import AccessDenied
+
+    with pytest.raises(AccessDenied, match="does not know how AWS authorizes ecs:DeleteService"):
+        checks_for(ApiCall("ecs", "DeleteService", {"service": "api"}, REGION), ACCOUNT)
