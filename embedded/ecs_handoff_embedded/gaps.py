@@ -11,7 +11,11 @@
    DescribeTaskDefinition returns registeredAt/registeredBy/requiresAttributes (and deregisteredAt),
    and a bare family means its newest ACTIVE revision; an EC2 container with only memoryReservation
    registers. (DeregisterTaskDefinition already leaves the revision describable as INACTIVE.)
-7. IAM: every call a function makes is authorized against its own role (iam.py, installed by runtime.py
+7. Step Functions: StopExecution aborts at once, also while a task waits for its token (moto's worker
+   keeps waiting until the token's timeout), and keeps the error and cause it was given (moto drops them);
+   an execution that ends emits "Step Functions Execution Status Change" to EventBridge,
+   as AWS does (moto emits none), so the rule that finalizes stopped or failed executions runs here too.
+8. IAM: every call a function makes is authorized against its own role (iam.py, installed by runtime.py
    in front of the moto server).
 (The state machine's DefinitionSubstitutions are applied in provision.py.)
 """
@@ -109,8 +113,6 @@ def install_s3_events(runner: FunctionRunner, deliveries: Deliveries, lambda_ret
     original = s3_notifications._send_event_bridge_message
 
     def _send_event_bridge_message(account_id: str, bucket: Any, event_name: str, key: Any) -> None:
-        from moto.events.models import events_backends
-
         reason = event_name.split(":")[1] if ":" in event_name else event_name
         detail_type = s3_notifications._detail_type(event_name)
         event = {
@@ -138,17 +140,7 @@ def install_s3_events(runner: FunctionRunner, deliveries: Deliveries, lambda_ret
                 "reason": "PutObject" if reason == "ObjectCreated" else reason,
             },
         }
-        backend = events_backends[account_id][bucket.region_name]
-        bus = backend.event_buses.get("default")
-        for rule in list(bus.rules.values()) if bus else []:
-            if rule.state != "ENABLED" or not rule.event_pattern.matches_event(event):
-                continue
-            for target in rule.targets:
-                deliveries.start(
-                    functools.partial(
-                        _deliver, account_id, bucket.region_name, target, event, runner, deliveries, lambda_retries
-                    )
-                )
+        put_event(account_id, bucket.region_name, event, runner, deliveries, lambda_retries)
 
     s3_notifications._send_event_bridge_message = _send_event_bridge_message
 
@@ -156,6 +148,27 @@ def install_s3_events(runner: FunctionRunner, deliveries: Deliveries, lambda_ret
         s3_notifications._send_event_bridge_message = original
 
     return undo
+
+
+def put_event(
+    account_id: str,
+    region: str,
+    event: dict[str, Any],
+    runner: FunctionRunner,
+    deliveries: Deliveries,
+    retries: int = 2,
+) -> None:
+    """An AWS service event on the default bus: every matching rule's Lambda targets get it asynchronously."""
+    from moto.events.models import events_backends
+
+    bus = events_backends[account_id][region].event_buses.get("default")
+    for rule in list(bus.rules.values()) if bus else []:
+        if rule.state != "ENABLED" or not rule.event_pattern.matches_event(event):
+            continue
+        for target in rule.targets:
+            deliveries.start(
+                functools.partial(_deliver, account_id, region, target, event, runner, deliveries, retries)
+            )
 
 
 def _deliver(
@@ -455,6 +468,110 @@ def install_ecs_task_definitions(account_id: str) -> Undo:
         _replace(backend_cls, "deregister_task_definition", deregister_task_definition),
         _replace(backend_cls, "_validate_container_defs", staticmethod(validate_container_defs)),
         _replace(EC2ContainerServiceResponse, "list_task_definitions", list_task_definitions),
+    ]
+
+    def undo() -> None:
+        for step in reversed(undos):
+            step()
+
+    return undo
+
+
+# --- 7. Step Functions status events ----------------------------------------------------------------
+
+
+def execution_status_event(execution: Any) -> dict[str, Any]:
+    """The event AWS sends when an execution's status changes (Step Functions developer guide, "Step
+    Functions Execution Status Change" event examples)."""
+
+    def millis(value: Any) -> int | None:
+        return int(value.timestamp() * 1000) if value is not None else None
+
+    status = str(getattr(execution.exec_status, "value", execution.exec_status))
+    ended = execution.exec_worker.env.program_state() if execution.exec_worker is not None else None
+    error = execution.error or getattr(ended, "error", None)  # StopExecution's error and cause live there
+    cause = execution.cause or getattr(ended, "cause", None)
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": execution.account_id,
+        "time": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": execution.region_name,
+        "resources": [execution.exec_arn],
+        "detail": {
+            "executionArn": execution.exec_arn,
+            "stateMachineArn": execution.state_machine.arn,
+            "name": execution.name,
+            "status": status,
+            "startDate": millis(execution.start_date),
+            "stopDate": millis(execution.stop_date),
+            "input": execution.input_data
+            if isinstance(execution.input_data, str)
+            else json.dumps(execution.input_data),
+            "output": json.dumps(execution.output) if status == "SUCCEEDED" else None,
+            "inputDetails": {"included": True},
+            "outputDetails": {"included": True} if status == "SUCCEEDED" else None,
+            "error": error,
+            "cause": cause,
+        },
+    }
+
+
+def install_execution_status_events(runner: FunctionRunner, deliveries: Deliveries) -> Undo:
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    original = BaseExecutionWorkerCommunication.terminated
+
+    def terminated(self: Any) -> None:
+        original(self)
+        execution = self.execution
+        put_event(execution.account_id, execution.region_name, execution_status_event(execution), runner, deliveries)
+
+    return _replace(BaseExecutionWorkerCommunication, "terminated", terminated)
+
+
+def install_stop_execution() -> Undo:
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+    from moto.stepfunctions.parser.backend.execution import Execution
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    original_stop = Execution.stop
+
+    def stop(self: Any, stop_date: dt.datetime, error: str | None, cause: str | None) -> None:
+        original_stop(self, stop_date, error, cause)
+        worker = self.exec_worker
+        if worker is not None:  # wake every task token wait, so the worker sees it was stopped and ends
+            for endpoint in list(worker.env.callback_pool_manager._pool.values()):
+                endpoint._notify_event.set()
+
+    def stop_execution(self: Any) -> Any:
+        arn = self._get_param("executionArn")
+        execution = self.stepfunction_backend.describe_execution(arn)
+        execution.stop(
+            stop_date=dt.datetime.now(dt.UTC), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        deadline = time.monotonic() + 5
+        while execution.exec_status is not None and str(execution.exec_status.value) == "RUNNING":
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        return ActionResult({"stopDate": execution.stop_date or dt.datetime.now(dt.UTC)})
+
+    original_set_error = Environment.set_error
+
+    def set_error(self: Any, error: Any) -> None:
+        if isinstance(self._program_state, ProgramStopped):
+            return  # a stopped execution stays ABORTED, as in AWS, whatever its interrupted state raises
+        original_set_error(self, error)
+
+    undos = [
+        _replace(Execution, "stop", stop),
+        _replace(StepFunctionResponse, "stop_execution", stop_execution),
+        _replace(Environment, "set_error", set_error),
     ]
 
     def undo() -> None:

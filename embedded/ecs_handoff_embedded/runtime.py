@@ -93,6 +93,8 @@ class EmbeddedAws:
             gaps.install_email_outbox(self.outbox),
             gaps.install_send_task_failure_cause(),
             gaps.install_ecs_task_definitions(world.ACCOUNT_ID),
+            gaps.install_execution_status_events(self.runner, self.deliveries),
+            gaps.install_stop_execution(),
         ]
 
         session = self.session()

@@ -102,6 +102,21 @@ class World:
                 raise TimeoutError(f"deployment {deployment_id} never reached {phase}: {record}")
             time.sleep(0.05)
 
+    def outcome_emails(self, env: str, deployment_id: str, timeout: float = 10.0) -> list[str]:
+        """The outcome notifications the platform inbox got for a deployment, once there is at least one
+        (the notification is sent just after the outcome is recorded)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [
+                text
+                for path in self.aws.outbox.messages()
+                if (text := path.read_text(encoding="utf-8")).startswith(f"To: platform-{env}@example.com\n")
+                and f"Deployment {deployment_id}\n" in text
+            ]
+            if found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.05)
+
     def approval_email(self, approver: str, deployment_id: str) -> str:
         """The text of the approval email this approver got for this deployment."""
         for path in reversed(self.aws.outbox.messages()):

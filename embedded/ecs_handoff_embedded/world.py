@@ -111,6 +111,7 @@ def seed(session: Any, env: str, rollout_timeout_seconds: int = 60, poll_interva
                     "approvers": APPROVERS.get(env, []),
                     "rollout_timeout_seconds": rollout_timeout_seconds,
                     "poll_interval_seconds": poll_interval_seconds,
+                    "lock_timeout_seconds": 600,
                 }
             ),
         )
@@ -153,6 +154,13 @@ def add_simple_service(session: Any, env: str, service_id: str, image: str) -> N
         Type="String",
         Overwrite=True,
         Value=json.dumps(
-            {"cluster": env, "service": service_id, "task_definition": family, "poll_interval_seconds": 1}
+            {
+                "cluster": env,
+                "service": service_id,
+                "task_definition": family,
+                "poll_interval_seconds": 1,
+                "rollout_timeout_seconds": 120,
+                "lock_timeout_seconds": 600,
+            }
         ),
     )

@@ -1,36 +1,50 @@
-"""Finalize function: records the outcome, sends the notification, releases the service lock."""
+"""Finalize function: records the outcome, sends the notification, releases the service lock.
+
+Invoked by the workflow's Finalize step, and by the EventBridge rule on "Step Functions Execution
+Status Change" (FAILED, TIMED_OUT, ABORTED) for executions that ended without reaching that step."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.aws.state import ServiceState
-from ecs_handoff.logic.finalize import finalize
-from ecs_handoff.models import WorkflowState, seconds_since
+from ecs_handoff.logic.finalize import ended_execution_state, finalize
+from ecs_handoff.models import ExecutionStatusChange, WorkflowState, seconds_since
 from ecs_handoff.observability import logger, metrics, tracer
 from ecs_handoff.settings import Settings
+
+EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
 
 
 @logger.inject_lambda_context(correlation_id_path="request.deployment_id")
 @metrics.log_metrics
 @tracer.capture_lambda_handler
-@event_parser(model=WorkflowState)
-def lambda_handler(event: WorkflowState, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_env()
+    records = DeploymentRecords(settings.need("deployments_table"))
+    if event.get("detail-type") == EXECUTION_STATUS_CHANGE:
+        change = parse(event=event, model=ExecutionStatusChange)
+        state = ended_execution_state(change, records)
+        if state is None:
+            return {"ignored": change.detail.execution_arn}
+        logger.append_keys(deployment_id=state.request.deployment_id)
+    else:
+        state = parse(event=event, model=WorkflowState)
     result = finalize(
-        event,
-        DeploymentRecords(settings.need("deployments_table")),
+        state,
+        records,
         ServiceState(settings.need("state_table")),
         settings.topic_arn,
         ApprovalStore(settings.approvals_table) if settings.approvals_table else None,
     )
-    metrics.add_metric(name=f"Deployments{result.outcome.value.title()}", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(
-        name="DeploymentSeconds", unit=MetricUnit.Seconds, value=seconds_since(event.request.requested_at)
-    )
+    if result.recorded:  # counted once, by the finalizer that recorded it
+        metrics.add_metric(name=f"Deployments{result.outcome.value.title()}", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(
+            name="DeploymentSeconds", unit=MetricUnit.Seconds, value=seconds_since(state.request.requested_at)
+        )
     return result.model_dump(mode="json")

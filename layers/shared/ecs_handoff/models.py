@@ -10,13 +10,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ecs_handoff import limits
+
 SERVICE_ID_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 """Safe service ids: lowercase DNS-label style, 1-40 characters, so they fit in keys, SSM
 names and execution names without escaping."""
 
 
 EXECUTION_NAME_MAX = 80
-MAX_ROLLOUT_POLLS = 4000
 _EXECUTION_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -95,6 +96,12 @@ class ServiceConfig(Model):
     rollout_timeout_seconds: int = Field(default=1800, ge=5, le=86400)
     approval_timeout_seconds: int = Field(default=86400, ge=5, le=604800)
     poll_interval_seconds: int = Field(default=15, ge=1, le=300)
+    lock_timeout_seconds: int = Field(
+        default=3600,
+        ge=5,
+        le=86400,
+        description="How long a deployment waits for the one before it to finish before it gives up.",
+    )
     keep_revisions: int = Field(
         default=10,
         ge=2,
@@ -104,13 +111,17 @@ class ServiceConfig(Model):
     )
 
     @model_validator(mode="after")
-    def _rollout_fits_in_one_execution(self) -> ServiceConfig:
-        # A standard execution keeps at most 25,000 history events; each poll adds about 5.
-        polls = self.rollout_timeout_seconds / self.poll_interval_seconds
-        if polls > MAX_ROLLOUT_POLLS:
+    def _loops_fit_in_one_execution(self) -> ServiceConfig:
+        # A standard execution keeps at most 25,000 history events; its loops must fit with margin.
+        rollout_polls = self.rollout_timeout_seconds / self.poll_interval_seconds
+        lock_waits = self.lock_timeout_seconds / self.poll_interval_seconds
+        events = limits.planned_events(rollout_polls, lock_waits)
+        if events > limits.HISTORY_BUDGET:
             raise ValueError(
-                f"rollout_timeout_seconds / poll_interval_seconds is {polls:.0f} polls; at most {MAX_ROLLOUT_POLLS} "
-                "fit in one Step Functions execution, so raise poll_interval_seconds"
+                f"rollout_timeout_seconds {self.rollout_timeout_seconds} and lock_timeout_seconds "
+                f"{self.lock_timeout_seconds} polled every {self.poll_interval_seconds} s could need {events} "
+                f"Step Functions history events; at most {limits.HISTORY_BUDGET} fit in one execution "
+                f"(AWS's limit is {limits.HISTORY_EVENT_LIMIT}), so raise poll_interval_seconds or lower the timeouts"
             )
         return self
 
@@ -172,7 +183,7 @@ class DeploymentRequest(Model):
 
 
 class LockResult(Model):
-    status: str  # ACQUIRED | WAIT | SUPERSEDED
+    status: str  # ACQUIRED | WAIT | SUPERSEDED | TIMED_OUT
     reason: str = ""
     holder: str | None = None
 
@@ -182,6 +193,8 @@ class DeployResult(Model):
     previous_task_definition: str
     ecs_deployment_id: str
     deployed_at: str
+    # How many failed rollout checks amount to the rollout timeout (as many as it allows polls).
+    max_failed_checks: int = 1
     images: list[ImageChange]
 
 
@@ -206,6 +219,7 @@ class RolloutResult(Model):
     pending_count: int = 0
     failed_tasks: int = 0
     checked_at: str = ""
+    unobservable: bool = False  # set by the workflow: no check succeeded before the rollout deadline
 
 
 class RollbackResult(Model):
@@ -248,12 +262,15 @@ class WorkflowState(Model):
     error: WorkflowError | None = None
     approval_error: WorkflowError | None = None
     rollback_error: WorkflowError | None = None
-    result: dict[str, Any] | None = None
+    check_error: WorkflowError | None = None  # the last failed rollout check (it is looked at again)
+    failed_checks: dict[str, int] | None = None  # {"count": n}, kept by the workflow
+    result: dict[str, Any] | None = None  # a verdict decided outside the steps (the ended-execution finalizer)
 
 
 class FinalizeResult(Model):
     outcome: Outcome
     reason: str
+    recorded: bool = True  # False when another finalizer had already recorded the outcome
 
 
 class DeploymentRecord(Model):
@@ -280,6 +297,7 @@ class DeploymentRecord(Model):
     started_at: str
     finished_at: str | None = None
     timeline: dict[str, str] = Field(default_factory=dict)
+    notified_at: str | None = None  # set by the one finalizer that sends the outcome notification
     revision_deregistered: bool = False  # new_task_definition was deregistered as older than keep_revisions
 
     @property
@@ -388,3 +406,21 @@ class ApprovalInput(Model):
     request: DeploymentRequest
     task_token: str = Field(repr=False)
     execution_arn: str
+
+
+class ExecutionStatusDetail(Model):
+    """The detail of EventBridge's "Step Functions Execution Status Change" event (the fields handoff reads)."""
+
+    execution_arn: str = Field(alias="executionArn")
+    state_machine_arn: str = Field(alias="stateMachineArn")
+    name: str
+    status: str  # RUNNING | SUCCEEDED | FAILED | TIMED_OUT | ABORTED
+    input: str | None = None
+    error: str | None = None
+    cause: str | None = None
+
+
+class ExecutionStatusChange(Model):
+    detail_type: str = Field(alias="detail-type")
+    source: str
+    detail: ExecutionStatusDetail

@@ -63,6 +63,58 @@ class DeploymentRecords(Table):
             ).get("Item")
         return DeploymentRecord.model_validate(_from_item(item)) if item else None
 
+    def finish(self, deployment_id: str, outcome: str, reason: str, at: str, **fields: Any) -> bool:
+        """Sets the terminal outcome exactly once; False when the record already has one (another
+        finalizer got there first: the workflow's own Finalize, or the ended-execution rule)."""
+        values = {
+            ":o": outcome,
+            ":r": reason,
+            ":at": at,
+            ":finished": "finished",
+            ":in_progress": "IN_PROGRESS",
+            ":awaiting": "AWAITING_APPROVAL",
+        }
+        sets = ["outcome = :o", "reason = :r", "finished_at = :at", "phase = :finished", "#t.finished = :at"]
+        for i, (key, value) in enumerate(fields.items()):
+            values[f":f{i}"] = value
+            sets.append(f"{key} = :f{i}")
+        return (
+            self.conditional(
+                "update_item",
+                f"recording the outcome of {deployment_id}",
+                Key=_to_item({"id": deployment_id}),
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression="attribute_exists(id) AND outcome IN (:in_progress, :awaiting)",
+                ExpressionAttributeNames={"#t": "timeline"},
+                ExpressionAttributeValues=_to_item(values),
+            )
+            is not None
+        )
+
+    def claim_notification(self, deployment_id: str, at: str) -> bool:
+        """True for exactly one caller per deployment: that one sends the outcome notification."""
+        return (
+            self.conditional(
+                "update_item",
+                f"claiming the notification of {deployment_id}",
+                Key=_to_item({"id": deployment_id}),
+                UpdateExpression="SET notified_at = :at",
+                ConditionExpression="attribute_exists(id) AND attribute_not_exists(notified_at)",
+                ExpressionAttributeValues=_to_item({":at": at}),
+            )
+            is not None
+        )
+
+    def unclaim_notification(self, deployment_id: str) -> None:
+        """The notification could not be sent: let a retry send it."""
+        self.conditional(
+            "update_item",
+            f"releasing the notification claim of {deployment_id}",
+            Key=_to_item({"id": deployment_id}),
+            UpdateExpression="REMOVE notified_at",
+            ConditionExpression="attribute_exists(id)",
+        )
+
     def history(self, env: str, service: str | None = None, limit: int = 20) -> list[DeploymentRecord]:
         """Newest first, for one service or the whole environment."""
         if service:

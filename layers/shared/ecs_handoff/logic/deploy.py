@@ -71,6 +71,7 @@ def deploy(
         previous_task_definition=previous,
         ecs_deployment_id=ecs_deployment_id,
         deployed_at=deployed_at,
+        max_failed_checks=max(1, config.rollout_timeout_seconds // config.poll_interval_seconds),
         images=changes,
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from typing import Any
 
 from ecs_handoff import notify
@@ -14,6 +15,8 @@ from ecs_handoff.aws.state import ServiceState
 from ecs_handoff.errors import RecordConflict
 from ecs_handoff.models import (
     ApprovalStatus,
+    DeploymentRequest,
+    ExecutionStatusChange,
     FinalizeResult,
     Outcome,
     RolloutState,
@@ -23,6 +26,7 @@ from ecs_handoff.models import (
     utcnow,
 )
 from ecs_handoff.observability import logger
+from ecs_handoff.taskdef import short_name
 
 
 def decide(state: WorkflowState) -> FinalizeResult:
@@ -45,13 +49,20 @@ def decide(state: WorkflowState) -> FinalizeResult:
         return _approval_outcome(state, state.approval_error)
     if state.lock is not None and state.lock.status == "SUPERSEDED":
         return FinalizeResult(outcome=Outcome.SUPERSEDED, reason=state.lock.reason)
+    if state.lock is not None and state.lock.status == "TIMED_OUT":
+        return FinalizeResult(outcome=Outcome.FAILED, reason=state.lock.reason)
     if state.rollout is not None and state.rollout.state is RolloutState.COMPLETED:
         approved = f" (approved by {', '.join(state.approval.approved_by)})" if state.approval else ""
         return FinalizeResult(
             outcome=Outcome.SUCCEEDED, reason=f"the ECS rollout of this deployment COMPLETED{approved}"
         )
     if state.rollout is not None and state.rollout.state is RolloutState.FAILED:
-        return FinalizeResult(outcome=Outcome.FAILED, reason=f"{state.rollout.reason}{rollback_note}")
+        reason = state.rollout.reason
+        if state.rollout.unobservable:
+            timeout = state.request.service.rollout_timeout_seconds
+            last = f" (last error: {state.check_error.error}: {state.check_error.message})" if state.check_error else ""
+            reason = f"the rollout could not be checked within its {timeout} s timeout{last}"
+        return FinalizeResult(outcome=Outcome.FAILED, reason=f"{reason}{rollback_note}")
     return FinalizeResult(outcome=Outcome.FAILED, reason="the workflow ended without a rollout result")
 
 
@@ -83,21 +94,61 @@ def finalize(
     approvals: ApprovalStore | None = None,
     sns_client: Any = None,
 ) -> FinalizeResult:
+    """Idempotent: the first finalizer records the outcome and sends the one notification; a retry or the
+    ended-execution rule finds the outcome recorded and only makes sure the approval is closed and the lock free."""
     request = state.request
     result = decide(state)
     now = iso(utcnow())
-    fields: dict[str, Any] = {"outcome": result.outcome.value, "reason": result.reason, "finished_at": now}
+    fields: dict[str, Any] = {}
     if state.deploy is not None:
         fields["images"] = [c.model_dump() for c in state.deploy.images]
-    records.update(request.deployment_id, phase="finished", at=now, **fields)
+    recorded = records.finish(request.deployment_id, result.outcome.value, result.reason, now, **fields)
     record = records.get(request.deployment_id)
+    if not recorded and record is not None and record.outcome.terminal:
+        result = FinalizeResult(outcome=record.outcome, reason=record.reason, recorded=False)
     if record is not None and record.approval_id and approvals is not None:
         _close_open_approval(approvals, record.approval_id, result, now)
-    if record is not None and topic_arn:
-        sns.publish(topic_arn, notify.subject(record), notify.body(record), sns=sns_client)
+    if record is not None and topic_arn and records.claim_notification(request.deployment_id, now):
+        record = records.get(request.deployment_id) or record
+        try:
+            sns.publish(topic_arn, notify.subject(record), notify.body(record), sns=sns_client)
+        except Exception:
+            records.unclaim_notification(request.deployment_id)
+            raise
     released = service_state.release_lock(request.service_id, request.deployment_id)
-    logger.info("deployment finished", outcome=result.outcome.value, reason=result.reason, lock_released=released)
+    logger.info(
+        "deployment finished",
+        outcome=result.outcome.value,
+        reason=result.reason,
+        recorded_now=recorded,
+        lock_released=released,
+    )
     return result
+
+
+def ended_execution_state(change: ExecutionStatusChange, records: DeploymentRecords) -> WorkflowState | None:
+    """The workflow state for an execution that ended without its Finalize step (stopped, timed out,
+    or failed on a Step Functions limit); None when the execution is not a deployment handoff knows."""
+    detail = change.detail
+    try:
+        request = DeploymentRequest.model_validate(json.loads(detail.input or "{}")["request"])
+    except (ValueError, KeyError, TypeError):
+        logger.warning("ended execution without a deployment request", execution_arn=detail.execution_arn)
+        return None
+    record = records.get(request.deployment_id)
+    if record is None:
+        return None
+    what = {"ABORTED": "was stopped (StopExecution)", "TIMED_OUT": "timed out"}.get(detail.status, "failed")
+    why = ": ".join(part for part in (detail.error, detail.cause) if part)
+    if record.ecs_deployment_id and record.new_task_definition:
+        after = (
+            f"; the service was already updated to {short_name(record.new_task_definition)} and may still be "
+            "rolling out: check it with `handoff status`"
+        )
+    else:
+        after = "; nothing was deployed"
+    reason = f"the workflow {what} before it recorded an outcome{' (' + why + ')' if why else ''}{after}"
+    return WorkflowState(request=request, result={"outcome": Outcome.FAILED.value, "reason": reason})
 
 
 def _close_open_approval(approvals: ApprovalStore, approval_id: str, result: FinalizeResult, now: str) -> None:

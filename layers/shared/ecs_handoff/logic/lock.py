@@ -9,7 +9,7 @@ from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.aws.state import ServiceState
 from ecs_handoff.errors import RecordConflict, TaskEnded
-from ecs_handoff.models import ApprovalStatus, DeploymentRequest, LockResult, iso, utcnow
+from ecs_handoff.models import ApprovalStatus, DeploymentRequest, LockResult, iso, seconds_since, utcnow
 from ecs_handoff.observability import logger
 
 LEASE_MARGIN_SECONDS = 600
@@ -51,6 +51,16 @@ def acquire(
         logger.warning("took over lock from ended execution", previous_holder=holder["holder"], holder_status=status)
         records.update(me, phase="locked", at=iso(utcnow()))
         return LockResult(status="ACQUIRED", reason=f"took over the lock from {holder['holder']} ({status})")
+    waited = seconds_since(request.requested_at)
+    if waited >= request.service.lock_timeout_seconds:
+        return LockResult(
+            status="TIMED_OUT",
+            holder=holder["holder"],
+            reason=(
+                f"waited {waited:.0f} s (lock_timeout_seconds) for {holder['holder']} to finish deploying "
+                f"{service_id}; nothing was deployed, upload again to retry"
+            ),
+        )
     records.update(me, phase="waiting_for_lock", at=iso(utcnow()))
     return LockResult(
         status="WAIT",

@@ -34,7 +34,7 @@ def check(
                 f"the service now runs {short_name(str(service.get('taskDefinition', '?')))}"
             ),
         )
-    counts = {
+    counts: dict[str, Any] = {
         "running_count": int(ours.get("runningCount", 0)),
         "desired_count": int(ours.get("desiredCount", 0)),
         "pending_count": int(ours.get("pendingCount", 0)),

@@ -1,0 +1,30 @@
+"""Step Functions' history limit, and what one deployment's execution can spend of it.
+
+A standard execution keeps at most 25,000 history events (AWS Step Functions quotas); past that it
+fails. Each loop in statemachine/deployment.asl.json adds a fixed number of events per turn:
+tests/e2e/test_history_budget.py derives these numbers from the ASL and measures them in a real
+execution history, so a change to the workflow that changes them fails the gate."""
+
+from __future__ import annotations
+
+HISTORY_EVENT_LIMIT = 25_000
+# What a registry entry may plan for: the rest covers retries (3 events per retried attempt) and
+# whatever a future state adds before anyone re-measures.
+HISTORY_BUDGET = 20_000
+
+# One rollout poll: CheckRollout (entered, Lambda scheduled, started, succeeded, exited), the
+# RolloutDone? choice (entered, exited), WaitForRollout (entered, exited).
+EVENTS_PER_ROLLOUT_POLL = 9
+# One lock wait: AcquireLock (5), LockAcquired? (2), WaitForLock (2).
+EVENTS_PER_LOCK_WAIT = 9
+# A failed rollout check that is looked at again: CheckRollout with its failure (entered, scheduled,
+# started, failed, exited), CountFailedCheck (2), TooManyFailedChecks? (2), WaitForRollout (2).
+EVENTS_PER_FAILED_CHECK = 11
+# Everything outside the loops on the longest path, each task retried to its MaxAttempts:
+# derived from the ASL by the same test.
+EVENTS_OUTSIDE_LOOPS = 171
+
+
+def planned_events(rollout_polls: float, lock_waits: float) -> int:
+    """Worst case for one execution whose loops turn at most this often (a failed check costs more)."""
+    return int(EVENTS_OUTSIDE_LOOPS + rollout_polls * EVENTS_PER_FAILED_CHECK + lock_waits * EVENTS_PER_LOCK_WAIT)

@@ -1,0 +1,146 @@
+"""Executions that end the hard way (stopped, failed checks, a lock that never frees) still end recorded,
+notified once and unlocked; a failed rollout *check* is never mistaken for a failed rollout."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ecs_handoff.models import Outcome
+from ecs_handoff_embedded.runtime import EmbeddedAws
+from ecs_handoff_embedded.scenario import World, artifact, image
+
+
+def history(aws: EmbeddedAws, execution_arn: str) -> list[dict[str, Any]]:
+    sfn = aws.client("stepfunctions")
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+    while True:
+        page = sfn.get_execution_history(**kwargs)
+        events += page["events"]
+        if "nextToken" not in page:
+            return events
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def entered(events: list[dict[str, Any]], state: str) -> list[int]:
+    return [
+        i
+        for i, e in enumerate(events)
+        if e["type"].endswith("StateEntered") and e.get("stateEnteredEventDetails", {}).get("name") == state
+    ]
+
+
+def lock_item(aws: EmbeddedAws, env: str, service: str) -> dict[str, Any] | None:
+    item = aws.client("dynamodb").get_item(
+        TableName=f"handoff-{env}-state", Key={"pk": {"S": f"lock#{service}"}}, ConsistentRead=True
+    )
+    return item.get("Item")
+
+
+def execution_ended(aws: EmbeddedAws, execution_arn: str, timeout: float = 10.0) -> str:
+    sfn, deadline = aws.client("stepfunctions"), time.monotonic() + timeout
+    while (status := str(sfn.describe_execution(executionArn=execution_arn)["status"])) == "RUNNING":
+        assert time.monotonic() < deadline, "the execution is still running"
+        time.sleep(0.05)
+    return status
+
+
+def finalize_runs(aws: EmbeddedAws, env: str) -> int:
+    assert aws.runner is not None
+    return sum(1 for i in aws.runner.invocations if i.function == f"handoff-{env}-finalize")
+
+
+def test_stopping_an_execution_that_awaits_approval_records_it_closes_the_links_and_unlocks(
+    world: World, embedded: EmbeddedAws
+) -> None:
+    # GIVEN a prod deployment waiting for its approvers
+    deployment_id = world.upload("prod", "api", artifact({"app-container": image("api", "prod-stop0001")}))
+    waiting = world.wait_phase("prod", deployment_id, "awaiting_approval")
+    link = world.approval_link("alice@example.com", deployment_id)
+    # WHEN an operator stops the execution by hand
+    embedded.client("stepfunctions").stop_execution(
+        executionArn=waiting.execution_arn, error="Operator", cause="stopped by carol for INC-42"
+    )
+    record = world.wait("prod", deployment_id, timeout=30)
+    # THEN it ends FAILED saying what happened, nothing deployed, one notification, links dead, lock free
+    assert record.outcome is Outcome.FAILED
+    assert "the workflow was stopped (StopExecution)" in record.reason
+    assert "stopped by carol for INC-42" in record.reason
+    assert record.reason.endswith("nothing was deployed")
+    assert len(world.outcome_emails("prod", deployment_id)) == 1
+    status, _ = world.decide(link, "approve")
+    assert status in (409, 410)
+    assert lock_item(embedded, "prod", "api") is None
+
+
+def test_a_workflow_that_ends_failed_is_finalized_once_though_the_status_rule_also_runs(
+    world: World, embedded: EmbeddedAws
+) -> None:
+    # GIVEN a rollout the circuit breaker fails (the execution ends FAILED after its own Finalize)
+    before = finalize_runs(embedded, "dev")
+    record = world.wait("dev", world.upload("dev", "api", artifact({"app-container": image("api", "fail-once001")})))
+    assert record.outcome is Outcome.FAILED
+    assert record.execution_arn is not None
+    execution_ended(embedded, record.execution_arn)
+    assert embedded.wait_idle(10)
+    # THEN the ended-execution rule ran the finalizer a second time, and it changed nothing
+    assert finalize_runs(embedded, "dev") - before == 2
+    after = world.records("dev").get(record.id)
+    assert after is not None and (after.outcome, after.reason) == (record.outcome, record.reason)
+    assert len(world.outcome_emails("dev", record.id)) == 1
+
+
+def test_a_failed_rollout_check_is_looked_at_again_not_rolled_back(world: World, embedded: EmbeddedAws) -> None:
+    # GIVEN the rollout check fails twice (a permissions hiccup, a dead sandbox)
+    assert embedded.runner is not None
+    embedded.rollout_seconds = 2.0
+    embedded.runner.inject_failure("handoff-dev-rollout", "AwsAccessError", "injected: access denied", times=2)
+    record = world.wait("dev", world.upload("dev", "worker", artifact({"app": image("worker", "dev-check01")})))
+    # THEN the deployment still SUCCEEDED on ECS's own verdict, and Rollback never ran
+    assert record.outcome is Outcome.SUCCEEDED, record.reason
+    assert record.execution_arn is not None
+    events = history(embedded, record.execution_arn)
+    assert len(entered(events, "CountFailedCheck")) == 2
+    assert entered(events, "Rollback") == []
+
+
+def test_a_rollout_nobody_can_check_until_its_timeout_is_rolled_back(
+    world: World, embedded: EmbeddedAws, registry: Any
+) -> None:
+    # GIVEN a 5 s rollout timeout, a rollout that takes longer, and a check that always fails
+    assert embedded.runner is not None
+    registry("dev", "worker", rollout_timeout_seconds=5)
+    before = world.running("dev", "worker")
+    embedded.rollout_seconds = 30.0
+    embedded.runner.inject_failure("handoff-dev-rollout", "AwsAccessError", "injected: access denied", times=100)
+    try:
+        record = world.wait("dev", world.upload("dev", "worker", artifact({"app": image("worker", "dev-blind01")})))
+    finally:
+        embedded.runner._faults.pop("handoff-dev-rollout", None)
+    # THEN it is treated as a timed-out rollout: rolled back, with the last check error named
+    assert record.outcome is Outcome.FAILED
+    assert record.reason.startswith(
+        "the rollout could not be checked within its 5 s timeout (last error: AwsAccessError: injected: access denied)"
+    )
+    assert world.running("dev", "worker")["task_definition"] == before["task_definition"]
+
+
+def test_a_deployment_that_cannot_get_the_lock_in_time_ends_with_the_holder_named(
+    world: World, embedded: EmbeddedAws, registry: Any
+) -> None:
+    # GIVEN a deployment rolling out for 8 s, and a lock timeout of 3 s
+    registry("dev", "worker", lock_timeout_seconds=5)
+    embedded.rollout_seconds = 8.0
+    first = world.upload("dev", "worker", artifact({"app": image("worker", "dev-holder1")}))
+    deadline = time.monotonic() + 10
+    while "deploying" not in getattr(world.records("dev").get(first), "timeline", {}):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    # WHEN a second upload waits behind it
+    second = world.wait("dev", world.upload("dev", "worker", artifact({"app": image("worker", "dev-waiter1")})))
+    # THEN the second gives up with a reason naming the holder, and the first still finishes
+    assert second.outcome is Outcome.FAILED
+    assert f"(lock_timeout_seconds) for {first} to finish deploying worker" in second.reason
+    assert second.reason.endswith("nothing was deployed, upload again to retry")
+    assert world.wait("dev", first, timeout=30).outcome is Outcome.SUCCEEDED
