@@ -196,6 +196,7 @@ def test_finalize_records_outcome_notifies_and_unlocks(stack: Stack):
     assert stack.invoke("finalize", final) == {
         "outcome": "SUCCEEDED",
         "reason": "the ECS rollout of this deployment COMPLETED",
+        "recorded": True,
     }
     saved = records(stack).get(state["request"]["deployment_id"])
     assert saved is not None and saved.outcome.value == "SUCCEEDED" and saved.finished_at

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from ecs_handoff import limits
 from ecs_handoff.aws.state import sequencer_key
 from ecs_handoff.logic.finalize import decide
 from ecs_handoff.logic.intake import service_id_from_key
@@ -150,24 +151,20 @@ def test_decide_superseded_and_explicit_result():
     assert decide(closed).outcome is Outcome.INVALID
 
 
-def test_service_config_refuses_more_polls_than_one_execution_holds():
-    # 24 h of 1 s polls would overflow Step Functions' 25,000-event history
-    with pytest.raises(ValidationError, match="raise poll_interval_seconds"):
-        ServiceConfig.model_validate(
-            {
-                "cluster": "c",
-                "service": "s",
-                "task_definition": "t",
-                "rollout_timeout_seconds": 86400,
-                "poll_interval_seconds": 1,
-            }
-        )
-    assert ServiceConfig.model_validate(
-        {
-            "cluster": "c",
-            "service": "s",
-            "task_definition": "t",
-            "rollout_timeout_seconds": 86400,
-            "poll_interval_seconds": 30,
-        }
-    )
+def test_service_config_refuses_loops_that_could_overflow_one_execution_history():
+    # GIVEN 24 h of rollout polled every 30 s: 2,880 polls of up to 11 events, plus the lock wait
+    entry = {"cluster": "c", "service": "s", "task_definition": "t", "rollout_timeout_seconds": 86400}
+    # THEN it is refused with the numbers, since AWS fails an execution past 25,000 events
+    with pytest.raises(ValidationError, match=r"could need 32930 Step Functions history events; at most 20000 fit"):
+        ServiceConfig.model_validate({**entry, "poll_interval_seconds": 30})
+    # AND polling every 60 s fits (1,440 polls)
+    config = ServiceConfig.model_validate({**entry, "poll_interval_seconds": 60})
+    assert limits.planned_events(1440, 60) <= limits.HISTORY_BUDGET
+    assert config.poll_interval_seconds == 60
+
+
+def test_service_config_counts_the_lock_wait_against_the_history_too():
+    entry = {"cluster": "c", "service": "s", "task_definition": "t", "poll_interval_seconds": 1}
+    with pytest.raises(ValidationError, match="lock_timeout_seconds 3600 polled every 1 s"):
+        ServiceConfig.model_validate({**entry, "rollout_timeout_seconds": 60})
+    assert ServiceConfig.model_validate({**entry, "rollout_timeout_seconds": 60, "lock_timeout_seconds": 600})

@@ -60,7 +60,10 @@ class Resolver:
             return self.resolve(self.variables[(parts[1],)]["default"])
         if parts[0] == "local":
             return self.resolve(self.locals[parts[1]])
-        return self.resolve(blocks(self.service, "resource")[(parts[0], parts[1])][parts[2]])
+        resource = blocks(self.service, "resource")[(parts[0], parts[1])]
+        if parts[0] == "aws_ecs_task_definition" and parts[2] == "arn":  # computed by AWS: the first revision
+            return f"arn:aws:ecs:ap-northeast-1:123456789012:task-definition/{self.resolve(resource['family'])}:1"
+        return self.resolve(resource[parts[2]])
 
     def root_ref(self, name: str) -> Any:
         kind, label, attribute = name.split(".")
@@ -94,7 +97,11 @@ def test_terraform_registry_entry_validates_against_the_model():
     resolver = Resolver()
     entry = resolver.resolve(resolver.locals["registry_entry"])
     config = ServiceConfig.model_validate(entry)
-    assert (config.cluster, config.service, config.task_definition) == ("prod", "api", "prod-api")
+    assert (config.cluster, config.service, config.task_definition) == (
+        "prod",
+        "api",
+        "arn:aws:ecs:ap-northeast-1:123456789012:task-definition/prod-api:1",
+    )
     assert config.approval_required and config.approvers == ["alice@example.com", "bob@example.com"]
 
 

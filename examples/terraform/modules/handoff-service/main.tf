@@ -12,18 +12,23 @@ locals {
   registry_entry = {
     cluster                  = var.cluster_name
     service                  = var.service_id
-    task_definition          = aws_ecs_task_definition.base.family
+    # The exact base revision, not the family: handoff then never has to search the family for
+    # Terraform's newest revision, and a base change takes effect with the apply that makes it.
+    task_definition          = aws_ecs_task_definition.base.arn
     approval_required        = var.approval_required
     approvers                = var.approvers
     approvals_required       = var.approvals_required
     rollout_timeout_seconds  = var.rollout_timeout_seconds
     approval_timeout_seconds = var.approval_timeout_seconds
     poll_interval_seconds    = var.poll_interval_seconds
+    lock_timeout_seconds     = var.lock_timeout_seconds
+    keep_revisions           = var.keep_revisions
   }
 }
 
-# The base. handoff registers new revisions of this family from the newest revision Terraform
-# registered (one without handoff's tag), replacing only the images CI lists.
+# The base. handoff registers new revisions of this family from exactly this revision (the registry
+# names its ARN), replacing only the images CI lists. It deregisters its own revisions beyond
+# keep_revisions, never this one.
 resource "aws_ecs_task_definition" "base" {
   family                   = local.family
   requires_compatibilities = ["FARGATE"]

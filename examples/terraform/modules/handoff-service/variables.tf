@@ -100,9 +100,21 @@ variable "approval_timeout_seconds" {
 }
 
 variable "poll_interval_seconds" {
-  description = "How often the workflow checks the rollout."
+  description = "How often the workflow checks the rollout (and the lock, while it waits for one)."
   type        = number
   default     = 15
+}
+
+variable "lock_timeout_seconds" {
+  description = "How long a deployment waits for the one before it to finish before it gives up (FAILED)."
+  type        = number
+  default     = 3600
+}
+
+variable "keep_revisions" {
+  description = "handoff deregisters its own task definition revisions beyond the newest N (never Terraform's)."
+  type        = number
+  default     = 10
 }
 
 variable "ecr_repository_arn" {

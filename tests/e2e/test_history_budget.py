@@ -1,0 +1,89 @@
+"""The history budget in ecs_handoff.limits, derived from the ASL and measured in real execution histories.
+
+Step Functions fails a standard execution past 25,000 history events, so the registry refuses loop
+settings that could get there. These tests keep its numbers true: if the workflow changes, they fail."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from ecs_handoff import limits
+from ecs_handoff.models import Outcome
+from ecs_handoff_embedded.runtime import EmbeddedAws
+from ecs_handoff_embedded.scenario import World, artifact, image
+
+from tests.e2e.test_execution_end import entered, history
+from tests.helpers import ROOT
+
+ASL = json.loads((ROOT / "statemachine" / "deployment.asl.json").read_text())["States"]
+ROLLOUT_LOOP = ("CheckRollout", "RolloutDone?", "WaitForRollout")
+LOCK_LOOP = ("AcquireLock", "LockAcquired?", "WaitForLock")
+FAILED_CHECK_LOOP = ("CheckRollout", "CountFailedCheck", "TooManyFailedChecks?", "WaitForRollout")
+
+
+def events_per_attempt(state: dict[str, Any]) -> int:
+    """A Lambda task attempt: scheduled, started, succeeded or failed; a callback task is also submitted."""
+    return 4 if str(state.get("Resource", "")).endswith(".waitForTaskToken") else 3
+
+
+def events_once(name: str, retried: bool = False) -> int:
+    state = ASL[name]
+    if state["Type"] != "Task":
+        return 2  # entered, exited
+    attempts = 1 + (sum(r.get("MaxAttempts", 3) for r in state.get("Retry", [])) if retried else 0)
+    return 2 + events_per_attempt(state) * attempts
+
+
+def cycle(names: tuple[str, ...]) -> int:
+    return sum(events_once(n) for n in names)
+
+
+def gaps_between(events: list[dict[str, Any]], state: str) -> list[int]:
+    starts = entered(events, state)
+    return [b - a for a, b in zip(starts, starts[1:], strict=False)]
+
+
+def test_history_budget_constants_are_what_the_asl_implies() -> None:
+    assert cycle(ROLLOUT_LOOP) == limits.EVENTS_PER_ROLLOUT_POLL
+    assert cycle(LOCK_LOOP) == limits.EVENTS_PER_LOCK_WAIT
+    assert cycle(FAILED_CHECK_LOOP) == limits.EVENTS_PER_FAILED_CHECK
+    # every state once, every task retried to its MaxAttempts, plus ExecutionStarted and the end event
+    assert 2 + sum(events_once(n, retried=True) for n in ASL) == limits.EVENTS_OUTSIDE_LOOPS
+
+
+def test_history_budget_measured_per_rollout_poll_and_per_lock_wait(world: World, embedded: EmbeddedAws) -> None:
+    # GIVEN a rollout that takes a few polls, and a second upload that waits for its lock
+    embedded.rollout_seconds = 3.0
+    first = world.upload("dev", "worker", artifact({"app": image("worker", "dev-budget1")}))
+    deadline = time.monotonic() + 10
+    while "deploying" not in getattr(world.records("dev").get(first), "timeline", {}):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    second = world.upload("dev", "worker", artifact({"app": image("worker", "dev-budget2")}))
+    a, b = world.wait("dev", first), world.wait("dev", second)
+    assert (a.outcome, b.outcome) == (Outcome.SUCCEEDED, Outcome.SUCCEEDED)
+    assert a.execution_arn is not None and b.execution_arn is not None
+    polled, waited = history(embedded, a.execution_arn), history(embedded, b.execution_arn)
+    # THEN each poll and each lock wait cost exactly what the budget says
+    poll_gaps, lock_gaps = gaps_between(polled, "CheckRollout"), gaps_between(waited, "AcquireLock")
+    assert len(poll_gaps) >= 2 and set(poll_gaps) == {limits.EVENTS_PER_ROLLOUT_POLL}
+    assert len(lock_gaps) >= 2 and set(lock_gaps) == {limits.EVENTS_PER_LOCK_WAIT}
+    # AND what is outside the loops stays within its share
+    outside = len(polled) - len(poll_gaps) * limits.EVENTS_PER_ROLLOUT_POLL
+    assert outside <= limits.EVENTS_OUTSIDE_LOOPS
+
+
+def test_history_budget_measured_per_failed_check(world: World, embedded: EmbeddedAws) -> None:
+    assert embedded.runner is not None
+    embedded.rollout_seconds = 3.0
+    embedded.runner.inject_failure("handoff-dev-rollout", "AwsAccessError", "injected", times=1)
+    record = world.wait("dev", world.upload("dev", "worker", artifact({"app": image("worker", "dev-budget3")})))
+    assert record.outcome is Outcome.SUCCEEDED and record.execution_arn is not None
+    events = history(embedded, record.execution_arn)
+    failed_at = entered(events, "CountFailedCheck")[0]
+    checks = entered(events, "CheckRollout")
+    before = max(i for i in checks if i < failed_at)
+    after = min(i for i in checks if i > failed_at)
+    assert after - before == limits.EVENTS_PER_FAILED_CHECK
