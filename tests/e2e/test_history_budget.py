@@ -5,6 +5,7 @@ settings that could get there. These tests keep its numbers true: if the workflo
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from typing import Any
@@ -42,7 +43,7 @@ def cycle(names: tuple[str, ...]) -> int:
 
 def gaps_between(events: list[dict[str, Any]], state: str) -> list[int]:
     starts = entered(events, state)
-    return [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    return [b - a for a, b in itertools.pairwise(starts)]
 
 
 def test_history_budget_constants_are_what_the_asl_implies() -> None:

@@ -374,6 +374,12 @@ class ApprovalVote(Model):
     via: str = "link"  # link | cli (then approver is the IAM identity)
 
 
+def approval_id_for(deployment_id: str) -> str:
+    """One approval per deployment: a retried RequestApproval finds the one it already made. The id is
+    no secret (links carry a signature bound to it and to one approver)."""
+    return hashlib.sha256(f"approval:{deployment_id}".encode()).hexdigest()[:32]
+
+
 class Approval(Model):
     """A pending (or decided) approval; the task token lives only here, never in a link, email or log."""
 
@@ -396,6 +402,7 @@ class Approval(Model):
     approved_by: list[str] = Field(default_factory=list)
     decided_at: str | None = None
     superseded_by: str | None = None
+    emailed: list[str] = Field(default_factory=list)  # approvers whose link has been sent
 
     def summary(self) -> dict[str, Any]:
         """Everything but the task token."""

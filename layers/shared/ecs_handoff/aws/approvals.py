@@ -12,13 +12,41 @@ from ecs_handoff.models import Approval, ApprovalStatus, ApprovalVote
 
 
 class ApprovalStore(Table):
-    def create(self, approval: Approval) -> None:
+    def create(self, approval: Approval) -> bool:
+        """Stores a new approval; False when one with this id exists (a retried request, same deployment)."""
         item = approval.model_dump(mode="json")
         item["ttl"] = approval.expires_at + 90 * 86400  # kept 90 days after expiry for the audit trail
-        with aws_call(f"storing approval {approval.approval_id}"):
-            self.ddb.put_item(
-                TableName=self.table, Item=to_item(item), ConditionExpression="attribute_not_exists(approval_id)"
-            )
+        written = self.conditional(
+            "put_item",
+            f"storing approval {approval.approval_id}",
+            Item=to_item(item),
+            ConditionExpression="attribute_not_exists(approval_id)",
+        )
+        return written is not None
+
+    def replace_task_token(self, approval_id: str, task_token: str, execution_arn: str) -> Approval:
+        """A retried RequestApproval waits on a new task token; a pending approval resumes that one."""
+        return self._update(
+            approval_id,
+            f"handing approval {approval_id} the retried step's task token",
+            UpdateExpression="SET task_token = :t, execution_arn = :e",
+            ConditionExpression="#s = :pending",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=to_item(
+                {":t": task_token, ":e": execution_arn, ":pending": ApprovalStatus.PENDING.value}
+            ),
+        )
+
+    def mark_emailed(self, approval_id: str, approver: str) -> None:
+        """Remembers that this approver's link went out, so a retry does not send it again."""
+        self.conditional(
+            "update_item",
+            f"recording that {approver} was emailed about {approval_id}",
+            Key=to_item({"approval_id": approval_id}),
+            UpdateExpression="SET emailed = list_append(if_not_exists(emailed, :empty), :who)",
+            ConditionExpression="attribute_exists(approval_id) AND NOT contains(emailed, :approver)",
+            ExpressionAttributeValues=to_item({":who": [approver], ":empty": [], ":approver": approver}),
+        )
 
     def get(self, approval_id: str) -> Approval | None:
         with aws_call(f"reading approval {approval_id}"):

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from ecs_handoff.approvals.links import LinkClaims, link
 from ecs_handoff.approvals.page import human_duration
 from ecs_handoff.aws import ecs as ecs_access
-from ecs_handoff.aws import sns
+from ecs_handoff.aws import sfn, sns
 from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
-from ecs_handoff.errors import ArtifactRejected
-from ecs_handoff.models import Approval, ApprovalInput, Outcome, iso, utcnow
+from ecs_handoff.errors import ArtifactRejected, RecordConflict
+from ecs_handoff.models import Approval, ApprovalInput, ApprovalStatus, Outcome, approval_id_for, iso, utcnow
 from ecs_handoff.observability import logger
 from ecs_handoff.taskdef import image_changes, short_name
 
@@ -30,6 +29,7 @@ def request_approval(
     key: bytes,
     ecs_client: Any = None,
     sns_client: Any = None,
+    sfn_client: Any = None,
 ) -> Approval:
     req = event.request
     config = req.service
@@ -48,7 +48,7 @@ def request_approval(
     running, _ = ecs_access.describe_task_definition(running_arn, ecs_client)
     now = utcnow()
     approval = Approval(
-        approval_id=uuid.uuid4().hex,
+        approval_id=approval_id_for(req.deployment_id),
         deployment_id=req.deployment_id,
         execution_arn=event.execution_arn,
         task_token=event.task_token,
@@ -63,8 +63,20 @@ def request_approval(
         approvers=[a.lower() for a in config.approvers],
         approvals_required=config.approvals_required,
     )
-    store.create(approval)
+    if not store.create(approval):
+        # A retry of this step (the earlier attempt died after storing the approval): the same approval,
+        # the same links, no second email to anyone already emailed; only the task token is new.
+        earlier = store.get(approval.approval_id)
+        if earlier is None:
+            raise RecordConflict(f"approval {approval.approval_id} vanished while it was being retried")
+        if earlier.status is not ApprovalStatus.PENDING:
+            _resume_decided(earlier, event.task_token, sfn_client)
+            return earlier
+        approval = store.replace_task_token(approval.approval_id, event.task_token, event.execution_arn)
+        logger.warning("approval request retried; reusing the approval", approval_id=approval.approval_id)
     for approver in approval.approvers:
+        if approver in approval.emailed:
+            continue
         claims = LinkClaims(approval.approval_id, approver, approval.expires_at)
         sns.publish(
             topic_arn,
@@ -73,6 +85,7 @@ def request_approval(
             attributes={APPROVER_ATTRIBUTE: approver},
             sns=sns_client,
         )
+        store.mark_emailed(approval.approval_id, approver)
     # Marked as waiting only once every approver has been sent their link.
     records.update(
         req.deployment_id,
@@ -84,6 +97,21 @@ def request_approval(
     )
     logger.info("approval requested", approval_id=approval.approval_id, approvers=len(approval.approvers))
     return approval
+
+
+def _resume_decided(approval: Approval, task_token: str, sfn_client: Any) -> None:
+    """The approvers decided while this step was being retried (their decision reached the earlier
+    attempt's token, which no longer waits): hand the decision to the token that waits now."""
+    if approval.status is ApprovalStatus.APPROVED:
+        output = {"approval_id": approval.approval_id, "approved_by": approval.approved_by}
+        sfn.send_task_success(task_token, output, sfn_client)
+    elif approval.status is ApprovalStatus.REJECTED:
+        who = next((v.approver for v in approval.votes if v.decision == "reject"), "an approver")
+        sfn.send_task_failure(task_token, "ApprovalRejected", f"rejected by {who}", sfn_client)
+    elif approval.status is ApprovalStatus.SUPERSEDED:
+        cause = f"a newer upload ({approval.superseded_by}) replaced this one while it waited for approval"
+        sfn.send_task_failure(task_token, "ApprovalSuperseded", cause, sfn_client)
+    # EXPIRED or CANCELLED: nothing to hand over; the wait ends with its own timeout.
 
 
 def _tags(approval: Approval) -> str:
