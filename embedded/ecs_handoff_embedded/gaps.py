@@ -15,7 +15,10 @@
    keeps waiting until the token's timeout), and keeps the error and cause it was given (moto drops them);
    an execution that ends emits "Step Functions Execution Status Change" to EventBridge,
    as AWS does (moto emits none), so the rule that finalizes stopped or failed executions runs here too.
-8. IAM: every call a function makes is authorized against its own role (iam.py, installed by runtime.py
+8. Read-backs moto leaves out: GetBucketNotificationConfiguration returns EventBridgeConfiguration when
+   it is on, and ECS services keep the deploymentConfiguration (circuit breaker) they were given, so
+   `handoff doctor` sees what AWS would show it.
+9. IAM: every call a function makes is authorized against its own role (iam.py, installed by runtime.py
    in front of the moto server).
 (The state machine's DefinitionSubstitutions are applied in provision.py.)
 """
@@ -579,3 +582,62 @@ def install_stop_execution() -> Undo:
             step()
 
     return undo
+
+
+# --- 8. Read-backs moto leaves out ------------------------------------------------------------------
+
+
+def install_read_backs() -> Undo:
+    from moto.core.responses import ActionResult
+    from moto.ecs.responses import EC2ContainerServiceResponse
+    from moto.s3.responses import S3Response
+
+    original_notification = S3Response.get_bucket_notification
+    original_create, original_update = (
+        EC2ContainerServiceResponse.create_service,
+        EC2ContainerServiceResponse.update_service,
+    )
+
+    def get_bucket_notification(self: Any) -> Any:
+        configuration = self.backend.get_bucket_notification_configuration(self.bucket_name)
+        if configuration is None or configuration.event_bridge is None:
+            return original_notification(self)
+        self.data["Action"] = "GetBucketNotificationConfiguration"
+        if not (configuration.topic or configuration.queue or configuration.cloud_function):
+            return self.serialized(ActionResult({"EventBridgeConfiguration": {}}))
+        return _with_event_bridge(original_notification(self))
+
+    def keep_deployment_configuration(original: Callable[..., Any]) -> Callable[..., Any]:
+        def handler(self: Any) -> Any:
+            response = original(self)
+            wanted = self._get_param("deploymentConfiguration")
+            if wanted:
+                cluster = str(self._get_param("cluster") or "default").split("/")[-1]
+                name = str(self._get_param("serviceName") or self._get_param("service")).split("/")[-1]
+                service = self.ecs_backend.services.get(f"{cluster}:{name}")
+                if service is not None:
+                    current = getattr(service, "deployment_configuration", None) or {}
+                    service.deployment_configuration = {**current, **wanted}
+            return response
+
+        return handler
+
+    undos = [
+        _replace(S3Response, "get_bucket_notification", get_bucket_notification),
+        _replace(EC2ContainerServiceResponse, "create_service", keep_deployment_configuration(original_create)),
+        _replace(EC2ContainerServiceResponse, "update_service", keep_deployment_configuration(original_update)),
+    ]
+
+    def undo() -> None:
+        for step in reversed(undos):
+            step()
+
+    return undo
+
+
+def _with_event_bridge(response: Any) -> Any:
+    """Adds <EventBridgeConfiguration/> to a serialized notification configuration that has other targets."""
+    status, headers, body = response
+    text = body.decode() if isinstance(body, bytes) else str(body)
+    closing = "</NotificationConfiguration>"
+    return status, headers, text.replace(closing, "<EventBridgeConfiguration></EventBridgeConfiguration>" + closing)

@@ -146,17 +146,21 @@ def _statement_applies(statement: dict[str, Any], check: Check) -> bool:
     return True
 
 
-def evaluate(documents: Iterable[dict[str, Any]], check: Check) -> bool:
-    """AWS's identity-policy logic for one principal: explicit Deny > Allow > implicit deny."""
+def decide(documents: Iterable[dict[str, Any]], check: Check) -> str:
+    """AWS's identity-policy logic for one principal, in IAM's words: explicitDeny, allowed, implicitDeny."""
     allowed = False
     for document in documents:
         statements = document.get("Statement", [])
         for statement in statements if isinstance(statements, list) else [statements]:
             if _statement_applies(statement, check):
                 if statement.get("Effect") == "Deny":
-                    return False
+                    return "explicitDeny"
                 allowed = True
-    return allowed
+    return "allowed" if allowed else "implicitDeny"
+
+
+def evaluate(documents: Iterable[dict[str, Any]], check: Check) -> bool:
+    return decide(documents, check) == "allowed"
 
 
 # --- from a request to what AWS authorizes ---------------------------------------------------------
@@ -279,6 +283,7 @@ class Authorizer:
         self._principals: dict[str, Principal] = {}
         self._lock = threading.Lock()
         self.denials: list[str] = []
+        self.used: dict[str, set[str]] = {}  # function name -> IAM actions it was allowed (handoff doctor's table)
 
     def credentials_for(self, function_name: str, role_arn: str) -> dict[str, str]:
         """The variables the Lambda runtime would set for the function's execution role session."""
@@ -329,6 +334,8 @@ class Authorizer:
                 )
                 self.denials.append(message)
                 raise AccessDenied(message)
+            with self._lock:
+                self.used.setdefault(principal.function_name, set()).add(check.action)
 
 
 def _document(value: Any) -> dict[str, Any]:
@@ -384,6 +391,42 @@ def _denied_response(call: ApiCall, message: str) -> tuple[str, list[tuple[str, 
     return "400 Bad Request", headers, payload
 
 
+def simulate_principal_policy(authorizer: Authorizer, params: dict[str, str]) -> bytes:
+    """iam:SimulatePrincipalPolicy (moto has none), answered by the same evaluator that enforces calls,
+    so `handoff doctor` checks IAM the same way here as AWS's simulator does on a real account."""
+    from xml.sax.saxutils import escape
+
+    def members(prefix: str) -> list[str]:
+        found = sorted(
+            (k for k in params if re.fullmatch(rf"{prefix}\.member\.\d+", k)), key=lambda k: int(k.rsplit(".", 1)[1])
+        )
+        return [params[k] for k in found]
+
+    context: dict[str, str] = {}
+    for key in [k for k in params if re.fullmatch(r"ContextEntries\.member\.\d+\.ContextKeyName", k)]:
+        base = key.rsplit(".", 1)[0]
+        values = members(f"{re.escape(base)}\\.ContextKeyValues")
+        if values:
+            context[params[key]] = values[0]
+    documents = authorizer.documents_for_role(params["PolicySourceArn"].rsplit("/", 1)[-1])
+    results = []
+    for action in members("ActionNames"):
+        for resource in members("ResourceArns") or ["*"]:
+            decision = decide(documents, Check(action, resource, context))
+            results.append(
+                f"<member><EvalActionName>{escape(action)}</EvalActionName>"
+                f"<EvalResourceName>{escape(resource)}</EvalResourceName>"
+                f"<EvalDecision>{decision}</EvalDecision><MatchedStatements/><MissingContextValues/></member>"
+            )
+    return (
+        '<SimulatePrincipalPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
+        "<SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated>"
+        f"<EvaluationResults>{''.join(results)}</EvaluationResults></SimulatePrincipalPolicyResult>"
+        f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>"
+        "</SimulatePrincipalPolicyResponse>"
+    ).encode()
+
+
 class Enforcement:
     """WSGI middleware: authorize function callers, pass everyone else straight to moto."""
 
@@ -392,12 +435,16 @@ class Enforcement:
         self.authorizer = authorizer
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        if not self.authorizer.enforcing:
-            return self.app(environ, start_response)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
         parsed = parse_request(environ, body)
+        if parsed is not None and (parsed[1].service, parsed[1].operation) == ("iam", "SimulatePrincipalPolicy"):
+            payload = simulate_principal_policy(self.authorizer, parsed[1].params)
+            start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(payload)))])
+            return [payload]
+        if not self.authorizer.enforcing:
+            return self.app(environ, start_response)
         principal = self.authorizer.principal(parsed[0]) if parsed else None
         if parsed is not None and principal is not None:
             try:

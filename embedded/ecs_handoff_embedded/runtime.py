@@ -95,6 +95,7 @@ class EmbeddedAws:
             gaps.install_ecs_task_definitions(world.ACCOUNT_ID),
             gaps.install_execution_status_events(self.runner, self.deliveries),
             gaps.install_stop_execution(),
+            gaps.install_read_backs(),
         ]
 
         session = self.session()

@@ -106,7 +106,9 @@ def seed(session: Any, env: str, rollout_timeout_seconds: int = 60, poll_interva
                 {
                     "cluster": env,
                     "service": svc.service_id,
-                    "task_definition": family,
+                    "task_definition": task_def[
+                        "taskDefinitionArn"
+                    ],  # the exact base, as the Terraform module writes it
                     "approval_required": env == "prod",
                     "approvers": APPROVERS.get(env, []),
                     "rollout_timeout_seconds": rollout_timeout_seconds,
@@ -141,13 +143,20 @@ def subscribe_approvers(session: Any, env: str, topic_arn: str) -> None:
 
 
 def add_simple_service(session: Any, env: str, service_id: str, image: str) -> None:
-    """One more one-container service, as Terraform would add it (load tests and benchmarks)."""
+    """One more one-container service, as Terraform would add it (load tests and benchmarks). Its registry
+    entry names the bare family, the form handoff tolerates (tests of base resolution use it)."""
     ecs, ssm = session.client("ecs"), session.client("ssm")
     family = f"{env}-{service_id}"
     arn = ecs.register_task_definition(
         family=family, containerDefinitions=[{"name": "app", "image": image, "memory": 128}]
     )["taskDefinition"]["taskDefinitionArn"]
-    ecs.create_service(cluster=env, serviceName=service_id, taskDefinition=arn, desiredCount=1)
+    ecs.create_service(
+        cluster=env,
+        serviceName=service_id,
+        taskDefinition=arn,
+        desiredCount=1,
+        deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}},
+    )
     _mark_running(env, service_id)
     ssm.put_parameter(
         Name=f"/handoff/{env}/services/{service_id}",

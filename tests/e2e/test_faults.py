@@ -39,7 +39,12 @@ def failing(target: Any, method: str, code: str, times: int, status: int = 400) 
 
 
 def revisions(world: World, family: str) -> list[str]:
-    return list(world.ecs.list_task_definitions(familyPrefix=family)["taskDefinitionArns"])
+    """Every revision ever registered (handoff deregisters its old ones: they stay, INACTIVE)."""
+    return [
+        arn
+        for status in ("ACTIVE", "INACTIVE")
+        for arn in world.ecs.list_task_definitions(familyPrefix=family, status=status)["taskDefinitionArns"]
+    ]
 
 
 @pytest.mark.parametrize(

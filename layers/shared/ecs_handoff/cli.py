@@ -449,6 +449,22 @@ def _page_text(html: str) -> str:
     return match.group(1) if match else html
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from ecs_handoff.doctor import diagnose
+
+    findings = diagnose(args.env)
+    problems = [f for f in findings if not f.ok]
+    if args.json:
+        _print_json({"env": args.env, "ok": not problems, "findings": [f.as_json() for f in findings]})
+    else:
+        for finding in findings:
+            print(f"{'ok     ' if finding.ok else 'PROBLEM'}  {finding.item}: {finding.detail}")
+            if finding.fix:
+                print(f"         fix: {finding.fix}")
+        print(f"{len(findings) - len(problems)} ok, {len(problems)} problem(s)")
+    return EXIT_OK if not problems else EXIT_FAILED
+
+
 def cmd_local_up(args: argparse.Namespace) -> int:
     try:
         from ecs_handoff_embedded.local import serve
@@ -523,6 +539,13 @@ def build_parser() -> argparse.ArgumentParser:
         decide.add_argument("--env", required=True)
         decide.add_argument("--comment", default="")
         decide.set_defaults(func=cmd_decide)
+
+    doctor = commands.add_parser(
+        "doctor", help="check an installed environment: stack, bucket, registry, services, approvers, secret, IAM"
+    )
+    doctor.add_argument("--env", required=True, help="the environment (stack handoff-<env>)")
+    doctor.add_argument("--json", action="store_true", help="findings as JSON")
+    doctor.set_defaults(func=cmd_doctor)
 
     local = commands.add_parser("local", help="the embedded AWS (no account, no Docker)")
     local_commands = local.add_subparsers(dest="local_command", required=True)

@@ -1,0 +1,423 @@
+"""`handoff doctor`: checks an installed environment, item by item, and says how to fix what is wrong.
+
+Every check reads the account as it is (CloudFormation, S3, SSM, ECS, SNS, Secrets Manager); the IAM
+check asks IAM's own policy simulator (iam:SimulatePrincipalPolicy) whether each function's role allows
+each call the function makes, on the resources this environment has."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ecs_handoff.aws.clients import aws_call, client
+from ecs_handoff.errors import ArtifactRejected, HandoffError, NotFound
+
+REQUIRED_OUTPUTS = (
+    "ArtifactBucketName",
+    "RegistryPrefix",
+    "DeploymentsTableName",
+    "StateTableName",
+    "ApprovalsTableName",
+    "StateMachineArn",
+    "NotificationsTopicArn",
+    "ApprovalsTopicArn",
+    "ApprovalBaseUrl",
+)
+
+
+@dataclass
+class Finding:
+    item: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"item": self.item, "ok": self.ok, "detail": self.detail, "fix": self.fix}
+
+
+@dataclass
+class Permission:
+    """One call a function makes, as IAM authorizes it."""
+
+    action: str
+    resource: str = "*"
+    context: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Install:
+    env: str
+    stack: str
+    account: str
+    region: str
+    outputs: dict[str, str]
+    parameters: dict[str, str]
+    resources: dict[str, tuple[str, str]]  # logical id -> (type, physical id)
+    services: dict[str, Any] = field(default_factory=dict)  # service id -> ServiceConfig
+    bases: dict[str, dict[str, Any]] = field(default_factory=dict)  # service id -> base task definition
+
+    def arn(self, service: str, resource: str) -> str:
+        return f"arn:aws:{service}:{self.region}:{self.account}:{resource}"
+
+    def table(self, output: str, index: str = "") -> str:
+        return self.arn("dynamodb", f"table/{self.outputs[output]}" + (f"/index/{index}" if index else ""))
+
+
+def _findings_of(check: Callable[[Install], Iterator[Finding]], install: Install) -> list[Finding]:
+    """A check that cannot even look (access denied, throttled) is itself a problem, not a crash."""
+    try:
+        return list(check(install))
+    except HandoffError as exc:
+        name = check.__name__.removeprefix("check_").replace("_", " ")
+        return [Finding(name, False, f"could not check: {exc}", "run doctor with credentials that can read it")]
+
+
+def diagnose(env: str) -> list[Finding]:
+    install, findings = load_install(env)
+    if install is None:
+        return findings
+    for check in (
+        check_bucket,
+        check_registry,
+        check_approver_subscriptions,
+        check_signing_secret,
+        check_function_permissions,
+    ):
+        findings += _findings_of(check, install)
+    return findings
+
+
+def load_install(env: str) -> tuple[Install | None, list[Finding]]:
+    stack = f"handoff-{env}"
+    cfn = client("cloudformation")
+    try:
+        with aws_call(f"reading stack {stack}"):
+            described = cfn.describe_stacks(StackName=stack)["Stacks"][0]
+    except HandoffError as exc:
+        return None, [
+            Finding(f"stack {stack}", False, str(exc), f"deploy it: sam build && sam deploy --config-env {env}")
+        ]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+    missing = [o for o in REQUIRED_OUTPUTS if o not in outputs]
+    status = described.get("StackStatus", "")
+    healthy = status.endswith("_COMPLETE") and "ROLLBACK" not in status and not missing
+    finding = Finding(
+        f"stack {stack}",
+        healthy,
+        f"{status}, {len(outputs)} outputs" + (f"; missing outputs: {', '.join(missing)}" if missing else ""),
+        "" if healthy else f"redeploy with this version of handoff: sam deploy --config-env {env}",
+    )
+    if missing:
+        return None, [finding]
+    with aws_call(f"listing the resources of {stack}"):
+        summaries = []
+        for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack):
+            summaries += page["StackResourceSummaries"]
+    with aws_call("reading the caller's account"):
+        account = client("sts").get_caller_identity()["Account"]
+    install = Install(
+        env=env,
+        stack=stack,
+        account=str(account),
+        region=str(cfn.meta.region_name),
+        outputs=outputs,
+        parameters={p["ParameterKey"]: p.get("ParameterValue", "") for p in described.get("Parameters", [])},
+        resources={r["LogicalResourceId"]: (r["ResourceType"], r.get("PhysicalResourceId", "")) for r in summaries},
+    )
+    return install, [finding]
+
+
+def check_bucket(install: Install) -> Iterator[Finding]:
+    bucket = install.outputs["ArtifactBucketName"]
+    s3 = client("s3")
+    with aws_call(f"reading versioning of bucket {bucket}"):
+        versioning = s3.get_bucket_versioning(Bucket=bucket).get("Status", "never enabled")
+    yield Finding(
+        f"bucket {bucket} versioning",
+        versioning == "Enabled",
+        f"versioning is {versioning}",
+        ""
+        if versioning == "Enabled"
+        else 'aws_s3_bucket_versioning { versioning_configuration { status = "Enabled" } }',
+    )
+    with aws_call(f"reading notifications of bucket {bucket}"):
+        notifications = s3.get_bucket_notification_configuration(Bucket=bucket)
+    on = "EventBridgeConfiguration" in notifications
+    yield Finding(
+        f"bucket {bucket} EventBridge notifications",
+        on,
+        "on" if on else "off: uploads never reach handoff",
+        "" if on else "aws_s3_bucket_notification { bucket = ...; eventbridge = true }",
+    )
+
+
+def check_registry(install: Install) -> Iterator[Finding]:
+    from ecs_handoff.aws import ecs as ecs_access
+    from ecs_handoff.aws.registry import list_service_ids, load_service
+
+    prefix = install.outputs["RegistryPrefix"]
+    ids = list_service_ids(prefix)
+    yield Finding(
+        f"registry {prefix}",
+        bool(ids),
+        f"{len(ids)} services: {', '.join(ids)}" if ids else "no services registered",
+        "" if ids else "add a handoff-service module per service (examples/terraform)",
+    )
+    role_path = install.parameters.get("EcsRolePath", "/ecs/")
+    for service_id in ids:
+        item = f"service {service_id}"
+        try:
+            config = load_service(prefix, service_id)
+        except ArtifactRejected as exc:
+            yield Finding(item, False, str(exc), "fix the entry Terraform writes; unknown keys are refused")
+            continue
+        install.services[service_id] = config
+        try:
+            base, _ = ecs_access.resolve_base(config.task_definition, keep_revisions=config.keep_revisions)
+        except NotFound as exc:
+            yield Finding(
+                f"{item} base task definition", False, str(exc), "task_definition = aws_ecs_task_definition.<name>.arn"
+            )
+            continue
+        install.bases[service_id] = base
+        yield Finding(f"{item} base task definition", True, str(base.get("taskDefinitionArn")))
+        if ":" not in config.task_definition:
+            yield Finding(
+                f"{item} registry names a family",
+                False,
+                f"task_definition is the family {config.task_definition!r}: each deployment must search it",
+                "name the exact base: task_definition = aws_ecs_task_definition.<name>.arn",
+            )
+        for kind in ("taskRoleArn", "executionRoleArn"):
+            role = str(base.get(kind) or "")
+            if role and not role.split(":role", 1)[-1].startswith(role_path):
+                yield Finding(
+                    f"{item} {kind}",
+                    False,
+                    f"{role} is not under the IAM path {role_path}: handoff may not pass it (iam:PassRole)",
+                    f'give the role path = "{role_path}" in Terraform, or deploy the stack with EcsRolePath',
+                )
+        try:
+            service = ecs_access.describe_service(config.cluster, config.service)
+        except NotFound as exc:
+            yield Finding(f"{item} ECS service", False, str(exc), "create the aws_ecs_service Terraform names")
+            continue
+        breaker = (service.get("deploymentConfiguration") or {}).get("deploymentCircuitBreaker") or {}
+        on = bool(breaker.get("enable")) and bool(breaker.get("rollback"))
+        yield Finding(
+            f"{item} deployment circuit breaker",
+            on,
+            "on, with rollback"
+            if on
+            else f"enable={breaker.get('enable', False)}, rollback={breaker.get('rollback', False)}",
+            "" if on else "deployment_circuit_breaker { enable = true; rollback = true } on the aws_ecs_service",
+        )
+
+
+def check_approver_subscriptions(install: Install) -> Iterator[Finding]:
+    topic = install.outputs["ApprovalsTopicArn"]
+    approvers = sorted({a.lower() for config in install.services.values() for a in config.approvers})
+    sns = client("sns")
+    subscriptions = []
+    with aws_call(f"listing subscriptions of {topic}"):
+        for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic):
+            subscriptions += page["Subscriptions"]
+    by_endpoint: dict[str, list[dict[str, Any]]] = {}
+    for subscription in subscriptions:
+        by_endpoint.setdefault(str(subscription.get("Endpoint", "")).lower(), []).append(subscription)
+    for approver in approvers:
+        item = f"approver {approver}"
+        found = [s for s in by_endpoint.get(approver, []) if s.get("Protocol") == "email"]
+        if not found:
+            yield Finding(item, False, "not subscribed to the approvals topic", _subscribe_fix(topic, approver))
+            continue
+        for subscription in found:
+            arn = str(subscription.get("SubscriptionArn", ""))
+            if not arn.startswith("arn:"):
+                yield Finding(
+                    item, False, "subscription not confirmed yet", "the approver clicks the link in AWS's email"
+                )
+                continue
+            with aws_call(f"reading subscription {arn}"):
+                attributes = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+            wanted = {"approver": [approver]}
+            actual = json.loads(attributes.get("FilterPolicy") or "null")
+            right = actual == wanted
+            yield Finding(
+                item,
+                right,
+                "subscribed, confirmed, filtered to their own links" if right else f"filter policy is {actual}",
+                "" if right else f"filter_policy = jsonencode({json.dumps(wanted)})",
+            )
+    strangers = sorted(e for e, subs in by_endpoint.items() if e not in approvers for _ in subs)
+    yield Finding(
+        "approvals topic subscribers",
+        not strangers,
+        "only registered approvers" if not strangers else f"not a registered approver: {', '.join(strangers)}",
+        "" if not strangers else "remove these subscriptions: handoff sends no links while they exist",
+    )
+
+
+def _subscribe_fix(topic: str, approver: str) -> str:
+    return (
+        f'aws_sns_topic_subscription {{ topic_arn = "{topic}", protocol = "email", endpoint = "{approver}", '
+        f'filter_policy = jsonencode({{ approver = ["{approver}"] }}) }}'
+    )
+
+
+def signing_secret(install: Install) -> str:
+    """The secret the approval functions sign links with, as their own configuration names it."""
+    name = f"handoff-{install.env}-approval-page"
+    with aws_call(f"reading function {name}"):
+        config = client("lambda").get_function_configuration(FunctionName=name)
+    return str(config.get("Environment", {}).get("Variables", {}).get("HANDOFF_LINK_SECRET_ARN", ""))
+
+
+def check_signing_secret(install: Install) -> Iterator[Finding]:
+    secret = signing_secret(install)
+    if not secret:
+        yield Finding("link-signing secret", False, "the approval page names no secret", "redeploy the stack")
+        return
+    with aws_call(f"reading secret {secret}"):
+        described = client("secretsmanager").describe_secret(SecretId=secret)
+    present = "DeletedDate" not in described
+    yield Finding(
+        "link-signing secret",
+        present,
+        str(described.get("Name")) + ("" if present else " is scheduled for deletion"),
+        "" if present else f"aws secretsmanager restore-secret --secret-id {secret}",
+    )
+
+
+# --- IAM: each function's calls, simulated by IAM itself ----------------------------------------------
+
+
+def needed_permissions(install: Install) -> dict[str, list[Permission]]:
+    """Per function (by its name suffix), every call it makes, on this environment's resources (the
+    services and bases check_registry found). tests/e2e/test_doctor.py holds this table against the
+    calls the functions really make on the embedded AWS."""
+    o, env = install.outputs, install.env
+    deployments, state, approvals = (
+        install.table("DeploymentsTableName"),
+        install.table("StateTableName"),
+        install.table("ApprovalsTableName"),
+    )
+    execution = install.arn("states", f"execution:handoff-{env}-deployment:doctor")
+    secret = signing_secret(install) or "*"
+    services = [
+        install.arn("ecs", f"service/{config.cluster}/{config.service}") for config in install.services.values()
+    ] or [install.arn("ecs", "service/doctor/doctor")]
+    prefix = o["RegistryPrefix"]
+
+    def write(*tables: str, actions: tuple[str, ...] = ("GetItem", "UpdateItem")) -> list[Permission]:
+        return [Permission(f"dynamodb:{a}", t) for t in tables for a in actions]
+
+    def on_services(*actions: str) -> list[Permission]:
+        return [Permission(f"ecs:{a}", s) for s in services for a in actions]
+
+    pass_roles = [
+        Permission("iam:PassRole", str(base[kind]), {"iam:PassedToService": "ecs-tasks.amazonaws.com"})
+        for base in install.bases.values()
+        for kind in ("taskRoleArn", "executionRoleArn")
+        if base.get(kind)
+    ]
+    tag_new = [
+        Permission(
+            "ecs:TagResource",
+            install.arn("ecs", f"task-definition/{base['family']}:{int(base['revision']) + 1}"),
+            {"ecs:CreateAction": "RegisterTaskDefinition"},
+        )
+        for base in install.bases.values()
+    ]
+    return {
+        "intake": [
+            *[
+                Permission(a, f"arn:aws:s3:::{o['ArtifactBucketName']}/{sid}/imagedefinitions.json.zip")
+                for sid in install.services or {"doctor": None}
+                for a in ("s3:GetObject", "s3:GetObjectVersion")
+            ],
+            Permission("ssm:GetParameter", install.arn("ssm", f"parameter{prefix}/doctor")),
+            Permission("ssm:GetParametersByPath", install.arn("ssm", f"parameter{prefix}")),
+            Permission("ecs:DescribeTaskDefinition"),
+            Permission("ecs:ListTaskDefinitions"),
+            *on_services("DescribeServices"),
+            *write(deployments, state, actions=("GetItem", "PutItem", "UpdateItem")),
+            Permission("states:StartExecution", o["StateMachineArn"]),
+            Permission("sns:Publish", o["NotificationsTopicArn"]),
+        ],
+        "lock": [
+            *write(deployments, state, actions=("GetItem", "PutItem", "UpdateItem")),
+            *write(approvals),
+            Permission("dynamodb:Query", install.table("ApprovalsTableName", "by_deployment")),
+            Permission("states:SendTaskFailure"),
+            Permission("states:DescribeExecution", execution),
+        ],
+        "deploy": [
+            *[Permission(f"ecs:{a}") for a in ("DescribeTaskDefinition", "ListTaskDefinitions")],
+            *[Permission(f"ecs:{a}") for a in ("RegisterTaskDefinition", "DeregisterTaskDefinition")],
+            *tag_new,
+            *on_services("DescribeServices", "UpdateService"),
+            *pass_roles,
+            *write(deployments),
+            Permission("dynamodb:Query", install.table("DeploymentsTableName", "by_service")),
+        ],
+        "rollout": [*on_services("DescribeServices"), *write(deployments, state)],
+        "rollback": [*on_services("DescribeServices", "UpdateService"), *write(deployments)],
+        "finalize": [
+            *write(deployments, state, actions=("GetItem", "UpdateItem", "DeleteItem")),
+            *write(approvals),
+            Permission("sns:Publish", o["NotificationsTopicArn"]),
+        ],
+        "request-approval": [
+            *write(approvals, actions=("GetItem", "PutItem", "UpdateItem")),
+            Permission("dynamodb:UpdateItem", deployments),
+            Permission("sns:Publish", o["ApprovalsTopicArn"]),
+            Permission("secretsmanager:GetSecretValue", secret),
+            *on_services("DescribeServices"),
+            Permission("ecs:DescribeTaskDefinition"),
+            Permission("states:SendTaskSuccess"),
+            Permission("states:SendTaskFailure"),
+        ],
+        "approval-page": [
+            *write(approvals),
+            Permission("dynamodb:UpdateItem", deployments),
+            Permission("secretsmanager:GetSecretValue", secret),
+            Permission("states:SendTaskSuccess"),
+            Permission("states:SendTaskFailure"),
+        ],
+    }
+
+
+def check_function_permissions(install: Install) -> Iterator[Finding]:
+    lam, iam = client("lambda"), client("iam")
+    for function, permissions in needed_permissions(install).items():
+        name = f"handoff-{install.env}-{function}"
+        with aws_call(f"reading function {name}"):
+            role = str(lam.get_function_configuration(FunctionName=name)["Role"])
+        denied = []
+        for permission in permissions:
+            entries = [
+                {"ContextKeyName": k, "ContextKeyValues": [v], "ContextKeyType": "string"}
+                for k, v in permission.context.items()
+            ]
+            with aws_call(f"simulating {permission.action} for {name}"):
+                results = iam.simulate_principal_policy(
+                    PolicySourceArn=role,
+                    ActionNames=[permission.action],
+                    ResourceArns=[permission.resource],
+                    ContextEntries=entries,
+                )["EvaluationResults"]
+            denied += [
+                f"{r['EvalActionName']} on {r.get('EvalResourceName', permission.resource)} ({r['EvalDecision']})"
+                for r in results
+                if r["EvalDecision"] != "allowed"
+            ]
+        yield Finding(
+            f"IAM of {name}",
+            not denied,
+            f"all {len(permissions)} calls allowed" if not denied else "denied: " + "; ".join(denied),
+            "" if not denied else "deploy the template of this handoff version (its policies allow exactly these)",
+        )
