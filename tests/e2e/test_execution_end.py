@@ -144,3 +144,18 @@ def test_a_deployment_that_cannot_get_the_lock_in_time_ends_with_the_holder_name
     assert f"(lock_timeout_seconds) for {first} to finish deploying worker" in second.reason
     assert second.reason.endswith("nothing was deployed, upload again to retry")
     assert world.wait("dev", first, timeout=30).outcome is Outcome.SUCCEEDED
+
+
+def test_a_function_timeout_or_crash_is_retried_not_rolled_back(world: World, embedded: EmbeddedAws) -> None:
+    # GIVEN the deploy function times out once and the lock function dies once (out of memory)
+    assert embedded.runner is not None
+    embedded.runner.inject_failure("handoff-dev-deploy", "Sandbox.Timedout", "Task timed out after 60.00 seconds")
+    embedded.runner.inject_failure("handoff-dev-lock", "Lambda.Unknown", "Runtime exited: signal: killed")
+    record = world.wait("dev", world.upload("dev", "worker", artifact({"app": image("worker", "dev-retry01")})))
+    # THEN both steps were retried and the deployment SUCCEEDED, with no rollback
+    assert record.outcome is Outcome.SUCCEEDED, record.reason
+    assert record.execution_arn is not None
+    events = history(embedded, record.execution_arn)
+    failed = [e["lambdaFunctionFailedEventDetails"]["error"] for e in events if e["type"] == "LambdaFunctionFailed"]
+    assert sorted(failed) == ["Lambda.Unknown", "Sandbox.Timedout"]
+    assert entered(events, "Rollback") == []
