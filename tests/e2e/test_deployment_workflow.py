@@ -108,10 +108,7 @@ def test_workflow_lock_held_waits_for_running_deployment(world: World, embedded:
     # GIVEN a deployment rolling out slowly
     embedded.rollout_seconds = 2.5
     first = world.upload("dev", "worker", artifact({"app": image("worker", "dev-aaaaaaa")}))
-    deadline = time.monotonic() + 10
-    while "deploying" not in getattr(world.records("dev").get(first), "timeline", {}):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    world.wait_phase("dev", first, "deploying", timeout=10)
     # WHEN a second upload for the same service arrives
     second = world.upload("dev", "worker", artifact({"app": image("worker", "dev-bbbbbbb")}))
     a, b = world.wait("dev", first, timeout=30), world.wait("dev", second, timeout=30)

@@ -133,10 +133,7 @@ def test_a_deployment_that_cannot_get_the_lock_in_time_ends_with_the_holder_name
     registry("dev", "worker", lock_timeout_seconds=5)
     embedded.rollout_seconds = 8.0
     first = world.upload("dev", "worker", artifact({"app": image("worker", "dev-holder1")}))
-    deadline = time.monotonic() + 10
-    while "deploying" not in getattr(world.records("dev").get(first), "timeline", {}):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    world.wait_phase("dev", first, "deploying", timeout=10)
     # WHEN a second upload waits behind it
     second = world.wait("dev", world.upload("dev", "worker", artifact({"app": image("worker", "dev-waiter1")})))
     # THEN the second gives up with a reason naming the holder, and the first still finishes

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
 from typing import Any
 
 from ecs_handoff import limits
@@ -58,10 +57,7 @@ def test_history_budget_measured_per_rollout_poll_and_per_lock_wait(world: World
     # GIVEN a rollout that takes a few polls, and a second upload that waits for its lock
     embedded.rollout_seconds = 3.0
     first = world.upload("dev", "worker", artifact({"app": image("worker", "dev-budget1")}))
-    deadline = time.monotonic() + 10
-    while "deploying" not in getattr(world.records("dev").get(first), "timeline", {}):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    world.wait_phase("dev", first, "deploying", timeout=10)
     second = world.upload("dev", "worker", artifact({"app": image("worker", "dev-budget2")}))
     a, b = world.wait("dev", first), world.wait("dev", second)
     assert (a.outcome, b.outcome) == (Outcome.SUCCEEDED, Outcome.SUCCEEDED)
