@@ -114,6 +114,7 @@ def seed(session: Any, env: str, rollout_timeout_seconds: int = 60, poll_interva
                     "rollout_timeout_seconds": rollout_timeout_seconds,
                     "poll_interval_seconds": poll_interval_seconds,
                     "lock_timeout_seconds": 600,
+                    **({"containers": ["app"]} if svc.service_id == "worker" else {}),  # the log router is Terraform's
                 }
             ),
         )

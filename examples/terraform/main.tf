@@ -1,4 +1,5 @@
-# Example: the prod environment of one account, with one service (api: an app behind nginx).
+# Example: the prod environment of one account, with two services: api (an app behind nginx) and
+# worker (an app with a log-router sidecar that stays Terraform's).
 # Deploy the handoff stack first (sam deploy --config-env prod); its outputs feed this.
 
 provider "aws" {
@@ -46,6 +47,37 @@ module "api" {
       image        = "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/api-nginx:prod-initial"
       essential    = true
       portMappings = [{ containerPort = 80 }]
+    },
+  ]
+}
+
+module "worker" {
+  source              = "./modules/handoff-service"
+  env                 = "prod"
+  service_id          = "worker"
+  cluster_name        = aws_ecs_cluster.prod.name
+  bucket_name         = module.prod.bucket_name
+  approvals_topic_arn = data.aws_cloudformation_stack.handoff.outputs["ApprovalsTopicArn"]
+  task_role_arn       = "arn:aws:iam::123456789012:role/ecs/prod-worker-task"
+  execution_role_arn  = "arn:aws:iam::123456789012:role/ecs/prod-worker-execution"
+  subnet_ids          = ["subnet-0123456789abcdef0"]
+  security_group_ids  = ["sg-0123456789abcdef0"]
+  ecr_repository_arn  = "arn:aws:ecr:ap-northeast-1:123456789012:repository/worker"
+  ci_role_name        = "ci-deployer"
+  approval_required   = true
+  approvers           = ["alice@example.com", "bob@example.com"]
+  containers          = ["app"] # CI builds only the app; the log router's image is Terraform's
+  container_definitions = [
+    {
+      name      = "app"
+      image     = "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/worker:prod-initial"
+      essential = true
+    },
+    {
+      name      = "log-router"
+      image     = "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable"
+      essential = false
+      firelensConfiguration = { type = "fluentbit" }
     },
   ]
 }

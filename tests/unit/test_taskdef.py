@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 from ecs_handoff.errors import ArtifactRejected
 from ecs_handoff.models import ImageDefinition
-from ecs_handoff.taskdef import READ_ONLY_FIELDS, TAG_DEPLOYMENT_ID, TAG_SOURCE_VERSION, image_changes, render
+from ecs_handoff.taskdef import (
+    READ_ONLY_FIELDS,
+    TAG_DEPLOYMENT_ID,
+    TAG_SOURCE_VERSION,
+    check_policy,
+    image_changes,
+    registry_host,
+    render,
+)
 
 BASE = {
     "taskDefinitionArn": "arn:aws:ecs:ap-northeast-1:123456789012:task-definition/dev-worker:12",
@@ -82,3 +90,50 @@ def test_image_changes_before_and_after():
     assert [c.model_dump() for c in changes] == [
         {"container": "app", "image_before": "repo/worker:dev-old", "image_after": "repo/worker:new"}
     ]
+
+
+ECR_HOST = "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com"
+
+
+@pytest.mark.parametrize(
+    ("uri", "host"),
+    [
+        (f"{ECR_HOST}/api:dev-1", ECR_HOST),
+        (f"{ECR_HOST}.evil.io/api:dev-1", f"{ECR_HOST}.evil.io"),
+        ("public.ecr.aws/nginx/nginx:1", "public.ecr.aws"),
+        ("localhost:5000/api:1", "localhost:5000"),
+        ("localhost/api:1", "localhost"),
+        ("nginx:1", "docker.io"),
+        ("library/nginx:1", "docker.io"),
+        ("Registry.Example.com/api:1", "registry.example.com"),
+    ],
+)
+def test_registry_host_follows_dockers_reference_rule(uri: str, host: str) -> None:
+    assert registry_host(uri) == host
+
+
+def test_check_policy_refuses_a_look_alike_registry_host() -> None:
+    images = [ImageDefinition(name="app", imageUri=f"{ECR_HOST}.evil.io/api:dev-1")]
+    with pytest.raises(ArtifactRejected) as info:
+        check_policy([ECR_HOST], None, "api", images)
+    assert str(info.value) == (
+        f"image '{ECR_HOST}.evil.io/api:dev-1' comes from registry '{ECR_HOST}.evil.io', "
+        f"which api may not use (allowed: {ECR_HOST})"
+    )
+
+
+def test_check_policy_refuses_a_container_ci_may_not_set() -> None:
+    images = [ImageDefinition(name="log-router", imageUri=f"{ECR_HOST}/fluent-bit:evil")]
+    with pytest.raises(ArtifactRejected) as info:
+        check_policy([ECR_HOST], ["app"], "worker", images)
+    assert str(info.value) == (
+        "container 'log-router' is not one CI may set for worker (containers: app); Terraform sets its image"
+    )
+
+
+def test_check_policy_accepts_allowed_registries_and_containers() -> None:
+    images = [
+        ImageDefinition(name="app", imageUri=f"{ECR_HOST}/api:dev-1"),
+        ImageDefinition(name="proxy", imageUri="public.ecr.aws/nginx/nginx:1"),
+    ]
+    check_policy([ECR_HOST, "public.ecr.aws"], ["app", "proxy"], "api", images)

@@ -45,10 +45,10 @@ def blocks(doc: dict[str, Any], kind: str) -> dict[tuple[str, ...], dict[str, An
 class Resolver:
     """Enough of Terraform's evaluation for the example: var.*, local.*, and resource attributes."""
 
-    def __init__(self) -> None:
+    def __init__(self, module: str = "api") -> None:
         self.root = load(TF / "main.tf")
         self.service = {**load(SERVICE / "main.tf"), **{"variable": load(SERVICE / "variables.tf")["variable"]}}
-        self.module_args = blocks(self.root, "module")[("api",)]
+        self.module_args = blocks(self.root, "module")[(module,)]
         self.locals = {k: v for entry in self.service.get("locals", []) for k, v in entry.items()}
         self.variables = blocks(self.service, "variable")
 
@@ -103,6 +103,13 @@ def test_terraform_registry_entry_validates_against_the_model():
         "arn:aws:ecs:ap-northeast-1:123456789012:task-definition/prod-api:1",
     )
     assert config.approval_required and config.approvers == ["alice@example.com", "bob@example.com"]
+
+
+def test_terraform_worker_keeps_its_log_router_out_of_cis_reach():
+    resolver = Resolver("worker")
+    config = ServiceConfig.model_validate(resolver.resolve(resolver.locals["registry_entry"]))
+    assert config.containers == ["app"]
+    assert config.allowed_registries is None  # this account's ECR only
 
 
 def test_terraform_registry_parameter_is_where_the_intake_reads():

@@ -102,6 +102,16 @@ class ServiceConfig(Model):
         le=86400,
         description="How long a deployment waits for the one before it to finish before it gives up.",
     )
+    allowed_registries: list[str] | None = Field(
+        default=None,
+        description="Registry hosts images may come from (e.g. public.ecr.aws); absent: this account's "
+        "ECR in this region only.",
+    )
+    containers: list[str] | None = Field(
+        default=None,
+        description="The containers CI may set; absent: every container of the base. Others keep "
+        "Terraform's image (a sidecar such as a log router).",
+    )
     keep_revisions: int = Field(
         default=10,
         ge=2,
@@ -124,6 +134,16 @@ class ServiceConfig(Model):
                 f"(AWS's limit is {limits.HISTORY_EVENT_LIMIT}), so raise poll_interval_seconds or lower the timeouts"
             )
         return self
+
+    @field_validator("allowed_registries")
+    @classmethod
+    def _registries_are_hosts(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        for host in value:
+            if not re.fullmatch(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?", host):
+                raise ValueError(f"allowed registry {host!r} is not a registry host name (like public.ecr.aws)")
+        return value
 
     @field_validator("approvers")
     @classmethod

@@ -24,6 +24,7 @@ class Settings(BaseModel):
     approvals_topic_arn: str = ""
     approval_base_url: str = ""
     link_secret_arn: str = ""
+    default_registry: str = ""  # this account's ECR in this region: where images may come from by default
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -40,6 +40,33 @@ def check_containers(base: dict[str, Any], images: list[ImageDefinition]) -> Non
             )
 
 
+def registry_host(image_uri: str) -> str:
+    """The registry an image reference names (Docker's rule: a first path component with a dot, a port
+    or "localhost" is a host; otherwise the image is on Docker Hub)."""
+    first, _, rest = image_uri.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        return first.lower()
+    return "docker.io"
+
+
+def check_policy(
+    allowed_registries: list[str], containers: list[str] | None, service_id: str, images: list[ImageDefinition]
+) -> None:
+    """What the registry entry lets CI set: which containers, and images from which registries."""
+    for image in images:
+        if containers is not None and image.name not in containers:
+            raise ArtifactRejected(
+                f"container {image.name!r} is not one CI may set for {service_id} "
+                f"(containers: {', '.join(containers) or 'none'}); Terraform sets its image"
+            )
+        host = registry_host(image.image_uri)
+        if host not in allowed_registries:
+            raise ArtifactRejected(
+                f"image {image.image_uri!r} comes from registry {host!r}, which {service_id} may not use "
+                f"(allowed: {', '.join(allowed_registries)})"
+            )
+
+
 def image_changes(running: dict[str, Any] | None, images: list[ImageDefinition]) -> list[ImageChange]:
     """Each listed container's image before (in the running revision, if known) and after."""
     before = {c["name"]: c.get("image") for c in (running or {}).get("containerDefinitions", [])}

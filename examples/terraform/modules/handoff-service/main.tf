@@ -23,6 +23,8 @@ locals {
     poll_interval_seconds    = var.poll_interval_seconds
     lock_timeout_seconds     = var.lock_timeout_seconds
     keep_revisions           = var.keep_revisions
+    containers               = var.containers
+    allowed_registries       = var.allowed_registries
   }
 }
 

@@ -131,3 +131,15 @@ variable "tags" {
   type    = map(string)
   default = {}
 }
+
+variable "containers" {
+  description = "The containers CI may set (null: every container). List only what CI builds, so sidecars such as a log router keep the image Terraform gives them."
+  type        = list(string)
+  default     = null
+}
+
+variable "allowed_registries" {
+  description = "Registry hosts images may come from (null: this account's ECR in this region), e.g. [\"<account>.dkr.ecr.<region>.amazonaws.com\", \"public.ecr.aws\"]."
+  type        = list(string)
+  default     = null
+}

@@ -29,7 +29,7 @@ from ecs_handoff.models import (
 )
 from ecs_handoff.observability import logger
 from ecs_handoff.settings import Settings
-from ecs_handoff.taskdef import check_containers, image_changes
+from ecs_handoff.taskdef import check_containers, check_policy, image_changes
 
 KEY_SUFFIX = "imagedefinitions.json.zip"
 
@@ -166,6 +166,8 @@ class Intake:
             # The environment's floor wins over the registry: prod never skips approval.
             config = config.model_copy(update={"approval_required": True})
         record.cluster, record.ecs_service = config.cluster, config.service
+        allowed = config.allowed_registries or [self.settings.need("default_registry")]
+        check_policy(allowed, config.containers, service_id, images)
         base = self._base(config, images)
         record.base_task_definition = base["taskDefinitionArn"]
         running = self._running(config)
