@@ -256,6 +256,10 @@ def checks_for(call: ApiCall, account: str) -> list[Check]:
         return [Check("secretsmanager:GetSecretValue", _secret_arn(region, account, str(p["SecretId"])), regional)]
     if call.service == "sns" and op == "Publish":
         return [Check("sns:Publish", str(p.get("TopicArn") or p.get("TargetArn")), regional)]
+    if call.service == "sns" and op == "ListSubscriptionsByTopic":
+        return [Check("sns:ListSubscriptionsByTopic", str(p["TopicArn"]), regional)]
+    if call.service == "sns" and op == "GetSubscriptionAttributes":
+        return [Check("sns:GetSubscriptionAttributes", "*", regional)]
     if call.service == "sts" and op == "GetCallerIdentity":
         return []  # needs no permission in AWS
     raise AccessDenied(

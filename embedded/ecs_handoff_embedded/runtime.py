@@ -105,7 +105,12 @@ class EmbeddedAws:
                 session,
                 self.root,
                 f"handoff-{env}",
-                {"Env": env, "RequireApproval": "true" if env == "prod" else "false", "LogLevel": "INFO"},
+                {
+                    "Env": env,
+                    "RequireApproval": "true" if env == "prod" else "false",
+                    "LogLevel": "INFO",
+                    "ApprovalSubscriberArn": world.TERRAFORM_ROLE_ARN,
+                },
                 world.ACCOUNT_ID,
                 world.REGION,
             )

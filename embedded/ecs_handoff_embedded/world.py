@@ -10,6 +10,7 @@ ACCOUNT_ID = "123456789012"
 REGION = "ap-northeast-1"
 ECR = f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com"
 APPROVERS = {"prod": ["alice@example.com", "bob@example.com"]}
+TERRAFORM_ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/terraform"  # the only principal that may subscribe approvers
 
 
 @dataclass(frozen=True)

@@ -252,6 +252,13 @@ def check_approver_subscriptions(install: Install) -> Iterator[Finding]:
                 "subscribed, confirmed, filtered to their own links" if right else f"filter policy is {actual}",
                 "" if right else f"filter_policy = jsonencode({json.dumps(wanted)})",
             )
+    subscriber = install.parameters.get("ApprovalSubscriberArn", "")
+    yield Finding(
+        "approvals topic policy",
+        bool(subscriber),
+        f"only {subscriber} may subscribe" if subscriber else "anyone with sns:Subscribe may subscribe",
+        "" if subscriber else "deploy the stack with ApprovalSubscriberArn=<the role Terraform runs as>",
+    )
     strangers = sorted(e for e, subs in by_endpoint.items() if e not in approvers for _ in subs)
     yield Finding(
         "approvals topic subscribers",
@@ -375,6 +382,8 @@ def needed_permissions(install: Install) -> dict[str, list[Permission]]:
             *write(approvals, actions=("GetItem", "PutItem", "UpdateItem")),
             Permission("dynamodb:UpdateItem", deployments),
             Permission("sns:Publish", o["ApprovalsTopicArn"]),
+            Permission("sns:ListSubscriptionsByTopic", o["ApprovalsTopicArn"]),
+            Permission("sns:GetSubscriptionAttributes"),
             Permission("secretsmanager:GetSecretValue", secret),
             *on_services("DescribeServices"),
             Permission("ecs:DescribeTaskDefinition"),

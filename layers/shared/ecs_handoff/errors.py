@@ -33,3 +33,7 @@ class RecordConflict(HandoffError):
 
 class TaskEnded(HandoffError):
     """A task token no longer waits: the workflow timed out, was stopped, or already moved on."""
+
+
+class ApprovalChannelUnsafe(HandoffError):
+    """The approvals topic has a subscription that could receive someone else's link: no link is sent."""

@@ -1,7 +1,9 @@
-"""SNS access: one readable message per terminal outcome."""
+"""SNS access: one readable message per terminal outcome; who is subscribed to a topic, and how."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
 from ecs_handoff.aws.clients import aws_call, client
@@ -16,3 +18,30 @@ def publish(
         kwargs["MessageAttributes"] = {k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()}
     with aws_call(f"publishing to {topic_arn}"):
         sns.publish(**kwargs)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    arn: str  # "PendingConfirmation" until the address confirms
+    protocol: str
+    endpoint: str
+    filter_policy: Any  # the parsed policy; None when there is none
+
+    @property
+    def confirmed(self) -> bool:
+        return self.arn.startswith("arn:")
+
+
+def subscriptions(topic_arn: str, sns: Any = None) -> list[Subscription]:
+    """Every subscription on the topic, with its filter policy (confirmed ones; a pending one has no ARN yet)."""
+    sns = sns or client("sns")
+    found: list[Subscription] = []
+    with aws_call(f"listing the subscriptions of {topic_arn}"):
+        for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn):
+            for item in page.get("Subscriptions", []):
+                arn, policy = str(item.get("SubscriptionArn", "")), None
+                if arn.startswith("arn:"):
+                    attributes = sns.get_subscription_attributes(SubscriptionArn=arn).get("Attributes", {})
+                    policy = json.loads(attributes["FilterPolicy"]) if attributes.get("FilterPolicy") else None
+                found.append(Subscription(arn, str(item.get("Protocol", "")), str(item.get("Endpoint", "")), policy))
+    return found

@@ -78,6 +78,8 @@ def _approval_outcome(state: WorkflowState, error: WorkflowError) -> FinalizeRes
         return FinalizeResult(outcome=Outcome.REJECTED, reason=f"{error.message}; nothing was deployed")
     if error.error == "ApprovalSuperseded":
         return FinalizeResult(outcome=Outcome.SUPERSEDED, reason=error.message)
+    if error.error == "ApprovalChannelUnsafe":
+        return FinalizeResult(outcome=Outcome.FAILED, reason=f"{error.message}; nothing was deployed")
     if error.error == "ArtifactRejected":
         return FinalizeResult(outcome=Outcome.INVALID, reason=error.message)
     return FinalizeResult(

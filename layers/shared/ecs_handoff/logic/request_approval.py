@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -12,7 +13,7 @@ from ecs_handoff.aws import ecs as ecs_access
 from ecs_handoff.aws import sfn, sns
 from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
-from ecs_handoff.errors import ArtifactRejected, RecordConflict
+from ecs_handoff.errors import ApprovalChannelUnsafe, ArtifactRejected, RecordConflict
 from ecs_handoff.models import Approval, ApprovalInput, ApprovalStatus, Outcome, approval_id_for, iso, utcnow
 from ecs_handoff.observability import logger
 from ecs_handoff.taskdef import image_changes, short_name
@@ -74,6 +75,7 @@ def request_approval(
             return earlier
         approval = store.replace_task_token(approval.approval_id, event.task_token, event.execution_arn)
         logger.warning("approval request retried; reusing the approval", approval_id=approval.approval_id)
+    check_channel(topic_arn, sns_client)
     for approver in approval.approvers:
         if approver in approval.emailed:
             continue
@@ -97,6 +99,23 @@ def request_approval(
     )
     logger.info("approval requested", approval_id=approval.approval_id, approvers=len(approval.approvers))
     return approval
+
+
+def check_channel(topic_arn: str, sns_client: Any = None) -> None:
+    """Links go out only if every subscription on the approvals topic is one email address filtered to
+    exactly its own links: anyone else who subscribed (an unfiltered address, a queue, a filter naming
+    someone else) would receive other people's links, so then nobody gets one."""
+    for subscription in sns.subscriptions(topic_arn, sns_client):
+        if not subscription.confirmed:
+            continue  # receives nothing until confirmed; checked again before the next approval
+        own = {APPROVER_ATTRIBUTE: [subscription.endpoint.lower()]}
+        if subscription.protocol not in ("email", "email-json") or subscription.filter_policy != own:
+            policy = json.dumps(subscription.filter_policy) if subscription.filter_policy else "no filter policy"
+            raise ApprovalChannelUnsafe(
+                f"no approval link was sent: subscription {subscription.arn} ({subscription.protocol} "
+                f"{subscription.endpoint}, {policy}) on the approvals topic could receive other approvers' "
+                f"links; remove it or give it the filter policy {json.dumps(own)}, then upload again"
+            )
 
 
 def _resume_decided(approval: Approval, task_token: str, sfn_client: Any) -> None:

@@ -1,0 +1,68 @@
+"""Approval integrity: a link reaches only the approver it is for, or nobody."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from ecs_handoff.models import Outcome
+from ecs_handoff_embedded.runtime import EmbeddedAws
+from ecs_handoff_embedded.scenario import World, artifact, image
+
+
+@contextmanager
+def subscribed(aws: EmbeddedAws, endpoint: str, filter_policy: dict[str, list[str]] | None) -> Iterator[str]:
+    sns = aws.client("sns")
+    attributes = {"FilterPolicy": json.dumps(filter_policy)} if filter_policy else {}
+    arn = sns.subscribe(
+        TopicArn=aws.stacks["prod"].outputs["ApprovalsTopicArn"],
+        Protocol="email",
+        Endpoint=endpoint,
+        Attributes=attributes,
+    )["SubscriptionArn"]
+    try:
+        yield str(arn)
+    finally:
+        sns.unsubscribe(SubscriptionArn=arn)
+
+
+def emails_mentioning(aws: EmbeddedAws, deployment_id: str) -> list[str]:
+    return [p.read_text().split("\n", 1)[0] for p in aws.outbox.messages() if deployment_id in p.read_text()]
+
+
+@pytest.mark.parametrize(
+    "filter_policy",
+    [None, {"approver": ["alice@example.com"]}, {"approver": ["mallory@evil.example", "bob@example.com"]}],
+    ids=["unfiltered", "filtered-to-alice", "filtered-to-two"],
+)
+def test_no_link_goes_out_while_a_subscription_could_receive_someone_elses(
+    world: World, embedded: EmbeddedAws, filter_policy: dict[str, list[str]] | None
+) -> None:
+    # GIVEN mallory subscribed to the approvals topic in a way that could get other people's links
+    with subscribed(embedded, "mallory@evil.example", filter_policy) as arn:
+        record = world.wait(
+            "prod", world.upload("prod", "api", artifact({"app-container": image("api", "prod-leak001")}))
+        )
+    # THEN nobody got a link, the deployment ended saying which subscription, and the platform was told
+    assert record.outcome is Outcome.FAILED
+    assert record.reason.startswith(f"no approval link was sent: subscription {arn} (email mallory@evil.example, ")
+    assert record.reason.endswith("then upload again; nothing was deployed")
+    notices = world.outcome_emails("prod", record.id)
+    assert len(notices) == 1 and "no approval link was sent" in notices[0]
+    assert emails_mentioning(embedded, record.id) == ["To: platform-prod@example.com"]
+
+
+def test_a_subscriber_filtered_to_only_their_own_links_does_not_stop_the_gate(
+    world: World, embedded: EmbeddedAws
+) -> None:
+    # GIVEN carol subscribed with a filter on her own address (she is no approver: she gets nothing)
+    with subscribed(embedded, "carol@example.com", {"approver": ["carol@example.com"]}):
+        deployment = world.upload("prod", "api", artifact({"app-container": image("api", "prod-leak002")}))
+        world.wait_phase("prod", deployment, "awaiting_approval")
+    # THEN alice and bob got their links, carol none
+    assert sorted(emails_mentioning(embedded, deployment)) == ["To: alice@example.com", "To: bob@example.com"]
+    status, _ = world.decide(world.approval_link("alice@example.com", deployment), "reject", comment="test over")
+    assert status == 200
+    assert world.wait("prod", deployment).outcome is Outcome.REJECTED
