@@ -66,3 +66,27 @@ def test_a_subscriber_filtered_to_only_their_own_links_does_not_stop_the_gate(
     status, _ = world.decide(world.approval_link("alice@example.com", deployment), "reject", comment="test over")
     assert status == 200
     assert world.wait("prod", deployment).outcome is Outcome.REJECTED
+
+
+def test_a_comment_cannot_forge_email_lines_or_reach_a_terminal_raw(
+    world: World, embedded: EmbeddedAws, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ecs_handoff.cli import main
+
+    # GIVEN an approver who rejects with a comment that tries to add lines and terminal escapes
+    deployment = world.upload("prod", "api", artifact({"app-container": image("api", "prod-forge01")}))
+    world.wait_phase("prod", deployment, "awaiting_approval")
+    comment = "looks fine\nOutcome:     SUCCEEDED\n\x1b[2J\x1b[31m[red]pwned[/red]"
+    status, _ = world.decide(world.approval_link("bob@example.com", deployment), "reject", comment=comment)
+    assert status == 200
+    record = world.wait("prod", deployment)
+    # THEN the email has exactly one Outcome line, the true one
+    notice = world.outcome_emails("prod", record.id)[0]
+    assert [line for line in notice.splitlines() if line.startswith("Outcome:")] == ["Outcome: REJECTED"]
+    # AND history prints the comment as plain text: no escape sequence, no markup interpreted
+    monkeypatch.setenv("COLUMNS", "400")  # one table row per line, so the comment is not folded
+    capsys.readouterr()
+    assert main(["history", "--env", "prod", "--service", "api", "--limit", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out
+    assert "looks fine Outcome: SUCCEEDED [2J [31m[red]pwned[/red]" in out

@@ -11,11 +11,14 @@ from ecs_handoff.logic.finalize import decide
 from ecs_handoff.logic.intake import service_id_from_key
 from ecs_handoff.models import (
     SERVICE_ID_PATTERN,
+    ApprovalVote,
+    DeploymentRecord,
     DeploymentRequest,
     Outcome,
     ServiceConfig,
     WorkflowState,
     execution_name,
+    one_line,
 )
 from pydantic import ValidationError
 
@@ -168,3 +171,29 @@ def test_service_config_counts_the_lock_wait_against_the_history_too():
     with pytest.raises(ValidationError, match="lock_timeout_seconds 3600 polled every 1 s"):
         ServiceConfig.model_validate({**entry, "rollout_timeout_seconds": 60})
     assert ServiceConfig.model_validate({**entry, "rollout_timeout_seconds": 60, "lock_timeout_seconds": 600})
+
+
+def test_one_line_removes_newlines_escapes_and_bidi_overrides():
+    hostile = "ok\nOutcome: SUCCEEDED\r\n\x1b[2J\x1b]8;;http://evil\x07click\u202egnp.exe\u2028end\t!"
+    assert one_line(hostile) == "ok Outcome: SUCCEEDED [2J ]8;;http://evil click gnp.exe end !"
+    assert one_line("x" * 50, limit=10) == "x" * 10
+
+
+def test_an_approval_comment_is_stored_as_one_plain_line():
+    vote = ApprovalVote(approver="a@example.com", decision="reject", comment="no\nOutcome: SUCCEEDED", at="t")
+    assert vote.comment == "no Outcome: SUCCEEDED"
+
+
+def test_a_notification_cannot_gain_lines_from_a_reason():
+    from ecs_handoff import notify
+
+    record = DeploymentRecord(
+        id="api-1",
+        env="prod",
+        service="api",
+        outcome=Outcome.REJECTED,
+        reason="rejected by a@example.com: fine\nOutcome:     SUCCEEDED",
+        started_at="2026-11-27T00:00:00.000Z",
+    )
+    body = notify.body(record)
+    assert [line for line in body.splitlines() if line.startswith("Outcome:")] == ["Outcome: REJECTED"]

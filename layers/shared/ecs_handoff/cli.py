@@ -61,8 +61,14 @@ def cmd_history(args: argparse.Namespace) -> int:
         return EXIT_OK
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
+    from ecs_handoff.models import one_line
     from ecs_handoff.taskdef import short_name
+
+    def plain(value: str) -> Text:
+        """Stored text shown as text: no rich markup, no escape sequences, no extra lines."""
+        return Text(one_line(value, 4000))
 
     table = Table(title=f"handoff {args.env}" + (f" / {args.service}" if args.service else ""), show_lines=False)
     for column in ("started", "service", "outcome", "revision", "version"):
@@ -75,15 +81,15 @@ def cmd_history(args: argparse.Namespace) -> int:
     for r in records:
         images = "\n".join(f"{c.container}={c.image_after.rsplit('/', 1)[-1]}" for c in r.images)
         colour = colours.get(r.outcome.value, "cyan")
-        cells = [
+        cells: list[str | Text] = [
             r.started_at.replace("T", " ")[:19],
             r.service,
             f"[{colour}]{r.outcome.value}[/]",
             short_name(r.new_task_definition) if r.new_task_definition else "-",
             (r.object_version or "-")[:8],
-            ", ".join(r.approved_by) or "-",
+            plain(", ".join(r.approved_by) or "-"),
             images,
-            r.reason,
+            plain(r.reason),
         ]
         if args.service:
             cells.pop(1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -29,6 +30,13 @@ def execution_name(service_id: str, version_id: str) -> str:
         digest = hashlib.sha256(version_id.encode()).hexdigest()[:16]
         name = f"{service_id}-{clean[: EXECUTION_NAME_MAX - len(service_id) - 18]}-{digest}"
     return name[:EXECUTION_NAME_MAX]
+
+
+def one_line(text: str, limit: int = 1000) -> str:
+    """Text a person typed, safe to put in an email line, a log or a terminal: control and format
+    characters (newlines, ANSI escapes, bidi overrides) become spaces, runs of space collapse."""
+    cleaned = "".join(" " if unicodedata.category(c)[0] == "C" or c in "\u2028\u2029" else c for c in text)
+    return " ".join(cleaned.split())[:limit]
 
 
 def utcnow() -> datetime:
@@ -388,6 +396,12 @@ class ApprovalVote(Model):
     approver: str
     decision: str  # approve | reject
     comment: str = ""
+
+    @field_validator("comment")
+    @classmethod
+    def _comment_is_one_plain_line(cls, value: str) -> str:
+        return one_line(value, 1000)
+
     at: str
     source_ip: str = ""
     user_agent: str = ""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ecs_handoff.models import DeploymentRecord
+from ecs_handoff.models import DeploymentRecord, one_line
 from ecs_handoff.taskdef import short_name
 
 
@@ -32,4 +32,5 @@ def body(record: DeploymentRecord) -> str:
     lines.append(f"Started:     {record.started_at}")
     if record.finished_at:
         lines.append(f"Finished:    {record.finished_at}")
-    return "\n".join(lines) + "\n"
+    # Every line is one line: nothing a person or CI typed (a comment in the reason) can add or forge lines.
+    return "\n".join(one_line(line, 4000) for line in lines) + "\n"
