@@ -21,28 +21,32 @@ def approval_event(state: dict[str, Any], token: str) -> dict[str, Any]:
 
 
 def approval_emails(stack: Stack) -> list[str]:
-    """Who each approval message was for (the SNS filter attribute), read from a queue on the topic."""
-    sqs = stack.client("sqs")
-    url = sqs.get_queue_url(QueueName="test-approvals")["QueueUrl"]
-    found = []
-    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get(
-        "Messages", []
-    ):
-        for message in batch:
-            found.append(json.loads(message["Body"])["MessageAttributes"]["approver"]["Value"])
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return sorted(found)
+    """Who each approval message published since the last call was for (its SNS filter attribute)."""
+    sent = stack.approval_messages[:]
+    stack.approval_messages.clear()
+    return sorted(sent)
 
 
 @pytest.fixture
-def approvals_queue(stack: Stack) -> None:
-    sqs, sns = stack.client("sqs"), stack.client("sns")
-    url = sqs.create_queue(QueueName="test-approvals")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=stack.outputs["ApprovalsTopicArn"], Protocol="sqs", Endpoint=arn)
+def approval_messages(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Records every message published to the approvals topic. (A queue subscribed to the topic would
+    be exactly what the request step refuses to send links to.)"""
+    from moto.sns.models import SNSBackend
+
+    original = SNSBackend.publish
+    stack.approval_messages = []
+
+    def publish(self: Any, *args: Any, **kwargs: Any) -> Any:
+        attributes = kwargs.get("message_attributes") or {}
+        if "approver" in attributes:
+            value = attributes["approver"]
+            stack.approval_messages.append(value.get("Value") or value.get("StringValue"))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SNSBackend, "publish", publish)
 
 
-def test_request_approval_retried_reuses_the_approval_and_emails_nobody_twice(stack: Stack, approvals_queue: None):
+def test_request_approval_retried_reuses_the_approval_and_emails_nobody_twice(stack: Stack, approval_messages: None):
     # GIVEN a deployment whose approval was requested once
     state = start(stack, NEW)
     first = stack.invoke("request-approval", approval_event(state, "token-first"))
@@ -58,13 +62,13 @@ def test_request_approval_retried_reuses_the_approval_and_emails_nobody_twice(st
 
 
 def test_request_approval_retried_after_a_partial_send_emails_only_who_was_missed(
-    stack: Stack, approvals_queue: None, monkeypatch: pytest.MonkeyPatch
+    stack: Stack, approval_messages: None, monkeypatch: pytest.MonkeyPatch
 ):
     from moto.sns.models import SNSBackend
 
     # GIVEN an attempt that emailed alice, then failed publishing bob's link
     state = start(stack, NEW)
-    original, calls = SNSBackend.publish, [0]
+    original, calls = SNSBackend.publish, [0]  # the recording publish of approvals_queue
 
     def publish(self: Any, *args: Any, **kwargs: Any) -> Any:
         calls[0] += 1
@@ -80,3 +84,21 @@ def test_request_approval_retried_after_a_partial_send_emails_only_who_was_misse
     stack.invoke("request-approval", approval_event(state, "token-retry"))
     # THEN only bob is emailed now
     assert approval_emails(stack) == ["bob@example.com"]
+
+
+def test_two_approvers_racing_for_the_last_approval_cannot_both_win(stack: Stack, approval_messages: None):
+    from ecs_handoff.errors import RecordConflict
+    from ecs_handoff.models import ApprovalVote
+
+    # GIVEN an approval that needs one approval, and both approvers pressing Approve at once
+    state = start(stack, NEW)
+    created = stack.invoke("request-approval", approval_event(state, "token-first"))
+    store = ApprovalStore(stack.outputs["ApprovalsTableName"])
+    alice = ApprovalVote(approver="alice@example.com", decision="approve", at="2026-11-27T00:00:00.000Z")
+    bob = ApprovalVote(approver="bob@example.com", decision="approve", at="2026-11-27T00:00:00.001Z")
+    store.add_approval(created["approval_id"], alice)
+    # WHEN bob's conditional write lands second  THEN it is refused: one approval, one story
+    with pytest.raises(RecordConflict):
+        store.add_approval(created["approval_id"], bob)
+    stored = store.get(created["approval_id"])
+    assert stored is not None and stored.approved_by == ["alice@example.com"]

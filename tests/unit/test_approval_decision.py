@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from botocore.exceptions import ClientError
+from ecs_handoff.errors import RecordConflict
+from ecs_handoff.logic import approval_decision
 from ecs_handoff.logic.approval_decision import ApprovalDesk
 from ecs_handoff.models import Approval, ApprovalStatus, ApprovalVote, ImageChange
 
@@ -37,8 +39,16 @@ class FakeStore:
         return self.current
 
     def close(self, approval_id: str, status: ApprovalStatus, at: str, **_: Any) -> Approval:
+        if self.current.status is not ApprovalStatus.PENDING:
+            raise RecordConflict("closed already")
         self.current = self.current.model_copy(update={"status": status, "decided_at": at})
         return self.current
+
+    def get(self, approval_id: str) -> Approval:
+        return self.current
+
+    def mark_resumed(self, approval_id: str, at: str) -> None:
+        self.current = self.current.model_copy(update={"resumed_at": at})
 
 
 class FakeRecords:
@@ -67,3 +77,47 @@ def test_approval_decision_reaching_an_ended_workflow_is_410_and_says_nothing_de
     result = desk.apply(approval(), vote)
     assert result.status == 410 and "nothing was deployed" in result.html
     assert records.votes and records.votes[0]["approver"] == "alice@example.com"
+
+
+class ThrottledWorkflow:
+    """A Step Functions client that throttles the first `times` SendTask calls (after botocore's retries)."""
+
+    def __init__(self, times: int) -> None:
+        self.times, self.calls = times, 0
+
+    def send_task_success(self, **_: Any) -> None:
+        self.calls += 1
+        if self.calls <= self.times:
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "SendTaskSuccess")
+
+    send_task_failure = send_task_success
+
+
+def vote_by_alice(decision: str = "approve") -> ApprovalVote:
+    return ApprovalVote(approver="alice@example.com", decision=decision, at="2026-11-26T00:00:01.000Z")
+
+
+def test_approval_throttled_resume_is_retried_before_the_page_answers(monkeypatch: Any):
+    monkeypatch.setattr(approval_decision, "RESUME_BACKOFF_SECONDS", (0.0, 0.0))
+    # GIVEN SendTaskSuccess throttled twice
+    store, sfn = FakeStore(), ThrottledWorkflow(times=2)
+    desk = ApprovalDesk(store, FakeRecords(), key=b"k" * 64, sfn_client=sfn)  # type: ignore[arg-type]
+    # WHEN alice approves  THEN the third try resumes the workflow and the page says approved
+    result = desk.apply(approval(), vote_by_alice())
+    assert (result.status, result.title, sfn.calls) == (200, "Approved", 3)
+    assert store.current.resumed_at is not None
+
+
+def test_approval_still_throttled_is_recorded_503_and_the_next_post_resumes(monkeypatch: Any):
+    monkeypatch.setattr(approval_decision, "RESUME_BACKOFF_SECONDS", (0.0, 0.0))
+    # GIVEN SendTaskSuccess throttled longer than the page waits
+    store, sfn = FakeStore(), ThrottledWorkflow(times=3)
+    desk = ApprovalDesk(store, FakeRecords(), key=b"k" * 64, sfn_client=sfn)  # type: ignore[arg-type]
+    first = desk.apply(approval(), vote_by_alice())
+    # THEN a 503 that says the decision is kept, the approval APPROVED but not resumed
+    assert first.status == 503 and "Your decision is recorded" in first.html
+    assert store.current.status is ApprovalStatus.APPROVED and store.current.resumed_at is None
+    # WHEN the form is submitted again  THEN the workflow is resumed, not refused as "already approved"
+    second = desk.apply(approval(), vote_by_alice())
+    assert (second.status, second.title) == (200, "Resumed")
+    assert store.current.resumed_at is not None

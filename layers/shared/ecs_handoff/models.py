@@ -437,6 +437,7 @@ class Approval(Model):
     decided_at: str | None = None
     superseded_by: str | None = None
     emailed: list[str] = Field(default_factory=list)  # approvers whose link has been sent
+    resumed_at: str | None = None  # when the workflow was told the decision
 
     def summary(self) -> dict[str, Any]:
         """Everything but the task token."""

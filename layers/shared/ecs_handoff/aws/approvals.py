@@ -37,6 +37,17 @@ class ApprovalStore(Table):
             ),
         )
 
+    def mark_resumed(self, approval_id: str, at: str) -> None:
+        """The workflow was told the decision (SendTaskSuccess/Failure went through)."""
+        self.conditional(
+            "update_item",
+            f"recording that the workflow of {approval_id} was resumed",
+            Key=to_item({"approval_id": approval_id}),
+            UpdateExpression="SET resumed_at = :at",
+            ConditionExpression="attribute_exists(approval_id)",
+            ExpressionAttributeValues=to_item({":at": at}),
+        )
+
     def mark_emailed(self, approval_id: str, approver: str) -> None:
         """Remembers that this approver's link went out, so a retry does not send it again."""
         self.conditional(
@@ -69,7 +80,11 @@ class ApprovalStore(Table):
             approval_id,
             f"recording {vote.approver}'s approval",
             UpdateExpression="SET votes = list_append(votes, :vote), approved_by = list_append(approved_by, :who)",
-            ConditionExpression="#s = :pending AND expires_at > :now AND NOT contains(approved_by, :approver)",
+            # Not once enough have approved: two approvers racing for the last approval cannot both win.
+            ConditionExpression=(
+                "#s = :pending AND expires_at > :now AND NOT contains(approved_by, :approver) "
+                "AND size(approved_by) < approvals_required"
+            ),
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues=to_item(
                 {

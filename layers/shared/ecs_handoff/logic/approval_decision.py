@@ -15,7 +15,7 @@ from ecs_handoff.approvals.links import LinkClaims, expired, verify
 from ecs_handoff.aws import sfn
 from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
-from ecs_handoff.errors import RecordConflict, TaskEnded
+from ecs_handoff.errors import RecordConflict, TaskEnded, TransientAwsError
 from ecs_handoff.models import Approval, ApprovalStatus, ApprovalVote, iso, utcnow
 from ecs_handoff.observability import logger
 from ecs_handoff.taskdef import short_name
@@ -146,6 +146,38 @@ class ApprovalDesk:
         )
         return self.apply(approval, vote)
 
+    def _resume(self, approval: Approval) -> PageResult | None:
+        """Tells a waiting workflow the decision (nothing to tell while more approvals are needed).
+        Throttling is retried with back-off before the page answers; if AWS stays busy, the decision
+        stays recorded and the next POST of any link for it resumes the workflow."""
+        if approval.status not in (ApprovalStatus.APPROVED, ApprovalStatus.REJECTED):
+            return None
+        for attempt in range(len(RESUME_BACKOFF_SECONDS) + 1):
+            try:
+                _resume_once(approval, self.sfn)
+            except TaskEnded as exc:
+                # The workflow stopped waiting (timed out, stopped by hand): nothing deploys.
+                logger.warning("decision reached an ended workflow", approval_id=approval.approval_id, error=str(exc))
+                return _refuse(
+                    410,
+                    "Approval expired",
+                    "The deployment stopped waiting before your decision arrived; nothing was deployed.",
+                )
+            except TransientAwsError as exc:
+                if attempt == len(RESUME_BACKOFF_SECONDS):
+                    logger.error("could not resume the workflow", approval_id=approval.approval_id, error=str(exc))
+                    return _refuse(
+                        503,
+                        "Recorded, not yet resumed",
+                        "Your decision is recorded, but AWS is busy and the deployment could not be told yet. "
+                        "Submit this page again in a minute to resume it.",
+                    )
+                time.sleep(RESUME_BACKOFF_SECONDS[attempt])
+                continue
+            self.store.mark_resumed(approval.approval_id, iso(utcnow()))
+            return None
+        return None
+
     def apply(self, approval: Approval, vote: ApprovalVote) -> PageResult:
         """Records the vote with a conditional write, then resumes the workflow when the gate decides."""
         try:
@@ -157,6 +189,10 @@ class ApprovalDesk:
                     updated = self.store.close(approval.approval_id, ApprovalStatus.APPROVED, vote.at)
         except RecordConflict:
             current = self.store.get(approval.approval_id) or approval
+            if current.status in (ApprovalStatus.APPROVED, ApprovalStatus.REJECTED) and not current.resumed_at:
+                # Decided, but the workflow was never told (AWS was throttling): this request tells it.
+                text = f"The deployment was {current.status.value.lower()}; its workflow has now been told."
+                return self._resume(current) or PageResult(200, "Resumed", page.message_page("Resumed", text))
             return self._closed(current, vote.approver) or _refuse(
                 410, "Approval expired", f"This approval expired at {_when(current.expires_at)}; nothing was deployed."
             )
@@ -168,21 +204,9 @@ class ApprovalDesk:
             approver=vote.approver,
             via=vote.via,
         )
-        try:
-            if updated.status is ApprovalStatus.REJECTED:
-                cause = f"rejected by {vote.approver}" + (f": {vote.comment}" if vote.comment else " (no comment)")
-                sfn.send_task_failure(approval.task_token, "ApprovalRejected", cause, self.sfn)
-            elif updated.status is ApprovalStatus.APPROVED:
-                output = {"approval_id": approval.approval_id, "approved_by": updated.approved_by}
-                sfn.send_task_success(approval.task_token, output, self.sfn)
-        except TaskEnded as exc:
-            # The workflow stopped waiting a moment ago (timed out, or stopped by hand): nothing deploys.
-            logger.warning("decision reached an ended workflow", approval_id=approval.approval_id, error=str(exc))
-            return _refuse(
-                410,
-                "Approval expired",
-                "The deployment stopped waiting before your decision arrived; nothing was deployed.",
-            )
+        refusal = self._resume(updated)
+        if refusal is not None:
+            return refusal
         if updated.status is ApprovalStatus.REJECTED:
             return PageResult(
                 200, "Rejected", page.message_page("Rejected", "Recorded. Nothing will be deployed."), "reject"
@@ -200,6 +224,20 @@ class ApprovalDesk:
             f"waiting for {missing} more approver(s)."
         )
         return PageResult(200, "Approval recorded", page.message_page("Approval recorded", text), "approve")
+
+
+RESUME_BACKOFF_SECONDS = (1.0, 3.0)  # after botocore's own retries; the page function has 60 s
+
+
+def _resume_once(approval: Approval, sfn_client: Any) -> None:
+    if approval.status is ApprovalStatus.REJECTED:
+        last = next((v for v in reversed(approval.votes) if v.decision == "reject"), None)
+        who = last.approver if last else "an approver"
+        cause = f"rejected by {who}" + (f": {last.comment}" if last and last.comment else " (no comment)")
+        sfn.send_task_failure(approval.task_token, "ApprovalRejected", cause, sfn_client)
+    elif approval.status is ApprovalStatus.APPROVED:
+        output = {"approval_id": approval.approval_id, "approved_by": approval.approved_by}
+        sfn.send_task_success(approval.task_token, output, sfn_client)
 
 
 def _refuse(status: int, title: str, text: str) -> PageResult:

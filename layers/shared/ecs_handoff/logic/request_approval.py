@@ -109,12 +109,14 @@ def check_channel(topic_arn: str, sns_client: Any = None) -> None:
         if not subscription.confirmed:
             continue  # receives nothing until confirmed; checked again before the next approval
         own = {APPROVER_ATTRIBUTE: [subscription.endpoint.lower()]}
-        if subscription.protocol not in ("email", "email-json") or subscription.filter_policy != own:
+        email = subscription.protocol in ("email", "email-json")
+        if not email or subscription.filter_policy != own:
             policy = json.dumps(subscription.filter_policy) if subscription.filter_policy else "no filter policy"
+            fix = f"remove it or give it the filter policy {json.dumps(own)}" if email else "remove it"
             raise ApprovalChannelUnsafe(
                 f"no approval link was sent: subscription {subscription.arn} ({subscription.protocol} "
                 f"{subscription.endpoint}, {policy}) on the approvals topic could receive other approvers' "
-                f"links; remove it or give it the filter policy {json.dumps(own)}, then upload again"
+                f"links; {fix}, then upload again"
             )
 
 
