@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from ecs_handoff.models import Outcome
@@ -90,3 +91,45 @@ def test_a_comment_cannot_forge_email_lines_or_reach_a_terminal_raw(
     out = capsys.readouterr().out
     assert "\x1b" not in out
     assert "looks fine Outcome: SUCCEEDED [2J [31m[red]pwned[/red]" in out
+
+
+def test_the_approver_sees_the_whole_change_including_a_reset_sidecar_and_base_changes(
+    world: World, embedded: EmbeddedAws, registry: Any
+) -> None:
+    # GIVEN prod api running CI images in both containers
+    both = {"app-container": image("api", "prod-whole01"), "nginx-container": image("api-nginx", "prod-whole01")}
+    first = world.upload("prod", "api", artifact(both))
+    world.wait_phase("prod", first, "awaiting_approval")
+    assert world.decide(world.approval_link("alice@example.com", first), "approve")[0] == 200
+    assert world.wait("prod", first).outcome is Outcome.SUCCEEDED
+    # AND Terraform's new base: more memory, one more environment variable
+    ecs = embedded.client("ecs")
+    base = ecs.describe_task_definition(taskDefinition="prod-api:1")["taskDefinition"]
+    containers = base["containerDefinitions"]
+    containers[0]["environment"] = [*containers[0].get("environment", []), {"name": "FEATURE_X", "value": "on"}]
+    new_base = ecs.register_task_definition(
+        family="prod-api",
+        taskRoleArn=base["taskRoleArn"],
+        executionRoleArn=base["executionRoleArn"],
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="512",
+        memory="2048",
+        containerDefinitions=containers,
+    )["taskDefinition"]["taskDefinitionArn"]
+    registry("prod", "api", task_definition=new_base)
+    # WHEN CI uploads only the app
+    second = world.upload("prod", "api", artifact({"app-container": image("api", "prod-whole02")}))
+    record = world.wait_phase("prod", second, "awaiting_approval")
+    # THEN the email, the page and the record all show nginx going back to the base image, and the base changes
+    email = world.approval_email("bob@example.com", second)
+    reset = f"nginx-container: {image('api-nginx', 'prod-whole01')} -> {image('api-nginx', 'prod-0a1b2c3')}"
+    assert reset in email
+    assert "  task memory: 1024 -> 2048" in email and "  app-container environment FEATURE_X added" in email
+    _, page = world.open(world.approval_link("bob@example.com", second))
+    assert "nginx-container" in page and "prod-whole01 &rarr; prod-0a1b2c3" in page
+    assert "task memory: 1024 -&gt; 2048" in page
+    assert [c.container for c in record.images] == ["app-container", "nginx-container"]
+    assert record.other_changes == ["task memory: 1024 -> 2048", "app-container environment FEATURE_X added"]
+    assert world.decide(world.approval_link("bob@example.com", second), "reject", comment="test over")[0] == 200
+    assert world.wait("prod", second).outcome is Outcome.REJECTED

@@ -52,6 +52,7 @@ def test_page_escapes_everything_it_shows():
         deployment_id="<script>alert(1)</script>",
         requester='"><img src=x>',
         changes=[ImageChange(container="app", image_before=None, image_after="repo/app:<b>")],
+        other_changes=["app environment <i>X</i> added"],
         base_task_definition="prod-api:1",
         running_task_definition="prod-api:2",
         approver="alice@example.com",
@@ -62,7 +63,7 @@ def test_page_escapes_everything_it_shows():
         hidden={"sig": '"onmouseover="x'},
     )
     assert "<script>" not in html and "<img" not in html and "repo/app:<b>" not in html
-    assert "repo/app:&lt;b&gt;" in html
+    assert "&lt;b&gt;" in html and "<i>" not in html and "&lt;i&gt;X&lt;/i&gt;" in html
     assert "&lt;script&gt;" in html and 'value="&quot;onmouseover=&quot;x"' in html
     assert "<form method=post" in html and "javascript" not in html.lower()
 
@@ -74,3 +75,33 @@ def test_page_security_headers_forbid_framing_scripts_and_referrers():
 
 def test_human_duration():
     assert [human_duration(s) for s in (5, 120, 3700, 200_000)] == ["5 s", "2 min", "1 h 1 min", "2 days"]
+
+
+def test_page_shows_each_container_as_repository_and_old_to_new_tag():
+    html = review_page(
+        env="prod",
+        service="api",
+        deployment_id="api-1",
+        requester="ci",
+        changes=[
+            ImageChange(
+                container="app",
+                image_before="111.dkr.ecr.r.amazonaws.com/api:prod-1",
+                image_after="111.dkr.ecr.r.amazonaws.com/api:prod-2",
+            ),
+            ImageChange(container="proxy", image_before="nginx:1.25", image_after="nginx@sha256:" + "a" * 64),
+        ],
+        other_changes=["task memory: 1024 -> 2048"],
+        base_task_definition="prod-api:1",
+        running_task_definition="prod-api:2",
+        approver="alice@example.com",
+        time_left="5 min",
+        approvals_so_far=[],
+        approvals_required=1,
+        form_action="",
+        hidden={},
+    )
+    assert "<div class=name>app</div><div class=repo>111.dkr.ecr.r.amazonaws.com/api</div>" in html
+    assert "<div class=tags>prod-1 &rarr; prod-2</div>" in html
+    assert f"<div class=tags>1.25 &rarr; @sha256:{'a' * 64}</div>" in html
+    assert "<li>task memory: 1024 -&gt; 2048</li>" in html

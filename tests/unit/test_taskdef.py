@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from ecs_handoff.errors import ArtifactRejected
 from ecs_handoff.models import ImageDefinition
@@ -11,8 +13,10 @@ from ecs_handoff.taskdef import (
     TAG_SOURCE_VERSION,
     check_policy,
     image_changes,
+    new_revision,
     registry_host,
     render,
+    revision_changes,
 )
 
 BASE = {
@@ -137,3 +141,64 @@ def test_check_policy_accepts_allowed_registries_and_containers() -> None:
         ImageDefinition(name="proxy", imageUri="public.ecr.aws/nginx/nginx:1"),
     ]
     check_policy([ECR_HOST, "public.ecr.aws"], ["app", "proxy"], "api", images)
+
+
+def revision(**task: Any) -> dict[str, Any]:
+    containers = task.pop("containers")
+    return {"family": "prod-api", "cpu": "512", "memory": "1024", "containerDefinitions": containers, **task}
+
+
+def test_revision_changes_show_a_container_going_back_to_the_base_image() -> None:
+    # GIVEN nginx running a CI image, and an upload that lists only the app
+    running = revision(containers=[{"name": "app", "image": "r/app:1"}, {"name": "nginx", "image": "r/nginx:ci-7"}])
+    base = revision(containers=[{"name": "app", "image": "r/app:0"}, {"name": "nginx", "image": "r/nginx:base"}])
+    new = new_revision(base, [ImageDefinition(name="app", imageUri="r/app:2")])
+    # THEN both containers change: app to the upload, nginx back to the base
+    images, other = revision_changes(running, new)
+    assert [(c.container, c.image_before, c.image_after) for c in images] == [
+        ("app", "r/app:1", "r/app:2"),
+        ("nginx", "r/nginx:ci-7", "r/nginx:base"),
+    ]
+    assert other == []
+
+
+def test_revision_changes_name_every_other_difference_but_never_a_secret_value() -> None:
+    running = revision(
+        containers=[
+            {
+                "name": "app",
+                "image": "r/app:1",
+                "environment": [{"name": "MODE", "value": "a"}, {"name": "OLD", "value": "x"}],
+                "secrets": [{"name": "DB_PASSWORD", "valueFrom": "arn:aws:ssm:r:1:parameter/old"}],
+                "portMappings": [{"containerPort": 80}],
+            }
+        ],
+        taskRoleArn="arn:aws:iam::1:role/ecs/old",
+    )
+    new = revision(
+        containers=[
+            {
+                "name": "app",
+                "image": "r/app:1",
+                "environment": [{"name": "MODE", "value": "b"}, {"name": "NEW", "value": "y"}],
+                "secrets": [{"name": "DB_PASSWORD", "valueFrom": "arn:aws:ssm:r:1:parameter/new"}],
+                "portMappings": [{"containerPort": 8080, "protocol": "tcp"}],
+            },
+            {"name": "sidecar", "image": "r/side:1"},
+        ],
+        memory="2048",
+        taskRoleArn="arn:aws:iam::1:role/ecs/new",
+    )
+    images, other = revision_changes(running, new)
+    assert [c.container for c in images] == ["sidecar"]
+    assert other == [
+        "task memory: 1024 -> 2048",
+        "task task role: arn:aws:iam::1:role/ecs/old -> arn:aws:iam::1:role/ecs/new",
+        "container sidecar added",
+        "app environment NEW added",
+        "app environment OLD removed",
+        "app environment MODE changed",
+        "app secret DB_PASSWORD changed",
+        "app ports: 80/tcp -> 8080/tcp",
+    ]
+    assert not any("parameter/" in line or line[-1] == "y" for line in other)

@@ -314,6 +314,7 @@ class DeploymentRecord(Model):
     ecs_service: str = ""
     source: Source | None = None
     images: list[ImageChange] = Field(default_factory=list)
+    other_changes: list[str] = Field(default_factory=list)  # differences outside images, in words
     base_task_definition: str | None = None
     new_task_definition: str | None = None
     previous_task_definition: str | None = None
@@ -424,6 +425,7 @@ class Approval(Model):
     env: str
     service_id: str
     changes: list[ImageChange]
+    other_changes: list[str] = Field(default_factory=list)
     base_task_definition: str
     running_task_definition: str
     requester: str = ""

@@ -25,6 +25,7 @@ def body(record: DeploymentRecord) -> str:
         ]
     for change in record.images:
         lines.append(f"Image:       {change.container}: {change.image_before or '(unknown)'} -> {change.image_after}")
+    lines += [f"Change:      {change}" for change in record.other_changes]
     if record.new_task_definition:
         lines.append(f"Revision:    {short_name(record.new_task_definition)}")
     if record.previous_task_definition:

@@ -104,3 +104,106 @@ def render(
 
 def is_handoff_revision(tags: list[dict[str, str]]) -> bool:
     return any(t.get("key") == TAG_DEPLOYMENT_ID for t in tags)
+
+
+# --- the whole change: what the new revision changes against the running one -------------------------
+
+TASK_FIELDS = {
+    "cpu": "CPU",
+    "memory": "memory",
+    "taskRoleArn": "task role",
+    "executionRoleArn": "execution role",
+    "networkMode": "network mode",
+    "runtimePlatform": "runtime platform",
+    "ephemeralStorage": "ephemeral storage",
+    "pidMode": "PID mode",
+    "ipcMode": "IPC mode",
+}
+CONTAINER_FIELDS = {
+    "cpu": "CPU",
+    "memory": "memory",
+    "memoryReservation": "memory reservation",
+    "essential": "essential",
+    "command": "command",
+    "entryPoint": "entry point",
+    "workingDirectory": "working directory",
+    "user": "user",
+    "healthCheck": "health check",
+    "logConfiguration": "log configuration",
+    "dependsOn": "depends on",
+    "readonlyRootFilesystem": "read-only root filesystem",
+    "privileged": "privileged",
+    "linuxParameters": "Linux parameters",
+}
+
+
+def new_revision(base: dict[str, Any], images: list[ImageDefinition]) -> dict[str, Any]:
+    """What will run: the base with the listed images (without handoff's tags)."""
+    spec = copy.deepcopy(base)
+    wanted = {i.name: i.image_uri for i in images}
+    for container in spec.get("containerDefinitions", []):
+        if container["name"] in wanted:
+            container["image"] = wanted[container["name"]]
+    return spec
+
+
+def revision_changes(running: dict[str, Any] | None, new: dict[str, Any]) -> tuple[list[ImageChange], list[str]]:
+    """Every container whose image changes (listed by CI or going back to the base's image), and every
+    other difference, in words. Secret and environment values are never shown, only their names."""
+    before = {c["name"]: c for c in (running or {}).get("containerDefinitions", [])}
+    after = {c["name"]: c for c in new.get("containerDefinitions", [])}
+    images = [
+        ImageChange(
+            container=name,
+            image_before=before[name].get("image") if name in before else None,
+            image_after=str(c.get("image", "")),
+        )
+        for name, c in after.items()
+        if running is None or name not in before or before[name].get("image") != c.get("image")
+    ]
+    if running is None:
+        return images, []
+    other: list[str] = []
+    for key, label in TASK_FIELDS.items():
+        if running.get(key) != new.get(key):
+            other.append(f"task {label}: {_shown(running.get(key))} -> {_shown(new.get(key))}")
+    other += [f"container {n} added" for n in after if n not in before]
+    other += [f"container {n} removed" for n in before if n not in after]
+    for name in (n for n in after if n in before):
+        old, cur = before[name], after[name]
+        for key, label in CONTAINER_FIELDS.items():
+            if old.get(key) != cur.get(key):
+                other.append(f"{name} {label}: {_shown(old.get(key))} -> {_shown(cur.get(key))}")
+        other += _named_changes(name, "environment", old.get("environment"), cur.get("environment"), "value")
+        other += _named_changes(name, "secret", old.get("secrets"), cur.get("secrets"), "valueFrom")
+        ports = (_ports(old), _ports(cur))
+        if ports[0] != ports[1]:
+            other.append(f"{name} ports: {', '.join(ports[0]) or 'none'} -> {', '.join(ports[1]) or 'none'}")
+    return images, other
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, dict | list):
+        import json
+
+        text = json.dumps(value, sort_keys=True)
+        return text if len(text) <= 80 else text[:77] + "..."
+    return str(value)
+
+
+def _named_changes(container: str, kind: str, old: Any, new: Any, value_key: str) -> list[str]:
+    """Names added, removed, or whose value changed: never the values (secrets, credentials in env)."""
+    before = {e["name"]: e.get(value_key) for e in old or []}
+    after = {e["name"]: e.get(value_key) for e in new or []}
+    changes = [f"{container} {kind} {n} added" for n in after if n not in before]
+    changes += [f"{container} {kind} {n} removed" for n in before if n not in after]
+    changes += [f"{container} {kind} {n} changed" for n in after if n in before and before[n] != after[n]]
+    return changes
+
+
+def _ports(container: dict[str, Any]) -> list[str]:
+    return sorted(
+        f"{p.get('containerPort')}/{p.get('protocol', 'tcp')}" for p in container.get("portMappings", []) or []
+    )

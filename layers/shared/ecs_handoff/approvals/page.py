@@ -12,7 +12,9 @@ STYLE = (
     "table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ccc;padding:.3rem;text-align:left;"
     "word-break:break-all}textarea{width:100%;min-height:4rem}button{font-size:1.1rem;padding:.5rem 1.2rem;"
     "margin:.5rem .5rem 0 0}.approve{background:#1a7f37;color:#fff}.reject{background:#cf222e;color:#fff}"
-    ".muted{color:#555}"
+    ".muted{color:#555}.change{border-bottom:1px solid #ccc;padding:.4rem 0}.name{font-weight:600}"
+    ".repo{color:#555;font-size:.9rem;overflow-wrap:anywhere}.tags{font-family:ui-monospace,monospace;"
+    "overflow-wrap:anywhere}ul.other{padding-left:1.2rem}"
 )
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -48,6 +50,7 @@ def review_page(
     deployment_id: str,
     requester: str,
     changes: Iterable[ImageChange],
+    other_changes: Iterable[str],
     base_task_definition: str,
     running_task_definition: str,
     approver: str,
@@ -57,10 +60,12 @@ def review_page(
     form_action: str,
     hidden: dict[str, str],
 ) -> str:
-    rows = "".join(
-        f"<tr><td>{_e(c.container)}</td><td>{_e(c.image_before or '(not running)')}</td>"
-        f"<td>{_e(c.image_after)}</td></tr>"
-        for c in changes
+    rows = "".join(_change_row(c) for c in changes) or "<p>No container changes its image.</p>"
+    others = (
+        "<h2>Other changes</h2><p class=muted>From Terraform's base task definition, against what runs now.</p>"
+        f"<ul class=other>{''.join(f'<li>{_e(c)}</li>' for c in other_changes)}</ul>"
+        if other_changes
+        else ""
     )
     fields = "".join(f'<input type=hidden name="{_e(k)}" value="{_e(v)}">' for k, v in hidden.items())
     so_far = (
@@ -73,8 +78,7 @@ def review_page(
         f"<h1>Deploy {_e(service)} to {_e(env)}?</h1>"
         f"<p class=muted>Deployment {_e(deployment_id)}, requested by {_e(requester or 'unknown')}. "
         f"This link is for {_e(approver)} and expires in {_e(time_left)}.</p>"
-        "<table><tr><th>container</th><th>running image</th><th>new image</th></tr>"
-        f"{rows}</table>"
+        f"<h2>Images</h2>{rows}{others}"
         f"<p>New revision from base <b>{_e(base_task_definition)}</b>; "
         f"the service runs <b>{_e(running_task_definition)}</b> now.</p>"
         f"{so_far}"
@@ -85,6 +89,29 @@ def review_page(
         "</form>"
     )
     return document(f"Approve {service} in {env}?", body)
+
+
+def split_image(image: str) -> tuple[str, str]:
+    """(repository, tag and/or digest) of an image reference, for reading on a small screen."""
+    name, at, digest = image.partition("@")
+    repository, _, tag = name.rpartition(":") if ":" in name.rsplit("/", 1)[-1] else (name, "", "")
+    version = tag + (f"@{digest}" if at else "")
+    return repository, version or "latest"
+
+
+def _change_row(change: ImageChange) -> str:
+    """One container: its name, the repository, and old -> new tag (or digest)."""
+    new_repo, new_version = split_image(change.image_after)
+    if change.image_before is None:
+        before, old_repo = "(not running)", new_repo
+    else:
+        old_repo, before = split_image(change.image_before)
+    moved = f"<div class=repo>was {_e(old_repo)}</div>" if old_repo != new_repo else ""
+    return (
+        f"<div class=change><div class=name>{_e(change.container)}</div>"
+        f"<div class=repo>{_e(new_repo)}</div>{moved}"
+        f"<div class=tags>{_e(before)} &rarr; {_e(new_version)}</div></div>"
+    )
 
 
 def human_duration(seconds: float) -> str:

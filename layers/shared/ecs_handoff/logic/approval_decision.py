@@ -116,6 +116,7 @@ class ApprovalDesk:
             deployment_id=approval.deployment_id,
             requester=approval.requester,
             changes=approval.changes,
+            other_changes=approval.other_changes,
             base_task_definition=short_name(approval.base_task_definition),
             running_task_definition=short_name(approval.running_task_definition),
             approver=link.approver.lower(),

@@ -12,7 +12,7 @@ from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.errors import HandoffError, NotFound
 from ecs_handoff.models import DeploymentRequest, DeployResult, Outcome, iso, utcnow
 from ecs_handoff.observability import logger
-from ecs_handoff.taskdef import TAG_DEPLOYMENT_ID, image_changes, render, short_name
+from ecs_handoff.taskdef import TAG_DEPLOYMENT_ID, new_revision, render, revision_changes, short_name
 
 
 def deploy(
@@ -30,14 +30,16 @@ def deploy(
     previous = record.previous_task_definition or str(
         ecs_access.describe_service(config.cluster, config.service, ecs_client)["taskDefinition"]
     )
-    if previous == request.running_task_definition:
-        running = {"containerDefinitions": [{"name": k, "image": v} for k, v in request.running_images.items()]}
-    else:  # another deployment ran since the intake looked
+    moved_on = previous != request.running_task_definition  # another deployment ran since the intake looked
+    if moved_on:
         running, _ = ecs_access.describe_task_definition(previous, ecs_client)
-    changes = image_changes(running, request.images)
+    else:  # the images are all this step compares; the rest was compared at intake and approval
+        running = {"containerDefinitions": [{"name": k, "image": v} for k, v in request.running_images.items()]}
+    changes = record.images
 
     new_arn = record.new_task_definition
     if not new_arn:
+        base: dict[str, Any] | None = None
         if attempt > 0:
             # A retry whose earlier attempt may have registered before it could write the record.
             new_arn = ecs_access.find_revision_tagged(request.base_task_definition, TAG_DEPLOYMENT_ID, me, ecs_client)
@@ -48,6 +50,9 @@ def deploy(
             spec = render(base, tags, request.images, me, request.source.object_version)
             new_arn = ecs_access.register_task_definition(spec, ecs_client)
             logger.info("task definition registered", task_definition=new_arn)
+        if base is None:
+            base, _ = ecs_access.describe_task_definition(new_arn, ecs_client)
+        changes, other_changes = revision_changes(running, new_revision(base, request.images))
         # Recorded before UpdateService: a retry reuses this revision, and rollback knows where to return.
         records.update(
             me,
@@ -56,6 +61,7 @@ def deploy(
             new_task_definition=new_arn,
             previous_task_definition=previous,
             images=[c.model_dump() for c in changes],
+            other_changes=other_changes if moved_on else None,  # None: keep what intake and approval found
             outcome=Outcome.IN_PROGRESS.value,  # past the approval gate, if there was one
         )
 

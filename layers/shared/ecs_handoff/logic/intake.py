@@ -29,7 +29,7 @@ from ecs_handoff.models import (
 )
 from ecs_handoff.observability import logger
 from ecs_handoff.settings import Settings
-from ecs_handoff.taskdef import check_containers, check_policy, image_changes
+from ecs_handoff.taskdef import check_containers, check_policy, image_changes, new_revision, revision_changes
 
 KEY_SUFFIX = "imagedefinitions.json.zip"
 
@@ -171,7 +171,7 @@ class Intake:
         base = self._base(config, images)
         record.base_task_definition = base["taskDefinitionArn"]
         running = self._running(config)
-        record.images = image_changes(running, images)
+        record.images, record.other_changes = revision_changes(running, new_revision(base, images))
         return DeploymentRequest(
             running_task_definition=running.get("taskDefinitionArn") if running else None,
             running_images={c["name"]: c.get("image", "") for c in (running or {}).get("containerDefinitions", [])},

@@ -16,7 +16,7 @@ from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.errors import ApprovalChannelUnsafe, ArtifactRejected, RecordConflict
 from ecs_handoff.models import Approval, ApprovalInput, ApprovalStatus, Outcome, approval_id_for, iso, utcnow
 from ecs_handoff.observability import logger
-from ecs_handoff.taskdef import image_changes, short_name
+from ecs_handoff.taskdef import new_revision, revision_changes, short_name
 
 APPROVER_ATTRIBUTE = "approver"
 
@@ -47,6 +47,8 @@ def request_approval(
     service = ecs_access.describe_service(config.cluster, config.service, ecs_client)
     running_arn = str(service["taskDefinition"])
     running, _ = ecs_access.describe_task_definition(running_arn, ecs_client)
+    base, _ = ecs_access.describe_task_definition(req.base_task_definition, ecs_client)
+    changes, other_changes = revision_changes(running, new_revision(base, req.images))
     now = utcnow()
     approval = Approval(
         approval_id=approval_id_for(req.deployment_id),
@@ -55,7 +57,8 @@ def request_approval(
         task_token=event.task_token,
         env=req.env,
         service_id=req.service_id,
-        changes=image_changes(running, req.images),
+        changes=changes,
+        other_changes=other_changes,
         base_task_definition=req.base_task_definition,
         running_task_definition=running_arn,
         requester=req.source.requester,
@@ -96,6 +99,7 @@ def request_approval(
         outcome=Outcome.AWAITING_APPROVAL.value,
         approval_id=approval.approval_id,
         images=[c.model_dump() for c in approval.changes],
+        other_changes=approval.other_changes,
     )
     logger.info("approval requested", approval_id=approval.approval_id, approvers=len(approval.approvers))
     return approval
@@ -157,6 +161,9 @@ def email_body(approval: Approval, approver: str, url: str) -> str:
     ]
     for change in approval.changes:
         lines.append(f"  {change.container}: {change.image_before or '(not running)'} -> {change.image_after}")
+    if approval.other_changes:
+        lines.append("Other changes (from Terraform's base task definition):")
+        lines += [f"  {change}" for change in approval.other_changes]
     lines += [
         "",
         f"Review and decide (this link is for {approver} only; it expires {expires}, "
