@@ -11,6 +11,7 @@ REGION = "ap-northeast-1"
 ECR = f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com"
 APPROVERS = {"prod": ["alice@example.com", "bob@example.com"]}
 TERRAFORM_ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/terraform"  # the only principal that may subscribe approvers
+OPERATOR_ARN = f"arn:aws:sts::{ACCOUNT_ID}:user/moto"  # who the CLI is on the embedded AWS
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,8 @@ def seed(session: Any, env: str, rollout_timeout_seconds: int = 60, poll_interva
                     "rollout_timeout_seconds": rollout_timeout_seconds,
                     "poll_interval_seconds": poll_interval_seconds,
                     "lock_timeout_seconds": 600,
+                    # The embedded AWS's own caller (moto's user) may decide from the CLI, as bob.
+                    "approver_principals": {OPERATOR_ARN: "bob@example.com"} if env == "prod" else {},
                     **({"containers": ["app"]} if svc.service_id == "worker" else {}),  # the log router is Terraform's
                 }
             ),

@@ -40,18 +40,28 @@ def test_browser_approver_reads_the_change_and_approves(world: World, embedded: 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         try:
+            desktop = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            desktop.goto(url)
+            desktop.screenshot(path=str(tmp_path / "review-desktop.png"), full_page=True)
             page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()  # a phone
             # WHEN she opens it, reads the change, writes a comment and presses Approve
             page.goto(url)
             assert page.title() == "Approve api in prod?"
-            table = page.locator("table").inner_text()
-            assert "app-container" in table and running in table and "api:prod-c0ffee1" in table
+            change = page.locator(".change").first.inner_text()
+            assert change.splitlines() == [
+                "app-container",
+                "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/api",
+                f"{running.split(':', 1)[1]} \u2192 prod-c0ffee1",
+            ]
+            # one row per container, readable without scrolling sideways on a phone
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
             page.fill("textarea[name=comment]", "looks good, CHG-77")
-            page.screenshot(path=str(tmp_path / "review.png"))
+            page.screenshot(path=str(tmp_path / "review-phone.png"), full_page=True)
             page.click("button[value=approve]")
             assert page.locator("h1").inner_text() == "Approved"
         finally:
             browser.close()
+    assert all((tmp_path / name).stat().st_size > 10_000 for name in ("review-desktop.png", "review-phone.png"))
 
     # THEN the deployment runs to SUCCEEDED with her decision on record
     record = world.wait("prod", deployment_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.parse
 
@@ -63,7 +64,7 @@ def test_gate_approve_deploys_and_records_who(world: World, embedded: EmbeddedAw
     # GET only shows: twice, as a mail scanner would prefetch, and nothing changes
     for _ in range(2):
         status, page = world.open(url)
-        assert status == 200 and "api:prod-2222222" in page and "prod-api:" in page
+        assert status == 200 and "/api</div>" in page and "&rarr; prod-2222222" in page and "prod-api:" in page
     assert approval_status(embedded, deployment_id) is ApprovalStatus.PENDING
     status, page = world.decide(url, "approve", "CHG-42")
     assert status == 200 and "Approved" in page
@@ -180,7 +181,8 @@ def test_gate_operator_cli_approve_records_iam_identity(world: World, embedded: 
     record = world.wait("prod", deployment_id)
     assert record.outcome is Outcome.SUCCEEDED
     [vote] = record.approvals
-    assert vote["via"] == "cli" and vote["approver"].startswith("arn:aws:") and vote["comment"] == "hotfix INC-7"
+    assert (vote["via"], vote["approver"], vote["comment"]) == ("cli", "bob@example.com", "hotfix INC-7")
+    assert vote["principal"] == "arn:aws:sts::123456789012:user/moto"
     # a second decision on the same approval is refused with exit code 1
     assert main(["reject", str(approval_id), "--env", "prod"]) == 1
     assert "Already approved" in capsys.readouterr().err
@@ -204,4 +206,40 @@ def test_gate_oversized_form_is_400(world: World, embedded: EmbeddedAws):
     assert world.decide(url, "approve", **extra)[0] == 400
     assert approval_status(embedded, deployment_id) is ApprovalStatus.PENDING
     world.decide(url, "reject", "cleanup")
+    world.wait("prod", deployment_id)
+
+
+def test_gate_cli_refuses_a_principal_not_in_approver_principals(world: World, embedded: EmbeddedAws, registry, capsys):
+    from ecs_handoff.cli import main
+
+    # GIVEN a service whose registry lets no IAM principal decide from the CLI
+    registry("prod", "api", approver_principals={})
+    deployment_id = release(world, "prod-cccc333")
+    approval_id = world.records("prod").get(deployment_id).approval_id  # type: ignore[union-attr]
+    capsys.readouterr()
+    # WHEN an operator with IAM rights tries  THEN exit 2, saying why, and the approval stays pending
+    assert main(["approve", str(approval_id), "--env", "prod"]) == 2
+    assert "is not in the registry entry's approver_principals" in capsys.readouterr().err
+    assert world.records("prod").get(deployment_id).outcome is Outcome.AWAITING_APPROVAL  # type: ignore[union-attr]
+    world.decide(world.approval_link(ALICE, deployment_id), "reject", comment="test over")
+    world.wait("prod", deployment_id)
+
+
+def test_gate_cli_refuses_the_uploader_approving_their_own_upload(world: World, embedded: EmbeddedAws, capsys):
+    from ecs_handoff.cli import main
+
+    # GIVEN an upload made with `handoff upload` (it says who uploaded) by the same principal
+    capsys.readouterr()
+    path = embedded.state_dir / "self-approve.json"
+    path.write_text(json.dumps([{"name": "app-container", "imageUri": image("api", "prod-self001")}]))
+    assert main(["upload", str(path), "--env", "prod", "--service", "api", "--json"]) == 0
+    deployment_id = json.loads(capsys.readouterr().out)["deployment_id"]
+    record = world.wait_phase("prod", deployment_id, "awaiting_approval")
+    # WHEN the uploader tries to approve it  THEN refused, and the email shows who uploaded, as CI says
+    assert main(["approve", str(record.approval_id), "--env", "prod"]) == 2
+    assert "uploaded this deployment and cannot approve it too" in capsys.readouterr().err
+    email = world.approval_email(ALICE, deployment_id)
+    assert "What CI says about it (provided by CI, not verified):" in email
+    assert "  Uploader: arn:aws:sts::123456789012:user/moto" in email
+    world.decide(world.approval_link(ALICE, deployment_id), "reject", comment="test over")
     world.wait("prod", deployment_id)

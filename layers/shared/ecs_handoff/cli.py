@@ -163,7 +163,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
         body, images = build_artifact(_read_file(args.file))
     except ArtifactRejected as exc:
         raise UsageError(f"{args.file}: {exc}") from exc
-    version = s3.put_bytes(env.bucket, env.key(args.service), body)
+    version = s3.put_bytes(env.bucket, env.key(args.service), body, metadata=ci_metadata())
     deployment_id = execution_name(args.service, version)
     if args.json:
         _print_json(
@@ -179,6 +179,35 @@ def cmd_upload(args: argparse.Namespace) -> int:
         print(f"uploaded s3://{env.bucket}/{env.key(args.service)} (version {version})")
         print(f"deployment {deployment_id}; follow it with: handoff watch {deployment_id} --env {args.env}")
     return EXIT_OK
+
+
+def ci_metadata() -> dict[str, str]:
+    """What this upload says about the change (object metadata the approver sees, labelled as CI's):
+    the commit and its subject from git, the CI run's URL where the CI says it, and who uploads."""
+    import subprocess  # nosec B404 - fixed git commands, no shell
+
+    from ecs_handoff.aws.clients import aws_call, client
+
+    def git(*args: str) -> str:
+        try:
+            done = subprocess.run(["git", *args], capture_output=True, text=True, timeout=5, check=False)  # noqa: S603, S607  # nosec B603 B607
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    metadata = {
+        "commit": git("rev-parse", "HEAD"),
+        "codepipeline-artifact-revision-summary": git("log", "-1", "--format=%s"),
+    }
+    if os.environ.get("GITHUB_SERVER_URL") and os.environ.get("GITHUB_RUN_ID"):
+        repository = os.environ.get("GITHUB_REPOSITORY", "")
+        metadata["url"] = f"{os.environ['GITHUB_SERVER_URL']}/{repository}/actions/runs/{os.environ['GITHUB_RUN_ID']}"
+    elif os.environ.get("CIRCLE_BUILD_URL"):
+        metadata["url"] = os.environ["CIRCLE_BUILD_URL"]
+    with aws_call("finding who you are (sts:GetCallerIdentity)"):
+        metadata["uploader"] = str(client("sts").get_caller_identity()["Arn"])
+    # S3 metadata is ASCII: anything else is dropped rather than mangled.
+    return {k: v.encode("ascii", "ignore").decode()[:1000] for k, v in metadata.items() if v}
 
 
 def _env_names(env: str | None) -> list[str]:
@@ -424,7 +453,7 @@ def cmd_decide(args: argparse.Namespace) -> int:
     from ecs_handoff.aws.approvals import ApprovalStore
     from ecs_handoff.aws.clients import aws_call, client
     from ecs_handoff.aws.records import DeploymentRecords
-    from ecs_handoff.logic.approval_decision import ApprovalDesk
+    from ecs_handoff.logic.approval_decision import ApprovalDesk, approver_for_principal
     from ecs_handoff.models import ApprovalVote, iso, utcnow
 
     outputs = stack_outputs(args.env)
@@ -434,8 +463,21 @@ def cmd_decide(args: argparse.Namespace) -> int:
         raise NotFound(f"approval {args.approval_id!r} does not exist in {args.env}")
     with aws_call("finding who you are (sts:GetCallerIdentity)"):
         identity = str(client("sts").get_caller_identity()["Arn"])
+    approver = approver_for_principal(approval, identity)
+    if approver is None:
+        raise UsageError(
+            f"{identity} may not decide approvals of {approval.service_id} in {args.env}: it is not in the "
+            "registry entry's approver_principals (approvers decide with their link, or Terraform lists their role)"
+        )
+    if args.command == "approve" and approval.ci is not None and approval.ci.uploader == identity:
+        raise UsageError(f"{identity} uploaded this deployment and cannot approve it too")
     vote = ApprovalVote(
-        approver=identity, decision=args.command, comment=args.comment or "", at=iso(utcnow()), via="cli"
+        approver=approver,
+        principal=identity,
+        decision=args.command,
+        comment=args.comment or "",
+        at=iso(utcnow()),
+        via="cli",
     )
     desk = ApprovalDesk(store, DeploymentRecords(outputs["DeploymentsTableName"]), key=None)
     result = desk.apply(approval, vote)
@@ -443,7 +485,8 @@ def cmd_decide(args: argparse.Namespace) -> int:
         print(f"handoff: {result.title}: {_page_text(result.html)}", file=sys.stderr)
         return EXIT_FAILED
     print(
-        f"{args.command}d {approval.service_id} in {approval.env} (deployment {approval.deployment_id}) as {identity}"
+        f"{args.command}d {approval.service_id} in {approval.env} (deployment {approval.deployment_id}) "
+        f"as {approver} ({identity})"
     )
     return EXIT_OK
 

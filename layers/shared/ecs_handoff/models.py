@@ -110,6 +110,11 @@ class ServiceConfig(Model):
         le=86400,
         description="How long a deployment waits for the one before it to finish before it gives up.",
     )
+    approver_principals: dict[str, str] = Field(
+        default_factory=dict,
+        description="IAM principals (ARNs, * allowed) that may decide from the CLI, each mapped to the "
+        "approver (an address in approvers) it acts as; nobody else can approve from the CLI.",
+    )
     allowed_registries: list[str] | None = Field(
         default=None,
         description="Registry hosts images may come from (e.g. public.ecr.aws); absent: this account's "
@@ -143,6 +148,16 @@ class ServiceConfig(Model):
             )
         return self
 
+    @model_validator(mode="after")
+    def _principals_act_as_approvers(self) -> ServiceConfig:
+        known = {a.lower() for a in self.approvers}
+        for principal, approver in self.approver_principals.items():
+            if not principal.startswith("arn:"):
+                raise ValueError(f"approver_principals: {principal!r} is not an IAM ARN (pattern)")
+            if approver.lower() not in known:
+                raise ValueError(f"approver_principals: {principal} acts as {approver!r}, who is not in approvers")
+        return self
+
     @field_validator("allowed_registries")
     @classmethod
     def _registries_are_hosts(cls, value: list[str] | None) -> list[str] | None:
@@ -162,6 +177,38 @@ class ServiceConfig(Model):
         return value
 
 
+# Object metadata keys CI may set on the upload: CodePipeline's S3 source key for a revision summary
+# (so a CI migrating from CodePipeline keeps working), and handoff's own.
+CI_METADATA_KEYS = {
+    "codepipeline-artifact-revision-summary": "summary",
+    "commit": "commit",
+    "url": "url",
+    "uploader": "uploader",
+}
+
+
+class CiDescription(Model):
+    """What the uploader says about the change, from the object's metadata: shown labelled as such."""
+
+    summary: str = ""
+    commit: str = ""
+    url: str = ""
+    uploader: str = ""  # the principal CI says uploaded (handoff upload sets its caller's ARN)
+
+    @classmethod
+    def from_metadata(cls, metadata: dict[str, str]) -> CiDescription | None:
+        values = {
+            field: one_line(metadata[key], 300 if field != "summary" else 1000)
+            for key, field in CI_METADATA_KEYS.items()
+            if metadata.get(key)
+        }
+        return cls(**values) if values else None
+
+    def lines(self) -> list[str]:
+        shown = [("Summary", self.summary), ("Commit", self.commit), ("CI run", self.url), ("Uploader", self.uploader)]
+        return [f"{label}: {value}" for label, value in shown if value]
+
+
 class Source(Model):
     """The exact S3 object version a deployment comes from."""
 
@@ -174,6 +221,7 @@ class Source(Model):
     etag: str = ""
     size: int = 0
     event_time: str = ""
+    ci: CiDescription | None = None  # what CI says about the change (object metadata), not verified
 
 
 class ImageChange(Model):
@@ -406,7 +454,8 @@ class ApprovalVote(Model):
     at: str
     source_ip: str = ""
     user_agent: str = ""
-    via: str = "link"  # link | cli (then approver is the IAM identity)
+    via: str = "link"  # link | cli
+    principal: str = ""  # the IAM principal that decided from the CLI (approver is the person it acts as)
 
 
 def approval_id_for(deployment_id: str) -> str:
@@ -429,6 +478,7 @@ class Approval(Model):
     base_task_definition: str
     running_task_definition: str
     requester: str = ""
+    ci: CiDescription | None = None  # what CI says about the change (object metadata), not verified
     requested_at: str
     expires_at: int
     approvers: list[str]
@@ -439,6 +489,7 @@ class Approval(Model):
     decided_at: str | None = None
     superseded_by: str | None = None
     emailed: list[str] = Field(default_factory=list)  # approvers whose link has been sent
+    approver_principals: dict[str, str] = Field(default_factory=dict)  # CLI: IAM ARN pattern -> approver
     resumed_at: str | None = None  # when the workflow was told the decision
 
     def summary(self) -> dict[str, Any]:

@@ -23,6 +23,8 @@ def body(record: DeploymentRecord) -> str:
             f"Version:     {record.source.object_version}",
             f"Uploaded by: {record.source.requester or 'unknown'}",
         ]
+        if record.source.ci is not None:
+            lines += [f"CI says:     {line}" for line in record.source.ci.lines()]
     for change in record.images:
         lines.append(f"Image:       {change.container}: {change.image_before or '(unknown)'} -> {change.image_after}")
     lines += [f"Change:      {change}" for change in record.other_changes]

@@ -51,6 +51,7 @@ def review_page(
     requester: str,
     changes: Iterable[ImageChange],
     other_changes: Iterable[str],
+    ci_lines: Iterable[str],
     base_task_definition: str,
     running_task_definition: str,
     approver: str,
@@ -67,6 +68,10 @@ def review_page(
         if other_changes
         else ""
     )
+    ci = "".join(f"<li>{_e(line)}</li>" for line in ci_lines)
+    ci_block = (
+        f"<h2>What CI says</h2><p class=muted>Provided by CI, not verified.</p><ul class=other>{ci}</ul>" if ci else ""
+    )
     fields = "".join(f'<input type=hidden name="{_e(k)}" value="{_e(v)}">' for k, v in hidden.items())
     so_far = (
         f"<p>Approved so far by {_e(', '.join(approvals_so_far))} "
@@ -78,7 +83,7 @@ def review_page(
         f"<h1>Deploy {_e(service)} to {_e(env)}?</h1>"
         f"<p class=muted>Deployment {_e(deployment_id)}, requested by {_e(requester or 'unknown')}. "
         f"This link is for {_e(approver)} and expires in {_e(time_left)}.</p>"
-        f"<h2>Images</h2>{rows}{others}"
+        f"{ci_block}<h2>Images</h2>{rows}{others}"
         f"<p>New revision from base <b>{_e(base_task_definition)}</b>; "
         f"the service runs <b>{_e(running_task_definition)}</b> now.</p>"
         f"{so_far}"

@@ -10,6 +10,13 @@ from ecs_handoff.errors import ArtifactRejected
 
 def read_version(bucket: str, key: str, version_id: str, limit: int, s3: Any = None) -> bytes:
     """The bytes of bucket/key at version_id; refuses objects over `limit` bytes without reading them all."""
+    return read_version_with_metadata(bucket, key, version_id, limit, s3)[0]
+
+
+def read_version_with_metadata(
+    bucket: str, key: str, version_id: str, limit: int, s3: Any = None
+) -> tuple[bytes, dict[str, str]]:
+    """The bytes and the user metadata (x-amz-meta-*, what CI says about the change) of one version."""
     s3 = s3 or client("s3")
     with aws_call(f"reading s3://{bucket}/{key} version {version_id}"):
         response = s3.get_object(Bucket=bucket, Key=key, VersionId=version_id)
@@ -23,12 +30,14 @@ def read_version(bucket: str, key: str, version_id: str, limit: int, s3: Any = N
         body.close()
     if len(data) > limit:
         raise ArtifactRejected(f"the zip is larger than {limit} bytes (1 MiB)")
-    return data
+    return data, {str(k).lower(): str(v) for k, v in (response.get("Metadata") or {}).items()}
 
 
-def put_bytes(bucket: str, key: str, data: bytes, s3: Any = None) -> str:
-    """Uploads an artifact as CI would; returns the new version id."""
+def put_bytes(bucket: str, key: str, data: bytes, s3: Any = None, metadata: dict[str, str] | None = None) -> str:
+    """Uploads an artifact as CI would, with what it says about the change; returns the new version id."""
     s3 = s3 or client("s3")
     with aws_call(f"uploading s3://{bucket}/{key}"):
-        response = s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType="application/zip")
+        response = s3.put_object(
+            Bucket=bucket, Key=key, Body=data, ContentType="application/zip", Metadata=metadata or {}
+        )
     return str(response.get("VersionId", ""))

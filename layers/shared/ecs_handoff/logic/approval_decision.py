@@ -117,6 +117,7 @@ class ApprovalDesk:
             requester=approval.requester,
             changes=approval.changes,
             other_changes=approval.other_changes,
+            ci_lines=approval.ci.lines() if approval.ci else [],
             base_task_definition=short_name(approval.base_task_definition),
             running_task_definition=short_name(approval.running_task_definition),
             approver=link.approver.lower(),
@@ -247,3 +248,15 @@ def _refuse(status: int, title: str, text: str) -> PageResult:
 
 def _when(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def approver_for_principal(approval: Approval, principal_arn: str) -> str | None:
+    """The approver an IAM principal may act as on the CLI (approver_principals in the registry), or None.
+    An assumed-role session ARN matches patterns written for the role's session ARN
+    (arn:aws:sts::<account>:assumed-role/<role>/<session>)."""
+    import fnmatch
+
+    for pattern, approver in approval.approver_principals.items():
+        if fnmatch.fnmatchcase(principal_arn, pattern):
+            return approver
+    return None

@@ -17,6 +17,7 @@ from ecs_handoff.aws.state import EventOrder, ServiceState
 from ecs_handoff.errors import ArtifactRejected, NotFound
 from ecs_handoff.models import (
     SERVICE_ID_PATTERN,
+    CiDescription,
     DeploymentRecord,
     DeploymentRequest,
     ImageDefinition,
@@ -158,7 +159,10 @@ class Intake:
     def _validate(
         self, deployment_id: str, service_id: str, source: Source, record: DeploymentRecord
     ) -> DeploymentRequest:
-        data = s3.read_version(source.bucket, source.key, source.object_version, MAX_ZIP_BYTES, self.s3)
+        data, metadata = s3.read_version_with_metadata(
+            source.bucket, source.key, source.object_version, MAX_ZIP_BYTES, self.s3
+        )
+        source.ci = CiDescription.from_metadata(metadata)
         images = read_artifact(data)
         record.images = image_changes(None, images)
         config = registry.load_service(self.settings.need("registry_prefix"), service_id, self.ssm)

@@ -62,10 +62,12 @@ def request_approval(
         base_task_definition=req.base_task_definition,
         running_task_definition=running_arn,
         requester=req.source.requester,
+        ci=req.source.ci,
         requested_at=iso(now),
         expires_at=int(time.time()) + config.approval_timeout_seconds,
         approvers=[a.lower() for a in config.approvers],
         approvals_required=config.approvals_required,
+        approver_principals={k: v.lower() for k, v in config.approver_principals.items()},
     )
     if not store.create(approval):
         # A retry of this step (the earlier attempt died after storing the approval): the same approval,
@@ -161,6 +163,9 @@ def email_body(approval: Approval, approver: str, url: str) -> str:
     ]
     for change in approval.changes:
         lines.append(f"  {change.container}: {change.image_before or '(not running)'} -> {change.image_after}")
+    if approval.ci is not None:
+        lines.append("What CI says about it (provided by CI, not verified):")
+        lines += [f"  {line}" for line in approval.ci.lines()]
     if approval.other_changes:
         lines.append("Other changes (from Terraform's base task definition):")
         lines += [f"  {change}" for change in approval.other_changes]
