@@ -260,6 +260,11 @@ def checks_for(call: ApiCall, account: str) -> list[Check]:
         return [Check("sns:ListSubscriptionsByTopic", str(p["TopicArn"]), regional)]
     if call.service == "sns" and op == "GetSubscriptionAttributes":
         return [Check("sns:GetSubscriptionAttributes", "*", regional)]
+    if call.service == "ecr" and op == "DescribeImages":
+        registry = str(p.get("registryId") or account)
+        return [
+            Check("ecr:DescribeImages", f"arn:aws:ecr:{region}:{registry}:repository/{p['repositoryName']}", regional)
+        ]
     if call.service == "sts" and op == "GetCallerIdentity":
         return []  # needs no permission in AWS
     raise AccessDenied(

@@ -17,7 +17,7 @@ from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.models import DeploymentRecord, execution_name
 
 from ecs_handoff_embedded.runtime import EmbeddedAws
-from ecs_handoff_embedded.world import ECR, bucket_name
+from ecs_handoff_embedded.world import ECR, bucket_name, push_image
 
 
 def artifact(images: dict[str, str] | list[dict[str, Any]] | bytes) -> bytes:
@@ -44,12 +44,26 @@ class World:
         self.aws = aws
         self.s3 = aws.client("s3")
         self.ecs = aws.client("ecs")
+        self.ecr_client = aws.client("ecr")
 
     def records(self, env: str) -> DeploymentRecords:
         return DeploymentRecords(self.aws.stacks[env].outputs["DeploymentsTableName"], self.aws.client("dynamodb"))
 
+    def push(self, body: bytes) -> None:
+        """Pushes the artifact's images to ECR first, as CI does before it uploads (bodies that are not a
+        readable artifact are uploaded as they are: the intake refuses them)."""
+        try:
+            with zipfile.ZipFile(io.BytesIO(body)) as archive:
+                entries = json.loads(archive.read("imagedefinitions.json"))
+            uris = [str(e["imageUri"]) for e in entries if isinstance(e, dict) and isinstance(e.get("imageUri"), str)]
+        except (zipfile.BadZipFile, KeyError, ValueError, TypeError):
+            return
+        for uri in uris:
+            push_image(self.ecr_client, uri)
+
     def upload(self, env: str, service_id: str, body: bytes, key: str | None = None) -> str:
-        """Uploads like CI; returns the deployment id the intake derives from the new version."""
+        """Pushes the images and uploads like CI; returns the deployment id the intake derives from the new version."""
+        self.push(body)
         response = self.s3.put_object(
             Bucket=bucket_name(env), Key=key or f"{service_id}/imagedefinitions.json.zip", Body=body
         )

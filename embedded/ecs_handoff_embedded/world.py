@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -178,3 +179,42 @@ def add_simple_service(session: Any, env: str, service_id: str, image: str) -> N
             }
         ),
     )
+
+
+def push_image(ecr: Any, image_uri: str, build: str = "") -> str | None:
+    """As CI's `docker push` would: the image exists in this account's ECR afterwards (its manifest unique
+    to the reference, so each tag has its own digest). Returns the digest; None for other registries."""
+    import hashlib
+
+    if not image_uri.startswith(f"{ECR}/"):
+        return None
+    path = image_uri[len(ECR) + 1 :].split("@", 1)[0]
+    repository, _, tag = path.rpartition(":") if ":" in path.rsplit("/", 1)[-1] else (path, "", "latest")
+    with contextlib.suppress(ecr.exceptions.RepositoryAlreadyExistsException):
+        ecr.create_repository(repositoryName=repository)
+    layer = hashlib.sha256(f"{image_uri}{build}".encode()).hexdigest()  # another build: another digest
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": 1,
+                "digest": f"sha256:{layer}",
+            },
+            # moto derives the image digest from the layer digests: one layer unique to the reference
+            "layers": [
+                {
+                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": 1,
+                    "digest": f"sha256:{layer}",
+                }
+            ],
+        }
+    )
+    try:
+        pushed = ecr.put_image(repositoryName=repository, imageManifest=manifest, imageTag=tag)
+    except ecr.exceptions.ImageAlreadyExistsException:
+        found = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
+        return str(found["imageDetails"][0]["imageDigest"])
+    return str(pushed["image"]["imageId"]["imageDigest"])

@@ -8,9 +8,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from ecs_handoff.models import Outcome
+from ecs_handoff.models import Outcome, execution_name
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
+from ecs_handoff_embedded.world import ECR, push_image
 
 
 @contextmanager
@@ -83,7 +84,7 @@ def test_a_comment_cannot_forge_email_lines_or_reach_a_terminal_raw(
     record = world.wait("prod", deployment)
     # THEN the email has exactly one Outcome line, the true one
     notice = world.outcome_emails("prod", record.id)[0]
-    assert [line for line in notice.splitlines() if line.startswith("Outcome:")] == ["Outcome: REJECTED"]
+    assert [line for line in notice.splitlines() if line.startswith("Outcome:")] == ["Outcome:     REJECTED"]
     # AND history prints the comment as plain text: no escape sequence, no markup interpreted
     monkeypatch.setenv("COLUMNS", "400")  # one table row per line, so the comment is not folded
     capsys.readouterr()
@@ -123,13 +124,59 @@ def test_the_approver_sees_the_whole_change_including_a_reset_sidecar_and_base_c
     record = world.wait_phase("prod", second, "awaiting_approval")
     # THEN the email, the page and the record all show nginx going back to the base image, and the base changes
     email = world.approval_email("bob@example.com", second)
-    reset = f"nginx-container: {image('api-nginx', 'prod-whole01')} -> {image('api-nginx', 'prod-0a1b2c3')}"
+    running_nginx = world.running("prod", "api")["images"]["nginx-container"]  # pinned by digest
+    reset = f"nginx-container: {running_nginx} -> {image('api-nginx', 'prod-0a1b2c3')}"
     assert reset in email
     assert "  task memory: 1024 -> 2048" in email and "  app-container environment FEATURE_X added" in email
     _, page = world.open(world.approval_link("bob@example.com", second))
-    assert "nginx-container" in page and "prod-whole01 &rarr; prod-0a1b2c3" in page
+    assert "nginx-container" in page and f"{running_nginx.split('@')[1]} &rarr; prod-0a1b2c3" in page
     assert "task memory: 1024 -&gt; 2048" in page
     assert [c.container for c in record.images] == ["app-container", "nginx-container"]
     assert record.other_changes == ["task memory: 1024 -> 2048", "app-container environment FEATURE_X added"]
     assert world.decide(world.approval_link("bob@example.com", second), "reject", comment="test over")[0] == 200
     assert world.wait("prod", second).outcome is Outcome.REJECTED
+
+
+def test_an_image_that_is_not_in_ecr_is_refused(world: World, embedded: EmbeddedAws) -> None:
+    # GIVEN an upload whose image was never pushed
+    version = world.s3.put_object(
+        Bucket="dev-ecsdef-123456789012",
+        Key="api/imagedefinitions.json.zip",
+        Body=artifact({"app-container": image("api", "dev-nopush1")}),
+    )["VersionId"]
+    record = world.wait("dev", execution_name("api", version))
+    # THEN it is INVALID, saying what to do
+    assert record.outcome is Outcome.INVALID
+    assert record.reason == "api:dev-nopush1 is not in repository api; push it before uploading"
+
+
+def test_a_tag_pushed_again_after_approval_was_requested_cannot_change_what_runs(
+    world: World, embedded: EmbeddedAws
+) -> None:
+    # GIVEN a prod upload of api:prod-pin0001 waiting for approval; the approver sees its digest
+    uri = image("api", "prod-pin0001")
+    approved_digest = push_image(world.ecr_client, uri)
+    deployment = world.upload("prod", "api", artifact({"app-container": uri}))
+    world.wait_phase("prod", deployment, "awaiting_approval")
+    link = world.approval_link("alice@example.com", deployment)
+    _, page = world.open(link)
+    assert f"{approved_digest}" in page and "&rarr; prod-pin0001" in page
+    assert f"{uri} (pinned: {ECR}/api@{approved_digest})" in world.approval_email("alice@example.com", deployment)
+    # WHEN someone pushes other content under the same tag, and then alice approves
+    moved_to = push_image(world.ecr_client, uri, build="tampered")
+    assert moved_to != approved_digest
+    assert world.decide(link, "approve")[0] == 200
+    record = world.wait("prod", deployment)
+    # THEN what runs is the digest she approved, not what the tag points at now
+    assert record.outcome is Outcome.SUCCEEDED
+    assert world.running("prod", "api")["images"]["app-container"] == f"{ECR}/api@{approved_digest}"
+    [change] = [c for c in record.images if c.container == "app-container"]
+    assert (change.requested, change.image_after) == (uri, f"{ECR}/api@{approved_digest}")
+
+
+def test_pinning_can_be_turned_off_for_a_service(world: World, embedded: EmbeddedAws, registry: Any) -> None:
+    registry("dev", "worker", pin_digests=False)
+    uri = image("worker", "dev-nopin01")
+    record = world.wait("dev", world.upload("dev", "worker", artifact({"app": uri})))
+    assert record.outcome is Outcome.SUCCEEDED
+    assert world.running("dev", "worker")["images"]["app"] == uri

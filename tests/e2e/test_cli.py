@@ -8,6 +8,7 @@ import pytest
 from ecs_handoff.cli import main
 from ecs_handoff.models import Outcome
 from ecs_handoff_embedded.scenario import World, artifact, image
+from ecs_handoff_embedded.world import push_image
 
 FIELDS = {
     "id",
@@ -61,8 +62,12 @@ def test_cli_usage_error_is_exit_2(capsys: pytest.CaptureFixture[str]):
 
 
 def write_images(tmp_path, tag: str, container: str = "app") -> str:
+    """An imagedefinitions.json for the worker, its image pushed to ECR as CI would."""
+    import boto3
+
     path = tmp_path / f"imagedefinitions-{tag}.json"
     path.write_text(json.dumps([{"name": container, "imageUri": image("worker", tag)}]))
+    push_image(boto3.client("ecr"), image("worker", tag))  # AWS_ENDPOINT_URL points at the embedded AWS
     return str(path)
 
 

@@ -123,6 +123,7 @@ def test_workflow_duplicate_event_starts_one_deployment(world: World, embedded: 
     # GIVEN an upload whose event EventBridge delivers twice
     events, lam = embedded.client("events"), embedded.client("lambda")
     events.disable_rule(Name=RULE)
+    world.push(artifact(NEW))
     try:
         version = world.s3.put_object(
             Bucket="dev-ecsdef-123456789012", Key="api/imagedefinitions.json.zip", Body=artifact(NEW)
@@ -151,6 +152,8 @@ def test_workflow_stale_event_is_ignored(world: World, embedded: EmbeddedAws):
     events, lam = embedded.client("events"), embedded.client("lambda")
     key = "worker/imagedefinitions.json.zip"
     events.disable_rule(Name=RULE)
+    for t in ("dev-older00", "dev-newer00"):
+        world.push(artifact({"app": image("worker", t)}))
     try:
         older, newer = (
             world.s3.put_object(Bucket="dev-ecsdef-123456789012", Key=key, Body=artifact({"app": image("worker", t)}))[

@@ -136,6 +136,7 @@ def corpus(embedded: EmbeddedAws) -> dict[str, object]:
             response = lam.invoke(FunctionName="handoff-dev-intake", Payload=json.dumps(case.event))
             results[case.name] = json.loads(response["Payload"].read())
             continue
+        world.push(case.body)  # valid images exist in ECR, as CI pushes before it uploads
         version = world.s3.put_object(Bucket=BUCKET, Key=case.key, Body=case.body)["VersionId"]
         service = case.key.rsplit("/", 1)[0]
         deployment_id = execution_name(service if SERVICE_ID_PATTERN.match(service) else "_invalid", version)
@@ -180,9 +181,9 @@ def test_hostile_corpus_then_a_good_artifact_still_deploys(corpus: dict, world: 
 
 def test_hostile_replayed_event_starts_nothing_new(embedded: EmbeddedAws, world: World):
     # a replayed event (same version, same sequencer) after it was handled starts nothing new
-    version = world.s3.put_object(
-        Bucket=BUCKET, Key="worker/imagedefinitions.json.zip", Body=artifact({"app": image("worker", "dev-1")})
-    )["VersionId"]
+    body = artifact({"app": image("worker", "dev-1")})
+    world.push(body)
+    version = world.s3.put_object(Bucket=BUCKET, Key="worker/imagedefinitions.json.zip", Body=body)["VersionId"]
     record = world.wait("dev", execution_name("worker", version))
     event = s3_event(BUCKET, "worker/imagedefinitions.json.zip", version, next_sequencer())
     answer = json.loads(

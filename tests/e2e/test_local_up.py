@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import boto3
+from ecs_handoff_embedded.world import push_image
 
 from tests.helpers import artifact, image
 
@@ -46,6 +47,14 @@ def test_local_up_serves_uploads_from_another_process(tmp_path: Path):
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
         )
+        ecr = boto3.client(
+            "ecr",
+            endpoint_url=local["aws_endpoint"],
+            region_name=local["region"],
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        push_image(ecr, image("api", "dev-7e7e7e7"))  # CI pushes the image, then uploads the metadata
         s3.put_object(
             Bucket=local["buckets"]["dev"],
             Key="api/imagedefinitions.json.zip",

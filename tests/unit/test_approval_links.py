@@ -53,6 +53,7 @@ def test_page_escapes_everything_it_shows():
         requester='"><img src=x>',
         changes=[ImageChange(container="app", image_before=None, image_after="repo/app:<b>")],
         other_changes=["app environment <i>X</i> added"],
+        ci_lines=["Summary: <script>x</script>"],
         base_task_definition="prod-api:1",
         running_task_definition="prod-api:2",
         approver="alice@example.com",
@@ -64,6 +65,7 @@ def test_page_escapes_everything_it_shows():
     )
     assert "<script>" not in html and "<img" not in html and "repo/app:<b>" not in html
     assert "&lt;b&gt;" in html and "<i>" not in html and "&lt;i&gt;X&lt;/i&gt;" in html
+    assert "<li>Summary: &lt;script&gt;x&lt;/script&gt;</li>" in html and "Provided by CI, not verified." in html
     assert "&lt;script&gt;" in html and 'value="&quot;onmouseover=&quot;x"' in html
     assert "<form method=post" in html and "javascript" not in html.lower()
 
@@ -92,6 +94,7 @@ def test_page_shows_each_container_as_repository_and_old_to_new_tag():
             ImageChange(container="proxy", image_before="nginx:1.25", image_after="nginx@sha256:" + "a" * 64),
         ],
         other_changes=["task memory: 1024 -> 2048"],
+        ci_lines=[],
         base_task_definition="prod-api:1",
         running_task_definition="prod-api:2",
         approver="alice@example.com",

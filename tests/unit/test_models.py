@@ -196,4 +196,4 @@ def test_a_notification_cannot_gain_lines_from_a_reason():
         started_at="2026-11-27T00:00:00.000Z",
     )
     body = notify.body(record)
-    assert [line for line in body.splitlines() if line.startswith("Outcome:")] == ["Outcome: REJECTED"]
+    assert [line for line in body.splitlines() if line.startswith("Outcome:")] == ["Outcome:     REJECTED"]

@@ -350,6 +350,7 @@ def needed_permissions(install: Install) -> dict[str, list[Permission]]:
             Permission("ssm:GetParametersByPath", install.arn("ssm", f"parameter{prefix}")),
             Permission("ecs:DescribeTaskDefinition"),
             Permission("ecs:ListTaskDefinitions"),
+            Permission("ecr:DescribeImages", install.arn("ecr", "repository/doctor")),
             *on_services("DescribeServices"),
             *write(deployments, state, actions=("GetItem", "PutItem", "UpdateItem")),
             Permission("states:StartExecution", o["StateMachineArn"]),

@@ -32,11 +32,15 @@ def execution_name(service_id: str, version_id: str) -> str:
     return name[:EXECUTION_NAME_MAX]
 
 
+def without_controls(text: str) -> str:
+    """Control and format characters (newlines, ANSI escapes, bidi overrides) replaced by spaces."""
+    return "".join(" " if unicodedata.category(c)[0] == "C" or c in "\u2028\u2029" else c for c in text)
+
+
 def one_line(text: str, limit: int = 1000) -> str:
-    """Text a person typed, safe to put in an email line, a log or a terminal: control and format
-    characters (newlines, ANSI escapes, bidi overrides) become spaces, runs of space collapse."""
-    cleaned = "".join(" " if unicodedata.category(c)[0] == "C" or c in "\u2028\u2029" else c for c in text)
-    return " ".join(cleaned.split())[:limit]
+    """Text a person typed, safe to put in an email line, a log or a terminal: no control or format
+    characters, runs of space collapsed."""
+    return " ".join(without_controls(text).split())[:limit]
 
 
 def utcnow() -> datetime:
@@ -124,6 +128,11 @@ class ServiceConfig(Model):
         default=None,
         description="The containers CI may set; absent: every container of the base. Others keep "
         "Terraform's image (a sidecar such as a log router).",
+    )
+    pin_digests: bool = Field(
+        default=True,
+        description="Deploy this account's ECR images by the digest their tag had at intake, so a tag "
+        "pushed again later cannot change what runs.",
     )
     keep_revisions: int = Field(
         default=10,
@@ -228,6 +237,7 @@ class ImageChange(Model):
     container: str
     image_before: str | None = None
     image_after: str
+    requested: str | None = None  # the tag CI uploaded, when handoff pinned it to image_after's digest
 
 
 class DeploymentRequest(Model):
@@ -238,9 +248,10 @@ class DeploymentRequest(Model):
     service_id: str
     service: ServiceConfig
     base_task_definition: str
-    images: list[ImageDefinition]
+    images: list[ImageDefinition]  # as deployed: this account's ECR images pinned by digest
     source: Source
     requested_at: str
+    pinned_from: dict[str, str] = Field(default_factory=dict)  # container -> the tagged reference CI uploaded
     # What ran when the intake looked: lets the deploy step skip describing it again if nothing moved.
     running_task_definition: str | None = None
     running_images: dict[str, str] = Field(default_factory=dict)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ecs_handoff.models import DeploymentRecord, one_line
+from ecs_handoff.models import DeploymentRecord, without_controls
 from ecs_handoff.taskdef import short_name
 
 
@@ -26,7 +26,8 @@ def body(record: DeploymentRecord) -> str:
         if record.source.ci is not None:
             lines += [f"CI says:     {line}" for line in record.source.ci.lines()]
     for change in record.images:
-        lines.append(f"Image:       {change.container}: {change.image_before or '(unknown)'} -> {change.image_after}")
+        after = f"{change.requested} (pinned: {change.image_after})" if change.requested else change.image_after
+        lines.append(f"Image:       {change.container}: {change.image_before or '(unknown)'} -> {after}")
     lines += [f"Change:      {change}" for change in record.other_changes]
     if record.new_task_definition:
         lines.append(f"Revision:    {short_name(record.new_task_definition)}")
@@ -36,4 +37,4 @@ def body(record: DeploymentRecord) -> str:
     if record.finished_at:
         lines.append(f"Finished:    {record.finished_at}")
     # Every line is one line: nothing a person or CI typed (a comment in the reason) can add or forge lines.
-    return "\n".join(one_line(line, 4000) for line in lines) + "\n"
+    return "\n".join(without_controls(line)[:4000] for line in lines) + "\n"

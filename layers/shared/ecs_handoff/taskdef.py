@@ -207,3 +207,16 @@ def _ports(container: dict[str, Any]) -> list[str]:
     return sorted(
         f"{p.get('containerPort')}/{p.get('protocol', 'tcp')}" for p in container.get("portMappings", []) or []
     )
+
+
+def with_requested(changes: list[ImageChange], pinned_from: dict[str, str]) -> list[ImageChange]:
+    """Each pinned container's change, also saying which tag CI uploaded."""
+    return [c.model_copy(update={"requested": pinned_from.get(c.container)}) for c in changes]
+
+
+def split_reference(image_uri: str, host: str) -> tuple[str, str | None, str | None]:
+    """(repository, tag, digest) of an image on `host`."""
+    path = image_uri[len(host) + 1 :]
+    name, _, digest = path.partition("@")
+    repository, _, tag = name.rpartition(":") if ":" in name.rsplit("/", 1)[-1] else (name, "", "")
+    return repository, tag or None, digest or None

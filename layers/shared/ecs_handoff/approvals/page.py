@@ -107,6 +107,13 @@ def split_image(image: str) -> tuple[str, str]:
 def _change_row(change: ImageChange) -> str:
     """One container: its name, the repository, and old -> new tag (or digest)."""
     new_repo, new_version = split_image(change.image_after)
+    pinned = ""
+    if change.requested:  # deployed by the digest the uploaded tag had at intake
+        _, tag = split_image(change.requested)
+        pinned = f"<div class=repo>{_e(new_version.lstrip('@'))}</div>"
+        new_version = tag
+    elif "@" not in change.image_after:
+        pinned = "<div class=repo>not pinned to a digest</div>"
     if change.image_before is None:
         before, old_repo = "(not running)", new_repo
     else:
@@ -115,7 +122,7 @@ def _change_row(change: ImageChange) -> str:
     return (
         f"<div class=change><div class=name>{_e(change.container)}</div>"
         f"<div class=repo>{_e(new_repo)}</div>{moved}"
-        f"<div class=tags>{_e(before)} &rarr; {_e(new_version)}</div></div>"
+        f"<div class=tags>{_e(before)} &rarr; {_e(new_version)}</div>{pinned}</div>"
     )
 
 

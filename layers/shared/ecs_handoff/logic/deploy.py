@@ -12,7 +12,14 @@ from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.errors import HandoffError, NotFound
 from ecs_handoff.models import DeploymentRequest, DeployResult, Outcome, iso, utcnow
 from ecs_handoff.observability import logger
-from ecs_handoff.taskdef import TAG_DEPLOYMENT_ID, new_revision, render, revision_changes, short_name
+from ecs_handoff.taskdef import (
+    TAG_DEPLOYMENT_ID,
+    new_revision,
+    render,
+    revision_changes,
+    short_name,
+    with_requested,
+)
 
 
 def deploy(
@@ -53,6 +60,7 @@ def deploy(
         if base is None:
             base, _ = ecs_access.describe_task_definition(new_arn, ecs_client)
         changes, other_changes = revision_changes(running, new_revision(base, request.images))
+        changes = with_requested(changes, request.pinned_from)
         # Recorded before UpdateService: a retry reuses this revision, and rollback knows where to return.
         records.update(
             me,

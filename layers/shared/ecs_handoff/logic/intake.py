@@ -10,8 +10,8 @@ from pydantic import ValidationError
 
 from ecs_handoff import notify
 from ecs_handoff.artifact import MAX_ZIP_BYTES, read_artifact
+from ecs_handoff.aws import ecr, registry, s3, sfn, sns
 from ecs_handoff.aws import ecs as ecs_access
-from ecs_handoff.aws import registry, s3, sfn, sns
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.aws.state import EventOrder, ServiceState
 from ecs_handoff.errors import ArtifactRejected, NotFound
@@ -30,7 +30,16 @@ from ecs_handoff.models import (
 )
 from ecs_handoff.observability import logger
 from ecs_handoff.settings import Settings
-from ecs_handoff.taskdef import check_containers, check_policy, image_changes, new_revision, revision_changes
+from ecs_handoff.taskdef import (
+    check_containers,
+    check_policy,
+    image_changes,
+    new_revision,
+    registry_host,
+    revision_changes,
+    split_reference,
+    with_requested,
+)
 
 KEY_SUFFIX = "imagedefinitions.json.zip"
 
@@ -65,8 +74,10 @@ class Intake:
         ecs_client: Any = None,
         sfn_client: Any = None,
         sns_client: Any = None,
+        ecr_client: Any = None,
     ) -> None:
         self.settings = settings
+        self.ecr = ecr_client
         self.records = records or DeploymentRecords(settings.need("deployments_table"))
         self.state = state or ServiceState(settings.need("state_table"))
         self.s3, self.ssm, self.ecs, self.sfn, self.sns = s3_client, ssm_client, ecs_client, sfn_client, sns_client
@@ -175,7 +186,9 @@ class Intake:
         base = self._base(config, images)
         record.base_task_definition = base["taskDefinitionArn"]
         running = self._running(config)
-        record.images, record.other_changes = revision_changes(running, new_revision(base, images))
+        images, pinned_from = self._pin(config, images)
+        changes, record.other_changes = revision_changes(running, new_revision(base, images))
+        record.images = with_requested(changes, pinned_from)
         return DeploymentRequest(
             running_task_definition=running.get("taskDefinitionArn") if running else None,
             running_images={c["name"]: c.get("image", "") for c in (running or {}).get("containerDefinitions", [])},
@@ -185,6 +198,7 @@ class Intake:
             service=config,
             base_task_definition=base["taskDefinitionArn"],
             images=images,
+            pinned_from=pinned_from,
             source=source,
             requested_at=record.started_at,
         )
@@ -198,6 +212,29 @@ class Intake:
             ) from exc
         check_containers(base, images)
         return base
+
+    def _pin(
+        self, config: ServiceConfig, images: list[ImageDefinition]
+    ) -> tuple[list[ImageDefinition], dict[str, str]]:
+        """This account's ECR images must exist; with pin_digests (the default) each is deployed by the
+        digest its tag has now, so a tag pushed again after approval cannot change what runs. Images in
+        other registries are deployed as uploaded (shown as not pinned)."""
+        host = self.settings.need("default_registry")
+        registry_id = host.split(".", 1)[0]
+        pinned: list[ImageDefinition] = []
+        pinned_from: dict[str, str] = {}
+        for image in images:
+            if registry_host(image.image_uri) != host:
+                pinned.append(image)
+                continue
+            repository, tag, digest = split_reference(image.image_uri, host)
+            found = ecr.image_digest(registry_id, repository, tag, digest, self.ecr)
+            if config.pin_digests and not digest:
+                pinned.append(ImageDefinition(name=image.name, imageUri=f"{host}/{repository}@{found}"))
+                pinned_from[image.name] = image.image_uri
+            else:
+                pinned.append(image)
+        return pinned, pinned_from
 
     def _running(self, config: ServiceConfig) -> dict[str, Any] | None:
         try:

@@ -16,7 +16,7 @@ from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.errors import ApprovalChannelUnsafe, ArtifactRejected, RecordConflict
 from ecs_handoff.models import Approval, ApprovalInput, ApprovalStatus, Outcome, approval_id_for, iso, utcnow
 from ecs_handoff.observability import logger
-from ecs_handoff.taskdef import new_revision, revision_changes, short_name
+from ecs_handoff.taskdef import new_revision, revision_changes, short_name, with_requested
 
 APPROVER_ATTRIBUTE = "approver"
 
@@ -49,6 +49,7 @@ def request_approval(
     running, _ = ecs_access.describe_task_definition(running_arn, ecs_client)
     base, _ = ecs_access.describe_task_definition(req.base_task_definition, ecs_client)
     changes, other_changes = revision_changes(running, new_revision(base, req.images))
+    changes = with_requested(changes, req.pinned_from)
     now = utcnow()
     approval = Approval(
         approval_id=approval_id_for(req.deployment_id),
@@ -162,7 +163,8 @@ def email_body(approval: Approval, approver: str, url: str) -> str:
         "Changes:",
     ]
     for change in approval.changes:
-        lines.append(f"  {change.container}: {change.image_before or '(not running)'} -> {change.image_after}")
+        after = f"{change.requested} (pinned: {change.image_after})" if change.requested else change.image_after
+        lines.append(f"  {change.container}: {change.image_before or '(not running)'} -> {after}")
     if approval.ci is not None:
         lines.append("What CI says about it (provided by CI, not verified):")
         lines += [f"  {line}" for line in approval.ci.lines()]
