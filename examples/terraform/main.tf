@@ -34,6 +34,7 @@ module "api" {
   ci_role_name        = "ci-deployer"
   approval_required   = true
   approvers           = ["alice@example.com", "bob@example.com"]
+  approver_principals = { "arn:aws:sts::123456789012:assumed-role/oncall/alice" = "alice@example.com" }
   container_definitions = [
     {
       name      = "app-container"

@@ -6,9 +6,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from ecs_handoff.approvals.page import split_image
 from ecs_handoff.models import Outcome
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
+from ecs_handoff_embedded.world import ECR, push_image
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
@@ -32,7 +34,8 @@ def test_browser_approver_reads_the_change_and_approves(world: World, embedded: 
     from playwright.sync_api import sync_playwright
 
     # GIVEN a prod release waiting for approval, and the link from alice's email
-    running = world.running("prod", "api")["images"]["app-container"].rsplit("/", 1)[-1]
+    running = split_image(world.running("prod", "api")["images"]["app-container"])[1]  # tag or @digest
+    digest = push_image(world.ecr_client, image("api", "prod-c0ffee1"))
     deployment_id = world.upload("prod", "api", artifact({"app-container": image("api", "prod-c0ffee1")}))
     world.wait_phase("prod", deployment_id, "awaiting_approval")
     url = world.approval_link("alice@example.com", deployment_id)
@@ -51,7 +54,8 @@ def test_browser_approver_reads_the_change_and_approves(world: World, embedded: 
             assert change.splitlines() == [
                 "app-container",
                 "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/api",
-                f"{running.split(':', 1)[1]} \u2192 prod-c0ffee1",
+                f"{running} \u2192 prod-c0ffee1",
+                str(digest),  # what will run: the digest the tag had when it was uploaded
             ]
             # one row per container, readable without scrolling sideways on a phone
             assert page.evaluate("document.documentElement.scrollWidth") <= 390
@@ -69,4 +73,4 @@ def test_browser_approver_reads_the_change_and_approves(world: World, embedded: 
     [vote] = record.approvals
     assert vote["approver"] == "alice@example.com" and vote["comment"] == "looks good, CHG-77"
     assert "Chrome" in vote["user_agent"]
-    assert world.running("prod", "api")["images"]["app-container"] == image("api", "prod-c0ffee1")
+    assert world.running("prod", "api")["images"]["app-container"] == f"{ECR}/api@{digest}"

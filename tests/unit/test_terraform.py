@@ -72,7 +72,7 @@ class Resolver:
     def resolve(self, value: Any, root: bool = False) -> Any:
         value = unquote(value)
         if isinstance(value, dict):
-            return {k: self.resolve(v, root) for k, v in value.items() if k != "__is_block__"}
+            return {unquote(k): self.resolve(v, root) for k, v in value.items() if k != "__is_block__"}
         if isinstance(value, list):
             return [self.resolve(v, root) for v in value]
         if not isinstance(value, str):

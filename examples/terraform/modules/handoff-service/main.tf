@@ -25,6 +25,8 @@ locals {
     keep_revisions           = var.keep_revisions
     containers               = var.containers
     allowed_registries       = var.allowed_registries
+    pin_digests              = var.pin_digests
+    approver_principals      = var.approver_principals
   }
 }
 

@@ -143,3 +143,15 @@ variable "allowed_registries" {
   type        = list(string)
   default     = null
 }
+
+variable "pin_digests" {
+  description = "Deploy this account's ECR images by the digest their tag had when uploaded, so a tag pushed again cannot change what runs."
+  type        = bool
+  default     = true
+}
+
+variable "approver_principals" {
+  description = "IAM principal ARNs (patterns with *) allowed to decide from `handoff approve|reject`, each mapped to the approver address it acts as."
+  type        = map(string)
+  default     = {}
+}
