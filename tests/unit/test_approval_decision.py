@@ -54,9 +54,13 @@ class FakeStore:
 class FakeRecords:
     def __init__(self) -> None:
         self.votes: list[dict[str, Any]] = []
+        self.notes: list[str] = []
 
     def append_vote(self, deployment_id: str, vote: dict[str, Any]) -> None:
         self.votes.append(vote)
+
+    def append_note(self, deployment_id: str, note: str) -> None:
+        self.notes.append(note)
 
 
 class StoppedWorkflow:
@@ -77,6 +81,9 @@ def test_approval_decision_reaching_an_ended_workflow_is_410_and_says_nothing_de
     result = desk.apply(approval(), vote)
     assert result.status == 410 and "nothing was deployed" in result.html
     assert records.votes and records.votes[0]["approver"] == "alice@example.com"
+    [note] = records.notes
+    assert note.startswith("alice@example.com (approve) arrived at ")
+    assert note.endswith(", after the workflow had stopped waiting; nothing was deployed")
 
 
 class ThrottledWorkflow:

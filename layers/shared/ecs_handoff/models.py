@@ -386,6 +386,7 @@ class DeploymentRecord(Model):
     finished_at: str | None = None
     timeline: dict[str, str] = Field(default_factory=dict)
     notified_at: str | None = None  # set by the one finalizer that sends the outcome notification
+    notes: list[str] = Field(default_factory=list)  # what happened after the outcome (a late decision)
     revision_deregistered: bool = False  # new_task_definition was deregistered as older than keep_revisions
 
     @property

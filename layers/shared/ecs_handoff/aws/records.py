@@ -143,6 +143,17 @@ class DeploymentRecords(Table):
                 kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return records[:limit]
 
+    def append_note(self, deployment_id: str, note: str) -> None:
+        """Something that happened to a deployment after its outcome (a decision that came too late)."""
+        with aws_call(f"adding a note to deployment record {deployment_id}"):
+            self.ddb.update_item(
+                TableName=self.table,
+                Key=_to_item({"id": deployment_id}),
+                UpdateExpression="SET notes = list_append(if_not_exists(notes, :empty), :note)",
+                ExpressionAttributeValues=_to_item({":note": [note], ":empty": []}),
+                ConditionExpression="attribute_exists(id)",
+            )
+
     def append_vote(self, deployment_id: str, vote: dict[str, Any]) -> None:
         """Adds one approval decision (who, decision, comment, time, source address, user agent)."""
         with aws_call(f"recording an approval decision on {deployment_id}"):

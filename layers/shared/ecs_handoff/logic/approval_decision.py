@@ -160,6 +160,12 @@ class ApprovalDesk:
             except TaskEnded as exc:
                 # The workflow stopped waiting (timed out, stopped by hand): nothing deploys.
                 logger.warning("decision reached an ended workflow", approval_id=approval.approval_id, error=str(exc))
+                last = approval.votes[-1] if approval.votes else None
+                who = f"{last.approver} ({last.decision})" if last else "a decision"
+                self.records.append_note(
+                    approval.deployment_id,
+                    f"{who} arrived at {iso(utcnow())}, after the workflow had stopped waiting; nothing was deployed",
+                )
                 return _refuse(
                     410,
                     "Approval expired",
