@@ -259,7 +259,7 @@ def _start_rollout(backend: Any, service: Any, previous: str, new_td: str, delay
         old["status"] = "ACTIVE"
     service.deployments = [ours, *[d for d in service.deployments if d.get("rolloutState") != "FAILED"][:1]]
     images = [c.get("image", "") for c in backend.describe_task_definition(new_td).container_definitions]
-    fails = any(_tag(image).startswith(FAIL_TAG_PREFIX) for image in images)
+    fails = any(tag.startswith(FAIL_TAG_PREFIX) for image in images for tag in _tags(backend, image))
 
     def finish() -> None:
         if service.task_definition != new_td or ours not in service.deployments:
@@ -293,9 +293,19 @@ def _start_rollout(backend: Any, service: Any, previous: str, new_td: str, delay
     timer.start()
 
 
-def _tag(image: str) -> str:
-    last = image.split("@", 1)[0].rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last else "latest"
+def _tags(backend: Any, image: str) -> list[str]:
+    """The tags an image reference stands for: its own tag, or for repository@digest (handoff pins
+    this account's ECR images) every tag ECR has on that digest, as a real rollout would pull it."""
+    name, _, digest = image.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    if not digest:
+        return [last.split(":", 1)[1] if ":" in last else "latest"]
+    from moto.ecr.models import ecr_backends
+
+    path = name.split("/", 1)[1] if "/" in name else name
+    repository = ecr_backends[backend.account_id][backend.region_name].repositories.get(path)
+    found = [i for i in (repository.images if repository else []) if i.get_image_digest() == digest]
+    return [tag for i in found for tag in i.image_tags]
 
 
 # --- 4. SNS email -----------------------------------------------------------------------------

@@ -61,6 +61,14 @@ class World:
         for uri in uris:
             push_image(self.ecr_client, uri)
 
+    def pinned(self, image_uri: str) -> str:
+        """What handoff deploys for an uploaded ECR image: the repository at the digest its tag has."""
+        digest = push_image(self.ecr_client, image_uri)  # already pushed: returns its digest
+        if digest is None:
+            return image_uri
+        repository = image_uri.split("@", 1)[0].rsplit(":", 1)[0] if ":" in image_uri.rsplit("/", 1)[-1] else image_uri
+        return f"{repository}@{digest}"
+
     def upload(self, env: str, service_id: str, body: bytes, key: str | None = None) -> str:
         """Pushes the images and uploads like CI; returns the deployment id the intake derives from the new version."""
         self.push(body)

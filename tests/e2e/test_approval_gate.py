@@ -78,7 +78,7 @@ def test_gate_approve_deploys_and_records_who(world: World, embedded: EmbeddedAw
         "127.0.0.1",
     )
     assert vote["user_agent"].startswith("Python-urllib") and vote["at"]
-    assert world.running("prod", "api")["images"]["app-container"] == image("api", "prod-2222222")
+    assert world.running("prod", "api")["images"]["app-container"] == world.pinned(image("api", "prod-2222222"))
 
 
 def test_gate_reject_deploys_nothing_and_keeps_the_comment(world: World, embedded: EmbeddedAws):
@@ -118,7 +118,7 @@ def test_gate_newer_upload_supersedes_one_waiting(world: World, embedded: Embedd
     world.wait_phase("prod", newer, "awaiting_approval")
     world.decide(world.approval_link(ALICE, newer), "approve")
     assert world.wait("prod", newer).outcome is Outcome.SUCCEEDED
-    assert world.running("prod", "api")["images"]["app-container"] == image("api", "prod-6666666")
+    assert world.running("prod", "api")["images"]["app-container"] == world.pinned(image("api", "prod-6666666"))
 
 
 def test_gate_two_approvals_required(world: World, embedded: EmbeddedAws, registry):

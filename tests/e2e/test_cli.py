@@ -82,7 +82,7 @@ def test_cli_upload_watch_status_history(world: World, tmp_path, capsys: pytest.
     # status shows the running images and the last outcome
     assert main(["status", "--env", "dev", "--service", "worker", "--json"]) == 0
     [status] = json.loads(capsys.readouterr().out)["dev"]
-    assert status["running_images"]["app"] == image("worker", "dev-cli0001")
+    assert status["running_images"]["app"] == world.pinned(image("worker", "dev-cli0001"))
     assert status["last"]["id"] == uploaded["deployment_id"] and status["in_flight"] is None
     # history has it first
     assert main(["history", "--env", "dev", "--service", "worker", "--json", "--limit", "1"]) == 0
@@ -105,7 +105,7 @@ def test_cli_rollback_returns_the_previous_images(world: World, tmp_path, capsys
     assert main(["rollback", "--env", "dev", "--service", "worker", "--json"]) == 0
     record = world.wait("dev", json.loads(capsys.readouterr().out)["deployment_id"])
     assert record.outcome is Outcome.SUCCEEDED
-    assert world.running("dev", "worker")["images"]["app"] == image("worker", "dev-roll0001")
+    assert world.running("dev", "worker")["images"]["app"] == world.pinned(image("worker", "dev-roll0001"))
 
 
 def test_cli_rerun_makes_exactly_one_more_deployment(world: World, capsys: pytest.CaptureFixture[str]):

@@ -40,7 +40,8 @@ def test_workflow_success_deploys_new_images_and_records_each_phase(world: World
     # THEN the deployment SUCCEEDED because its own rollout COMPLETED, and the service runs the new images
     assert record.outcome is Outcome.SUCCEEDED, record.reason
     after = world.running("dev", "api")
-    assert after["images"] == NEW and after["task_definition"] == record.new_task_definition
+    assert after["images"] == {k: world.pinned(v) for k, v in NEW.items()}
+    assert after["task_definition"] == record.new_task_definition
     assert record.previous_task_definition == before["task_definition"]
     assert {"received", "queued", "locked", "registered", "deploying", "finished"} <= set(record.timeline)
     assert execution(embedded, "dev", record.id)["status"] == "SUCCEEDED"
@@ -116,7 +117,7 @@ def test_workflow_lock_held_waits_for_running_deployment(world: World, embedded:
     assert (a.outcome, b.outcome) == (Outcome.SUCCEEDED, Outcome.SUCCEEDED), (a.reason, b.reason)
     assert "waiting_for_lock" in b.timeline
     assert b.timeline["locked"] >= a.timeline["finished"]
-    assert world.running("dev", "worker")["images"]["app"] == image("worker", "dev-bbbbbbb")
+    assert world.running("dev", "worker")["images"]["app"] == world.pinned(image("worker", "dev-bbbbbbb"))
 
 
 def test_workflow_duplicate_event_starts_one_deployment(world: World, embedded: EmbeddedAws):
@@ -178,7 +179,7 @@ def test_workflow_stale_event_is_ignored(world: World, embedded: EmbeddedAws):
     assert (started["action"], stale["action"]) == ("STARTED", "STALE")
     assert world.wait("dev", stale["deployment_id"]).outcome is Outcome.SUPERSEDED
     assert world.wait("dev", started["deployment_id"]).outcome is Outcome.SUCCEEDED
-    assert world.running("dev", "worker")["images"]["app"] == image("worker", "dev-newer00")
+    assert world.running("dev", "worker")["images"]["app"] == world.pinned(image("worker", "dev-newer00"))
 
 
 def test_workflow_rerun_same_metadata_makes_a_second_deployment(world: World, embedded: EmbeddedAws):
@@ -191,4 +192,4 @@ def test_workflow_rerun_same_metadata_makes_a_second_deployment(world: World, em
     assert (first.outcome, second.outcome) == (Outcome.SUCCEEDED, Outcome.SUCCEEDED)
     assert second.id != first.id and second.new_task_definition != first.new_task_definition
     assert second.previous_task_definition == first.new_task_definition
-    assert world.running("dev", "worker")["images"]["app"] == image("worker", "dev-e5e5e5e")
+    assert world.running("dev", "worker")["images"]["app"] == world.pinned(image("worker", "dev-e5e5e5e"))

@@ -70,7 +70,7 @@ def test_fault_throttling_is_retried_and_the_deployment_is_still_correct(world: 
     assert record.outcome is Outcome.SUCCEEDED, record.reason
     assert calls[0] >= 3  # two throttled calls, then the retry that worked
     assert len(revisions(world, "dev-worker")) == len(before) + 1
-    assert world.running("dev", "worker")["images"]["app"] == image("worker", tag)
+    assert world.running("dev", "worker")["images"]["app"] == world.pinned(image("worker", tag))
 
 
 def test_fault_step_functions_throttling_on_start_is_retried(world: World):
@@ -136,7 +136,7 @@ def test_fault_lock_holder_dies_and_the_next_deployment_takes_over(world: World,
     record = world.wait("dev", world.upload("dev", "worker", artifact({"app": image("worker", "dev-after00")})))
     # THEN it takes the lock over from the dead holder instead of waiting for the lease
     assert record.outcome is Outcome.SUCCEEDED, record.reason
-    assert world.running("dev", "worker")["images"]["app"] == image("worker", "dev-after00")
+    assert world.running("dev", "worker")["images"]["app"] == world.pinned(image("worker", "dev-after00"))
 
 
 def test_fault_twenty_uploads_in_a_second_are_serialised_and_the_newest_wins(world: World, embedded: EmbeddedAws):
@@ -148,7 +148,7 @@ def test_fault_twenty_uploads_in_a_second_are_serialised_and_the_newest_wins(wor
     assert outcomes[-1] is Outcome.SUCCEEDED
     assert set(outcomes[:-1]) <= {Outcome.SUPERSEDED, Outcome.SUCCEEDED}, [(r.outcome, r.reason) for r in records]
     assert outcomes.count(Outcome.SUPERSEDED) >= 10  # most; a few may finish before the next upload lands
-    assert world.running("dev", "worker")["images"]["app"] == image("worker", "dev-burst19")
+    assert world.running("dev", "worker")["images"]["app"] == world.pinned(image("worker", "dev-burst19"))
     # deployments that ran never overlapped
     ran = sorted((r.timeline["locked"], r.timeline["finished"]) for r in records if "locked" in r.timeline)
     assert all(a_end <= b_start for (_, a_end), (b_start, _) in itertools.pairwise(ran))
@@ -168,7 +168,7 @@ def test_fault_fifty_services_uploading_at_once_all_deploy(world: World, embedde
         r.reason for r in records if r.outcome is not Outcome.SUCCEEDED
     ]
     for n in range(50):
-        assert world.running("dev", f"svc{n:02d}")["images"]["app"] == image(f"dev-svc{n:02d}", "dev-1")
+        assert world.running("dev", f"svc{n:02d}")["images"]["app"] == world.pinned(image(f"dev-svc{n:02d}", "dev-1"))
 
 
 def test_fault_deploy_dies_between_register_and_record_and_the_retry_reuses_the_revision(world: World, monkeypatch):

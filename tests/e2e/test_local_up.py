@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import boto3
 from ecs_handoff_embedded.world import push_image
@@ -39,21 +40,18 @@ def test_local_up_serves_uploads_from_another_process(tmp_path: Path):
         local = json.loads(local_json.read_text())
         assert {"aws_endpoint", "region", "account_id", "approval_base_url", "outbox_dir", "buckets"} <= set(local)
         assert local["aws_endpoint"].startswith("http://127.0.0.1:")
+
         # WHEN this process uploads with plain boto3, as CI would
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=local["aws_endpoint"],
-            region_name=local["region"],
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        ecr = boto3.client(
-            "ecr",
-            endpoint_url=local["aws_endpoint"],
-            region_name=local["region"],
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        def client(service: str) -> Any:
+            return boto3.client(
+                service,
+                endpoint_url=local["aws_endpoint"],
+                region_name=local["region"],
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+            )
+
+        s3, ecr = client("s3"), client("ecr")
         push_image(ecr, image("api", "dev-7e7e7e7"))  # CI pushes the image, then uploads the metadata
         s3.put_object(
             Bucket=local["buckets"]["dev"],

@@ -56,7 +56,7 @@ def test_sixty_deployments_then_a_terraform_base_change_deploys_from_the_new_bas
     assert record.base_task_definition == new_base["taskDefinitionArn"]
     deployed = ecs.describe_task_definition(taskDefinition=record.new_task_definition)["taskDefinition"]
     assert deployed["containerDefinitions"][0]["memory"] == 512
-    assert deployed["containerDefinitions"][0]["image"] == image(SERVICE, "dev-after01")
+    assert deployed["containerDefinitions"][0]["image"] == world.pinned(image(SERVICE, "dev-after01"))
     # AND the previous revision (the rollback target) is still ACTIVE
     assert record.previous_task_definition is not None
     assert (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from ecs_handoff.approvals.links import LinkClaims, expired, link, sign, verify
 from ecs_handoff.approvals.page import SECURITY_HEADERS, human_duration, review_page
@@ -45,22 +46,35 @@ def test_links_url_carries_no_token_only_claims_and_signature():
     assert "token" not in url.lower()
 
 
+def page(**overrides: Any) -> str:
+    values: dict[str, Any] = {
+        "env": "prod",
+        "service": "api",
+        "deployment_id": "api-1",
+        "requester": "ci",
+        "changes": [],
+        "other_changes": [],
+        "ci_lines": [],
+        "base_task_definition": "prod-api:1",
+        "running_task_definition": "prod-api:2",
+        "approver": "alice@example.com",
+        "time_left": "5 min",
+        "approvals_so_far": [],
+        "approvals_required": 1,
+        "form_action": "",
+        "hidden": {},
+        **overrides,
+    }
+    return review_page(**values)
+
+
 def test_page_escapes_everything_it_shows():
-    html = review_page(
-        env="prod",
-        service="api",
+    html = page(
         deployment_id="<script>alert(1)</script>",
         requester='"><img src=x>',
         changes=[ImageChange(container="app", image_before=None, image_after="repo/app:<b>")],
         other_changes=["app environment <i>X</i> added"],
         ci_lines=["Summary: <script>x</script>"],
-        base_task_definition="prod-api:1",
-        running_task_definition="prod-api:2",
-        approver="alice@example.com",
-        time_left="5 min",
-        approvals_so_far=[],
-        approvals_required=1,
-        form_action="",
         hidden={"sig": '"onmouseover="x'},
     )
     assert "<script>" not in html and "<img" not in html and "repo/app:<b>" not in html
@@ -80,11 +94,7 @@ def test_human_duration():
 
 
 def test_page_shows_each_container_as_repository_and_old_to_new_tag():
-    html = review_page(
-        env="prod",
-        service="api",
-        deployment_id="api-1",
-        requester="ci",
+    html = page(
         changes=[
             ImageChange(
                 container="app",
@@ -94,15 +104,6 @@ def test_page_shows_each_container_as_repository_and_old_to_new_tag():
             ImageChange(container="proxy", image_before="nginx:1.25", image_after="nginx@sha256:" + "a" * 64),
         ],
         other_changes=["task memory: 1024 -> 2048"],
-        ci_lines=[],
-        base_task_definition="prod-api:1",
-        running_task_definition="prod-api:2",
-        approver="alice@example.com",
-        time_left="5 min",
-        approvals_so_far=[],
-        approvals_required=1,
-        form_action="",
-        hidden={},
     )
     assert "<div class=name>app</div><div class=repo>111.dkr.ecr.r.amazonaws.com/api</div>" in html
     assert "<div class=tags>prod-1 &rarr; prod-2</div>" in html

@@ -145,22 +145,19 @@ class DeploymentRecords(Table):
 
     def append_note(self, deployment_id: str, note: str) -> None:
         """Something that happened to a deployment after its outcome (a decision that came too late)."""
-        with aws_call(f"adding a note to deployment record {deployment_id}"):
-            self.ddb.update_item(
-                TableName=self.table,
-                Key=_to_item({"id": deployment_id}),
-                UpdateExpression="SET notes = list_append(if_not_exists(notes, :empty), :note)",
-                ExpressionAttributeValues=_to_item({":note": [note], ":empty": []}),
-                ConditionExpression="attribute_exists(id)",
-            )
+        self._append(deployment_id, "notes", note, f"adding a note to deployment record {deployment_id}")
 
     def append_vote(self, deployment_id: str, vote: dict[str, Any]) -> None:
         """Adds one approval decision (who, decision, comment, time, source address, user agent)."""
-        with aws_call(f"recording an approval decision on {deployment_id}"):
+        self._append(deployment_id, "approvals", vote, f"recording an approval decision on {deployment_id}")
+
+    def _append(self, deployment_id: str, attribute: str, value: Any, what: str) -> None:
+        with aws_call(what):
             self.ddb.update_item(
                 TableName=self.table,
                 Key=_to_item({"id": deployment_id}),
-                UpdateExpression="SET approvals = list_append(if_not_exists(approvals, :empty), :vote)",
-                ExpressionAttributeValues=_to_item({":vote": [vote], ":empty": []}),
+                UpdateExpression="SET #a = list_append(if_not_exists(#a, :empty), :value)",
+                ExpressionAttributeNames={"#a": attribute},
+                ExpressionAttributeValues=_to_item({":value": [value], ":empty": []}),
                 ConditionExpression="attribute_exists(id)",
             )

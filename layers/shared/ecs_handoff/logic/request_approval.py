@@ -144,7 +144,8 @@ def _resume_decided(approval: Approval, task_token: str, sfn_client: Any) -> Non
 
 def _tags(approval: Approval) -> str:
     tags = sorted(
-        {c.image_after.split("@", 1)[0].rsplit("/", 1)[-1].partition(":")[2] for c in approval.changes} - {""}
+        {(c.requested or c.image_after).split("@", 1)[0].rsplit("/", 1)[-1].partition(":")[2] for c in approval.changes}
+        - {""}
     )
     return ", ".join(tags)
 
