@@ -89,8 +89,9 @@ def run(world: World) -> list[Step]:
     def running_images_are(env: str, service: str, wanted: dict[str, str]) -> Callable[[DeploymentRecord], str | None]:
         def check(record: DeploymentRecord) -> str | None:
             images = world.running(env, service)["images"]
-            wrong = {k: images.get(k) for k, v in wanted.items() if images.get(k) != v}
-            return f"service runs {wrong}, expected {wanted}" if wrong else None
+            pinned = {k: world.pinned(v) for k, v in wanted.items()}  # handoff deploys the digest the tag had
+            wrong = {k: images.get(k) for k, v in pinned.items() if images.get(k) != v}
+            return f"service runs {wrong}, expected {pinned}" if wrong else None
 
         return check
 
