@@ -56,7 +56,7 @@ class World:
             with zipfile.ZipFile(io.BytesIO(body)) as archive:
                 entries = json.loads(archive.read("imagedefinitions.json"))
             uris = [str(e["imageUri"]) for e in entries if isinstance(e, dict) and isinstance(e.get("imageUri"), str)]
-        except (zipfile.BadZipFile, KeyError, ValueError, TypeError):
+        except Exception:  # encrypted, corrupt, not JSON, not a list: a hostile body has nothing to push
             return
         for uri in uris:
             push_image(self.ecr_client, uri)

@@ -13,6 +13,7 @@ NEW = {"app-container": image("api", "dev-4f2a9c1")}
 
 
 def upload(stack: Stack, body: bytes, key: str = KEY) -> str:
+    stack.push(body)
     return str(stack.client("s3").put_object(Bucket=BUCKET, Key=key, Body=body)["VersionId"])
 
 
@@ -46,7 +47,12 @@ def test_intake_valid_upload_starts_one_deployment_of_that_version(stack: Stack)
     saved = record(stack, result["deployment_id"])
     assert saved["outcome"] == "IN_PROGRESS" and saved["phase"] == "queued"
     assert saved["images"] == [
-        {"container": "app-container", "image_before": image("api", "dev-0a1b2c3"), "image_after": NEW["app-container"]}
+        {
+            "container": "app-container",
+            "image_before": image("api", "dev-0a1b2c3"),
+            "image_after": stack.pinned(NEW["app-container"]),  # deployed by the digest the tag has now
+            "requested": NEW["app-container"],
+        }
     ]
 
 

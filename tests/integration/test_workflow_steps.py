@@ -20,6 +20,7 @@ def start(stack: Stack, images: dict[str, str], sequencer: str = "0062E99A88DC40
     """A deployment as the intake starts it; returns the workflow input."""
     import json
 
+    stack.push(artifact(images))
     version = stack.client("s3").put_object(Bucket=BUCKET, Key=KEY, Body=artifact(images))["VersionId"]
     result = stack.invoke("intake", s3_event(BUCKET, KEY, version, sequencer))
     assert result["action"] == "STARTED", result
@@ -89,7 +90,10 @@ def test_deploy_registers_base_with_new_images_and_updates_service(stack: Stack)
     new = ecs.describe_task_definition(taskDefinition=result["new_task_definition"], include=["TAGS"])
     images = {c["name"]: c["image"] for c in new["taskDefinition"]["containerDefinitions"]}
     # THEN only app-container changed; nginx kept Terraform's image; roles and secrets flowed through
-    assert images == {"app-container": NEW["app-container"], "nginx-container": image("api-nginx", "dev-0a1b2c3")}
+    assert images == {
+        "app-container": stack.pinned(NEW["app-container"]),
+        "nginx-container": image("api-nginx", "dev-0a1b2c3"),
+    }
     assert new["taskDefinition"]["taskRoleArn"].endswith(":role/ecs/dev-api-task")
     assert new["taskDefinition"]["containerDefinitions"][0]["secrets"][0]["name"] == "DB_PASSWORD"
     tags = {t["key"]: t["value"] for t in new["tags"]}

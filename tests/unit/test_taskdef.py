@@ -92,7 +92,7 @@ def test_render_refuses_when_no_room_for_tags():
 def test_image_changes_before_and_after():
     changes = image_changes(BASE, [ImageDefinition(name="app", imageUri="repo/worker:new")])
     assert [c.model_dump() for c in changes] == [
-        {"container": "app", "image_before": "repo/worker:dev-old", "image_after": "repo/worker:new"}
+        {"container": "app", "image_before": "repo/worker:dev-old", "image_after": "repo/worker:new", "requested": None}
     ]
 
 
