@@ -64,6 +64,7 @@ class EmbeddedAws:
         warnings.filterwarnings("ignore", message="There are unpublished metrics")
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         warnings.filterwarnings("ignore", message="Tried to parse AWS::SQS::QueuePolicy")
+        warnings.filterwarnings("ignore", message="Tried to parse AWS::SNS::TopicPolicy")  # not evaluated here (docs)
         environ.install()
         self._saved_sfn_config = dict(default_user_config.get("stepfunctions", {}))
         default_user_config["stepfunctions"] = {"execute_state_machine": True}

@@ -7,6 +7,8 @@ from ecs_handoff_embedded import world as terraform
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
 
+from tests.e2e.test_execution_end import execution_ended
+
 SERVICE = "churn"
 FAMILY = f"dev-{SERVICE}"
 
@@ -33,6 +35,8 @@ def test_sixty_deployments_then_a_terraform_base_change_deploys_from_the_new_bas
     for n in range(60):
         record = world.wait("dev", world.upload("dev", SERVICE, artifact({"app": image(SERVICE, f"dev-{n:07x}")})))
         assert record.outcome is Outcome.SUCCEEDED, (n, record.reason)
+    assert record.execution_arn is not None
+    execution_ended(embedded, record.execution_arn)  # the finalizer retires old revisions after recording
     running = world.running("dev", SERVICE)["task_definition"]
     # THEN Terraform's revision and handoff's newest 10 stay ACTIVE, the older ones are INACTIVE but describable
     active = revisions(embedded, "ACTIVE")

@@ -365,12 +365,11 @@ def needed_permissions(install: Install) -> dict[str, list[Permission]]:
         ],
         "deploy": [
             *[Permission(f"ecs:{a}") for a in ("DescribeTaskDefinition", "ListTaskDefinitions")],
-            *[Permission(f"ecs:{a}") for a in ("RegisterTaskDefinition", "DeregisterTaskDefinition")],
+            Permission("ecs:RegisterTaskDefinition"),
             *tag_new,
             *on_services("DescribeServices", "UpdateService"),
             *pass_roles,
             *write(deployments),
-            Permission("dynamodb:Query", install.table("DeploymentsTableName", "by_service")),
         ],
         "rollout": [*on_services("DescribeServices"), *write(deployments, state)],
         "rollback": [*on_services("DescribeServices", "UpdateService"), *write(deployments)],
@@ -378,6 +377,8 @@ def needed_permissions(install: Install) -> dict[str, list[Permission]]:
             *write(deployments, state, actions=("GetItem", "UpdateItem", "DeleteItem")),
             *write(approvals),
             Permission("sns:Publish", o["NotificationsTopicArn"]),
+            Permission("dynamodb:Query", install.table("DeploymentsTableName", "by_service")),
+            Permission("ecs:DeregisterTaskDefinition"),
         ],
         "request-approval": [
             *write(approvals, actions=("GetItem", "PutItem", "UpdateItem")),

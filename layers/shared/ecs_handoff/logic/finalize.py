@@ -13,6 +13,7 @@ from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.aws.state import ServiceState
 from ecs_handoff.errors import RecordConflict
+from ecs_handoff.logic.revisions import prune_old_revisions
 from ecs_handoff.models import (
     ApprovalStatus,
     DeploymentRequest,
@@ -95,6 +96,7 @@ def finalize(
     topic_arn: str,
     approvals: ApprovalStore | None = None,
     sns_client: Any = None,
+    ecs_client: Any = None,
 ) -> FinalizeResult:
     """Idempotent: the first finalizer records the outcome and sends the one notification; a retry or the
     ended-execution rule finds the outcome recorded and only makes sure the approval is closed and the lock free."""
@@ -117,6 +119,9 @@ def finalize(
         except Exception:
             records.unclaim_notification(request.deployment_id)
             raise
+    if recorded and result.outcome is Outcome.SUCCEEDED and state.deploy is not None:
+        keep = {state.deploy.new_task_definition, state.deploy.previous_task_definition, request.base_task_definition}
+        prune_old_revisions(request, records, keep=keep, ecs_client=ecs_client)
     released = service_state.release_lock(request.service_id, request.deployment_id)
     logger.info(
         "deployment finished",
