@@ -458,8 +458,11 @@ class Enforcement:
         if parsed is not None and principal is not None:
             try:
                 self.authorizer.authorize(principal, parsed[1])
-            except AccessDenied as denied:
-                status, headers, payload = _denied_response(parsed[1], str(denied))
+            except Exception as denied:  # AccessDenied, or a request the table cannot read: refused, loudly
+                message = (
+                    str(denied) if isinstance(denied, AccessDenied) else f"embedded IAM could not authorize: {denied!r}"
+                )
+                status, headers, payload = _denied_response(parsed[1], message)
                 start_response(status, [*headers, ("Content-Length", str(len(payload)))])
                 return [payload]
         return self.app(environ, start_response)

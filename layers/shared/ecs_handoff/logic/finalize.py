@@ -12,7 +12,7 @@ from ecs_handoff.aws import sns
 from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.aws.state import ServiceState
-from ecs_handoff.errors import RecordConflict
+from ecs_handoff.errors import HandoffError, RecordConflict
 from ecs_handoff.logic.revisions import prune_old_revisions
 from ecs_handoff.models import (
     ApprovalStatus,
@@ -121,7 +121,10 @@ def finalize(
             raise
     if recorded and result.outcome is Outcome.SUCCEEDED and state.deploy is not None:
         keep = {state.deploy.new_task_definition, state.deploy.previous_task_definition, request.base_task_definition}
-        prune_old_revisions(request, records, keep=keep, ecs_client=ecs_client)
+        try:
+            prune_old_revisions(request, records, keep=keep, ecs_client=ecs_client)
+        except HandoffError as exc:  # housekeeping: the outcome stands, the next success tries again
+            logger.warning("could not retire old revisions", error=str(exc))
     released = service_state.release_lock(request.service_id, request.deployment_id)
     logger.info(
         "deployment finished",
