@@ -40,11 +40,11 @@ def failing(target: Any, method: str, code: str, times: int, status: int = 400) 
 
 def revisions(world: World, family: str) -> list[str]:
     """Every revision ever registered, oldest first (handoff deregisters its old ones: they stay, INACTIVE)."""
-    arns = [
+    arns = {  # a set: a revision retired between the two calls is listed by both
         arn
         for status in ("ACTIVE", "INACTIVE")
         for arn in world.ecs.list_task_definitions(familyPrefix=family, status=status)["taskDefinitionArns"]
-    ]
+    }
     return sorted(arns, key=lambda arn: int(arn.rsplit(":", 1)[-1]))
 
 
