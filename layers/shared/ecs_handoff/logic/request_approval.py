@@ -44,6 +44,7 @@ def request_approval(
             f"service {req.service_id} requires {config.approvals_required} approvals but lists only "
             f"{len(config.approvers)} approvers"
         )
+    check_channel(topic_arn, sns_client)  # before anything is stored: no approval whose links cannot be sent
     service = ecs_access.describe_service(config.cluster, config.service, ecs_client)
     running_arn = str(service["taskDefinition"])
     running, _ = ecs_access.describe_task_definition(running_arn, ecs_client)
@@ -81,7 +82,6 @@ def request_approval(
             return earlier
         approval = store.replace_task_token(approval.approval_id, event.task_token, event.execution_arn)
         logger.warning("approval request retried; reusing the approval", approval_id=approval.approval_id)
-    check_channel(topic_arn, sns_client)
     for approver in approval.approvers:
         if approver in approval.emailed:
             continue
