@@ -45,13 +45,3 @@ def s3_event(bucket: str, key: str, version_id: str | None, sequencer: str, **de
         obj["version-id"] = version_id
     event["detail"].update(detail)
     return event
-
-
-def artifact_images(body: bytes) -> list[str]:
-    """The image references in an artifact, or none when it is not a readable one (hostile bodies)."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(body)) as archive:
-            entries = json.loads(archive.read("imagedefinitions.json"))
-        return [str(e["imageUri"]) for e in entries if isinstance(e, dict) and isinstance(e.get("imageUri"), str)]
-    except Exception:  # encrypted, corrupt, not JSON, not a list: nothing to push
-        return []

@@ -296,10 +296,11 @@ def _start_rollout(backend: Any, service: Any, previous: str, new_td: str, delay
 def _tags(backend: Any, image: str) -> list[str]:
     """The tags an image reference stands for: its own tag, or for repository@digest (handoff pins
     this account's ECR images) every tag ECR has on that digest, as a real rollout would pull it."""
-    name, _, digest = image.partition("@")
-    last = name.rsplit("/", 1)[-1]
+    from ecs_handoff.taskdef import parse_reference
+
+    name, tag, digest = parse_reference(image)
     if not digest:
-        return [last.split(":", 1)[1] if ":" in last else "latest"]
+        return [tag or "latest"]
     from moto.ecr.models import ecr_backends
 
     path = name.split("/", 1)[1] if "/" in name else name

@@ -17,7 +17,7 @@ from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.models import DeploymentRecord, execution_name
 
 from ecs_handoff_embedded.runtime import EmbeddedAws
-from ecs_handoff_embedded.world import ECR, bucket_name, push_image
+from ecs_handoff_embedded.world import ECR, artifact_images, bucket_name, pinned_image, push_image
 
 
 def artifact(images: dict[str, str] | list[dict[str, Any]] | bytes) -> bytes:
@@ -52,22 +52,12 @@ class World:
     def push(self, body: bytes) -> None:
         """Pushes the artifact's images to ECR first, as CI does before it uploads (bodies that are not a
         readable artifact are uploaded as they are: the intake refuses them)."""
-        try:
-            with zipfile.ZipFile(io.BytesIO(body)) as archive:
-                entries = json.loads(archive.read("imagedefinitions.json"))
-            uris = [str(e["imageUri"]) for e in entries if isinstance(e, dict) and isinstance(e.get("imageUri"), str)]
-        except Exception:  # encrypted, corrupt, not JSON, not a list: a hostile body has nothing to push
-            return
-        for uri in uris:
+        for uri in artifact_images(body):
             push_image(self.ecr_client, uri)
 
     def pinned(self, image_uri: str) -> str:
         """What handoff deploys for an uploaded ECR image: the repository at the digest its tag has."""
-        digest = push_image(self.ecr_client, image_uri)  # already pushed: returns its digest
-        if digest is None:
-            return image_uri
-        repository = image_uri.split("@", 1)[0].rsplit(":", 1)[0] if ":" in image_uri.rsplit("/", 1)[-1] else image_uri
-        return f"{repository}@{digest}"
+        return pinned_image(self.ecr_client, image_uri)
 
     def upload(self, env: str, service_id: str, body: bytes, key: str | None = None) -> str:
         """Pushes the images and uploads like CI; returns the deployment id the intake derives from the new version."""

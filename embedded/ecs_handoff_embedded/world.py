@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
+import zipfile
 from dataclasses import dataclass
 from typing import Any
+
+from ecs_handoff.taskdef import parse_reference, split_reference
 
 ACCOUNT_ID = "123456789012"
 REGION = "ap-northeast-1"
@@ -188,8 +192,8 @@ def push_image(ecr: Any, image_uri: str, build: str = "") -> str | None:
 
     if not image_uri.startswith(f"{ECR}/"):
         return None
-    path = image_uri[len(ECR) + 1 :].split("@", 1)[0]
-    repository, _, tag = path.rpartition(":") if ":" in path.rsplit("/", 1)[-1] else (path, "", "latest")
+    repository, tag, _ = split_reference(image_uri, ECR)
+    tag = tag or "latest"
     with contextlib.suppress(ecr.exceptions.RepositoryAlreadyExistsException):
         ecr.create_repository(repositoryName=repository)
     layer = hashlib.sha256(f"{image_uri}{build}".encode()).hexdigest()  # another build: another digest
@@ -218,3 +222,20 @@ def push_image(ecr: Any, image_uri: str, build: str = "") -> str | None:
         found = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
         return str(found["imageDetails"][0]["imageDigest"])
     return str(pushed["image"]["imageId"]["imageDigest"])
+
+
+def pinned_image(ecr: Any, image_uri: str) -> str:
+    """What handoff deploys for an uploaded image of this account's ECR: the repository at the digest its
+    tag has (pushing it first if CI had not); other registries' images as they are."""
+    digest = push_image(ecr, image_uri)
+    return f"{parse_reference(image_uri)[0]}@{digest}" if digest else image_uri
+
+
+def artifact_images(body: bytes) -> list[str]:
+    """The image references in an artifact, or none when it is not a readable one (hostile bodies)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(body)) as archive:
+            entries = json.loads(archive.read("imagedefinitions.json"))
+        return [str(e["imageUri"]) for e in entries if isinstance(e, dict) and isinstance(e.get("imageUri"), str)]
+    except Exception:  # encrypted, corrupt, not JSON, not a list: nothing to push
+        return []

@@ -14,7 +14,7 @@ from ecs_handoff_embedded import gaps, provision, world
 from ecs_handoff_embedded.runner import FunctionRunner
 from moto import mock_aws
 
-from tests.helpers import ROOT, artifact_images
+from tests.helpers import ROOT
 
 
 @dataclass
@@ -28,12 +28,11 @@ class Stack:
 
     def pinned(self, image_uri: str) -> str:
         """What handoff deploys for an uploaded ECR image: the repository at its tag's digest."""
-        digest = world.push_image(self.client("ecr"), image_uri)
-        return f"{image_uri.rsplit(':', 1)[0]}@{digest}" if digest else image_uri
+        return world.pinned_image(self.client("ecr"), image_uri)
 
     def push(self, body: bytes) -> None:
         """Pushes an artifact's images to ECR, as CI does before it uploads (unreadable bodies are skipped)."""
-        for uri in artifact_images(body):
+        for uri in world.artifact_images(body):
             world.push_image(self.client("ecr"), uri)
 
     def invoke(self, function: str, event: dict[str, Any]) -> dict[str, Any]:

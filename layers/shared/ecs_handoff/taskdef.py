@@ -82,13 +82,9 @@ def render(
 ) -> dict[str, Any]:
     """RegisterTaskDefinition arguments: the base, read-only fields dropped, images swapped, tags added."""
     check_containers(base, images)
-    spec = copy.deepcopy(base)
+    spec = new_revision(base, images)
     for field in READ_ONLY_FIELDS:
         spec.pop(field, None)
-    wanted = {i.name: i.image_uri for i in images}
-    for container in spec.get("containerDefinitions", []):
-        if container["name"] in wanted:
-            container["image"] = wanted[container["name"]]
     tags = [t for t in base_tags if not t["key"].startswith("handoff:")]
     tags += [
         {"key": TAG_DEPLOYMENT_ID, "value": deployment_id[:256]},
@@ -214,9 +210,14 @@ def with_requested(changes: list[ImageChange], pinned_from: dict[str, str]) -> l
     return [c.model_copy(update={"requested": pinned_from.get(c.container)}) for c in changes]
 
 
-def split_reference(image_uri: str, host: str) -> tuple[str, str | None, str | None]:
-    """(repository, tag, digest) of an image on `host`."""
-    path = image_uri[len(host) + 1 :]
-    name, _, digest = path.partition("@")
+def parse_reference(image_uri: str) -> tuple[str, str | None, str | None]:
+    """(name, tag, digest) of an image reference: `[host/]repository[:tag][@digest]` (a `:` in the host's
+    port is not a tag)."""
+    name, _, digest = image_uri.partition("@")
     repository, _, tag = name.rpartition(":") if ":" in name.rsplit("/", 1)[-1] else (name, "", "")
     return repository, tag or None, digest or None
+
+
+def split_reference(image_uri: str, host: str) -> tuple[str, str | None, str | None]:
+    """(repository, tag, digest) of an image on `host`."""
+    return parse_reference(image_uri[len(host) + 1 :])

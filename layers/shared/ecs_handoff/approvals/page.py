@@ -6,6 +6,7 @@ import html
 from collections.abc import Iterable
 
 from ecs_handoff.models import ImageChange
+from ecs_handoff.taskdef import parse_reference
 
 STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:44rem;margin:1rem auto;padding:0 1rem;line-height:1.4}"
@@ -98,9 +99,8 @@ def review_page(
 
 def split_image(image: str) -> tuple[str, str]:
     """(repository, tag and/or digest) of an image reference, for reading on a small screen."""
-    name, at, digest = image.partition("@")
-    repository, _, tag = name.rpartition(":") if ":" in name.rsplit("/", 1)[-1] else (name, "", "")
-    version = tag + (f"@{digest}" if at else "")
+    repository, tag, digest = parse_reference(image)
+    version = (tag or "") + (f"@{digest}" if digest else "")
     return repository, version or "latest"
 
 
