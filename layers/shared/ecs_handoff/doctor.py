@@ -57,6 +57,7 @@ class Install:
     parameters: dict[str, str]
     resources: dict[str, tuple[str, str]]  # logical id -> (type, physical id)
     services: dict[str, Any] = field(default_factory=dict)  # service id -> ServiceConfig
+    secret: str | None = None  # the link-signing secret, once signing_secret() has looked
     bases: dict[str, dict[str, Any]] = field(default_factory=dict)  # service id -> base task definition
 
     def arn(self, service: str, resource: str) -> str:
@@ -218,39 +219,36 @@ def check_registry(install: Install) -> Iterator[Finding]:
 
 
 def check_approver_subscriptions(install: Install) -> Iterator[Finding]:
+    from ecs_handoff.aws import sns
+    from ecs_handoff.logic.request_approval import APPROVER_ATTRIBUTE
+
     topic = install.outputs["ApprovalsTopicArn"]
     approvers = sorted({a.lower() for config in install.services.values() for a in config.approvers})
-    sns = client("sns")
-    subscriptions = []
-    with aws_call(f"listing subscriptions of {topic}"):
-        for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic):
-            subscriptions += page["Subscriptions"]
-    by_endpoint: dict[str, list[dict[str, Any]]] = {}
-    for subscription in subscriptions:
-        by_endpoint.setdefault(str(subscription.get("Endpoint", "")).lower(), []).append(subscription)
+    by_endpoint: dict[str, list[sns.Subscription]] = {}
+    for subscription in sns.subscriptions(topic):
+        by_endpoint.setdefault(subscription.endpoint.lower(), []).append(subscription)
     for approver in approvers:
         item = f"approver {approver}"
-        found = [s for s in by_endpoint.get(approver, []) if s.get("Protocol") == "email"]
+        found = [s for s in by_endpoint.get(approver, []) if s.email]
         if not found:
             yield Finding(item, False, "not subscribed to the approvals topic", _subscribe_fix(topic, approver))
             continue
         for subscription in found:
-            arn = str(subscription.get("SubscriptionArn", ""))
-            if not arn.startswith("arn:"):
+            if not subscription.confirmed:
                 yield Finding(
                     item, False, "subscription not confirmed yet", "the approver clicks the link in AWS's email"
                 )
                 continue
-            with aws_call(f"reading subscription {arn}"):
-                attributes = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
-            wanted = {"approver": [approver]}
-            actual = json.loads(attributes.get("FilterPolicy") or "null")
-            right = actual == wanted
+            right = subscription.receives_only_its_own(APPROVER_ATTRIBUTE)
             yield Finding(
                 item,
                 right,
-                "subscribed, confirmed, filtered to their own links" if right else f"filter policy is {actual}",
-                "" if right else f"filter_policy = jsonencode({json.dumps(wanted)})",
+                "subscribed, confirmed, filtered to their own links"
+                if right
+                else f"filter policy is {subscription.filter_policy}",
+                ""
+                if right
+                else f"filter_policy = jsonencode({json.dumps(subscription.own_filter(APPROVER_ATTRIBUTE))})",
             )
     subscriber = install.parameters.get("ApprovalSubscriberArn", "")
     yield Finding(
@@ -277,10 +275,12 @@ def _subscribe_fix(topic: str, approver: str) -> str:
 
 def signing_secret(install: Install) -> str:
     """The secret the approval functions sign links with, as their own configuration names it."""
-    name = f"handoff-{install.env}-approval-page"
-    with aws_call(f"reading function {name}"):
-        config = client("lambda").get_function_configuration(FunctionName=name)
-    return str(config.get("Environment", {}).get("Variables", {}).get("HANDOFF_LINK_SECRET_ARN", ""))
+    if install.secret is None:
+        name = f"handoff-{install.env}-approval-page"
+        with aws_call(f"reading function {name}"):
+            config = client("lambda").get_function_configuration(FunctionName=name)
+        install.secret = str(config.get("Environment", {}).get("Variables", {}).get("HANDOFF_LINK_SECRET_ARN", ""))
+    return install.secret
 
 
 def check_signing_secret(install: Install) -> Iterator[Finding]:

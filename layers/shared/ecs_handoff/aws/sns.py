@@ -31,6 +31,18 @@ class Subscription:
     def confirmed(self) -> bool:
         return self.arn.startswith("arn:")
 
+    @property
+    def email(self) -> bool:
+        return self.protocol in ("email", "email-json")
+
+    def own_filter(self, attribute: str) -> dict[str, list[str]]:
+        """The only filter policy under which this subscription receives just the messages meant for it."""
+        return {attribute: [self.endpoint.lower()]}
+
+    def receives_only_its_own(self, attribute: str) -> bool:
+        """An email address filtered to exactly its own messages (approval links, one approver each)."""
+        return self.email and self.filter_policy == self.own_filter(attribute)
+
 
 def subscriptions(topic_arn: str, sns: Any = None) -> list[Subscription]:
     """Every subscription on the topic, with its filter policy (confirmed ones; a pending one has no ARN yet)."""

@@ -115,11 +115,10 @@ def check_channel(topic_arn: str, sns_client: Any = None) -> None:
     for subscription in sns.subscriptions(topic_arn, sns_client):
         if not subscription.confirmed:
             continue  # receives nothing until confirmed; checked again before the next approval
-        own = {APPROVER_ATTRIBUTE: [subscription.endpoint.lower()]}
-        email = subscription.protocol in ("email", "email-json")
-        if not email or subscription.filter_policy != own:
+        if not subscription.receives_only_its_own(APPROVER_ATTRIBUTE):
             policy = json.dumps(subscription.filter_policy) if subscription.filter_policy else "no filter policy"
-            fix = f"remove it or give it the filter policy {json.dumps(own)}" if email else "remove it"
+            own = json.dumps(subscription.own_filter(APPROVER_ATTRIBUTE))
+            fix = f"remove it or give it the filter policy {own}" if subscription.email else "remove it"
             raise ApprovalChannelUnsafe(
                 f"no approval link was sent: subscription {subscription.arn} ({subscription.protocol} "
                 f"{subscription.endpoint}, {policy}) on the approvals topic could receive other approvers' "
