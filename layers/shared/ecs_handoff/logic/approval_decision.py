@@ -156,7 +156,7 @@ class ApprovalDesk:
             return None
         for attempt in range(len(RESUME_BACKOFF_SECONDS) + 1):
             try:
-                _resume_once(approval, self.sfn)
+                tell_workflow(approval, approval.task_token, self.sfn)
             except TaskEnded as exc:
                 # The workflow stopped waiting (timed out, stopped by hand): nothing deploys.
                 logger.warning("decision reached an ended workflow", approval_id=approval.approval_id, error=str(exc))
@@ -237,15 +237,20 @@ class ApprovalDesk:
 RESUME_BACKOFF_SECONDS = (1.0, 3.0)  # after botocore's own retries; the page function has 60 s
 
 
-def _resume_once(approval: Approval, sfn_client: Any) -> None:
+def tell_workflow(approval: Approval, task_token: str, sfn_client: Any = None) -> None:
+    """Hands a closed approval's decision to the task token that waits for it (nothing for an approval
+    still pending, expired or cancelled: the wait ends on its own)."""
     if approval.status is ApprovalStatus.REJECTED:
         last = next((v for v in reversed(approval.votes) if v.decision == "reject"), None)
         who = last.approver if last else "an approver"
         cause = f"rejected by {who}" + (f": {last.comment}" if last and last.comment else " (no comment)")
-        sfn.send_task_failure(approval.task_token, "ApprovalRejected", cause, sfn_client)
+        sfn.send_task_failure(task_token, "ApprovalRejected", cause, sfn_client)
     elif approval.status is ApprovalStatus.APPROVED:
         output = {"approval_id": approval.approval_id, "approved_by": approval.approved_by}
-        sfn.send_task_success(approval.task_token, output, sfn_client)
+        sfn.send_task_success(task_token, output, sfn_client)
+    elif approval.status is ApprovalStatus.SUPERSEDED:
+        cause = f"a newer upload ({approval.superseded_by}) replaced this one while it waited for approval"
+        sfn.send_task_failure(task_token, "ApprovalSuperseded", cause, sfn_client)
 
 
 def _refuse(status: int, title: str, text: str) -> PageResult:

@@ -10,10 +10,11 @@ from typing import Any
 from ecs_handoff.approvals.links import LinkClaims, link
 from ecs_handoff.approvals.page import human_duration
 from ecs_handoff.aws import ecs as ecs_access
-from ecs_handoff.aws import sfn, sns
+from ecs_handoff.aws import sns
 from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.errors import ApprovalChannelUnsafe, ArtifactRejected, RecordConflict
+from ecs_handoff.logic.approval_decision import tell_workflow
 from ecs_handoff.models import Approval, ApprovalInput, ApprovalStatus, Outcome, approval_id_for, iso, utcnow
 from ecs_handoff.observability import logger
 from ecs_handoff.taskdef import new_revision, revision_changes, short_name, with_requested
@@ -78,7 +79,9 @@ def request_approval(
         if earlier is None:
             raise RecordConflict(f"approval {approval.approval_id} vanished while it was being retried")
         if earlier.status is not ApprovalStatus.PENDING:
-            _resume_decided(earlier, event.task_token, sfn_client)
+            # Decided while this step was being retried: the decision reached the earlier attempt's token,
+            # which no longer waits, so it goes to the token that waits now.
+            tell_workflow(earlier, event.task_token, sfn_client)
             return earlier
         approval = store.replace_task_token(approval.approval_id, event.task_token, event.execution_arn)
         logger.warning("approval request retried; reusing the approval", approval_id=approval.approval_id)
@@ -124,21 +127,6 @@ def check_channel(topic_arn: str, sns_client: Any = None) -> None:
                 f"{subscription.endpoint}, {policy}) on the approvals topic could receive other approvers' "
                 f"links; {fix}, then upload again"
             )
-
-
-def _resume_decided(approval: Approval, task_token: str, sfn_client: Any) -> None:
-    """The approvers decided while this step was being retried (their decision reached the earlier
-    attempt's token, which no longer waits): hand the decision to the token that waits now."""
-    if approval.status is ApprovalStatus.APPROVED:
-        output = {"approval_id": approval.approval_id, "approved_by": approval.approved_by}
-        sfn.send_task_success(task_token, output, sfn_client)
-    elif approval.status is ApprovalStatus.REJECTED:
-        who = next((v.approver for v in approval.votes if v.decision == "reject"), "an approver")
-        sfn.send_task_failure(task_token, "ApprovalRejected", f"rejected by {who}", sfn_client)
-    elif approval.status is ApprovalStatus.SUPERSEDED:
-        cause = f"a newer upload ({approval.superseded_by}) replaced this one while it waited for approval"
-        sfn.send_task_failure(task_token, "ApprovalSuperseded", cause, sfn_client)
-    # EXPIRED or CANCELLED: nothing to hand over; the wait ends with its own timeout.
 
 
 def _tags(approval: Approval) -> str:
