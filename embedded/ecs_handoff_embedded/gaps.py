@@ -405,6 +405,16 @@ def _replace(owner: Any, name: str, new: Any) -> Undo:
     return undo
 
 
+def _all(*undos: Undo) -> Undo:
+    """One undo for several patches, undone in reverse order."""
+
+    def undo() -> None:
+        for step in reversed(undos):
+            step()
+
+    return undo
+
+
 def _revision_order(arn: str) -> tuple[str, int]:
     family, _, revision = arn.rsplit("/", 1)[-1].rpartition(":")
     return family, int(revision)
@@ -476,19 +486,13 @@ def install_ecs_task_definitions(account_id: str) -> Undo:
             result["nextToken"] = base64.b64encode(str(start + limit).encode()).decode()
         return ActionResult(result)
 
-    undos = [
+    return _all(
         _replace(backend_cls, "register_task_definition", register_task_definition),
         _replace(backend_cls, "describe_task_definition", describe_task_definition),
         _replace(backend_cls, "deregister_task_definition", deregister_task_definition),
         _replace(backend_cls, "_validate_container_defs", staticmethod(validate_container_defs)),
         _replace(EC2ContainerServiceResponse, "list_task_definitions", list_task_definitions),
-    ]
-
-    def undo() -> None:
-        for step in reversed(undos):
-            step()
-
-    return undo
+    )
 
 
 # --- 7. Step Functions status events ----------------------------------------------------------------
@@ -582,17 +586,11 @@ def install_stop_execution() -> Undo:
             return  # a stopped execution stays ABORTED, as in AWS, whatever its interrupted state raises
         original_set_error(self, error)
 
-    undos = [
+    return _all(
         _replace(Execution, "stop", stop),
         _replace(StepFunctionResponse, "stop_execution", stop_execution),
         _replace(Environment, "set_error", set_error),
-    ]
-
-    def undo() -> None:
-        for step in reversed(undos):
-            step()
-
-    return undo
+    )
 
 
 # --- 8. Read-backs moto leaves out ------------------------------------------------------------------
@@ -633,17 +631,11 @@ def install_read_backs() -> Undo:
 
         return handler
 
-    undos = [
+    return _all(
         _replace(S3Response, "get_bucket_notification", get_bucket_notification),
         _replace(EC2ContainerServiceResponse, "create_service", keep_deployment_configuration(original_create)),
         _replace(EC2ContainerServiceResponse, "update_service", keep_deployment_configuration(original_update)),
-    ]
-
-    def undo() -> None:
-        for step in reversed(undos):
-            step()
-
-    return undo
+    )
 
 
 def _with_event_bridge(response: Any) -> Any:

@@ -8,7 +8,7 @@ from ecs_handoff.aws.clients import aws_call
 from ecs_handoff.aws.dynamo import Table
 from ecs_handoff.aws.dynamo import from_item as _from_item
 from ecs_handoff.aws.dynamo import to_item as _to_item
-from ecs_handoff.models import DeploymentRecord
+from ecs_handoff.models import DeploymentRecord, Outcome
 
 BY_SERVICE_INDEX = "by_service"
 BY_ENV_INDEX = "by_env"
@@ -66,14 +66,9 @@ class DeploymentRecords(Table):
     def finish(self, deployment_id: str, outcome: str, reason: str, at: str, **fields: Any) -> bool:
         """Sets the terminal outcome exactly once; False when the record already has one (another
         finalizer got there first: the workflow's own Finalize, or the ended-execution rule)."""
-        values = {
-            ":o": outcome,
-            ":r": reason,
-            ":at": at,
-            ":finished": "finished",
-            ":in_progress": "IN_PROGRESS",
-            ":awaiting": "AWAITING_APPROVAL",
-        }
+        # The outcomes a deployment can still finish from (IN_PROGRESS, AWAITING_APPROVAL).
+        running = {f":running{i}": o.value for i, o in enumerate(o for o in Outcome if not o.terminal)}
+        values: dict[str, Any] = {":o": outcome, ":r": reason, ":at": at, ":finished": "finished", **running}
         sets = ["outcome = :o", "reason = :r", "finished_at = :at", "phase = :finished", "#t.finished = :at"]
         for i, (key, value) in enumerate(fields.items()):
             values[f":f{i}"] = value
@@ -84,7 +79,7 @@ class DeploymentRecords(Table):
                 f"recording the outcome of {deployment_id}",
                 Key=_to_item({"id": deployment_id}),
                 UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression="attribute_exists(id) AND outcome IN (:in_progress, :awaiting)",
+                ConditionExpression=f"attribute_exists(id) AND outcome IN ({', '.join(running)})",
                 ExpressionAttributeNames={"#t": "timeline"},
                 ExpressionAttributeValues=_to_item(values),
             )

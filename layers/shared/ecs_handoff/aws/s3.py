@@ -8,15 +8,9 @@ from ecs_handoff.aws.clients import aws_call, client
 from ecs_handoff.errors import ArtifactRejected
 
 
-def read_version(bucket: str, key: str, version_id: str, limit: int, s3: Any = None) -> bytes:
-    """The bytes of bucket/key at version_id; refuses objects over `limit` bytes without reading them all."""
-    return read_version_with_metadata(bucket, key, version_id, limit, s3)[0]
-
-
-def read_version_with_metadata(
-    bucket: str, key: str, version_id: str, limit: int, s3: Any = None
-) -> tuple[bytes, dict[str, str]]:
-    """The bytes and the user metadata (x-amz-meta-*, what CI says about the change) of one version."""
+def read_version(bucket: str, key: str, version_id: str, limit: int, s3: Any = None) -> tuple[bytes, dict[str, str]]:
+    """The bytes of bucket/key at version_id, and its user metadata (x-amz-meta-*, what CI says about the
+    change); refuses objects over `limit` bytes without reading them all."""
     s3 = s3 or client("s3")
     with aws_call(f"reading s3://{bucket}/{key} version {version_id}"):
         response = s3.get_object(Bucket=bucket, Key=key, VersionId=version_id)

@@ -170,9 +170,7 @@ class Intake:
     def _validate(
         self, deployment_id: str, service_id: str, source: Source, record: DeploymentRecord
     ) -> DeploymentRequest:
-        data, metadata = s3.read_version_with_metadata(
-            source.bucket, source.key, source.object_version, MAX_ZIP_BYTES, self.s3
-        )
+        data, metadata = s3.read_version(source.bucket, source.key, source.object_version, MAX_ZIP_BYTES, self.s3)
         source.ci = CiDescription.from_metadata(metadata)
         images = read_artifact(data)
         record.images = image_changes(None, images)
