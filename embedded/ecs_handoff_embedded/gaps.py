@@ -4,7 +4,10 @@
 2. S3 -> EventBridge: events carry an increasing per-key `sequencer` (moto's is a constant) and
    are delivered to Lambda targets asynchronously, with retries and the target's dead-letter queue.
 3. ECS: UpdateService starts a new PRIMARY deployment that goes IN_PROGRESS -> COMPLETED after a
-   short delay, or FAILED (circuit breaker with rollback) when an image tag starts with `fail-`.
+   short delay or, when an image tag starts with `fail-`, FAILED with a rollback if the service has the
+   circuit breaker on (else it stays IN_PROGRESS, as ECS keeps trying). Each change is sent as ECS's
+   "ECS Deployment State Change" event through EventBridge to the matching rules (which can be told to
+   drop them: EmbeddedAws.drop_ecs_events).
 4. SNS: a message to an email subscription is written to the outbox as the email a person gets.
 5. Step Functions: moto's SendTaskFailure handler drops the `cause`; it is passed through here.
 6. ECS task definitions, as AWS behaves: ListTaskDefinitions honours `sort` and `maxResults`/`nextToken`;
@@ -40,7 +43,6 @@ from typing import Any
 from ecs_handoff_embedded.runner import FunctionRunner
 
 FAIL_TAG_PREFIX = "fail-"
-ROLLOUT_ENDED: dict[str, tuple[str, float]] = {}  # ECS deployment id -> (COMPLETED|FAILED, time.time()), for benchmarks
 
 
 class Deliveries:
@@ -205,8 +207,11 @@ def _deliver(
 
 # --- 3. ECS rollouts --------------------------------------------------------------------------
 
+EventSink = Callable[[dict[str, Any]], None]
 
-def install_ecs_rollouts(delay_seconds: Callable[[], float]) -> Undo:
+
+def install_ecs_rollouts(delay_seconds: Callable[[], float], events: EventSink) -> Undo:
+    """UpdateService starts a rollout that ends after `delay_seconds()`; ECS's deployment events go to `events`."""
     from moto.ecs.models import EC2ContainerServiceBackend
 
     original = EC2ContainerServiceBackend.update_service
@@ -221,15 +226,34 @@ def install_ecs_rollouts(delay_seconds: Callable[[], float]) -> Undo:
         service = original(self, service_properties)
         new_td = service.task_definition
         if wanted and (new_td != previous or forced):
-            _start_rollout(self, service, str(previous), new_td, delay_seconds())
+            _start_rollout(self, service, str(previous), new_td, delay_seconds(), events)
         return service
 
-    EC2ContainerServiceBackend.update_service = update_service
+    return _replace(EC2ContainerServiceBackend, "update_service", update_service)
 
-    def undo() -> None:
-        EC2ContainerServiceBackend.update_service = original
 
-    return undo
+def ecs_deployment_event(
+    backend: Any, service: Any, deployment: dict[str, Any], name: str, reason: str
+) -> dict[str, Any]:
+    """ECS's "ECS Deployment State Change" event, in the shape of the Amazon ECS developer guide's examples
+    (updatedAt here with milliseconds, as DescribeServices has it, so verdict latency can be measured)."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "ECS Deployment State Change",
+        "source": "aws.ecs",
+        "account": backend.account_id,
+        "time": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": backend.region_name,
+        "resources": [service.arn],
+        "detail": {
+            "eventType": "ERROR" if name == "SERVICE_DEPLOYMENT_FAILED" else "INFO",
+            "eventName": name,
+            "deploymentId": deployment["id"],
+            "updatedAt": deployment["updatedAt"].strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+            "reason": reason,
+        },
+    }
 
 
 def _deployment(service: Any, task_definition: str, state: str) -> dict[str, Any]:
@@ -253,20 +277,31 @@ def _deployment(service: Any, task_definition: str, state: str) -> dict[str, Any
     }
 
 
-def _start_rollout(backend: Any, service: Any, previous: str, new_td: str, delay: float) -> None:
+def _circuit_breaker(service: Any) -> bool:
+    configuration = getattr(service, "deployment_configuration", None) or {}
+    return bool((configuration.get("deploymentCircuitBreaker") or {}).get("enable"))
+
+
+def _start_rollout(backend: Any, service: Any, previous: str, new_td: str, delay: float, events: EventSink) -> None:
+    """A rollout as ECS runs one: tasks of a `fail-` image never start; with the circuit breaker on, ECS
+    marks the deployment FAILED and rolls back to the previous one; without it, it keeps trying."""
     ours = _deployment(service, new_td, "IN_PROGRESS")
     for old in service.deployments:
         old["status"] = "ACTIVE"
     service.deployments = [ours, *[d for d in service.deployments if d.get("rolloutState") != "FAILED"][:1]]
     images = [c.get("image", "") for c in backend.describe_task_definition(new_td).container_definitions]
     fails = any(tag.startswith(FAIL_TAG_PREFIX) for image in images for tag in _tags(backend, image))
+    events(ecs_deployment_event(backend, service, ours, "SERVICE_DEPLOYMENT_IN_PROGRESS", ours["rolloutStateReason"]))
 
     def finish() -> None:
         if service.task_definition != new_td or ours not in service.deployments:
             return  # someone moved the service on meanwhile
         now = dt.datetime.now(dt.UTC)
-        ROLLOUT_ENDED[ours["id"]] = ("FAILED" if fails else "COMPLETED", time.time())
+        if fails and not _circuit_breaker(service):
+            ours.update(failedTasks=ours["desiredCount"], updatedAt=now)  # IN_PROGRESS until someone acts
+            return
         if fails:
+            reason = "ECS deployment circuit breaker: tasks failed to start."
             ours.update(
                 rolloutState="FAILED",
                 status="ACTIVE",
@@ -274,10 +309,15 @@ def _start_rollout(backend: Any, service: Any, previous: str, new_td: str, delay
                 runningCount=0,
                 pendingCount=0,
                 updatedAt=now,
-                rolloutStateReason="ECS deployment circuit breaker: tasks failed to start.",
+                rolloutStateReason=reason,
             )
+            rollback = _deployment(service, previous, "COMPLETED")
             service.task_definition = previous
-            service.deployments = [_deployment(service, previous, "COMPLETED"), ours]
+            service.deployments = [rollback, ours]
+            events(ecs_deployment_event(backend, service, ours, "SERVICE_DEPLOYMENT_FAILED", reason))
+            back = f"ECS deployment circuit breaker: rolling back to deploymentId {ours['id']}."
+            events(ecs_deployment_event(backend, service, rollback, "SERVICE_DEPLOYMENT_IN_PROGRESS", back))
+            events(ecs_deployment_event(backend, service, rollback, "SERVICE_DEPLOYMENT_COMPLETED", back))
         else:
             ours.update(
                 rolloutState="COMPLETED",
@@ -287,6 +327,8 @@ def _start_rollout(backend: Any, service: Any, previous: str, new_td: str, delay
                 rolloutStateReason=f"ECS deployment {ours['id']} completed.",
             )
             service.deployments = [ours]
+            done = ours["rolloutStateReason"]
+            events(ecs_deployment_event(backend, service, ours, "SERVICE_DEPLOYMENT_COMPLETED", done))
 
     timer = threading.Timer(delay, finish)
     timer.daemon = True

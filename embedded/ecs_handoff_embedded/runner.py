@@ -18,9 +18,8 @@ from ecs_handoff_embedded.environ import function_environment
 from ecs_handoff_embedded.iam import Authorizer
 
 # Variables every function gets from the embedded AWS itself, as the Lambda runtime provides its own.
-# Tracing and metrics are off: there is no X-Ray daemon or CloudWatch here.
+# Metrics are off: there is no CloudWatch here.
 RUNTIME_VARIABLES = {
-    "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_DISABLED": "true",
 }
 
@@ -52,6 +51,7 @@ class Invocation:
     started: float
     duration: float
     error: str | None
+    output: str = ""  # the payload the handler returned (or its error), as Lambda would return it
 
 
 class FunctionRunner:
@@ -68,6 +68,12 @@ class FunctionRunner:
         self._import_lock = threading.Lock()
         self.invocations: list[Invocation] = []
         self._faults: dict[str, list[tuple[str, str]]] = {}
+        self._held: dict[str, threading.Event] = {}
+
+    def hold(self, function_name: str) -> threading.Event:
+        """Invocations of this function wait until the returned event is set (a test's way to make one
+        thing happen before another: an ECS event before the rollout function stores its token)."""
+        return self._held.setdefault(function_name, threading.Event())
 
     def inject_failure(self, function_name: str, error_type: str, message: str, times: int = 1) -> None:
         """The next `times` invocations of a function fail with this error, before its handler runs
@@ -124,6 +130,9 @@ class FunctionRunner:
             timeout_seconds=int(fn.timeout),
         )
         error: str | None = None
+        held = self._held.get(fn.function_name)
+        if held is not None:
+            held.wait(timeout=120)
         fault = self._faults.get(fn.function_name)
         with function_environment(self.environment_for(fn)):
             try:
@@ -144,7 +153,7 @@ class FunctionRunner:
                     }
                 )
                 errored = True
-        self.invocations.append(Invocation(fn.function_name, started, time.monotonic() - started, error))
+        self.invocations.append(Invocation(fn.function_name, started, time.monotonic() - started, error, payload))
         _drop_metrics()
         return payload, errored, ""
 

@@ -41,6 +41,9 @@ class EmbeddedAws:
     echo: Callable[[str], None] | None = None
     root: Path = field(default_factory=repo_root)
     enforce_iam: bool = True
+    rollout_check_seconds: int = 2
+    # ECS's deployment events are delivered through EventBridge unless told otherwise (a lost event).
+    drop_ecs_events: bool = False
 
     def __post_init__(self) -> None:
         self.deliveries = gaps.Deliveries()
@@ -52,6 +55,13 @@ class EmbeddedAws:
         self.http_apis: dict[str, HttpApi] = {}  # one per stack, as each stack has its own API in AWS
         # Each function's calls are authorized against its own role (iam.py); off only for a test that says so.
         self.authorizer = iam.Authorizer(world.ACCOUNT_ID, enforcing=self.enforce_iam)
+        self.ecs_events: list[dict[str, Any]] = []  # every ECS deployment event, delivered or dropped
+
+    def emit_ecs_event(self, event: dict[str, Any]) -> None:
+        """ECS sends a deployment event to EventBridge (again, for a test of a duplicate)."""
+        self.ecs_events.append(event)
+        if not self.drop_ecs_events and self.runner is not None:
+            gaps.put_event(event["account"], event["region"], event, self.runner, self.deliveries)
 
     def start(self) -> EmbeddedAws:
         from moto.core.config import default_user_config
@@ -90,7 +100,7 @@ class EmbeddedAws:
         self._undo = [
             gaps.install_lambda_runner(self.runner),
             gaps.install_s3_events(self.runner, self.deliveries),
-            gaps.install_ecs_rollouts(lambda: self.rollout_seconds),
+            gaps.install_ecs_rollouts(lambda: self.rollout_seconds, self.emit_ecs_event),
             gaps.install_email_outbox(self.outbox),
             gaps.install_send_task_failure_cause(),
             gaps.install_ecs_task_definitions(world.ACCOUNT_ID),
@@ -101,7 +111,9 @@ class EmbeddedAws:
 
         session = self.session()
         for env in self.envs:
-            world.seed(session, env, self.rollout_timeout_seconds, self.poll_interval_seconds)
+            world.seed(
+                session, env, self.rollout_timeout_seconds, self.poll_interval_seconds, self.rollout_check_seconds
+            )
             stack = provision.provision(
                 session,
                 self.root,

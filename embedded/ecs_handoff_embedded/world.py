@@ -48,7 +48,13 @@ def bucket_name(env: str) -> str:
     return f"{env}-ecsdef-{ACCOUNT_ID}"
 
 
-def seed(session: Any, env: str, rollout_timeout_seconds: int = 60, poll_interval_seconds: int = 1) -> None:
+def seed(
+    session: Any,
+    env: str,
+    rollout_timeout_seconds: int = 60,
+    poll_interval_seconds: int = 1,
+    rollout_check_seconds: int = 2,
+) -> None:
     """Create what Terraform owns in one environment, in the shapes the docs describe."""
     s3, ecs, ssm, iam = (session.client(n) for n in ("s3", "ecs", "ssm", "iam"))
     bucket = bucket_name(env)
@@ -120,6 +126,7 @@ def seed(session: Any, env: str, rollout_timeout_seconds: int = 60, poll_interva
                     "approvers": APPROVERS.get(env, []),
                     "rollout_timeout_seconds": rollout_timeout_seconds,
                     "poll_interval_seconds": poll_interval_seconds,
+                    "rollout_check_seconds": rollout_check_seconds,
                     "lock_timeout_seconds": 600,
                     # The embedded AWS's own caller (moto's user) may decide from the CLI, as bob.
                     "approver_principals": {OPERATOR_ARN: "bob@example.com"} if env == "prod" else {},
@@ -178,6 +185,7 @@ def add_simple_service(session: Any, env: str, service_id: str, image: str) -> N
                 "service": service_id,
                 "task_definition": family,
                 "poll_interval_seconds": 1,
+                "rollout_check_seconds": 2,
                 "rollout_timeout_seconds": 120,
                 "lock_timeout_seconds": 600,
             }

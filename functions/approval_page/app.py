@@ -12,7 +12,7 @@ from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.aws.secrets import signing_key
 from ecs_handoff.logic.approval_decision import ApprovalDesk, LinkRequest, PageResult
-from ecs_handoff.observability import logger, metrics, tracer
+from ecs_handoff.observability import logger, metrics
 from ecs_handoff.settings import Settings
 
 app = APIGatewayHttpResolver()
@@ -57,6 +57,5 @@ def decide(approval_id: str) -> Response[str]:
 
 @logger.inject_lambda_context(correlation_id_path="pathParameters.approval_id", log_event=False)
 @metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

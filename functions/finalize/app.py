@@ -15,7 +15,7 @@ from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.aws.state import ServiceState
 from ecs_handoff.logic.finalize import ended_execution_state, finalize
 from ecs_handoff.models import ExecutionStatusChange, WorkflowState, seconds_since
-from ecs_handoff.observability import logger, metrics, tracer
+from ecs_handoff.observability import logger, metrics
 from ecs_handoff.settings import Settings
 
 EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
@@ -23,7 +23,6 @@ EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
 
 @logger.inject_lambda_context(correlation_id_path="request.deployment_id")
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_env()
     records = DeploymentRecords(settings.need("deployments_table"))

@@ -8,13 +8,12 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from ecs_handoff.logic.intake import Intake
-from ecs_handoff.observability import logger, metrics, tracer
+from ecs_handoff.observability import logger, metrics
 from ecs_handoff.settings import Settings
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = Intake(Settings.from_env()).handle(event)
     metrics.add_metric(name=f"Intake{result.action.title()}", unit=MetricUnit.Count, value=1)

@@ -11,13 +11,12 @@ from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.aws.state import ServiceState
 from ecs_handoff.logic.lock import acquire
 from ecs_handoff.models import LockInput
-from ecs_handoff.observability import logger, metrics, tracer
+from ecs_handoff.observability import logger, metrics
 from ecs_handoff.settings import Settings
 
 
 @logger.inject_lambda_context(correlation_id_path="request.deployment_id")
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 @event_parser(model=LockInput)
 def lambda_handler(event: LockInput, context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_env()

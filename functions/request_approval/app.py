@@ -13,13 +13,12 @@ from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.aws.secrets import signing_key
 from ecs_handoff.logic.request_approval import request_approval
 from ecs_handoff.models import ApprovalInput
-from ecs_handoff.observability import logger, metrics, tracer
+from ecs_handoff.observability import logger, metrics
 from ecs_handoff.settings import Settings
 
 
 @logger.inject_lambda_context(correlation_id_path="request.deployment_id", log_event=False)
 @metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
 @event_parser(model=ApprovalInput)
 def lambda_handler(event: ApprovalInput, context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_env()

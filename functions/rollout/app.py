@@ -1,4 +1,6 @@
-"""Rollout function: one poll of this deployment's rolloutState (the waiting is a Wait state in the ASL)."""
+"""Rollout function, invoked by WatchRollout with a task token: stores the token under the ECS deployment
+id, looks at the deployment once, and sends the verdict itself if ECS has already decided. Otherwise the
+workflow waits for ECS's event (rollout_event) or, when none comes, for this function's next look."""
 
 from __future__ import annotations
 
@@ -7,23 +9,23 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from ecs_handoff.aws.records import DeploymentRecords
-from ecs_handoff.aws.state import ServiceState
-from ecs_handoff.logic.rollout import check
+from ecs_handoff.aws.state import RolloutWaits
+from ecs_handoff.logic.rollout import watch
 from ecs_handoff.models import RolloutInput
-from ecs_handoff.observability import logger, metrics, tracer
+from ecs_handoff.observability import logger, metrics
 from ecs_handoff.settings import Settings
 
 
 @logger.inject_lambda_context(correlation_id_path="request.deployment_id")
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 @event_parser(model=RolloutInput)
 def lambda_handler(event: RolloutInput, context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_env()
-    result = check(
+    result = watch(
         event.request,
         event.deploy,
+        event.task_token,
         DeploymentRecords(settings.need("deployments_table")),
-        ServiceState(settings.need("state_table")),
+        RolloutWaits(settings.need("state_table")),
     )
-    return result.model_dump(mode="json")
+    return result.model_dump(mode="json")  # Step Functions keeps the verdict sent with the token, not this

@@ -43,7 +43,7 @@ def test_workflow_success_deploys_new_images_and_records_each_phase(world: World
     assert after["images"] == {k: world.pinned(v) for k, v in NEW.items()}
     assert after["task_definition"] == record.new_task_definition
     assert record.previous_task_definition == before["task_definition"]
-    assert {"received", "queued", "locked", "registered", "deploying", "finished"} <= set(record.timeline)
+    assert {"received", "queued", "locked", "deploying", "finished"} <= set(record.timeline)
     assert execution(embedded, "dev", record.id)["status"] == "SUCCEEDED"
 
 

@@ -171,24 +171,32 @@ def test_fault_fifty_services_uploading_at_once_all_deploy(world: World, embedde
         assert world.running("dev", f"svc{n:02d}")["images"]["app"] == world.pinned(image(f"dev-svc{n:02d}", "dev-1"))
 
 
-def test_fault_deploy_dies_between_register_and_record_and_the_retry_reuses_the_revision(world: World, monkeypatch):
+def test_fault_deploy_dies_between_update_service_and_record_and_the_retry_finds_what_it_did(
+    world: World, embedded: EmbeddedAws, monkeypatch
+):
     from ecs_handoff.aws.records import DeploymentRecords
 
-    # GIVEN the deploy function dies after RegisterTaskDefinition, before it could record the revision
+    # GIVEN the deploy function dies after RegisterTaskDefinition and UpdateService, before its record write
     original = DeploymentRecords.update
     deaths = [0]
 
     def dies_once(self: Any, deployment_id: str, phase: str | None = None, **kwargs: Any) -> None:
-        if phase == "registered" and deaths[0] == 0:
+        if phase == "deploying" and deaths[0] == 0:
             deaths[0] += 1
             raise TransientAwsError("the sandbox died before recording the new revision")
         original(self, deployment_id, phase=phase, **kwargs)
 
     monkeypatch.setattr(DeploymentRecords, "update", dies_once)
     before = revisions(world, "dev-worker")
+    running_before = world.running("dev", "worker")["task_definition"]
+    updates_before = len([e for e in embedded.ecs_events if e["detail"]["eventName"].endswith("IN_PROGRESS")])
     record = world.wait("dev", world.upload("dev", "worker", artifact({"app": image("worker", "dev-window1")})))
-    # THEN the retry (RetryCount 1) finds the revision by its deployment-id tag instead of registering again
+    # THEN the retry (RetryCount 1) finds the revision by its deployment-id tag and the service already on
+    # it, instead of registering or updating again
     assert record.outcome is Outcome.SUCCEEDED, record.reason
     assert deaths[0] == 1
     assert len(revisions(world, "dev-worker")) == len(before) + 1
     assert record.new_task_definition == revisions(world, "dev-worker")[-1]
+    updates = len([e for e in embedded.ecs_events if e["detail"]["eventName"].endswith("IN_PROGRESS")])
+    assert updates == updates_before + 1  # one ECS deployment
+    assert record.previous_task_definition == running_before  # recovered from ECS's own deployments list

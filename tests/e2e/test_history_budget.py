@@ -18,26 +18,28 @@ from tests.e2e.test_execution_end import entered, history
 from tests.helpers import ROOT
 
 ASL = json.loads((ROOT / "statemachine" / "deployment.asl.json").read_text())["States"]
-ROLLOUT_LOOP = ("CheckRollout", "RolloutDone?", "WaitForRollout")
+ROLLOUT_LOOP = ("WatchRollout", "NoVerdictYet")  # a wait for ECS's event that times out
 LOCK_LOOP = ("AcquireLock", "LockAcquired?", "WaitForLock")
-FAILED_CHECK_LOOP = ("CheckRollout", "CountFailedCheck", "TooManyFailedChecks?", "WaitForRollout")
+FAILED_CHECK_LOOP = ("WatchRollout", "CountFailedCheck", "TooManyFailedChecks?", "WaitAfterFailedCheck")
 
 
-def events_per_attempt(state: dict[str, Any]) -> int:
-    """A Lambda task attempt: scheduled, started, succeeded or failed; a callback task is also submitted."""
-    return 4 if str(state.get("Resource", "")).endswith(".waitForTaskToken") else 3
+def events_per_attempt(state: dict[str, Any], succeeded: bool = True) -> int:
+    """A Lambda task attempt: scheduled, started, then succeeded, failed or timed out; a callback task is
+    also submitted once its function has returned (not when the function failed)."""
+    callback = str(state.get("Resource", "")).endswith(".waitForTaskToken")
+    return 4 if callback and succeeded else 3
 
 
-def events_once(name: str, retried: bool = False) -> int:
+def events_once(name: str, retried: bool = False, succeeded: bool = True) -> int:
     state = ASL[name]
     if state["Type"] != "Task":
         return 2  # entered, exited
     attempts = 1 + (sum(r.get("MaxAttempts", 3) for r in state.get("Retry", [])) if retried else 0)
-    return 2 + events_per_attempt(state) * attempts
+    return 2 + events_per_attempt(state, succeeded) * attempts
 
 
-def cycle(names: tuple[str, ...]) -> int:
-    return sum(events_once(n) for n in names)
+def cycle(names: tuple[str, ...], succeeded: bool = True) -> int:
+    return sum(events_once(n, succeeded=succeeded) for n in names)
 
 
 def gaps_between(events: list[dict[str, Any]], state: str) -> list[int]:
@@ -46,16 +48,17 @@ def gaps_between(events: list[dict[str, Any]], state: str) -> list[int]:
 
 
 def test_history_budget_constants_are_what_the_asl_implies() -> None:
-    assert cycle(ROLLOUT_LOOP) == limits.EVENTS_PER_ROLLOUT_POLL
+    assert cycle(ROLLOUT_LOOP) == limits.EVENTS_PER_ROLLOUT_CHECK
     assert cycle(LOCK_LOOP) == limits.EVENTS_PER_LOCK_WAIT
-    assert cycle(FAILED_CHECK_LOOP) == limits.EVENTS_PER_FAILED_CHECK
+    assert cycle(FAILED_CHECK_LOOP, succeeded=False) == limits.EVENTS_PER_FAILED_CHECK
     # every state once, every task retried to its MaxAttempts, plus ExecutionStarted and the end event
     assert 2 + sum(events_once(n, retried=True) for n in ASL) == limits.EVENTS_OUTSIDE_LOOPS
 
 
-def test_history_budget_measured_per_rollout_poll_and_per_lock_wait(world: World, embedded: EmbeddedAws) -> None:
-    # GIVEN a rollout that takes a few polls, and a second upload that waits for its lock
-    embedded.rollout_seconds = 3.0
+def test_history_budget_measured_per_rollout_check_and_per_lock_wait(world: World, embedded: EmbeddedAws) -> None:
+    # GIVEN a rollout that outlasts a few waits for ECS's event (2 s each), and a second upload that waits
+    # for its lock
+    embedded.rollout_seconds = 5.0
     first = world.upload("dev", "worker", artifact({"app": image("worker", "dev-budget1")}))
     world.wait_phase("dev", first, "deploying", timeout=10)
     second = world.upload("dev", "worker", artifact({"app": image("worker", "dev-budget2")}))
@@ -63,24 +66,24 @@ def test_history_budget_measured_per_rollout_poll_and_per_lock_wait(world: World
     assert (a.outcome, b.outcome) == (Outcome.SUCCEEDED, Outcome.SUCCEEDED)
     assert a.execution_arn is not None and b.execution_arn is not None
     polled, waited = history(embedded, a.execution_arn), history(embedded, b.execution_arn)
-    # THEN each poll and each lock wait cost exactly what the budget says
-    poll_gaps, lock_gaps = gaps_between(polled, "CheckRollout"), gaps_between(waited, "AcquireLock")
-    assert len(poll_gaps) >= 2 and set(poll_gaps) == {limits.EVENTS_PER_ROLLOUT_POLL}
+    # THEN each look again and each lock wait cost exactly what the budget says
+    poll_gaps, lock_gaps = gaps_between(polled, "WatchRollout"), gaps_between(waited, "AcquireLock")
+    assert len(poll_gaps) >= 2 and set(poll_gaps) == {limits.EVENTS_PER_ROLLOUT_CHECK}
     assert len(lock_gaps) >= 2 and set(lock_gaps) == {limits.EVENTS_PER_LOCK_WAIT}
     # AND what is outside the loops stays within its share
-    outside = len(polled) - len(poll_gaps) * limits.EVENTS_PER_ROLLOUT_POLL
+    outside = len(polled) - len(poll_gaps) * limits.EVENTS_PER_ROLLOUT_CHECK
     assert outside <= limits.EVENTS_OUTSIDE_LOOPS
 
 
 def test_history_budget_measured_per_failed_check(world: World, embedded: EmbeddedAws) -> None:
     assert embedded.runner is not None
-    embedded.rollout_seconds = 3.0
+    embedded.rollout_seconds = 5.0
     embedded.runner.inject_failure("handoff-dev-rollout", "AwsAccessError", "injected", times=1)
     record = world.wait("dev", world.upload("dev", "worker", artifact({"app": image("worker", "dev-budget3")})))
     assert record.outcome is Outcome.SUCCEEDED and record.execution_arn is not None
     events = history(embedded, record.execution_arn)
     failed_at = entered(events, "CountFailedCheck")[0]
-    checks = entered(events, "CheckRollout")
+    checks = entered(events, "WatchRollout")
     before = max(i for i in checks if i < failed_at)
     after = min(i for i in checks if i > failed_at)
     assert after - before == limits.EVENTS_PER_FAILED_CHECK

@@ -84,7 +84,8 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
             Endpoint=queue_arn,
             Attributes={"RawMessageDelivery": "true"},
         )
-        undo = gaps.install_ecs_rollouts(lambda: 3600.0)  # ECS's deployments; finished by hand in tests
+        # ECS's deployments, finished by hand in tests; their events are delivered by hand too
+        undo = gaps.install_ecs_rollouts(lambda: 3600.0, lambda event: None)
         try:
             yield Stack(session, deployed.outputs, runner)
         finally:

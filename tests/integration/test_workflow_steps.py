@@ -108,12 +108,92 @@ def test_deploy_retried_after_success_registers_and_updates_nothing_more(stack: 
     state = start(stack, NEW)
     first = stack.invoke("deploy", {"request": state["request"]})
     revisions = stack.client("ecs").list_task_definitions(familyPrefix="dev-api")["taskDefinitionArns"]
-    # WHEN Step Functions retries it
-    second = stack.invoke("deploy", {"request": state["request"]})
+    # WHEN Step Functions retries it ($$.State.RetryCount is 1)
+    second = stack.invoke("deploy", {"request": state["request"], "attempt": 1})
     # THEN no second revision, the same ECS deployment, the same previous revision
     assert stack.client("ecs").list_task_definitions(familyPrefix="dev-api")["taskDefinitionArns"] == revisions
     assert second["ecs_deployment_id"] == first["ecs_deployment_id"]
     assert second["previous_task_definition"] == first["previous_task_definition"]
+
+
+def forget_deploy(stack: Stack, deployment_id: str) -> None:
+    """As if the deploy step died after its ECS calls, before its one record write."""
+    stack.client("dynamodb").update_item(
+        TableName=stack.outputs["DeploymentsTableName"],
+        Key={"id": {"S": deployment_id}},
+        UpdateExpression="REMOVE new_task_definition, previous_task_definition, ecs_deployment_id",
+    )
+
+
+def test_deploy_retried_after_update_service_but_before_recording_finds_what_it_did(stack: Stack):
+    # GIVEN the first attempt registered and updated the service, then died before writing the record
+    state = start(stack, NEW)
+    first = stack.invoke("deploy", {"request": state["request"]})
+    forget_deploy(stack, state["request"]["deployment_id"])
+    revisions = stack.client("ecs").list_task_definitions(familyPrefix="dev-api")["taskDefinitionArns"]
+    # WHEN Step Functions retries it
+    second = stack.invoke("deploy", {"request": state["request"], "attempt": 1})
+    # THEN ECS shows what the first attempt did: no second revision, no second ECS deployment
+    assert stack.client("ecs").list_task_definitions(familyPrefix="dev-api")["taskDefinitionArns"] == revisions
+    assert second["ecs_deployment_id"] == first["ecs_deployment_id"]
+    assert second["new_task_definition"] == first["new_task_definition"]
+    assert second["previous_task_definition"].endswith("dev-api:1")  # from the deployment ECS still lists
+    record = records(stack).get(state["request"]["deployment_id"])
+    assert record is not None and record.ecs_deployment_id == first["ecs_deployment_id"]
+    assert record.previous_task_definition == second["previous_task_definition"]
+
+
+class _Throttled:
+    """An ECS client whose UpdateService is throttled; everything else is the real one."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def update_service(self, **_: Any) -> Any:
+        from botocore.exceptions import ClientError
+
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "UpdateService")
+
+
+def test_deploy_retried_after_register_but_before_update_reuses_the_revision(stack: Stack):
+    from ecs_handoff.errors import TransientAwsError
+    from ecs_handoff.logic.deploy import deploy
+    from ecs_handoff.models import DeploymentRequest
+
+    # GIVEN the first attempt registered, then UpdateService was throttled
+    state = start(stack, NEW)
+    request = DeploymentRequest.model_validate(state["request"])
+    ecs = stack.client("ecs")
+    with pytest.raises(TransientAwsError, match="ThrottlingException"):
+        deploy(request, records(stack), ecs_client=_Throttled(ecs))
+    assert ecs_service().task_definition.endswith("dev-api:1")
+    revisions = ecs.list_task_definitions(familyPrefix="dev-api")["taskDefinitionArns"]
+    # WHEN Step Functions retries it
+    result = deploy(request, records(stack), ecs_client=ecs, attempt=1)
+    # THEN the tagged revision is reused, and the service now runs it
+    assert ecs.list_task_definitions(familyPrefix="dev-api")["taskDefinitionArns"] == revisions
+    assert result.new_task_definition == revisions[-1] and ecs_service().task_definition == revisions[-1]
+    assert result.previous_task_definition.endswith("dev-api:1")
+
+
+def test_deploy_that_cannot_record_puts_the_service_back(stack: Stack):
+    from ecs_handoff.errors import DeployFailed
+    from ecs_handoff.logic.deploy import deploy
+    from ecs_handoff.models import DeploymentRequest
+
+    # GIVEN a deployment whose record is gone (the write after UpdateService fails for good)
+    state = start(stack, NEW)
+    request = DeploymentRequest.model_validate(state["request"])
+    stack.client("dynamodb").delete_item(
+        TableName=stack.outputs["DeploymentsTableName"], Key={"id": {"S": request.deployment_id}}
+    )
+    # WHEN the deploy step runs  THEN it fails, and the service is back where it was: nothing half-deployed
+    with pytest.raises(DeployFailed, match=r"could not be recorded .* put back on dev-api:1"):
+        deploy(request, records(stack), ecs_client=stack.client("ecs"))
+    assert ecs_service().task_definition.endswith("dev-api:1")
 
 
 def test_deploy_base_from_family_skips_handoffs_own_revisions(stack: Stack):
@@ -138,18 +218,100 @@ def deployed(stack: Stack) -> tuple[dict[str, Any], dict[str, Any]]:
     return state, stack.invoke("deploy", {"request": state["request"]})
 
 
-def test_rollout_in_progress_then_completed(stack: Stack):
+TOKEN = "token-of-the-waiting-rollout"  # SendTaskSuccess to it answers TaskDoesNotExist: logged, not raised
+
+
+def watch(stack: Stack, state: dict[str, Any], result: dict[str, Any], token: str = TOKEN) -> dict[str, Any]:
+    return stack.invoke("rollout", {"request": state["request"], "deploy": result, "task_token": token})
+
+
+def waiting(stack: Stack, ecs_deployment_id: str) -> dict[str, Any] | None:
+    from ecs_handoff.aws.state import RolloutWaits
+
+    return RolloutWaits(stack.outputs["StateTableName"]).waiting(ecs_deployment_id)
+
+
+def ecs_event(ecs_deployment_id: str, name: str = "SERVICE_DEPLOYMENT_COMPLETED", service: str = "dev/api") -> dict:
+    """ECS's event as the Amazon ECS developer guide shows it."""
+    return {
+        "version": "0",
+        "id": "ddca6449-b258-46c0-8653-e0e3aEXAMPLE",
+        "detail-type": "ECS Deployment State Change",
+        "source": "aws.ecs",
+        "account": "123456789012",
+        "time": "2026-11-27T09:00:01Z",
+        "region": "ap-northeast-1",
+        "resources": [f"arn:aws:ecs:ap-northeast-1:123456789012:service/{service}"],
+        "detail": {
+            "eventType": "ERROR" if name.endswith("FAILED") else "INFO",
+            "eventName": name,
+            "deploymentId": ecs_deployment_id,
+            "updatedAt": "2026-11-27T09:00:00.250Z",
+            "reason": "ECS deployment circuit breaker: task failed to start."
+            if name.endswith("FAILED")
+            else f"ECS deployment {ecs_deployment_id} completed.",
+        },
+    }
+
+
+def test_rollout_watch_stores_the_token_and_waits_while_in_progress(stack: Stack):
     state, result = deployed(stack)
-    event = {"request": state["request"], "deploy": result}
-    assert stack.invoke("rollout", event)["state"] == "IN_PROGRESS"
+    checked = watch(stack, state, result)
+    assert checked["state"] == "IN_PROGRESS" and checked["decided_by"] == "poll"
+    stored = waiting(stack, result["ecs_deployment_id"])
+    assert stored is not None and stored.token == TOKEN and stored["service"] == "dev/api"
+    assert stored["deployment_id"] == state["request"]["deployment_id"]
+    assert records(stack).get(state["request"]["deployment_id"]).phase == "rolling_out"  # type: ignore[union-attr]
+
+
+def test_rollout_watch_decides_what_ecs_already_decided_and_takes_the_token(stack: Stack):
+    # GIVEN ECS finished before the token was stored (its event found nobody waiting)
+    state, result = deployed(stack)
     ecs_service().deployments[0]["rolloutState"] = "COMPLETED"
-    assert stack.invoke("rollout", event)["state"] == "COMPLETED"
+    assert stack.invoke("rollout-event", ecs_event(result["ecs_deployment_id"]))["done"].startswith("ignored")
+    # WHEN the workflow stores its token and looks
+    checked = watch(stack, state, result)
+    # THEN the look decides, and no token is left for a later event to use
+    assert checked["state"] == "COMPLETED" and checked["decided_by"] == "poll"
+    assert waiting(stack, result["ecs_deployment_id"]) is None
+
+
+def test_rollout_event_ends_the_wait_once_and_ignores_duplicates(stack: Stack):
+    state, result = deployed(stack)
+    watch(stack, state, result)
+    done = stack.invoke("rollout-event", ecs_event(result["ecs_deployment_id"]))["done"]
+    assert done == f"COMPLETED: sent to deployment {state['request']['deployment_id']}"
+    assert waiting(stack, result["ecs_deployment_id"]) is None
+    again = stack.invoke("rollout-event", ecs_event(result["ecs_deployment_id"]))["done"]
+    late = stack.invoke("rollout-event", ecs_event(result["ecs_deployment_id"], "SERVICE_DEPLOYMENT_FAILED"))["done"]
+    assert again.startswith("ignored: nothing waits") and late.startswith("ignored: nothing waits")
+
+
+def test_rollout_event_for_another_deployment_or_service_is_ignored(stack: Stack):
+    state, result = deployed(stack)
+    watch(stack, state, result)
+    ours = result["ecs_deployment_id"]
+    foreign = stack.invoke("rollout-event", ecs_event("ecs-svc/1234567890123456789"))["done"]
+    elsewhere = stack.invoke("rollout-event", ecs_event(ours, service="prod/api"))["done"]
+    progress = stack.invoke("rollout-event", ecs_event(ours, "SERVICE_DEPLOYMENT_IN_PROGRESS"))["done"]
+    assert foreign.startswith("ignored: nothing waits on ecs-svc/1234567890123456789")
+    assert elsewhere.startswith(f"ignored: {ours} is a deployment of dev/api")
+    assert progress == "ignored: SERVICE_DEPLOYMENT_IN_PROGRESS decides nothing"
+    assert waiting(stack, ours) is not None  # still waiting for the real verdict
+
+
+def test_rollout_watch_after_a_timed_out_wait_replaces_the_token(stack: Stack):
+    state, result = deployed(stack)
+    watch(stack, state, result, "first-token")
+    watch(stack, state, result, "second-token")
+    stored = waiting(stack, result["ecs_deployment_id"])
+    assert stored is not None and stored.token == "second-token"
 
 
 def test_rollout_failed_reports_ecs_reason(stack: Stack):
     state, result = deployed(stack)
     ecs_service().deployments[0].update(rolloutState="FAILED", rolloutStateReason="circuit breaker", failedTasks=2)
-    checked = stack.invoke("rollout", {"request": state["request"], "deploy": result})
+    checked = watch(stack, state, result)
     assert (
         checked["state"] == "FAILED"
         and "circuit breaker" in checked["reason"]
@@ -161,7 +323,7 @@ def test_rollout_stable_service_without_our_deployment_is_not_success(stack: Sta
     # GIVEN the service is steady, but on a deployment that is not the one handoff created
     state, result = deployed(stack)
     ecs_service().deployments[0].update(id="ecs-svc/someone-else", rolloutState="COMPLETED")
-    checked = stack.invoke("rollout", {"request": state["request"], "deploy": result})
+    checked = watch(stack, state, result)
     assert checked["state"] == "FAILED" and "no longer on service api" in checked["reason"]
 
 
@@ -169,7 +331,7 @@ def test_rollout_timeout_fails(stack: Stack):
     state, result = deployed(stack)
     state["request"]["service"]["rollout_timeout_seconds"] = 5
     result["deployed_at"] = "2026-01-01T00:00:00.000Z"
-    checked = stack.invoke("rollout", {"request": state["request"], "deploy": result})
+    checked = watch(stack, state, result)
     assert checked["state"] == "FAILED" and "did not complete within 5 s" in checked["reason"]
 
 

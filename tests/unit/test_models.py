@@ -155,15 +155,22 @@ def test_decide_superseded_and_explicit_result():
 
 
 def test_service_config_refuses_loops_that_could_overflow_one_execution_history():
-    # GIVEN 24 h of rollout polled every 30 s: 2,880 polls of up to 11 events, plus the lock wait
+    # GIVEN 24 h of rollout looked at every 30 s without an event: 2,880 looks of up to 11 events, plus
+    # 240 lock waits of 9 (an hour polled every 15 s) and 179 outside the loops
     entry = {"cluster": "c", "service": "s", "task_definition": "t", "rollout_timeout_seconds": 86400}
     # THEN it is refused with the numbers, since AWS fails an execution past 25,000 events
-    with pytest.raises(ValidationError, match=r"could need 32930 Step Functions history events; at most 20000 fit"):
-        ServiceConfig.model_validate({**entry, "poll_interval_seconds": 30})
-    # AND polling every 60 s fits (1,440 polls)
-    config = ServiceConfig.model_validate({**entry, "poll_interval_seconds": 60})
-    assert limits.planned_events(1440, 60) <= limits.HISTORY_BUDGET
-    assert config.poll_interval_seconds == 60
+    with pytest.raises(ValidationError, match=r"could need 34019 Step Functions history events; at most 20000 fit"):
+        ServiceConfig.model_validate({**entry, "rollout_check_seconds": 30})
+    # AND looking every 60 s fits (1,440 looks: 18,179 events)
+    config = ServiceConfig.model_validate({**entry, "rollout_check_seconds": 60})
+    assert limits.planned_events(1440, 240) == 18179
+    assert config.rollout_check_seconds == 60 and config.rollout_check_every == 60
+
+
+def test_service_config_rollout_check_defaults_to_three_minutes_and_never_exceeds_the_timeout():
+    entry = {"cluster": "c", "service": "s", "task_definition": "t"}
+    assert ServiceConfig.model_validate(entry).rollout_check_every == 180
+    assert ServiceConfig.model_validate({**entry, "rollout_timeout_seconds": 90}).rollout_check_every == 90
 
 
 def test_service_config_counts_the_lock_wait_against_the_history_too():

@@ -371,7 +371,17 @@ def needed_permissions(install: Install) -> dict[str, list[Permission]]:
             *pass_roles,
             *write(deployments),
         ],
-        "rollout": [*on_services("DescribeServices"), *write(deployments, state)],
+        "rollout": [
+            *on_services("DescribeServices"),
+            Permission("dynamodb:UpdateItem", deployments),
+            *write(state, actions=("PutItem", "DeleteItem", "UpdateItem")),
+            Permission("states:SendTaskSuccess"),
+        ],
+        "rollout-event": [
+            *write(state, actions=("GetItem", "DeleteItem", "PutItem")),
+            *on_services("DescribeServices"),
+            Permission("states:SendTaskSuccess"),
+        ],
         "rollback": [*on_services("DescribeServices", "UpdateService"), *write(deployments)],
         "finalize": [
             *write(deployments, state, actions=("GetItem", "UpdateItem", "DeleteItem")),

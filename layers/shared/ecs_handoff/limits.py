@@ -12,19 +12,21 @@ HISTORY_EVENT_LIMIT = 25_000
 # whatever a future state adds before anyone re-measures.
 HISTORY_BUDGET = 20_000
 
-# One rollout poll: CheckRollout (entered, Lambda scheduled, started, succeeded, exited), the
-# RolloutDone? choice (entered, exited), WaitForRollout (entered, exited).
-EVENTS_PER_ROLLOUT_POLL = 9
+# One wait for ECS's event that ends without one, so the deployment is looked at again: WatchRollout
+# (entered, scheduled, started, submitted, timed out, exited), NoVerdictYet (entered, exited).
+EVENTS_PER_ROLLOUT_CHECK = 8
 # One lock wait: AcquireLock (5), LockAcquired? (2), WaitForLock (2).
 EVENTS_PER_LOCK_WAIT = 9
-# A failed rollout check that is looked at again: CheckRollout with its failure (entered, scheduled,
-# started, failed, exited), CountFailedCheck (2), TooManyFailedChecks? (2), WaitForRollout (2).
+# A failed look that is looked at again: WatchRollout with its failure (entered, scheduled, started,
+# failed, exited: a function that fails never submits), CountFailedCheck (2), TooManyFailedChecks? (2),
+# WaitAfterFailedCheck (2).
 EVENTS_PER_FAILED_CHECK = 11
 # Everything outside the loops on the longest path, each task retried to its MaxAttempts:
 # derived from the ASL by the same test.
-EVENTS_OUTSIDE_LOOPS = 170
+EVENTS_OUTSIDE_LOOPS = 179
 
 
-def planned_events(rollout_polls: float, lock_waits: float) -> int:
+def planned_events(rollout_checks: float, lock_waits: float) -> int:
     """Worst case for one execution whose loops turn at most this often (a failed check costs more)."""
-    return int(EVENTS_OUTSIDE_LOOPS + rollout_polls * EVENTS_PER_FAILED_CHECK + lock_waits * EVENTS_PER_LOCK_WAIT)
+    per_check = max(EVENTS_PER_ROLLOUT_CHECK, EVENTS_PER_FAILED_CHECK)
+    return int(EVENTS_OUTSIDE_LOOPS + rollout_checks * per_check + lock_waits * EVENTS_PER_LOCK_WAIT)

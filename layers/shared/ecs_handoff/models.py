@@ -107,7 +107,17 @@ class ServiceConfig(Model):
     approvals_required: int = Field(default=1, ge=1, le=10)
     rollout_timeout_seconds: int = Field(default=1800, ge=5, le=86400)
     approval_timeout_seconds: int = Field(default=86400, ge=5, le=604800)
-    poll_interval_seconds: int = Field(default=15, ge=1, le=300)
+    poll_interval_seconds: int = Field(
+        default=15, ge=1, le=300, description="How often a deployment waiting for the service's lock looks again."
+    )
+    rollout_check_seconds: int = Field(
+        default=180,
+        ge=1,
+        le=3600,
+        description="ECS's own deployment events decide the rollout; when none has arrived for this long "
+        "(events can be lost or late, and FAILED comes only with the circuit breaker on), the workflow "
+        "checks the deployment itself, and waits again, up to rollout_timeout_seconds.",
+    )
     lock_timeout_seconds: int = Field(
         default=3600,
         ge=5,
@@ -145,17 +155,23 @@ class ServiceConfig(Model):
     @model_validator(mode="after")
     def _loops_fit_in_one_execution(self) -> ServiceConfig:
         # A standard execution keeps at most 25,000 history events; its loops must fit with margin.
-        rollout_polls = self.rollout_timeout_seconds / self.poll_interval_seconds
+        rollout_checks = self.rollout_timeout_seconds / self.rollout_check_seconds
         lock_waits = self.lock_timeout_seconds / self.poll_interval_seconds
-        events = limits.planned_events(rollout_polls, lock_waits)
+        events = limits.planned_events(rollout_checks, lock_waits)
         if events > limits.HISTORY_BUDGET:
             raise ValueError(
-                f"rollout_timeout_seconds {self.rollout_timeout_seconds} and lock_timeout_seconds "
-                f"{self.lock_timeout_seconds} polled every {self.poll_interval_seconds} s could need {events} "
-                f"Step Functions history events; at most {limits.HISTORY_BUDGET} fit in one execution "
-                f"(AWS's limit is {limits.HISTORY_EVENT_LIMIT}), so raise poll_interval_seconds or lower the timeouts"
+                f"rollout_timeout_seconds {self.rollout_timeout_seconds} checked every {self.rollout_check_seconds} s "
+                f"and lock_timeout_seconds {self.lock_timeout_seconds} polled every {self.poll_interval_seconds} s "
+                f"could need {events} Step Functions history events; at most {limits.HISTORY_BUDGET} fit in one "
+                f"execution (AWS's limit is {limits.HISTORY_EVENT_LIMIT}), so raise rollout_check_seconds or "
+                "poll_interval_seconds, or lower the timeouts"
             )
         return self
+
+    @property
+    def rollout_check_every(self) -> int:
+        """How long one wait for ECS's event lasts before the workflow checks by itself."""
+        return min(self.rollout_check_seconds, self.rollout_timeout_seconds)
 
     @model_validator(mode="after")
     def _principals_act_as_approvers(self) -> ServiceConfig:
@@ -255,6 +271,8 @@ class DeploymentRequest(Model):
     # What ran when the intake looked: lets the deploy step skip describing it again if nothing moved.
     running_task_definition: str | None = None
     running_images: dict[str, str] = Field(default_factory=dict)
+    # RegisterTaskDefinition's arguments, rendered by the intake from the base revision it described.
+    registration: dict[str, Any] | None = None
 
     @property
     def approval_wait_seconds(self) -> int:
@@ -280,7 +298,10 @@ class DeployResult(Model):
     previous_task_definition: str
     ecs_deployment_id: str
     deployed_at: str
-    # How many failed rollout checks amount to the rollout timeout (as many as it allows polls).
+    # How long the workflow waits for ECS's event before it checks by itself (the registry's
+    # rollout_check_seconds, at most the rollout timeout).
+    check_every_seconds: int = 180
+    # How many failed rollout checks amount to the rollout timeout (as many as it allows checks).
     max_failed_checks: int = 1
     images: list[ImageChange]
 
@@ -298,6 +319,13 @@ class RolloutState(StrEnum):
     FAILED = "FAILED"
 
 
+class VerdictSource(StrEnum):
+    """What decided a rollout: ECS's deployment event, or the workflow's own check of the deployment."""
+
+    EVENT = "event"
+    POLL = "poll"
+
+
 class RolloutResult(Model):
     state: RolloutState
     reason: str = ""
@@ -306,7 +334,17 @@ class RolloutResult(Model):
     pending_count: int = 0
     failed_tasks: int = 0
     checked_at: str = ""
+    decided_by: VerdictSource | None = None
+    ecs_reported_at: str | None = None  # when ECS says the deployment reached this state
     unobservable: bool = False  # set by the workflow: no check succeeded before the rollout deadline
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "running_count": self.running_count,
+            "desired_count": self.desired_count,
+            "pending_count": self.pending_count,
+            "failed_tasks": self.failed_tasks,
+        }
 
 
 class RollbackResult(Model):
@@ -350,6 +388,7 @@ class WorkflowState(Model):
     approval_error: WorkflowError | None = None
     rollback_error: WorkflowError | None = None
     check_error: WorkflowError | None = None  # the last failed rollout check (it is looked at again)
+    watch_timeout: WorkflowError | None = None  # the last wait for ECS's event that ended without one
     failed_checks: dict[str, int] | None = None  # {"count": n}, kept by the workflow
     result: dict[str, Any] | None = None  # a verdict decided outside the steps (the ended-execution finalizer)
 
@@ -388,6 +427,8 @@ class DeploymentRecord(Model):
     notified_at: str | None = None  # set by the one finalizer that sends the outcome notification
     notes: list[str] = Field(default_factory=list)  # what happened after the outcome (a late decision)
     revision_deregistered: bool = False  # new_task_definition was deregistered as older than keep_revisions
+    verdict_by: VerdictSource | None = None  # what decided the rollout: ECS's event or handoff's own check
+    ecs_reported_at: str | None = None  # when ECS reported the deployment COMPLETED or FAILED
 
     @property
     def object_version(self) -> str | None:
@@ -417,6 +458,8 @@ class DeploymentRecord(Model):
             "approvals": self.approvals,
             "approved_by": self.approved_by,
             "rollout": self.rollout,
+            "verdict_by": self.verdict_by.value if self.verdict_by else None,
+            "ecs_reported_at": self.ecs_reported_at,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "timeline": self.timeline,
@@ -438,8 +481,34 @@ class DeployInput(Model):
 
 
 class RolloutInput(Model):
+    """WatchRollout's payload: the task token the verdict is sent to, by an ECS event or by this check."""
+
     request: DeploymentRequest
     deploy: DeployResult
+    task_token: str = Field(repr=False)
+
+
+class EcsDeploymentDetail(Model):
+    """The detail of ECS's "ECS Deployment State Change" event (Amazon ECS developer guide)."""
+
+    event_type: str = Field(default="", alias="eventType")
+    event_name: str = Field(alias="eventName")
+    deployment_id: str = Field(alias="deploymentId")
+    updated_at: str = Field(default="", alias="updatedAt")
+    reason: str = ""
+
+
+class EcsDeploymentStateChange(Model):
+    """EventBridge's envelope around an ECS deployment event; resources holds the service ARN."""
+
+    id: str = ""
+    detail_type: str = Field(alias="detail-type")
+    source: str
+    account: str = ""
+    region: str = ""
+    time: str = ""
+    resources: list[str] = Field(default_factory=list)
+    detail: EcsDeploymentDetail
 
 
 class ApprovalStatus(StrEnum):

@@ -1,9 +1,12 @@
-"""Logger, Tracer and Metrics, created once for every function (STYLE 2)."""
+"""Logger and Metrics, created once for every function (STYLE 2).
+
+No Powertools Tracer: it imports the AWS X-Ray SDK (in maintenance since 2026-02-25, end of support
+2027-02-25), which was most of a cold start. Lambda's and Step Functions' active tracing (template.yaml)
+trace every invocation and AWS call without an SDK in the function."""
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 
 logger = Logger(service="handoff")
-tracer = Tracer(service="handoff")
 metrics = Metrics(namespace="handoff", service="handoff")

@@ -21,6 +21,7 @@ locals {
     rollout_timeout_seconds  = var.rollout_timeout_seconds
     approval_timeout_seconds = var.approval_timeout_seconds
     poll_interval_seconds    = var.poll_interval_seconds
+    rollout_check_seconds    = var.rollout_check_seconds
     lock_timeout_seconds     = var.lock_timeout_seconds
     keep_revisions           = var.keep_revisions
     containers               = var.containers

@@ -100,9 +100,15 @@ variable "approval_timeout_seconds" {
 }
 
 variable "poll_interval_seconds" {
-  description = "How often the workflow checks the rollout (and the lock, while it waits for one)."
+  description = "How often a deployment waiting for the service's lock looks again."
   type        = number
   default     = 15
+}
+
+variable "rollout_check_seconds" {
+  description = "ECS's deployment events decide the rollout; when none has come for this long, handoff looks at the deployment itself (and again after each such interval, up to the rollout timeout)."
+  type        = number
+  default     = 180
 }
 
 variable "lock_timeout_seconds" {

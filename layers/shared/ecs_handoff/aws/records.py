@@ -71,8 +71,9 @@ class DeploymentRecords(Table):
         values: dict[str, Any] = {":o": outcome, ":r": reason, ":at": at, ":finished": "finished", **running}
         sets = ["outcome = :o", "reason = :r", "finished_at = :at", "phase = :finished", "#t.finished = :at"]
         for i, (key, value) in enumerate(fields.items()):
-            values[f":f{i}"] = value
-            sets.append(f"{key} = :f{i}")
+            if value is not None:
+                values[f":f{i}"] = value
+                sets.append(f"{key} = :f{i}")
         return (
             self.conditional(
                 "update_item",

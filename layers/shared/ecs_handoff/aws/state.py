@@ -1,4 +1,5 @@
-"""The service-state table: per-key event ordering (S3 sequencers) and per-service deployment locks."""
+"""The service-state table: per-key event ordering (S3 sequencers), per-service deployment locks, and
+the task tokens of rollouts waiting for ECS's verdict."""
 
 from __future__ import annotations
 
@@ -127,6 +128,65 @@ class ServiceState(Table):
             Key={"pk": {"S": f"lock#{service_id}"}},
             ConditionExpression="holder = :holder",
             ExpressionAttributeValues={":holder": {"S": holder}},
+        )
+
+
+class RolloutWait(dict[str, str]):
+    """The token a rollout waits on, stored under its ECS deployment id, and the service it belongs to."""
+
+    @property
+    def token(self) -> str:
+        return self["token"]
+
+
+def _rollout_key(ecs_deployment_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"rollout#{ecs_deployment_id}"}}
+
+
+class RolloutWaits(ServiceState):
+    """Exactly one party sends a rollout's verdict: whoever deletes the waiting token first (the ECS
+    event's function or the workflow's own check) sends it; the other finds it gone and does nothing."""
+
+    def wait(self, ecs_deployment_id: str, token: str, deployment_id: str, service: str, expires_at: int) -> None:
+        """Stores (or replaces: an earlier wait timed out) the token this rollout waits on."""
+        item = {
+            **_rollout_key(ecs_deployment_id),
+            "token": {"S": token},
+            "deployment_id": {"S": deployment_id},
+            "service": {"S": service},  # cluster/service, as ECS's events name it
+            "expires_at": {"N": str(expires_at)},  # the table's TTL attribute: a wait nobody ended goes away
+        }
+        with aws_call(f"storing the rollout wait of {ecs_deployment_id}"):
+            self.ddb.put_item(TableName=self.table, Item=item)
+
+    def waiting(self, ecs_deployment_id: str) -> RolloutWait | None:
+        item = self._get(f"rollout#{ecs_deployment_id}")
+        if not item.get("token"):
+            return None
+        return RolloutWait({k: str(v.get("S", v.get("N", ""))) for k, v in item.items()})
+
+    def claim(self, ecs_deployment_id: str, token: str) -> bool:
+        """Takes the right to send the verdict to `token`; False when someone else took it, or a newer
+        wait replaced it."""
+        return self._written(
+            "delete_item",
+            f"claiming the verdict of {ecs_deployment_id}",
+            Key=_rollout_key(ecs_deployment_id),
+            ConditionExpression="#t = :t",
+            ExpressionAttributeNames={"#t": "token"},
+            ExpressionAttributeValues={":t": {"S": token}},
+        )
+
+    def unclaim(self, ecs_deployment_id: str, wait: RolloutWait) -> None:
+        """Puts a claimed wait back when its verdict could not be sent, unless a newer wait is there."""
+        self._written(
+            "put_item",
+            f"restoring the rollout wait of {ecs_deployment_id}",
+            Item={
+                **_rollout_key(ecs_deployment_id),
+                **{k: ({"N": v} if k == "expires_at" else {"S": v}) for k, v in wait.items() if k != "pk"},
+            },
+            ConditionExpression="attribute_not_exists(pk)",
         )
 
 

@@ -106,6 +106,12 @@ def finalize(
     fields: dict[str, Any] = {}
     if state.deploy is not None:
         fields["images"] = [c.model_dump() for c in state.deploy.images]
+    if state.rollout is not None and state.rollout.decided_by is not None:  # the verdict, and the final counts
+        fields.update(
+            verdict_by=state.rollout.decided_by.value,
+            ecs_reported_at=state.rollout.ecs_reported_at,
+            rollout=state.rollout.counts() if state.rollout.desired_count else None,
+        )
     recorded = records.finish(request.deployment_id, result.outcome.value, result.reason, now, **fields)
     record = records.get(request.deployment_id)
     if not recorded and record is not None and record.outcome.terminal:

@@ -36,6 +36,7 @@ from ecs_handoff.taskdef import (
     image_changes,
     new_revision,
     registry_host,
+    render,
     revision_changes,
     split_reference,
     with_requested,
@@ -181,13 +182,16 @@ class Intake:
         record.cluster, record.ecs_service = config.cluster, config.service
         allowed = config.allowed_registries or [self.settings.need("default_registry")]
         check_policy(allowed, config.containers, service_id, images)
-        base = self._base(config, images)
+        base, base_tags = self._base(config, images)
         record.base_task_definition = base["taskDefinitionArn"]
         running = self._running(config)
         images, pinned_from = self._pin(config, images)
         changes, record.other_changes = revision_changes(running, new_revision(base, images))
         record.images = with_requested(changes, pinned_from)
         return DeploymentRequest(
+            # Rendered once, here: a revision is immutable, so the deploy step registers it without
+            # describing the base again.
+            registration=render(base, base_tags, images, deployment_id, source.object_version),
             running_task_definition=running.get("taskDefinitionArn") if running else None,
             running_images={c["name"]: c.get("image", "") for c in (running or {}).get("containerDefinitions", [])},
             deployment_id=deployment_id,
@@ -201,15 +205,17 @@ class Intake:
             requested_at=record.started_at,
         )
 
-    def _base(self, config: ServiceConfig, images: list[ImageDefinition]) -> dict[str, Any]:
+    def _base(
+        self, config: ServiceConfig, images: list[ImageDefinition]
+    ) -> tuple[dict[str, Any], list[dict[str, str]]]:
         try:
-            base, _tags = ecs_access.resolve_base(config.task_definition, self.ecs, config.keep_revisions)
+            base, tags = ecs_access.resolve_base(config.task_definition, self.ecs, config.keep_revisions)
         except NotFound as exc:
             raise ArtifactRejected(
                 f"the base task definition {config.task_definition!r} in the registry cannot be used: {exc}"
             ) from exc
         check_containers(base, images)
-        return base
+        return base, tags
 
     def _pin(
         self, config: ServiceConfig, images: list[ImageDefinition]

@@ -1,71 +1,200 @@
-"""Rollout step: the truth about *this* deployment, from its own rolloutState, never "services stable"."""
+"""Rollout step: the truth about *this* deployment (its ECS deployment id), never "services stable".
+
+ECS decides, and says so with an "ECS Deployment State Change" event. The workflow waits on a task
+token stored under the ECS deployment id (WatchRollout); `on_event` ends the wait when ECS's event
+arrives. Events can be lost or late, and FAILED comes only with the circuit breaker on, so `watch`
+also checks the deployment itself: once right after storing the token (an event may have come before
+it), then each time the wait times out, up to the rollout timeout. Exactly one of them sends the
+verdict: the one that deletes the stored token first (RolloutWaits.claim)."""
 
 from __future__ import annotations
 
+import contextlib
+import time
 from datetime import datetime
 from typing import Any
 
 from ecs_handoff.aws import ecs as ecs_access
+from ecs_handoff.aws import sfn as sfn_access
 from ecs_handoff.aws.records import DeploymentRecords
-from ecs_handoff.aws.state import ServiceState
+from ecs_handoff.aws.state import RolloutWaits
+from ecs_handoff.errors import HandoffError, TaskEnded
 from ecs_handoff.logic.lock import LEASE_MARGIN_SECONDS
-from ecs_handoff.models import DeploymentRequest, DeployResult, RolloutResult, RolloutState, iso, utcnow
+from ecs_handoff.models import (
+    DeploymentRequest,
+    DeployResult,
+    EcsDeploymentStateChange,
+    RolloutResult,
+    RolloutState,
+    ServiceConfig,
+    VerdictSource,
+    iso,
+    utcnow,
+)
+from ecs_handoff.observability import logger
 from ecs_handoff.taskdef import short_name
 
+# ECS's event names for the end of a deployment (Amazon ECS developer guide, service deployment events).
+ECS_EVENT_VERDICTS = {
+    "SERVICE_DEPLOYMENT_COMPLETED": RolloutState.COMPLETED,
+    "SERVICE_DEPLOYMENT_FAILED": RolloutState.FAILED,
+}
 
-def check(
-    request: DeploymentRequest,
-    deployed: DeployResult,
-    records: DeploymentRecords,
-    state: ServiceState,
-    ecs_client: Any = None,
-) -> RolloutResult:
-    config = request.service
-    service = ecs_access.describe_service(config.cluster, config.service, ecs_client)
+
+def _counts(deployment: dict[str, Any]) -> dict[str, int]:
+    return {
+        "running_count": int(deployment.get("runningCount", 0)),
+        "desired_count": int(deployment.get("desiredCount", 0)),
+        "pending_count": int(deployment.get("pendingCount", 0)),
+        "failed_tasks": int(deployment.get("failedTasks", 0)),
+    }
+
+
+def _failed_reason(ecs_reason: str, counts: dict[str, int]) -> str:
+    failed = counts.get("failed_tasks", 0)
+    tasks = f"{failed} task{'' if failed == 1 else 's'} failed"
+    return f"ECS reports the rollout FAILED: {ecs_reason or 'no reason given'} ({tasks})"
+
+
+def _timestamp(value: Any) -> str | None:
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, str) and value:
+        with contextlib.suppress(ValueError):
+            return iso(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    return None
+
+
+def judge(service: dict[str, Any], deployed: DeployResult, config: ServiceConfig) -> RolloutResult:
+    """This deployment's state as DescribeServices shows it. Pure, so every verdict is unit-tested."""
     now = utcnow()
-    state.renew_lock(request.service_id, request.deployment_id, config.rollout_timeout_seconds + LEASE_MARGIN_SECONDS)
     ours = next((d for d in service.get("deployments", []) if d.get("id") == deployed.ecs_deployment_id), None)
     if ours is None:
         return RolloutResult(
             state=RolloutState.FAILED,
             checked_at=iso(now),
+            decided_by=VerdictSource.POLL,
             reason=(
                 f"ECS deployment {deployed.ecs_deployment_id} is no longer on service {config.service}; "
                 f"the service now runs {short_name(str(service.get('taskDefinition', '?')))}"
             ),
         )
-    counts: dict[str, Any] = {
-        "running_count": int(ours.get("runningCount", 0)),
-        "desired_count": int(ours.get("desiredCount", 0)),
-        "pending_count": int(ours.get("pendingCount", 0)),
-        "failed_tasks": int(ours.get("failedTasks", 0)),
-    }
+    counts = _counts(ours)
     rollout_state = ours.get("rolloutState", "IN_PROGRESS")
-    ecs_reason = ours.get("rolloutStateReason", "")
-    if rollout_state == "COMPLETED":
-        return RolloutResult(
-            state=RolloutState.COMPLETED, checked_at=iso(now), reason=ecs_reason or "rollout completed", **counts
-        )
-    if rollout_state == "FAILED":
-        return RolloutResult(
-            state=RolloutState.FAILED,
-            checked_at=iso(now),
-            reason=(
-                f"ECS reports the rollout FAILED: {ecs_reason or 'no reason given'} "
-                f"({counts['failed_tasks']} task{'' if counts['failed_tasks'] == 1 else 's'} failed)"
-            ),
+    ecs_reason = str(ours.get("rolloutStateReason", ""))
+    looked = RolloutResult.model_validate(
+        {
+            "state": RolloutState.IN_PROGRESS,
+            "reason": ecs_reason,
+            "checked_at": iso(now),
+            "decided_by": "poll",
             **counts,
-        )
+        }
+    )
+    reported = _timestamp(ours.get("updatedAt"))
+    if rollout_state == "COMPLETED":
+        verdict = {"reason": ecs_reason or "rollout completed", "ecs_reported_at": reported}
+        return looked.model_copy(update={"state": RolloutState.COMPLETED, **verdict})
+    if rollout_state == "FAILED":
+        verdict = {"reason": _failed_reason(ecs_reason, counts), "ecs_reported_at": reported}
+        return looked.model_copy(update={"state": RolloutState.FAILED, **verdict})
     elapsed = (now - datetime.fromisoformat(deployed.deployed_at.replace("Z", "+00:00"))).total_seconds()
     if elapsed > config.rollout_timeout_seconds:
-        return RolloutResult(
-            state=RolloutState.FAILED,
-            checked_at=iso(now),
-            reason=(
-                f"the rollout did not complete within {config.rollout_timeout_seconds} s "
-                f"({counts['running_count']}/{counts['desired_count']} tasks running)"
-            ),
-            **counts,
+        reason = (
+            f"the rollout did not complete within {config.rollout_timeout_seconds} s "
+            f"({counts['running_count']}/{counts['desired_count']} tasks running)"
         )
-    records.update(request.deployment_id, phase="rolling_out", at=iso(now), rollout=counts)
-    return RolloutResult(state=RolloutState.IN_PROGRESS, checked_at=iso(now), reason=ecs_reason, **counts)
+        return looked.model_copy(update={"state": RolloutState.FAILED, "reason": reason})
+    return looked
+
+
+def watch(
+    request: DeploymentRequest,
+    deployed: DeployResult,
+    task_token: str,
+    records: DeploymentRecords,
+    waits: RolloutWaits,
+    ecs_client: Any = None,
+    sfn_client: Any = None,
+) -> RolloutResult:
+    """One WatchRollout turn: store the token, look once, send the verdict if ECS already decided."""
+    config, ecs_id = request.service, deployed.ecs_deployment_id
+    expires = int(time.time()) + config.rollout_timeout_seconds + LEASE_MARGIN_SECONDS
+    waits.wait(ecs_id, task_token, request.deployment_id, service_path(config.cluster, config.service), expires)
+    waits.renew_lock(request.service_id, request.deployment_id, config.rollout_timeout_seconds + LEASE_MARGIN_SECONDS)
+    # Looked at after the token is stored: an event that came before it finds no token, but ECS's
+    # state already shows what it said.
+    result = judge(ecs_access.describe_service(config.cluster, config.service, ecs_client), deployed, config)
+    if result.state is RolloutState.IN_PROGRESS:
+        records.update(request.deployment_id, phase="rolling_out", at=result.checked_at, rollout=result.counts())
+        return result
+    if waits.claim(ecs_id, task_token):
+        _send(ecs_id, task_token, result, sfn_client)
+    return result
+
+
+def _send(ecs_id: str, token: str, result: RolloutResult, sfn_client: Any) -> None:
+    try:
+        sfn_access.send_task_success(token, result.model_dump(mode="json"), sfn=sfn_client)
+    except TaskEnded:  # the wait timed out meanwhile: the next WatchRollout looks again
+        logger.info("the rollout wait had already ended", ecs_deployment_id=ecs_id)
+    else:
+        logger.info("rollout verdict sent", ecs_deployment_id=ecs_id, state=result.state.value, by=result.decided_by)
+
+
+def on_event(
+    change: EcsDeploymentStateChange,
+    waits: RolloutWaits,
+    ecs_client: Any = None,
+    sfn_client: Any = None,
+) -> str:
+    """ECS's event ends the wait of the deployment it names. Returns what was done, for the log: an event
+    for a deployment nobody waits on (not handoff's, or already decided) is ignored."""
+    detail = change.detail
+    ecs_id = detail.deployment_id
+    state = ECS_EVENT_VERDICTS.get(detail.event_name)
+    if state is None:
+        return f"ignored: {detail.event_name} decides nothing"
+    wait = waits.waiting(ecs_id)
+    if wait is None:
+        return f"ignored: nothing waits on {ecs_id} (not handoff's, or already decided)"
+    if not any(r.endswith(f":service/{wait['service']}") for r in change.resources):
+        return f"ignored: {ecs_id} is a deployment of {wait['service']}, the event names {change.resources}"
+    if not waits.claim(ecs_id, wait.token):
+        return f"ignored: the verdict on {ecs_id} was already taken"
+    counts = _counts_now(wait["service"], ecs_id, ecs_client)
+    result = RolloutResult.model_validate(
+        {
+            "state": state,
+            "reason": (detail.reason or "rollout completed")
+            if state is RolloutState.COMPLETED
+            else _failed_reason(detail.reason, counts),
+            "checked_at": iso(utcnow()),
+            "decided_by": VerdictSource.EVENT,
+            "ecs_reported_at": _timestamp(detail.updated_at) or _timestamp(change.time),
+            **counts,
+        }
+    )
+    try:
+        _send(ecs_id, wait.token, result, sfn_client)
+    except HandoffError:
+        waits.unclaim(ecs_id, wait)  # EventBridge retries the event; the workflow's check is the backstop
+        raise
+    return f"{state.value}: sent to deployment {wait['deployment_id']}"
+
+
+def service_path(cluster: str, service: str) -> str:
+    """cluster/service, as the end of the service ARN ECS names in its events."""
+    return f"{cluster.rsplit('/', 1)[-1]}/{service.rsplit('/', 1)[-1]}"
+
+
+def _counts_now(path: str, ecs_id: str, ecs_client: Any) -> dict[str, int]:
+    """The task counts of the deployment, for the record; the verdict does not depend on them."""
+    cluster, service = path.split("/", 1)
+    try:
+        described = ecs_access.describe_service(cluster, service, ecs_client)
+    except HandoffError as exc:
+        logger.warning("could not read the task counts", error=str(exc))
+        return {}
+    ours = next((d for d in described.get("deployments", []) if d.get("id") == ecs_id), None)
+    return _counts(ours) if ours else {}

@@ -1,0 +1,23 @@
+"""Rollout event function: ECS's "ECS Deployment State Change" event (COMPLETED or FAILED) ends the wait
+of the workflow that deployed it. Events for deployments handoff does not wait on are ignored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from ecs_handoff.aws.state import RolloutWaits
+from ecs_handoff.logic.rollout import on_event
+from ecs_handoff.models import EcsDeploymentStateChange
+from ecs_handoff.observability import logger, metrics
+from ecs_handoff.settings import Settings
+
+
+@logger.inject_lambda_context(correlation_id_path="detail.deploymentId")
+@metrics.log_metrics
+@event_parser(model=EcsDeploymentStateChange)
+def lambda_handler(event: EcsDeploymentStateChange, context: LambdaContext) -> dict[str, Any]:
+    done = on_event(event, RolloutWaits(Settings.from_env().need("state_table")))
+    logger.info(done, event_name=event.detail.event_name)
+    return {"done": done}
