@@ -24,6 +24,7 @@ import re
 import threading
 import urllib.parse
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -293,6 +294,7 @@ class Authorizer:
         self._lock = threading.Lock()
         self.denials: list[str] = []
         self.used: dict[str, set[str]] = {}  # function name -> IAM actions it was allowed (handoff doctor's table)
+        self.calls: Counter[str] = Counter()  # "service:Operation" -> how often functions called it (the bill)
 
     def credentials_for(self, function_name: str, role_arn: str) -> dict[str, str]:
         """The variables the Lambda runtime would set for the function's execution role session."""
@@ -456,6 +458,8 @@ class Enforcement:
             return self.app(environ, start_response)
         principal = self.authorizer.principal(parsed[0]) if parsed else None
         if parsed is not None and principal is not None:
+            with self.authorizer._lock:
+                self.authorizer.calls[f"{parsed[1].service}:{parsed[1].operation}"] += 1
             try:
                 self.authorizer.authorize(principal, parsed[1])
             except Exception as denied:  # AccessDenied, or a request the table cannot read: refused, loudly

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.logic.deploy import deploy
@@ -15,8 +14,8 @@ from ecs_handoff.settings import Settings
 
 @logger.inject_lambda_context(correlation_id_path="request.deployment_id")
 @metrics.log_metrics
-@event_parser(model=DeployInput)
-def lambda_handler(event: DeployInput, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(raw: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    event = DeployInput.model_validate(raw)  # a malformed event fails here, naming the field
     settings = Settings.from_env()
     result = deploy(event.request, DeploymentRecords(settings.need("deployments_table")), attempt=event.attempt)
     return result.model_dump(mode="json")

@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
@@ -27,13 +26,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     settings = Settings.from_env()
     records = DeploymentRecords(settings.need("deployments_table"))
     if event.get("detail-type") == EXECUTION_STATUS_CHANGE:
-        change = parse(event=event, model=ExecutionStatusChange)
+        change = ExecutionStatusChange.model_validate(event)
         state = ended_execution_state(change, records)
         if state is None:
             return {"ignored": change.detail.execution_arn}
         logger.append_keys(deployment_id=state.request.deployment_id)
     else:
-        state = parse(event=event, model=WorkflowState)
+        state = WorkflowState.model_validate(event)
     result = finalize(
         state,
         records,

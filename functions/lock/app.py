@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
@@ -17,8 +16,8 @@ from ecs_handoff.settings import Settings
 
 @logger.inject_lambda_context(correlation_id_path="request.deployment_id")
 @metrics.log_metrics
-@event_parser(model=LockInput)
-def lambda_handler(event: LockInput, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(raw: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    event = LockInput.model_validate(raw)  # a malformed event fails here, naming the field
     settings = Settings.from_env()
     result = acquire(
         event.request,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
@@ -19,8 +18,8 @@ from ecs_handoff.settings import Settings
 
 @logger.inject_lambda_context(correlation_id_path="request.deployment_id", log_event=False)
 @metrics.log_metrics
-@event_parser(model=ApprovalInput)
-def lambda_handler(event: ApprovalInput, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(raw: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    event = ApprovalInput.model_validate(raw)  # a malformed event fails here, naming the field
     settings = Settings.from_env()
     approval = request_approval(
         event,

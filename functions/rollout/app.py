@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.aws.state import RolloutWaits
@@ -18,8 +17,8 @@ from ecs_handoff.settings import Settings
 
 @logger.inject_lambda_context(correlation_id_path="request.deployment_id")
 @metrics.log_metrics
-@event_parser(model=RolloutInput)
-def lambda_handler(event: RolloutInput, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(raw: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    event = RolloutInput.model_validate(raw)  # a malformed event fails here, naming the field
     settings = Settings.from_env()
     result = watch(
         event.request,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from ecs_handoff.aws.state import RolloutWaits
 from ecs_handoff.logic.rollout import on_event
@@ -16,8 +15,8 @@ from ecs_handoff.settings import Settings
 
 @logger.inject_lambda_context(correlation_id_path="detail.deploymentId")
 @metrics.log_metrics
-@event_parser(model=EcsDeploymentStateChange)
-def lambda_handler(event: EcsDeploymentStateChange, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(raw: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    event = EcsDeploymentStateChange.model_validate(raw)  # a malformed event fails here, naming the field
     done = on_event(event, RolloutWaits(Settings.from_env().need("state_table")))
     logger.info(done, event_name=event.detail.event_name)
     return {"done": done}
