@@ -185,7 +185,9 @@ def add_simple_service(session: Any, env: str, service_id: str, image: str) -> N
                 "service": service_id,
                 "task_definition": family,
                 "poll_interval_seconds": 1,
-                "rollout_check_seconds": 2,
+                # Events decide; a look runs inside the wait it ends, so under a 50-service burst on
+                # two cores (moto's Lambda invocations then take seconds) it needs room to finish.
+                "rollout_check_seconds": 10,
                 "rollout_timeout_seconds": 120,
                 "lock_timeout_seconds": 600,
             }

@@ -21,10 +21,9 @@ def lambda_handler(raw: dict[str, Any], context: LambdaContext) -> dict[str, Any
     event = RolloutInput.model_validate(raw)  # a malformed event fails here, naming the field
     settings = Settings.from_env()
     result = watch(
-        event.request,
-        event.deploy,
-        event.task_token,
+        event,
         DeploymentRecords(settings.need("deployments_table")),
         RolloutWaits(settings.need("state_table")),
     )
-    return result.model_dump(mode="json")  # Step Functions keeps the verdict sent with the token, not this
+    # Step Functions keeps the verdict sent with the token, not this
+    return result.model_dump(mode="json") if result else {"superseded_by_a_newer_wait": True}

@@ -44,8 +44,9 @@ def invocations(embedded: EmbeddedAws) -> int:
 
 
 def test_verdict_completed_comes_from_ecs_event(world: World, embedded: EmbeddedAws, registry):
-    # GIVEN the workflow would look by itself only after a minute
+    # GIVEN a rollout still running at the workflow's first look, which would look again only after a minute
     registry("dev", "worker", rollout_check_seconds=SLOW_CHECKS)
+    embedded.rollout_seconds = 2.0
     started = time.monotonic()
     record = world.wait("dev", world.upload("dev", "worker", artifact({"app": image("worker", "dev-evt001")})))
     # THEN ECS's COMPLETED event decided it, long before the first look would have
@@ -67,6 +68,7 @@ def test_verdict_failed_comes_from_ecs_event_and_rollback_events_are_ignored(
 ):
     # GIVEN a service with the circuit breaker on, and images whose tasks never start
     registry("dev", "worker", rollout_check_seconds=SLOW_CHECKS)
+    embedded.rollout_seconds = 2.0
     good = world.running("dev", "worker")
     since = invocations(embedded)
     record = world.wait("dev", world.upload("dev", "worker", artifact({"app": image("worker", "fail-evt002")})))
@@ -84,7 +86,7 @@ def test_verdict_failed_comes_from_ecs_event_and_rollback_events_are_ignored(
     (rollback_id,) = rollback_ids
     said = event_function_said(embedded, since)
     assert f"FAILED: sent to deployment {record.id}" in said
-    assert any(f"ignored: nothing waits on {rollback_id}" in s for s in said)
+    assert any(f"ignored: nothing of service dev/worker waits on {rollback_id}" in s for s in said)
 
 
 @pytest.mark.usefixtures("events_dropped")
@@ -119,7 +121,8 @@ def test_event_before_the_token_is_stored_is_decided_by_the_first_look(world: Wo
             assert time.monotonic() < deadline, "ECS never finished"
             time.sleep(0.05)
         assert embedded.wait_idle(10)
-        assert any(f"ignored: nothing waits on {ecs_id}" in s for s in event_function_said(embedded, since))
+        said = event_function_said(embedded, since)
+        assert any(f"ignored: nothing of service dev/worker waits on {ecs_id}" in s for s in said)
     finally:
         gate.set()
     # WHEN the token is stored after all  THEN the look right after it decides, without waiting a minute
@@ -156,9 +159,9 @@ def test_foreign_and_duplicate_events_change_nothing(world: World, embedded: Emb
     assert embedded.wait_idle(10)
     assert world.records("dev").get(deployment_id) == record
     said = event_function_said(embedded, since)
-    assert any("ignored: nothing waits on ecs-svc/1111111111111111111" in s for s in said)
-    assert any(f"ignored: {ecs_id} is a deployment of dev/worker" in s for s in said)
-    assert sum(f"ignored: nothing waits on {ecs_id}" in s for s in said) == 1  # the duplicate
+    assert any("ignored: nothing of service dev/worker waits on ecs-svc/1111111111111111111" in s for s in said)
+    assert any(f"ignored: nothing of service dev/api waits on {ecs_id}" in s for s in said)
+    assert sum(f"ignored: nothing of service dev/worker waits on {ecs_id}" in s for s in said) == 1  # duplicate
 
 
 def test_rollout_without_circuit_breaker_times_out_by_look_and_handoff_rolls_back(

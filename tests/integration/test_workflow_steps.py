@@ -221,8 +221,11 @@ def deployed(stack: Stack) -> tuple[dict[str, Any], dict[str, Any]]:
 TOKEN = "token-of-the-waiting-rollout"  # SendTaskSuccess to it answers TaskDoesNotExist: logged, not raised
 
 
-def watch(stack: Stack, state: dict[str, Any], result: dict[str, Any], token: str = TOKEN) -> dict[str, Any]:
-    return stack.invoke("rollout", {"request": state["request"], "deploy": result, "task_token": token})
+def watch(
+    stack: Stack, state: dict[str, Any], result: dict[str, Any], token: str = TOKEN, entered: str = ""
+) -> dict[str, Any]:
+    turn = {"request": state["request"], "deploy": result, "task_token": token, "entered": entered, "attempt": 0}
+    return stack.invoke("rollout", turn)
 
 
 def waiting(stack: Stack, ecs_deployment_id: str) -> dict[str, Any] | None:
@@ -284,7 +287,8 @@ def test_rollout_event_ends_the_wait_once_and_ignores_duplicates(stack: Stack):
     assert waiting(stack, result["ecs_deployment_id"]) is None
     again = stack.invoke("rollout-event", ecs_event(result["ecs_deployment_id"]))["done"]
     late = stack.invoke("rollout-event", ecs_event(result["ecs_deployment_id"], "SERVICE_DEPLOYMENT_FAILED"))["done"]
-    assert again.startswith("ignored: nothing waits") and late.startswith("ignored: nothing waits")
+    nothing = f"ignored: nothing of service dev/api waits on {result['ecs_deployment_id']}"
+    assert again.startswith(nothing) and late.startswith(nothing)
 
 
 def test_rollout_event_for_another_deployment_or_service_is_ignored(stack: Stack):
@@ -294,8 +298,8 @@ def test_rollout_event_for_another_deployment_or_service_is_ignored(stack: Stack
     foreign = stack.invoke("rollout-event", ecs_event("ecs-svc/1234567890123456789"))["done"]
     elsewhere = stack.invoke("rollout-event", ecs_event(ours, service="prod/api"))["done"]
     progress = stack.invoke("rollout-event", ecs_event(ours, "SERVICE_DEPLOYMENT_IN_PROGRESS"))["done"]
-    assert foreign.startswith("ignored: nothing waits on ecs-svc/1234567890123456789")
-    assert elsewhere.startswith(f"ignored: {ours} is a deployment of dev/api")
+    assert foreign.startswith("ignored: nothing of service dev/api waits on ecs-svc/1234567890123456789")
+    assert elsewhere.startswith(f"ignored: nothing of service prod/api waits on {ours}")
     assert progress == "ignored: SERVICE_DEPLOYMENT_IN_PROGRESS decides nothing"
     assert waiting(stack, ours) is not None  # still waiting for the real verdict
 
@@ -306,6 +310,19 @@ def test_rollout_watch_after_a_timed_out_wait_replaces_the_token(stack: Stack):
     watch(stack, state, result, "second-token")
     stored = waiting(stack, result["ecs_deployment_id"])
     assert stored is not None and stored.token == "second-token"
+
+
+def test_rollout_look_that_outlived_its_wait_leaves_the_newer_wait_alone(stack: Stack):
+    # GIVEN the workflow's wait timed out while its look was slow, and the next wait has begun
+    state, result = deployed(stack)
+    watch(stack, state, result, "newer-token", entered="2026-11-27T09:00:04.000Z")
+    ecs_service().deployments[0]["rolloutState"] = "COMPLETED"
+    # WHEN the slow, older look stores its token
+    stale = watch(stack, state, result, "older-token", entered="2026-11-27T09:00:02.000Z")
+    # THEN it steps aside: the newer wait's token stays, for ECS's event or the newer look
+    assert stale == {"superseded_by_a_newer_wait": True}
+    stored = waiting(stack, result["ecs_deployment_id"])
+    assert stored is not None and stored.token == "newer-token"
 
 
 def test_rollout_failed_reports_ecs_reason(stack: Stack):

@@ -378,7 +378,7 @@ def needed_permissions(install: Install) -> dict[str, list[Permission]]:
             Permission("states:SendTaskSuccess"),
         ],
         "rollout-event": [
-            *write(state, actions=("GetItem", "DeleteItem", "PutItem")),
+            *write(state, actions=("DeleteItem", "PutItem")),
             *on_services("DescribeServices"),
             Permission("states:SendTaskSuccess"),
         ],

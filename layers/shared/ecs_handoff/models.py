@@ -488,6 +488,14 @@ class RolloutInput(Model):
     request: DeploymentRequest
     deploy: DeployResult
     task_token: str = Field(repr=False)
+    # $$.State.EnteredTime and RetryCount: which wait is the newest, when a slow look outlives its own
+    # wait and the next one has already begun.
+    entered: str = ""
+    attempt: int = 0
+
+    @property
+    def wait_order(self) -> str:
+        return f"{self.entered}#{self.attempt:04d}"
 
 
 class EcsDeploymentDetail(Model):

@@ -144,20 +144,30 @@ def _rollout_key(ecs_deployment_id: str) -> dict[str, Any]:
 
 
 class RolloutWaits(ServiceState):
-    """Exactly one party sends a rollout's verdict: whoever deletes the waiting token first (the ECS
-    event's function or the workflow's own check) sends it; the other finds it gone and does nothing."""
+    """Exactly one party sends a rollout's verdict: whoever takes (deletes) the stored wait first, ECS's
+    event's function or one of the workflow's own looks, sends it to the token it took; the others find
+    nothing and do nothing."""
 
-    def wait(self, ecs_deployment_id: str, token: str, deployment_id: str, service: str, expires_at: int) -> None:
-        """Stores (or replaces: an earlier wait timed out) the token this rollout waits on."""
+    def wait(
+        self, ecs_deployment_id: str, token: str, order: str, deployment_id: str, service: str, expires_at: int
+    ) -> bool:
+        """Stores (or replaces: an earlier wait timed out) the token this rollout waits on; False when a
+        newer wait (a later `order`) is already stored, i.e. this look has outlived its own wait."""
         item = {
             **_rollout_key(ecs_deployment_id),
             "token": {"S": token},
+            "wait_order": {"S": order},
             "deployment_id": {"S": deployment_id},
             "service": {"S": service},  # cluster/service, as ECS's events name it
             "expires_at": {"N": str(expires_at)},  # the table's TTL attribute: a wait nobody ended goes away
         }
-        with aws_call(f"storing the rollout wait of {ecs_deployment_id}"):
-            self.ddb.put_item(TableName=self.table, Item=item)
+        return self._written(
+            "put_item",
+            f"storing the rollout wait of {ecs_deployment_id}",
+            Item=item,
+            ConditionExpression="attribute_not_exists(pk) OR wait_order <= :order",
+            ExpressionAttributeValues={":order": {"S": order}},
+        )
 
     def waiting(self, ecs_deployment_id: str) -> RolloutWait | None:
         item = self._get(f"rollout#{ecs_deployment_id}")
@@ -165,17 +175,25 @@ class RolloutWaits(ServiceState):
             return None
         return RolloutWait({k: str(v.get("S", v.get("N", ""))) for k, v in item.items()})
 
-    def claim(self, ecs_deployment_id: str, token: str) -> bool:
-        """Takes the right to send the verdict to `token`; False when someone else took it, or a newer
-        wait replaced it."""
-        return self._written(
+    def take(self, ecs_deployment_id: str, service: str | None = None) -> RolloutWait | None:
+        """Takes the stored wait, whichever turn stored it (the verdict is the same for every turn), and
+        with it the right to send the verdict; None when nothing waits (already decided, or not handoff's
+        deployment) or, with `service`, when the wait is for another service than the event names."""
+        condition, values = "attribute_exists(pk)", {}
+        if service is not None:
+            condition, values = "attribute_exists(pk) AND service = :service", {":service": {"S": service}}
+        taken = self.conditional(
             "delete_item",
-            f"claiming the verdict of {ecs_deployment_id}",
+            f"taking the rollout wait of {ecs_deployment_id}",
             Key=_rollout_key(ecs_deployment_id),
-            ConditionExpression="#t = :t",
-            ExpressionAttributeNames={"#t": "token"},
-            ExpressionAttributeValues={":t": {"S": token}},
+            ConditionExpression=condition,
+            ReturnValues="ALL_OLD",
+            **({"ExpressionAttributeValues": values} if values else {}),
         )
+        item = (taken or {}).get("Attributes") or {}
+        if not item.get("token"):
+            return None
+        return RolloutWait({k: str(v.get("S", v.get("N", ""))) for k, v in item.items()})
 
     def unclaim(self, ecs_deployment_id: str, wait: RolloutWait) -> None:
         """Puts a claimed wait back when its verdict could not be sent, unless a newer wait is there."""

@@ -17,13 +17,13 @@ from typing import Any
 from ecs_handoff.aws import ecs as ecs_access
 from ecs_handoff.aws import sfn as sfn_access
 from ecs_handoff.aws.records import DeploymentRecords
-from ecs_handoff.aws.state import RolloutWaits
+from ecs_handoff.aws.state import RolloutWait, RolloutWaits
 from ecs_handoff.errors import HandoffError, TaskEnded
 from ecs_handoff.logic.lock import LEASE_MARGIN_SECONDS
 from ecs_handoff.models import (
-    DeploymentRequest,
     DeployResult,
     EcsDeploymentStateChange,
+    RolloutInput,
     RolloutResult,
     RolloutState,
     ServiceConfig,
@@ -109,18 +109,21 @@ def judge(service: dict[str, Any], deployed: DeployResult, config: ServiceConfig
 
 
 def watch(
-    request: DeploymentRequest,
-    deployed: DeployResult,
-    task_token: str,
+    turn: RolloutInput,
     records: DeploymentRecords,
     waits: RolloutWaits,
     ecs_client: Any = None,
     sfn_client: Any = None,
-) -> RolloutResult:
-    """One WatchRollout turn: store the token, look once, send the verdict if ECS already decided."""
+) -> RolloutResult | None:
+    """One WatchRollout turn: store the token, look once, send the verdict if ECS already decided.
+    None when a newer turn has begun (this one outlived its wait): that one looks instead."""
+    request, deployed, task_token = turn.request, turn.deploy, turn.task_token
     config, ecs_id = request.service, deployed.ecs_deployment_id
     expires = int(time.time()) + config.rollout_timeout_seconds + LEASE_MARGIN_SECONDS
-    waits.wait(ecs_id, task_token, request.deployment_id, service_path(config.cluster, config.service), expires)
+    path = service_path(config.cluster, config.service)
+    if not waits.wait(ecs_id, task_token, turn.wait_order, request.deployment_id, path, expires):
+        logger.info("a newer wait for this rollout has begun; it looks instead", ecs_deployment_id=ecs_id)
+        return None
     waits.renew_lock(request.service_id, request.deployment_id, config.rollout_timeout_seconds + LEASE_MARGIN_SECONDS)
     # Looked at after the token is stored: an event that came before it finds no token, but ECS's
     # state already shows what it said.
@@ -128,14 +131,16 @@ def watch(
     if result.state is RolloutState.IN_PROGRESS:
         records.update(request.deployment_id, phase="rolling_out", at=result.checked_at, rollout=result.counts())
         return result
-    if waits.claim(ecs_id, task_token):
-        _send(ecs_id, task_token, result, sfn_client)
+    # The wait taken may be a newer turn's (this look was slow): the verdict is the same for every turn.
+    taken = waits.take(ecs_id)
+    if taken is not None:  # else ECS's event, or another look, took it first and sent the same verdict
+        _send(ecs_id, taken, result, sfn_client)
     return result
 
 
-def _send(ecs_id: str, token: str, result: RolloutResult, sfn_client: Any) -> None:
+def _send(ecs_id: str, wait: RolloutWait, result: RolloutResult, sfn_client: Any) -> None:
     try:
-        sfn_access.send_task_success(token, result.model_dump(mode="json"), sfn=sfn_client)
+        sfn_access.send_task_success(wait.token, result.model_dump(mode="json"), sfn=sfn_client)
     except TaskEnded:  # the wait timed out meanwhile: the next WatchRollout looks again
         logger.info("the rollout wait had already ended", ecs_deployment_id=ecs_id)
     else:
@@ -155,14 +160,11 @@ def on_event(
     state = ECS_EVENT_VERDICTS.get(detail.event_name)
     if state is None:
         return f"ignored: {detail.event_name} decides nothing"
-    wait = waits.waiting(ecs_id)
+    service = next((r.split(":service/", 1)[1] for r in change.resources if ":service/" in r), "")
+    wait = waits.take(ecs_id, service)
     if wait is None:
-        return f"ignored: nothing waits on {ecs_id} (not handoff's, or already decided)"
-    if not any(r.endswith(f":service/{wait['service']}") for r in change.resources):
-        return f"ignored: {ecs_id} is a deployment of {wait['service']}, the event names {change.resources}"
-    if not waits.claim(ecs_id, wait.token):
-        return f"ignored: the verdict on {ecs_id} was already taken"
-    counts = _counts_now(wait["service"], ecs_id, ecs_client)
+        return f"ignored: nothing of service {service or '?'} waits on {ecs_id} (not handoff's, or already decided)"
+    counts = _counts_now(service, ecs_id, ecs_client)
     result = RolloutResult.model_validate(
         {
             "state": state,
@@ -176,7 +178,7 @@ def on_event(
         }
     )
     try:
-        _send(ecs_id, wait.token, result, sfn_client)
+        _send(ecs_id, wait, result, sfn_client)
     except HandoffError:
         waits.unclaim(ecs_id, wait)  # EventBridge retries the event; the workflow's check is the backstop
         raise
