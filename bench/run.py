@@ -332,6 +332,9 @@ def bench_verdicts(aws: Any) -> dict[str, Any]:
 # --- 6. cost -----------------------------------------------------------------------------------------
 
 
+TRANSITIONS_PER_LOOK = 2  # a wait for ECS's event that times out: NoVerdictYet, then WatchRollout again
+
+
 def _transitions(aws: Any, execution_arn: str | None) -> int:
     """State transitions as Step Functions bills them: one per state entered, counted once the execution
     has ended (the record is final at Finalize; two states follow it)."""
@@ -420,14 +423,14 @@ def bench_cost(aws: Any) -> dict[str, Any]:
             + 1 * p["s3_usd_per_get_request"]
         )
 
-    # Each extra look of a longer real rollout: WatchRollout entered again, one rollout invocation, and
-    # its three writes (the stored token, the lock's lease, the record's task counts).
+    # Each extra look of a longer real rollout: NoVerdictYet and WatchRollout entered again (2 transitions),
+    # one rollout invocation, and its three writes (the stored token, the lock's lease, the record's counts).
     looks = [i for i in invocations if i.function.endswith("-rollout")]
     per_look_gb_s = statistics.mean(math.ceil(i.duration * 1000) / 1000 * memory_gb for i in looks)
     real = dict(measured)
     real["lambda_invocations"] += extra_looks
     real["lambda_gb_seconds"] += extra_looks * per_look_gb_s
-    real["state_transitions"] += extra_looks
+    real["state_transitions"] += extra_looks * TRANSITIONS_PER_LOOK
     real["dynamodb_writes"] += extra_looks * 3
     handoff_cost = price(real)
     v2_minutes = 1 + math.ceil(a["real_rollout_seconds"] / 60)
@@ -437,7 +440,7 @@ def bench_cost(aws: Any) -> dict[str, Any]:
         "cost_measured": measured,
         "cost_assumed_real_rollout_seconds": a["real_rollout_seconds"],
         "rollout_check_seconds": check_every,
-        "transitions_per_deploy": _transitions(aws, plain.execution_arn) + extra_looks,
+        "transitions_per_deploy": _transitions(aws, plain.execution_arn) + extra_looks * TRANSITIONS_PER_LOOK,
         "transitions_per_deploy_with_approval": real["state_transitions"],
         "cost_per_prod_deployment_usd": handoff_cost,
         "codepipeline_v2_cost_usd": v2_cost,
