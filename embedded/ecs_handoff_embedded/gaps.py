@@ -23,6 +23,9 @@
    `handoff doctor` sees what AWS would show it.
 9. IAM: every call a function makes is authorized against its own role (iam.py, installed by runtime.py
    in front of the moto server).
+10. Step Functions: a Choice rule whose Variable path is not in the input fails the execution with
+   States.Runtime, as AWS does; moto takes the rule as false and goes on (to Default), which would hide
+   a renamed ResultPath. IsPresent rules still test for a missing path.
 (The state machine's DefinitionSubstitutions are applied in provision.py.)
 """
 
@@ -120,16 +123,13 @@ def install_s3_events(runner: FunctionRunner, deliveries: Deliveries, lambda_ret
     def _send_event_bridge_message(account_id: str, bucket: Any, event_name: str, key: Any) -> None:
         reason = event_name.split(":")[1] if ":" in event_name else event_name
         detail_type = s3_notifications._detail_type(event_name)
-        event = {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": detail_type,
-            "source": "aws.s3",
-            "account": account_id,
-            "time": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "region": bucket.region_name,
-            "resources": [f"arn:aws:s3:::{bucket.name}"],
-            "detail": {
+        event = aws_event(
+            "aws.s3",
+            detail_type,
+            account_id,
+            bucket.region_name,
+            [f"arn:aws:s3:::{bucket.name}"],
+            {
                 "version": "0",
                 "bucket": {"name": bucket.name},
                 "object": {
@@ -144,7 +144,7 @@ def install_s3_events(runner: FunctionRunner, deliveries: Deliveries, lambda_ret
                 "source-ip-address": "127.0.0.1",
                 "reason": "PutObject" if reason == "ObjectCreated" else reason,
             },
-        }
+        )
         put_event(account_id, bucket.region_name, event, runner, deliveries, lambda_retries)
 
     s3_notifications._send_event_bridge_message = _send_event_bridge_message
@@ -153,6 +153,23 @@ def install_s3_events(runner: FunctionRunner, deliveries: Deliveries, lambda_ret
         s3_notifications._send_event_bridge_message = original
 
     return undo
+
+
+def aws_event(
+    source: str, detail_type: str, account: str, region: str, resources: list[str], detail: dict[str, Any]
+) -> dict[str, Any]:
+    """The envelope EventBridge puts around an AWS service's event."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": source,
+        "account": account,
+        "time": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": resources,
+        "detail": detail,
+    }
 
 
 def put_event(
@@ -237,23 +254,20 @@ def ecs_deployment_event(
 ) -> dict[str, Any]:
     """ECS's "ECS Deployment State Change" event, in the shape of the Amazon ECS developer guide's examples
     (updatedAt here with milliseconds, as DescribeServices has it, so verdict latency can be measured)."""
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "ECS Deployment State Change",
-        "source": "aws.ecs",
-        "account": backend.account_id,
-        "time": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": backend.region_name,
-        "resources": [service.arn],
-        "detail": {
+    return aws_event(
+        "aws.ecs",
+        "ECS Deployment State Change",
+        backend.account_id,
+        backend.region_name,
+        [service.arn],
+        {
             "eventType": "ERROR" if name == "SERVICE_DEPLOYMENT_FAILED" else "INFO",
             "eventName": name,
             "deploymentId": deployment["id"],
             "updatedAt": deployment["updatedAt"].strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
             "reason": reason,
         },
-    }
+    )
 
 
 def _deployment(service: Any, task_definition: str, state: str) -> dict[str, Any]:
@@ -551,16 +565,13 @@ def execution_status_event(execution: Any) -> dict[str, Any]:
     ended = execution.exec_worker.env.program_state() if execution.exec_worker is not None else None
     error = execution.error or getattr(ended, "error", None)  # StopExecution's error and cause live there
     cause = execution.cause or getattr(ended, "cause", None)
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Step Functions Execution Status Change",
-        "source": "aws.states",
-        "account": execution.account_id,
-        "time": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": execution.region_name,
-        "resources": [execution.exec_arn],
-        "detail": {
+    return aws_event(
+        "aws.states",
+        "Step Functions Execution Status Change",
+        execution.account_id,
+        execution.region_name,
+        [execution.exec_arn],
+        {
             "executionArn": execution.exec_arn,
             "stateMachineArn": execution.state_machine.arn,
             "name": execution.name,
@@ -576,7 +587,7 @@ def execution_status_event(execution: Any) -> dict[str, Any]:
             "error": error,
             "cause": cause,
         },
-    }
+    )
 
 
 def install_execution_status_events(runner: FunctionRunner, deliveries: Deliveries) -> Undo:
@@ -686,3 +697,49 @@ def _with_event_bridge(response: Any) -> Any:
     text = body.decode() if isinstance(body, bytes) else str(body)
     closing = "</NotificationConfiguration>"
     return status, headers, text.replace(closing, "<EventBridgeConfiguration></EventBridgeConfiguration>" + closing)
+
+
+# --- 10. Step Functions: a Choice on a missing path ---------------------------------------------------
+
+
+def install_strict_choice() -> Undo:
+    from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, HistoryEventType
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.component.state.choice.comparison.comparison_operator_type import (
+        ComparisonOperatorType,
+    )
+    from moto.stepfunctions.parser.asl.component.state.choice.comparison.comparison_variable import (
+        ComparisonVariable,
+    )
+    from moto.stepfunctions.parser.asl.component.state.choice.comparison.variable import NoSuchVariable
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    def _eval_body(self: Any, env: Any) -> None:
+        self.variable.eval(env)
+        if isinstance(env.stack[-1], NoSuchVariable) and self.comparison_function.operator_type not in (
+            ComparisonOperatorType.IsPresent,
+        ):
+            path = self.variable.string_sampler.literal_value
+            cause = f"Invalid path '{path}': The choice state's condition path references an invalid value."
+            raise FailureEventException(
+                failure_event=FailureEvent(
+                    env=env,
+                    error_name=StatesErrorName(typ=StatesErrorNameType.StatesRuntime),
+                    event_type=HistoryEventType.ExecutionFailed,
+                    event_details=EventDetails(
+                        executionFailedEventDetails=ExecutionFailedEventDetails(
+                            error=StatesErrorNameType.StatesRuntime.to_name(), cause=cause
+                        )
+                    ),
+                )
+            )
+        self.comparison_function.eval(env)
+
+    return _replace(ComparisonVariable, "_eval_body", _eval_body)

@@ -107,6 +107,7 @@ class EmbeddedAws:
             gaps.install_execution_status_events(self.runner, self.deliveries),
             gaps.install_stop_execution(),
             gaps.install_read_backs(),
+            gaps.install_strict_choice(),
         ]
 
         session = self.session()
