@@ -377,6 +377,16 @@ class WorkflowError(Model):
         return self.cause or self.error
 
 
+class FinalizeResult(Model):
+    outcome: Outcome
+    reason: str
+    recorded: bool = True  # False when another finalizer had already recorded the outcome
+
+
+class FailedChecks(Model):
+    count: int = 0
+
+
 class WorkflowState(Model):
     """The whole execution state as it flows through the ASL."""
 
@@ -391,14 +401,10 @@ class WorkflowState(Model):
     rollback_error: WorkflowError | None = None
     check_error: WorkflowError | None = None  # the last failed rollout check (it is looked at again)
     watch_timeout: WorkflowError | None = None  # the last wait for ECS's event that ended without one
-    failed_checks: dict[str, int] | None = None  # {"count": n}, kept by the workflow
+    failed_checks: FailedChecks | None = None  # kept by the workflow (StartRolloutWatch, CountFailedCheck)
     result: dict[str, Any] | None = None  # a verdict decided outside the steps (the ended-execution finalizer)
-
-
-class FinalizeResult(Model):
-    outcome: Outcome
-    reason: str
-    recorded: bool = True  # False when another finalizer had already recorded the outcome
+    outcome: FinalizeResult | None = None  # Finalize's own result, read by the Outcome? choice
+    finalize_error: WorkflowError | None = None  # Finalize failed even after its retries
 
 
 class DeploymentRecord(Model):

@@ -1,0 +1,153 @@
+"""The state machine and the Python models held against each other: every path the ASL reads or writes,
+every value a Choice compares, every payload a task sends and every error it names must exist on the
+Python side, so renaming either side fails here instead of ending a deployment in a quiet FAILED."""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from collections.abc import Iterator
+from enum import Enum
+from typing import Any
+
+import pytest
+from ecs_handoff import errors, models
+from pydantic import BaseModel
+
+from tests.helpers import ROOT
+
+ASL = json.loads((ROOT / "statemachine" / "deployment.asl.json").read_text())
+STATES: dict[str, dict[str, Any]] = ASL["States"]
+
+# What each Lambda task's payload is parsed as (functions/<name>/app.py).
+TASK_INPUT = {
+    "AcquireLock": models.LockInput,
+    "RequestApproval": models.ApprovalInput,
+    "Deploy": models.DeployInput,
+    "WatchRollout": models.RolloutInput,
+    "Rollback": models.StepInput,
+    "Finalize": models.WorkflowState,  # no Parameters: the whole state
+}
+# Error names that are Step Functions' or Lambda's own, not handoff's exceptions.
+AWS_ERROR_PREFIXES = ("States.", "Lambda.", "Sandbox.")
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    """The concrete types an annotation allows (Optional and unions opened, None dropped)."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return [t for arg in typing.get_args(annotation) for t in _unwrap(arg) if t is not type(None)]
+    return [annotation]
+
+
+def resolve(path: str, model: type[BaseModel] = models.WorkflowState) -> list[Any]:
+    """The types a JSONPath like $.request.service.poll_interval_seconds reaches through the models;
+    fails naming the first part that no model has."""
+    assert path.startswith("$."), path
+    current: list[Any] = [model]
+    for part in path[2:].split("."):
+        reached: list[Any] = []
+        for kind in current:
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                field = kind.model_fields.get(part) or next(
+                    (f for f in kind.model_fields.values() if f.alias == part), None
+                )
+                if field is not None:
+                    reached += _unwrap(field.annotation)
+                elif isinstance(getattr(kind, part, None), property):  # computed into the workflow input
+                    reached += _unwrap(typing.get_type_hints(getattr(kind, part).fget).get("return", Any))
+            elif typing.get_origin(kind) is dict or kind is Any:
+                reached.append(Any)
+        assert reached, f"{path}: no model has {part!r} (looked in {current})"
+        current = reached
+    return current
+
+
+def _choice_rules(state: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for rule in state.get("Choices", []):
+        yield from (rule.get("And") or rule.get("Or") or [rule])
+
+
+def _paths_read_and_written() -> Iterator[tuple[str, str]]:
+    for name, state in STATES.items():
+        for key in ("ResultPath", "InputPath", "OutputPath", "SecondsPath", "TimeoutSecondsPath"):
+            if isinstance(state.get(key), str) and state[key] != "$":
+                yield name, state[key]
+        for catcher in state.get("Catch", []):
+            yield name, catcher["ResultPath"]
+        for value in _parameter_values(state.get("Parameters", {})):
+            yield name, value
+        for rule in _choice_rules(state):
+            yield name, rule["Variable"]
+            yield from ((name, v) for k, v in rule.items() if k.endswith("Path") and k != "Variable")
+
+
+def _parameter_values(parameters: Any) -> Iterator[str]:
+    if isinstance(parameters, dict):
+        for key, value in parameters.items():
+            if key.endswith(".$") and isinstance(value, str) and value.startswith("$.") and "(" not in value:
+                yield value
+            elif key.endswith(".$") and isinstance(value, str) and "(" in value:  # an intrinsic: its paths
+                yield from (p.rstrip(",)") for p in value.replace("(", " ").split() if p.startswith("$."))
+            else:
+                yield from _parameter_values(value)
+
+
+@pytest.mark.parametrize(("state", "path"), sorted(set(_paths_read_and_written())))
+def test_every_path_the_asl_uses_exists_in_the_workflow_models(state: str, path: str) -> None:
+    assert resolve(path), f"{state}: {path}"
+
+
+def test_every_value_a_choice_compares_is_one_the_model_can_hold() -> None:
+    for name, state in STATES.items():
+        for rule in _choice_rules(state):
+            kinds = resolve(rule["Variable"])
+            for comparison in ("StringEquals",):
+                if comparison not in rule:
+                    continue
+                enums = [k for k in kinds if isinstance(k, type) and issubclass(k, Enum)]
+                for enum in enums:
+                    assert rule[comparison] in {e.value for e in enum}, f"{name}: {rule[comparison]} not in {enum}"
+            if "BooleanEquals" in rule:
+                assert bool in kinds, f"{name}: {rule['Variable']} is not a boolean"
+            if any(k.startswith("Numeric") for k in rule):
+                assert int in kinds or float in kinds, f"{name}: {rule['Variable']} is not a number"
+
+
+def test_every_task_payload_is_exactly_what_its_function_parses() -> None:
+    for name, model in TASK_INPUT.items():
+        state = STATES[name]
+        parameters = state.get("Parameters")
+        if parameters is None:
+            continue
+        payload = parameters.get("Payload", parameters)
+        sent = {key.removesuffix(".$") for key in payload}
+        known = set(model.model_fields)
+        assert sent <= known, f"{name} sends {sorted(sent - known)}, which {model.__name__} does not read"
+        required = {k for k, f in model.model_fields.items() if f.is_required()}
+        assert required <= sent, f"{name} does not send {sorted(required - sent)}, which {model.__name__} needs"
+
+
+def test_every_error_the_asl_names_is_an_exception_handoff_raises_or_one_of_aws() -> None:
+    named = {
+        error
+        for state in STATES.values()
+        for handler in (*state.get("Retry", []), *state.get("Catch", []))
+        for error in handler["ErrorEquals"]
+    }
+    ours = {error for error in named if not error.startswith(AWS_ERROR_PREFIXES)}
+    assert ours, "the ASL should retry handoff's own transient error"
+    for error in ours:
+        exception = getattr(errors, error, None)
+        assert isinstance(exception, type) and issubclass(exception, errors.HandoffError), error
+
+
+def test_every_result_path_the_workflow_writes_is_a_field_of_its_state() -> None:
+    written = {
+        path.split(".")[1]
+        for state in STATES.values()
+        for path in [state.get("ResultPath"), *(c["ResultPath"] for c in state.get("Catch", []))]
+        if isinstance(path, str) and path.startswith("$.")
+    }
+    assert written <= set(models.WorkflowState.model_fields), sorted(written - set(models.WorkflowState.model_fields))
