@@ -170,6 +170,7 @@ class RolloutWaits(ServiceState):
         )
 
     def waiting(self, ecs_deployment_id: str) -> RolloutWait | None:
+        """The stored wait, read without taking it (tests and operators; the functions only take)."""
         item = self._get(f"rollout#{ecs_deployment_id}")
         if not item.get("token"):
             return None
@@ -195,8 +196,8 @@ class RolloutWaits(ServiceState):
             return None
         return RolloutWait({k: str(v.get("S", v.get("N", ""))) for k, v in item.items()})
 
-    def unclaim(self, ecs_deployment_id: str, wait: RolloutWait) -> None:
-        """Puts a claimed wait back when its verdict could not be sent, unless a newer wait is there."""
+    def give_back(self, ecs_deployment_id: str, wait: RolloutWait) -> None:
+        """Puts a taken wait back when its verdict could not be sent, unless a newer wait is there."""
         self._written(
             "put_item",
             f"restoring the rollout wait of {ecs_deployment_id}",

@@ -5,7 +5,7 @@ token stored under the ECS deployment id (WatchRollout); `on_event` ends the wai
 arrives. Events can be lost or late, and FAILED comes only with the circuit breaker on, so `watch`
 also checks the deployment itself: once right after storing the token (an event may have come before
 it), then each time the wait times out, up to the rollout timeout. Exactly one of them sends the
-verdict: the one that deletes the stored token first (RolloutWaits.claim)."""
+verdict: the one that takes the stored wait first (RolloutWaits.take)."""
 
 from __future__ import annotations
 
@@ -180,7 +180,7 @@ def on_event(
     try:
         _send(ecs_id, wait, result, sfn_client)
     except HandoffError:
-        waits.unclaim(ecs_id, wait)  # EventBridge retries the event; the workflow's check is the backstop
+        waits.give_back(ecs_id, wait)  # EventBridge retries the event; the workflow's check is the backstop
         raise
     return f"{state.value}: sent to deployment {wait['deployment_id']}"
 
