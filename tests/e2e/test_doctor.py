@@ -54,6 +54,9 @@ def test_doctor_a_correct_install_is_all_ok(embedded: EmbeddedAws, capsys: pytes
     items = {f["item"] for f in report["findings"]}
     assert {"approver alice@example.com", "IAM of handoff-prod-approval-page", "link-signing secret"} <= items
     assert "service api deployment circuit breaker" in items
+    assert {
+        f"event rule handoff-prod-{r}" for r in ("artifact-uploaded", "execution-ended", "ecs-deployment-state")
+    } <= items
 
 
 def test_doctor_names_each_broken_item_and_exits_1(embedded: EmbeddedAws, capsys: pytest.CaptureFixture[str]) -> None:
@@ -75,6 +78,26 @@ def test_doctor_names_each_broken_item_and_exits_1(embedded: EmbeddedAws, capsys
     fixes = {f["item"]: f["fix"] for f in report["findings"] if not f["ok"]}
     assert "eventbridge" not in fixes["bucket prod-ecsdef-123456789012 versioning"]
     assert 'status = "Enabled"' in fixes["bucket prod-ecsdef-123456789012 versioning"]
+
+
+def test_doctor_finds_a_disabled_ecs_event_rule(embedded: EmbeddedAws, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN someone disabled the rule that brings ECS's deployment events to handoff
+    events = embedded.client("events")
+    events.disable_rule(Name="handoff-prod-ecs-deployment-state")
+    try:
+        code, report = doctor("prod", capsys)
+    finally:
+        events.enable_rule(Name="handoff-prod-ecs-deployment-state")
+    # THEN doctor names it, says what it costs, and how to turn it back on
+    assert code == 1
+    assert problems(report) == {
+        "event rule handoff-prod-ecs-deployment-state": "DISABLED: ECS's verdicts never arrive; "
+        "every rollout waits for the fallback look"
+    }
+    fixes = {f["item"]: f["fix"] for f in report["findings"] if not f["ok"]}
+    assert fixes["event rule handoff-prod-ecs-deployment-state"] == (
+        "aws events enable-rule --name handoff-prod-ecs-deployment-state"
+    )
 
 
 def test_doctor_knows_every_call_each_function_really_makes(world: World, embedded: EmbeddedAws) -> None:

@@ -82,6 +82,7 @@ def diagnose(env: str) -> list[Finding]:
         return findings
     for check in (
         check_bucket,
+        check_event_rules,
         check_registry,
         check_approver_subscriptions,
         check_signing_secret,
@@ -153,6 +154,37 @@ def check_bucket(install: Install) -> Iterator[Finding]:
         "on" if on else "off: uploads never reach handoff",
         "" if on else "aws_s3_bucket_notification { bucket = ...; eventbridge = true }",
     )
+
+
+# The EventBridge rules the stack makes, and the function each must invoke: without them uploads are never
+# seen, an execution that ends unexpectedly is never recorded, or every verdict waits for the fallback look.
+EVENT_RULES = {
+    "artifact-uploaded": ("intake", "uploads never reach handoff"),
+    "execution-ended": ("finalize", "a stopped or failed execution is never recorded"),
+    "ecs-deployment-state": ("rollout-event", "ECS's verdicts never arrive; every rollout waits for the fallback look"),
+}
+
+
+def check_event_rules(install: Install) -> Iterator[Finding]:
+    events = client("events")
+    for suffix, (function, without) in EVENT_RULES.items():
+        rule = f"handoff-{install.env}-{suffix}"
+        target = f":function:handoff-{install.env}-{function}"
+        with aws_call(f"reading EventBridge rule {rule}"):
+            try:
+                state = str(events.describe_rule(Name=rule).get("State", "?"))
+            except events.exceptions.ResourceNotFoundException:
+                state = "missing"
+            targets = [] if state == "missing" else events.list_targets_by_rule(Rule=rule).get("Targets", [])
+        aimed = any(str(t.get("Arn", "")).endswith(target) for t in targets)
+        ok = state == "ENABLED" and aimed
+        detail = f"{state}, invokes handoff-{install.env}-{function}" if ok else f"{state}: {without}"
+        if state == "ENABLED" and not aimed:
+            detail = f"ENABLED but does not invoke handoff-{install.env}-{function}: {without}"
+        fix = "" if ok else f"redeploy the stack (sam deploy --config-env {install.env}); it owns this rule"
+        if state == "DISABLED":
+            fix = f"aws events enable-rule --name {rule}"
+        yield Finding(f"event rule {rule}", ok, detail, fix)
 
 
 def check_registry(install: Install) -> Iterator[Finding]:
