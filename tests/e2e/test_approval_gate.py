@@ -177,7 +177,9 @@ def test_gate_operator_cli_approve_records_iam_identity(world: World, embedded: 
 
     deployment_id = release(world, "prod-aaaa111")
     approval_id = world.records("prod").get(deployment_id).approval_id  # type: ignore[union-attr]
+    capsys.readouterr()
     assert main(["approve", str(approval_id), "--env", "prod", "--comment", "hotfix INC-7"]) == 0
+    assert capsys.readouterr().out.startswith(f"approved api in prod (deployment {deployment_id})")
     record = world.wait("prod", deployment_id)
     assert record.outcome is Outcome.SUCCEEDED
     [vote] = record.approvals
@@ -188,12 +190,16 @@ def test_gate_operator_cli_approve_records_iam_identity(world: World, embedded: 
     assert "Already approved" in capsys.readouterr().err
 
 
-def test_gate_operator_cli_reject_and_unknown_approval(world: World, embedded: EmbeddedAws):
+def test_gate_operator_cli_reject_and_unknown_approval(world: World, embedded: EmbeddedAws, capsys):
     from ecs_handoff.cli import main
 
     deployment_id = release(world, "prod-bbbb222")
-    approval_id = world.records("prod").get(deployment_id).approval_id  # type: ignore[union-attr]
-    assert main(["reject", str(approval_id), "--env", "prod", "--comment", "wrong build"]) == 0
+    # the deployment id that `watch` and `history` show is enough; --json says what happened
+    capsys.readouterr()
+    assert main(["reject", deployment_id, "--env", "prod", "--comment", "wrong build", "--json"]) == 0
+    said = json.loads(capsys.readouterr().out)
+    assert (said["ok"], said["decision"], said["deployment_id"]) == (True, "reject", deployment_id)
+    assert said["approver"] == "bob@example.com"
     record = world.wait("prod", deployment_id)
     assert record.outcome is Outcome.REJECTED and "wrong build" in record.reason
     assert main(["approve", "f" * 32, "--env", "prod"]) == 3

@@ -454,13 +454,14 @@ def cmd_decide(args: argparse.Namespace) -> int:
     from ecs_handoff.aws.clients import aws_call, client
     from ecs_handoff.aws.records import DeploymentRecords
     from ecs_handoff.logic.approval_decision import ApprovalDesk, approver_for_principal
-    from ecs_handoff.models import ApprovalVote, iso, utcnow
+    from ecs_handoff.models import ApprovalVote, approval_id_for, iso, utcnow
 
     outputs = stack_outputs(args.env)
     store = ApprovalStore(outputs["ApprovalsTableName"])
-    approval = store.get(args.approval_id)
+    # An approval id, or the deployment id `watch` and `history` show (its approval id derives from it).
+    approval = store.get(args.approval_id) or store.get(approval_id_for(args.approval_id))
     if approval is None:
-        raise NotFound(f"approval {args.approval_id!r} does not exist in {args.env}")
+        raise NotFound(f"no approval {args.approval_id!r} in {args.env}, nor one for a deployment of that id")
     with aws_call("finding who you are (sts:GetCallerIdentity)"):
         identity = str(client("sts").get_caller_identity()["Arn"])
     approver = approver_for_principal(approval, identity)
@@ -481,14 +482,29 @@ def cmd_decide(args: argparse.Namespace) -> int:
     )
     desk = ApprovalDesk(store, DeploymentRecords(outputs["DeploymentsTableName"]), key=None)
     result = desk.apply(approval, vote)
-    if result.status >= 400:
+    done = {"approve": "approved", "reject": "rejected"}[args.command]
+    if args.json:
+        _print_json(
+            {
+                "ok": result.status < 400,
+                "decision": args.command,
+                "approval_id": approval.approval_id,
+                "deployment_id": approval.deployment_id,
+                "service": approval.service_id,
+                "env": approval.env,
+                "approver": approver,
+                "principal": identity,
+                "message": f"{result.title}: {_page_text(result.html)}",
+            }
+        )
+    elif result.status >= 400:
         print(f"handoff: {result.title}: {_page_text(result.html)}", file=sys.stderr)
-        return EXIT_FAILED
-    print(
-        f"{args.command}d {approval.service_id} in {approval.env} (deployment {approval.deployment_id}) "
-        f"as {approver} ({identity})"
-    )
-    return EXIT_OK
+    else:
+        print(
+            f"{done} {approval.service_id} in {approval.env} (deployment {approval.deployment_id}) "
+            f"as {approver} ({identity})"
+        )
+    return EXIT_FAILED if result.status >= 400 else EXIT_OK
 
 
 def _page_text(html: str) -> str:
@@ -522,6 +538,15 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     return serve(port=args.port, rollout_seconds=args.rollout_seconds)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ecs-handoff")
+    except PackageNotFoundError:
+        return "unknown (not installed as a package)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="handoff",
@@ -530,6 +555,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--local", action="store_true", help=f"use the embedded AWS described by {LOCAL_STATE}")
     parser.add_argument("--debug", action="store_true", help="show the full error with its traceback")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     history = commands.add_parser("history", help="deployments of an environment, newest first")
@@ -584,9 +610,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     for verb in ("approve", "reject"):
         decide = commands.add_parser(verb, help=f"{verb} a deployment waiting for approval, as your IAM identity")
-        decide.add_argument("approval_id")
-        decide.add_argument("--env", required=True)
-        decide.add_argument("--comment", default="")
+        decide.add_argument("approval_id", help="the approval id, or the id of the deployment waiting for it")
+        decide.add_argument("--env", required=True, help="the environment (stack handoff-<env>)")
+        decide.add_argument("--comment", default="", help="recorded with the decision (a change ticket, a reason)")
+        decide.add_argument("--json", action="store_true", help="print the outcome as JSON")
         decide.set_defaults(func=cmd_decide)
 
     doctor = commands.add_parser(
