@@ -14,6 +14,7 @@ from ecs_handoff.models import Outcome, VerdictSource
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
 
+from tests.e2e.test_deployment_workflow import execution
 from tests.e2e.test_execution_end import entered, history
 
 EVENT_FUNCTION = "handoff-dev-rollout-event"
@@ -152,8 +153,11 @@ def test_foreign_and_duplicate_events_change_nothing(world: World, embedded: Emb
     assert embedded.wait_idle(10)
     assert world.records("dev").get(deployment_id).outcome is Outcome.IN_PROGRESS  # type: ignore[union-attr]
     # THEN the real event decides; a duplicate of it afterwards changes nothing
-    record = world.wait("dev", deployment_id)
-    assert record.outcome is Outcome.SUCCEEDED and record.verdict_by is VerdictSource.EVENT
+    assert world.wait("dev", deployment_id).outcome is Outcome.SUCCEEDED
+    # (the record is final once the execution has ended: Finalize notifies after recording the outcome)
+    assert execution(embedded, "dev", deployment_id)["status"] == "SUCCEEDED" and embedded.wait_idle(10)
+    record = world.records("dev").get(deployment_id)
+    assert record is not None and record.verdict_by is VerdictSource.EVENT
     (completed,) = [e for e in ecs_events(embedded, ecs_id) if e["detail"]["eventName"].endswith("COMPLETED")]
     embedded.emit_ecs_event(copy.deepcopy(completed))
     assert embedded.wait_idle(10)
