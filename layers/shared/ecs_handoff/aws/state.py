@@ -139,6 +139,13 @@ class RolloutWait(dict[str, str]):
         return self["token"]
 
 
+def _wait_from(item: dict[str, Any]) -> RolloutWait | None:
+    """A stored rollout wait from its DynamoDB item; None when there is none."""
+    if not item.get("token"):
+        return None
+    return RolloutWait({k: str(v.get("S", v.get("N", ""))) for k, v in item.items()})
+
+
 def _rollout_key(ecs_deployment_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"rollout#{ecs_deployment_id}"}}
 
@@ -172,9 +179,7 @@ class RolloutWaits(ServiceState):
     def waiting(self, ecs_deployment_id: str) -> RolloutWait | None:
         """The stored wait, read without taking it (tests and operators; the functions only take)."""
         item = self._get(f"rollout#{ecs_deployment_id}")
-        if not item.get("token"):
-            return None
-        return RolloutWait({k: str(v.get("S", v.get("N", ""))) for k, v in item.items()})
+        return _wait_from(item)
 
     def take(self, ecs_deployment_id: str, service: str | None = None) -> RolloutWait | None:
         """Takes the stored wait, whichever turn stored it (the verdict is the same for every turn), and
@@ -192,9 +197,7 @@ class RolloutWaits(ServiceState):
             **({"ExpressionAttributeValues": values} if values else {}),
         )
         item = (taken or {}).get("Attributes") or {}
-        if not item.get("token"):
-            return None
-        return RolloutWait({k: str(v.get("S", v.get("N", ""))) for k, v in item.items()})
+        return _wait_from(item)
 
     def give_back(self, ecs_deployment_id: str, wait: RolloutWait) -> None:
         """Puts a taken wait back when its verdict could not be sent, unless a newer wait is there."""

@@ -29,6 +29,7 @@ from ecs_handoff.models import (
     ServiceConfig,
     VerdictSource,
     iso,
+    seconds_since,
     utcnow,
 )
 from ecs_handoff.observability import logger
@@ -98,8 +99,7 @@ def judge(service: dict[str, Any], deployed: DeployResult, config: ServiceConfig
     if rollout_state == "FAILED":
         verdict = {"reason": _failed_reason(ecs_reason, counts), "ecs_reported_at": reported}
         return looked.model_copy(update={"state": RolloutState.FAILED, **verdict})
-    elapsed = (now - datetime.fromisoformat(deployed.deployed_at.replace("Z", "+00:00"))).total_seconds()
-    if elapsed > config.rollout_timeout_seconds:
+    if seconds_since(deployed.deployed_at) > config.rollout_timeout_seconds:
         reason = (
             f"the rollout did not complete within {config.rollout_timeout_seconds} s "
             f"({counts['running_count']}/{counts['desired_count']} tasks running)"
