@@ -34,7 +34,7 @@ $(SCAN_STAMP):
 # Every checkov suppression carries its reason in template.yaml; bandit fails on medium or higher.
 security: $(SCAN_STAMP)
 	$(SCAN)/bin/checkov --file template.yaml --framework cloudformation --quiet --compact --skip-download
-	$(SCAN)/bin/bandit --quiet --recursive --severity-level medium functions layers
+	$(SCAN)/bin/bandit --quiet --recursive --severity-level medium functions layers cli
 
 # Two independent ASL validators, pinned, on the definition with its substitutions filled in.
 $(NODE_STAMP):

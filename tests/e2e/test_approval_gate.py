@@ -173,7 +173,7 @@ def test_gate_link_for_unknown_approval_is_404_and_bad_decision_400(world: World
 
 
 def test_gate_operator_cli_approve_records_iam_identity(world: World, embedded: EmbeddedAws, capsys):
-    from ecs_handoff.cli import main
+    from ecs_handoff_cli.main import main
 
     deployment_id = release(world, "prod-aaaa111")
     approval_id = world.records("prod").get(deployment_id).approval_id  # type: ignore[union-attr]
@@ -191,7 +191,7 @@ def test_gate_operator_cli_approve_records_iam_identity(world: World, embedded: 
 
 
 def test_gate_operator_cli_reject_and_unknown_approval(world: World, embedded: EmbeddedAws, capsys):
-    from ecs_handoff.cli import main
+    from ecs_handoff_cli.main import main
 
     deployment_id = release(world, "prod-bbbb222")
     # the deployment id that `watch` and `history` show is enough; --json says what happened
@@ -216,7 +216,7 @@ def test_gate_oversized_form_is_400(world: World, embedded: EmbeddedAws):
 
 
 def test_gate_cli_refuses_a_principal_not_in_approver_principals(world: World, embedded: EmbeddedAws, registry, capsys):
-    from ecs_handoff.cli import main
+    from ecs_handoff_cli.main import main
 
     # GIVEN a service whose registry lets no IAM principal decide from the CLI
     registry("prod", "api", approver_principals={})
@@ -232,7 +232,7 @@ def test_gate_cli_refuses_a_principal_not_in_approver_principals(world: World, e
 
 
 def test_gate_cli_refuses_the_uploader_approving_their_own_upload(world: World, embedded: EmbeddedAws, capsys):
-    from ecs_handoff.cli import main
+    from ecs_handoff_cli.main import main
 
     # GIVEN an upload made with `handoff upload` (it says who uploaded) by the same principal
     capsys.readouterr()

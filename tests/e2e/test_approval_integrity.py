@@ -73,7 +73,7 @@ def test_a_subscriber_filtered_to_only_their_own_links_does_not_stop_the_gate(
 def test_a_comment_cannot_forge_email_lines_or_reach_a_terminal_raw(
     world: World, embedded: EmbeddedAws, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ecs_handoff.cli import main
+    from ecs_handoff_cli.main import main
 
     # GIVEN an approver who rejects with a comment that tries to add lines and terminal escapes
     deployment = world.upload("prod", "api", artifact({"app-container": image("api", "prod-forge01")}))

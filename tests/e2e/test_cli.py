@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from ecs_handoff.cli import main
 from ecs_handoff.models import Outcome
+from ecs_handoff_cli.main import main
 from ecs_handoff_embedded.scenario import World, artifact, image
 from ecs_handoff_embedded.world import push_image
 

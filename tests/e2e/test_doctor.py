@@ -8,9 +8,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from ecs_handoff.cli import main
-from ecs_handoff.doctor import check_registry, load_install, needed_permissions
 from ecs_handoff.models import Outcome
+from ecs_handoff_cli.doctor import check_registry, load_install, needed_permissions
+from ecs_handoff_cli.main import main
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
 

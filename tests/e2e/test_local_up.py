@@ -16,7 +16,7 @@ from ecs_handoff_embedded.world import push_image
 
 from tests.helpers import artifact, image
 
-HANDOFF = [sys.executable, "-m", "ecs_handoff.cli"]
+HANDOFF = [sys.executable, "-m", "ecs_handoff_cli"]
 
 
 def test_local_up_serves_uploads_from_another_process(tmp_path: Path):

@@ -59,12 +59,11 @@ def cmd_history(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([r.summary() for r in records], indent=2))
         return EXIT_OK
+    from ecs_handoff.models import one_line
+    from ecs_handoff.taskdef import short_name
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
-
-    from ecs_handoff.models import one_line
-    from ecs_handoff.taskdef import short_name
 
     def plain(value: str) -> Text:
         """Stored text shown as text: no rich markup, no escape sequences, no extra lines."""
@@ -149,8 +148,9 @@ def _read_file(path: str) -> bytes:
 def cmd_upload(args: argparse.Namespace) -> int:
     from ecs_handoff.aws import s3
     from ecs_handoff.errors import ArtifactRejected
-    from ecs_handoff.logic.operator import build_artifact, print_ci
     from ecs_handoff.models import execution_name
+
+    from ecs_handoff_cli.operator import build_artifact, print_ci
 
     env = Env(args.env)
     env.service(args.service)
@@ -229,7 +229,8 @@ def _env_names(env: str | None) -> list[str]:
 def cmd_status(args: argparse.Namespace) -> int:
     from ecs_handoff.aws import ecs as ecs_access
     from ecs_handoff.aws.registry import list_service_ids
-    from ecs_handoff.logic.operator import ServiceStatus, summarise
+
+    from ecs_handoff_cli.operator import ServiceStatus, summarise
 
     statuses: dict[str, list[ServiceStatus]] = {}
     for name in _env_names(args.env):
@@ -252,10 +253,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({env: [s.as_json() for s in rows] for env, rows in statuses.items()})
         return EXIT_OK
+    from ecs_handoff.taskdef import short_name
     from rich.console import Console
     from rich.table import Table
-
-    from ecs_handoff.taskdef import short_name
 
     console = Console()
     for name, rows in statuses.items():
@@ -366,7 +366,8 @@ def cmd_rerun(args: argparse.Namespace) -> int:
 def cmd_rollback(args: argparse.Namespace) -> int:
     from ecs_handoff.aws import ecs as ecs_access
     from ecs_handoff.errors import ArtifactRejected
-    from ecs_handoff.logic.operator import rollback_target
+
+    from ecs_handoff_cli.operator import rollback_target
 
     env = Env(args.env)
     config = env.service(args.service)
@@ -400,8 +401,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from ecs_handoff.aws import ecs as ecs_access
     from ecs_handoff.aws.clients import aws_call, client
     from ecs_handoff.errors import ArtifactRejected
-    from ecs_handoff.logic.operator import diff, read_artifact_json
     from ecs_handoff.taskdef import short_name
+
+    from ecs_handoff_cli.operator import diff, read_artifact_json
 
     env = Env(args.env)
     config = env.service(args.service)
@@ -515,7 +517,7 @@ def _page_text(html: str) -> str:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from ecs_handoff.doctor import diagnose
+    from ecs_handoff_cli.doctor import diagnose
 
     findings = diagnose(args.env)
     problems = [f for f in findings if not f.ok]

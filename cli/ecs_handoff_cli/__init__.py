@@ -1,0 +1,1 @@
+"""The `handoff` command for operators. Not part of the Lambda layer: it runs on a laptop or in CI."""

@@ -1,0 +1,5 @@
+import sys
+
+from ecs_handoff_cli.main import main
+
+sys.exit(main())
