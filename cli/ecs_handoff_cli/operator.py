@@ -1,11 +1,11 @@
-"""What the operator CLI decides: artifacts as CI builds them, diffs, rollback targets, service status."""
+"""What the operator CLI decides, without AWS: artifacts as CI builds them, diffs, rollback targets."""
 
 from __future__ import annotations
 
 import io
 import json
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ecs_handoff.artifact import MEMBER_NAME, parse_image_definitions
@@ -59,8 +59,19 @@ def diff(
     return [ImageDiff(n, running.get(n), new.get(n), n in listed) for n in names]
 
 
-def rollback_target(history: list[DeploymentRecord], running_task_definition: str) -> DeploymentRecord:
-    """The last SUCCEEDED deployment before the one now running (history is newest first)."""
+@dataclass(frozen=True)
+class RollbackTarget:
+    """What a rollback returns to: an earlier deployment's uploaded metadata, or (for the first deployment
+    handoff made) the revision that ran before it, whose images are uploaded as new metadata."""
+
+    current: DeploymentRecord
+    record: DeploymentRecord | None = None
+    revision: str | None = None
+
+
+def rollback_target(history: list[DeploymentRecord], running_task_definition: str) -> RollbackTarget:
+    """The last SUCCEEDED deployment before the one now running with other images (history is newest
+    first); failing that, the revision the running deployment replaced."""
     succeeded = [r for r in history if r.outcome is Outcome.SUCCEEDED and r.source]
     current_index = next((i for i, r in enumerate(succeeded) if r.new_task_definition == running_task_definition), None)
     if current_index is None:
@@ -73,44 +84,23 @@ def rollback_target(history: list[DeploymentRecord], running_task_definition: st
     current = succeeded[current_index]
     for record in succeeded[current_index + 1 :]:
         if [c.image_after for c in record.images] != [c.image_after for c in current.images]:
-            return record
+            return RollbackTarget(current, record=record)
+    if current.previous_task_definition and current.previous_task_definition != running_task_definition:
+        return RollbackTarget(current, revision=current.previous_task_definition)
     raise ArtifactRejected(
-        f"no earlier SUCCEEDED deployment with different images than the running one ({current.id}); "
-        "nothing to roll back to"
+        f"no earlier SUCCEEDED deployment with different images than the running one ({current.id}), "
+        "and no earlier revision recorded; nothing to roll back to"
     )
 
 
-@dataclass
-class ServiceStatus:
-    service_id: str
-    cluster: str = ""
-    ecs_service: str = ""
-    running_task_definition: str = ""
-    running_images: dict[str, str] = field(default_factory=dict)
-    in_flight: DeploymentRecord | None = None
-    last: DeploymentRecord | None = None
-    problem: str = ""
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "service": self.service_id,
-            "cluster": self.cluster,
-            "ecs_service": self.ecs_service,
-            "running_task_definition": self.running_task_definition,
-            "running_images": self.running_images,
-            "in_flight": self.in_flight.summary() if self.in_flight else None,
-            "last": self.last.summary() if self.last else None,
-            "problem": self.problem or None,
-        }
-
-
-def summarise(
-    service_id: str, history: list[DeploymentRecord]
-) -> tuple[DeploymentRecord | None, DeploymentRecord | None]:
-    """(a deployment in flight or awaiting approval, the last finished one) from newest-first history."""
-    in_flight = next((r for r in history if not r.outcome.terminal), None)
-    last = next((r for r in history if r.outcome.terminal), None)
-    return in_flight, last
+def images_of(task_definition: dict[str, Any], containers: list[str]) -> bytes:
+    """imagedefinitions.json naming these containers of a task definition with the images it runs."""
+    entries = [
+        {"name": c["name"], "imageUri": c["image"]}
+        for c in task_definition.get("containerDefinitions", [])
+        if c["name"] in containers
+    ]
+    return json.dumps(entries, indent=2).encode() + b"\n"
 
 
 def print_ci(bucket: str, service_id: str, account_hint: str = "<account_id>") -> str:

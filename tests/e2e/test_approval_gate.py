@@ -239,7 +239,7 @@ def test_gate_cli_refuses_the_uploader_approving_their_own_upload(world: World, 
     path = embedded.state_dir / "self-approve.json"
     path.write_text(json.dumps([{"name": "app-container", "imageUri": image("api", "prod-self001")}]))
     world.push(artifact({"app-container": image("api", "prod-self001")}))
-    assert main(["upload", str(path), "--env", "prod", "--service", "api", "--json"]) == 0
+    assert main(["upload", str(path), "--env", "prod", "--service", "api", "--json", "--no-wait"]) == 0
     deployment_id = json.loads(capsys.readouterr().out)["deployment_id"]
     record = world.wait_phase("prod", deployment_id, "awaiting_approval")
     # WHEN the uploader tries to approve it  THEN refused, and the email shows who uploaded, as CI says

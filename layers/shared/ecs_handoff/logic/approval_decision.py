@@ -29,6 +29,7 @@ class PageResult:
     title: str
     html: str
     decided: str | None = None  # approve | reject when this request changed something
+    text: str = ""  # the page's message as plain text (what the CLI prints)
 
 
 @dataclass
@@ -200,7 +201,7 @@ class ApprovalDesk:
             if current.status in (ApprovalStatus.APPROVED, ApprovalStatus.REJECTED) and not current.resumed_at:
                 # Decided, but the workflow was never told (AWS was throttling): this request tells it.
                 text = f"The deployment was {current.status.value.lower()}; its workflow has now been told."
-                return self._resume(current) or PageResult(200, "Resumed", page.message_page("Resumed", text))
+                return self._resume(current) or _message(200, "Resumed", text)
             return self._closed(current, vote.approver) or _refuse(
                 410, "Approval expired", f"This approval expired at {_when(current.expires_at)}; nothing was deployed."
             )
@@ -216,22 +217,15 @@ class ApprovalDesk:
         if refusal is not None:
             return refusal
         if updated.status is ApprovalStatus.REJECTED:
-            return PageResult(
-                200, "Rejected", page.message_page("Rejected", "Recorded. Nothing will be deployed."), "reject"
-            )
+            return _message(200, "Rejected", "Recorded. Nothing will be deployed.", "reject")
         if updated.status is ApprovalStatus.APPROVED:
-            return PageResult(
-                200,
-                "Approved",
-                page.message_page("Approved", "Recorded. The deployment continues; the outcome is emailed."),
-                "approve",
-            )
+            return _message(200, "Approved", "Recorded. The deployment continues; the outcome is emailed.", "approve")
         missing = updated.approvals_required - len(updated.approved_by)
         text = (
             f"Recorded ({len(updated.approved_by)} of {updated.approvals_required}); "
             f"waiting for {missing} more approver(s)."
         )
-        return PageResult(200, "Approval recorded", page.message_page("Approval recorded", text), "approve")
+        return _message(200, "Approval recorded", text, "approve")
 
 
 RESUME_BACKOFF_SECONDS = (1.0, 3.0)  # after botocore's own retries; the page function has 60 s
@@ -254,7 +248,11 @@ def tell_workflow(approval: Approval, task_token: str, sfn_client: Any = None) -
 
 
 def _refuse(status: int, title: str, text: str) -> PageResult:
-    return PageResult(status, title, page.message_page(title, text))
+    return _message(status, title, text)
+
+
+def _message(status: int, title: str, text: str, decided: str | None = None) -> PageResult:
+    return PageResult(status, title, page.message_page(title, text), decided, text)
 
 
 def _when(epoch: int) -> str:

@@ -208,37 +208,12 @@ class Intake:
     def _base(
         self, config: ServiceConfig, images: list[ImageDefinition]
     ) -> tuple[dict[str, Any], list[dict[str, str]]]:
-        try:
-            base, tags = ecs_access.resolve_base(config.task_definition, self.ecs, config.keep_revisions)
-        except NotFound as exc:
-            raise ArtifactRejected(
-                f"the base task definition {config.task_definition!r} in the registry cannot be used: {exc}"
-            ) from exc
-        check_containers(base, images)
-        return base, tags
+        return checked_base(config, images, self.ecs)
 
     def _pin(
         self, config: ServiceConfig, images: list[ImageDefinition]
     ) -> tuple[list[ImageDefinition], dict[str, str]]:
-        """This account's ECR images must exist; with pin_digests (the default) each is deployed by the
-        digest its tag has now, so a tag pushed again after approval cannot change what runs. Images in
-        other registries are deployed as uploaded (shown as not pinned)."""
-        host = self.settings.need("default_registry")
-        registry_id = host.split(".", 1)[0]
-        pinned: list[ImageDefinition] = []
-        pinned_from: dict[str, str] = {}
-        for image in images:
-            if registry_host(image.image_uri) != host:
-                pinned.append(image)
-                continue
-            repository, tag, digest = split_reference(image.image_uri, host)
-            found = ecr.image_digest(registry_id, repository, tag, digest, self.ecr)
-            if config.pin_digests and not digest:
-                pinned.append(ImageDefinition(name=image.name, imageUri=f"{host}/{repository}@{found}"))
-                pinned_from[image.name] = image.image_uri
-            else:
-                pinned.append(image)
-        return pinned, pinned_from
+        return pin_images(images, self.settings.need("default_registry"), config.pin_digests, self.ecr)
 
     def _running(self, config: ServiceConfig) -> dict[str, Any] | None:
         try:
@@ -277,3 +252,40 @@ class Intake:
         topic = self.settings.topic_arn
         if topic:
             sns.publish(topic, notify.subject(record), notify.body(record), sns=self.sns)
+
+
+def checked_base(
+    config: ServiceConfig, images: list[ImageDefinition], ecs: Any = None
+) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """Terraform's base task definition and its tags, refused unless it has every container the upload names."""
+    try:
+        base, tags = ecs_access.resolve_base(config.task_definition, ecs, config.keep_revisions)
+    except NotFound as exc:
+        raise ArtifactRejected(
+            f"the base task definition {config.task_definition!r} in the registry cannot be used: {exc}"
+        ) from exc
+    check_containers(base, images)
+    return base, tags
+
+
+def pin_images(
+    images: list[ImageDefinition], host: str, pin_digests: bool, ecr_client: Any = None
+) -> tuple[list[ImageDefinition], dict[str, str]]:
+    """This account's ECR images must exist; with pin_digests (the default) each is deployed by the
+    digest its tag has now, so a tag pushed again after approval cannot change what runs. Images in
+    other registries are deployed as uploaded (shown as not pinned)."""
+    registry_id = host.split(".", 1)[0]
+    pinned: list[ImageDefinition] = []
+    pinned_from: dict[str, str] = {}
+    for image in images:
+        if registry_host(image.image_uri) != host:
+            pinned.append(image)
+            continue
+        repository, tag, digest = split_reference(image.image_uri, host)
+        found = ecr.image_digest(registry_id, repository, tag, digest, ecr_client)
+        if pin_digests and not digest:
+            pinned.append(ImageDefinition(name=image.name, imageUri=f"{host}/{repository}@{found}"))
+            pinned_from[image.name] = image.image_uri
+        else:
+            pinned.append(image)
+    return pinned, pinned_from

@@ -1,0 +1,153 @@
+"""Where the CLI's AWS is (an account and region, or the embedded AWS of `handoff local up`), and an
+environment's resources, found from the outputs of its stack handoff-<env>."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ecs_handoff.aws.clients import aws_call, client, reset_clients
+from ecs_handoff.errors import ArtifactRejected, AwsAccessError, HandoffError, NotFound
+from ecs_handoff.models import ServiceConfig
+
+LOCAL_STATE = Path(".handoff") / "local.json"
+LOCAL_VARIABLE = "HANDOFF_LOCAL"
+STACK_PREFIX = "handoff-"
+# The outputs every handoff environment stack has: a stack named handoff-* without them is someone else's.
+ENVIRONMENT_OUTPUTS = frozenset({"ArtifactBucketName", "RegistryPrefix", "DeploymentsTableName", "ApprovalsTableName"})
+
+
+class UsageError(HandoffError):
+    """The command line or a file given to it is wrong."""
+
+
+def find_local_state(start: Path | None = None) -> Path:
+    """The local.json of a running `handoff local up`: $HANDOFF_LOCAL (the file or its folder), else the
+    nearest .handoff/local.json in this folder or any folder above it, as git finds .git."""
+    explicit = os.environ.get(LOCAL_VARIABLE)
+    if explicit:
+        path = Path(explicit).expanduser()
+        if path.is_dir():
+            path = path / LOCAL_STATE if (path / LOCAL_STATE).exists() else path / LOCAL_STATE.name
+        if not path.is_file():
+            raise NotFound(f"{LOCAL_VARIABLE}={explicit} names no local.json; is `handoff local up` running there?")
+        return path
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / LOCAL_STATE
+        if candidate.is_file():
+            return candidate
+    raise NotFound(
+        f"no {LOCAL_STATE} in {here} or any folder above it: start the embedded AWS with `handoff local up` "
+        f"(it writes that file where it runs), or set {LOCAL_VARIABLE} to the file's path"
+    )
+
+
+def use_local(path: Path) -> dict[str, Any]:
+    """Point every AWS call of this process at the embedded AWS described by path."""
+    try:
+        local: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        endpoint, region = str(local["aws_endpoint"]), str(local["region"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise UsageError(f"{path} is not a local.json written by `handoff local up`: {exc}") from exc
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    os.environ["AWS_DEFAULT_REGION"] = region
+    os.environ["AWS_ACCESS_KEY_ID"] = os.environ.get("AWS_ACCESS_KEY_ID", "testing")
+    os.environ["AWS_SECRET_ACCESS_KEY"] = os.environ.get("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.pop("AWS_PROFILE", None)  # a real profile's credentials must never reach the embedded AWS
+    reset_clients()
+    return local
+
+
+def use_account(profile: str | None, region: str | None) -> None:
+    """--profile and --region win over AWS_PROFILE and AWS_REGION / AWS_DEFAULT_REGION, as in the AWS CLI."""
+    if profile:
+        os.environ["AWS_PROFILE"] = profile
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            os.environ.pop(key, None)  # boto3 prefers keys in the environment over a named profile
+    if region:
+        os.environ["AWS_REGION"] = os.environ["AWS_DEFAULT_REGION"] = region
+    reset_clients()
+
+
+def stack_outputs(env: str) -> dict[str, str]:
+    """An environment's resources, from the outputs of its stack handoff-<env>."""
+    stack = f"{STACK_PREFIX}{env}"
+    try:
+        with aws_call(f"reading stack {stack}"):
+            stacks = client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
+    except AwsAccessError as exc:
+        if "does not exist" in str(exc):
+            raise NotFound(f"environment {env!r} has no stack {stack} in this account and region") from exc
+        raise
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    missing = sorted(ENVIRONMENT_OUTPUTS - set(outputs))
+    if missing:
+        raise NotFound(f"stack {stack} is not a handoff environment (it has no output {', '.join(missing)})")
+    return outputs
+
+
+def environment_names(env: str | None) -> list[str]:
+    """[env], or every handoff environment in this account and region: stacks named handoff-<env> with
+    handoff's outputs (another team's handoff-* stack is left alone)."""
+    if env:
+        return [env]
+    names: list[str] = []
+    with aws_call("listing handoff stacks"):
+        for page in client("cloudformation").get_paginator("describe_stacks").paginate():
+            for stack in page["Stacks"]:
+                outputs = {o["OutputKey"] for o in stack.get("Outputs", [])}
+                if stack["StackName"].startswith(STACK_PREFIX) and outputs >= ENVIRONMENT_OUTPUTS:
+                    names.append(stack["StackName"].removeprefix(STACK_PREFIX))
+    if not names:
+        raise NotFound("no handoff environment (stack handoff-<env> with handoff's outputs) in this account and region")
+    return sorted(names)
+
+
+class Env:
+    """One environment's resources, found from its stack's outputs."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.outputs = stack_outputs(name)
+
+    @property
+    def bucket(self) -> str:
+        return self.outputs["ArtifactBucketName"]
+
+    def records(self) -> Any:
+        from ecs_handoff.aws.records import DeploymentRecords
+
+        return DeploymentRecords(self.outputs["DeploymentsTableName"])
+
+    def approvals(self) -> Any:
+        from ecs_handoff.aws.approvals import ApprovalStore
+
+        return ApprovalStore(self.outputs["ApprovalsTableName"])
+
+    def service_ids(self) -> list[str]:
+        from ecs_handoff.aws.registry import list_service_ids
+
+        return list_service_ids(self.outputs["RegistryPrefix"])
+
+    def service(self, service_id: str) -> ServiceConfig:
+        from ecs_handoff.aws.registry import load_service
+
+        try:
+            return load_service(self.outputs["RegistryPrefix"], service_id)
+        except ArtifactRejected as exc:
+            message = str(exc).replace("Terraform must add it before CI can deploy it", "").rstrip(". ")
+            raise NotFound(message) from exc
+
+    def default_registry(self) -> str:
+        """This account's ECR in this region: where images may come from when the registry entry says nothing."""
+        if "DefaultRegistry" in self.outputs:
+            return self.outputs["DefaultRegistry"]
+        with aws_call("finding this account (sts:GetCallerIdentity)"):
+            account = str(client("sts").get_caller_identity()["Account"])
+        return f"{account}.dkr.ecr.{client('sts').meta.region_name}.amazonaws.com"
+
+    def key(self, service_id: str) -> str:
+        return f"{service_id}/imagedefinitions.json.zip"

@@ -1,0 +1,79 @@
+"""`approve` and `reject` from the terminal, recorded with the caller's IAM identity."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ecs_handoff.errors import NotFound
+from ecs_handoff.models import Approval, approval_id_for
+
+from ecs_handoff_cli import show
+from ecs_handoff_cli.connect import Env, UsageError
+from ecs_handoff_cli.follow import EXIT_FAILED, EXIT_OK, find_deployment
+
+
+def find_approval(env: Env, ident: str) -> Approval:
+    """An approval by its id, or by the id (or short id) of the deployment waiting for it."""
+    store = env.approvals()
+    approval: Approval | None = store.get(ident)
+    if approval is None:
+        try:
+            _, record = find_deployment(ident, env.name)
+        except NotFound as exc:
+            raise NotFound(f"no approval {ident!r} in {env.name}, nor a deployment of that id waiting for one") from exc
+        approval = store.get(record.approval_id or approval_id_for(record.id))
+        if approval is None:
+            raise NotFound(f"deployment {record.id} in {env.name} has no approval ({record.outcome.value})")
+    return approval
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    from ecs_handoff.aws.clients import aws_call, client
+    from ecs_handoff.logic.approval_decision import ApprovalDesk, approver_for_principal
+    from ecs_handoff.models import ApprovalVote, iso, utcnow
+
+    env = Env(args.env)
+    approval = find_approval(env, args.approval_id)
+    with aws_call("finding who you are (sts:GetCallerIdentity)"):
+        identity = str(client("sts").get_caller_identity()["Arn"])
+    approver = approver_for_principal(approval, identity)
+    if approver is None:
+        raise UsageError(
+            f"{identity} may not decide approvals of {approval.service_id} in {args.env}: it is not in the "
+            "registry entry's approver_principals (approvers decide with their link, or Terraform lists their role)"
+        )
+    if args.command == "approve" and approval.ci is not None and approval.ci.uploader == identity:
+        raise UsageError(f"{identity} uploaded this deployment and cannot approve it too")
+    vote = ApprovalVote(
+        approver=approver,
+        principal=identity,
+        decision=args.command,
+        comment=args.comment or "",
+        at=iso(utcnow()),
+        via="cli",
+    )
+    result = ApprovalDesk(env.approvals(), env.records(), key=None).apply(approval, vote)
+    done = {"approve": "approved", "reject": "rejected"}[args.command]
+    if args.json:
+        show.print_json(
+            {
+                "ok": result.status < 400,
+                "decision": args.command,
+                "approval_id": approval.approval_id,
+                "deployment_id": approval.deployment_id,
+                "service": approval.service_id,
+                "env": approval.env,
+                "approver": approver,
+                "principal": identity,
+                "message": f"{result.title}: {result.text}",
+            }
+        )
+    elif result.status >= 400:
+        print(f"handoff: {result.title}: {result.text}", file=sys.stderr)
+    else:
+        print(
+            f"{done} {approval.service_id} in {approval.env} (deployment {approval.deployment_id}) "
+            f"as {approver} ({identity}): {result.text}"
+        )
+    return EXIT_FAILED if result.status >= 400 else EXIT_OK

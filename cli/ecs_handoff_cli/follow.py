@@ -1,0 +1,305 @@
+"""Reading deployments: `history`, `status` and `watch`, and finding a deployment by its id or short id."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ecs_handoff.errors import NotFound
+from ecs_handoff.models import DeploymentRecord, Outcome, execution_name
+from ecs_handoff.taskdef import short_name
+
+from ecs_handoff_cli import show
+from ecs_handoff_cli.connect import Env, UsageError, environment_names
+
+EXIT_OK, EXIT_FAILED = 0, 1
+WIDE = 10**6  # --wide: lines are as long as their content
+
+
+def find_deployment(ident: str, env_name: str | None, wait_seconds: float = 0.0) -> tuple[Env, DeploymentRecord]:
+    """The environment and record of a deployment named by its id or short id (<service>-<8 characters>).
+
+    An upload's record appears a moment after the upload (the intake runs on S3's event): an id that an
+    object version of that service's metadata carries is waited for, up to wait_seconds; any other id is
+    refused at once."""
+    envs = [Env(name) for name in environment_names(env_name)]
+    for env in envs:
+        record = env.records().get(ident)
+        if record is not None:
+            return env, record
+    for env in envs:
+        for service_id in (s for s in env.service_ids() if ident.startswith(f"{s}-")):
+            matches = [r for r in env.records().history(env.name, service_id, 200) if r.id.startswith(ident)]
+            if len(matches) > 1:
+                raise UsageError(f"{ident!r} matches {len(matches)} deployments: {', '.join(r.id for r in matches)}")
+            if matches:
+                return env, matches[0]
+            uploaded = _uploaded(env, service_id, ident)
+            if uploaded:
+                return env, _wait_for_intake(env, uploaded, wait_seconds)
+    where = f"in {env_name}" if env_name else "in any environment"
+    raise NotFound(
+        f"deployment {ident!r} not found {where}: no record and no upload of that id "
+        f"(`handoff history --env <env>` lists the deployments)"
+    )
+
+
+def _uploaded(env: Env, service_id: str, ident: str) -> str | None:
+    """The full deployment id of a recent upload whose id starts with ident, if there is one."""
+    from ecs_handoff.aws.clients import aws_call, client
+
+    with aws_call(f"listing the versions of s3://{env.bucket}/{env.key(service_id)}"):
+        page = client("s3").list_object_versions(Bucket=env.bucket, Prefix=env.key(service_id), MaxKeys=100)
+    for version in page.get("Versions", []):
+        if version["Key"] == env.key(service_id):
+            deployment_id = execution_name(service_id, str(version["VersionId"]))
+            if deployment_id.startswith(ident):
+                return deployment_id
+    return None
+
+
+def _wait_for_intake(env: Env, deployment_id: str, wait_seconds: float) -> DeploymentRecord:
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        record: DeploymentRecord | None = env.records().get(deployment_id)
+        if record is not None:
+            return record
+        if time.monotonic() >= deadline:
+            raise NotFound(
+                f"deployment {deployment_id} was uploaded but has no record after {wait_seconds:.0f} s: the intake "
+                f"has not run (`handoff doctor --env {env.name}` checks its event rule)"
+            )
+        time.sleep(0.2)
+
+
+def approval_of(env: Env, record: DeploymentRecord) -> Any:
+    """The approval a deployment awaits (None when it awaits none, or its approval is not written yet)."""
+    if record.outcome is not Outcome.AWAITING_APPROVAL or not record.approval_id:
+        return None
+    return env.approvals().get(record.approval_id)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    env = Env(args.env)
+    records: list[DeploymentRecord] = env.records().history(args.env, args.service, args.limit)
+    if args.service and not records and args.service not in (known := env.service_ids()):
+        raise NotFound(
+            f"service {args.service!r} is not registered in {args.env}; registered: {', '.join(known) or 'none'}"
+        )
+    if args.json:
+        show.print_json([r.summary() for r in records])
+        return EXIT_OK
+    if not records:
+        print(f"no deployments of {args.service or 'any service'} in {args.env} yet")
+        return EXIT_OK
+    columns = [show.Column("ID", 12, shrink=2), show.Column("STARTED", 11 if not args.wide else 16)]
+    if not args.service:
+        columns.append(show.Column("SERVICE", 6, shrink=3))
+    columns += [show.Column("OUTCOME", 10, shrink=1), show.Column("IMAGES", 12, shrink=5)]
+    columns.append(show.Column("APPROVED BY", 6, shrink=4))
+    if args.wide:
+        columns += [show.Column("REVISION", 8), show.Column("VERDICT", 5), show.Column("REASON", 10)]
+    rows = []
+    for r in records:
+        row = [r.id if args.wide else show.short_id(r.id, r.service), _started(r.started_at, args.wide)]
+        if not args.service:
+            row.append(r.service)
+        row += [r.outcome.value, show.images_text(r.images, containers=args.wide), ", ".join(r.approved_by) or "-"]
+        if args.wide:
+            revision = short_name(r.new_task_definition) if r.new_task_definition else "-"
+            row += [revision, r.verdict_by.value if r.verdict_by else "-", r.reason]
+        rows.append(row)
+    outcome_column = [c.title for c in columns].index("OUTCOME")
+    lines = show.table(columns, rows, WIDE if args.wide else None, paint=_painter(outcome_column))
+    print("\n".join(lines))
+    return EXIT_OK
+
+
+def _started(iso_time: str, wide: bool) -> str:
+    return show.when(iso_time) if wide else show.when(iso_time)[5:]
+
+
+def _painter(outcome_column: int) -> Any:
+    def paint(column: int, value: str, padded: str) -> str:
+        return show.outcome(value, padded) if column == outcome_column else padded
+
+    return paint
+
+
+@dataclass
+class ServiceStatus:
+    service_id: str
+    cluster: str = ""
+    ecs_service: str = ""
+    running_task_definition: str = ""
+    running_images: dict[str, str] = field(default_factory=dict)
+    in_flight: DeploymentRecord | None = None
+    approval: Any = None  # the approval the deployment in flight waits for
+    last: DeploymentRecord | None = None
+    problem: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        in_flight = None
+        if self.in_flight is not None:
+            in_flight = {**self.in_flight.summary(), "now": show.deployment_line(self.in_flight, self.approval)}
+        return {
+            "service": self.service_id,
+            "cluster": self.cluster,
+            "ecs_service": self.ecs_service,
+            "running_task_definition": self.running_task_definition,
+            "running_images": self.running_images,
+            "in_flight": in_flight,
+            "approval": self.approval.summary() if self.approval is not None else None,
+            "last": self.last.summary() if self.last else None,
+            "problem": self.problem or None,
+        }
+
+
+def summarise(history: list[DeploymentRecord]) -> tuple[DeploymentRecord | None, DeploymentRecord | None]:
+    """(a deployment in flight or awaiting approval, the last finished one) from newest-first history."""
+    in_flight = next((r for r in history if not r.outcome.terminal), None)
+    last = next((r for r in history if r.outcome.terminal), None)
+    return in_flight, last
+
+
+def service_status(env: Env, service_id: str) -> ServiceStatus:
+    from ecs_handoff.aws import ecs as ecs_access
+
+    config = env.service(service_id)
+    status = ServiceStatus(service_id, config.cluster, config.service)
+    try:
+        running = ecs_access.describe_service(config.cluster, config.service)
+        status.running_task_definition = str(running["taskDefinition"])
+        td, _ = ecs_access.describe_task_definition(status.running_task_definition)
+        status.running_images = {c["name"]: c.get("image", "") for c in td["containerDefinitions"]}
+    except NotFound as exc:
+        status.problem = str(exc)
+    status.in_flight, status.last = summarise(env.records().history(env.name, service_id, 20))
+    if status.in_flight is not None:
+        status.approval = approval_of(env, status.in_flight)
+    return status
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    statuses: dict[str, list[ServiceStatus]] = {}
+    for name in environment_names(args.env):
+        env = Env(name)
+        ids = [args.service] if args.service else env.service_ids()
+        statuses[name] = [service_status(env, service_id) for service_id in ids]
+    if args.json:
+        show.print_json({env: [s.as_json() for s in rows] for env, rows in statuses.items()})
+        return EXIT_OK
+    total = WIDE if args.wide else show.width()
+    columns = [
+        show.Column("SERVICE", 6, shrink=2),
+        show.Column("RUNNING", 8, shrink=3),
+        show.Column("LAST", 9),
+        show.Column("FINISHED", 11),
+        show.Column("NOW", 11, shrink=4),
+    ]
+    if args.wide:
+        columns.append(show.Column("IMAGES", 10))
+    for number, (name, rows) in enumerate(statuses.items()):
+        if number:
+            print()
+        print(f"handoff {name}")
+        table_rows, details = [], []
+        for s in rows:
+            running = short_name(s.running_task_definition) if s.running_task_definition else "(not found)"
+            now = "-"
+            if s.in_flight is not None:
+                now = f"{show.short_id(s.in_flight.id, s.service_id)} {s.in_flight.outcome.value}"
+            row = [
+                s.service_id,
+                running,
+                s.last.outcome.value if s.last else "-",
+                show.when(s.last.finished_at)[5:] if s.last else "-",
+                now,
+            ]
+            if args.wide:
+                row.append(", ".join(f"{k}={show.image_tag(v)}" for k, v in s.running_images.items()))
+            table_rows.append(row)
+            details.append(_details(s, name))
+        lines = show.table(columns, table_rows, total, paint=_painter(2))
+        print(lines[0])
+        for line, extra in zip(lines[1:], details, strict=True):
+            print(line)
+            for detail in extra:
+                print(show.cut(detail, total) if not args.wide else detail)
+    return EXIT_OK
+
+
+def _details(s: ServiceStatus, env: str) -> list[str]:
+    """Indented lines under a service: what its deployment in flight waits for, how to decide it, a problem."""
+    lines = []
+    if s.problem:
+        lines.append(f"    problem: {s.problem}")
+    if s.in_flight is not None:
+        short = show.short_id(s.in_flight.id, s.service_id)
+        lines.append(f"    {short}: {show.deployment_line(s.in_flight, s.approval)}")
+        if s.approval is not None:
+            lines += [f"    {line}" for line in show.approval_lines(s.approval, short, env)]
+    return lines
+
+
+def follow(env: Env, record: DeploymentRecord, interval: float, timeout: float, quiet: bool) -> DeploymentRecord:
+    """Print a deployment's progress until it ends: on a terminal one live line (elapsed, outcome, phase,
+    task counts or whom it waits for) and a new line whenever the phase changes; in a log one line per
+    change. The last line is drawn from the record as finalize left it (the final task counts).
+    TimeoutError after timeout seconds."""
+    started = time.monotonic()
+    live = show.is_terminal() and not quiet
+    shown_state, shown_text = "", ""
+    while True:
+        approval = approval_of(env, record)
+        text = show.deployment_line(record, approval)
+        state = f"{record.outcome.value} {record.phase}"
+        value = record.outcome.value
+        line = f"{time.monotonic() - started:7.1f}s  {show.outcome(value, value.ljust(17))} "
+        line += show.cut(text, max(show.width() - 28, 20))
+        if live:
+            print(("\n" if shown_state and state != shown_state else "") + f"\r\033[K{line}", end="", flush=True)
+        elif not quiet and (state, text) != (shown_state, shown_text):
+            print(line, flush=True)
+        if approval is not None and state != shown_state and not quiet:
+            # once, under the line that says whom it waits for: what to decide it with
+            short = show.short_id(record.id, record.service)
+            details = [f"{'':10}{d}" for d in show.approval_lines(approval, short, env.name)]
+            print(("\n" if live else "") + "\n".join(details), end="" if live else "\n", flush=True)
+        shown_state, shown_text = state, text
+        finished = record.outcome.terminal and record.phase == "finished"
+        if finished or time.monotonic() - started > timeout:
+            if live:
+                print(flush=True)
+            if finished:
+                return record
+            raise TimeoutError(f"{record.id} is still {record.outcome.value} after {timeout:.0f} s of watching")
+        time.sleep(interval)
+        record = env.records().get(record.id) or record
+
+
+def ended(record: DeploymentRecord, as_json: bool, extra: dict[str, Any] | None = None) -> int:
+    """The end of a followed deployment: its outcome and why; exit 0 only for SUCCEEDED."""
+    if as_json:
+        show.print_json({**(extra or {}), **record.summary()})
+    else:
+        verdict = f" (decided by {record.verdict_by.value})" if record.verdict_by else ""
+        print(f"{show.outcome(record.outcome.value)}: {record.reason}{verdict}")
+    return EXIT_OK if record.outcome is Outcome.SUCCEEDED else EXIT_FAILED
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    env, record = find_deployment(args.deployment_id, args.env, wait_seconds=args.wait_for_intake)
+    return watch(env, record, args)
+
+
+def watch(env: Env, record: DeploymentRecord, args: argparse.Namespace, extra: dict[str, Any] | None = None) -> int:
+    try:
+        record = follow(env, record, args.interval, args.timeout, quiet=args.json)
+    except TimeoutError as exc:
+        print(f"handoff: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return ended(record, args.json, extra)
