@@ -14,7 +14,7 @@ SCAN_STAMP := $(SCAN)/.installed
 NODE_TOOLS := .node-tools
 NODE_STAMP := $(NODE_TOOLS)/.installed
 
-.PHONY: install demo test lint typecheck unit template security asl build local clean bench
+.PHONY: install demo test lint typecheck unit template security asl build local clean bench cli-docs
 
 $(STAMP): pyproject.toml layers/shared/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ demo: $(STAMP)
 
 local: $(STAMP)
 	$(BIN)/handoff local up
+
+# docs/cli.md's sample session, run for real against a fresh embedded AWS (a test checks it is current).
+cli-docs: $(STAMP)
+	$(BIN)/python -m ecs_handoff_embedded.cli_session --write
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

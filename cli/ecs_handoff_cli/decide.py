@@ -23,8 +23,13 @@ def find_approval(env: Env, ident: str) -> Approval:
         except NotFound as exc:
             raise NotFound(f"no approval {ident!r} in {env.name}, nor a deployment of that id waiting for one") from exc
         approval = store.get(record.approval_id or approval_id_for(record.id))
+        if approval is None and not record.outcome.terminal:
+            raise NotFound(
+                f"deployment {record.id} in {env.name} has not asked for an approval (it is {record.phase}); "
+                f"`handoff watch {record.id} --env {env.name}` shows when it does"
+            )
         if approval is None:
-            raise NotFound(f"deployment {record.id} in {env.name} has no approval ({record.outcome.value})")
+            raise NotFound(f"deployment {record.id} in {env.name} ended {record.outcome.value} without an approval")
     return approval
 
 

@@ -76,10 +76,14 @@ def _wait_for_intake(env: Env, deployment_id: str, wait_seconds: float) -> Deplo
 
 
 def approval_of(env: Env, record: DeploymentRecord) -> Any:
-    """The approval a deployment awaits (None when it awaits none, or its approval is not written yet)."""
+    """The pending approval a deployment awaits (None when it awaits none, or the approval is decided and
+    the record not yet moved on, or it is not written yet)."""
+    from ecs_handoff.models import ApprovalStatus
+
     if record.outcome is not Outcome.AWAITING_APPROVAL or not record.approval_id:
         return None
-    return env.approvals().get(record.approval_id)
+    approval = env.approvals().get(record.approval_id)
+    return approval if approval is not None and approval.status is ApprovalStatus.PENDING else None
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -286,7 +290,9 @@ def ended(record: DeploymentRecord, as_json: bool, extra: dict[str, Any] | None 
     if as_json:
         show.print_json({**(extra or {}), **record.summary()})
     else:
-        verdict = f" (decided by {record.verdict_by.value})" if record.verdict_by else ""
+        verdict = ""
+        if record.verdict_by is not None:
+            verdict = " [ECS's event decided]" if record.verdict_by.value == "event" else " [handoff's look decided]"
         print(f"{show.outcome(record.outcome.value)}: {record.reason}{verdict}")
     return EXIT_OK if record.outcome is Outcome.SUCCEEDED else EXIT_FAILED
 

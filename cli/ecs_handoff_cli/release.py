@@ -155,7 +155,8 @@ def _upload(
         "images": [i.model_dump(by_alias=True) for i in images],
     }
     if not args.json:
-        print(f"{what}: uploaded s3://{env.bucket}/{env.key(service_id)} (version {version})")
+        label = "" if what == "upload" else f"{what}: "
+        print(f"{label}uploaded s3://{env.bucket}/{env.key(service_id)} (version {version})")
         print(f"deployment {deployment_id}")
     if args.no_wait:
         if args.json:

@@ -72,6 +72,8 @@ def image_tag(image: str) -> str:
 
 def images_text(changes: Sequence[ImageChange], containers: bool = True) -> str:
     """The images a deployment asked for (the tag CI uploaded where handoff pinned it to a digest)."""
+    if not changes:
+        return "(same images)"
     tags = [image_tag(c.requested or c.image_after) for c in changes]
     if not containers:
         return ", ".join(tags)

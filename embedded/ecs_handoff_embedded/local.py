@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import signal
+import sys
 import threading
 
 from ecs_handoff_embedded.runtime import EmbeddedAws
-from ecs_handoff_embedded.world import bucket_name
+from ecs_handoff_embedded.world import ECR, bucket_name, push_image
+
+SAMPLE_IMAGES = {"app-container": f"{ECR}/api:dev-4f2a9c1", "nginx-container": f"{ECR}/api-nginx:dev-4f2a9c1"}
 
 
 def serve(port: int = 0, rollout_seconds: float = 1.0) -> int:
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)  # the banner shows at once, also through a pipe or a file
     aws = EmbeddedAws(port=port, rollout_seconds=rollout_seconds, log_level="INFO", echo=print)
     aws.start()
     stop = threading.Event()
@@ -20,17 +26,27 @@ def serve(port: int = 0, rollout_seconds: float = 1.0) -> int:
         f"handoff embedded AWS on {aws.endpoint} (region ap-northeast-1, account 123456789012), "
         f"ready in {aws.startup_seconds:.1f} s"
     )
-    print(f"  state:  .handoff/local.json    outbox: {aws.outbox.directory}")
+    # A sample CI would produce, its images pushed to the embedded ECR, so the first upload just works.
+    for uri in SAMPLE_IMAGES.values():
+        push_image(aws.client("ecr"), uri)
+    sample = (aws.state_dir / "imagedefinitions.json").resolve()
+    entries = [{"name": name, "imageUri": uri} for name, uri in SAMPLE_IMAGES.items()]
+    sample.write_text(json.dumps(entries, indent=2) + "\n", encoding="utf-8")
+    local_json = (aws.state_dir / "local.json").resolve()
+    print(f"  state:  {local_json}    outbox: {aws.outbox.directory}")
     for env in aws.envs:
         print(f"  {env}: bucket {bucket_name(env)}, stack handoff-{env}")
-    print("upload an artifact as CI would:")
+    print("the CLI finds it from this folder and those below; from anywhere else:")
+    print(f"  export HANDOFF_LOCAL={local_json}")
+    print("deploy a sample, then look:")
+    print(f"  handoff upload {sample} --env dev --service api --local")
+    print("  handoff history --env dev --local")
+    print("or upload as CI would, with any AWS client:")
     print(
         f"  export AWS_ENDPOINT_URL={aws.endpoint} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
         "AWS_DEFAULT_REGION=ap-northeast-1"
     )
     print(f"  aws s3 cp imagedefinitions.json.zip s3://{bucket_name('dev')}/api/imagedefinitions.json.zip")
-    print("  handoff --local upload imagedefinitions.json --env dev --service api")
-    print("  handoff --local history --env dev")
     print(f"prod needs approval: the emails land in {aws.outbox.directory}; open the link in a browser")
     print("Ctrl-C stops it.")
     try:

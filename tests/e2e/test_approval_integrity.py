@@ -86,9 +86,8 @@ def test_a_comment_cannot_forge_email_lines_or_reach_a_terminal_raw(
     notice = world.outcome_emails("prod", record.id)[0]
     assert [line for line in notice.splitlines() if line.startswith("Outcome:")] == ["Outcome:     REJECTED"]
     # AND history prints the comment as plain text: no escape sequence, no markup interpreted
-    monkeypatch.setenv("COLUMNS", "400")  # one table row per line, so the comment is not folded
     capsys.readouterr()
-    assert main(["history", "--env", "prod", "--service", "api", "--limit", "1"]) == 0
+    assert main(["history", "--env", "prod", "--service", "api", "--limit", "1", "--wide"]) == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out
     assert "looks fine Outcome: SUCCEEDED [2J [31m[red]pwned[/red]" in out

@@ -22,11 +22,12 @@ HANDOFF = [sys.executable, "-m", "ecs_handoff_cli"]
 def test_local_up_serves_uploads_from_another_process(tmp_path: Path):
     # GIVEN `handoff local up` running in its own process
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HANDOFF_", "MOTO_"))}
+    log = (tmp_path / "server.log").open("w")
     server = subprocess.Popen(
         [*HANDOFF, "local", "up", "--rollout-seconds", "0.3"],
         cwd=tmp_path,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
     )
@@ -34,7 +35,7 @@ def test_local_up_serves_uploads_from_another_process(tmp_path: Path):
         local_json = tmp_path / ".handoff" / "local.json"
         deadline = time.monotonic() + 60
         while not local_json.exists():
-            assert server.poll() is None, server.stdout.read() if server.stdout else ""
+            assert server.poll() is None, (tmp_path / "server.log").read_text()
             assert time.monotonic() < deadline, "local.json never appeared"
             time.sleep(0.1)
         local = json.loads(local_json.read_text())
@@ -73,10 +74,36 @@ def test_local_up_serves_uploads_from_another_process(tmp_path: Path):
             outcome = items[0]["outcome"] if items else None
             time.sleep(0.3)
         assert outcome == "SUCCEEDED"
+
+        # AND --local works after the command, from any folder below, or anywhere with HANDOFF_LOCAL
+        def handoff(*args: str, cwd: Path, **extra: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [*HANDOFF, *args], cwd=cwd, env={**env, **extra}, capture_output=True, text=True, check=False
+            )
+
+        below = tmp_path / "services" / "api"
+        below.mkdir(parents=True)
+        found = handoff("history", "--env", "dev", "--local", "--json", cwd=below)
+        assert found.returncode == 0 and json.loads(found.stdout)[0]["outcome"] == "SUCCEEDED"
+        elsewhere = tmp_path.parent
+        lost = handoff("history", "--env", "dev", "--local", cwd=elsewhere)
+        assert lost.returncode == 3 and "HANDOFF_LOCAL" in lost.stderr
+        named = handoff("status", "--local", "--json", cwd=elsewhere, HANDOFF_LOCAL=str(local_json))
+        assert named.returncode == 0 and set(json.loads(named.stdout)) == {"dev", "prod"}
+        # AND the sample `local up` prints deploys as printed (the upload follows it to its end)
+        sample = tmp_path / ".handoff" / "imagedefinitions.json"
+        assert (
+            f"handoff upload {sample.resolve()} --env dev --service api --local"
+            in (tmp_path / "server.log").read_text()
+        )
+        uploaded = handoff("upload", str(sample), "--env", "dev", "--service", "api", "--local", cwd=below)
+        assert uploaded.returncode == 0, uploaded.stdout + uploaded.stderr
+        assert "SUCCEEDED: the ECS rollout of this deployment COMPLETED" in uploaded.stdout
     finally:
         server.send_signal(signal.SIGINT)
         try:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
+        log.close()
     assert not (tmp_path / ".handoff" / "local.json").exists()

@@ -10,10 +10,21 @@ from ecs_handoff.aws.clients import aws_call, client
 
 
 def publish(
-    topic_arn: str, subject: str, message: str, attributes: dict[str, str] | None = None, sns: Any = None
+    topic_arn: str,
+    subject: str,
+    message: str,
+    attributes: dict[str, str] | None = None,
+    sns: Any = None,
+    chat: dict[str, Any] | None = None,
 ) -> None:
+    """message to every subscriber; with chat, one publish with MessageStructure=json: the text for email
+    (and every other protocol), the chat card for HTTPS subscribers (Amazon Q Developer in chat
+    applications subscribes to a topic over HTTPS)."""
     sns = sns or client("sns")
     kwargs: dict[str, Any] = {"TopicArn": topic_arn, "Subject": subject[:100], "Message": message}
+    if chat is not None:
+        kwargs["MessageStructure"] = "json"
+        kwargs["Message"] = json.dumps({"default": message, "email": message, "https": json.dumps(chat)})
     if attributes:
         kwargs["MessageAttributes"] = {k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()}
     with aws_call(f"publishing to {topic_arn}"):

@@ -121,7 +121,9 @@ def finalize(
     if record is not None and topic_arn and records.claim_notification(request.deployment_id, now):
         record = records.get(request.deployment_id) or record
         try:
-            sns.publish(topic_arn, notify.subject(record), notify.body(record), sns=sns_client)
+            sns.publish(
+                topic_arn, notify.subject(record), notify.body(record), sns=sns_client, chat=notify.chat(record)
+            )
         except Exception:
             records.unclaim_notification(request.deployment_id)
             raise

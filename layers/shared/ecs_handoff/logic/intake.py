@@ -251,7 +251,7 @@ class Intake:
     def _notify(self, record: DeploymentRecord) -> None:
         topic = self.settings.topic_arn
         if topic:
-            sns.publish(topic, notify.subject(record), notify.body(record), sns=self.sns)
+            sns.publish(topic, notify.subject(record), notify.body(record), sns=self.sns, chat=notify.chat(record))
 
 
 def checked_base(
