@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecs_handoff.aws.clients import aws_call, client, reset_clients
 from ecs_handoff.errors import ArtifactRejected, AwsAccessError, HandoffError, NotFound
-from ecs_handoff.models import ServiceConfig
+
+if TYPE_CHECKING:  # the models (pydantic) load only for the commands that use them: `handoff --help` stays fast
+    from ecs_handoff.models import ServiceConfig
 
 LOCAL_STATE = Path(".handoff") / "local.json"
 LOCAL_VARIABLE = "HANDOFF_LOCAL"

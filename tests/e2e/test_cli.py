@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 from ecs_handoff.models import Outcome
@@ -290,7 +291,25 @@ def test_first_deployment_rolls_back_to_the_revision_before_it(world: World, cap
         world.aws.client("ssm").delete_parameter(Name="/handoff/dev/services/first")
 
 
-def test_command_line_habits(world: World, capsys: pytest.CaptureFixture[str]):
+@pytest.fixture
+def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """--profile and --region change this process's AWS variables: put them back after the test."""
+    import os
+
+    from ecs_handoff.aws.clients import reset_clients
+
+    for key in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION"):
+        if key in os.environ:
+            monkeypatch.setenv(key, os.environ[key])
+        else:
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", os.environ.get("AWS_DEFAULT_REGION", "ap-northeast-1"))
+    yield
+    monkeypatch.undo()
+    reset_clients()
+
+
+def test_command_line_habits(world: World, capsys: pytest.CaptureFixture[str], aws_environment: None):
     from ecs_handoff_cli.main import build_parser
 
     # --limit 0 is a usage error, not "no deployments"
@@ -313,6 +332,9 @@ def test_command_line_habits(world: World, capsys: pytest.CaptureFixture[str]):
     assert main(["completion", "bash"]) == 0
     script = capsys.readouterr().out
     assert "history" in script and "--wide" in script and "--no-wait" in script
+    # --region: the stacks are in ap-northeast-1, so another region has none
+    assert main(["history", "--env", "dev", "--region", "us-west-2"]) == 3
+    assert "environment 'dev' has no stack handoff-dev in this account and region" in capsys.readouterr().err
     # a profile that does not exist is an AWS access error, said in one line
     assert main(["status", "--env", "dev", "--profile", "no-such-profile"]) == 4
     assert "no-such-profile" in capsys.readouterr().err
