@@ -22,7 +22,11 @@ ENVIRONMENT_OUTPUTS = frozenset({"ArtifactBucketName", "RegistryPrefix", "Deploy
 
 
 class UsageError(HandoffError):
-    """The command line or a file given to it is wrong."""
+    """The command line or a file given to it is wrong (exit 2)."""
+
+
+class Refused(HandoffError):
+    """What the command would deploy is refused, as the intake would refuse it (exit 1)."""
 
 
 def find_local_state(start: Path | None = None) -> Path:

@@ -48,11 +48,16 @@ def find_deployment(ident: str, env_name: str | None, wait_seconds: float = 0.0)
 
 
 def _uploaded(env: Env, service_id: str, ident: str) -> str | None:
-    """The full deployment id of a recent upload whose id starts with ident, if there is one."""
+    """The full deployment id of a recent upload whose id starts with ident, if there is one. Without
+    s3:ListBucketVersions the CLI cannot tell: a full-length id is then waited for as before."""
     from ecs_handoff.aws.clients import aws_call, client
+    from ecs_handoff.errors import AwsAccessError
 
-    with aws_call(f"listing the versions of s3://{env.bucket}/{env.key(service_id)}"):
-        page = client("s3").list_object_versions(Bucket=env.bucket, Prefix=env.key(service_id), MaxKeys=100)
+    try:
+        with aws_call(f"listing the versions of s3://{env.bucket}/{env.key(service_id)}"):
+            page = client("s3").list_object_versions(Bucket=env.bucket, Prefix=env.key(service_id), MaxKeys=100)
+    except AwsAccessError:
+        return ident if len(ident) > len(service_id) + 1 + 8 else None
     for version in page.get("Versions", []):
         if version["Key"] == env.key(service_id):
             deployment_id = execution_name(service_id, str(version["VersionId"]))

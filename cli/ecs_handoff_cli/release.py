@@ -16,7 +16,7 @@ from ecs_handoff.models import ImageDefinition, execution_name
 from ecs_handoff.taskdef import short_name
 
 from ecs_handoff_cli import show
-from ecs_handoff_cli.connect import Env, UsageError
+from ecs_handoff_cli.connect import Env, Refused, UsageError
 from ecs_handoff_cli.follow import EXIT_FAILED, EXIT_OK, watch
 from ecs_handoff_cli.operator import ImageDiff, build_artifact, diff, images_of, print_ci, read_artifact_json
 
@@ -136,7 +136,9 @@ def _upload(
     if checked.refused:
         if args.json:
             show.print_json({"uploaded": False, **checked.as_json()})
-        raise UsageError(f"{source}: the intake would refuse it, so nothing was uploaded: {checked.refused}")
+        # a file given on the command line is bad input; what rerun or rollback found is a refusal
+        error = UsageError if what == "upload" else Refused
+        raise error(f"{source}: the intake would refuse it, so nothing was uploaded: {checked.refused}")
     if args.dry_run:
         if args.json:
             show.print_json({"uploaded": False, **checked.as_json()})

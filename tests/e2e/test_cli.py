@@ -126,8 +126,9 @@ def test_cli_rerun_makes_exactly_one_more_deployment(world: World, capsys: pytes
 
 
 def test_cli_rollback_with_nothing_to_roll_back_to_is_refused(world: World, capsys: pytest.CaptureFixture[str]):
+    # (no SUCCEEDED deployment yet, or only one whose previous revision's images are not in this ECR)
     assert main(["rollback", "--env", "prod", "--service", "worker"]) == 1
-    assert "refused" in capsys.readouterr().err
+    assert "refuse" in capsys.readouterr().err
 
 
 def test_cli_diff_and_bad_input(world: World, tmp_path, capsys: pytest.CaptureFixture[str]):
@@ -292,20 +293,17 @@ def test_first_deployment_rolls_back_to_the_revision_before_it(world: World, cap
 
 
 @pytest.fixture
-def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """--profile and --region change this process's AWS variables: put them back after the test."""
+def aws_environment() -> Iterator[None]:
+    """--profile and --region change this process's AWS variables: put them all back after the test."""
     import os
 
     from ecs_handoff.aws.clients import reset_clients
 
-    for key in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION"):
-        if key in os.environ:
-            monkeypatch.setenv(key, os.environ[key])
-        else:
-            monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", os.environ.get("AWS_DEFAULT_REGION", "ap-northeast-1"))
+    saved = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
     yield
-    monkeypatch.undo()
+    for key in [k for k in os.environ if k.startswith("AWS_")]:
+        del os.environ[key]
+    os.environ.update(saved)
     reset_clients()
 
 
