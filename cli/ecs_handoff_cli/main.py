@@ -255,7 +255,7 @@ def cmd_completion(args: argparse.Namespace) -> int:
     """Generated from this parser by shtab, so completion cannot drift from the commands."""
     import shtab
 
-    print(shtab.complete(build_parser(), shell=args.shell))
+    print(shtab.complete(build_parser(), shell=args.shell))  # nosec B604 - a shell name for shtab; nothing runs
     return EXIT_OK
 
 
