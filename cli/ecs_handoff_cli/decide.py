@@ -82,3 +82,58 @@ def cmd_decide(args: argparse.Namespace) -> int:
             f"as {approver} ({identity}): {result.text}"
         )
     return EXIT_FAILED if result.status >= 400 else EXIT_OK
+
+
+HELD_PHASES = ("waiting_for_window", "waiting_for_alarm")
+
+
+def cmd_deploy_now(args: argparse.Namespace) -> int:
+    """Let a deployment held by a release control start at its next look, as your IAM identity, with a
+    reason; only principals in the registry entry's override_principals may."""
+    import time as clock
+
+    from ecs_handoff.aws.clients import aws_call, client
+    from ecs_handoff.aws.release_controls import Overrides
+    from ecs_handoff.logic.gate import override_allowed
+    from ecs_handoff.models import iso, utcnow
+
+    if not args.reason.strip():
+        raise UsageError("say why with --reason (it is recorded on the deployment)")
+    env, record = find_deployment(args.deployment_id, args.env)
+    if record.outcome.terminal or record.phase not in HELD_PHASES:
+        now = record.outcome.value if record.outcome.terminal else record.phase
+        raise UsageError(
+            f"deployment {record.id} is not held by a release control (it is {now}); nothing to override"
+        )
+    config = env.service(record.service)
+    with aws_call("finding who you are (sts:GetCallerIdentity)"):
+        identity = str(client("sts").get_caller_identity()["Arn"])
+    if not override_allowed(identity, config.override_principals):
+        raise UsageError(
+            f"{identity} may not override the release controls of {record.service} in {env.name}: it is not in "
+            "the registry entry's override_principals"
+        )
+    reason = " ".join(args.reason.split())[:500]
+    at = iso(utcnow())
+    granted = Overrides(env.outputs["StateTableName"]).grant(
+        record.id, identity, reason, at, int(clock.time()) + 7 * 86400
+    )
+    if granted:
+        env.records().append_note(record.id, f"{at} deploy-now by {identity}: {reason}")
+    said = {
+        "deployment_id": record.id,
+        "principal": identity,
+        "reason": reason,
+        "granted": granted,
+        "poll_seconds": config.gate_poll_seconds,
+    }
+    if args.json:
+        show.print_json(said)
+    elif granted:
+        print(
+            f"deploy-now recorded for {record.id} by {identity}: {reason}; it starts at its next look "
+            f"(within {config.gate_poll_seconds} s)"
+        )
+    else:
+        print(f"handoff: {record.id} already has a deploy-now; the first one stands", file=sys.stderr)
+    return EXIT_OK if granted else EXIT_FAILED

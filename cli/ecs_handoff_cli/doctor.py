@@ -415,6 +415,13 @@ def needed_permissions(install: Install) -> dict[str, list[Permission]]:
             Permission("states:SendTaskSuccess"),
         ],
         "rollback": [*on_services("DescribeServices", "UpdateService"), *write(deployments)],
+        "gate": [
+            Permission("dynamodb:UpdateItem", deployments),
+            *write(state),
+            Permission("cloudwatch:DescribeAlarms", install.arn("cloudwatch", "alarm:doctor")),
+            Permission("ssm:GetCalendarState", install.arn("ssm", "document/doctor")),
+            *on_services("DescribeServices"),
+        ],
         "finalize": [
             *write(deployments, state, actions=("GetItem", "UpdateItem", "DeleteItem")),
             *write(approvals),

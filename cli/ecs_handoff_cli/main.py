@@ -222,6 +222,16 @@ def build_parser() -> argparse.ArgumentParser:
         )
         _json(decide_parser, "print the outcome as JSON")
 
+    deploy_now = command(
+        "deploy-now",
+        "let a deployment held by its release controls (window, calendar, alarm) start now, with a reason",
+        "decide.cmd_deploy_now",
+    )
+    deploy_now.add_argument("deployment_id", help="the held deployment's id or short id")
+    _env(deploy_now)
+    deploy_now.add_argument("--reason", required=True, help="why (recorded on the deployment with your identity)")
+    _json(deploy_now)
+
     doctor = command(
         "doctor",
         "check an installed environment: stack, bucket, rules, registry, services, approvers, IAM",

@@ -129,6 +129,8 @@ def deployment_line(record: DeploymentRecord, approval: Any = None) -> str:
     """What a deployment is doing now, in a few words: phase, task counts, or who it waits for."""
     if record.outcome.value == "AWAITING_APPROVAL":
         return waiting_for(record, approval)
+    if record.gate.get("reason") and record.phase in ("waiting_for_window", "waiting_for_alarm", "baking"):
+        return f"{record.phase}: {record.gate['reason']}"
     counts = record.rollout
     tasks = f"  tasks {counts.get('running_count', 0)}/{counts.get('desired_count', 0)} running" if counts else ""
     return f"{record.phase or '-'}{tasks}"

@@ -253,6 +253,19 @@ def checks_for(call: ApiCall, account: str) -> list[Check]:
             return [Check("ssm:GetParameters", _ssm_arn(region, account, str(n)), regional) for n in p["Names"]]
         if op == "GetParametersByPath":
             return [Check("ssm:GetParametersByPath", _ssm_arn(region, account, str(p["Path"])), regional)]
+    if call.service == "ssm" and op == "GetCalendarState":
+        return [
+            Check(
+                "ssm:GetCalendarState",
+                n if n.startswith("arn:") else f"arn:aws:ssm:{region}:{account}:document/{n}",
+                regional,
+            )
+            for n in map(str, p.get("CalendarNames", []))
+        ]
+    if call.service == "monitoring" and op == "DescribeAlarms":
+        names = [str(n) for n in p.get("AlarmNames", [])]
+        arns = [f"arn:aws:cloudwatch:{region}:{account}:alarm:{n}" for n in names] or ["*"]
+        return [Check("cloudwatch:DescribeAlarms", arn, regional) for arn in arns]
     if call.service == "secretsmanager" and op == "GetSecretValue":
         return [Check("secretsmanager:GetSecretValue", _secret_arn(region, account, str(p["SecretId"])), regional)]
     if call.service == "sns" and op == "Publish":
@@ -362,6 +375,20 @@ def _document(value: Any) -> dict[str, Any]:
 _CREDENTIAL = re.compile(r"Credential=([^/]+)/[^/]+/([^/]+)/([^/]+)/aws4_request")
 
 
+_RPC_V2_PATH = re.compile(r"^/service/[^/]+/operation/([A-Za-z0-9]+)$")
+
+
+def _cbor(body: bytes) -> dict[str, Any]:
+    """A CBOR request body, read with botocore's own CBOR reader (the one it parses responses with)."""
+    if not body:
+        return {}
+    from botocore.parsers import RpcV2CBORParser
+
+    parser = RpcV2CBORParser()
+    value = parser.parse_data_item(parser.get_peekable_stream_from_bytes(body))
+    return dict(value) if isinstance(value, dict) else {}
+
+
 def parse_request(environ: dict[str, Any], body: bytes) -> tuple[str, ApiCall] | None:
     """(access key, call) for a SigV4-signed request, or None when it is not signed."""
     match = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
@@ -369,6 +396,10 @@ def parse_request(environ: dict[str, Any], body: bytes) -> tuple[str, ApiCall] |
         return None
     key, region, service = match.groups()
     target = environ.get("HTTP_X_AMZ_TARGET", "")
+    rpc = _RPC_V2_PATH.match(environ.get("PATH_INFO", ""))
+    if rpc and "cbor" in environ.get("HTTP_SMITHY_PROTOCOL", "rpc-v2-cbor"):
+        # Smithy RPC v2 CBOR (CloudWatch's protocol in botocore): the operation is in the path
+        return key, ApiCall(service, rpc.group(1), _cbor(body), region)
     if target:
         params = json.loads(body or b"{}")
         return key, ApiCall(service, target.rsplit(".", 1)[-1], params, region)

@@ -56,6 +56,8 @@ class EmbeddedAws:
         # Each function's calls are authorized against its own role (iam.py); off only for a test that says so.
         self.authorizer = iam.Authorizer(world.ACCOUNT_ID, enforcing=self.enforce_iam)
         self.ecs_events: list[dict[str, Any]] = []  # every ECS deployment event, delivered or dropped
+        # Change calendars GetCalendarState answers from: {name: (OPEN or CLOSED, next transition or None)}.
+        self.calendars: dict[str, tuple[str, str | None]] = {}
 
     def emit_ecs_event(self, event: dict[str, Any]) -> None:
         """ECS sends a deployment event to EventBridge (again, for a test of a duplicate)."""
@@ -108,6 +110,7 @@ class EmbeddedAws:
             gaps.install_stop_execution(),
             gaps.install_read_backs(),
             gaps.install_strict_choice(),
+            gaps.install_change_calendars(self.calendars),
         ]
 
         session = self.session()

@@ -21,6 +21,8 @@ ASL = json.loads((ROOT / "statemachine" / "deployment.asl.json").read_text())["S
 ROLLOUT_LOOP = ("WatchRollout", "NoVerdictYet")  # a wait for ECS's event that times out
 LOCK_LOOP = ("AcquireLock", "LockAcquired?", "WaitForLock")
 FAILED_CHECK_LOOP = ("WatchRollout", "CountFailedCheck", "TooManyFailedChecks?", "WaitAfterFailedCheck")
+GATE_LOOP = ("CheckReleaseGates", "GatesOpen?", "WaitForReleaseGates")  # a release control holds it
+BAKE_LOOP = ("CheckBake", "Baked?", "WaitDuringBake")
 
 
 def events_per_attempt(state: dict[str, Any], succeeded: bool = True) -> int:
@@ -51,6 +53,7 @@ def test_history_budget_constants_are_what_the_asl_implies() -> None:
     assert cycle(ROLLOUT_LOOP) == limits.EVENTS_PER_ROLLOUT_CHECK
     assert cycle(LOCK_LOOP) == limits.EVENTS_PER_LOCK_WAIT
     assert cycle(FAILED_CHECK_LOOP, succeeded=False) == limits.EVENTS_PER_FAILED_CHECK
+    assert cycle(GATE_LOOP) == cycle(BAKE_LOOP) == limits.EVENTS_PER_GATE_WAIT
     # every state once, every task retried to its MaxAttempts, plus ExecutionStarted and the end event
     assert 2 + sum(events_once(n, retried=True) for n in ASL) == limits.EVENTS_OUTSIDE_LOOPS
 

@@ -156,15 +156,47 @@ def test_decide_superseded_and_explicit_result():
 
 def test_service_config_refuses_loops_that_could_overflow_one_execution_history():
     # GIVEN 24 h of rollout looked at every 30 s without an event: 2,880 looks of up to 11 events, plus
-    # 240 lock waits of 9 (an hour polled every 15 s) and 179 outside the loops
+    # 240 lock waits of 9 (an hour polled every 15 s) and 239 outside the loops
     entry = {"cluster": "c", "service": "s", "task_definition": "t", "rollout_timeout_seconds": 86400}
     # THEN it is refused with the numbers, since AWS fails an execution past 25,000 events
-    with pytest.raises(ValidationError, match=r"could need 34019 Step Functions history events; at most 20000 fit"):
+    with pytest.raises(ValidationError, match=r"could need 34079 Step Functions history events; at most 20000 fit"):
         ServiceConfig.model_validate({**entry, "rollout_check_seconds": 30})
-    # AND looking every 60 s fits (1,440 looks: 18,179 events)
+    # AND looking every 60 s fits (1,440 looks: 18,239 events)
     config = ServiceConfig.model_validate({**entry, "rollout_check_seconds": 60})
-    assert limits.planned_events(1440, 240) == 18179
+    assert limits.planned_events(1440, 240) == 18239
     assert config.rollout_check_seconds == 60 and config.rollout_check_every == 60
+
+
+def test_service_config_counts_release_control_waits_in_the_history_budget():
+    entry = {"cluster": "c", "service": "s", "task_definition": "t", "blocking_alarms": ["a"]}
+    # a day held, looked at every 5 s: 17,280 waits of 9 events
+    with pytest.raises(
+        ValidationError, match=r"release controls holding up to 86400 s and a 0 s bake looked at every 5 s"
+    ):
+        ServiceConfig.model_validate({**entry, "gate_poll_seconds": 5})
+    # the default (every 60 s: 1,440 waits) fits; so does a 10-minute bake looked at every 10 s
+    assert ServiceConfig.model_validate(entry).gate_poll_seconds == 60
+    assert ServiceConfig.model_validate({**entry, "bake_seconds": 600, "gate_poll_seconds": 60}).has_bake
+    assert limits.planned_events(0, 0, gate_waits=1440, bake_checks=10) == 239 + 1450 * 9
+
+
+def test_service_config_release_controls_agree():
+    entry = {"cluster": "c", "service": "s", "task_definition": "t"}
+    window = {"days": "MON-FRI", "hours": "10:00-17:00", "time_zone": "Asia/Tokyo"}
+    with pytest.raises(ValidationError, match="give deploy_windows or change_calendar, not both"):
+        ServiceConfig.model_validate({**entry, "deploy_windows": [window], "change_calendar": "freeze"})
+    with pytest.raises(ValidationError, match="bake_seconds watches blocking_alarms: name at least one alarm"):
+        ServiceConfig.model_validate({**entry, "bake_seconds": 60})
+    with pytest.raises(ValidationError, match="time_zone 'Asia/Tokio' is not an IANA time zone"):
+        ServiceConfig.model_validate({**entry, "deploy_windows": [{**window, "time_zone": "Asia/Tokio"}]})
+    with pytest.raises(ValidationError, match="days 'MON-FRY'"):
+        ServiceConfig.model_validate({**entry, "deploy_windows": [{**window, "days": "MON-FRY"}]})
+    with pytest.raises(ValidationError, match="hours '10:00-10:00': the window must not be empty"):
+        ServiceConfig.model_validate({**entry, "deploy_windows": [{**window, "hours": "10:00-10:00"}]})
+    with pytest.raises(ValidationError, match="override_principals: 'oncall' is not an IAM ARN"):
+        ServiceConfig.model_validate({**entry, "override_principals": ["oncall"]})
+    plain = ServiceConfig.model_validate(entry)
+    assert (plain.has_release_gates, plain.has_bake) == (False, False)
 
 
 def test_service_config_rollout_check_defaults_to_three_minutes_and_never_exceeds_the_timeout():
@@ -204,3 +236,51 @@ def test_a_notification_cannot_gain_lines_from_a_reason():
     )
     body = notify.body(record)
     assert [line for line in body.splitlines() if line.startswith("Outcome:")] == ["Outcome:     REJECTED"]
+
+
+COMPLETED = {"state": "COMPLETED", "deployment_id": "ecs-svc/1", "reason": "done", "checked_at": "2026-01-01T00:00:00Z"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "outcome", "reason"),
+    [
+        (
+            {"gate": {"status": "EXPIRED", "reason": "held for 1 h 0 min by its release controls: x"}},
+            Outcome.EXPIRED,
+            "held for 1 h 0 min by its release controls: x",
+        ),
+        ({"gate": {"status": "SUPERSEDED", "reason": "a newer upload"}}, Outcome.SUPERSEDED, "a newer upload"),
+        (
+            {"rollout": COMPLETED, "bake": {"status": "ALARM", "reason": "alarm a went to ALARM during the bake: r"},
+             "rollback": {"action": "ROLLED_BACK", "reason": "handoff rolled the service back to dev-api:1"}},
+            Outcome.FAILED,
+            "alarm a went to ALARM during the bake: r; handoff rolled the service back to dev-api:1",
+        ),
+        (
+            {"rollout": COMPLETED, "bake_error": {"Error": "AwsAccessError", "Cause": "denied"},
+             "rollback": {"action": "ROLLED_BACK", "reason": "handoff rolled the service back to dev-api:1"}},
+            Outcome.FAILED,
+            "the ECS rollout COMPLETED, but its bake could not be checked (AwsAccessError: denied); "
+            "handoff rolled the service back to dev-api:1",
+        ),
+        (
+            {"rollout": COMPLETED, "bake": {"status": "DONE", "reason": "no alarm during the 1 min bake"}},
+            Outcome.SUCCEEDED,
+            "the ECS rollout of this deployment COMPLETED; no alarm during the 1 min bake",
+        ),
+        (
+            {"rollout": COMPLETED, "gate": {"status": "OPEN", "reason": "deploy-now by arn:x: INC-1",
+                                            "override": {"principal": "arn:x", "reason": "INC-1"}}},
+            Outcome.SUCCEEDED,
+            "the ECS rollout of this deployment COMPLETED; started by deploy-now by arn:x: INC-1",
+        ),
+        (
+            {"rollout": COMPLETED, "gate": {"status": "OPEN", "reason": "the release controls allow it"}},
+            Outcome.SUCCEEDED,
+            "the ECS rollout of this deployment COMPLETED",
+        ),
+    ],
+)  # fmt: skip
+def test_decide_release_control_outcomes(extra: dict, outcome: Outcome, reason: str):
+    state = WorkflowState.model_validate({"request": request().model_dump(by_alias=True), **extra})
+    assert (decide(state).outcome, decide(state).reason) == (outcome, reason)

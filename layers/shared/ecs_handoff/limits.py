@@ -21,12 +21,16 @@ EVENTS_PER_LOCK_WAIT = 9
 # failed, exited: a function that fails never submits), CountFailedCheck (2), TooManyFailedChecks? (2),
 # WaitAfterFailedCheck (2).
 EVENTS_PER_FAILED_CHECK = 11
+# One wait of a release control (deployment window, change calendar, alarm) or of the bake:
+# CheckReleaseGates or CheckBake (5), its choice (2), its Wait (2).
+EVENTS_PER_GATE_WAIT = 9
 # Everything outside the loops on the longest path, each task retried to its MaxAttempts:
 # derived from the ASL by the same test.
-EVENTS_OUTSIDE_LOOPS = 179
+EVENTS_OUTSIDE_LOOPS = 239
 
 
-def planned_events(rollout_checks: float, lock_waits: float) -> int:
+def planned_events(rollout_checks: float, lock_waits: float, gate_waits: float = 0, bake_checks: float = 0) -> int:
     """Worst case for one execution whose loops turn at most this often (a failed check costs more)."""
     per_check = max(EVENTS_PER_ROLLOUT_CHECK, EVENTS_PER_FAILED_CHECK)
-    return int(EVENTS_OUTSIDE_LOOPS + rollout_checks * per_check + lock_waits * EVENTS_PER_LOCK_WAIT)
+    waits = lock_waits * EVENTS_PER_LOCK_WAIT + (gate_waits + bake_checks) * EVENTS_PER_GATE_WAIT
+    return int(EVENTS_OUTSIDE_LOOPS + rollout_checks * per_check + waits)

@@ -91,6 +91,25 @@ class ImageDefinition(Model):
         return last.split(":", 1)[1] if ":" in last else None
 
 
+class DeployWindow(Model):
+    """When a service may be deployed: cron-style days and hours in a time zone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    days: str = Field(default="*", description="MON-FRI, MON,WED,FRI, SAT-SUN or * (every day)")
+    hours: str = Field(description="HH:MM-HH:MM, end exclusive; 22:00-02:00 runs past midnight; 00:00-24:00 all day")
+    time_zone: str = Field(default="UTC", description="an IANA time zone, e.g. Asia/Tokyo")
+
+    @model_validator(mode="after")
+    def _parses(self) -> DeployWindow:
+        from ecs_handoff import windows
+
+        windows.parse_days(self.days)
+        windows.parse_hours(self.hours)
+        windows.zone(self.time_zone)
+        return self
+
+
 class ServiceConfig(Model):
     """A registry entry, written by Terraform: which ECS service a service id deploys to, and how."""
 
@@ -154,19 +173,86 @@ class ServiceConfig(Model):
         "(never Terraform's, never the running or the previous one).",
     )
 
+    # Release controls (CodePipeline V2's stage conditions); all optional, absent: none.
+    deploy_windows: list[DeployWindow] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=50,
+        description="When the service may be deployed; outside every window a deployment waits (approved or not).",
+    )
+    change_calendar: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.:/-]{3,200}$",
+        description="An AWS Systems Manager Change Calendar (name or ARN): deploy only while it is OPEN.",
+    )
+    blocking_alarms: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="CloudWatch alarm names: while any is in ALARM a deployment does not start, and one going "
+        "to ALARM during the bake rolls the deployment back.",
+    )
+    bake_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=86400,
+        description="After the rollout COMPLETED, watch blocking_alarms this long; ALARM rolls back.",
+    )
+    gate_poll_seconds: int = Field(
+        default=60, ge=1, le=3600, description="How often a waiting release control, or the bake, looks again."
+    )
+    max_gate_wait_seconds: int = Field(
+        default=86400,
+        ge=1,
+        le=604800,
+        description="The longest a deployment waits for its window, calendar or alarms before it ends (EXPIRED).",
+    )
+    override_principals: list[str] = Field(
+        default_factory=list,
+        description="IAM principals (ARNs, * allowed) that may start a deployment held by a release control "
+        "with `handoff deploy-now` (recorded with their reason); nobody else can.",
+    )
+
+    @property
+    def has_release_gates(self) -> bool:
+        return bool(self.deploy_windows or self.change_calendar or self.blocking_alarms)
+
+    @property
+    def has_bake(self) -> bool:
+        return bool(self.bake_seconds and self.blocking_alarms)
+
+    @model_validator(mode="after")
+    def _release_controls_agree(self) -> ServiceConfig:
+        if self.deploy_windows and self.change_calendar:
+            raise ValueError("give deploy_windows or change_calendar, not both")
+        if self.bake_seconds and not self.blocking_alarms:
+            raise ValueError("bake_seconds watches blocking_alarms: name at least one alarm")
+        for principal in self.override_principals:
+            if not principal.startswith("arn:"):
+                raise ValueError(f"override_principals: {principal!r} is not an IAM ARN (pattern)")
+        return self
+
     @model_validator(mode="after")
     def _loops_fit_in_one_execution(self) -> ServiceConfig:
         # A standard execution keeps at most 25,000 history events; its loops must fit with margin.
         rollout_checks = self.rollout_timeout_seconds / self.rollout_check_seconds
         lock_waits = self.lock_timeout_seconds / self.poll_interval_seconds
-        events = limits.planned_events(rollout_checks, lock_waits)
+        gate_waits = (self.max_gate_wait_seconds if self.has_release_gates else 0) / self.gate_poll_seconds
+        bake_checks = (self.bake_seconds if self.has_bake else 0) / self.gate_poll_seconds
+        events = limits.planned_events(rollout_checks, lock_waits, gate_waits, bake_checks)
         if events > limits.HISTORY_BUDGET:
+            controls = ""
+            if gate_waits or bake_checks:
+                controls = (
+                    f", release controls holding up to {self.max_gate_wait_seconds if gate_waits else 0} s and a "
+                    f"{self.bake_seconds if bake_checks else 0} s bake looked at every {self.gate_poll_seconds} s"
+                )
             raise ValueError(
                 f"rollout_timeout_seconds {self.rollout_timeout_seconds} checked every {self.rollout_check_seconds} s "
-                f"and lock_timeout_seconds {self.lock_timeout_seconds} polled every {self.poll_interval_seconds} s "
-                f"could need {events} Step Functions history events; at most {limits.HISTORY_BUDGET} fit in one "
-                f"execution (AWS's limit is {limits.HISTORY_EVENT_LIMIT}), so raise rollout_check_seconds or "
-                "poll_interval_seconds, or lower the timeouts"
+                f"and lock_timeout_seconds {self.lock_timeout_seconds} polled every {self.poll_interval_seconds} s"
+                f"{controls} could need {events} Step Functions history events; at most {limits.HISTORY_BUDGET} fit "
+                f"in one execution (AWS's limit is {limits.HISTORY_EVENT_LIMIT}), so raise rollout_check_seconds, "
+                "poll_interval_seconds or gate_poll_seconds, or lower the timeouts"
             )
         return self
 
@@ -283,10 +369,49 @@ class DeploymentRequest(Model):
         timeout = self.service.approval_timeout_seconds
         return timeout + min(60, timeout // 10)
 
+    @property
+    def has_release_gates(self) -> bool:
+        """Whether the workflow looks at release controls before the deploy (else it skips those states)."""
+        return self.service.has_release_gates
+
+    @property
+    def has_bake(self) -> bool:
+        """Whether the workflow bakes after the rollout COMPLETED (else it finalizes at once)."""
+        return self.service.has_bake
+
     def workflow_input(self) -> dict[str, Any]:
         data = self.model_dump(mode="json", by_alias=True)
         data["approval_wait_seconds"] = self.approval_wait_seconds
+        data["has_release_gates"] = self.has_release_gates
+        data["has_bake"] = self.has_bake
         return data
+
+
+class GateStatus(StrEnum):
+    NEW = "NEW"  # set by the workflow before the first look
+    OPEN = "OPEN"  # every release control allows the deployment: deploy
+    WAIT = "WAIT"  # a control holds it (or the bake goes on): look again after wait_seconds
+    EXPIRED = "EXPIRED"  # held longer than max_gate_wait_seconds: nothing deployed
+    SUPERSEDED = "SUPERSEDED"  # a newer upload arrived while this one waited
+    DONE = "DONE"  # the bake ended without an alarm
+    ALARM = "ALARM"  # an alarm went to ALARM during the bake: roll back
+
+
+class GateResult(Model):
+    """What one look at the release controls (or at the bake) found; the workflow passes it back in."""
+
+    status: GateStatus
+    reason: str = ""
+    wait_seconds: int = 1
+    since: str | None = None  # when the first look held the deployment (or the bake began)
+    opens_at: str | None = None  # the deployment window's next opening, when that is what holds it
+    alarm: str | None = None
+    override: dict[str, str] | None = None  # the `handoff deploy-now` that opened it
+
+
+class GateInput(Model):
+    request: DeploymentRequest
+    previous: GateResult
 
 
 class LockResult(Model):
@@ -399,6 +524,9 @@ class WorkflowState(Model):
     error: WorkflowError | None = None
     approval_error: WorkflowError | None = None
     rollback_error: WorkflowError | None = None
+    gate: GateResult | None = None  # the release controls before the deploy
+    bake: GateResult | None = None  # the alarms watched after the rollout COMPLETED
+    bake_error: WorkflowError | None = None  # the bake could not be checked
     check_error: WorkflowError | None = None  # the last failed rollout check (it is looked at again)
     watch_timeout: WorkflowError | None = None  # the last wait for ECS's event that ended without one
     failed_checks: FailedChecks | None = None  # kept by the workflow (StartRolloutWatch, CountFailedCheck)
@@ -437,6 +565,8 @@ class DeploymentRecord(Model):
     revision_deregistered: bool = False  # new_task_definition was deregistered as older than keep_revisions
     verdict_by: VerdictSource | None = None  # what decided the rollout: ECS's event or handoff's own check
     ecs_reported_at: str | None = None  # when ECS reported the deployment COMPLETED or FAILED
+    gate: dict[str, str] = Field(default_factory=dict)  # what a release control holds it for (reason, opens_at)
+    override: dict[str, str] | None = None  # `handoff deploy-now`: who, why, when
 
     @property
     def object_version(self) -> str | None:

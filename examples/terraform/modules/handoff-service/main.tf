@@ -28,6 +28,14 @@ locals {
     allowed_registries       = var.allowed_registries
     pin_digests              = var.pin_digests
     approver_principals      = var.approver_principals
+    # Release controls (CodePipeline V2's stage conditions); null / 0 / []: none.
+    deploy_windows           = var.deploy_windows
+    change_calendar          = var.change_calendar
+    blocking_alarms          = var.blocking_alarms
+    bake_seconds             = var.bake_seconds
+    gate_poll_seconds        = var.gate_poll_seconds
+    max_gate_wait_seconds    = var.max_gate_wait_seconds
+    override_principals      = var.override_principals
   }
 }
 

@@ -161,3 +161,51 @@ variable "approver_principals" {
   type        = map(string)
   default     = {}
 }
+
+# --- release controls (all optional) ---------------------------------------------------------------
+
+variable "deploy_windows" {
+  description = "When this service may be deployed, e.g. [{ days = \"MON-FRI\", hours = \"10:00-17:00\", time_zone = \"Asia/Tokyo\" }] (null: any time). Outside every window a deployment waits, approved or not."
+  type = list(object({
+    days      = optional(string, "*")
+    hours     = string
+    time_zone = optional(string, "UTC")
+  }))
+  default = null
+}
+
+variable "change_calendar" {
+  description = "An SSM Change Calendar (name or ARN): deploy only while it is OPEN (null: none). Use this or deploy_windows."
+  type        = string
+  default     = null
+}
+
+variable "blocking_alarms" {
+  description = "CloudWatch alarm names: no deployment starts while one is in ALARM, and one going to ALARM during the bake rolls back (null: none)."
+  type        = list(string)
+  default     = null
+}
+
+variable "bake_seconds" {
+  description = "After the rollout COMPLETED, watch blocking_alarms this long (0: no bake). Alarms ECS already watches (the service's deployment alarms) are left to ECS."
+  type        = number
+  default     = 0
+}
+
+variable "gate_poll_seconds" {
+  description = "How often a held deployment, or the bake, looks at its controls again."
+  type        = number
+  default     = 60
+}
+
+variable "max_gate_wait_seconds" {
+  description = "The longest a deployment waits for its window, calendar or alarms before it ends EXPIRED."
+  type        = number
+  default     = 86400
+}
+
+variable "override_principals" {
+  description = "IAM principal ARNs (patterns with *) allowed to start a held deployment with `handoff deploy-now --reason ...`."
+  type        = list(string)
+  default     = []
+}

@@ -19,6 +19,7 @@ from ecs_handoff.models import (
     DeploymentRequest,
     ExecutionStatusChange,
     FinalizeResult,
+    GateStatus,
     Outcome,
     RolloutState,
     WorkflowError,
@@ -52,10 +53,24 @@ def decide(state: WorkflowState) -> FinalizeResult:
         return FinalizeResult(outcome=Outcome.SUPERSEDED, reason=state.lock.reason)
     if state.lock is not None and state.lock.status == "TIMED_OUT":
         return FinalizeResult(outcome=Outcome.FAILED, reason=state.lock.reason)
+    if state.gate is not None and state.gate.status is GateStatus.EXPIRED:
+        return FinalizeResult(outcome=Outcome.EXPIRED, reason=state.gate.reason)
+    if state.gate is not None and state.gate.status is GateStatus.SUPERSEDED:
+        return FinalizeResult(outcome=Outcome.SUPERSEDED, reason=state.gate.reason)
     if state.rollout is not None and state.rollout.state is RolloutState.COMPLETED:
+        if state.bake_error is not None:
+            return FinalizeResult(
+                outcome=Outcome.FAILED,
+                reason=f"the ECS rollout COMPLETED, but its bake could not be checked "
+                f"({state.bake_error.error}: {state.bake_error.message}){rollback_note}",
+            )
+        if state.bake is not None and state.bake.status is GateStatus.ALARM:
+            return FinalizeResult(outcome=Outcome.FAILED, reason=f"{state.bake.reason}{rollback_note}")
         approved = f" (approved by {', '.join(state.approval.approved_by)})" if state.approval else ""
+        early = f"; started by {state.gate.reason}" if state.gate is not None and state.gate.override else ""
+        baked = f"; {state.bake.reason}" if state.bake is not None and state.bake.status is GateStatus.DONE else ""
         return FinalizeResult(
-            outcome=Outcome.SUCCEEDED, reason=f"the ECS rollout of this deployment COMPLETED{approved}"
+            outcome=Outcome.SUCCEEDED, reason=f"the ECS rollout of this deployment COMPLETED{approved}{early}{baked}"
         )
     if state.rollout is not None and state.rollout.state is RolloutState.FAILED:
         reason = state.rollout.reason

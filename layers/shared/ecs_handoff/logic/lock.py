@@ -19,7 +19,9 @@ def lease_seconds(request: DeploymentRequest) -> int:
     """Long enough for every wait the workflow may do while holding the lock, no longer."""
     config = request.service
     wait = config.approval_timeout_seconds if config.approval_required else 0
-    return wait + config.rollout_timeout_seconds + LEASE_MARGIN_SECONDS
+    held = config.max_gate_wait_seconds if config.has_release_gates else 0
+    bake = config.bake_seconds if config.has_bake else 0
+    return wait + held + config.rollout_timeout_seconds + bake + LEASE_MARGIN_SECONDS
 
 
 def acquire(

@@ -1,0 +1,29 @@
+"""Gate function: one look at a deployment's release controls (before the deploy) or at its bake (after
+the rollout COMPLETED). The workflow waits between looks; nothing runs while a deployment is held."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from ecs_handoff.aws.records import DeploymentRecords
+from ecs_handoff.aws.release_controls import Overrides
+from ecs_handoff.aws.state import ServiceState
+from ecs_handoff.logic import gate
+from ecs_handoff.models import GateInput
+from ecs_handoff.observability import logger, metrics
+from ecs_handoff.settings import Settings
+
+
+@logger.inject_lambda_context(correlation_id_path="request.deployment_id")
+@metrics.log_metrics
+def lambda_handler(raw: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    event = GateInput.model_validate(raw)  # a malformed event fails here, naming the field
+    settings = Settings.from_env()
+    records = DeploymentRecords(settings.need("deployments_table"))
+    state = ServiceState(settings.need("state_table"))
+    if raw.get("check") == "bake":
+        result = gate.check_bake(event, records, state, now=gate.clock())
+    else:
+        result = gate.check_release(event, records, state, Overrides(settings.need("state_table")), now=gate.clock())
+    return result.model_dump(mode="json", exclude_none=True)

@@ -1,0 +1,72 @@
+"""What the release controls read: CloudWatch alarm states, a Systems Manager Change Calendar's state,
+the alarms ECS already watches for a service, and `handoff deploy-now` overrides (state table)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ecs_handoff.aws.clients import aws_call, client
+from ecs_handoff.aws.state import ServiceState
+
+
+@dataclass(frozen=True)
+class AlarmState:
+    name: str
+    state: str  # OK | ALARM | INSUFFICIENT_DATA | MISSING (no such alarm)
+    reason: str
+
+
+def alarm_states(names: list[str], cloudwatch: Any = None) -> list[AlarmState]:
+    """Each named alarm's state (metric and composite alarms); a name CloudWatch does not know is MISSING."""
+    cloudwatch = cloudwatch or client("cloudwatch")
+    found: dict[str, AlarmState] = {}
+    with aws_call(f"reading the state of alarms {', '.join(names)}"):
+        paginator = cloudwatch.get_paginator("describe_alarms")
+        for page in paginator.paginate(AlarmNames=names, AlarmTypes=["MetricAlarm", "CompositeAlarm"]):
+            for alarm in [*page.get("MetricAlarms", []), *page.get("CompositeAlarms", [])]:
+                name = str(alarm["AlarmName"])
+                found[name] = AlarmState(name, str(alarm["StateValue"]), str(alarm.get("StateReason", "")))
+    return [found.get(n, AlarmState(n, "MISSING", "CloudWatch has no alarm of this name")) for n in names]
+
+
+def calendar_state(name: str, ssm: Any = None) -> tuple[str, str | None]:
+    """(OPEN or CLOSED, when it next changes) of a Change Calendar, now."""
+    ssm = ssm or client("ssm")
+    with aws_call(f"reading change calendar {name}"):
+        response = ssm.get_calendar_state(CalendarNames=[name])
+    return str(response["State"]), response.get("NextTransitionTime") or None
+
+
+def ecs_watched_alarms(cluster: str, service: str, ecs: Any = None) -> set[str]:
+    """The alarms ECS itself watches during this service's deployments (its deployment alarms, on)."""
+    from ecs_handoff.aws.ecs import describe_service
+
+    configuration = describe_service(cluster, service, ecs).get("deploymentConfiguration", {})
+    alarms = configuration.get("alarms") or {}
+    return set(alarms.get("alarmNames", [])) if alarms.get("enable") else set()
+
+
+class Overrides(ServiceState):
+    """`handoff deploy-now`: an operator lets one held deployment start now (item override#<deployment id>)."""
+
+    def grant(self, deployment_id: str, principal: str, reason: str, at: str, expires_at: int) -> bool:
+        """False when this deployment already has an override (the first one stands)."""
+        return self._written(
+            "put_item",
+            f"recording deploy-now for {deployment_id}",
+            Item={
+                "pk": {"S": f"override#{deployment_id}"},
+                "principal": {"S": principal},
+                "reason": {"S": reason},
+                "at": {"S": at},
+                "expires_at": {"N": str(expires_at)},
+            },
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+    def get(self, deployment_id: str) -> dict[str, str] | None:
+        item = self._get(f"override#{deployment_id}")
+        if not item:
+            return None
+        return {k: str(item[k]["S"]) for k in ("principal", "reason", "at") if k in item}

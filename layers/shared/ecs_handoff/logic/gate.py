@@ -1,0 +1,188 @@
+"""Release controls (CodePipeline V2's stage conditions): before the deploy, the deployment windows or
+change calendar and the blocking alarms; after the rollout COMPLETED, the bake that watches the alarms.
+
+Each look is one Lambda invocation; the workflow waits between looks in Wait states (no function runs
+while a deployment is held) and passes the last result back in, so `since` survives the waits. A held
+deployment keeps its service's lock, and a newer upload still supersedes it."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ecs_handoff.aws import release_controls
+from ecs_handoff.aws.records import DeploymentRecords
+from ecs_handoff.aws.release_controls import Overrides
+from ecs_handoff.aws.state import ServiceState
+from ecs_handoff.errors import ArtifactRejected
+from ecs_handoff.logic.lock import lease_seconds
+from ecs_handoff.models import DeploymentRequest, GateInput, GateResult, GateStatus, iso, utcnow
+from ecs_handoff.observability import logger
+from ecs_handoff.windows import describe, window_state
+
+Clock = Callable[[], datetime]
+_clock: Clock = utcnow
+
+
+def clock() -> Clock:
+    """The clock the gate function reads: the real one, except where the embedded AWS fixes it (tests and
+    the demo check time-zone windows at chosen instants instead of waiting for them)."""
+    return _clock
+
+
+def set_clock(fixed: Clock | None) -> None:
+    global _clock
+    _clock = fixed or utcnow
+
+
+def human(seconds: float) -> str:
+    from ecs_handoff.approvals.page import human_duration
+
+    return human_duration(seconds)
+
+
+@dataclass(frozen=True)
+class Hold:
+    phase: str  # waiting_for_window | waiting_for_alarm
+    reason: str
+    opens_at: datetime | None = None
+
+
+def _parse(timestamp: str) -> datetime:
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+
+
+def override_allowed(principal: str, patterns: list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(principal, pattern) for pattern in patterns)
+
+
+def holds(request: DeploymentRequest, now: datetime, cloudwatch: Any = None, ssm: Any = None) -> list[Hold]:
+    """What keeps this deployment from starting now (nothing: it may start)."""
+    config = request.service
+    found: list[Hold] = []
+    if config.deploy_windows:
+        is_open, opens = window_state(config.deploy_windows, now)
+        if not is_open:
+            windows = "; ".join(describe(w) for w in config.deploy_windows)
+            when = f"; the next opens at {iso(opens)}" if opens else ""
+            found.append(Hold("waiting_for_window", f"outside the deployment windows ({windows}){when}", opens))
+    if config.change_calendar:
+        state, changes_at = release_controls.calendar_state(config.change_calendar, ssm)
+        if state != "OPEN":
+            opens = _parse(changes_at) if changes_at else None
+            when = f" until {iso(opens)}" if opens else ""
+            found.append(
+                Hold("waiting_for_window", f"change calendar {config.change_calendar} is {state}{when}", opens)
+            )
+    if config.blocking_alarms:
+        for alarm in release_controls.alarm_states(config.blocking_alarms, cloudwatch):
+            if alarm.state == "MISSING":
+                raise ArtifactRejected(
+                    f"blocking alarm {alarm.name!r} does not exist in CloudWatch; fix blocking_alarms in the "
+                    "registry entry (a misspelt alarm would never hold a deployment)"
+                )
+            if alarm.state == "ALARM":
+                found.append(Hold("waiting_for_alarm", f"alarm {alarm.name} is in ALARM: {alarm.reason}"))
+    return found
+
+
+def check_release(
+    event: GateInput,
+    records: DeploymentRecords,
+    state: ServiceState,
+    overrides: Overrides,
+    now: Clock = utcnow,
+    cloudwatch: Any = None,
+    ssm: Any = None,
+) -> GateResult:
+    """One look before the deploy: OPEN, WAIT (with how long), EXPIRED, or SUPERSEDED."""
+    request, previous, current = event.request, event.previous, now()
+    config, me = request.service, request.deployment_id
+    latest = state.latest_deployment(request.service_id)
+    if latest and latest != me:
+        return GateResult(
+            status=GateStatus.SUPERSEDED,
+            reason=f"a newer upload ({latest}) for {request.service_id} arrived while this one waited for its "
+            "release controls; it deploys instead",
+        )
+    state.renew_lock(request.service_id, me, lease_seconds(request))
+    override = overrides.get(me)
+    if override is not None and override_allowed(override.get("principal", ""), config.override_principals):
+        records.update(me, phase="deploy_now", at=iso(current), override=override, gate={})
+        logger.info("release controls overridden", principal=override.get("principal"), reason=override.get("reason"))
+        reason = f"deploy-now by {override.get('principal')}: {override.get('reason')}"
+        return GateResult(status=GateStatus.OPEN, reason=reason, since=previous.since, override=override)
+    held = holds(request, current, cloudwatch, ssm)
+    if not held:
+        if previous.since:  # it was held: say so on the record
+            records.update(me, phase="gates_open", at=iso(current), gate={})
+        return GateResult(status=GateStatus.OPEN, reason="the release controls allow it", since=previous.since)
+    since = previous.since or iso(current)
+    waited = (current - _parse(since)).total_seconds()
+    reasons = "; ".join(h.reason for h in held)
+    if waited >= config.max_gate_wait_seconds:
+        return GateResult(
+            status=GateStatus.EXPIRED,
+            since=since,
+            reason=f"held for {human(waited)} (max_gate_wait_seconds) by its release controls: {reasons}; "
+            "nothing was deployed",
+        )
+    opens = max((h.opens_at for h in held if h.opens_at), default=None)
+    wait = min(config.gate_poll_seconds, config.max_gate_wait_seconds - waited)
+    if opens is not None and all(h.opens_at for h in held):
+        wait = min(wait, (opens - current).total_seconds())
+    first = held[0]
+    gate = {"reason": reasons, **({"opens_at": iso(opens)} if opens else {})}
+    records.update(me, phase=first.phase, at=iso(current), gate=gate)
+    return GateResult(
+        status=GateStatus.WAIT,
+        reason=reasons,
+        wait_seconds=max(1, int(wait + 0.999)),
+        since=since,
+        opens_at=iso(opens) if opens else None,
+    )
+
+
+def check_bake(
+    event: GateInput,
+    records: DeploymentRecords,
+    state: ServiceState,
+    now: Clock = utcnow,
+    cloudwatch: Any = None,
+    ecs: Any = None,
+) -> GateResult:
+    """One look during the bake: DONE, ALARM (roll back), or WAIT."""
+    request, previous, current = event.request, event.previous, now()
+    config, me = request.service, request.deployment_id
+    since = previous.since or iso(current)
+    state.renew_lock(request.service_id, me, lease_seconds(request))
+    by_ecs = release_controls.ecs_watched_alarms(config.cluster, config.service, ecs)
+    mine = [a for a in config.blocking_alarms or [] if a not in by_ecs]
+    if not mine:
+        return GateResult(
+            status=GateStatus.DONE,
+            since=since,
+            reason="ECS watches every blocking alarm during its own deployments (deployment alarms); no bake needed",
+        )
+    for alarm in release_controls.alarm_states(mine, cloudwatch):
+        if alarm.state == "ALARM":
+            return GateResult(
+                status=GateStatus.ALARM,
+                since=since,
+                alarm=alarm.name,
+                reason=f"alarm {alarm.name} went to ALARM during the {human(config.bake_seconds)} bake: {alarm.reason}",
+            )
+    baked = (current - _parse(since)).total_seconds()
+    if baked >= config.bake_seconds:
+        return GateResult(status=GateStatus.DONE, since=since, reason=f"no alarm during the {human(baked)} bake")
+    if not previous.since:
+        records.update(me, phase="baking", at=iso(current), gate={"reason": f"watching {', '.join(mine)}"})
+    return GateResult(
+        status=GateStatus.WAIT,
+        since=since,
+        wait_seconds=max(1, int(min(config.gate_poll_seconds, config.bake_seconds - baked) + 0.999)),
+        reason=f"baking: watching {', '.join(mine)} for {human(config.bake_seconds)}",
+    )
