@@ -52,6 +52,7 @@ def run(world: World) -> list[Step]:
         body: bytes,
         check: Callable[[DeploymentRecord], str | None] | None = None,
         approve: Callable[[str], None] | None = None,
+        held_in: str = "awaiting_approval",
     ) -> None:
         print(f"\n== {len(steps) + 1}. {step.title}")
         before = world.running(step.env, step.service)
@@ -65,7 +66,7 @@ def run(world: World) -> list[Step]:
         print(f"    uploaded {key} -> {deployment_id}")
         printer = _phase_printer(started)
         if approve is not None:
-            waiting = world.wait_phase(step.env, deployment_id, "awaiting_approval")
+            waiting = world.wait_phase(step.env, deployment_id, held_in)
             for phase, at in sorted(waiting.timeline.items(), key=lambda item: item[1]):
                 printer(waiting, phase, at)
             approve(deployment_id)
@@ -151,6 +152,43 @@ def run(world: World) -> list[Step]:
         Step("dev: re-run, by uploading the same metadata again", "dev", "api", Outcome.SUCCEEDED),
         artifact(new_images),
         running_images_are("dev", "api", new_images),
+    )
+
+    # A release control: the worker may not deploy while its 5xx alarm fires.
+    world.aws.client("cloudwatch").put_metric_alarm(
+        AlarmName="dev-worker-5xx",
+        MetricName="HTTPCode_Target_5XX_Count",
+        Namespace="AWS/ApplicationELB",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=10,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    world.aws.client("cloudwatch").set_alarm_state(
+        AlarmName="dev-worker-5xx", StateValue="ALARM", StateReason="Threshold Crossed: 42 5xx in 1 minute"
+    )
+    world.edit_registry(
+        "dev", "worker", blocking_alarms=["dev-worker-5xx"], gate_poll_seconds=1, max_gate_wait_seconds=300
+    )
+    worker_images = {"app": image("worker", "dev-4f2a9c1")}
+
+    def clear_the_alarm(deployment_id: str) -> None:
+        record = world.records("dev").get(deployment_id)
+        print(f"    held: {record.phase if record else '?'}: {record.gate.get('reason') if record else ''}")
+        time.sleep(2)
+        before = world.running("dev", "worker")["task_definition"]
+        print(f"    2 s later the worker still runs {short_name(before)}; the alarm clears")
+        world.aws.client("cloudwatch").set_alarm_state(
+            AlarmName="dev-worker-5xx", StateValue="OK", StateReason="Threshold no longer crossed"
+        )
+
+    deploy(
+        Step("dev: the worker's 5xx alarm fires; the deploy waits until it clears", "dev", "worker", Outcome.SUCCEEDED),
+        artifact(worker_images),
+        running_images_are("dev", "worker", worker_images),
+        approve=clear_the_alarm,
+        held_in="waiting_for_alarm",
     )
     return steps
 

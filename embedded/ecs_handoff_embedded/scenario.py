@@ -49,6 +49,13 @@ class World:
     def records(self, env: str) -> DeploymentRecords:
         return DeploymentRecords(self.aws.stacks[env].outputs["DeploymentsTableName"], self.aws.client("dynamodb"))
 
+    def edit_registry(self, env: str, service_id: str, **changes: Any) -> None:
+        """Changes a registry entry as Terraform would (an apply that sets more keys)."""
+        ssm = self.aws.client("ssm")
+        name = f"/handoff/{env}/services/{service_id}"
+        current = json.loads(ssm.get_parameter(Name=name)["Parameter"]["Value"])
+        ssm.put_parameter(Name=name, Type="String", Overwrite=True, Value=json.dumps({**current, **changes}))
+
     def push(self, body: bytes) -> None:
         """Pushes the artifact's images to ECR first, as CI does before it uploads (bodies that are not a
         readable artifact are uploaded as they are: the intake refuses them)."""
