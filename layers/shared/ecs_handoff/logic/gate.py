@@ -108,7 +108,12 @@ def check_release(
             reason=f"a newer upload ({latest}) for {request.service_id} arrived while this one waited for its "
             "release controls; it deploys instead",
         )
-    state.renew_lock(request.service_id, me, lease_seconds(request))
+    if not state.renew_lock(request.service_id, me, lease_seconds(request)):
+        return GateResult(
+            status=GateStatus.SUPERSEDED,
+            reason=f"{request.service_id}'s lock is no longer this deployment's (its lease ran out while it was "
+            "held); nothing was deployed, upload again to retry",
+        )
     override = overrides.get(me)
     if override is not None and override_allowed(override.get("principal", ""), config.override_principals):
         records.update(me, phase="deploy_now", at=iso(current), override=override, gate={})
