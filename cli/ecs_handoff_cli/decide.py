@@ -102,9 +102,7 @@ def cmd_deploy_now(args: argparse.Namespace) -> int:
     env, record = find_deployment(args.deployment_id, args.env)
     if record.outcome.terminal or record.phase not in HELD_PHASES:
         now = record.outcome.value if record.outcome.terminal else record.phase
-        raise UsageError(
-            f"deployment {record.id} is not held by a release control (it is {now}); nothing to override"
-        )
+        raise UsageError(f"deployment {record.id} is not held by a release control (it is {now}); nothing to override")
     config = env.service(record.service)
     with aws_call("finding who you are (sts:GetCallerIdentity)"):
         identity = str(client("sts").get_caller_identity()["Arn"])
