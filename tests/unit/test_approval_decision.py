@@ -1,13 +1,17 @@
-"""ApprovalDesk.apply when the workflow stopped waiting (moto cannot reproduce this: it accepts the token)."""
+"""The approval desk without AWS: every refusal a link can meet, each decision and what the workflow is
+told, and ApprovalDesk.apply when the workflow stopped waiting (moto cannot reproduce that: it accepts
+the token)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from botocore.exceptions import ClientError
+from ecs_handoff.approvals import links
 from ecs_handoff.errors import RecordConflict
 from ecs_handoff.logic import approval_decision
-from ecs_handoff.logic.approval_decision import ApprovalDesk
+from ecs_handoff.logic.approval_decision import ApprovalDesk, LinkRequest, approver_for_principal, tell_workflow
 from ecs_handoff.models import Approval, ApprovalStatus, ApprovalVote, ImageChange
 
 
@@ -38,10 +42,13 @@ class FakeStore:
         self.current = self.current.model_copy(update={"approved_by": [vote.approver], "votes": [vote]})
         return self.current
 
-    def close(self, approval_id: str, status: ApprovalStatus, at: str, **_: Any) -> Approval:
+    def close(
+        self, approval_id: str, status: ApprovalStatus, at: str, vote: ApprovalVote | None = None, **_: Any
+    ) -> Approval:
         if self.current.status is not ApprovalStatus.PENDING:
             raise RecordConflict("closed already")
-        self.current = self.current.model_copy(update={"status": status, "decided_at": at})
+        votes = [*self.current.votes, vote] if vote is not None else self.current.votes
+        self.current = self.current.model_copy(update={"status": status, "decided_at": at, "votes": votes})
         return self.current
 
     def get(self, approval_id: str) -> Approval:
@@ -128,3 +135,205 @@ def test_approval_still_throttled_is_recorded_503_and_the_next_post_resumes(monk
     second = desk.apply(approval(), vote_by_alice())
     assert (second.status, second.title) == (200, "Resumed")
     assert store.current.resumed_at is not None
+
+
+# --- the desk's every path, with a signed link and fakes -----------------------------------------------
+
+KEY = b"k" * 64
+EXPIRES = 4_000_000_000
+
+
+class Workflow:
+    """A Step Functions client that records what it was told."""
+
+    def __init__(self) -> None:
+        self.told: list[tuple[str, dict[str, Any]]] = []
+
+    def send_task_success(self, **kwargs: Any) -> None:
+        self.told.append(("success", kwargs))
+
+    def send_task_failure(self, **kwargs: Any) -> None:
+        self.told.append(("failure", kwargs))
+
+
+def signed(
+    approver: str = "alice@example.com", expires: int = EXPIRES, key: bytes = KEY, **override: str
+) -> LinkRequest:
+    claims = links.LinkClaims("a" * 32, approver.lower(), expires)
+    values = {
+        "approval_id": "a" * 32,
+        "approver": approver,
+        "expires": str(expires),
+        "signature": links.sign(key, claims),
+    }
+    return LinkRequest(**{**values, **override})
+
+
+def desk_with(
+    current: Approval | None = None, found: bool = True
+) -> tuple[ApprovalDesk, FakeStore, FakeRecords, Workflow]:
+    store, records, workflow = FakeStore(), FakeRecords(), Workflow()
+    if current is not None:
+        store.current = current
+    if not found:
+        store.get = lambda approval_id: None  # type: ignore[method-assign, assignment, return-value]
+    return ApprovalDesk(store, records, key=KEY, sfn_client=workflow), store, records, workflow  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("link", "status", "title", "text"),
+    [
+        (signed(expires="soon"), 403, "Link not valid", "This approval link is incomplete or has been altered."),  # type: ignore[arg-type]
+        (signed(signature="x"), 403, "Link not valid", "This approval link is not one handoff issued, or it has been altered."),  # noqa: E501
+        (signed(key=b"another"), 403, "Link not valid", "This approval link is not one handoff issued, or it has been altered."),  # noqa: E501
+        (signed("mallory@example.com"), 403, "Link not valid", "This link was not issued to an approver of this deployment."),  # noqa: E501
+        (signed(expires=EXPIRES + 1), 403, "Link not valid", "This link was not issued to an approver of this deployment."),  # noqa: E501
+    ],
+)  # fmt: skip
+def test_a_link_that_is_not_exactly_as_issued_is_refused(link: LinkRequest, status: int, title: str, text: str):
+    desk, store, records, workflow = desk_with()
+    for result in (desk.view(link, "/approvals/x"), desk.decide(link, "approve", "", "1.2.3.4", "ua")):
+        assert (result.status, result.title, result.text) == (status, title, text)
+    assert store.current.status is ApprovalStatus.PENDING and records.votes == [] and workflow.told == []
+
+
+def test_an_upper_case_approver_in_the_link_is_the_same_approver():
+    desk, store, _, _ = desk_with()
+    assert desk.decide(signed("Alice@Example.COM"), "approve", "", "", "").status == 200
+    assert store.current.approved_by == ["alice@example.com"]
+
+
+def test_a_link_without_a_key_configured_is_refused():
+    desk, *_ = desk_with()
+    desk.key = None
+    assert desk.view(signed(), "/x").status == 403
+
+
+def test_an_unknown_approval_is_404():
+    desk, *_ = desk_with(found=False)
+    result = desk.view(signed(), "/x")
+    assert (result.status, result.title) == (404, "Approval not found")
+    assert result.text == "There is no such approval (it may be older than the audit retention)."
+
+
+def vote(decision: str, approver: str = "bob@example.com", at: str = "2026-11-26T00:00:05.000Z") -> ApprovalVote:
+    return ApprovalVote(approver=approver, decision=decision, at=at)
+
+
+@pytest.mark.parametrize(
+    ("changes", "status", "title", "text"),
+    [
+        ({"status": ApprovalStatus.SUPERSEDED, "superseded_by": "api-v2"}, 409, "Superseded",
+         "A newer upload (api-v2) replaced this deployment; this link no longer works."),
+        ({"status": ApprovalStatus.CANCELLED}, 409, "Deployment ended",
+         "This deployment ended before a decision was needed; nothing to approve."),
+        ({"status": ApprovalStatus.EXPIRED}, 410, "Approval expired",
+         "This approval expired at 2096-10-02 07:06 UTC; nothing was deployed."),
+        ({"status": ApprovalStatus.APPROVED, "votes": [vote("approve")]}, 409, "Already approved",
+         "This deployment was already approved by bob@example.com at 2026-11-26T00:00:05.000Z."),
+        ({"status": ApprovalStatus.REJECTED, "votes": [vote("reject")]}, 409, "Already rejected",
+         "This deployment was already rejected by bob@example.com at 2026-11-26T00:00:05.000Z."),
+        ({"status": ApprovalStatus.REJECTED}, 409, "Already rejected", "This deployment was already rejected."),
+        ({"approvers": ["alice@example.com", "bob@example.com"], "approvals_required": 2,
+          "approved_by": ["alice@example.com"]}, 409, "Already approved by you",
+         "You approved this already; 1 of 2 approvals so far."),
+    ],
+)  # fmt: skip
+def test_a_closed_approval_refuses_view_and_decision_alike(changes: dict[str, Any], status: int, title: str, text: str):
+    desk, _, records, workflow = desk_with(approval(**changes))
+    for result in (desk.view(signed(), "/x"), desk.decide(signed(), "reject", "", "", "")):
+        assert (result.status, result.title, result.text) == (status, title, text)
+    assert records.votes == [] and workflow.told == []
+
+
+def test_an_expired_link_is_410_at_its_exact_second(monkeypatch: pytest.MonkeyPatch):
+    expires = 1_900_000_000
+    desk, *_ = desk_with(approval(expires_at=expires))
+    monkeypatch.setattr(links.time, "time", lambda: expires - 1)
+    assert desk.view(signed(expires=expires), "/x").status == 200
+    monkeypatch.setattr(links.time, "time", lambda: float(expires))
+    result = desk.view(signed(expires=expires), "/x")
+    assert (result.status, result.text) == (410, "This approval expired at 2030-03-17 17:46 UTC; nothing was deployed.")
+
+
+def test_viewing_shows_the_change_and_changes_nothing():
+    desk, store, records, workflow = desk_with()
+    result = desk.view(signed(), "/approvals/" + "a" * 32)
+    assert (result.status, result.title, result.decided) == (200, "Approve api in prod?", None)
+    assert '<form method=post action="/approvals/' + "a" * 32 + '">' in result.html
+    assert "<div class=name>app</div><div class=repo>a</div><div class=tags>1 &rarr; 2</div>" in result.html
+    assert store.current == approval() and records.votes == [] and workflow.told == []
+
+
+def test_a_decision_must_be_approve_or_reject():
+    desk, store, _, _ = desk_with()
+    result = desk.decide(signed(), "maybe", "", "", "")
+    assert (result.status, result.title, result.text) == (400, "Choose a decision", "Press Approve or Reject.")
+    assert store.current.status is ApprovalStatus.PENDING
+
+
+def test_approving_records_the_vote_closes_the_approval_and_resumes_the_workflow():
+    desk, store, records, workflow = desk_with()
+    result = desk.decide(signed(), "approve", "  ok CHG-1  " + "x" * 2000, "203.0.113.9" * 10, "Mozilla/5.0" * 50)
+    assert (result.status, result.title, result.decided) == (200, "Approved", "approve")
+    assert result.text == "Recorded. The deployment continues; the outcome is emailed."
+    assert store.current.status is ApprovalStatus.APPROVED and store.current.resumed_at is not None
+    [recorded] = records.votes
+    assert recorded["comment"] == "ok CHG-1 " + "x" * 990  # cut at 1000 characters, then spaces collapsed
+    assert len(recorded["source_ip"]) == 64 and len(recorded["user_agent"]) == 300 and recorded["via"] == "link"
+    [(kind, told)] = workflow.told
+    assert kind == "success" and told["taskToken"] == "token"
+    assert '"approved_by": ["alice@example.com"]' in told["output"]
+
+
+def test_rejecting_tells_the_workflow_who_rejected_and_why():
+    desk, _, _, workflow = desk_with()
+    result = desk.decide(signed(), "reject", "wrong build", "", "")
+    assert (result.status, result.title, result.decided) == (200, "Rejected", "reject")
+    assert result.text == "Recorded. Nothing will be deployed."
+    [(kind, told)] = workflow.told
+    assert kind == "failure" and told["error"] == "ApprovalRejected"
+    assert told["cause"] == "rejected by alice@example.com: wrong build"
+
+
+def test_one_of_two_approvals_waits_for_the_second():
+    two = approval(approvers=["alice@example.com", "bob@example.com"], approvals_required=2)
+    desk, store, _, workflow = desk_with(two)
+    result = desk.decide(signed(), "approve", "", "", "")
+    assert (result.status, result.title, result.decided) == (200, "Approval recorded", "approve")
+    assert result.text == "Recorded (1 of 2); waiting for 1 more approver(s)."
+    assert store.current.status is ApprovalStatus.PENDING and workflow.told == []
+
+
+def test_a_lost_race_says_what_happened_instead():
+    desk, store, records, workflow = desk_with()
+    store.current = approval(status=ApprovalStatus.REJECTED, votes=[vote("reject")], resumed_at="2026-11-26T00:00:06Z")
+    result = desk.apply(approval(), vote("approve", "alice@example.com"))
+    assert (result.status, result.title) == (409, "Already rejected")
+    assert records.votes == [] and workflow.told == []
+
+
+def test_tell_workflow_names_the_rejection_without_a_comment_and_the_superseding_upload():
+    workflow = Workflow()
+    tell_workflow(approval(status=ApprovalStatus.REJECTED, votes=[vote("reject")]), "t1", workflow)
+    tell_workflow(approval(status=ApprovalStatus.SUPERSEDED, superseded_by="api-v2"), "t2", workflow)
+    tell_workflow(approval(status=ApprovalStatus.PENDING), "t3", workflow)
+    assert [(k, t["taskToken"], t.get("error"), t.get("cause")) for k, t in workflow.told] == [
+        ("failure", "t1", "ApprovalRejected", "rejected by bob@example.com (no comment)"),
+        (
+            "failure",
+            "t2",
+            "ApprovalSuperseded",
+            "a newer upload (api-v2) replaced this one while it waited for approval",
+        ),
+    ]
+
+
+def test_approver_for_principal_matches_patterns_exactly():
+    mapped = approval(
+        approvers=["alice@example.com"],
+        approver_principals={"arn:aws:sts::123456789012:assumed-role/oncall/*": "alice@example.com"},
+    )
+    assert approver_for_principal(mapped, "arn:aws:sts::123456789012:assumed-role/oncall/alice") == "alice@example.com"
+    assert approver_for_principal(mapped, "arn:aws:sts::123456789012:assumed-role/oncall-admin/x") is None
+    assert approver_for_principal(mapped, "arn:aws:sts::123456789012:ASSUMED-ROLE/oncall/alice") is None

@@ -1,0 +1,327 @@
+"""Finalize without AWS: the outcome table (outcome and reason for every path), and finalize() itself
+with fakes: what it records, closes, notifies, prunes and releases, first time and on a retry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from ecs_handoff.errors import AwsAccessError, RecordConflict
+from ecs_handoff.logic import finalize as finalize_module
+from ecs_handoff.logic.finalize import decide, ended_execution_state, finalize
+from ecs_handoff.models import (
+    ApprovalStatus,
+    DeploymentRecord,
+    ExecutionStatusChange,
+    Outcome,
+    WorkflowState,
+)
+
+TD = "arn:aws:ecs:ap-northeast-1:123456789012:task-definition/dev-api"
+REQUEST: dict[str, Any] = {
+    "deployment_id": "api-v1",
+    "env": "dev",
+    "service_id": "api",
+    "service": {"cluster": "dev", "service": "api", "task_definition": "dev-api", "approval_timeout_seconds": 7200,
+                "rollout_timeout_seconds": 600},
+    "base_task_definition": f"{TD}:1",
+    "images": [{"name": "app", "imageUri": "nginx:2"}],
+    "source": {"bucket": "b", "key": "api/imagedefinitions.json.zip", "object_version": "v1", "sequencer": "01"},
+    "requested_at": "2026-11-26T00:00:00.000Z",
+}  # fmt: skip
+DEPLOYED = {
+    "new_task_definition": f"{TD}:3",
+    "previous_task_definition": f"{TD}:2",
+    "ecs_deployment_id": "ecs-svc/1",
+    "deployed_at": "2026-11-26T00:01:00.000Z",
+    "images": [{"container": "app", "image_before": "nginx:1", "image_after": "nginx:2"}],
+}
+COMPLETED = {"state": "COMPLETED", "decided_by": "event", "ecs_reported_at": "2026-11-26T00:05:00.000Z",
+             "running_count": 2, "desired_count": 2}  # fmt: skip
+FAILED = {"state": "FAILED", "reason": "ECS reports the rollout FAILED: tasks failed to start"}
+ROLLED_BACK = {"action": "ROLLED_BACK", "reason": "handoff rolled the service back to dev-api:2"}
+
+
+def state(**parts: Any) -> WorkflowState:
+    return WorkflowState.model_validate({"request": REQUEST, **parts})
+
+
+def error(name: str, message: str) -> dict[str, str]:
+    return {"Error": name, "Cause": f'{{"errorMessage": "{message}", "errorType": "{name}"}}'}
+
+
+@pytest.mark.parametrize(
+    ("parts", "outcome", "reason"),
+    [
+        ({"result": {"outcome": "FAILED", "reason": "stopped by hand"}}, Outcome.FAILED, "stopped by hand"),
+        ({"lock": {"status": "SUPERSEDED", "reason": "a newer upload"}}, Outcome.SUPERSEDED, "a newer upload"),
+        ({"lock": {"status": "TIMED_OUT", "reason": "waited 3600 s"}}, Outcome.FAILED, "waited 3600 s"),
+        ({"error": error("AwsAccessError", "denied")}, Outcome.FAILED,
+         "AwsAccessError before the service was changed: denied"),
+        ({"deploy": DEPLOYED, "error": error("AwsAccessError", "denied"), "rollback": ROLLED_BACK}, Outcome.FAILED,
+         "AwsAccessError during the rollout: denied; handoff rolled the service back to dev-api:2"),
+        ({"deploy": DEPLOYED, "error": error("AwsAccessError", "denied"),
+          "rollback_error": error("TransientAwsError", "throttled")}, Outcome.FAILED,
+         "AwsAccessError during the rollout: denied; ROLLBACK FAILED (TransientAwsError: throttled), "
+         "check the service by hand"),
+        ({"approval_error": {"Error": "States.Timeout", "Cause": ""}}, Outcome.EXPIRED,
+         "nobody approved within 2 h 0 min; nothing was deployed"),
+        ({"approval_error": {"Error": "ApprovalRejected", "Cause": "rejected by bob: no"}}, Outcome.REJECTED,
+         "rejected by bob: no; nothing was deployed"),
+        ({"approval_error": {"Error": "ApprovalSuperseded", "Cause": "a newer upload"}}, Outcome.SUPERSEDED,
+         "a newer upload"),
+        ({"approval_error": {"Error": "ApprovalChannelUnsafe", "Cause": "carol is subscribed"}}, Outcome.FAILED,
+         "carol is subscribed; nothing was deployed"),
+        ({"approval_error": error("ArtifactRejected", "bad entry")}, Outcome.INVALID, "bad entry"),
+        ({"approval_error": error("AwsAccessError", "denied")}, Outcome.FAILED,
+         "AwsAccessError while requesting approval: denied; nothing was deployed"),
+        ({"deploy": DEPLOYED, "rollout": COMPLETED}, Outcome.SUCCEEDED, "the ECS rollout of this deployment COMPLETED"),
+        ({"deploy": DEPLOYED, "rollout": COMPLETED, "approval": {"approval_id": "a", "approved_by": ["alice", "bob"]}},
+         Outcome.SUCCEEDED, "the ECS rollout of this deployment COMPLETED (approved by alice, bob)"),
+        ({"deploy": DEPLOYED, "rollout": FAILED, "rollback": ROLLED_BACK}, Outcome.FAILED,
+         "ECS reports the rollout FAILED: tasks failed to start; handoff rolled the service back to dev-api:2"),
+        ({"deploy": DEPLOYED, "rollout": {**FAILED, "unobservable": True}, "rollback": ROLLED_BACK}, Outcome.FAILED,
+         "the rollout could not be checked within its 600 s timeout; handoff rolled the service back to dev-api:2"),
+        ({"deploy": DEPLOYED, "rollout": {**FAILED, "unobservable": True}, "check_error": error("AwsAccessError", "x"),
+          "rollback": {"action": "NOTHING_DEPLOYED", "reason": ""}}, Outcome.FAILED,
+         "the rollout could not be checked within its 600 s timeout (last error: AwsAccessError: x)"),
+        ({}, Outcome.FAILED, "the workflow ended without a rollout result"),
+        ({"deploy": DEPLOYED}, Outcome.FAILED, "the workflow ended without a rollout result"),
+    ],
+)  # fmt: skip
+def test_decide(parts: dict[str, Any], outcome: Outcome, reason: str):
+    result = decide(state(**parts))
+    assert (result.outcome, result.reason) == (outcome, reason)
+
+
+# --- finalize() with fakes -------------------------------------------------------------------------------
+
+
+class Records:
+    def __init__(self, existing: DeploymentRecord | None = None, claimed: bool = False) -> None:
+        self.record = existing or DeploymentRecord(
+            id="api-v1", env="dev", service="api", outcome=Outcome.IN_PROGRESS, started_at="2026-11-26T00:00:00.000Z"
+        )
+        self.finished: list[dict[str, Any]] = []
+        self.claimed, self.unclaimed = claimed, 0
+
+    def finish(self, deployment_id: str, outcome: str, reason: str, at: str, **fields: Any) -> bool:
+        self.finished.append({"outcome": outcome, "reason": reason, "at": at, **fields})
+        if self.record.outcome.terminal:
+            return False
+        self.record = self.record.model_copy(update={"outcome": Outcome(outcome), "reason": reason})
+        return True
+
+    def get(self, deployment_id: str) -> DeploymentRecord:
+        return self.record
+
+    def claim_notification(self, deployment_id: str, at: str) -> bool:
+        if self.claimed:
+            return False
+        self.claimed = True
+        return True
+
+    def unclaim_notification(self, deployment_id: str) -> None:
+        self.claimed = False
+        self.unclaimed += 1
+
+
+class Lock:
+    def __init__(self) -> None:
+        self.released: list[tuple[str, str]] = []
+
+    def release_lock(self, service_id: str, holder: str) -> bool:
+        self.released.append((service_id, holder))
+        return True
+
+
+class Approvals:
+    def __init__(self, conflict: bool = False) -> None:
+        self.closed: list[tuple[str, ApprovalStatus, bool]] = []
+        self.conflict = conflict
+
+    def close(self, approval_id: str, status: ApprovalStatus, at: str, require_unexpired: bool = True) -> None:
+        if self.conflict:
+            raise RecordConflict("decided already")
+        self.closed.append((approval_id, status, require_unexpired))
+
+
+@pytest.fixture
+def published(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    sent: list[dict[str, Any]] = []
+
+    def publish(topic: str, subject: str, message: str, **kwargs: Any) -> None:
+        sent.append({"topic": topic, "subject": subject, "message": message, **kwargs})
+
+    monkeypatch.setattr(finalize_module.sns, "publish", publish)
+    return sent
+
+
+@pytest.fixture
+def pruned(monkeypatch: pytest.MonkeyPatch) -> list[set[str]]:
+    kept: list[set[str]] = []
+    monkeypatch.setattr(
+        finalize_module, "prune_old_revisions", lambda request, records, keep, ecs_client: kept.append(keep)
+    )
+    return kept
+
+
+def run(workflow: WorkflowState, records: Records, approvals: Approvals | None = None, topic: str = "arn:topic") -> Any:
+    lock = Lock()
+    result = finalize(workflow, records, lock, topic, approvals)  # type: ignore[arg-type]
+    return result, lock
+
+
+def test_first_finalize_records_notifies_prunes_and_releases(published, pruned):
+    records = Records()
+    result, lock = run(state(deploy=DEPLOYED, rollout=COMPLETED), records)
+    assert (result.outcome, result.recorded) == (Outcome.SUCCEEDED, True)
+    [finished] = records.finished
+    assert finished["outcome"] == "SUCCEEDED" and finished["reason"] == "the ECS rollout of this deployment COMPLETED"
+    assert finished["images"] == [{"container": "app", "image_before": "nginx:1", "image_after": "nginx:2",
+                                   "requested": None}]  # fmt: skip
+    assert (finished["verdict_by"], finished["ecs_reported_at"]) == ("event", "2026-11-26T00:05:00.000Z")
+    assert finished["rollout"] == {"running_count": 2, "desired_count": 2, "pending_count": 0, "failed_tasks": 0}
+    [message] = published
+    assert (message["topic"], message["subject"]) == ("arn:topic", "[handoff dev] api: SUCCEEDED")
+    assert message["chat"]["content"]["title"] == ":white_check_mark: api in dev: SUCCEEDED"
+    assert pruned == [{f"{TD}:3", f"{TD}:2", f"{TD}:1"}]
+    assert lock.released == [("api", "api-v1")]
+
+
+def test_a_verdict_without_counts_records_none(published, pruned):
+    records = Records()
+    run(state(deploy=DEPLOYED, rollout={**COMPLETED, "desired_count": 0, "running_count": 0}), records)
+    assert records.finished[0]["rollout"] is None
+
+
+def test_a_failure_is_recorded_and_notified_but_nothing_is_pruned(published, pruned):
+    records = Records()
+    result, lock = run(state(deploy=DEPLOYED, rollout=FAILED, rollback=ROLLED_BACK), records)
+    assert result.outcome is Outcome.FAILED and published[0]["subject"] == "[handoff dev] api: FAILED"
+    assert pruned == [] and lock.released == [("api", "api-v1")]
+
+
+def test_nothing_deployed_records_no_images_and_no_verdict(published, pruned):
+    records = Records()
+    run(state(lock={"status": "TIMED_OUT", "reason": "waited"}), records)
+    assert set(records.finished[0]) == {"outcome", "reason", "at"}
+
+
+def test_a_retry_keeps_the_first_outcome_and_sends_nothing_again(published, pruned):
+    done = DeploymentRecord(
+        id="api-v1", env="dev", service="api", outcome=Outcome.FAILED, reason="the first verdict",
+        started_at="2026-11-26T00:00:00.000Z",
+    )  # fmt: skip
+    records = Records(existing=done, claimed=True)
+    result, lock = run(state(deploy=DEPLOYED, rollout=COMPLETED), records)
+    assert (result.outcome, result.reason, result.recorded) == (Outcome.FAILED, "the first verdict", False)
+    assert published == [] and pruned == []
+    assert lock.released == [("api", "api-v1")]  # the lock is released by every finalizer
+
+
+@pytest.mark.parametrize(
+    ("parts", "status"),
+    [
+        ({"approval_error": {"Error": "States.Timeout", "Cause": ""}}, ApprovalStatus.EXPIRED),
+        ({"approval_error": {"Error": "ApprovalSuperseded", "Cause": "newer"}}, ApprovalStatus.SUPERSEDED),
+        ({"lock": {"status": "SUPERSEDED", "reason": "newer"}}, ApprovalStatus.SUPERSEDED),
+        ({"error": error("AwsAccessError", "denied")}, ApprovalStatus.CANCELLED),
+        ({"deploy": DEPLOYED, "rollout": COMPLETED}, ApprovalStatus.CANCELLED),
+    ],
+)
+def test_an_open_approval_is_closed_so_its_links_stop_working(parts, status, published, pruned):
+    records = Records()
+    records.record = records.record.model_copy(update={"approval_id": "f" * 32})
+    approvals = Approvals()
+    run(state(**parts), records, approvals)
+    assert approvals.closed == [("f" * 32, status, False)]
+
+
+def test_an_approval_decided_already_is_left_alone(published, pruned):
+    records = Records()
+    records.record = records.record.model_copy(update={"approval_id": "f" * 32})
+    result, lock = run(state(deploy=DEPLOYED, rollout=COMPLETED), records, Approvals(conflict=True))
+    assert result.outcome is Outcome.SUCCEEDED and lock.released
+
+
+def test_no_approval_and_no_topic_means_nothing_to_close_or_send(published, pruned):
+    records = Records()
+    approvals = Approvals()
+    run(state(deploy=DEPLOYED, rollout=COMPLETED), records, approvals, topic="")
+    assert approvals.closed == [] and published == [] and records.claimed is False
+
+
+def test_a_failed_publish_gives_the_notification_back_for_the_next_finalizer(monkeypatch, pruned):
+    def publish(*args: Any, **kwargs: Any) -> None:
+        raise AwsAccessError("publishing: denied")
+
+    monkeypatch.setattr(finalize_module.sns, "publish", publish)
+    records = Records()
+    with pytest.raises(AwsAccessError):
+        run(state(deploy=DEPLOYED, rollout=COMPLETED), records)
+    assert (records.claimed, records.unclaimed) == (False, 1)
+
+
+def test_a_failed_prune_leaves_the_outcome_standing(monkeypatch, published):
+    def prune(*args: Any, **kwargs: Any) -> None:
+        raise AwsAccessError("deregistering: denied")
+
+    monkeypatch.setattr(finalize_module, "prune_old_revisions", prune)
+    result, lock = run(state(deploy=DEPLOYED, rollout=COMPLETED), Records())
+    assert result.outcome is Outcome.SUCCEEDED and lock.released == [("api", "api-v1")]
+
+
+# --- an execution that ended without its Finalize step -------------------------------------------------
+
+
+def change(status: str, error_name: str = "", cause: str = "", input_text: str | None = None) -> ExecutionStatusChange:
+    import json
+
+    detail = {
+        "executionArn": "arn:aws:states:ap-northeast-1:123456789012:execution:handoff-dev-deployment:api-v1",
+        "stateMachineArn": "arn:aws:states:ap-northeast-1:123456789012:stateMachine:handoff-dev-deployment",
+        "name": "api-v1",
+        "status": status,
+        "input": json.dumps({"request": REQUEST}) if input_text is None else input_text,
+        "error": error_name,
+        "cause": cause,
+    }
+    return ExecutionStatusChange.model_validate(
+        {"source": "aws.states", "detail-type": "Step Functions Execution Status Change", "detail": detail}
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "error_name", "cause", "deployed", "reason"),
+    [
+        ("ABORTED", "", "", False, "the workflow was stopped (StopExecution) before it recorded an outcome; "
+         "nothing was deployed"),
+        ("ABORTED", "Ops", "stopped by carol", False, "the workflow was stopped (StopExecution) before it recorded "
+         "an outcome (Ops: stopped by carol); nothing was deployed"),
+        ("TIMED_OUT", "", "", True, "the workflow timed out before it recorded an outcome; the service was already "
+         "updated to dev-api:3 and may still be rolling out: check it with `handoff status`"),
+        ("FAILED", "States.Runtime", "", False, "the workflow failed before it recorded an outcome "
+         "(States.Runtime); nothing was deployed"),
+    ],
+)  # fmt: skip
+def test_ended_execution_reason(status: str, error_name: str, cause: str, deployed: bool, reason: str):
+    records = Records()
+    if deployed:
+        records.record = records.record.model_copy(
+            update={"ecs_deployment_id": "ecs-svc/1", "new_task_definition": f"{TD}:3"}
+        )
+    ended = ended_execution_state(change(status, error_name, cause), records)  # type: ignore[arg-type]
+    assert ended is not None and ended.result == {"outcome": "FAILED", "reason": reason}
+    assert decide(ended).reason == reason
+
+
+def test_ended_execution_that_is_not_a_deployment_is_ignored():
+    assert ended_execution_state(change("FAILED", input_text="{}"), Records()) is None  # type: ignore[arg-type]
+    assert ended_execution_state(change("FAILED", input_text="not json"), Records()) is None  # type: ignore[arg-type]
+
+    class NoRecord(Records):
+        def get(self, deployment_id: str) -> Any:
+            return None
+
+    assert ended_execution_state(change("FAILED"), NoRecord()) is None  # type: ignore[arg-type]
