@@ -35,26 +35,39 @@ def approval(**changes: Any) -> Approval:
 
 
 class FakeStore:
+    """The approvals table for one approval; every call must name it."""
+
     def __init__(self) -> None:
         self.current = approval()
+        self.closed_at: list[str] = []
+
+    def _mine(self, approval_id: str) -> None:
+        assert approval_id == self.current.approval_id, approval_id
 
     def add_approval(self, approval_id: str, vote: ApprovalVote) -> Approval:
-        self.current = self.current.model_copy(update={"approved_by": [vote.approver], "votes": [vote]})
+        self._mine(approval_id)
+        if vote.approver in self.current.approved_by:
+            raise RecordConflict("voted already")
+        approved = [*self.current.approved_by, vote.approver]
+        self.current = self.current.model_copy(update={"approved_by": approved, "votes": [*self.current.votes, vote]})
         return self.current
 
     def close(
         self, approval_id: str, status: ApprovalStatus, at: str, vote: ApprovalVote | None = None, **_: Any
     ) -> Approval:
+        self._mine(approval_id)
+        self.closed_at.append(at)
         if self.current.status is not ApprovalStatus.PENDING:
             raise RecordConflict("closed already")
         votes = [*self.current.votes, vote] if vote is not None else self.current.votes
         self.current = self.current.model_copy(update={"status": status, "decided_at": at, "votes": votes})
         return self.current
 
-    def get(self, approval_id: str) -> Approval:
-        return self.current
+    def get(self, approval_id: str) -> Approval | None:
+        return self.current if approval_id == self.current.approval_id else None
 
     def mark_resumed(self, approval_id: str, at: str) -> None:
+        self._mine(approval_id)
         self.current = self.current.model_copy(update={"resumed_at": at})
 
 
@@ -64,9 +77,11 @@ class FakeRecords:
         self.notes: list[str] = []
 
     def append_vote(self, deployment_id: str, vote: dict[str, Any]) -> None:
+        assert deployment_id == "api-v1", deployment_id
         self.votes.append(vote)
 
     def append_note(self, deployment_id: str, note: str) -> None:
+        assert deployment_id == "api-v1", deployment_id
         self.notes.append(note)
 
 
@@ -337,3 +352,146 @@ def test_approver_for_principal_matches_patterns_exactly():
     assert approver_for_principal(mapped, "arn:aws:sts::123456789012:assumed-role/oncall/alice") == "alice@example.com"
     assert approver_for_principal(mapped, "arn:aws:sts::123456789012:assumed-role/oncall-admin/x") is None
     assert approver_for_principal(mapped, "arn:aws:sts::123456789012:ASSUMED-ROLE/oncall/alice") is None
+
+
+class Log:
+    """The module's logger, recording what it was told."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str, dict[str, Any]]] = []
+
+    def __getattr__(self, level: str) -> Any:
+        return lambda message, **fields: self.lines.append((level, message, fields))
+
+
+@pytest.fixture
+def log(monkeypatch: pytest.MonkeyPatch) -> Log:
+    recorder = Log()
+    monkeypatch.setattr(approval_decision, "logger", recorder)
+    return recorder
+
+
+def test_a_decision_is_logged_with_who_and_how(log: Log):
+    desk, store, records, _ = desk_with()
+    desk.decide(signed(), "approve", "", "", "")
+    assert ("info", "approval decision", {"approval_id": "a" * 32, "decision": "approve",
+            "approver": "alice@example.com", "via": "link"}) in log.lines  # fmt: skip
+    assert store.closed_at == [records.votes[0]["at"]]
+
+
+def test_a_decision_reaching_an_ended_workflow_is_logged(log: Log):
+    desk = ApprovalDesk(FakeStore(), FakeRecords(), key=KEY, sfn_client=StoppedWorkflow())  # type: ignore[arg-type]
+    desk.apply(approval(), vote_by_alice())
+    [(level, message, fields)] = [line for line in log.lines if line[0] == "warning"]
+    assert (level, message, fields["approval_id"]) == ("warning", "decision reached an ended workflow", "a" * 32)
+    assert "TaskTimedOut" in fields["error"]
+
+
+def test_a_workflow_that_stays_throttled_is_logged_as_an_error(log: Log, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(approval_decision, "RESUME_BACKOFF_SECONDS", (0.0, 0.0))
+    desk = ApprovalDesk(FakeStore(), FakeRecords(), key=KEY, sfn_client=ThrottledWorkflow(times=3))  # type: ignore[arg-type]
+    result = desk.apply(approval(), vote_by_alice())
+    assert (result.title, result.text) == (
+        "Recorded, not yet resumed",
+        "Your decision is recorded, but AWS is busy and the deployment could not be told yet. "
+        "Submit this page again in a minute to resume it.",
+    )
+    [(_, message, fields)] = [line for line in log.lines if line[0] == "error"]
+    assert (message, fields["approval_id"]) == ("could not resume the workflow", "a" * 32)
+    assert "throttling" in fields["error"]
+
+
+def test_an_ended_workflow_without_votes_still_notes_the_late_decision():
+    records = FakeRecords()
+    desk = ApprovalDesk(FakeStore(), records, key=KEY, sfn_client=StoppedWorkflow())  # type: ignore[arg-type]
+    result = desk._resume(approval(status=ApprovalStatus.APPROVED))
+    assert result is not None and (result.status, result.title) == (410, "Approval expired")
+    assert result.text == "The deployment stopped waiting before your decision arrived; nothing was deployed."
+    assert records.notes[0].startswith("a decision arrived at ")
+
+
+def test_a_decided_but_not_resumed_approval_is_resumed_by_the_next_post():
+    desk, store, _, workflow = desk_with(approval(status=ApprovalStatus.REJECTED, votes=[vote("reject")]))
+    result = desk.apply(approval(), vote("approve", "alice@example.com"))
+    assert (result.status, result.title, result.text) == (
+        200,
+        "Resumed",
+        "The deployment was rejected; its workflow has now been told.",
+    )
+    assert "<h1>Resumed</h1>" in result.html
+    assert [kind for kind, _ in workflow.told] == ["failure"] and store.current.resumed_at is not None
+
+
+def test_a_second_approval_by_the_same_approver_is_refused_as_theirs():
+    two = approval(approvers=["alice@example.com", "bob@example.com"], approvals_required=2)
+    desk, _, records, _ = desk_with(two)
+    desk.apply(two, vote("approve", "alice@example.com"))
+    again = desk.apply(two, vote("approve", "alice@example.com"))
+    assert (again.status, again.title) == (409, "Already approved by you")
+    assert len(records.votes) == 1
+
+
+def test_a_conflict_on_an_approval_that_expired_meanwhile_is_410():
+    desk, store, _, _ = desk_with()
+    store.close = lambda *a, **k: (_ for _ in ()).throw(RecordConflict("expired"))  # type: ignore[method-assign]
+    store.add_approval = store.close  # type: ignore[method-assign, assignment]
+    result = desk.apply(approval(), vote("approve", "alice@example.com"))
+    assert (result.status, result.title, result.text) == (
+        410,
+        "Approval expired",
+        "This approval expired at 2096-10-02 07:06 UTC; nothing was deployed.",
+    )
+
+
+def test_the_review_page_shows_everything_the_approver_needs(monkeypatch: pytest.MonkeyPatch):
+    from ecs_handoff.models import CiDescription
+
+    monkeypatch.setattr(approval_decision.time, "time", lambda: EXPIRES - 5400.0)
+    shown = approval(
+        requester="arn:aws:sts::123456789012:assumed-role/ci/run-7",
+        other_changes=["app memory: 512 -> 1024"],
+        ci=CiDescription(summary="Fix the checkout", commit="0a1b2c3"),
+        running_task_definition="arn:aws:ecs:ap-northeast-1:123456789012:task-definition/prod-api:6",
+        approvers=["alice@example.com", "bob@example.com"],
+        approvals_required=2,
+        approved_by=["bob@example.com"],
+    )
+    desk, *_ = desk_with(shown)
+    html = desk.view(signed("ALICE@example.com"), "/approvals/x").html
+    for expected in (
+        "prod", "api", "api-v1", "arn:aws:sts::123456789012:assumed-role/ci/run-7", "app memory: 512 -&gt; 1024",
+        "Fix the checkout", "0a1b2c3", "prod-api:1", "prod-api:6", "alice@example.com", "1 h 30 min",
+        "bob@example.com",
+        '<input type=hidden name="approver" value="alice@example.com">',
+        '<input type=hidden name="expires" value="4000000000">',
+        f'<input type=hidden name="sig" value="{signed().signature}">',
+    ):  # fmt: skip
+        assert expected in html, expected
+
+
+def test_the_workflow_is_told_the_approval_id_and_who_approved():
+    import json
+
+    workflow = Workflow()
+    tell_workflow(approval(status=ApprovalStatus.APPROVED, approved_by=["alice@example.com"]), "t", workflow)
+    [(kind, told)] = workflow.told
+    assert kind == "success" and json.loads(told["output"]) == {
+        "approval_id": "a" * 32,
+        "approved_by": ["alice@example.com"],
+    }
+    rejected = Workflow()
+    tell_workflow(approval(status=ApprovalStatus.REJECTED), "t", rejected)
+    assert rejected.told[0][1]["cause"] == "rejected by an approver (no comment)"
+
+
+def test_expiry_times_are_shown_in_utc_whatever_the_local_zone(monkeypatch: pytest.MonkeyPatch):
+    import time as clock
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    clock.tzset()
+    try:
+        desk, *_ = desk_with(approval(status=ApprovalStatus.EXPIRED))
+        assert desk.view(signed(), "/x").text == "This approval expired at 2096-10-02 07:06 UTC; nothing was deployed."
+    finally:
+        monkeypatch.delenv("TZ")
+        clock.tzset()

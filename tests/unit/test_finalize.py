@@ -3,6 +3,7 @@ with fakes: what it records, closes, notifies, prunes and releases, first time a
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from ecs_handoff.models import (
 )
 
 TD = "arn:aws:ecs:ap-northeast-1:123456789012:task-definition/dev-api"
+AT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 REQUEST: dict[str, Any] = {
     "deployment_id": "api-v1",
     "env": "dev",
@@ -106,22 +108,25 @@ class Records:
         self.claimed, self.unclaimed = claimed, 0
 
     def finish(self, deployment_id: str, outcome: str, reason: str, at: str, **fields: Any) -> bool:
+        assert deployment_id == "api-v1" and AT.fullmatch(at), (deployment_id, at)
         self.finished.append({"outcome": outcome, "reason": reason, "at": at, **fields})
         if self.record.outcome.terminal:
             return False
         self.record = self.record.model_copy(update={"outcome": Outcome(outcome), "reason": reason})
         return True
 
-    def get(self, deployment_id: str) -> DeploymentRecord:
-        return self.record
+    def get(self, deployment_id: str) -> DeploymentRecord | None:
+        return self.record if deployment_id == "api-v1" else None
 
     def claim_notification(self, deployment_id: str, at: str) -> bool:
+        assert deployment_id == "api-v1" and AT.fullmatch(at), (deployment_id, at)
         if self.claimed:
             return False
         self.claimed = True
         return True
 
     def unclaim_notification(self, deployment_id: str) -> None:
+        assert deployment_id == "api-v1"
         self.claimed = False
         self.unclaimed += 1
 
@@ -141,6 +146,7 @@ class Approvals:
         self.conflict = conflict
 
     def close(self, approval_id: str, status: ApprovalStatus, at: str, require_unexpired: bool = True) -> None:
+        assert AT.fullmatch(at), at
         if self.conflict:
             raise RecordConflict("decided already")
         self.closed.append((approval_id, status, require_unexpired))
@@ -168,7 +174,7 @@ def pruned(monkeypatch: pytest.MonkeyPatch) -> list[set[str]]:
 
 def run(workflow: WorkflowState, records: Records, approvals: Approvals | None = None, topic: str = "arn:topic") -> Any:
     lock = Lock()
-    result = finalize(workflow, records, lock, topic, approvals)  # type: ignore[arg-type]
+    result = finalize(workflow, records, lock, topic, approvals, sns_client="SNS", ecs_client="ECS")  # type: ignore[arg-type]
     return result, lock
 
 
@@ -184,6 +190,8 @@ def test_first_finalize_records_notifies_prunes_and_releases(published, pruned):
     assert finished["rollout"] == {"running_count": 2, "desired_count": 2, "pending_count": 0, "failed_tasks": 0}
     [message] = published
     assert (message["topic"], message["subject"]) == ("arn:topic", "[handoff dev] api: SUCCEEDED")
+    assert message["message"].startswith("Deployment api-v1\nService:     api (env dev)\nOutcome:     SUCCEEDED\n")
+    assert message["sns"] == "SNS"
     assert message["chat"]["content"]["title"] == ":white_check_mark: api in dev: SUCCEEDED"
     assert pruned == [{f"{TD}:3", f"{TD}:2", f"{TD}:1"}]
     assert lock.released == [("api", "api-v1")]
@@ -325,3 +333,64 @@ def test_ended_execution_that_is_not_a_deployment_is_ignored():
             return None
 
     assert ended_execution_state(change("FAILED"), NoRecord()) is None  # type: ignore[arg-type]
+
+
+class Log:
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str, dict[str, Any]]] = []
+
+    def __getattr__(self, level: str) -> Any:
+        return lambda message, **fields: self.lines.append((level, message, fields))
+
+
+@pytest.fixture
+def log(monkeypatch: pytest.MonkeyPatch) -> Log:
+    recorder = Log()
+    monkeypatch.setattr(finalize_module, "logger", recorder)
+    return recorder
+
+
+def test_the_end_is_logged_with_its_outcome(log: Log, published, pruned):
+    run(state(deploy=DEPLOYED, rollout=FAILED, rollback=ROLLED_BACK), Records())
+    assert log.lines[-1] == (
+        "info",
+        "deployment finished",
+        {
+            "outcome": "FAILED",
+            "reason": "ECS reports the rollout FAILED: tasks failed to start; "
+            "handoff rolled the service back to dev-api:2",
+            "recorded_now": True,
+            "lock_released": True,
+        },
+    )
+
+
+def test_a_failed_prune_is_logged(log: Log, monkeypatch, published):
+    def prune(*args: Any, **kwargs: Any) -> None:
+        raise AwsAccessError("deregistering: denied")
+
+    monkeypatch.setattr(finalize_module, "prune_old_revisions", prune)
+    run(state(deploy=DEPLOYED, rollout=COMPLETED), Records())
+    assert ("warning", "could not retire old revisions", {"error": "deregistering: denied"}) in log.lines
+
+
+def test_an_ended_execution_without_a_request_is_logged(log: Log):
+    ended_execution_state(change("FAILED", input_text="{}"), Records())  # type: ignore[arg-type]
+    assert log.lines == [
+        (
+            "warning",
+            "ended execution without a deployment request",
+            {"execution_arn": "arn:aws:states:ap-northeast-1:123456789012:execution:handoff-dev-deployment:api-v1"},
+        )
+    ]
+
+
+def test_an_ended_execution_is_only_called_deployed_with_both_its_revision_and_ecs_deployment():
+    records = Records()
+    records.record = records.record.model_copy(update={"ecs_deployment_id": "ecs-svc/1"})
+    ended = ended_execution_state(change("FAILED"), records)  # type: ignore[arg-type]
+    assert ended is not None and str(ended.result["reason"]).endswith("; nothing was deployed")  # type: ignore[index]
+
+
+def test_a_result_without_a_reason_has_an_empty_reason():
+    assert decide(state(result={"outcome": "FAILED"})).reason == ""

@@ -384,3 +384,213 @@ def test_link_url_is_exactly_the_claims_and_the_signature():
         "https://approve.example.com/approvals/0123456789abcdef0123456789abcdef"
         f"?approver=alice%40example.com&expires=1800000000&sig={SIGNATURE}"
     )
+
+
+# --- what the messages name, cut where they are cut ------------------------------------------------------
+
+
+def test_an_escaping_member_is_named_by_its_first_100_characters():
+    name = "../" + "a" * 200
+    with pytest.raises(ArtifactRejected) as info:
+        read_artifact(zip_members({name: b"[]"}))
+    assert str(info.value) == (
+        f"the zip holds a member whose path escapes the archive root: {name[:100]!r}; refusing the whole archive"
+    )
+
+
+def test_a_nested_member_is_named_where_it_is():
+    with pytest.raises(ArtifactRejected) as info:
+        read_artifact(zip_members({"build/out/imagedefinitions.json": b"[]"}))
+    assert str(info.value) == (
+        "imagedefinitions.json must be at the root of the zip, but it is at 'build/out/imagedefinitions.json'; "
+        "zip the file itself, not its folder"
+    )
+
+
+def test_a_zip_without_the_member_lists_the_first_five_names_cut_at_60():
+    members = {f"{i}-" + "n" * 70: b"x" for i in range(6)}
+    with pytest.raises(ArtifactRejected) as info:
+        read_artifact(zip_members(members))
+    listed = ", ".join(repr(name[:60]) for name in list(members)[:5])
+    assert str(info.value) == f"the zip has no imagedefinitions.json at its root; it holds {listed}"
+    empty = io.BytesIO()
+    zipfile.ZipFile(empty, "w").close()
+    with pytest.raises(ArtifactRejected) as info:
+        read_artifact(empty.getvalue())
+    assert str(info.value) == "the zip has no imagedefinitions.json at its root; it holds nothing"
+
+
+def test_only_the_encryption_flag_marks_a_member_encrypted():
+    body = json.dumps([{"name": "app", "imageUri": "nginx:1"}]).encode()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        info = zipfile.ZipInfo("imagedefinitions.json")
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.flag_bits |= 0x2  # a deflate option bit, not encryption
+        archive.writestr(info, body)
+    assert read_artifact(buffer.getvalue())[0].name == "app"
+
+
+def test_unsafe_path_rules():
+    from ecs_handoff.artifact import _unsafe_path
+
+    assert _unsafe_path("a\x00b") == "contains a NUL byte"  # (zipfile itself cuts names at a NUL)
+    assert _unsafe_path("c:imagedefinitions.json") == "is absolute"
+    assert _unsafe_path("Z:imagedefinitions.json") == "is absolute"
+    assert _unsafe_path("sub/imagedefinitions.json") is None
+    assert _unsafe_path("a..b/imagedefinitions.json") is None
+
+
+def test_an_unsupported_compression_method_is_named():
+    body = json.dumps([{"name": "app", "imageUri": "nginx:1"}]).encode()
+    data = bytearray(zip_members({"imagedefinitions.json": body}, compression=zipfile.ZIP_STORED))
+    # compression method 99 (AE-x) in the local header (offset 8) and the central directory entry (offset 10)
+    data[8:10] = (99).to_bytes(2, "little")
+    central = data.rfind(b"PK\x01\x02")
+    data[central + 10 : central + 12] = (99).to_bytes(2, "little")
+    with pytest.raises(ArtifactRejected) as info:
+        read_artifact(bytes(data))
+    assert str(info.value).startswith("imagedefinitions.json uses an unsupported compression method (")
+
+
+def test_entry_messages_cut_what_ci_sent():
+    key = "k" * 50
+    with pytest.raises(ArtifactRejected) as info:
+        parse_image_definitions(json.dumps([{"name": "a", "imageUri": "nginx", key: 1}]).encode())
+    assert str(info.value) == f'entry 1 has unknown key {key[:40]!r}; only "name" and "imageUri" are allowed'
+    name = "bad." + "n" * 100
+    with pytest.raises(ArtifactRejected) as info:
+        parse_image_definitions(json.dumps([{"name": name, "imageUri": "nginx"}]).encode())
+    assert str(info.value) == (
+        f"entry 1: container name {name[:80]!r} is not valid (letters, digits, '-' and '_', 1-255 characters)"
+    )
+    image = "nginx~" + "i" * 100
+    with pytest.raises(ArtifactRejected) as info:
+        parse_image_definitions(json.dumps([{"name": "a", "imageUri": image}]).encode())
+    assert str(info.value) == (
+        f"entry 1 (a): image {image[:80]!r} is not a valid image reference "
+        "(expected registry/repository[:tag][@digest])"
+    )
+
+
+# --- taskdef: bases and revisions without the usual keys ------------------------------------------------
+
+
+def test_short_name_of_a_plain_family_revision():
+    from ecs_handoff.taskdef import short_name
+
+    assert short_name("dev-api:1") == "dev-api:1"
+    assert short_name("arn:aws:ecs:ap-northeast-1:123456789012:task-definition/dev-api:7") == "dev-api:7"
+
+
+def test_a_base_without_containers_or_arn_is_named_as_such():
+    from ecs_handoff.taskdef import check_containers
+
+    with pytest.raises(ArtifactRejected) as info:
+        check_containers({}, [ImageDefinition(name="app", imageUri="nginx")])
+    assert str(info.value) == "container 'app' is not in task definition ?; it has: no containers"
+
+
+def test_policy_messages_list_what_is_allowed():
+    from ecs_handoff.taskdef import check_policy
+
+    image = [ImageDefinition(name="app", imageUri="docker.io/library/nginx:1")]
+    with pytest.raises(ArtifactRejected) as info:
+        check_policy(["a.example", "b.example"], None, "api", image)
+    assert str(info.value) == (
+        "image 'docker.io/library/nginx:1' comes from registry 'docker.io', which api may not use "
+        "(allowed: a.example, b.example)"
+    )
+    for containers, shown in (([], "none"), (["web", "worker"], "web, worker")):
+        with pytest.raises(ArtifactRejected) as info:
+            check_policy(["docker.io"], containers, "api", image)
+        assert str(info.value) == (
+            f"container 'app' is not one CI may set for api (containers: {shown}); Terraform sets its image"
+        )
+
+
+def test_revisions_without_container_definitions():
+    from ecs_handoff.taskdef import image_changes, new_revision, revision_changes
+
+    images = [ImageDefinition(name="app", imageUri="nginx:2")]
+    assert image_changes(None, images)[0].image_before is None
+    assert image_changes({}, images)[0].image_before is None
+    assert new_revision({"family": "f"}, images) == {"family": "f"}
+    assert revision_changes({}, {}) == ([], [])
+    added, other = revision_changes({}, {"containerDefinitions": [{"name": "app"}]})
+    assert [(c.container, c.image_before, c.image_after) for c in added] == [("app", None, "")]
+    assert other == ["container app added"]
+
+
+def test_revision_changes_name_each_difference_exactly():
+    from ecs_handoff.taskdef import revision_changes
+
+    running = {
+        "cpu": "256",
+        "containerDefinitions": [
+            {
+                "name": "app",
+                "image": "nginx:1",
+                "memory": 512,
+                "command": ["serve", "--port", "8080"] * 10,
+                "environment": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
+                "secrets": [{"name": "S", "valueFrom": "arn:1"}],
+                "portMappings": [{"containerPort": 80}, {"containerPort": 53, "protocol": "udp"}],
+            },
+            {"name": "gone", "image": "x:1"},
+        ],
+    }
+    new = {
+        "cpu": "512",
+        "containerDefinitions": [
+            {
+                "name": "app",
+                "image": "nginx:1",
+                "memory": 1024,
+                "command": ["serve"],
+                "environment": [{"name": "A", "value": "9"}, {"name": "C", "value": "3"}],
+                "secrets": [{"name": "S", "valueFrom": "arn:2"}],
+                "portMappings": [],
+            },
+        ],
+    }
+    images, other = revision_changes(running, new)
+    assert images == []
+    long_command = json.dumps(["serve", "--port", "8080"] * 10, sort_keys=True)
+    assert other == [
+        "task CPU: 256 -> 512",
+        "container gone removed",
+        "app memory: 512 -> 1024",
+        f'app command: {long_command[:77]}... -> ["serve"]',
+        "app environment C added",
+        "app environment B removed",
+        "app environment A changed",
+        "app secret S changed",
+        "app ports: 53/udp, 80/tcp -> none",
+    ]
+    _, back = revision_changes(new, running)
+    assert "app ports: none -> 53/udp, 80/tcp" in back
+    assert "task CPU: 512 -> 256" in back
+
+
+def test_shown_values():
+    from ecs_handoff.taskdef import _shown
+
+    assert _shown(None) == "(none)"
+    assert _shown({"b": 1, "a": 2}) == '{"a": 2, "b": 1}'
+    exactly_80 = ["x" * 76]  # '["' + 76 + '"]' = 80 characters
+    assert _shown(exactly_80) == json.dumps(exactly_80)
+    assert _shown(["x" * 77]) == json.dumps(["x" * 77])[:77] + "..."
+
+
+def test_parse_reference():
+    from ecs_handoff.taskdef import parse_reference, split_reference
+
+    assert parse_reference("registry.example.com:5000/team/app:v1@sha256:" + "a" * 64) == (
+        "registry.example.com:5000/team/app",
+        "v1",
+        "sha256:" + "a" * 64,
+    )
+    assert parse_reference("registry.example.com:5000/team/app") == ("registry.example.com:5000/team/app", None, None)
+    assert parse_reference("app:v1") == ("app", "v1", None)
+    assert split_reference(f"{ECR}/api:v1", ECR) == ("api", "v1", None)

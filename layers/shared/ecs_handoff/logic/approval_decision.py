@@ -109,8 +109,9 @@ class ApprovalDesk:
 
     def view(self, link: LinkRequest, form_action: str) -> PageResult:
         approval, refusal = self._check(link)
-        if refusal is not None or approval is None:
-            return refusal or _refuse(404, "Approval not found", "There is no such approval.")
+        if refusal is not None:
+            return refusal
+        assert approval is not None  # _check refuses whatever it cannot find
         html = page.review_page(
             env=approval.env,
             service=approval.service_id,
@@ -136,8 +137,9 @@ class ApprovalDesk:
         if decision not in ("approve", "reject"):
             return _refuse(400, "Choose a decision", "Press Approve or Reject.")
         approval, refusal = self._check(link)
-        if refusal is not None or approval is None:
-            return refusal or _refuse(404, "Approval not found", "There is no such approval.")
+        if refusal is not None:
+            return refusal
+        assert approval is not None  # _check refuses whatever it cannot find
         vote = ApprovalVote(
             approver=link.approver.lower(),
             decision=decision,
