@@ -11,10 +11,13 @@ PY313 := $(shell PYENV_VERSION=3.13.0 python3.13 --version >/dev/null 2>&1 && ec
 SCAN := .venv-scan
 SCAN_STAMP := $(SCAN)/.installed
 
+MUTATION := .venv-mutation
+MUTATION_STAMP := $(MUTATION)/.installed
+
 NODE_TOOLS := .node-tools
 NODE_STAMP := $(NODE_TOOLS)/.installed
 
-.PHONY: install demo test lint typecheck unit template security asl build local clean bench cli-docs
+.PHONY: install demo test lint typecheck unit template security asl build local clean bench cli-docs mutation
 
 $(STAMP): pyproject.toml layers/shared/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -83,8 +86,19 @@ endif
 test: lint typecheck template security asl unit build
 
 clean:
-	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .handoff $(SCAN) $(NODE_TOOLS)
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .handoff .mutation $(SCAN) $(NODE_TOOLS) $(MUTATION)
 
 # Not part of `make test`: handoff next to ecs-deploy on the embedded AWS; writes bench/results/latest.json.
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# Not part of `make test` either: mutmut over the pure modules with the unit tests (tests/mutation/run.py).
+# mutmut needs a newer click than aws-sam-cli pins, so it gets a virtualenv of its own.
+$(MUTATION_STAMP): pyproject.toml
+	test -x $(MUTATION)/bin/python || $(PYTHON) -m venv $(MUTATION)
+	$(MUTATION)/bin/python -m pip install --quiet --upgrade pip
+	$(MUTATION)/bin/python -m pip install --quiet -e . pytest==9.2.0 mutmut==3.8.1
+	touch $(MUTATION_STAMP)
+
+mutation: $(MUTATION_STAMP)
+	$(MUTATION)/bin/python tests/mutation/run.py

@@ -268,7 +268,8 @@ def test_an_expired_link_is_410_at_its_exact_second(monkeypatch: pytest.MonkeyPa
     assert desk.view(signed(expires=expires), "/x").status == 200
     monkeypatch.setattr(links.time, "time", lambda: float(expires))
     result = desk.view(signed(expires=expires), "/x")
-    assert (result.status, result.text) == (410, "This approval expired at 2030-03-17 17:46 UTC; nothing was deployed.")
+    assert (result.status, result.title) == (410, "Approval expired")
+    assert result.text == "This approval expired at 2030-03-17 17:46 UTC; nothing was deployed."
 
 
 def test_viewing_shows_the_change_and_changes_nothing():
@@ -302,8 +303,9 @@ def test_approving_records_the_vote_closes_the_approval_and_resumes_the_workflow
 
 
 def test_rejecting_tells_the_workflow_who_rejected_and_why():
-    desk, _, _, workflow = desk_with()
+    desk, store, _, workflow = desk_with()
     result = desk.decide(signed(), "reject", "wrong build", "", "")
+    assert store.closed_at == [store.current.votes[-1].at] and store.closed_at[0] is not None
     assert (result.status, result.title, result.decided) == (200, "Rejected", "reject")
     assert result.text == "Recorded. Nothing will be deployed."
     [(kind, told)] = workflow.told
@@ -459,7 +461,8 @@ def test_the_review_page_shows_everything_the_approver_needs(monkeypatch: pytest
     desk, *_ = desk_with(shown)
     html = desk.view(signed("ALICE@example.com"), "/approvals/x").html
     for expected in (
-        "prod", "api", "api-v1", "arn:aws:sts::123456789012:assumed-role/ci/run-7", "app memory: 512 -&gt; 1024",
+        "<h1>Deploy api to prod?</h1>", "This link is for alice@example.com and expires in 1 h 30 min.", "api-v1",
+        "arn:aws:sts::123456789012:assumed-role/ci/run-7", "app memory: 512 -&gt; 1024",
         "Fix the checkout", "0a1b2c3", "prod-api:1", "prod-api:6", "alice@example.com", "1 h 30 min",
         "bob@example.com",
         '<input type=hidden name="approver" value="alice@example.com">',

@@ -116,7 +116,8 @@ class Records:
         return True
 
     def get(self, deployment_id: str) -> DeploymentRecord | None:
-        return self.record if deployment_id == "api-v1" else None
+        assert deployment_id == "api-v1", deployment_id
+        return self.record
 
     def claim_notification(self, deployment_id: str, at: str) -> bool:
         assert deployment_id == "api-v1" and AT.fullmatch(at), (deployment_id, at)
@@ -166,9 +167,12 @@ def published(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 @pytest.fixture
 def pruned(monkeypatch: pytest.MonkeyPatch) -> list[set[str]]:
     kept: list[set[str]] = []
-    monkeypatch.setattr(
-        finalize_module, "prune_old_revisions", lambda request, records, keep, ecs_client: kept.append(keep)
-    )
+
+    def prune(request: Any, records: Any, keep: set[str], ecs_client: Any) -> None:
+        assert request.deployment_id == "api-v1" and isinstance(records, Records) and ecs_client == "ECS"
+        kept.append(keep)
+
+    monkeypatch.setattr(finalize_module, "prune_old_revisions", prune)
     return kept
 
 

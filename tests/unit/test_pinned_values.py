@@ -153,6 +153,9 @@ def test_tags_of_128_characters_are_accepted_and_129_refused():
         "team/../nginx:1",  # no empty or dot path components
         "team/./nginx:1",
         "team//nginx:1",
+        "team/ng..inx:1",  # separators are one "." or "_", "__", or dashes
+        "team/nginx.:1",
+        "team/nginx_:1",
         "Nginx:1",  # repositories are lower case
         "nginx:-1",  # a tag starts with a word character
         "nginx:.1",
@@ -379,6 +382,12 @@ def test_link_expiry_reads_the_clock_when_not_given_one(monkeypatch: pytest.Monk
     assert not links.expired(CLAIMS)
 
 
+def test_link_keeps_a_base_path_that_ends_in_x():
+    assert links.link("https://approve.example.com/rootX/", KEY, CLAIMS).startswith(
+        "https://approve.example.com/rootX/approvals/"
+    )
+
+
 def test_link_url_is_exactly_the_claims_and_the_signature():
     assert links.link("https://approve.example.com/", KEY, CLAIMS) == (
         "https://approve.example.com/approvals/0123456789abcdef0123456789abcdef"
@@ -422,13 +431,19 @@ def test_a_zip_without_the_member_lists_the_first_five_names_cut_at_60():
 
 def test_only_the_encryption_flag_marks_a_member_encrypted():
     body = json.dumps([{"name": "app", "imageUri": "nginx:1"}]).encode()
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        info = zipfile.ZipInfo("imagedefinitions.json")
-        info.compress_type = zipfile.ZIP_DEFLATED
-        info.flag_bits |= 0x2  # a deflate option bit, not encryption
-        archive.writestr(info, body)
-    assert read_artifact(buffer.getvalue())[0].name == "app"
+    data = bytearray(zip_members({"imagedefinitions.json": body}))
+    # general purpose bit 1 (a deflate option, not encryption) in the local header and the central directory
+    data[6] |= 0x2
+    central = data.rfind(b"PK\x01\x02")
+    data[central + 8] |= 0x2
+    assert zipfile.ZipFile(io.BytesIO(bytes(data))).infolist()[0].flag_bits & 0x2
+    assert read_artifact(bytes(data))[0].name == "app"
+    data[6] |= 0x1
+    data[central + 8] |= 0x1
+    with pytest.raises(
+        ArtifactRejected, match=r"^imagedefinitions.json is encrypted in the zip; upload it unencrypted$"
+    ):
+        read_artifact(bytes(data))
 
 
 def test_unsafe_path_rules():
@@ -532,8 +547,9 @@ def test_revision_changes_name_each_difference_exactly():
                 "name": "app",
                 "image": "nginx:1",
                 "memory": 512,
+                "essential": True,
                 "command": ["serve", "--port", "8080"] * 10,
-                "environment": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
+                "environment": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}, {"name": "D", "value": "4"}],
                 "secrets": [{"name": "S", "valueFrom": "arn:1"}],
                 "portMappings": [{"containerPort": 80}, {"containerPort": 53, "protocol": "udp"}],
             },
@@ -547,8 +563,9 @@ def test_revision_changes_name_each_difference_exactly():
                 "name": "app",
                 "image": "nginx:1",
                 "memory": 1024,
+                "essential": True,
                 "command": ["serve"],
-                "environment": [{"name": "A", "value": "9"}, {"name": "C", "value": "3"}],
+                "environment": [{"name": "A", "value": "9"}, {"name": "C", "value": "3"}, {"name": "D", "value": "4"}],
                 "secrets": [{"name": "S", "valueFrom": "arn:2"}],
                 "portMappings": [],
             },
