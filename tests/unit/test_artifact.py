@@ -44,7 +44,7 @@ def test_read_artifact_not_a_zip():
 
 def test_read_artifact_truncated_zip():
     data = artifact(GOOD)
-    assert "zip" in refused(data[: len(data) // 2])
+    assert refused(data[: len(data) // 2]) == "the object is not a readable zip archive (File is not a zip file)"
 
 
 def test_read_artifact_corrupt_member_crc():

@@ -94,9 +94,11 @@ def test_service_id_pattern_refuses(sid: str):
 
 
 def test_service_config_refuses_unknown_keys_and_bad_timeouts():
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match=r"aproval_required\n  Extra inputs are not permitted"):
         ServiceConfig.model_validate({"cluster": "c", "service": "s", "task_definition": "t", "aproval_required": True})
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match=r"approval_timeout_seconds\n  Input should be less than or equal to 6048"):
+        ValidationError, match=r"approval_timeout_seconds\n  Input should be less than or equal to 604800"
+    ):
         ServiceConfig.model_validate(
             {"cluster": "c", "service": "s", "task_definition": "t", "approval_timeout_seconds": 700000}
         )
@@ -209,7 +211,8 @@ def test_service_config_counts_the_lock_wait_against_the_history_too():
     entry = {"cluster": "c", "service": "s", "task_definition": "t", "poll_interval_seconds": 1}
     with pytest.raises(ValidationError, match="lock_timeout_seconds 3600 polled every 1 s"):
         ServiceConfig.model_validate({**entry, "rollout_timeout_seconds": 60})
-    assert ServiceConfig.model_validate({**entry, "rollout_timeout_seconds": 60, "lock_timeout_seconds": 600})
+    fits = ServiceConfig.model_validate({**entry, "rollout_timeout_seconds": 60, "lock_timeout_seconds": 600})
+    assert (fits.rollout_timeout_seconds, fits.lock_timeout_seconds) == (60, 600)
 
 
 def test_one_line_removes_newlines_escapes_and_bidi_overrides():
