@@ -45,3 +45,13 @@ def s3_event(bucket: str, key: str, version_id: str | None, sequencer: str, **de
         obj["version-id"] = version_id
     event["detail"].update(detail)
     return event
+
+
+class LogRecorder:
+    """Stands in for a module's Powertools logger: records (level, message, fields) of every call."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str, dict[str, Any]]] = []
+
+    def __getattr__(self, level: str) -> Any:
+        return lambda message, **fields: self.lines.append((level, message, fields))

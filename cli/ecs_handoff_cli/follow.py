@@ -277,7 +277,8 @@ def follow(env: Env, record: DeploymentRecord, interval: float, timeout: float, 
             # once, under the line that says whom it waits for: what to decide it with
             short = show.short_id(record.id, record.service)
             details = [f"{'':10}{d}" for d in show.approval_lines(approval, short, env.name)]
-            print(("\n" if live else "") + "\n".join(details), end="" if live else "\n", flush=True)
+            # on a terminal they go under the live line, and the live line continues below them
+            print(("\n" if live else "") + "\n".join(details), flush=True)
         shown_state, shown_text = state, text
         finished = record.outcome.terminal and record.phase == "finished"
         if finished or time.monotonic() - started > timeout:

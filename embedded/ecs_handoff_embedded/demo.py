@@ -155,19 +155,7 @@ def run(world: World) -> list[Step]:
     )
 
     # A release control: the worker may not deploy while its 5xx alarm fires.
-    world.aws.client("cloudwatch").put_metric_alarm(
-        AlarmName="dev-worker-5xx",
-        MetricName="HTTPCode_Target_5XX_Count",
-        Namespace="AWS/ApplicationELB",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=10,
-        ComparisonOperator="GreaterThanThreshold",
-    )
-    world.aws.client("cloudwatch").set_alarm_state(
-        AlarmName="dev-worker-5xx", StateValue="ALARM", StateReason="Threshold Crossed: 42 5xx in 1 minute"
-    )
+    world.alarm("dev-worker-5xx", "ALARM", "Threshold Crossed: 42 5xx in 1 minute")
     world.edit_registry(
         "dev", "worker", blocking_alarms=["dev-worker-5xx"], gate_poll_seconds=1, max_gate_wait_seconds=300
     )
@@ -179,9 +167,7 @@ def run(world: World) -> list[Step]:
         time.sleep(2)
         before = world.running("dev", "worker")["task_definition"]
         print(f"    2 s later the worker still runs {short_name(before)}; the alarm clears")
-        world.aws.client("cloudwatch").set_alarm_state(
-            AlarmName="dev-worker-5xx", StateValue="OK", StateReason="Threshold no longer crossed"
-        )
+        world.alarm("dev-worker-5xx", "OK", "Threshold no longer crossed")
 
     deploy(
         Step("dev: the worker's 5xx alarm fires; the deploy waits until it clears", "dev", "worker", Outcome.SUCCEEDED),

@@ -49,6 +49,22 @@ class World:
     def records(self, env: str) -> DeploymentRecords:
         return DeploymentRecords(self.aws.stacks[env].outputs["DeploymentsTableName"], self.aws.client("dynamodb"))
 
+    def alarm(self, name: str, state: str = "OK", reason: str = "set by hand") -> None:
+        """A CloudWatch alarm on the load balancer's 5xx count (created if missing), put in `state`."""
+        cloudwatch = self.aws.client("cloudwatch")
+        if not cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]:
+            cloudwatch.put_metric_alarm(
+                AlarmName=name,
+                MetricName="HTTPCode_Target_5XX_Count",
+                Namespace="AWS/ApplicationELB",
+                Statistic="Sum",
+                Period=60,
+                EvaluationPeriods=1,
+                Threshold=10,
+                ComparisonOperator="GreaterThanThreshold",
+            )
+        cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
+
     def edit_registry(self, env: str, service_id: str, **changes: Any) -> None:
         """Changes a registry entry as Terraform would (an apply that sets more keys)."""
         ssm = self.aws.client("ssm")

@@ -42,26 +42,15 @@ def clock() -> Iterator[Clock]:
 
 
 @pytest.fixture
-def alarm(embedded: EmbeddedAws) -> Iterator[Any]:
+def alarm(world: World, embedded: EmbeddedAws) -> Iterator[Any]:
     """A CloudWatch alarm the test sets to ALARM or OK; deleted afterwards."""
-    cloudwatch = embedded.client("cloudwatch")
-    cloudwatch.put_metric_alarm(
-        AlarmName=ALARM,
-        MetricName="HTTPCode_Target_5XX_Count",
-        Namespace="AWS/ApplicationELB",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=10,
-        ComparisonOperator="GreaterThanThreshold",
-    )
 
     def set_state(state: str, reason: str = "set by the test") -> None:
-        cloudwatch.set_alarm_state(AlarmName=ALARM, StateValue=state, StateReason=reason)
+        world.alarm(ALARM, state, reason)
 
     set_state("OK")
     yield set_state
-    cloudwatch.delete_alarms(AlarmNames=[ALARM])
+    embedded.client("cloudwatch").delete_alarms(AlarmNames=[ALARM])
 
 
 def upload(world: World, tag: str) -> str:

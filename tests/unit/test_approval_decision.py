@@ -14,6 +14,8 @@ from ecs_handoff.logic import approval_decision
 from ecs_handoff.logic.approval_decision import ApprovalDesk, LinkRequest, approver_for_principal, tell_workflow
 from ecs_handoff.models import Approval, ApprovalStatus, ApprovalVote, ImageChange
 
+from tests.helpers import LogRecorder as Log
+
 
 def approval(**changes: Any) -> Approval:
     values: dict[str, Any] = {
@@ -354,16 +356,6 @@ def test_approver_for_principal_matches_patterns_exactly():
     assert approver_for_principal(mapped, "arn:aws:sts::123456789012:assumed-role/oncall/alice") == "alice@example.com"
     assert approver_for_principal(mapped, "arn:aws:sts::123456789012:assumed-role/oncall-admin/x") is None
     assert approver_for_principal(mapped, "arn:aws:sts::123456789012:ASSUMED-ROLE/oncall/alice") is None
-
-
-class Log:
-    """The module's logger, recording what it was told."""
-
-    def __init__(self) -> None:
-        self.lines: list[tuple[str, str, dict[str, Any]]] = []
-
-    def __getattr__(self, level: str) -> Any:
-        return lambda message, **fields: self.lines.append((level, message, fields))
 
 
 @pytest.fixture

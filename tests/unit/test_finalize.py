@@ -18,6 +18,8 @@ from ecs_handoff.models import (
     WorkflowState,
 )
 
+from tests.helpers import LogRecorder as Log
+
 TD = "arn:aws:ecs:ap-northeast-1:123456789012:task-definition/dev-api"
 AT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 REQUEST: dict[str, Any] = {
@@ -337,14 +339,6 @@ def test_ended_execution_that_is_not_a_deployment_is_ignored():
             return None
 
     assert ended_execution_state(change("FAILED"), NoRecord()) is None  # type: ignore[arg-type]
-
-
-class Log:
-    def __init__(self) -> None:
-        self.lines: list[tuple[str, str, dict[str, Any]]] = []
-
-    def __getattr__(self, level: str) -> Any:
-        return lambda message, **fields: self.lines.append((level, message, fields))
 
 
 @pytest.fixture
