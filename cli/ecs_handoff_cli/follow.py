@@ -262,6 +262,7 @@ def follow(env: Env, record: DeploymentRecord, interval: float, timeout: float, 
     started = time.monotonic()
     live = show.is_terminal() and not quiet
     shown_state, shown_text = "", ""
+    fresh_line = True  # on a terminal: the cursor is at the start of an empty line
     while True:
         approval = approval_of(env, record)
         text = show.deployment_line(record, approval)
@@ -270,7 +271,9 @@ def follow(env: Env, record: DeploymentRecord, interval: float, timeout: float, 
         line = f"{time.monotonic() - started:7.1f}s  {show.outcome(value, value.ljust(17))} "
         line += show.cut(text, max(show.width() - 28, 20))
         if live:
-            print(("\n" if shown_state and state != shown_state else "") + f"\r\033[K{line}", end="", flush=True)
+            moved_on = shown_state and state != shown_state and not fresh_line
+            print(("\n" if moved_on else "") + f"\r\033[K{line}", end="", flush=True)
+            fresh_line = False
         elif not quiet and (state, text) != (shown_state, shown_text):
             print(line, flush=True)
         if approval is not None and state != shown_state and not quiet:
@@ -279,6 +282,7 @@ def follow(env: Env, record: DeploymentRecord, interval: float, timeout: float, 
             details = [f"{'':10}{d}" for d in show.approval_lines(approval, short, env.name)]
             # on a terminal they go under the live line, and the live line continues below them
             print(("\n" if live else "") + "\n".join(details), flush=True)
+            fresh_line = True
         shown_state, shown_text = state, text
         finished = record.outcome.terminal and record.phase == "finished"
         if finished or time.monotonic() - started > timeout:
