@@ -37,3 +37,11 @@ class TaskEnded(HandoffError):
 
 class ApprovalChannelUnsafe(HandoffError):
     """The approvals topic has a subscription that could receive someone else's link: no link is sent."""
+
+
+class ApprovalRejected(HandoffError):
+    """An approver rejected the deployment: the error name the approval gate's SendTaskFailure carries."""
+
+
+class ApprovalSuperseded(HandoffError):
+    """A newer upload replaced a deployment waiting for approval: the error name its SendTaskFailure carries."""

@@ -15,7 +15,7 @@ from ecs_handoff.approvals.links import LinkClaims, expired, verify
 from ecs_handoff.aws import sfn
 from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
-from ecs_handoff.errors import RecordConflict, TaskEnded, TransientAwsError
+from ecs_handoff.errors import ApprovalRejected, ApprovalSuperseded, RecordConflict, TaskEnded, TransientAwsError
 from ecs_handoff.models import Approval, ApprovalStatus, ApprovalVote, iso, utcnow
 from ecs_handoff.observability import logger
 from ecs_handoff.taskdef import short_name
@@ -240,13 +240,13 @@ def tell_workflow(approval: Approval, task_token: str, sfn_client: Any = None) -
         last = next((v for v in reversed(approval.votes) if v.decision == "reject"), None)
         who = last.approver if last else "an approver"
         cause = f"rejected by {who}" + (f": {last.comment}" if last and last.comment else " (no comment)")
-        sfn.send_task_failure(task_token, "ApprovalRejected", cause, sfn_client)
+        sfn.send_task_failure(task_token, ApprovalRejected.__name__, cause, sfn_client)
     elif approval.status is ApprovalStatus.APPROVED:
         output = {"approval_id": approval.approval_id, "approved_by": approval.approved_by}
         sfn.send_task_success(task_token, output, sfn_client)
     elif approval.status is ApprovalStatus.SUPERSEDED:
         cause = f"a newer upload ({approval.superseded_by}) replaced this one while it waited for approval"
-        sfn.send_task_failure(task_token, "ApprovalSuperseded", cause, sfn_client)
+        sfn.send_task_failure(task_token, ApprovalSuperseded.__name__, cause, sfn_client)
 
 
 def _refuse(status: int, title: str, text: str) -> PageResult:

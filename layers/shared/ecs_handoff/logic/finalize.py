@@ -12,7 +12,7 @@ from ecs_handoff.aws import sns
 from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.aws.state import ServiceState
-from ecs_handoff.errors import HandoffError, RecordConflict
+from ecs_handoff.errors import ApprovalRejected, ApprovalSuperseded, HandoffError, RecordConflict
 from ecs_handoff.logic.revisions import prune_old_revisions
 from ecs_handoff.models import (
     ApprovalStatus,
@@ -90,9 +90,9 @@ def _approval_outcome(state: WorkflowState, error: WorkflowError) -> FinalizeRes
             outcome=Outcome.EXPIRED,
             reason=f"nobody approved within {human_duration(timeout)}; nothing was deployed",
         )
-    if error.error == "ApprovalRejected":
+    if error.error == ApprovalRejected.__name__:
         return FinalizeResult(outcome=Outcome.REJECTED, reason=f"{error.message}; nothing was deployed")
-    if error.error == "ApprovalSuperseded":
+    if error.error == ApprovalSuperseded.__name__:
         return FinalizeResult(outcome=Outcome.SUPERSEDED, reason=error.message)
     if error.error == "ApprovalChannelUnsafe":
         return FinalizeResult(outcome=Outcome.FAILED, reason=f"{error.message}; nothing was deployed")

@@ -8,7 +8,7 @@ from ecs_handoff.aws import sfn
 from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.aws.state import ServiceState
-from ecs_handoff.errors import RecordConflict, TaskEnded
+from ecs_handoff.errors import ApprovalSuperseded, RecordConflict, TaskEnded
 from ecs_handoff.models import ApprovalStatus, DeploymentRequest, LockResult, iso, seconds_since, utcnow
 from ecs_handoff.observability import logger
 
@@ -86,7 +86,7 @@ def _supersede_waiting_approval(approvals: ApprovalStore, holder: str, newer: st
     try:
         sfn.send_task_failure(
             pending.task_token,
-            "ApprovalSuperseded",
+            ApprovalSuperseded.__name__,
             f"a newer upload ({newer}) replaced this one while it waited for approval; its links no longer work",
             sfn_client,
         )
