@@ -22,7 +22,7 @@ def lambda_handler(raw: dict[str, Any], context: LambdaContext) -> dict[str, Any
     settings = Settings.from_env()
     records = DeploymentRecords(settings.need("deployments_table"))
     state = ServiceState(settings.need("state_table"))
-    if raw.get("check") == "bake":
+    if event.check == "bake":
         result = gate.check_bake(event, records, state, now=gate.clock())
     else:
         result = gate.check_release(event, records, state, Overrides(settings.need("state_table")), now=gate.clock())

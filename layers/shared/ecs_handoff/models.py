@@ -7,7 +7,7 @@ import re
 import unicodedata
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -52,9 +52,14 @@ def iso(ts: datetime) -> str:
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
 
 
+def parse_iso(timestamp: str) -> datetime:
+    """The instant an ISO 8601 timestamp names (iso()'s, or AWS's with a Z or an offset)."""
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+
+
 def seconds_since(timestamp: str) -> float:
     """Seconds from an iso() timestamp until now."""
-    return max(0.0, (utcnow() - datetime.fromisoformat(timestamp.replace("Z", "+00:00"))).total_seconds())
+    return max(0.0, (utcnow() - parse_iso(timestamp)).total_seconds())
 
 
 class Outcome(StrEnum):
@@ -412,6 +417,7 @@ class GateResult(Model):
 class GateInput(Model):
     request: DeploymentRequest
     previous: GateResult
+    check: Literal["release", "bake"] = "release"  # before the deploy, or after the rollout COMPLETED
 
 
 class LockResult(Model):

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ecs_handoff.approvals.page import human_duration
 from ecs_handoff.aws import release_controls
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.aws.release_controls import Overrides
 from ecs_handoff.aws.state import ServiceState
 from ecs_handoff.errors import ArtifactRejected
 from ecs_handoff.logic.lock import lease_seconds
-from ecs_handoff.models import DeploymentRequest, GateInput, GateResult, GateStatus, iso, utcnow
+from ecs_handoff.models import DeploymentRequest, GateInput, GateResult, GateStatus, iso, parse_iso, utcnow
 from ecs_handoff.observability import logger
 from ecs_handoff.windows import describe, window_state
 
@@ -38,21 +39,11 @@ def set_clock(fixed: Clock | None) -> None:
     _clock = fixed or utcnow
 
 
-def human(seconds: float) -> str:
-    from ecs_handoff.approvals.page import human_duration
-
-    return human_duration(seconds)
-
-
 @dataclass(frozen=True)
 class Hold:
     phase: str  # waiting_for_window | waiting_for_alarm
     reason: str
     opens_at: datetime | None = None
-
-
-def _parse(timestamp: str) -> datetime:
-    return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
 
 
 def override_allowed(principal: str, patterns: list[str]) -> bool:
@@ -72,7 +63,7 @@ def holds(request: DeploymentRequest, now: datetime, cloudwatch: Any = None, ssm
     if config.change_calendar:
         state, changes_at = release_controls.calendar_state(config.change_calendar, ssm)
         if state != "OPEN":
-            opens = _parse(changes_at) if changes_at else None
+            opens = parse_iso(changes_at) if changes_at else None
             when = f" until {iso(opens)}" if opens else ""
             found.append(
                 Hold("waiting_for_window", f"change calendar {config.change_calendar} is {state}{when}", opens)
@@ -126,13 +117,13 @@ def check_release(
             records.update(me, phase="gates_open", at=iso(current), gate={})
         return GateResult(status=GateStatus.OPEN, reason="the release controls allow it", since=previous.since)
     since = previous.since or iso(current)
-    waited = (current - _parse(since)).total_seconds()
+    waited = (current - parse_iso(since)).total_seconds()
     reasons = "; ".join(h.reason for h in held)
     if waited >= config.max_gate_wait_seconds:
         return GateResult(
             status=GateStatus.EXPIRED,
             since=since,
-            reason=f"held for {human(waited)} (max_gate_wait_seconds) by its release controls: {reasons}; "
+            reason=f"held for {human_duration(waited)} (max_gate_wait_seconds) by its release controls: {reasons}; "
             "nothing was deployed",
         )
     opens = max((h.opens_at for h in held if h.opens_at), default=None)
@@ -178,16 +169,19 @@ def check_bake(
                 status=GateStatus.ALARM,
                 since=since,
                 alarm=alarm.name,
-                reason=f"alarm {alarm.name} went to ALARM during the {human(config.bake_seconds)} bake: {alarm.reason}",
+                reason=f"alarm {alarm.name} went to ALARM during the {human_duration(config.bake_seconds)} bake: "
+                f"{alarm.reason}",
             )
-    baked = (current - _parse(since)).total_seconds()
+    baked = (current - parse_iso(since)).total_seconds()
     if baked >= config.bake_seconds:
-        return GateResult(status=GateStatus.DONE, since=since, reason=f"no alarm during the {human(baked)} bake")
+        return GateResult(
+            status=GateStatus.DONE, since=since, reason=f"no alarm during the {human_duration(baked)} bake"
+        )
     if not previous.since:
         records.update(me, phase="baking", at=iso(current), gate={"reason": f"watching {', '.join(mine)}"})
     return GateResult(
         status=GateStatus.WAIT,
         since=since,
         wait_seconds=max(1, int(min(config.gate_poll_seconds, config.bake_seconds - baked) + 0.999)),
-        reason=f"baking: watching {', '.join(mine)} for {human(config.bake_seconds)}",
+        reason=f"baking: watching {', '.join(mine)} for {human_duration(config.bake_seconds)}",
     )

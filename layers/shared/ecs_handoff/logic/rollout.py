@@ -29,6 +29,7 @@ from ecs_handoff.models import (
     ServiceConfig,
     VerdictSource,
     iso,
+    parse_iso,
     seconds_since,
     utcnow,
 )
@@ -62,7 +63,7 @@ def _timestamp(value: Any) -> str | None:
         return iso(value)
     if isinstance(value, str) and value:
         with contextlib.suppress(ValueError):
-            return iso(datetime.fromisoformat(value.replace("Z", "+00:00")))
+            return iso(parse_iso(value))
     return None
 
 
