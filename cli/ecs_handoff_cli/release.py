@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ecs_handoff.errors import ArtifactRejected, NotFound
-from ecs_handoff.models import ImageDefinition, execution_name
+from ecs_handoff.models import ImageDefinition, ServiceConfig, execution_name
 from ecs_handoff.taskdef import short_name
 
 from ecs_handoff_cli import show
@@ -55,14 +55,13 @@ class Plan:
             print(f"  {mark} {r.container}: {r.running or '(not running)'}{after}  [{r.change}]")
 
 
-def plan(env: Env, service_id: str, raw: bytes, source: str) -> Plan:
+def plan(env: Env, service_id: str, config: ServiceConfig, raw: bytes, source: str) -> Plan:
     """The intake's checks, run here before anything is uploaded; a bad file is a UsageError naming it."""
     from ecs_handoff.artifact import parse_image_definitions
     from ecs_handoff.aws import ecs as ecs_access
-    from ecs_handoff.logic.intake import checked_base, pin_images
-    from ecs_handoff.taskdef import check_policy
+    from ecs_handoff.logic.intake import pin_images
+    from ecs_handoff.taskdef import check_containers, check_policy
 
-    config = env.service(service_id)
     try:
         images = parse_image_definitions(raw)
     except ArtifactRejected as exc:
@@ -74,7 +73,7 @@ def plan(env: Env, service_id: str, raw: bytes, source: str) -> Plan:
     try:
         registry = env.default_registry()
         check_policy(config.allowed_registries or [registry], config.containers, service_id, images)
-        checked_base(config, images)
+        check_containers(base, images)
         pin_images(images, registry, config.pin_digests)
     except ArtifactRejected as exc:
         result.refused = str(exc)
@@ -123,6 +122,7 @@ def ci_metadata(summary: str | None = None) -> dict[str, str]:
 def _upload(
     env: Env,
     service_id: str,
+    config: ServiceConfig,
     raw: bytes,
     source: str,
     args: argparse.Namespace,
@@ -132,7 +132,7 @@ def _upload(
     """Check, then (unless --dry-run) zip and upload as CI would, then (unless --no-wait) follow the deployment."""
     from ecs_handoff.aws import s3
 
-    checked = plan(env, service_id, raw, source)
+    checked = plan(env, service_id, config, raw, source)
     if checked.refused:
         if args.json:
             show.print_json({"uploaded": False, **checked.as_json()})
@@ -174,13 +174,13 @@ def _upload(
 
 def cmd_upload(args: argparse.Namespace) -> int:
     env = Env(args.env)
-    env.service(args.service)
+    config = env.service(args.service)
     if args.print_ci:
         print(print_ci(env.bucket, args.service), end="")
         return EXIT_OK
     if not args.file:
         raise UsageError("give the imagedefinitions.json to upload (or --print-ci)")
-    return _upload(env, args.service, _read_file(args.file), args.file, args, "upload")
+    return _upload(env, args.service, config, _read_file(args.file), args.file, args, "upload")
 
 
 def _current(env: Env, service_id: str, version_id: str | None, what: str) -> bytes:
@@ -200,10 +200,10 @@ def _current(env: Env, service_id: str, version_id: str | None, what: str) -> by
 
 def cmd_rerun(args: argparse.Namespace) -> int:
     env = Env(args.env)
-    env.service(args.service)
+    config = env.service(args.service)
     raw = _current(env, args.service, None, "rerun")
     source = f"s3://{env.bucket}/{env.key(args.service)} (current)"
-    return _upload(env, args.service, raw, source, args, "rerun", ci_metadata("rerun of the current metadata"))
+    return _upload(env, args.service, config, raw, source, args, "rerun", ci_metadata("rerun of the current metadata"))
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
@@ -252,17 +252,17 @@ def cmd_rollback(args: argparse.Namespace) -> int:
                 f"rolling {args.service} in {args.env} back to {short_name(target.revision)}, the revision that ran "
                 f"before handoff's first deployment {target.current.id}: its images go onto Terraform's base"
             )
-    return _upload(env, args.service, raw, source, args, "rollback", ci_metadata(summary))
+    return _upload(env, args.service, config, raw, source, args, "rollback", ci_metadata(summary))
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
     env = Env(args.env)
-    env.service(args.service)
+    config = env.service(args.service)
     if args.file:
         raw, source = _read_file(args.file), args.file
     else:
         raw, source = _current(env, args.service, None, "diff"), f"s3://{env.bucket}/{env.key(args.service)} (current)"
-    checked = plan(env, args.service, raw, source)
+    checked = plan(env, args.service, config, raw, source)
     if args.json:
         show.print_json(checked.as_json())
     else:
