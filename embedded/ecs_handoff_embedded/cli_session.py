@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
+from ecs_handoff_embedded.world import SAMPLE_IMAGES, bucket_name
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 START, END = "<!-- session: start (make cli-docs writes this part) -->", "<!-- session: end -->"
@@ -74,7 +75,7 @@ class Session:
         intake has recorded it."""
         from ecs_handoff.models import execution_name
 
-        bucket, key = f"{env}-ecsdef-123456789012", f"{service}/imagedefinitions.json.zip"
+        bucket, key = bucket_name(env), f"{service}/imagedefinitions.json.zip"
         versions = self.world.s3.list_object_versions(Bucket=bucket, Prefix=key)["Versions"]
         newest = execution_name(service, next(v["VersionId"] for v in versions if v["IsLatest"]))
         deadline = time.monotonic() + 30
@@ -84,7 +85,7 @@ class Session:
 
 
 def script(s: Session) -> None:
-    api = {"app-container": image("api", "dev-4f2a9c1"), "nginx-container": image("api-nginx", "dev-4f2a9c1")}
+    api = dict(SAMPLE_IMAGES)
     s.handoff("diff", s.file("images.json", api), "--env", "dev", "--service", "api")
     s.handoff("upload", "images.json", "--env", "dev", "--service", "api", "--interval", "0.5")
     partial = s.file("images2.json", {"app-container": image("api", "dev-9b8c7d6")})
@@ -120,7 +121,7 @@ def script(s: Session) -> None:
     s.handoff("reject", s.last("prod", "api"), "--env", "prod")
 
     s.note("the prod bucket's versioning suspended by hand")
-    s.world.s3.put_bucket_versioning(Bucket="prod-ecsdef-123456789012", VersioningConfiguration={"Status": "Suspended"})
+    s.world.s3.put_bucket_versioning(Bucket=bucket_name("prod"), VersioningConfiguration={"Status": "Suspended"})
     s.handoff("doctor", "--env", "prod")
 
 

@@ -18,6 +18,7 @@ from ecs_handoff.taskdef import short_name
 
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
+from ecs_handoff_embedded.world import SAMPLE_IMAGES, bucket_name
 
 
 @dataclass
@@ -45,7 +46,7 @@ def _phase_printer(started: float) -> Callable[[DeploymentRecord, str, str], Non
 
 def run(world: World) -> list[Step]:
     steps: list[Step] = []
-    new_images = {"app-container": image("api", "dev-4f2a9c1"), "nginx-container": image("api-nginx", "dev-4f2a9c1")}
+    new_images = dict(SAMPLE_IMAGES)
 
     def deploy(
         step: Step,
@@ -62,7 +63,7 @@ def run(world: World) -> list[Step]:
         )
         started = time.time()
         deployment_id = world.upload(step.env, step.service, body)
-        key = f"s3://{step.env}-ecsdef-123456789012/{step.service}/imagedefinitions.json.zip"
+        key = f"s3://{bucket_name(step.env)}/{step.service}/imagedefinitions.json.zip"
         print(f"    uploaded {key} -> {deployment_id}")
         printer = _phase_printer(started)
         if approve is not None:

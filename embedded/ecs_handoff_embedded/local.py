@@ -8,9 +8,7 @@ import sys
 import threading
 
 from ecs_handoff_embedded.runtime import EmbeddedAws
-from ecs_handoff_embedded.world import ECR, bucket_name, push_image
-
-SAMPLE_IMAGES = {"app-container": f"{ECR}/api:dev-4f2a9c1", "nginx-container": f"{ECR}/api-nginx:dev-4f2a9c1"}
+from ecs_handoff_embedded.world import SAMPLE_IMAGES, bucket_name, push_image
 
 
 def serve(port: int = 0, rollout_seconds: float = 1.0) -> int:

@@ -44,6 +44,11 @@ def seed_services(env: str) -> list[SeedService]:
     ]
 
 
+# A build CI would upload for the api service (both its images), used by `make demo`, `handoff local up`'s
+# sample and docs/cli.md's session.
+SAMPLE_IMAGES = {"app-container": f"{ECR}/api:dev-4f2a9c1", "nginx-container": f"{ECR}/api-nginx:dev-4f2a9c1"}
+
+
 def bucket_name(env: str) -> str:
     return f"{env}-ecsdef-{ACCOUNT_ID}"
 
