@@ -25,7 +25,8 @@ def find_approval(env: Env, ident: str) -> Approval:
         approval = store.get(record.approval_id or approval_id_for(record.id))
         if approval is None and not record.outcome.terminal:
             raise NotFound(
-                f"deployment {record.id} in {env.name} has not asked for an approval (it is {record.phase}); "
+                f"deployment {record.id} in {env.name} has not asked for an approval "
+                f"(it is {record.phase or 'starting'}); "
                 f"`handoff watch {record.id} --env {env.name}` shows when it does"
             )
         if approval is None:
@@ -84,9 +85,6 @@ def cmd_decide(args: argparse.Namespace) -> int:
     return EXIT_FAILED if result.status >= 400 else EXIT_OK
 
 
-HELD_PHASES = ("waiting_for_window", "waiting_for_alarm")
-
-
 def cmd_deploy_now(args: argparse.Namespace) -> int:
     """Let a deployment held by a release control start at its next look, as your IAM identity, with a
     reason; only principals in the registry entry's override_principals may."""
@@ -100,7 +98,7 @@ def cmd_deploy_now(args: argparse.Namespace) -> int:
     if not args.reason.strip():
         raise UsageError("say why with --reason (it is recorded on the deployment)")
     env, record = find_deployment(args.deployment_id, args.env)
-    if record.outcome.terminal or record.phase not in HELD_PHASES:
+    if record.outcome.terminal or record.phase is None or not record.phase.held:
         now = record.outcome.value if record.outcome.terminal else record.phase
         raise UsageError(f"deployment {record.id} is not held by a release control (it is {now}); nothing to override")
     config = env.service(record.service)

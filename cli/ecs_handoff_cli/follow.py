@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ecs_handoff.errors import NotFound
-from ecs_handoff.models import DeploymentRecord, Outcome, execution_name
+from ecs_handoff.models import DeploymentRecord, Outcome, Phase, execution_name
 from ecs_handoff.taskdef import short_name
 
 from ecs_handoff_cli import show
@@ -266,7 +266,7 @@ def follow(env: Env, record: DeploymentRecord, interval: float, timeout: float, 
     while True:
         approval = approval_of(env, record)
         text = show.deployment_line(record, approval)
-        state = f"{record.outcome.value} {record.phase}"
+        state = f"{record.outcome.value} {record.phase or ''}"
         value = record.outcome.value
         line = f"{time.monotonic() - started:7.1f}s  {show.outcome(value, value.ljust(17))} "
         line += show.cut(text, max(show.width() - 28, 20))
@@ -284,7 +284,7 @@ def follow(env: Env, record: DeploymentRecord, interval: float, timeout: float, 
             print(("\n" if live else "") + "\n".join(details), flush=True)
             fresh_line = True
         shown_state, shown_text = state, text
-        finished = record.outcome.terminal and record.phase == "finished"
+        finished = record.outcome.terminal and record.phase is Phase.FINISHED
         if finished or time.monotonic() - started > timeout:
             if live:
                 print(flush=True)

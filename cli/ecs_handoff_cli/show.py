@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ecs_handoff.models import DeploymentRecord, ImageChange, one_line
+from ecs_handoff.models import DeploymentRecord, ImageChange, Phase, one_line
 
 ELLIPSIS = "…"
 COLOURS = {
@@ -129,7 +129,7 @@ def deployment_line(record: DeploymentRecord, approval: Any = None) -> str:
     """What a deployment is doing now, in a few words: phase, task counts, or who it waits for."""
     if record.outcome.value == "AWAITING_APPROVAL":
         return waiting_for(record, approval)
-    if record.gate.get("reason") and record.phase in ("waiting_for_window", "waiting_for_alarm", "baking"):
+    if record.gate.get("reason") and record.phase in (Phase.WAITING_FOR_WINDOW, Phase.WAITING_FOR_ALARM, Phase.BAKING):
         return f"{record.phase}: {record.gate['reason']}"
     counts = record.rollout
     tasks = f"  tasks {counts.get('running_count', 0)}/{counts.get('desired_count', 0)} running" if counts else ""

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ecs_handoff.aws.records import DeploymentRecords
-from ecs_handoff.models import DeploymentRecord, execution_name
+from ecs_handoff.models import DeploymentRecord, Phase, execution_name
 
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.world import ECR, artifact_images, bucket_name, pinned_image, push_image
@@ -109,7 +109,7 @@ class World:
                         seen.add(phase)
                         if on_phase:
                             on_phase(record, phase, at)
-                if record.outcome.terminal and record.phase == "finished":
+                if record.outcome.terminal and record.phase is Phase.FINISHED:
                     return record
             if time.monotonic() > deadline:
                 raise TimeoutError(f"deployment {deployment_id} did not finish within {timeout} s: {record}")
@@ -131,7 +131,7 @@ class World:
         deadline = time.monotonic() + timeout
         while True:
             record = self.records(env).get(deployment_id)
-            if record is not None and (phase in record.timeline or record.phase == "finished"):
+            if record is not None and (phase in record.timeline or record.phase is Phase.FINISHED):
                 return record
             if time.monotonic() > deadline:
                 raise TimeoutError(f"deployment {deployment_id} never reached {phase}: {record}")

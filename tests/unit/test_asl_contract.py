@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 from ecs_handoff import errors, models
-from pydantic import BaseModel
+from ecs_handoff.aws.records import DeploymentRecords, RecordUpdate
+from pydantic import BaseModel, ValidationError
 
 from tests.helpers import ROOT
 
@@ -151,3 +152,70 @@ def test_every_result_path_the_workflow_writes_is_a_field_of_its_state() -> None
         if isinstance(path, str) and path.startswith("$.")
     }
     assert written <= set(models.WorkflowState.model_fields), sorted(written - set(models.WorkflowState.model_fields))
+
+
+def _models_reachable(model: type[BaseModel], seen: set[type[BaseModel]]) -> set[type[BaseModel]]:
+    if model in seen:
+        return seen
+    seen.add(model)
+    for field in model.model_fields.values():
+        for kind in _unwrap(field.annotation):
+            for inner in (kind, *typing.get_args(kind)):
+                if isinstance(inner, type) and issubclass(inner, BaseModel):
+                    _models_reachable(inner, seen)
+    return seen
+
+
+def test_every_model_the_workflow_passes_refuses_unknown_fields() -> None:
+    reachable: set[type[BaseModel]] = set()
+    for model in (models.WorkflowState, *TASK_INPUT.values(), models.GateInput):
+        _models_reachable(model, reachable)
+    lenient = sorted(m.__name__ for m in reachable if m.model_config.get("extra") != "forbid")
+    assert not lenient, f"these workflow models ignore unknown fields: {lenient}"
+
+
+def test_a_renamed_result_path_is_refused_naming_it_instead_of_read_as_absent() -> None:
+    request = {
+        "deployment_id": "api-v1",
+        "env": "dev",
+        "service_id": "api",
+        "service": {"cluster": "c", "service": "s", "task_definition": "api"},
+        "base_task_definition": "arn:aws:ecs:ap-northeast-1:123456789012:task-definition/api:1",
+        "images": [],
+        "source": {"bucket": "b", "key": "k", "object_version": "v", "sequencer": "1"},
+        "requested_at": "2026-11-27T00:00:00.000Z",
+    }
+    state = models.WorkflowState.model_validate({"request": request, "rollout": {"state": "COMPLETED"}})
+    assert state.rollout is not None  # the real name is read
+    with pytest.raises(ValidationError, match=r"rollouts\n  Extra inputs are not permitted"):
+        models.WorkflowState.model_validate({"request": request, "rollouts": {"state": "COMPLETED"}})
+    # What the intake adds for the Choices is not a stray field.
+    models.WorkflowState.model_validate({"request": {**request, "has_bake": False, "has_release_gates": True}})
+
+
+def test_every_string_a_choice_compares_is_an_enum_member_not_a_free_string() -> None:
+    for name, state in STATES.items():
+        for rule in _choice_rules(state):
+            if "StringEquals" in rule:
+                kinds = resolve(rule["Variable"])
+                assert any(isinstance(k, type) and issubclass(k, Enum) for k in kinds), (
+                    f"{name}: {rule['Variable']} is a free string; make it an enum"
+                )
+
+
+def test_the_fields_steps_set_on_a_record_are_the_records_own() -> None:
+    hints = typing.get_type_hints(RecordUpdate)
+    record = models.DeploymentRecord.model_fields
+    for name, hint in hints.items():
+        assert name in record, f"RecordUpdate.{name} is not a DeploymentRecord field"
+        allowed = set(_unwrap(record[name].annotation))
+        assert set(_unwrap(hint)) <= allowed, f"{name}: {hint} is not {record[name].annotation}"
+
+
+def test_a_record_update_with_a_field_the_record_does_not_have_is_refused() -> None:
+    class Refusing(DeploymentRecords):
+        def __init__(self) -> None:  # no table: the refusal comes before any call
+            pass
+
+    with pytest.raises(TypeError, match="not a field a step may set on a deployment record: phse"):
+        Refusing().update("api-v1", **{"phse": "locked"})  # type: ignore[arg-type]

@@ -14,9 +14,11 @@ from ecs_handoff.models import (
     ApprovalStatus,
     DeploymentRecord,
     ExecutionStatusChange,
+    FinalizeResult,
     Outcome,
     WorkflowState,
 )
+from pydantic_core import to_jsonable_python
 
 from tests.helpers import LogRecorder as Log
 
@@ -111,7 +113,8 @@ class Records:
 
     def finish(self, deployment_id: str, outcome: str, reason: str, at: str, **fields: Any) -> bool:
         assert deployment_id == "api-v1" and AT.fullmatch(at), (deployment_id, at)
-        self.finished.append({"outcome": outcome, "reason": reason, "at": at, **fields})
+        # as the real table stores them: JSON values
+        self.finished.append(to_jsonable_python({"outcome": outcome, "reason": reason, "at": at, **fields}))
         if self.record.outcome.terminal:
             return False
         self.record = self.record.model_copy(update={"outcome": Outcome(outcome), "reason": reason})
@@ -326,7 +329,7 @@ def test_ended_execution_reason(status: str, error_name: str, cause: str, deploy
             update={"ecs_deployment_id": "ecs-svc/1", "new_task_definition": f"{TD}:3"}
         )
     ended = ended_execution_state(change(status, error_name, cause), records)  # type: ignore[arg-type]
-    assert ended is not None and ended.result == {"outcome": "FAILED", "reason": reason}
+    assert ended is not None and ended.result == FinalizeResult(outcome=Outcome.FAILED, reason=reason)
     assert decide(ended).reason == reason
 
 
@@ -387,8 +390,10 @@ def test_an_ended_execution_is_only_called_deployed_with_both_its_revision_and_e
     records = Records()
     records.record = records.record.model_copy(update={"ecs_deployment_id": "ecs-svc/1"})
     ended = ended_execution_state(change("FAILED"), records)  # type: ignore[arg-type]
-    assert ended is not None and str(ended.result["reason"]).endswith("; nothing was deployed")  # type: ignore[index]
+    assert ended is not None and ended.result is not None and ended.result.reason.endswith("; nothing was deployed")
 
 
-def test_a_result_without_a_reason_has_an_empty_reason():
-    assert decide(state(result={"outcome": "FAILED"})).reason == ""
+def test_a_verdict_decided_outside_the_steps_is_the_outcome():
+    assert decide(state(result={"outcome": "FAILED", "reason": "stopped"})) == FinalizeResult(
+        outcome=Outcome.FAILED, reason="stopped"
+    )

@@ -240,7 +240,7 @@ def test_a_notification_cannot_gain_lines_from_a_reason():
     assert [line for line in body.splitlines() if line.startswith("Outcome:")] == ["Outcome:     REJECTED"]
 
 
-COMPLETED = {"state": "COMPLETED", "deployment_id": "ecs-svc/1", "reason": "done", "checked_at": "2026-01-01T00:00:00Z"}
+COMPLETED = {"state": "COMPLETED", "reason": "done", "checked_at": "2026-01-01T00:00:00Z"}
 
 
 @pytest.mark.parametrize(

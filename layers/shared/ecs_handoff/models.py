@@ -77,13 +77,44 @@ class Outcome(StrEnum):
         return self not in (Outcome.IN_PROGRESS, Outcome.AWAITING_APPROVAL)
 
 
+class Phase(StrEnum):
+    """Where a deployment is, on its record (and, with the time it was first reached, in its timeline)."""
+
+    RECEIVED = "received"  # the intake is checking the upload
+    QUEUED = "queued"  # the workflow started
+    WAITING_FOR_LOCK = "waiting_for_lock"  # another deployment of the service runs
+    LOCKED = "locked"
+    AWAITING_APPROVAL = "awaiting_approval"
+    WAITING_FOR_WINDOW = "waiting_for_window"  # outside every deploy window, or the change calendar CLOSED
+    WAITING_FOR_ALARM = "waiting_for_alarm"  # a blocking alarm is in ALARM
+    GATES_OPEN = "gates_open"
+    DEPLOY_NOW = "deploy_now"  # `handoff deploy-now` started it past its release controls
+    DEPLOYING = "deploying"
+    ROLLING_OUT = "rolling_out"
+    BAKING = "baking"
+    ROLLED_BACK = "rolled_back"
+    FINISHED = "finished"
+
+    @property
+    def held(self) -> bool:
+        """Held by a release control (what `handoff deploy-now` may override)."""
+        return self in (Phase.WAITING_FOR_WINDOW, Phase.WAITING_FOR_ALARM)
+
+
 class Model(BaseModel):
     # defer_build: a model's validator is built when first used, so a function pays only for the models it
     # reads (a cold start cost, measured in `make bench`).
     model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=False, defer_build=True)
 
 
-class ImageDefinition(Model):
+class WorkflowModel(Model):
+    """What the state machine passes between its states: an unknown field is a renamed or misspelt path in
+    statemachine/deployment.asl.json, refused where it is parsed instead of read as absent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ImageDefinition(WorkflowModel):
     """One entry of imagedefinitions.json (the CodePipeline format)."""
 
     name: str
@@ -305,7 +336,7 @@ CI_METADATA_KEYS = {
 }
 
 
-class CiDescription(Model):
+class CiDescription(WorkflowModel):
     """What the uploader says about the change, from the object's metadata: shown labelled as such."""
 
     summary: str = ""
@@ -327,7 +358,7 @@ class CiDescription(Model):
         return [f"{label}: {value}" for label, value in shown if value]
 
 
-class Source(Model):
+class Source(WorkflowModel):
     """The exact S3 object version a deployment comes from."""
 
     bucket: str
@@ -342,15 +373,23 @@ class Source(Model):
     ci: CiDescription | None = None  # what CI says about the change (object metadata), not verified
 
 
-class ImageChange(Model):
+class ImageChange(WorkflowModel):
     container: str
     image_before: str | None = None
     image_after: str
     requested: str | None = None  # the tag CI uploaded, when handoff pinned it to image_after's digest
 
 
-class DeploymentRequest(Model):
+class DeploymentRequest(WorkflowModel):
     """The workflow input the intake starts each execution with."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _without_computed(cls, data: Any) -> Any:
+        # workflow_input() adds these for the state machine's Choices; they follow from the fields.
+        if isinstance(data, dict) and COMPUTED_FOR_WORKFLOW & data.keys():
+            return {k: v for k, v in data.items() if k not in COMPUTED_FOR_WORKFLOW}
+        return data
 
     deployment_id: str
     env: str
@@ -386,10 +425,12 @@ class DeploymentRequest(Model):
 
     def workflow_input(self) -> dict[str, Any]:
         data = self.model_dump(mode="json", by_alias=True)
-        data["approval_wait_seconds"] = self.approval_wait_seconds
-        data["has_release_gates"] = self.has_release_gates
-        data["has_bake"] = self.has_bake
+        data.update({name: getattr(self, name) for name in sorted(COMPUTED_FOR_WORKFLOW)})
         return data
+
+
+# DeploymentRequest's properties the workflow input carries (the ASL's Choices and TimeoutSecondsPath read them).
+COMPUTED_FOR_WORKFLOW = frozenset({"approval_wait_seconds", "has_release_gates", "has_bake"})
 
 
 class GateStatus(StrEnum):
@@ -402,7 +443,7 @@ class GateStatus(StrEnum):
     ALARM = "ALARM"  # an alarm went to ALARM during the bake: roll back
 
 
-class GateResult(Model):
+class GateResult(WorkflowModel):
     """What one look at the release controls (or at the bake) found; the workflow passes it back in."""
 
     status: GateStatus
@@ -414,19 +455,26 @@ class GateResult(Model):
     override: dict[str, str] | None = None  # the `handoff deploy-now` that opened it
 
 
-class GateInput(Model):
+class GateInput(WorkflowModel):
     request: DeploymentRequest
     previous: GateResult
     check: Literal["release", "bake"] = "release"  # before the deploy, or after the rollout COMPLETED
 
 
-class LockResult(Model):
-    status: str  # ACQUIRED | WAIT | SUPERSEDED | TIMED_OUT
+class LockStatus(StrEnum):
+    ACQUIRED = "ACQUIRED"  # this deployment holds the service's lock
+    WAIT = "WAIT"  # another one does: look again after poll_interval_seconds
+    SUPERSEDED = "SUPERSEDED"  # a newer upload for the service exists: nothing deployed
+    TIMED_OUT = "TIMED_OUT"  # waited lock_timeout_seconds
+
+
+class LockResult(WorkflowModel):
+    status: LockStatus
     reason: str = ""
     holder: str | None = None
 
 
-class DeployResult(Model):
+class DeployResult(WorkflowModel):
     new_task_definition: str
     previous_task_definition: str
     ecs_deployment_id: str
@@ -439,7 +487,7 @@ class DeployResult(Model):
     images: list[ImageChange]
 
 
-class ApprovalResult(Model):
+class ApprovalResult(WorkflowModel):
     """What the approval gate returns when it opens (SendTaskSuccess output)."""
 
     approval_id: str
@@ -459,7 +507,7 @@ class VerdictSource(StrEnum):
     POLL = "poll"
 
 
-class RolloutResult(Model):
+class RolloutResult(WorkflowModel):
     state: RolloutState
     reason: str = ""
     running_count: int = 0
@@ -480,13 +528,20 @@ class RolloutResult(Model):
         }
 
 
-class RollbackResult(Model):
-    action: str  # NOT_NEEDED | ALREADY_ROLLED_BACK | ROLLED_BACK | NOTHING_DEPLOYED
+class RollbackAction(StrEnum):
+    NOT_NEEDED = "NOT_NEEDED"  # the new revision runs: nothing to undo
+    ALREADY_ROLLED_BACK = "ALREADY_ROLLED_BACK"  # ECS's circuit breaker (or a person) put the previous one back
+    ROLLED_BACK = "ROLLED_BACK"  # handoff put the previous revision back
+    NOTHING_DEPLOYED = "NOTHING_DEPLOYED"  # the service was never changed
+
+
+class RollbackResult(WorkflowModel):
+    action: RollbackAction
     task_definition: str | None = None
     reason: str = ""
 
 
-class WorkflowError(Model):
+class WorkflowError(WorkflowModel):
     """What a Catch puts at $.error: the error name (our exception class) and its cause."""
 
     error: str = Field(default="", alias="Error")
@@ -508,17 +563,17 @@ class WorkflowError(Model):
         return self.cause or self.error
 
 
-class FinalizeResult(Model):
+class FinalizeResult(WorkflowModel):
     outcome: Outcome
     reason: str
     recorded: bool = True  # False when another finalizer had already recorded the outcome
 
 
-class FailedChecks(Model):
+class FailedChecks(WorkflowModel):
     count: int = 0
 
 
-class WorkflowState(Model):
+class WorkflowState(WorkflowModel):
     """The whole execution state as it flows through the ASL."""
 
     request: DeploymentRequest
@@ -536,7 +591,7 @@ class WorkflowState(Model):
     check_error: WorkflowError | None = None  # the last failed rollout check (it is looked at again)
     watch_timeout: WorkflowError | None = None  # the last wait for ECS's event that ended without one
     failed_checks: FailedChecks | None = None  # kept by the workflow (StartRolloutWatch, CountFailedCheck)
-    result: dict[str, Any] | None = None  # a verdict decided outside the steps (the ended-execution finalizer)
+    result: FinalizeResult | None = None  # a verdict decided outside the steps (the ended-execution finalizer)
     outcome: FinalizeResult | None = None  # Finalize's own result, read by the Outcome? choice
     finalize_error: WorkflowError | None = None  # Finalize failed even after its retries
 
@@ -549,7 +604,7 @@ class DeploymentRecord(Model):
     service: str
     outcome: Outcome
     reason: str = ""
-    phase: str = ""
+    phase: Phase | None = None
     cluster: str = ""
     ecs_service: str = ""
     source: Source | None = None
@@ -580,7 +635,7 @@ class DeploymentRecord(Model):
 
     @property
     def approved_by(self) -> list[str]:
-        return [str(v["approver"]) for v in self.approvals if v.get("decision") == "approve"]
+        return [str(v["approver"]) for v in self.approvals if v.get("decision") == VoteDecision.APPROVE]
 
     def summary(self) -> dict[str, Any]:
         """The stable JSON shape the CLI prints (`handoff history --json`)."""
@@ -590,7 +645,7 @@ class DeploymentRecord(Model):
             "service": self.service,
             "outcome": self.outcome.value,
             "reason": self.reason,
-            "phase": self.phase,
+            "phase": self.phase.value if self.phase else "",
             "object_version": self.object_version,
             "requester": self.source.requester if self.source else None,
             "images": [c.model_dump() for c in self.images],
@@ -610,21 +665,21 @@ class DeploymentRecord(Model):
         }
 
 
-class LockInput(Model):
+class LockInput(WorkflowModel):
     request: DeploymentRequest
     execution_arn: str
 
 
-class StepInput(Model):
+class StepInput(WorkflowModel):
     request: DeploymentRequest
 
 
-class DeployInput(Model):
+class DeployInput(WorkflowModel):
     request: DeploymentRequest
     attempt: int = 0  # $$.State.RetryCount: above 0 when Step Functions retries the step
 
 
-class RolloutInput(Model):
+class RolloutInput(WorkflowModel):
     """WatchRollout's payload: the task token the verdict is sent to, by an ECS event or by this check."""
 
     request: DeploymentRequest
@@ -672,11 +727,16 @@ class ApprovalStatus(StrEnum):
     CANCELLED = "CANCELLED"  # the deployment ended some other way while the approval was open
 
 
+class VoteDecision(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
 class ApprovalVote(Model):
     """One person's decision, as recorded for the audit trail."""
 
     approver: str
-    decision: str  # approve | reject
+    decision: VoteDecision
     comment: str = ""
 
     @field_validator("comment")
@@ -730,10 +790,21 @@ class Approval(Model):
         return self.model_dump(mode="json", exclude={"task_token"})
 
 
-class ApprovalInput(Model):
+class ApprovalInput(WorkflowModel):
     request: DeploymentRequest
     task_token: str = Field(repr=False)
     execution_arn: str
+
+
+class ExecutionStatus(StrEnum):
+    """A Step Functions execution's status (DescribeExecution, and the status change event's detail)."""
+
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    TIMED_OUT = "TIMED_OUT"
+    ABORTED = "ABORTED"
+    PENDING_REDRIVE = "PENDING_REDRIVE"
 
 
 class ExecutionStatusDetail(Model):
@@ -742,7 +813,7 @@ class ExecutionStatusDetail(Model):
     execution_arn: str = Field(alias="executionArn")
     state_machine_arn: str = Field(alias="stateMachineArn")
     name: str
-    status: str  # RUNNING | SUCCEEDED | FAILED | TIMED_OUT | ABORTED
+    status: ExecutionStatus
     input: str | None = None
     error: str | None = None
     cause: str | None = None

@@ -2,16 +2,59 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypedDict, Unpack
+
+from pydantic_core import to_jsonable_python
 
 from ecs_handoff.aws.clients import aws_call
 from ecs_handoff.aws.dynamo import Table
 from ecs_handoff.aws.dynamo import from_item as _from_item
 from ecs_handoff.aws.dynamo import to_item as _to_item
-from ecs_handoff.models import DeploymentRecord, Outcome
+from ecs_handoff.models import DeploymentRecord, ImageChange, Outcome, Phase, VerdictSource
 
 BY_SERVICE_INDEX = "by_service"
 BY_ENV_INDEX = "by_env"
+
+
+class RecordFields(TypedDict, total=False):
+    """The fields of a DeploymentRecord the steps set after the intake wrote it (a test holds each to the
+    model's own field and type); None leaves a field as it is."""
+
+    execution_arn: str
+    approval_id: str
+    images: list[ImageChange]
+    other_changes: list[str] | None
+    new_task_definition: str
+    previous_task_definition: str
+    ecs_deployment_id: str
+    rollout: dict[str, int] | None
+    revision_deregistered: bool
+    verdict_by: VerdictSource
+    ecs_reported_at: str | None
+    gate: dict[str, str]
+    override: dict[str, str]
+
+
+class RecordUpdate(RecordFields, total=False):
+    """What update() may set: the fields, and the outcome while the deployment runs (finish() ends it)."""
+
+    outcome: Outcome
+
+
+def _set_clauses(fields: Mapping[str, object], names: dict[str, str], values: dict[str, Any]) -> list[str]:
+    """SET clauses for the fields given (None skipped), their names and values added to the expression's."""
+    unknown = fields.keys() - RecordUpdate.__optional_keys__
+    if unknown:  # mypy refuses these at the call; this is for callers it does not check
+        raise TypeError(f"not a field a step may set on a deployment record: {', '.join(sorted(unknown))}")
+    sets = []
+    for i, (key, value) in enumerate(fields.items()):
+        if value is None:
+            continue
+        names[f"#f{i}"] = key
+        values[f":f{i}"] = to_jsonable_python(value)
+        sets.append(f"#f{i} = :f{i}")
+    return sets
 
 
 class DeploymentRecords(Table):
@@ -29,20 +72,16 @@ class DeploymentRecords(Table):
             is not None
         )
 
-    def update(self, deployment_id: str, phase: str | None = None, at: str | None = None, **fields: Any) -> None:
+    def update(
+        self, deployment_id: str, phase: Phase | None = None, at: str | None = None, **fields: Unpack[RecordUpdate]
+    ) -> None:
         """Sets fields on an existing record and, with phase, stamps the time of that phase."""
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
-        sets: list[str] = []
-        for i, (key, value) in enumerate(fields.items()):
-            if value is None:
-                continue
-            names[f"#f{i}"] = key
-            values[f":v{i}"] = value
-            sets.append(f"#f{i} = :v{i}")
+        sets = _set_clauses(fields, names, values)
         if phase:
-            names["#phase"], names["#timeline"], names["#ph"] = "phase", "timeline", phase
-            values[":phase"], values[":at"] = phase, at
+            names["#phase"], names["#timeline"], names["#ph"] = "phase", "timeline", phase.value
+            values[":phase"], values[":at"] = phase.value, at
             sets += ["#phase = :phase", "#timeline.#ph = if_not_exists(#timeline.#ph, :at)"]
         if not sets:
             return
@@ -63,17 +102,18 @@ class DeploymentRecords(Table):
             ).get("Item")
         return DeploymentRecord.model_validate(_from_item(item)) if item else None
 
-    def finish(self, deployment_id: str, outcome: str, reason: str, at: str, **fields: Any) -> bool:
+    def finish(
+        self, deployment_id: str, outcome: Outcome, reason: str, at: str, **fields: Unpack[RecordFields]
+    ) -> bool:
         """Sets the terminal outcome exactly once; False when the record already has one (another
         finalizer got there first: the workflow's own Finalize, or the ended-execution rule)."""
         # The outcomes a deployment can still finish from (IN_PROGRESS, AWAITING_APPROVAL).
         running = {f":running{i}": o.value for i, o in enumerate(o for o in Outcome if not o.terminal)}
-        values: dict[str, Any] = {":o": outcome, ":r": reason, ":at": at, ":finished": "finished", **running}
+        names = {"#t": "timeline"}
+        values: dict[str, Any] = {":o": outcome.value, ":r": reason, ":at": at, ":finished": Phase.FINISHED.value}
+        values.update(running)
         sets = ["outcome = :o", "reason = :r", "finished_at = :at", "phase = :finished", "#t.finished = :at"]
-        for i, (key, value) in enumerate(fields.items()):
-            if value is not None:
-                values[f":f{i}"] = value
-                sets.append(f"{key} = :f{i}")
+        sets += _set_clauses(fields, names, values)
         return (
             self.conditional(
                 "update_item",
@@ -81,7 +121,7 @@ class DeploymentRecords(Table):
                 Key=_to_item({"id": deployment_id}),
                 UpdateExpression="SET " + ", ".join(sets),
                 ConditionExpression=f"attribute_exists(id) AND outcome IN ({', '.join(running)})",
-                ExpressionAttributeNames={"#t": "timeline"},
+                ExpressionAttributeNames=names,
                 ExpressionAttributeValues=_to_item(values),
             )
             is not None

@@ -16,7 +16,7 @@ from ecs_handoff.aws import sfn
 from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.errors import ApprovalRejected, ApprovalSuperseded, RecordConflict, TaskEnded, TransientAwsError
-from ecs_handoff.models import Approval, ApprovalStatus, ApprovalVote, iso, utcnow
+from ecs_handoff.models import Approval, ApprovalStatus, ApprovalVote, VoteDecision, iso, utcnow
 from ecs_handoff.observability import logger
 from ecs_handoff.taskdef import short_name
 
@@ -134,7 +134,7 @@ class ApprovalDesk:
     # -- POST ------------------------------------------------------------------------------------------
 
     def decide(self, link: LinkRequest, decision: str, comment: str, source_ip: str, user_agent: str) -> PageResult:
-        if decision not in ("approve", "reject"):
+        if decision not in tuple(VoteDecision):
             return _refuse(400, "Choose a decision", "Press Approve or Reject.")
         approval, refusal = self._check(link)
         if refusal is not None:
@@ -142,7 +142,7 @@ class ApprovalDesk:
         assert approval is not None  # _check refuses whatever it cannot find
         vote = ApprovalVote(
             approver=link.approver.lower(),
-            decision=decision,
+            decision=VoteDecision(decision),
             comment=comment.strip()[:MAX_COMMENT],
             at=iso(utcnow()),
             source_ip=source_ip[:64],
@@ -192,7 +192,7 @@ class ApprovalDesk:
     def apply(self, approval: Approval, vote: ApprovalVote) -> PageResult:
         """Records the vote with a conditional write, then resumes the workflow when the gate decides."""
         try:
-            if vote.decision == "reject":
+            if vote.decision is VoteDecision.REJECT:
                 updated = self.store.close(approval.approval_id, ApprovalStatus.REJECTED, vote.at, vote=vote)
             else:
                 updated = self.store.add_approval(approval.approval_id, vote)
@@ -237,7 +237,7 @@ def tell_workflow(approval: Approval, task_token: str, sfn_client: Any = None) -
     """Hands a closed approval's decision to the task token that waits for it (nothing for an approval
     still pending, expired or cancelled: the wait ends on its own)."""
     if approval.status is ApprovalStatus.REJECTED:
-        last = next((v for v in reversed(approval.votes) if v.decision == "reject"), None)
+        last = next((v for v in reversed(approval.votes) if v.decision is VoteDecision.REJECT), None)
         who = last.approver if last else "an approver"
         cause = f"rejected by {who}" + (f": {last.comment}" if last and last.comment else " (no comment)")
         sfn.send_task_failure(task_token, ApprovalRejected.__name__, cause, sfn_client)

@@ -12,7 +12,7 @@ from typing import Any
 from ecs_handoff.aws import ecs as ecs_access
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.errors import DeployFailed, HandoffError, TransientAwsError
-from ecs_handoff.models import DeploymentRequest, DeployResult, ImageChange, Outcome, iso, utcnow
+from ecs_handoff.models import DeploymentRequest, DeployResult, ImageChange, Outcome, Phase, iso, utcnow
 from ecs_handoff.observability import logger
 from ecs_handoff.taskdef import (
     TAG_DEPLOYMENT_ID,
@@ -70,14 +70,14 @@ def deploy(
     try:
         records.update(
             me,
-            phase="deploying",
+            phase=Phase.DEPLOYING,
             at=deployed_at,
             new_task_definition=new_arn,
             previous_task_definition=previous,  # where rollback returns
             ecs_deployment_id=ecs_deployment_id,
-            images=[c.model_dump() for c in changes],
+            images=changes,
             other_changes=other_changes if moved_on else None,  # None: keep what intake and approval found
-            outcome=Outcome.IN_PROGRESS.value,  # past the approval gate, if there was one
+            outcome=Outcome.IN_PROGRESS,  # past the approval gate, if there was one
         )
     except TransientAwsError:
         raise  # retried: the retry finds the service on this revision and records it

@@ -10,16 +10,18 @@ from ecs_handoff import notify
 from ecs_handoff.approvals.page import human_duration
 from ecs_handoff.aws import sns
 from ecs_handoff.aws.approvals import ApprovalStore
-from ecs_handoff.aws.records import DeploymentRecords
+from ecs_handoff.aws.records import DeploymentRecords, RecordFields
 from ecs_handoff.aws.state import ServiceState
 from ecs_handoff.errors import ApprovalRejected, ApprovalSuperseded, HandoffError, RecordConflict
 from ecs_handoff.logic.revisions import prune_old_revisions
 from ecs_handoff.models import (
     ApprovalStatus,
     DeploymentRequest,
+    ExecutionStatus,
     ExecutionStatusChange,
     FinalizeResult,
     GateStatus,
+    LockStatus,
     Outcome,
     RolloutState,
     WorkflowError,
@@ -33,8 +35,8 @@ from ecs_handoff.taskdef import short_name
 
 def decide(state: WorkflowState) -> FinalizeResult:
     """The one terminal outcome, with a reason a person can act on. Pure: every path is unit-tested."""
-    if state.result and state.result.get("outcome"):
-        return FinalizeResult(outcome=Outcome(state.result["outcome"]), reason=str(state.result.get("reason", "")))
+    if state.result is not None:
+        return state.result
     rollback_note = f"; {state.rollback.reason}" if state.rollback and state.rollback.reason else ""
     if state.rollback_error is not None:
         rollback_note = (
@@ -49,9 +51,9 @@ def decide(state: WorkflowState) -> FinalizeResult:
         )
     if state.approval_error is not None:
         return _approval_outcome(state, state.approval_error)
-    if state.lock is not None and state.lock.status == "SUPERSEDED":
+    if state.lock is not None and state.lock.status is LockStatus.SUPERSEDED:
         return FinalizeResult(outcome=Outcome.SUPERSEDED, reason=state.lock.reason)
-    if state.lock is not None and state.lock.status == "TIMED_OUT":
+    if state.lock is not None and state.lock.status is LockStatus.TIMED_OUT:
         return FinalizeResult(outcome=Outcome.FAILED, reason=state.lock.reason)
     if state.gate is not None and state.gate.status is GateStatus.EXPIRED:
         return FinalizeResult(outcome=Outcome.EXPIRED, reason=state.gate.reason)
@@ -118,16 +120,14 @@ def finalize(
     request = state.request
     result = decide(state)
     now = iso(utcnow())
-    fields: dict[str, Any] = {}
+    fields: RecordFields = {}
     if state.deploy is not None:
-        fields["images"] = [c.model_dump() for c in state.deploy.images]
+        fields["images"] = state.deploy.images
     if state.rollout is not None and state.rollout.decided_by is not None:  # the verdict, and the final counts
-        fields.update(
-            verdict_by=state.rollout.decided_by.value,
-            ecs_reported_at=state.rollout.ecs_reported_at,
-            rollout=state.rollout.counts() if state.rollout.desired_count else None,
-        )
-    recorded = records.finish(request.deployment_id, result.outcome.value, result.reason, now, **fields)
+        fields["verdict_by"] = state.rollout.decided_by
+        fields["ecs_reported_at"] = state.rollout.ecs_reported_at
+        fields["rollout"] = state.rollout.counts() if state.rollout.desired_count else None
+    recorded = records.finish(request.deployment_id, result.outcome, result.reason, now, **fields)
     record = records.get(request.deployment_id)
     if not recorded and record is not None and record.outcome.terminal:
         result = FinalizeResult(outcome=record.outcome, reason=record.reason, recorded=False)
@@ -171,7 +171,10 @@ def ended_execution_state(change: ExecutionStatusChange, records: DeploymentReco
     record = records.get(request.deployment_id)
     if record is None:
         return None
-    what = {"ABORTED": "was stopped (StopExecution)", "TIMED_OUT": "timed out"}.get(detail.status, "failed")
+    what = {
+        ExecutionStatus.ABORTED: "was stopped (StopExecution)",
+        ExecutionStatus.TIMED_OUT: "timed out",
+    }.get(detail.status, "failed")
     why = ": ".join(part for part in (detail.error, detail.cause) if part)
     if record.ecs_deployment_id and record.new_task_definition:
         after = (
@@ -181,7 +184,7 @@ def ended_execution_state(change: ExecutionStatusChange, records: DeploymentReco
     else:
         after = "; nothing was deployed"
     reason = f"the workflow {what} before it recorded an outcome{' (' + why + ')' if why else ''}{after}"
-    return WorkflowState(request=request, result={"outcome": Outcome.FAILED.value, "reason": reason})
+    return WorkflowState(request=request, result=FinalizeResult(outcome=Outcome.FAILED, reason=reason))
 
 
 def _close_open_approval(approvals: ApprovalStore, approval_id: str, result: FinalizeResult, now: str) -> None:

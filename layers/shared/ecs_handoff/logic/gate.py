@@ -20,7 +20,7 @@ from ecs_handoff.aws.release_controls import Overrides
 from ecs_handoff.aws.state import ServiceState
 from ecs_handoff.errors import ArtifactRejected
 from ecs_handoff.logic.lock import lease_seconds
-from ecs_handoff.models import DeploymentRequest, GateInput, GateResult, GateStatus, iso, parse_iso, utcnow
+from ecs_handoff.models import DeploymentRequest, GateInput, GateResult, GateStatus, Phase, iso, parse_iso, utcnow
 from ecs_handoff.observability import logger
 from ecs_handoff.windows import describe, window_state
 
@@ -41,7 +41,7 @@ def set_clock(fixed: Clock | None) -> None:
 
 @dataclass(frozen=True)
 class Hold:
-    phase: str  # waiting_for_window | waiting_for_alarm
+    phase: Phase  # WAITING_FOR_WINDOW or WAITING_FOR_ALARM
     reason: str
     opens_at: datetime | None = None
 
@@ -59,14 +59,14 @@ def holds(request: DeploymentRequest, now: datetime, cloudwatch: Any = None, ssm
         if not is_open:
             windows = "; ".join(describe(w) for w in config.deploy_windows)
             when = f"; the next opens at {iso(opens)}" if opens else ""
-            found.append(Hold("waiting_for_window", f"outside the deployment windows ({windows}){when}", opens))
+            found.append(Hold(Phase.WAITING_FOR_WINDOW, f"outside the deployment windows ({windows}){when}", opens))
     if config.change_calendar:
         state, changes_at = release_controls.calendar_state(config.change_calendar, ssm)
         if state != "OPEN":
             opens = parse_iso(changes_at) if changes_at else None
             when = f" until {iso(opens)}" if opens else ""
             found.append(
-                Hold("waiting_for_window", f"change calendar {config.change_calendar} is {state}{when}", opens)
+                Hold(Phase.WAITING_FOR_WINDOW, f"change calendar {config.change_calendar} is {state}{when}", opens)
             )
     if config.blocking_alarms:
         for alarm in release_controls.alarm_states(config.blocking_alarms, cloudwatch):
@@ -76,7 +76,7 @@ def holds(request: DeploymentRequest, now: datetime, cloudwatch: Any = None, ssm
                     "registry entry (a misspelt alarm would never hold a deployment)"
                 )
             if alarm.state == "ALARM":
-                found.append(Hold("waiting_for_alarm", f"alarm {alarm.name} is in ALARM: {alarm.reason}"))
+                found.append(Hold(Phase.WAITING_FOR_ALARM, f"alarm {alarm.name} is in ALARM: {alarm.reason}"))
     return found
 
 
@@ -107,14 +107,14 @@ def check_release(
         )
     override = overrides.get(me)
     if override is not None and override_allowed(override.get("principal", ""), config.override_principals):
-        records.update(me, phase="deploy_now", at=iso(current), override=override, gate={})
+        records.update(me, phase=Phase.DEPLOY_NOW, at=iso(current), override=override, gate={})
         logger.info("release controls overridden", principal=override.get("principal"), reason=override.get("reason"))
         reason = f"deploy-now by {override.get('principal')}: {override.get('reason')}"
         return GateResult(status=GateStatus.OPEN, reason=reason, since=previous.since, override=override)
     held = holds(request, current, cloudwatch, ssm)
     if not held:
         if previous.since:  # it was held: say so on the record
-            records.update(me, phase="gates_open", at=iso(current), gate={})
+            records.update(me, phase=Phase.GATES_OPEN, at=iso(current), gate={})
         return GateResult(status=GateStatus.OPEN, reason="the release controls allow it", since=previous.since)
     since = previous.since or iso(current)
     waited = (current - parse_iso(since)).total_seconds()
@@ -178,7 +178,7 @@ def check_bake(
             status=GateStatus.DONE, since=since, reason=f"no alarm during the {human_duration(baked)} bake"
         )
     if not previous.since:
-        records.update(me, phase="baking", at=iso(current), gate={"reason": f"watching {', '.join(mine)}"})
+        records.update(me, phase=Phase.BAKING, at=iso(current), gate={"reason": f"watching {', '.join(mine)}"})
     return GateResult(
         status=GateStatus.WAIT,
         since=since,

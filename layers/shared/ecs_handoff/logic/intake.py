@@ -22,6 +22,7 @@ from ecs_handoff.models import (
     DeploymentRequest,
     ImageDefinition,
     Outcome,
+    Phase,
     ServiceConfig,
     Source,
     execution_name,
@@ -128,7 +129,7 @@ class Intake:
             outcome=Outcome.IN_PROGRESS,
             source=source,
             started_at=now,
-            phase="received",
+            phase=Phase.RECEIVED,
             timeline={"received": now},
         )
         try:
@@ -151,8 +152,8 @@ class Intake:
         except ArtifactRejected as exc:
             return self._refuse(record, str(exc))
 
-        record.phase = "queued"
-        record.timeline["queued"] = iso(utcnow())
+        record.phase = Phase.QUEUED
+        record.timeline[Phase.QUEUED] = iso(utcnow())
         created = self.records.create(record)
         self.state.mark_latest_deployment(service_id, source.sequencer, deployment_id)
         payload = json.dumps({"request": request.workflow_input()}, sort_keys=True)
@@ -228,9 +229,9 @@ class Intake:
 
     def _refuse(self, record: DeploymentRecord, reason: str) -> IntakeResult:
         record.outcome, record.reason = Outcome.INVALID, reason
-        record.phase = "finished"
+        record.phase = Phase.FINISHED
         record.finished_at = iso(utcnow())
-        record.timeline["finished"] = record.finished_at
+        record.timeline[Phase.FINISHED] = record.finished_at
         if not self.records.create(record):
             return IntakeResult(action="DUPLICATE", reason="this upload was already refused", deployment_id=record.id)
         logger.warning("artifact refused", deployment_id=record.id, reason=reason)
@@ -242,7 +243,7 @@ class Intake:
             f"this event is older than one already handled for {record.source.key if record.source else '?'} "
             f"(newest version {newest}); it was ignored and nothing was deployed"
         )
-        record.outcome, record.reason, record.phase = Outcome.SUPERSEDED, reason, "finished"
+        record.outcome, record.reason, record.phase = Outcome.SUPERSEDED, reason, Phase.FINISHED
         record.finished_at = iso(utcnow())
         if self.records.create(record):
             logger.warning("stale event ignored", deployment_id=record.id, newest_version=newest)

@@ -9,7 +9,16 @@ from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.aws.state import ServiceState
 from ecs_handoff.errors import ApprovalSuperseded, RecordConflict, TaskEnded
-from ecs_handoff.models import ApprovalStatus, DeploymentRequest, LockResult, iso, seconds_since, utcnow
+from ecs_handoff.models import (
+    ApprovalStatus,
+    DeploymentRequest,
+    LockResult,
+    LockStatus,
+    Phase,
+    iso,
+    seconds_since,
+    utcnow,
+)
 from ecs_handoff.observability import logger
 
 LEASE_MARGIN_SECONDS = 600
@@ -36,14 +45,14 @@ def acquire(
     latest = state.latest_deployment(service_id)
     if latest and latest != me:
         return LockResult(
-            status="SUPERSEDED",
+            status=LockStatus.SUPERSEDED,
             holder=latest,
             reason=f"a newer upload ({latest}) for {service_id} arrived before this one deployed; it deploys instead",
         )
     holder = state.acquire_lock(service_id, me, execution_arn, lease_seconds(request))
     if holder is None:
-        records.update(me, phase="locked", at=iso(utcnow()))
-        return LockResult(status="ACQUIRED", reason="lock acquired")
+        records.update(me, phase=Phase.LOCKED, at=iso(utcnow()))
+        return LockResult(status=LockStatus.ACQUIRED, reason="lock acquired")
     status = sfn.execution_status(holder["execution_arn"], sfn_client) if holder["execution_arn"] else "NOT_FOUND"
     if status == "RUNNING" and approvals is not None:
         _supersede_waiting_approval(approvals, holder["holder"], me, sfn_client)
@@ -51,21 +60,21 @@ def acquire(
         service_id, holder["holder"], me, execution_arn, lease_seconds(request)
     ):
         logger.warning("took over lock from ended execution", previous_holder=holder["holder"], holder_status=status)
-        records.update(me, phase="locked", at=iso(utcnow()))
-        return LockResult(status="ACQUIRED", reason=f"took over the lock from {holder['holder']} ({status})")
+        records.update(me, phase=Phase.LOCKED, at=iso(utcnow()))
+        return LockResult(status=LockStatus.ACQUIRED, reason=f"took over the lock from {holder['holder']} ({status})")
     waited = seconds_since(request.requested_at)
     if waited >= request.service.lock_timeout_seconds:
         return LockResult(
-            status="TIMED_OUT",
+            status=LockStatus.TIMED_OUT,
             holder=holder["holder"],
             reason=(
                 f"waited {waited:.0f} s (lock_timeout_seconds) for {holder['holder']} to finish deploying "
                 f"{service_id}; nothing was deployed, upload again to retry"
             ),
         )
-    records.update(me, phase="waiting_for_lock", at=iso(utcnow()))
+    records.update(me, phase=Phase.WAITING_FOR_LOCK, at=iso(utcnow()))
     return LockResult(
-        status="WAIT",
+        status=LockStatus.WAIT,
         holder=holder["holder"],
         reason=f"{service_id} is being deployed by {holder['holder']}; waiting for it to finish",
     )

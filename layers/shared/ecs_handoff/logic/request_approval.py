@@ -15,7 +15,7 @@ from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.errors import ApprovalChannelUnsafe, ArtifactRejected, RecordConflict
 from ecs_handoff.logic.approval_decision import tell_workflow
-from ecs_handoff.models import Approval, ApprovalInput, ApprovalStatus, Outcome, approval_id_for, iso, utcnow
+from ecs_handoff.models import Approval, ApprovalInput, ApprovalStatus, Outcome, Phase, approval_id_for, iso, utcnow
 from ecs_handoff.observability import logger
 from ecs_handoff.taskdef import new_revision, revision_changes, short_name, with_requested
 
@@ -100,11 +100,11 @@ def request_approval(
     # Marked as waiting only once every approver has been sent their link.
     records.update(
         req.deployment_id,
-        phase="awaiting_approval",
+        phase=Phase.AWAITING_APPROVAL,
         at=approval.requested_at,
-        outcome=Outcome.AWAITING_APPROVAL.value,
+        outcome=Outcome.AWAITING_APPROVAL,
         approval_id=approval.approval_id,
-        images=[c.model_dump() for c in approval.changes],
+        images=approval.changes,
         other_changes=approval.other_changes,
     )
     logger.info("approval requested", approval_id=approval.approval_id, approvers=len(approval.approvers))
