@@ -169,17 +169,26 @@ def bench_cold_start() -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HANDOFF_", "AWS_ENDPOINT"))}
     env.update({"AWS_DEFAULT_REGION": "ap-northeast-1"})
 
-    def run(code: str, *args: str) -> float:
-        out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, check=True)
+    def run(code: str, *args: str, extra: dict[str, str] | None = None) -> float:
+        out = subprocess.run(
+            [sys.executable, "-c", code, *args],
+            capture_output=True,
+            text=True,
+            env={**env, **(extra or {})},
+            check=True,
+        )
         return float(out.stdout.strip().splitlines()[-1])
 
     functions = sorted(p.name for p in (ROOT / "functions").iterdir() if (p / "app.py").exists())
+    from ecs_handoff_embedded.provision import function_variables
+
+    variables = function_variables(ROOT)  # each handler reads its settings at import, as at a cold start
     samples: dict[str, list[float]] = {name: [] for name in functions}
     baseline: list[float] = []
     for _ in range(N_COLD):  # interleaved, so machine noise hits both sides alike
         baseline.append(run(COLD_BOTO3))
         for name in functions:
-            samples[name].append(run(COLD_HANDLER, str(ROOT / "functions" / name / "app.py")))
+            samples[name].append(run(COLD_HANDLER, str(ROOT / "functions" / name / "app.py"), extra=variables[name]))
     base = statistics.median(baseline)
     per_function = {
         name: {"median_s": statistics.median(v), "ratio_vs_boto3_client": statistics.median(v) / base}

@@ -69,6 +69,30 @@ def load_template(path: Path) -> dict[str, Any]:
     return data
 
 
+def function_variables(root: Path) -> dict[str, dict[str, str]]:
+    """Each function's environment variables as template.yaml sets them (Globals and its own), keyed by its
+    code folder under functions/; a parameter's default stands for its !Ref, "placeholder" for any other
+    value CloudFormation would fill in. For running a handler outside a stack: the benchmark's cold
+    starts, and the test that holds each function's settings model to its template entry."""
+    template = load_template(root / "template.yaml")
+    defaults = {name: str(p.get("Default", "placeholder")) for name, p in template.get("Parameters", {}).items()}
+
+    def value(raw: Any) -> str:
+        if isinstance(raw, dict) and set(raw) == {"Ref"} and raw["Ref"] in defaults:
+            return defaults[raw["Ref"]] or "placeholder"
+        return raw if isinstance(raw, str) else "placeholder"
+
+    shared = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    found: dict[str, dict[str, str]] = {}
+    for resource in template["Resources"].values():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        properties = resource["Properties"]
+        own = properties.get("Environment", {}).get("Variables", {})
+        found[Path(properties["CodeUri"]).name] = {k: value(v) for k, v in {**shared, **own}.items()}
+    return found
+
+
 def zip_dir(directory: Path) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

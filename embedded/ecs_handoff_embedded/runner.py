@@ -64,7 +64,7 @@ class FunctionRunner:
         self.authorizer = authorizer
         self.log_level = log_level
         self.code_dirs: dict[str, Path] = {}
-        self._modules: dict[str, ModuleType] = {}
+        self._modules: dict[tuple[str, tuple[tuple[str, str], ...]], ModuleType] = {}
         self._import_lock = threading.Lock()
         self.invocations: list[Invocation] = []
         self._faults: dict[str, list[tuple[str, str]]] = {}
@@ -105,8 +105,11 @@ class FunctionRunner:
     def _handler(self, fn: Any) -> Any:
         module_name, _, attr = fn.handler.rpartition(".")
         key = fn.function_name
+        # New configuration, new execution environment (as UpdateFunctionConfiguration gives in AWS): the
+        # handler reads its settings at cold start.
+        configuration = (key, tuple(sorted((fn.environment_vars or {}).items())))
         with self._import_lock:
-            module = self._modules.get(key)
+            module = self._modules.get(configuration)
             if module is None:
                 code_dir = self.code_dirs.get(key)
                 if code_dir is None:
@@ -117,7 +120,7 @@ class FunctionRunner:
                     raise RuntimeError(f"cannot load {path}")
                 module = importlib.util.module_from_spec(spec)
                 spec.loader.exec_module(module)
-                self._modules[key] = module
+                self._modules[configuration] = module
         return getattr(module, attr)
 
     def invoke(self, fn: Any, event: Any) -> tuple[str, bool, str]:

@@ -13,17 +13,18 @@ from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.aws.secrets import signing_key
 from ecs_handoff.logic.approval_decision import ApprovalDesk, LinkRequest, PageResult
 from ecs_handoff.observability import logger, metrics
-from ecs_handoff.settings import Settings
+from ecs_handoff.settings import ApprovalPageSettings
+
+settings = ApprovalPageSettings.from_env()  # cold start: a variable template.yaml forgot stops here, named
 
 app = APIGatewayHttpResolver()
 
 
 def _desk() -> ApprovalDesk:
-    settings = Settings.from_env()
     return ApprovalDesk(
-        ApprovalStore(settings.need("approvals_table")),
-        DeploymentRecords(settings.need("deployments_table")),
-        signing_key(settings.need("link_secret_arn")),
+        ApprovalStore(settings.approvals_table),
+        DeploymentRecords(settings.deployments_table),
+        signing_key(settings.link_secret_arn),
     )
 
 

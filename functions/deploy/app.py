@@ -9,13 +9,14 @@ from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.logic.deploy import deploy
 from ecs_handoff.models import DeployInput
 from ecs_handoff.observability import logger, metrics
-from ecs_handoff.settings import Settings
+from ecs_handoff.settings import DeploySettings
+
+settings = DeploySettings.from_env()  # cold start: a variable template.yaml forgot stops here, named
 
 
 @logger.inject_lambda_context(correlation_id_path="request.deployment_id")
 @metrics.log_metrics
 def lambda_handler(raw: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     event = DeployInput.model_validate(raw)  # a malformed event fails here, naming the field
-    settings = Settings.from_env()
-    result = deploy(event.request, DeploymentRecords(settings.need("deployments_table")), attempt=event.attempt)
+    result = deploy(event.request, DeploymentRecords(settings.deployments_table), attempt=event.attempt)
     return result.model_dump(mode="json")

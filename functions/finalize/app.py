@@ -15,7 +15,9 @@ from ecs_handoff.aws.state import ServiceState
 from ecs_handoff.logic.finalize import ended_execution_state, finalize
 from ecs_handoff.models import ExecutionStatusChange, WorkflowState, seconds_since
 from ecs_handoff.observability import logger, metrics
-from ecs_handoff.settings import Settings
+from ecs_handoff.settings import FinalizeSettings
+
+settings = FinalizeSettings.from_env()  # cold start: a variable template.yaml forgot stops here, named
 
 EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
 
@@ -23,8 +25,7 @@ EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
 @logger.inject_lambda_context(correlation_id_path="request.deployment_id")
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = Settings.from_env()
-    records = DeploymentRecords(settings.need("deployments_table"))
+    records = DeploymentRecords(settings.deployments_table)
     if event.get("detail-type") == EXECUTION_STATUS_CHANGE:
         change = ExecutionStatusChange.model_validate(event)
         state = ended_execution_state(change, records)
@@ -36,9 +37,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     result = finalize(
         state,
         records,
-        ServiceState(settings.need("state_table")),
+        ServiceState(settings.state_table),
         settings.topic_arn,
-        ApprovalStore(settings.approvals_table) if settings.approvals_table else None,
+        ApprovalStore(settings.approvals_table),
     )
     if result.recorded:  # counted once, by the finalizer that recorded it
         metrics.add_metric(name=f"Deployments{result.outcome.value.title()}", unit=MetricUnit.Count, value=1)

@@ -12,18 +12,19 @@ from ecs_handoff.aws.state import ServiceState
 from ecs_handoff.logic import gate
 from ecs_handoff.models import GateInput
 from ecs_handoff.observability import logger, metrics
-from ecs_handoff.settings import Settings
+from ecs_handoff.settings import GateSettings
+
+settings = GateSettings.from_env()  # cold start: a variable template.yaml forgot stops here, named
 
 
 @logger.inject_lambda_context(correlation_id_path="request.deployment_id")
 @metrics.log_metrics
 def lambda_handler(raw: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     event = GateInput.model_validate(raw)  # a malformed event fails here, naming the field
-    settings = Settings.from_env()
-    records = DeploymentRecords(settings.need("deployments_table"))
-    state = ServiceState(settings.need("state_table"))
+    records = DeploymentRecords(settings.deployments_table)
+    state = ServiceState(settings.state_table)
     if event.check == "bake":
         result = gate.check_bake(event, records, state, now=gate.clock())
     else:
-        result = gate.check_release(event, records, state, Overrides(settings.need("state_table")), now=gate.clock())
+        result = gate.check_release(event, records, state, Overrides(settings.state_table), now=gate.clock())
     return result.model_dump(mode="json", exclude_none=True)

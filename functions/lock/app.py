@@ -11,19 +11,20 @@ from ecs_handoff.aws.state import ServiceState
 from ecs_handoff.logic.lock import acquire
 from ecs_handoff.models import LockInput
 from ecs_handoff.observability import logger, metrics
-from ecs_handoff.settings import Settings
+from ecs_handoff.settings import LockSettings
+
+settings = LockSettings.from_env()  # cold start: a variable template.yaml forgot stops here, named
 
 
 @logger.inject_lambda_context(correlation_id_path="request.deployment_id")
 @metrics.log_metrics
 def lambda_handler(raw: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     event = LockInput.model_validate(raw)  # a malformed event fails here, naming the field
-    settings = Settings.from_env()
     result = acquire(
         event.request,
         event.execution_arn,
-        DeploymentRecords(settings.need("deployments_table")),
-        ServiceState(settings.need("state_table")),
-        ApprovalStore(settings.approvals_table) if settings.approvals_table else None,
+        DeploymentRecords(settings.deployments_table),
+        ServiceState(settings.state_table),
+        ApprovalStore(settings.approvals_table),
     )
     return result.model_dump(mode="json")

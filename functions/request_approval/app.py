@@ -13,20 +13,21 @@ from ecs_handoff.aws.secrets import signing_key
 from ecs_handoff.logic.request_approval import request_approval
 from ecs_handoff.models import ApprovalInput
 from ecs_handoff.observability import logger, metrics
-from ecs_handoff.settings import Settings
+from ecs_handoff.settings import RequestApprovalSettings
+
+settings = RequestApprovalSettings.from_env()  # cold start: a variable template.yaml forgot stops here, named
 
 
 @logger.inject_lambda_context(correlation_id_path="request.deployment_id", log_event=False)
 @metrics.log_metrics
 def lambda_handler(raw: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     event = ApprovalInput.model_validate(raw)  # a malformed event fails here, naming the field
-    settings = Settings.from_env()
     approval = request_approval(
         event,
-        ApprovalStore(settings.need("approvals_table")),
-        DeploymentRecords(settings.need("deployments_table")),
-        settings.need("approvals_topic_arn"),
-        settings.need("approval_base_url"),
-        signing_key(settings.need("link_secret_arn")),
+        ApprovalStore(settings.approvals_table),
+        DeploymentRecords(settings.deployments_table),
+        settings.approvals_topic_arn,
+        settings.approval_base_url,
+        signing_key(settings.link_secret_arn),
     )
     return {"approval_id": approval.approval_id, "expires_at": approval.expires_at}

@@ -12,18 +12,19 @@ from ecs_handoff.aws.state import RolloutWaits
 from ecs_handoff.logic.rollout import watch
 from ecs_handoff.models import RolloutInput
 from ecs_handoff.observability import logger, metrics
-from ecs_handoff.settings import Settings
+from ecs_handoff.settings import RolloutSettings
+
+settings = RolloutSettings.from_env()  # cold start: a variable template.yaml forgot stops here, named
 
 
 @logger.inject_lambda_context(correlation_id_path="request.deployment_id")
 @metrics.log_metrics
 def lambda_handler(raw: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     event = RolloutInput.model_validate(raw)  # a malformed event fails here, naming the field
-    settings = Settings.from_env()
     result = watch(
         event,
-        DeploymentRecords(settings.need("deployments_table")),
-        RolloutWaits(settings.need("state_table")),
+        DeploymentRecords(settings.deployments_table),
+        RolloutWaits(settings.state_table),
     )
     # Step Functions keeps the verdict sent with the token, not this
     return result.model_dump(mode="json") if result else {"superseded_by_a_newer_wait": True}

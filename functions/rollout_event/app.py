@@ -10,13 +10,15 @@ from ecs_handoff.aws.state import RolloutWaits
 from ecs_handoff.logic.rollout import on_event
 from ecs_handoff.models import EcsDeploymentStateChange
 from ecs_handoff.observability import logger, metrics
-from ecs_handoff.settings import Settings
+from ecs_handoff.settings import RolloutEventSettings
+
+settings = RolloutEventSettings.from_env()  # cold start: a variable template.yaml forgot stops here, named
 
 
 @logger.inject_lambda_context(correlation_id_path="detail.deploymentId")
 @metrics.log_metrics
 def lambda_handler(raw: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     event = EcsDeploymentStateChange.model_validate(raw)  # a malformed event fails here, naming the field
-    done = on_event(event, RolloutWaits(Settings.from_env().need("state_table")))
+    done = on_event(event, RolloutWaits(settings.state_table))
     logger.info(done, event_name=event.detail.event_name)
     return {"done": done}

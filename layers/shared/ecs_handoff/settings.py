@@ -1,45 +1,102 @@
-"""Function settings from the environment the stack gives each function."""
+"""Function settings: one model per function, read from the HANDOFF_* variables its template.yaml entry
+sets, validated once at cold start (each functions/<name>/app.py builds its own at import).
+
+Every variable a function reads is required and non-empty: a variable the template forgot or misspelt
+stops the function at cold start, naming it, instead of quietly turning a feature off.
+tests/unit/test_settings.py holds each function's model to its entry in template.yaml."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+Setting = Annotated[str, Field(min_length=1)]
+PREFIX = "HANDOFF_"
 
 
-class Settings(BaseModel):
-    """HANDOFF_* variables; each function gets only the ones its template entry sets."""
+def variable(field: str) -> str:
+    """The environment variable a settings field is read from."""
+    return f"{PREFIX}{field.upper()}"
 
-    model_config = ConfigDict(frozen=True)
 
-    env: str
-    bucket: str = ""
-    registry_prefix: str = ""
-    deployments_table: str = ""
-    state_table: str = ""
-    topic_arn: str = ""
-    state_machine_arn: str = ""
-    require_approval: bool = False
-    approvals_table: str = ""
-    approvals_topic_arn: str = ""
-    approval_base_url: str = ""
-    link_secret_arn: str = ""
-    default_registry: str = ""  # this account's ECR in this region: where images may come from by default
+class FunctionSettings(BaseModel):
+    """HANDOFF_ENV, which every function gets (template.yaml's Globals)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", alias_generator=variable)
+
+    env: Setting
 
     @classmethod
-    def from_env(cls) -> Settings:
-        values = {
-            name.removeprefix("HANDOFF_").lower(): value
-            for name, value in os.environ.items()
-            if name.startswith("HANDOFF_")
-        }
-        if "env" not in values:
-            raise RuntimeError("HANDOFF_ENV is not set; the stack must give every function its environment name")
-        return cls.model_validate({k: v for k, v in values.items() if k in cls.model_fields})
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        environ = os.environ if environ is None else environ
+        try:
+            return cls.model_validate({k: v for k, v in environ.items() if k.startswith(PREFIX)})
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{error['loc'][0]} is {'not set' if error['type'] == 'missing' else 'empty or invalid'}"
+                for error in exc.errors()
+            )
+            raise RuntimeError(f"{problems} for this function ({cls.__name__}); check template.yaml") from None
 
-    def need(self, field: str) -> str:
-        """A setting this function cannot work without; a clear error when the template forgot it."""
-        value = str(getattr(self, field))
-        if not value:
-            raise RuntimeError(f"HANDOFF_{field.upper()} is not set for this function; check template.yaml")
-        return value
+
+class IntakeSettings(FunctionSettings):
+    bucket: Setting
+    registry_prefix: Setting
+    deployments_table: Setting
+    state_table: Setting
+    topic_arn: Setting
+    state_machine_arn: Setting
+    require_approval: bool  # the environment's floor: every deployment needs approval
+    default_registry: Setting  # this account's ECR in this region: where images may come from by default
+
+
+class LockSettings(FunctionSettings):
+    deployments_table: Setting
+    state_table: Setting
+    approvals_table: Setting  # a newer upload supersedes the approval a waiting deployment holds
+
+
+class GateSettings(FunctionSettings):
+    deployments_table: Setting
+    state_table: Setting  # the lock, and `handoff deploy-now`'s overrides
+
+
+class DeploySettings(FunctionSettings):
+    deployments_table: Setting
+
+
+class RolloutSettings(FunctionSettings):
+    deployments_table: Setting
+    state_table: Setting  # the task tokens waiting for ECS's event
+
+
+class RolloutEventSettings(FunctionSettings):
+    state_table: Setting
+
+
+class RollbackSettings(FunctionSettings):
+    deployments_table: Setting
+
+
+class FinalizeSettings(FunctionSettings):
+    deployments_table: Setting
+    state_table: Setting
+    topic_arn: Setting
+    approvals_table: Setting  # an approval still open when the deployment ends is closed
+
+
+class RequestApprovalSettings(FunctionSettings):
+    deployments_table: Setting
+    approvals_table: Setting
+    approvals_topic_arn: Setting
+    approval_base_url: Setting
+    link_secret_arn: Setting
+
+
+class ApprovalPageSettings(FunctionSettings):
+    deployments_table: Setting
+    approvals_table: Setting
+    link_secret_arn: Setting

@@ -30,7 +30,7 @@ from ecs_handoff.models import (
     utcnow,
 )
 from ecs_handoff.observability import logger
-from ecs_handoff.settings import Settings
+from ecs_handoff.settings import IntakeSettings
 from ecs_handoff.taskdef import (
     check_containers,
     check_policy,
@@ -68,7 +68,7 @@ def service_id_from_key(key: str) -> str | None:
 class Intake:
     def __init__(
         self,
-        settings: Settings,
+        settings: IntakeSettings,
         records: DeploymentRecords | None = None,
         state: ServiceState | None = None,
         s3_client: Any = None,
@@ -80,8 +80,8 @@ class Intake:
     ) -> None:
         self.settings = settings
         self.ecr = ecr_client
-        self.records = records or DeploymentRecords(settings.need("deployments_table"))
-        self.state = state or ServiceState(settings.need("state_table"))
+        self.records = records or DeploymentRecords(settings.deployments_table)
+        self.state = state or ServiceState(settings.state_table)
         self.s3, self.ssm, self.ecs, self.sfn, self.sns = s3_client, ssm_client, ecs_client, sfn_client, sns_client
 
     def handle(self, event: dict[str, Any]) -> IntakeResult:
@@ -94,7 +94,7 @@ class Intake:
         if parsed.source != "aws.s3" or parsed.detail_type != "Object Created":
             return self._ignored("not an S3 Object Created event", detail_type=parsed.detail_type)
         bucket, obj = parsed.detail.bucket.name, parsed.detail.object
-        if bucket != self.settings.need("bucket"):
+        if bucket != self.settings.bucket:
             return self._ignored("event for another bucket", bucket=bucket)
         service_id = service_id_from_key(obj.key)
         if service_id is None:
@@ -157,7 +157,7 @@ class Intake:
         created = self.records.create(record)
         self.state.mark_latest_deployment(service_id, source.sequencer, deployment_id)
         payload = json.dumps({"request": request.workflow_input()}, sort_keys=True)
-        arn = sfn.start_execution(self.settings.need("state_machine_arn"), deployment_id, payload, self.sfn)
+        arn = sfn.start_execution(self.settings.state_machine_arn, deployment_id, payload, self.sfn)
         if arn is not None:
             self.records.update(deployment_id, execution_arn=arn)
         if arn is None or not created:
@@ -176,12 +176,12 @@ class Intake:
         source.ci = CiDescription.from_metadata(metadata)
         images = read_artifact(data)
         record.images = image_changes(None, images)
-        config = registry.load_service(self.settings.need("registry_prefix"), service_id, self.ssm)
+        config = registry.load_service(self.settings.registry_prefix, service_id, self.ssm)
         if self.settings.require_approval and not config.approval_required:
             # The environment's floor wins over the registry: prod never skips approval.
             config = config.model_copy(update={"approval_required": True})
         record.cluster, record.ecs_service = config.cluster, config.service
-        allowed = config.allowed_registries or [self.settings.need("default_registry")]
+        allowed = config.allowed_registries or [self.settings.default_registry]
         check_policy(allowed, config.containers, service_id, images)
         base, base_tags = self._base(config, images)
         record.base_task_definition = base["taskDefinitionArn"]
@@ -214,7 +214,7 @@ class Intake:
     def _pin(
         self, config: ServiceConfig, images: list[ImageDefinition]
     ) -> tuple[list[ImageDefinition], dict[str, str]]:
-        return pin_images(images, self.settings.need("default_registry"), config.pin_digests, self.ecr)
+        return pin_images(images, self.settings.default_registry, config.pin_digests, self.ecr)
 
     def _running(self, config: ServiceConfig) -> dict[str, Any] | None:
         try:
