@@ -1,0 +1,84 @@
+"""Approvals: the stored approval a deployment waits on, and each person's vote."""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from ecs_handoff.models.base import Model, one_line
+from ecs_handoff.models.workflow import CiDescription, ImageChange
+
+
+class ApprovalStatus(StrEnum):
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+    SUPERSEDED = "SUPERSEDED"
+    CANCELLED = "CANCELLED"  # the deployment ended some other way while the approval was open
+
+
+class VoteDecision(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+class ApprovalVote(Model):
+    """One person's decision, as recorded for the audit trail."""
+
+    approver: str
+    decision: VoteDecision
+    comment: str = ""
+
+    @field_validator("comment")
+    @classmethod
+    def _comment_is_one_plain_line(cls, value: str) -> str:
+        return one_line(value, 1000)
+
+    at: str
+    source_ip: str = ""
+    user_agent: str = ""
+    via: str = "link"  # link | cli
+    principal: str = ""  # the IAM principal that decided from the CLI (approver is the person it acts as)
+
+
+def approval_id_for(deployment_id: str) -> str:
+    """One approval per deployment: a retried RequestApproval finds the one it already made. The id is
+    no secret (links carry a signature bound to it and to one approver)."""
+    return hashlib.sha256(f"approval:{deployment_id}".encode()).hexdigest()[:32]
+
+
+class Approval(Model):
+    """A pending (or decided) approval; the task token lives only here, never in a link, email or log."""
+
+    approval_id: str
+    deployment_id: str
+    execution_arn: str
+    task_token: str = Field(repr=False)
+    env: str
+    service_id: str
+    changes: list[ImageChange]
+    other_changes: list[str] = Field(default_factory=list)
+    base_task_definition: str
+    running_task_definition: str
+    requester: str = ""
+    ci: CiDescription | None = None  # what CI says about the change (object metadata), not verified
+    requested_at: str
+    expires_at: int
+    approvers: list[str]
+    approvals_required: int = 1
+    status: ApprovalStatus = ApprovalStatus.PENDING
+    votes: list[ApprovalVote] = Field(default_factory=list)
+    approved_by: list[str] = Field(default_factory=list)
+    decided_at: str | None = None
+    superseded_by: str | None = None
+    emailed: list[str] = Field(default_factory=list)  # approvers whose link has been sent
+    approver_principals: dict[str, str] = Field(default_factory=dict)  # CLI: IAM ARN pattern -> approver
+    resumed_at: str | None = None  # when the workflow was told the decision
+
+    def summary(self) -> dict[str, Any]:
+        """Everything but the task token."""
+        return self.model_dump(mode="json", exclude={"task_token"})

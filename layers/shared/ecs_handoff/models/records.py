@@ -1,0 +1,80 @@
+"""The deployments table: one record per deployment, and the JSON shape the CLI prints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from ecs_handoff.models.approvals import VoteDecision
+from ecs_handoff.models.base import Model, Outcome, Phase
+from ecs_handoff.models.workflow import ImageChange, Source, VerdictSource
+
+
+class DeploymentRecord(Model):
+    """One row per deployment in the deployments table."""
+
+    id: str
+    env: str
+    service: str
+    outcome: Outcome
+    reason: str = ""
+    phase: Phase | None = None
+    cluster: str = ""
+    ecs_service: str = ""
+    source: Source | None = None
+    images: list[ImageChange] = Field(default_factory=list)
+    other_changes: list[str] = Field(default_factory=list)  # differences outside images, in words
+    base_task_definition: str | None = None
+    new_task_definition: str | None = None
+    previous_task_definition: str | None = None
+    ecs_deployment_id: str | None = None
+    execution_arn: str | None = None
+    approval_id: str | None = None
+    approvals: list[dict[str, Any]] = Field(default_factory=list)
+    rollout: dict[str, int] = Field(default_factory=dict)
+    started_at: str
+    finished_at: str | None = None
+    timeline: dict[str, str] = Field(default_factory=dict)
+    notified_at: str | None = None  # set by the one finalizer that sends the outcome notification
+    notes: list[str] = Field(default_factory=list)  # what happened after the outcome (a late decision)
+    revision_deregistered: bool = False  # new_task_definition was deregistered as older than keep_revisions
+    verdict_by: VerdictSource | None = None  # what decided the rollout: ECS's event or handoff's own check
+    ecs_reported_at: str | None = None  # when ECS reported the deployment COMPLETED or FAILED
+    gate: dict[str, str] = Field(default_factory=dict)  # what a release control holds it for (reason, opens_at)
+    override: dict[str, str] | None = None  # `handoff deploy-now`: who, why, when
+
+    @property
+    def object_version(self) -> str | None:
+        return self.source.object_version if self.source else None
+
+    @property
+    def approved_by(self) -> list[str]:
+        return [str(v["approver"]) for v in self.approvals if v.get("decision") == VoteDecision.APPROVE]
+
+    def summary(self) -> dict[str, Any]:
+        """The stable JSON shape the CLI prints (`handoff history --json`)."""
+        return {
+            "id": self.id,
+            "env": self.env,
+            "service": self.service,
+            "outcome": self.outcome.value,
+            "reason": self.reason,
+            "phase": self.phase.value if self.phase else "",
+            "object_version": self.object_version,
+            "requester": self.source.requester if self.source else None,
+            "images": [c.model_dump() for c in self.images],
+            "base_task_definition": self.base_task_definition,
+            "task_definition": self.new_task_definition,
+            "previous_task_definition": self.previous_task_definition,
+            "ecs_deployment_id": self.ecs_deployment_id,
+            "approval_id": self.approval_id,
+            "approvals": self.approvals,
+            "approved_by": self.approved_by,
+            "rollout": self.rollout,
+            "verdict_by": self.verdict_by.value if self.verdict_by else None,
+            "ecs_reported_at": self.ecs_reported_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "timeline": self.timeline,
+        }
