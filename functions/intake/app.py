@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -19,4 +18,4 @@ settings = IntakeSettings.from_env()  # cold start: a variable template.yaml for
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = Intake(settings).handle(event)
     metrics.add_metric(name=f"Intake{result.action.title()}", unit=MetricUnit.Count, value=1)
-    return asdict(result)
+    return result.model_dump(mode="json")

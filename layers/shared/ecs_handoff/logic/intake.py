@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from pydantic import ValidationError
@@ -21,6 +21,7 @@ from ecs_handoff.models import (
     DeploymentRecord,
     DeploymentRequest,
     ImageDefinition,
+    Model,
     Outcome,
     Phase,
     ServiceConfig,
@@ -46,14 +47,20 @@ from ecs_handoff.taskdef import (
 KEY_SUFFIX = "imagedefinitions.json.zip"
 
 
-@dataclass
-class IntakeResult:
-    """What the intake did with one event: STARTED, DUPLICATE, INVALID, STALE or IGNORED."""
+class IntakeAction(StrEnum):
+    STARTED = "STARTED"  # the workflow runs
+    DUPLICATE = "DUPLICATE"  # a redelivered event: already started or refused
+    INVALID = "INVALID"  # refused, recorded, notified
+    STALE = "STALE"  # older than an upload already handled: recorded SUPERSEDED
+    IGNORED = "IGNORED"  # not an upload handoff deploys (another bucket, another key)
 
-    action: str
+
+class IntakeResult(Model):
+    """What the intake did with one event (the intake function's output)."""
+
+    action: IntakeAction
     reason: str
     deployment_id: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 def service_id_from_key(key: str) -> str | None:
@@ -114,7 +121,7 @@ class Intake:
 
     def _ignored(self, reason: str, **context: Any) -> IntakeResult:
         logger.info("event ignored", reason=reason, **context)
-        return IntakeResult(action="IGNORED", reason=reason)
+        return IntakeResult(action=IntakeAction.IGNORED, reason=reason)
 
     def _intake(self, service_id: str, source: Source) -> IntakeResult:
         safe_service = service_id if SERVICE_ID_PATTERN.match(service_id) else "_invalid"
@@ -164,10 +171,12 @@ class Intake:
             # A redelivered event, or a retry after a failure between writing the record and the start.
             logger.info("duplicate event, deployment already started", deployment_id=deployment_id)
             return IntakeResult(
-                action="DUPLICATE", reason="this upload is already being deployed", deployment_id=deployment_id
+                action=IntakeAction.DUPLICATE,
+                reason="this upload is already being deployed",
+                deployment_id=deployment_id,
             )
         logger.info("deployment started", deployment_id=deployment_id, service=service_id, version=version)
-        return IntakeResult(action="STARTED", reason="deployment started", deployment_id=deployment_id)
+        return IntakeResult(action=IntakeAction.STARTED, reason="deployment started", deployment_id=deployment_id)
 
     def _validate(
         self, deployment_id: str, service_id: str, source: Source, record: DeploymentRecord
@@ -233,10 +242,12 @@ class Intake:
         record.finished_at = iso(utcnow())
         record.timeline[Phase.FINISHED] = record.finished_at
         if not self.records.create(record):
-            return IntakeResult(action="DUPLICATE", reason="this upload was already refused", deployment_id=record.id)
+            return IntakeResult(
+                action=IntakeAction.DUPLICATE, reason="this upload was already refused", deployment_id=record.id
+            )
         logger.warning("artifact refused", deployment_id=record.id, reason=reason)
         self._notify(record)
-        return IntakeResult(action="INVALID", reason=reason, deployment_id=record.id)
+        return IntakeResult(action=IntakeAction.INVALID, reason=reason, deployment_id=record.id)
 
     def _stale(self, record: DeploymentRecord, newest: str) -> IntakeResult:
         reason = (
@@ -247,7 +258,7 @@ class Intake:
         record.finished_at = iso(utcnow())
         if self.records.create(record):
             logger.warning("stale event ignored", deployment_id=record.id, newest_version=newest)
-        return IntakeResult(action="STALE", reason=reason, deployment_id=record.id)
+        return IntakeResult(action=IntakeAction.STALE, reason=reason, deployment_id=record.id)
 
     def _notify(self, record: DeploymentRecord) -> None:
         topic = self.settings.topic_arn
