@@ -166,7 +166,7 @@ def _entry(index: int, item: Any) -> ImageDefinition:
     problem = image_reference_problem(image)
     if problem:
         raise ArtifactRejected(f"{where} ({name}): image {image[:80]!r} {problem}")
-    return ImageDefinition(name=name, imageUri=image)
+    return ImageDefinition(name=name, image_uri=image)
 
 
 def image_reference_problem(image: str) -> str | None:

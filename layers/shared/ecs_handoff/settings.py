@@ -25,7 +25,7 @@ def variable(field: str) -> str:
 class FunctionSettings(BaseModel):
     """HANDOFF_ENV, which every function gets (template.yaml's Globals)."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", alias_generator=variable)
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     env: Setting
 
@@ -33,10 +33,12 @@ class FunctionSettings(BaseModel):
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
         environ = os.environ if environ is None else environ
         try:
-            return cls.model_validate({k: v for k, v in environ.items() if k.startswith(PREFIX)})
+            return cls.model_validate(
+                {k.removeprefix(PREFIX).lower(): v for k, v in environ.items() if k.startswith(PREFIX)}
+            )
         except ValidationError as exc:
             problems = "; ".join(
-                f"{error['loc'][0]} is {'not set' if error['type'] == 'missing' else 'empty or invalid'}"
+                f"{variable(str(error['loc'][0]))} is {'not set' if error['type'] == 'missing' else 'empty or invalid'}"
                 for error in exc.errors()
             )
             raise RuntimeError(f"{problems} for this function ({cls.__name__}); check template.yaml") from None

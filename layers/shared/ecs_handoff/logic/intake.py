@@ -296,7 +296,7 @@ def pin_images(
         repository, tag, digest = split_reference(image.image_uri, host)
         found = ecr.image_digest(registry_id, repository, tag, digest, ecr_client)
         if pin_digests and not digest:
-            pinned.append(ImageDefinition(name=image.name, imageUri=f"{host}/{repository}@{found}"))
+            pinned.append(ImageDefinition(name=image.name, image_uri=f"{host}/{repository}@{found}"))
             pinned_from[image.name] = image.image_uri
         else:
             pinned.append(image)
