@@ -87,7 +87,7 @@ def bench_deploy_step(aws: Any) -> dict[str, Any]:
         deployment_id = f"bench-{i}-{time.time_ns()}"
         # and the base it described and rendered, as it passes them in the request
         described = ecs.describe_task_definition(taskDefinition=base, include=["TAGS"])
-        definitions = [ImageDefinition(name=k, imageUri=v) for k, v in images.items()]
+        definitions = [ImageDefinition(name=k, image_uri=v) for k, v in images.items()]
         registration = render(
             described["taskDefinition"], described.get("tags", []), definitions, deployment_id, deployment_id
         )
@@ -264,7 +264,7 @@ def bench_burst(aws: Any) -> dict[str, Any]:
     records = {service: [world.wait("dev", i, timeout=300) for i in dep_ids] for service, dep_ids in ids.items()}
     drained = time.monotonic() - started
     correct = True
-    problems = []
+    problems: list[str] = []
     for service, recs in records.items():
         running = world.running("dev", service)["images"]["app"]
         if running != world.pinned(image(f"dev-{service}", "dev-3")):  # handoff deploys the digest
@@ -419,7 +419,7 @@ def bench_cost(aws: Any) -> dict[str, Any]:
     }
 
     def price(m: dict[str, float]) -> float:
-        return (
+        return float(
             m["lambda_invocations"] * p["lambda_usd_per_request"]
             + m["lambda_gb_seconds"] * p["lambda_arm64_usd_per_gb_second"]
             + m["state_transitions"] * p["stepfunctions_standard_usd_per_state_transition"]

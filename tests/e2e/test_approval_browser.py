@@ -30,7 +30,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def test_browser_approver_reads_the_change_and_approves(world: World, embedded: EmbeddedAws, tmp_path: Path):
+def test_browser_approver_reads_the_change_and_approves(world: World, embedded: EmbeddedAws, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     # GIVEN a prod release waiting for approval, and the link from alice's email

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import time
 import urllib.parse
+from typing import Any
 
 import pytest
 from ecs_handoff.approvals.links import LinkClaims, link
 from ecs_handoff.models import ApprovalStatus, Outcome
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
+from pytest import CaptureFixture
 
 ALICE, BOB = "alice@example.com", "bob@example.com"
 
@@ -36,7 +38,7 @@ def approval_status(embedded: EmbeddedAws, deployment_id: str) -> ApprovalStatus
     return ApprovalStatus(item["status"]["S"])
 
 
-def test_gate_each_approver_gets_an_own_link_without_the_task_token(world: World, embedded: EmbeddedAws):
+def test_gate_each_approver_gets_an_own_link_without_the_task_token(world: World, embedded: EmbeddedAws) -> None:
     running = world.running("prod", "api")["images"]["app-container"].rsplit("/", 1)[-1]
     deployment_id = release(world, "prod-1111111")
     alice, bob = world.approval_email(ALICE, deployment_id), world.approval_email(BOB, deployment_id)
@@ -58,7 +60,7 @@ def test_gate_each_approver_gets_an_own_link_without_the_task_token(world: World
     world.wait("prod", deployment_id)
 
 
-def test_gate_approve_deploys_and_records_who(world: World, embedded: EmbeddedAws):
+def test_gate_approve_deploys_and_records_who(world: World, embedded: EmbeddedAws) -> None:
     deployment_id = release(world, "prod-2222222")
     url = world.approval_link(ALICE, deployment_id)
     # GET only shows: twice, as a mail scanner would prefetch, and nothing changes
@@ -81,7 +83,7 @@ def test_gate_approve_deploys_and_records_who(world: World, embedded: EmbeddedAw
     assert world.running("prod", "api")["images"]["app-container"] == world.pinned(image("api", "prod-2222222"))
 
 
-def test_gate_reject_deploys_nothing_and_keeps_the_comment(world: World, embedded: EmbeddedAws):
+def test_gate_reject_deploys_nothing_and_keeps_the_comment(world: World, embedded: EmbeddedAws) -> None:
     before = world.running("prod", "api")["task_definition"]
     deployment_id = release(world, "prod-3333333")
     status, _ = world.decide(world.approval_link(BOB, deployment_id), "reject", "not during the sale")
@@ -95,7 +97,7 @@ def test_gate_reject_deploys_nothing_and_keeps_the_comment(world: World, embedde
     assert status == 409 and "bob@example.com" in page
 
 
-def test_gate_expires_when_nobody_decides(world: World, embedded: EmbeddedAws, registry):
+def test_gate_expires_when_nobody_decides(world: World, embedded: EmbeddedAws, registry: Any) -> None:
     registry("prod", "worker", approval_timeout_seconds=5)
     before = world.running("prod", "worker")["task_definition"]
     deployment_id = release(world, "prod-4444444", service="worker")
@@ -107,7 +109,7 @@ def test_gate_expires_when_nobody_decides(world: World, embedded: EmbeddedAws, r
     assert world.decide(world.approval_link(ALICE, deployment_id), "approve")[0] == 410
 
 
-def test_gate_newer_upload_supersedes_one_waiting(world: World, embedded: EmbeddedAws):
+def test_gate_newer_upload_supersedes_one_waiting(world: World, embedded: EmbeddedAws) -> None:
     older = release(world, "prod-5555555")
     old_link = world.approval_link(ALICE, older)
     newer = world.upload("prod", "api", artifact({"app-container": image("api", "prod-6666666")}))
@@ -121,7 +123,7 @@ def test_gate_newer_upload_supersedes_one_waiting(world: World, embedded: Embedd
     assert world.running("prod", "api")["images"]["app-container"] == world.pinned(image("api", "prod-6666666"))
 
 
-def test_gate_two_approvals_required(world: World, embedded: EmbeddedAws, registry):
+def test_gate_two_approvals_required(world: World, embedded: EmbeddedAws, registry: Any) -> None:
     registry("prod", "worker", approvals_required=2)
     deployment_id = release(world, "prod-7777777", service="worker")
     alice = world.approval_link(ALICE, deployment_id)
@@ -145,7 +147,9 @@ def test_gate_two_approvals_required(world: World, embedded: EmbeddedAws, regist
         ({"expires": "soon"}, 403),
     ],
 )
-def test_gate_tampered_links_are_refused_and_change_nothing(world: World, embedded: EmbeddedAws, tamper, status):
+def test_gate_tampered_links_are_refused_and_change_nothing(
+    world: World, embedded: EmbeddedAws, tamper: dict[str, str], status: int
+) -> None:
     deployment_id = release(world, "prod-8888888")
     url = world.approval_link(ALICE, deployment_id)
     parts = urllib.parse.urlsplit(url)
@@ -158,7 +162,7 @@ def test_gate_tampered_links_are_refused_and_change_nothing(world: World, embedd
     assert world.wait("prod", deployment_id).outcome is Outcome.REJECTED
 
 
-def test_gate_link_for_unknown_approval_is_404_and_bad_decision_400(world: World, embedded: EmbeddedAws):
+def test_gate_link_for_unknown_approval_is_404_and_bad_decision_400(world: World, embedded: EmbeddedAws) -> None:
     from ecs_handoff.aws.secrets import signing_key
 
     sm = embedded.client("secretsmanager")
@@ -172,7 +176,9 @@ def test_gate_link_for_unknown_approval_is_404_and_bad_decision_400(world: World
     world.wait("prod", deployment_id)
 
 
-def test_gate_operator_cli_approve_records_iam_identity(world: World, embedded: EmbeddedAws, capsys):
+def test_gate_operator_cli_approve_records_iam_identity(
+    world: World, embedded: EmbeddedAws, capsys: CaptureFixture[str]
+) -> None:
     from ecs_handoff_cli.main import main
 
     deployment_id = release(world, "prod-aaaa111")
@@ -190,7 +196,9 @@ def test_gate_operator_cli_approve_records_iam_identity(world: World, embedded: 
     assert "Already approved" in capsys.readouterr().err
 
 
-def test_gate_operator_cli_reject_and_unknown_approval(world: World, embedded: EmbeddedAws, capsys):
+def test_gate_operator_cli_reject_and_unknown_approval(
+    world: World, embedded: EmbeddedAws, capsys: CaptureFixture[str]
+) -> None:
     from ecs_handoff_cli.main import main
 
     deployment_id = release(world, "prod-bbbb222")
@@ -205,7 +213,7 @@ def test_gate_operator_cli_reject_and_unknown_approval(world: World, embedded: E
     assert main(["approve", "f" * 32, "--env", "prod"]) == 3
 
 
-def test_gate_oversized_form_is_400(world: World, embedded: EmbeddedAws):
+def test_gate_oversized_form_is_400(world: World, embedded: EmbeddedAws) -> None:
     deployment_id = release(world, "prod-dddd444")
     url = world.approval_link(ALICE, deployment_id)
     extra = {f"x{i}": "y" for i in range(20)}
@@ -215,7 +223,9 @@ def test_gate_oversized_form_is_400(world: World, embedded: EmbeddedAws):
     world.wait("prod", deployment_id)
 
 
-def test_gate_cli_refuses_a_principal_not_in_approver_principals(world: World, embedded: EmbeddedAws, registry, capsys):
+def test_gate_cli_refuses_a_principal_not_in_approver_principals(
+    world: World, embedded: EmbeddedAws, registry: Any, capsys: CaptureFixture[str]
+) -> None:
     from ecs_handoff_cli.main import main
 
     # GIVEN a service whose registry lets no IAM principal decide from the CLI
@@ -231,7 +241,9 @@ def test_gate_cli_refuses_a_principal_not_in_approver_principals(world: World, e
     world.wait("prod", deployment_id)
 
 
-def test_gate_cli_refuses_the_uploader_approving_their_own_upload(world: World, embedded: EmbeddedAws, capsys):
+def test_gate_cli_refuses_the_uploader_approving_their_own_upload(
+    world: World, embedded: EmbeddedAws, capsys: CaptureFixture[str]
+) -> None:
     from ecs_handoff_cli.main import main
 
     # GIVEN an upload made with `handoff upload` (it says who uploaded) by the same principal

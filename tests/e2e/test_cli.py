@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from ecs_handoff.models import Outcome
@@ -25,7 +27,9 @@ FIELDS = {
 }
 
 
-def test_cli_history_json_lists_newest_first_with_contract_fields(world: World, capsys: pytest.CaptureFixture[str]):
+def test_cli_history_json_lists_newest_first_with_contract_fields(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
     first = world.wait("dev", world.upload("dev", "api", artifact({"app-container": image("api", "dev-c1c1c1c")})))
     second = world.wait("dev", world.upload("dev", "api", artifact({"nginx": image("nginx", "1")})))
     capsys.readouterr()
@@ -38,31 +42,31 @@ def test_cli_history_json_lists_newest_first_with_contract_fields(world: World, 
     assert items[1]["object_version"] == first.object_version
 
 
-def test_cli_history_table_for_whole_environment(world: World, capsys: pytest.CaptureFixture[str]):
+def test_cli_history_table_for_whole_environment(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     world.wait("dev", world.upload("dev", "worker", artifact({"app": image("worker", "dev-d2d2d2d")})))
     assert main(["history", "--env", "dev", "--limit", "5"]) == 0
     out = capsys.readouterr().out
     assert "SUCCEEDED" in out and "worker" in out
 
 
-def test_cli_unknown_env_is_exit_3_with_one_line(world: World, capsys: pytest.CaptureFixture[str]):
+def test_cli_unknown_env_is_exit_3_with_one_line(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["history", "--env", "qa"]) == 3
     err = capsys.readouterr().err
     assert err.startswith("handoff: error: environment 'qa' has no stack handoff-qa") and err.count("\n") == 1
 
 
-def test_cli_unknown_service_is_exit_3(world: World, capsys: pytest.CaptureFixture[str]):
+def test_cli_unknown_service_is_exit_3(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["history", "--env", "dev", "--service", "billing"]) == 3
     assert "service 'billing' is not registered in dev; registered: api, worker" in capsys.readouterr().err
 
 
-def test_cli_usage_error_is_exit_2(capsys: pytest.CaptureFixture[str]):
+def test_cli_usage_error_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         main(["history"])
     assert info.value.code == 2
 
 
-def write_images(tmp_path, tag: str, container: str = "app") -> str:
+def write_images(tmp_path: Path, tag: str, container: str = "app") -> str:
     """An imagedefinitions.json for the worker, its image pushed to ECR as CI would."""
     import boto3
 
@@ -72,7 +76,7 @@ def write_images(tmp_path, tag: str, container: str = "app") -> str:
     return str(path)
 
 
-def test_cli_upload_watch_status_history(world: World, tmp_path, capsys: pytest.CaptureFixture[str]):
+def test_cli_upload_watch_status_history(world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # upload as CI would, and return at once
     path = write_images(tmp_path, "dev-cli0001")
     assert main(["upload", path, "--env", "dev", "--service", "worker", "--json", "--no-wait"]) == 0
@@ -95,7 +99,7 @@ def test_cli_upload_watch_status_history(world: World, tmp_path, capsys: pytest.
     assert json.loads(capsys.readouterr().out)[0]["id"] == uploaded["deployment_id"]
 
 
-def test_cli_watch_exits_1_on_failure(world: World, tmp_path, capsys: pytest.CaptureFixture[str]):
+def test_cli_watch_exits_1_on_failure(world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # upload follows the deployment by default, like watch: exit 1, the final record as JSON
     path = write_images(tmp_path, "fail-cli0002")
     assert main(["upload", path, "--env", "dev", "--service", "worker", "--json", "--interval", "0.1"]) == 1
@@ -105,7 +109,9 @@ def test_cli_watch_exits_1_on_failure(world: World, tmp_path, capsys: pytest.Cap
     assert "FAILED: ECS reports the rollout FAILED" in capsys.readouterr().out
 
 
-def test_cli_rollback_returns_the_previous_images(world: World, tmp_path, capsys: pytest.CaptureFixture[str]):
+def test_cli_rollback_returns_the_previous_images(
+    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     for tag in ("dev-roll0001", "dev-roll0002"):
         assert main(["upload", write_images(tmp_path, tag), "--env", "dev", "--service", "worker", "--json"]) == 0
         assert json.loads(capsys.readouterr().out)["outcome"] == "SUCCEEDED"
@@ -115,7 +121,7 @@ def test_cli_rollback_returns_the_previous_images(world: World, tmp_path, capsys
     assert world.running("dev", "worker")["images"]["app"] == world.pinned(image("worker", "dev-roll0001"))
 
 
-def test_cli_rerun_makes_exactly_one_more_deployment(world: World, capsys: pytest.CaptureFixture[str]):
+def test_cli_rerun_makes_exactly_one_more_deployment(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     before = world.records("dev").history("dev", "worker", 200)
     assert main(["rerun", "--env", "dev", "--service", "worker", "--json", "--no-wait"]) == 0
     deployment_id = json.loads(capsys.readouterr().out)["deployment_id"]
@@ -125,13 +131,13 @@ def test_cli_rerun_makes_exactly_one_more_deployment(world: World, capsys: pytes
     assert len(after) == len(before) + 1 and after[0].id == deployment_id
 
 
-def test_cli_rollback_with_nothing_to_roll_back_to_is_refused(world: World, capsys: pytest.CaptureFixture[str]):
+def test_cli_rollback_with_nothing_to_roll_back_to_is_refused(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     # (no SUCCEEDED deployment yet, or only one whose previous revision's images are not in this ECR)
     assert main(["rollback", "--env", "prod", "--service", "worker"]) == 1
     assert "refuse" in capsys.readouterr().err
 
 
-def test_cli_diff_and_bad_input(world: World, tmp_path, capsys: pytest.CaptureFixture[str]):
+def test_cli_diff_and_bad_input(world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["diff", write_images(tmp_path, "dev-diff0001"), "--env", "dev", "--service", "worker", "--json"]) == 0
     containers = {c["container"]: c for c in json.loads(capsys.readouterr().out)["containers"]}
     assert containers["app"]["change"] == "changes" and containers["log-router"]["change"] == "unchanged"
@@ -145,7 +151,7 @@ def test_cli_diff_and_bad_input(world: World, tmp_path, capsys: pytest.CaptureFi
     assert main(["status", "--env", "qa"]) == 3
 
 
-def test_cli_print_ci_shows_the_minimal_policy(world: World, capsys: pytest.CaptureFixture[str]):
+def test_cli_print_ci_shows_the_minimal_policy(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["upload", "--env", "dev", "--service", "api", "--print-ci"]) == 0
     out = capsys.readouterr().out
     assert "aws s3 cp imagedefinitions.json.zip s3://dev-ecsdef-123456789012/api/imagedefinitions.json.zip" in out
@@ -156,8 +162,8 @@ def test_cli_print_ci_shows_the_minimal_policy(world: World, capsys: pytest.Capt
 
 
 def test_history_is_one_line_per_deployment_at_80_columns(
-    world: World, tmp_path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-):
+    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     # GIVEN deployments with long image references and a refusal with a long reason
     long_tag = "dev-" + "0123456789abcdef" * 4
     world.wait("dev", world.upload("dev", "api", artifact({"app-container": image("api", long_tag)})))
@@ -184,7 +190,7 @@ def test_history_is_one_line_per_deployment_at_80_columns(
 
 def test_status_and_watch_show_whom_a_prod_deployment_waits_for(
     world: World, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     deployment_id = world.upload("prod", "api", artifact({"app-container": image("api", "prod-wait0001")}))
     record = world.wait_phase("prod", deployment_id, "awaiting_approval")
     monkeypatch.setenv("COLUMNS", "80")
@@ -213,8 +219,8 @@ def test_status_and_watch_show_whom_a_prod_deployment_waits_for(
 
 
 def test_upload_refuses_what_the_intake_would_and_uploads_nothing(
-    world: World, tmp_path, capsys: pytest.CaptureFixture[str]
-):
+    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     s3 = world.aws.client("s3")
     bucket, key = "dev-ecsdef-123456789012", "worker/imagedefinitions.json.zip"
 
@@ -245,7 +251,7 @@ def test_upload_refuses_what_the_intake_would_and_uploads_nothing(
     assert versions() == before
 
 
-def test_watch_of_an_unknown_id_fails_at_once(world: World, capsys: pytest.CaptureFixture[str]):
+def test_watch_of_an_unknown_id_fails_at_once(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     # an id no upload carries is refused without waiting for an intake (the wait would be 30 s)
     assert main(["watch", "api-typo1234", "--env", "dev", "--wait-for-intake", "600"]) == 3
     assert "deployment 'api-typo1234' not found in dev: no record and no upload of that id" in capsys.readouterr().err
@@ -253,7 +259,7 @@ def test_watch_of_an_unknown_id_fails_at_once(world: World, capsys: pytest.Captu
     assert "not found in any environment" in capsys.readouterr().err
 
 
-def test_unrelated_handoff_stacks_do_not_break_status(world: World, capsys: pytest.CaptureFixture[str]):
+def test_unrelated_handoff_stacks_do_not_break_status(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     cloudformation = world.aws.client("cloudformation")
     template = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}, "Outputs": {"Name": {"Value": "x"}}}
     cloudformation.create_stack(StackName="handoff-website", TemplateBody=json.dumps(template))
@@ -266,7 +272,9 @@ def test_unrelated_handoff_stacks_do_not_break_status(world: World, capsys: pyte
         cloudformation.delete_stack(StackName="handoff-website")
 
 
-def test_first_deployment_rolls_back_to_the_revision_before_it(world: World, capsys: pytest.CaptureFixture[str]):
+def test_first_deployment_rolls_back_to_the_revision_before_it(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
     from ecs_handoff_embedded.world import add_simple_service
 
     # GIVEN a service Terraform just added, running its own revision, and handoff's first deployment of it
@@ -307,7 +315,7 @@ def aws_environment() -> Iterator[None]:
     reset_clients()
 
 
-def test_command_line_habits(world: World, capsys: pytest.CaptureFixture[str], aws_environment: None):
+def test_command_line_habits(world: World, capsys: pytest.CaptureFixture[str], aws_environment: None) -> None:
     from ecs_handoff_cli.main import build_parser
 
     # --limit 0 is a usage error, not "no deployments"
@@ -338,9 +346,9 @@ def test_command_line_habits(world: World, capsys: pytest.CaptureFixture[str], a
     assert "no-such-profile" in capsys.readouterr().err
 
 
-def _subcommands(parser, prefix: str = "handoff"):
-    import argparse
-
+def _subcommands(
+    parser: argparse.ArgumentParser, prefix: str = "handoff"
+) -> Iterator[tuple[str, argparse.ArgumentParser]]:
     yield prefix, parser
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):

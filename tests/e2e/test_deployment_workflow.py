@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 from ecs_handoff.models import Outcome
 from ecs_handoff_embedded.gaps import next_sequencer
@@ -17,7 +18,7 @@ NEW = {"app-container": image("api", "dev-4f2a9c1"), "nginx-container": image("a
 RULE = "handoff-dev-artifact-uploaded"
 
 
-def execution(aws: EmbeddedAws, env: str, deployment_id: str) -> dict:
+def execution(aws: EmbeddedAws, env: str, deployment_id: str) -> dict[str, Any]:
     arn = aws.stacks[env].state_machine_arn.replace(":stateMachine:", ":execution:") + ":" + deployment_id
     sfn = aws.client("stepfunctions")
     for _ in range(100):
@@ -33,7 +34,7 @@ def errors_in_history(aws: EmbeddedAws, execution_arn: str) -> list[str]:
     return [e["lambdaFunctionFailedEventDetails"]["error"] for e in events if e["type"] == "LambdaFunctionFailed"]
 
 
-def test_workflow_success_deploys_new_images_and_records_each_phase(world: World, embedded: EmbeddedAws):
+def test_workflow_success_deploys_new_images_and_records_each_phase(world: World, embedded: EmbeddedAws) -> None:
     # GIVEN dev api on Terraform's revision  WHEN CI uploads new images
     before = world.running("dev", "api")
     record = world.wait("dev", world.upload("dev", "api", artifact(NEW)))
@@ -47,7 +48,9 @@ def test_workflow_success_deploys_new_images_and_records_each_phase(world: World
     assert execution(embedded, "dev", record.id)["status"] == "SUCCEEDED"
 
 
-def test_workflow_rollout_failed_is_failure_and_service_is_back_on_last_good(world: World, embedded: EmbeddedAws):
+def test_workflow_rollout_failed_is_failure_and_service_is_back_on_last_good(
+    world: World, embedded: EmbeddedAws
+) -> None:
     good = world.running("dev", "api")
     record = world.wait("dev", world.upload("dev", "api", artifact({"app-container": image("api", "fail-6c4f1e3")})))
     # THEN a circuit-breaker rollback is FAILED, never "stable = success"
@@ -57,7 +60,7 @@ def test_workflow_rollout_failed_is_failure_and_service_is_back_on_last_good(wor
     assert execution(embedded, "dev", record.id)["status"] == "FAILED"
 
 
-def test_workflow_rollout_timeout_rolls_back_itself(world: World, embedded: EmbeddedAws, registry):
+def test_workflow_rollout_timeout_rolls_back_itself(world: World, embedded: EmbeddedAws, registry: Any) -> None:
     # GIVEN a rollout that never finishes and a 5 s rollout timeout
     registry("dev", "worker", rollout_timeout_seconds=5)
     embedded.rollout_seconds = 600
@@ -71,7 +74,7 @@ def test_workflow_rollout_timeout_rolls_back_itself(world: World, embedded: Embe
     assert world.running("dev", "worker")["task_definition"] == good["task_definition"]
 
 
-def test_workflow_transient_error_is_retried_with_backoff(world: World, embedded: EmbeddedAws):
+def test_workflow_transient_error_is_retried_with_backoff(world: World, embedded: EmbeddedAws) -> None:
     # GIVEN the deploy function fails once with the project's transient error
     assert embedded.runner is not None
     embedded.runner.inject_failure("handoff-dev-deploy", "TransientAwsError", "ECS is throttling (ThrottlingException)")
@@ -81,7 +84,7 @@ def test_workflow_transient_error_is_retried_with_backoff(world: World, embedded
     assert errors_in_history(embedded, execution(embedded, "dev", record.id)["executionArn"]) == ["TransientAwsError"]
 
 
-def test_workflow_deploy_failure_is_failed_and_service_unchanged(world: World, embedded: EmbeddedAws):
+def test_workflow_deploy_failure_is_failed_and_service_unchanged(world: World, embedded: EmbeddedAws) -> None:
     assert embedded.runner is not None
     before = world.running("dev", "api")
     embedded.runner.inject_failure(
@@ -93,7 +96,7 @@ def test_workflow_deploy_failure_is_failed_and_service_unchanged(world: World, e
     assert world.running("dev", "api")["task_definition"] == before["task_definition"]
 
 
-def test_workflow_invalid_artifact_deploys_nothing_and_notifies(world: World, embedded: EmbeddedAws):
+def test_workflow_invalid_artifact_deploys_nothing_and_notifies(world: World, embedded: EmbeddedAws) -> None:
     before = world.running("dev", "api")
     record = world.wait("dev", world.upload("dev", "api", artifact({"nginx": image("nginx", "1.27")})))
     assert record.outcome is Outcome.INVALID
@@ -105,7 +108,7 @@ def test_workflow_invalid_artifact_deploys_nothing_and_notifies(world: World, em
     assert len(notices) == 1 and "container 'nginx' is not in task definition" in notices[0]
 
 
-def test_workflow_lock_held_waits_for_running_deployment(world: World, embedded: EmbeddedAws):
+def test_workflow_lock_held_waits_for_running_deployment(world: World, embedded: EmbeddedAws) -> None:
     # GIVEN a deployment rolling out slowly
     embedded.rollout_seconds = 2.5
     first = world.upload("dev", "worker", artifact({"app": image("worker", "dev-aaaaaaa")}))
@@ -120,7 +123,7 @@ def test_workflow_lock_held_waits_for_running_deployment(world: World, embedded:
     assert world.running("dev", "worker")["images"]["app"] == world.pinned(image("worker", "dev-bbbbbbb"))
 
 
-def test_workflow_duplicate_event_starts_one_deployment(world: World, embedded: EmbeddedAws):
+def test_workflow_duplicate_event_starts_one_deployment(world: World, embedded: EmbeddedAws) -> None:
     # GIVEN an upload whose event EventBridge delivers twice
     events, lam = embedded.client("events"), embedded.client("lambda")
     events.disable_rule(Name=RULE)
@@ -149,7 +152,7 @@ def test_workflow_duplicate_event_starts_one_deployment(world: World, embedded: 
     assert names.count(record.id) == 1
 
 
-def test_workflow_stale_event_is_ignored(world: World, embedded: EmbeddedAws):
+def test_workflow_stale_event_is_ignored(world: World, embedded: EmbeddedAws) -> None:
     events, lam = embedded.client("events"), embedded.client("lambda")
     key = "worker/imagedefinitions.json.zip"
     events.disable_rule(Name=RULE)
@@ -165,7 +168,7 @@ def test_workflow_stale_event_is_ignored(world: World, embedded: EmbeddedAws):
     finally:
         events.enable_rule(Name=RULE)
 
-    def deliver(version: str, sequencer: str) -> dict:
+    def deliver(version: str, sequencer: str) -> dict[str, Any]:
         event = s3_event("dev-ecsdef-123456789012", key, version, sequencer)
         return dict(
             json.loads(lam.invoke(FunctionName="handoff-dev-intake", Payload=json.dumps(event))["Payload"].read())
@@ -182,7 +185,7 @@ def test_workflow_stale_event_is_ignored(world: World, embedded: EmbeddedAws):
     assert world.running("dev", "worker")["images"]["app"] == world.pinned(image("worker", "dev-newer00"))
 
 
-def test_workflow_rerun_same_metadata_makes_a_second_deployment(world: World, embedded: EmbeddedAws):
+def test_workflow_rerun_same_metadata_makes_a_second_deployment(world: World, embedded: EmbeddedAws) -> None:
     # GIVEN a deployment that succeeded
     body = artifact({"app": image("worker", "dev-e5e5e5e")})
     first = world.wait("dev", world.upload("dev", "worker", body))

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
-def test_cli_md_session_is_what_the_commands_print_now():
+def test_cli_md_session_is_what_the_commands_print_now() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HANDOFF_", "MOTO_"))}
     done = subprocess.run(
         [sys.executable, "-m", "ecs_handoff_embedded.cli_session", "--check"],
@@ -27,7 +27,7 @@ def test_cli_md_session_is_what_the_commands_print_now():
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
 
 
-def test_every_link_in_the_docs_stays_in_this_repository():
+def test_every_link_in_the_docs_stays_in_this_repository() -> None:
     pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
     outside = []
     for page in pages:

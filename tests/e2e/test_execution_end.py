@@ -35,7 +35,8 @@ def lock_item(aws: EmbeddedAws, env: str, service: str) -> dict[str, Any] | None
     item = aws.client("dynamodb").get_item(
         TableName=f"handoff-{env}-state", Key={"pk": {"S": f"lock#{service}"}}, ConsistentRead=True
     )
-    return item.get("Item")
+    found: dict[str, Any] | None = item.get("Item")
+    return found
 
 
 def execution_ended(aws: EmbeddedAws, execution_arn: str, timeout: float = 10.0) -> str:

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 from ecs_handoff.errors import TransientAwsError
-from ecs_handoff.models import Outcome
+from ecs_handoff.models import Outcome, Phase
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
+from pytest import MonkeyPatch
 
 
 @contextmanager
@@ -57,7 +58,9 @@ def revisions(world: World, family: str) -> list[str]:
         ("dynamodb", "update_item"),
     ],
 )
-def test_fault_throttling_is_retried_and_the_deployment_is_still_correct(world: World, service: str, method: str):
+def test_fault_throttling_is_retried_and_the_deployment_is_still_correct(
+    world: World, service: str, method: str
+) -> None:
     from moto.dynamodb.models import DynamoDBBackend
     from moto.ecs.models import EC2ContainerServiceBackend
 
@@ -73,7 +76,7 @@ def test_fault_throttling_is_retried_and_the_deployment_is_still_correct(world: 
     assert world.running("dev", "worker")["images"]["app"] == world.pinned(image("worker", tag))
 
 
-def test_fault_step_functions_throttling_on_start_is_retried(world: World):
+def test_fault_step_functions_throttling_on_start_is_retried(world: World) -> None:
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
     with failing(StepFunctionsParserBackend, "start_execution", "ThrottlingException", times=2) as calls:
@@ -81,7 +84,9 @@ def test_fault_step_functions_throttling_on_start_is_retried(world: World):
     assert record.outcome is Outcome.SUCCEEDED and calls[0] >= 3
 
 
-def test_fault_deploy_dies_after_register_and_is_retried_without_doubling(world: World, monkeypatch):
+def test_fault_deploy_dies_after_register_and_is_retried_without_doubling(
+    world: World, monkeypatch: MonkeyPatch
+) -> None:
     import ecs_handoff.aws.ecs as ecs_access
     from moto.ecs.models import EC2ContainerServiceBackend
 
@@ -99,11 +104,12 @@ def test_fault_deploy_dies_after_register_and_is_retried_without_doubling(world:
     before = revisions(world, "dev-worker")
     update_calls: list[Any] = []
     real_update = EC2ContainerServiceBackend.update_service
-    monkeypatch.setattr(
-        EC2ContainerServiceBackend,
-        "update_service",
-        lambda self, props: update_calls.append(1) or real_update(self, props),
-    )
+
+    def counted_update(self: Any, props: Any) -> Any:
+        update_calls.append(1)
+        return real_update(self, props)
+
+    monkeypatch.setattr(EC2ContainerServiceBackend, "update_service", counted_update)
     record = world.wait("dev", world.upload("dev", "worker", artifact({"app": image("worker", "dev-retry01")})))
     # THEN Step Functions retried it: one new revision, one UpdateService, SUCCEEDED
     assert record.outcome is Outcome.SUCCEEDED, record.reason
@@ -112,7 +118,7 @@ def test_fault_deploy_dies_after_register_and_is_retried_without_doubling(world:
     assert len(update_calls) == 1
 
 
-def test_fault_update_service_refused_is_failed_and_service_unchanged(world: World):
+def test_fault_update_service_refused_is_failed_and_service_unchanged(world: World) -> None:
     from moto.ecs.models import EC2ContainerServiceBackend
 
     before = world.running("dev", "worker")["task_definition"]
@@ -124,7 +130,7 @@ def test_fault_update_service_refused_is_failed_and_service_unchanged(world: Wor
     assert world.running("dev", "worker")["task_definition"] == before
 
 
-def test_fault_lock_holder_dies_and_the_next_deployment_takes_over(world: World, embedded: EmbeddedAws):
+def test_fault_lock_holder_dies_and_the_next_deployment_takes_over(world: World, embedded: EmbeddedAws) -> None:
     # GIVEN a deployment stuck rolling out, whose execution is then stopped by hand (it never unlocks)
     embedded.rollout_seconds = 600
     stuck = world.upload("dev", "worker", artifact({"app": image("worker", "dev-stuck00")}))
@@ -139,7 +145,9 @@ def test_fault_lock_holder_dies_and_the_next_deployment_takes_over(world: World,
     assert world.running("dev", "worker")["images"]["app"] == world.pinned(image("worker", "dev-after00"))
 
 
-def test_fault_twenty_uploads_in_a_second_are_serialised_and_the_newest_wins(world: World, embedded: EmbeddedAws):
+def test_fault_twenty_uploads_in_a_second_are_serialised_and_the_newest_wins(
+    world: World, embedded: EmbeddedAws
+) -> None:
     embedded.rollout_seconds = 0.3
     # back to back, in order (about a second here; how fast is for `make bench`, not for a test to assert)
     ids = [world.upload("dev", "worker", artifact({"app": image("worker", f"dev-burst{i:02d}")})) for i in range(20)]
@@ -154,7 +162,7 @@ def test_fault_twenty_uploads_in_a_second_are_serialised_and_the_newest_wins(wor
     assert all(a_end <= b_start for (_, a_end), (b_start, _) in itertools.pairwise(ran))
 
 
-def test_fault_fifty_services_uploading_at_once_all_deploy(world: World, embedded: EmbeddedAws):
+def test_fault_fifty_services_uploading_at_once_all_deploy(world: World, embedded: EmbeddedAws) -> None:
     # GIVEN 50 services Terraform registered
     from ecs_handoff_embedded.world import add_simple_service
 
@@ -172,16 +180,16 @@ def test_fault_fifty_services_uploading_at_once_all_deploy(world: World, embedde
 
 
 def test_fault_deploy_dies_between_update_service_and_record_and_the_retry_finds_what_it_did(
-    world: World, embedded: EmbeddedAws, monkeypatch
-):
+    world: World, embedded: EmbeddedAws, monkeypatch: MonkeyPatch
+) -> None:
     from ecs_handoff.aws.records import DeploymentRecords
 
     # GIVEN the deploy function dies after RegisterTaskDefinition and UpdateService, before its record write
     original = DeploymentRecords.update
     deaths = [0]
 
-    def dies_once(self: Any, deployment_id: str, phase: str | None = None, **kwargs: Any) -> None:
-        if phase == "deploying" and deaths[0] == 0:
+    def dies_once(self: Any, deployment_id: str, phase: Phase | None = None, **kwargs: Any) -> None:
+        if phase is Phase.DEPLOYING and deaths[0] == 0:
             deaths[0] += 1
             raise TransientAwsError("the sandbox died before recording the new revision")
         original(self, deployment_id, phase=phase, **kwargs)

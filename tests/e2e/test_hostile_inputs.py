@@ -9,6 +9,7 @@ import json
 import os
 import zipfile
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from ecs_handoff.models import SERVICE_ID_PATTERN, Outcome, execution_name
@@ -58,7 +59,7 @@ class Case:
     body: bytes = b""
     expect: str = ""  # substring of the INVALID reason; "" means the event must be ignored
     key: str = "api/imagedefinitions.json.zip"
-    event: dict | None = None  # delivered straight to the intake instead of uploading
+    event: dict[str, Any] | None = None  # delivered straight to the intake instead of uploading
 
 
 CASES = [
@@ -122,14 +123,16 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def corpus(embedded: EmbeddedAws) -> dict[str, object]:
+def corpus(embedded: EmbeddedAws) -> dict[str, Any]:
     """Runs every case once through the embedded AWS; the tests below read the results."""
     world = World(embedded)
     lam = embedded.client("lambda")
     ecs = embedded.client("ecs")
     revisions_before = ecs.list_task_definitions(familyPrefix="dev-api")["taskDefinitionArns"]
     running_before = world.running("dev", "api")["task_definition"]
-    errors_before = sum(1 for i in embedded.runner.invocations if i.error)  # type: ignore[union-attr]
+    runner = embedded.runner
+    assert runner is not None
+    errors_before = len([i for i in runner.invocations if i.error])
     results: dict[str, object] = {}
     for case in CASES:
         if case.event is not None:
@@ -144,7 +147,7 @@ def corpus(embedded: EmbeddedAws) -> dict[str, object]:
     assert embedded.wait_idle(30)
     return {
         "results": results,
-        "crashes": sum(1 for i in embedded.runner.invocations if i.error) - errors_before,  # type: ignore[union-attr]
+        "crashes": len([i for i in runner.invocations if i.error]) - errors_before,
         "revisions_before": revisions_before,
         "revisions_after": ecs.list_task_definitions(familyPrefix="dev-api")["taskDefinitionArns"],
         "running_before": running_before,
@@ -152,12 +155,12 @@ def corpus(embedded: EmbeddedAws) -> dict[str, object]:
     }
 
 
-def test_hostile_corpus_has_at_least_30_cases():
+def test_hostile_corpus_has_at_least_30_cases() -> None:
     assert len(CASES) >= 30
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_hostile_case_is_refused_with_a_reason_or_ignored(corpus: dict, case: Case):
+def test_hostile_case_is_refused_with_a_reason_or_ignored(corpus: dict[str, Any], case: Case) -> None:
     result = corpus["results"][case.name]
     if case.expect:
         assert result.outcome is Outcome.INVALID, result.reason
@@ -167,19 +170,19 @@ def test_hostile_case_is_refused_with_a_reason_or_ignored(corpus: dict, case: Ca
         assert result["action"] == "IGNORED", result
 
 
-def test_hostile_corpus_deployed_nothing_and_crashed_nothing(corpus: dict):
+def test_hostile_corpus_deployed_nothing_and_crashed_nothing(corpus: dict[str, Any]) -> None:
     assert corpus["crashes"] == 0
     assert corpus["revisions_after"] == corpus["revisions_before"]
     assert corpus["running_after"] == corpus["running_before"]
 
 
-def test_hostile_corpus_then_a_good_artifact_still_deploys(corpus: dict, world: World):
+def test_hostile_corpus_then_a_good_artifact_still_deploys(corpus: dict[str, Any], world: World) -> None:
     record = world.wait("dev", world.upload("dev", "api", artifact({"app-container": GOOD_IMAGE})))
     assert record.outcome is Outcome.SUCCEEDED
     assert world.running("dev", "api")["images"]["app-container"] == world.pinned(GOOD_IMAGE)
 
 
-def test_hostile_replayed_event_starts_nothing_new(embedded: EmbeddedAws, world: World):
+def test_hostile_replayed_event_starts_nothing_new(embedded: EmbeddedAws, world: World) -> None:
     # a replayed event (same version, same sequencer) after it was handled starts nothing new
     body = artifact({"app": image("worker", "dev-1")})
     world.push(body)

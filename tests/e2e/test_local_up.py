@@ -19,7 +19,7 @@ from tests.helpers import artifact, image
 HANDOFF = [sys.executable, "-m", "ecs_handoff_cli"]
 
 
-def test_local_up_serves_uploads_from_another_process(tmp_path: Path):
+def test_local_up_serves_uploads_from_another_process(tmp_path: Path) -> None:
     # GIVEN `handoff local up` running in its own process
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HANDOFF_", "MOTO_"))}
     log = (tmp_path / "server.log").open("w")
@@ -44,7 +44,7 @@ def test_local_up_serves_uploads_from_another_process(tmp_path: Path):
 
         # WHEN this process uploads with plain boto3, as CI would
         def client(service: str) -> Any:
-            return boto3.client(
+            return boto3.client(  # type: ignore[call-overload]  # the stubs type each service name separately
                 service,
                 endpoint_url=local["aws_endpoint"],
                 region_name=local["region"],

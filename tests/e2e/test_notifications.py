@@ -33,7 +33,9 @@ def chat_cards(embedded: EmbeddedAws, deployment_id: str, timeout: float = 10.0)
         time.sleep(0.05)
 
 
-def test_outcome_reaches_email_as_text_and_chat_as_a_card(world: World, embedded: EmbeddedAws, chat_channel: None):
+def test_outcome_reaches_email_as_text_and_chat_as_a_card(
+    world: World, embedded: EmbeddedAws, chat_channel: None
+) -> None:
     images = {"app-container": image("api", "dev-chat001")}
     record = world.wait("dev", world.upload("dev", "api", artifact(images)))
     assert record.outcome is Outcome.SUCCEEDED
@@ -56,7 +58,7 @@ def test_outcome_reaches_email_as_text_and_chat_as_a_card(world: World, embedded
     assert card["metadata"]["threadId"] == "handoff-dev-api"
 
 
-def test_refusal_text_cannot_ping_a_channel(world: World, embedded: EmbeddedAws, chat_channel: None):
+def test_refusal_text_cannot_ping_a_channel(world: World, embedded: EmbeddedAws, chat_channel: None) -> None:
     # a refused upload whose reason quotes what CI sent: a Slack mention in it stays text
     record = world.wait("dev", world.upload("dev", "api", artifact({"<!channel>": image("api", "dev-chat002")})))
     assert record.outcome is Outcome.INVALID

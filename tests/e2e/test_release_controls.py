@@ -15,6 +15,7 @@ from ecs_handoff.logic import gate
 from ecs_handoff.models import DeploymentRecord, Outcome
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
+from pytest import CaptureFixture, MonkeyPatch
 
 from tests.e2e.test_execution_end import history
 from tests.e2e.test_history_budget import gaps_between
@@ -63,7 +64,9 @@ def wait_for(world: World, deployment_id: str, phase: str) -> DeploymentRecord:
     return record
 
 
-def test_outside_the_window_it_waits_and_deploys_when_the_window_opens(world: World, registry, clock: Clock):
+def test_outside_the_window_it_waits_and_deploys_when_the_window_opens(
+    world: World, registry: Any, clock: Clock
+) -> None:
     # GIVEN weekdays 10:00-17:00 in Tokyo, and Saturday 09:00 there
     window = {"days": "MON-FRI", "hours": "10:00-17:00", "time_zone": "Asia/Tokyo"}
     registry("dev", "api", deploy_windows=[window], **FAST)
@@ -84,7 +87,7 @@ def test_outside_the_window_it_waits_and_deploys_when_the_window_opens(world: Wo
     assert world.running("dev", "api")["images"]["app-container"] == world.pinned(image("api", "dev-win0001"))
 
 
-def test_a_closed_change_calendar_holds_the_deployment(world: World, embedded: EmbeddedAws, registry):
+def test_a_closed_change_calendar_holds_the_deployment(world: World, embedded: EmbeddedAws, registry: Any) -> None:
     embedded.calendars["release-freeze"] = ("CLOSED", "2026-12-01T00:00:00Z")
     try:
         registry("dev", "api", change_calendar="release-freeze", **FAST)
@@ -97,7 +100,7 @@ def test_a_closed_change_calendar_holds_the_deployment(world: World, embedded: E
         embedded.calendars.pop("release-freeze", None)
 
 
-def test_a_firing_alarm_holds_the_deployment_until_it_clears(world: World, registry, alarm):
+def test_a_firing_alarm_holds_the_deployment_until_it_clears(world: World, registry: Any, alarm: Any) -> None:
     registry("dev", "api", blocking_alarms=[ALARM], **FAST)
     alarm("ALARM", "Threshold Crossed: 1 datapoint [42.0] was greater than the threshold (10.0).")
     before = world.running("dev", "api")["task_definition"]
@@ -116,7 +119,7 @@ def test_a_firing_alarm_holds_the_deployment_until_it_clears(world: World, regis
     assert len(looks) >= 2 and set(looks) == {limits.EVENTS_PER_GATE_WAIT}
 
 
-def test_a_newer_upload_supersedes_one_held_by_an_alarm(world: World, registry, alarm):
+def test_a_newer_upload_supersedes_one_held_by_an_alarm(world: World, registry: Any, alarm: Any) -> None:
     registry("dev", "api", blocking_alarms=[ALARM], **FAST)
     alarm("ALARM")
     first = upload(world, "dev-sup0001")
@@ -129,7 +132,7 @@ def test_a_newer_upload_supersedes_one_held_by_an_alarm(world: World, registry, 
     assert world.wait("dev", second).outcome is Outcome.SUCCEEDED
 
 
-def test_the_maximum_wait_ends_it_with_the_alarm_and_its_reason(world: World, registry, alarm):
+def test_the_maximum_wait_ends_it_with_the_alarm_and_its_reason(world: World, registry: Any, alarm: Any) -> None:
     registry("dev", "api", blocking_alarms=[ALARM], gate_poll_seconds=1, max_gate_wait_seconds=3)
     alarm("ALARM", "Threshold Crossed: 5xx above 10")
     record = world.wait("dev", upload(world, "dev-max0001"))
@@ -140,7 +143,7 @@ def test_the_maximum_wait_ends_it_with_the_alarm_and_its_reason(world: World, re
     assert record.new_task_definition is None
 
 
-def test_an_alarm_during_the_bake_rolls_back(world: World, registry, alarm):
+def test_an_alarm_during_the_bake_rolls_back(world: World, registry: Any, alarm: Any) -> None:
     registry("dev", "api", blocking_alarms=[ALARM], bake_seconds=30, **FAST)
     before = world.running("dev", "api")["task_definition"]
     deployment = upload(world, "dev-bake001")
@@ -159,14 +162,16 @@ def test_an_alarm_during_the_bake_rolls_back(world: World, registry, alarm):
     assert set(looks) <= {limits.EVENTS_PER_GATE_WAIT}
 
 
-def test_a_quiet_bake_succeeds_and_says_so(world: World, registry, alarm):
+def test_a_quiet_bake_succeeds_and_says_so(world: World, registry: Any, alarm: Any) -> None:
     registry("dev", "api", blocking_alarms=[ALARM], bake_seconds=2, **FAST)
     record = world.wait("dev", upload(world, "dev-bake002"))
     assert record.outcome is Outcome.SUCCEEDED
     assert record.reason.startswith("the ECS rollout of this deployment COMPLETED; no alarm during the ")
 
 
-def test_deploy_now_starts_a_held_deployment_and_is_recorded(world: World, registry, alarm, capsys):
+def test_deploy_now_starts_a_held_deployment_and_is_recorded(
+    world: World, registry: Any, alarm: Any, capsys: CaptureFixture[str]
+) -> None:
     from ecs_handoff_cli.main import main
 
     registry("dev", "api", blocking_alarms=[ALARM], override_principals=["arn:aws:sts::123456789012:user/*"], **FAST)
@@ -187,7 +192,9 @@ def test_deploy_now_starts_a_held_deployment_and_is_recorded(world: World, regis
     assert any("deploy-now by arn:aws:sts::123456789012:user/moto" in note for note in record.notes)
 
 
-def test_deploy_now_is_refused_to_a_principal_not_listed(world: World, registry, alarm, capsys):
+def test_deploy_now_is_refused_to_a_principal_not_listed(
+    world: World, registry: Any, alarm: Any, capsys: CaptureFixture[str]
+) -> None:
     from ecs_handoff_cli.main import main
 
     registry(
@@ -204,7 +211,9 @@ def test_deploy_now_is_refused_to_a_principal_not_listed(world: World, registry,
     assert record.outcome is Outcome.SUCCEEDED and record.override is None
 
 
-def test_status_shows_what_holds_a_deployment(world: World, registry, clock: Clock, capsys, monkeypatch):
+def test_status_shows_what_holds_a_deployment(
+    world: World, registry: Any, clock: Clock, capsys: CaptureFixture[str], monkeypatch: MonkeyPatch
+) -> None:
     from ecs_handoff_cli.main import main
 
     window = {"days": "SAT-SUN", "hours": "00:00-24:00", "time_zone": "Europe/Berlin"}

@@ -44,7 +44,7 @@ def invocations(embedded: EmbeddedAws) -> int:
     return len(embedded.runner.invocations)
 
 
-def test_verdict_completed_comes_from_ecs_event(world: World, embedded: EmbeddedAws, registry):
+def test_verdict_completed_comes_from_ecs_event(world: World, embedded: EmbeddedAws, registry: Any) -> None:
     # GIVEN a rollout still running at the workflow's first look, which would look again only after a minute
     registry("dev", "worker", rollout_check_seconds=SLOW_CHECKS)
     embedded.rollout_seconds = 2.0
@@ -65,8 +65,8 @@ def test_verdict_completed_comes_from_ecs_event(world: World, embedded: Embedded
 
 
 def test_verdict_failed_comes_from_ecs_event_and_rollback_events_are_ignored(
-    world: World, embedded: EmbeddedAws, registry
-):
+    world: World, embedded: EmbeddedAws, registry: Any
+) -> None:
     # GIVEN a service with the circuit breaker on, and images whose tasks never start
     registry("dev", "worker", rollout_check_seconds=SLOW_CHECKS)
     embedded.rollout_seconds = 2.0
@@ -94,7 +94,7 @@ def test_verdict_failed_comes_from_ecs_event_and_rollback_events_are_ignored(
 @pytest.mark.parametrize(("tag", "outcome"), [("dev-poll003", Outcome.SUCCEEDED), ("fail-poll004", Outcome.FAILED)])
 def test_verdict_without_any_event_comes_from_the_workflows_own_look(
     world: World, embedded: EmbeddedAws, tag: str, outcome: Outcome
-):
+) -> None:
     # GIVEN every ECS event is lost, and a rollout that outlasts the first look (2 s checks)
     embedded.rollout_seconds = 3.0
     since = invocations(embedded)
@@ -107,7 +107,9 @@ def test_verdict_without_any_event_comes_from_the_workflows_own_look(
     assert len(entered(history(embedded, record.execution_arn), "WatchRollout")) >= 2
 
 
-def test_event_before_the_token_is_stored_is_decided_by_the_first_look(world: World, embedded: EmbeddedAws, registry):
+def test_event_before_the_token_is_stored_is_decided_by_the_first_look(
+    world: World, embedded: EmbeddedAws, registry: Any
+) -> None:
     # GIVEN the rollout function is held until ECS has finished and its event has come and gone
     assert embedded.runner is not None
     registry("dev", "worker", rollout_check_seconds=SLOW_CHECKS)
@@ -133,7 +135,7 @@ def test_event_before_the_token_is_stored_is_decided_by_the_first_look(world: Wo
     assert time.monotonic() - started < 15
 
 
-def test_foreign_and_duplicate_events_change_nothing(world: World, embedded: EmbeddedAws, registry):
+def test_foreign_and_duplicate_events_change_nothing(world: World, embedded: EmbeddedAws, registry: Any) -> None:
     # GIVEN a rollout in progress that only ECS's own event may decide
     registry("dev", "worker", rollout_check_seconds=SLOW_CHECKS)
     embedded.rollout_seconds = 3.0
@@ -169,8 +171,8 @@ def test_foreign_and_duplicate_events_change_nothing(world: World, embedded: Emb
 
 
 def test_rollout_without_circuit_breaker_times_out_by_look_and_handoff_rolls_back(
-    world: World, embedded: EmbeddedAws, registry
-):
+    world: World, embedded: EmbeddedAws, registry: Any
+) -> None:
     # GIVEN a service without the circuit breaker: ECS keeps trying and never says FAILED
     ecs = embedded.client("ecs")
     off = {"deploymentCircuitBreaker": {"enable": False, "rollback": False}}

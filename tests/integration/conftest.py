@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -22,6 +22,7 @@ class Stack:
     session: Any
     outputs: dict[str, str]
     runner: FunctionRunner
+    approval_messages: list[str] = field(default_factory=list)  # set by test_request_approval's fixture
 
     def client(self, name: str) -> Any:
         return self.session.client(name)

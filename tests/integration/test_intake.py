@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import Any
+
+from pytest import MonkeyPatch
 
 from tests.helpers import artifact, image, s3_event, zip_members
 from tests.integration.conftest import Stack
@@ -17,7 +20,7 @@ def upload(stack: Stack, body: bytes, key: str = KEY) -> str:
     return str(stack.client("s3").put_object(Bucket=BUCKET, Key=key, Body=body)["VersionId"])
 
 
-def record(stack: Stack, deployment_id: str) -> dict:
+def record(stack: Stack, deployment_id: str) -> dict[str, Any]:
     from ecs_handoff.aws.records import DeploymentRecords
 
     found = DeploymentRecords(stack.outputs["DeploymentsTableName"]).get(deployment_id)
@@ -25,12 +28,13 @@ def record(stack: Stack, deployment_id: str) -> dict:
     return found.model_dump(mode="json")
 
 
-def executions(stack: Stack) -> list[dict]:
+def executions(stack: Stack) -> list[dict[str, Any]]:
     sfn = stack.client("stepfunctions")
-    return sfn.list_executions(stateMachineArn=stack.outputs["StateMachineArn"])["executions"]
+    found: list[dict[str, Any]] = sfn.list_executions(stateMachineArn=stack.outputs["StateMachineArn"])["executions"]
+    return found
 
 
-def test_intake_valid_upload_starts_one_deployment_of_that_version(stack: Stack):
+def test_intake_valid_upload_starts_one_deployment_of_that_version(stack: Stack) -> None:
     # GIVEN an upload of a valid artifact
     version = upload(stack, artifact(NEW))
     # WHEN the intake gets its event
@@ -56,7 +60,7 @@ def test_intake_valid_upload_starts_one_deployment_of_that_version(stack: Stack)
     ]
 
 
-def test_intake_reads_the_named_version_not_latest(stack: Stack):
+def test_intake_reads_the_named_version_not_latest(stack: Stack) -> None:
     # GIVEN two versions, the newer one invalid
     good = upload(stack, artifact(NEW))
     upload(stack, b"not a zip")
@@ -66,7 +70,7 @@ def test_intake_reads_the_named_version_not_latest(stack: Stack):
     assert result["action"] == "STARTED"
 
 
-def test_intake_duplicate_event_starts_nothing_more(stack: Stack):
+def test_intake_duplicate_event_starts_nothing_more(stack: Stack) -> None:
     version = upload(stack, artifact(NEW))
     event = s3_event(BUCKET, KEY, version, "0062E99A88DC407460")
     first, second = stack.invoke("intake", event), stack.invoke("intake", event)
@@ -74,7 +78,7 @@ def test_intake_duplicate_event_starts_nothing_more(stack: Stack):
     assert len(executions(stack)) == 1
 
 
-def test_intake_stale_event_is_recorded_and_ignored(stack: Stack):
+def test_intake_stale_event_is_recorded_and_ignored(stack: Stack) -> None:
     # GIVEN the newer upload's event handled first
     older, newer = upload(stack, artifact(NEW)), upload(stack, artifact(NEW))
     assert stack.invoke("intake", s3_event(BUCKET, KEY, newer, "0062E99A88DC407470"))["action"] == "STARTED"
@@ -87,7 +91,7 @@ def test_intake_stale_event_is_recorded_and_ignored(stack: Stack):
     assert saved["outcome"] == "SUPERSEDED" and newer in saved["reason"]
 
 
-def test_intake_unknown_container_is_invalid_with_actionable_reason_and_notified(stack: Stack):
+def test_intake_unknown_container_is_invalid_with_actionable_reason_and_notified(stack: Stack) -> None:
     version = upload(stack, artifact({"nginx": image("nginx", "1.27")}))
     result = stack.invoke("intake", s3_event(BUCKET, KEY, version, "0062E99A88DC407460"))
     assert result["action"] == "INVALID"
@@ -101,7 +105,7 @@ def test_intake_unknown_container_is_invalid_with_actionable_reason_and_notified
     assert "Outcome:     INVALID" in message and "container 'nginx' is not in task definition dev-api:1" in message
 
 
-def test_intake_unregistered_service_lists_registered_ones(stack: Stack):
+def test_intake_unregistered_service_lists_registered_ones(stack: Stack) -> None:
     key = "billing/imagedefinitions.json.zip"
     version = upload(stack, artifact(NEW), key=key)
     result = stack.invoke("intake", s3_event(BUCKET, key, version, "0062E99A88DC407460"))
@@ -112,31 +116,31 @@ def test_intake_unregistered_service_lists_registered_ones(stack: Stack):
     )
 
 
-def test_intake_unsafe_service_id_is_invalid(stack: Stack):
+def test_intake_unsafe_service_id_is_invalid(stack: Stack) -> None:
     key = "../api/imagedefinitions.json.zip"
     result = stack.invoke("intake", s3_event(BUCKET, key, "v1", "0062E99A88DC407460"))
     assert result["action"] == "INVALID" and "is not a safe name" in result["reason"]
 
 
-def test_intake_unversioned_object_is_invalid(stack: Stack):
+def test_intake_unversioned_object_is_invalid(stack: Stack) -> None:
     result = stack.invoke("intake", s3_event(BUCKET, KEY, None, "0062E99A88DC407460"))
     assert result["action"] == "INVALID" and "not versioned" in result["reason"]
 
 
-def test_intake_bad_archive_is_invalid(stack: Stack):
+def test_intake_bad_archive_is_invalid(stack: Stack) -> None:
     version = upload(stack, zip_members({"../imagedefinitions.json": "[]"}))
     result = stack.invoke("intake", s3_event(BUCKET, KEY, version, "0062E99A88DC407460"))
     assert result["action"] == "INVALID" and "escapes the archive root" in result["reason"]
 
 
-def test_intake_other_bucket_and_other_keys_are_ignored(stack: Stack):
+def test_intake_other_bucket_and_other_keys_are_ignored(stack: Stack) -> None:
     assert stack.invoke("intake", s3_event("someone-elses", KEY, "v", "01"))["action"] == "IGNORED"
     assert stack.invoke("intake", s3_event(BUCKET, "api/notes.txt", "v", "01"))["action"] == "IGNORED"
     assert stack.invoke("intake", {"hello": "world"})["action"] == "IGNORED"
     assert stack.notifications() == []
 
 
-def test_intake_malformed_registry_entry_is_invalid(stack: Stack):
+def test_intake_malformed_registry_entry_is_invalid(stack: Stack) -> None:
     stack.client("ssm").put_parameter(
         Name="/handoff/dev/services/api", Type="String", Overwrite=True, Value='{"cluster": "dev"}'
     )
@@ -145,7 +149,7 @@ def test_intake_malformed_registry_entry_is_invalid(stack: Stack):
     assert result["action"] == "INVALID" and "registry entry /handoff/dev/services/api is malformed" in result["reason"]
 
 
-def test_intake_registry_pointing_at_missing_service_is_invalid(stack: Stack):
+def test_intake_registry_pointing_at_missing_service_is_invalid(stack: Stack) -> None:
     stack.client("ssm").put_parameter(
         Name="/handoff/dev/services/api",
         Type="String",
@@ -157,7 +161,7 @@ def test_intake_registry_pointing_at_missing_service_is_invalid(stack: Stack):
     assert result["action"] == "INVALID" and "service 'gone'" in result["reason"]
 
 
-def test_intake_environment_floor_forces_approval(stack: Stack, monkeypatch):
+def test_intake_environment_floor_forces_approval(stack: Stack, monkeypatch: MonkeyPatch) -> None:
     # GIVEN an environment deployed with RequireApproval=true and a registry entry that says false
     from moto.awslambda.models import lambda_backends
 

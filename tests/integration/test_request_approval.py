@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from ecs_handoff.aws.approvals import ApprovalStore
+from ecs_handoff.models import VoteDecision
 
 from tests.integration.conftest import HandlerError, Stack
 from tests.integration.test_workflow_steps import ARN_PREFIX, NEW, start
@@ -46,7 +47,9 @@ def approval_messages(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(SNSBackend, "publish", publish)
 
 
-def test_request_approval_retried_reuses_the_approval_and_emails_nobody_twice(stack: Stack, approval_messages: None):
+def test_request_approval_retried_reuses_the_approval_and_emails_nobody_twice(
+    stack: Stack, approval_messages: None
+) -> None:
     # GIVEN a deployment whose approval was requested once
     state = start(stack, NEW)
     first = stack.invoke("request-approval", approval_event(state, "token-first"))
@@ -63,7 +66,7 @@ def test_request_approval_retried_reuses_the_approval_and_emails_nobody_twice(st
 
 def test_request_approval_retried_after_a_partial_send_emails_only_who_was_missed(
     stack: Stack, approval_messages: None, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     from moto.sns.models import SNSBackend
 
     # GIVEN an attempt that emailed alice, then failed publishing bob's link
@@ -86,7 +89,7 @@ def test_request_approval_retried_after_a_partial_send_emails_only_who_was_misse
     assert approval_emails(stack) == ["bob@example.com"]
 
 
-def test_two_approvers_racing_for_the_last_approval_cannot_both_win(stack: Stack, approval_messages: None):
+def test_two_approvers_racing_for_the_last_approval_cannot_both_win(stack: Stack, approval_messages: None) -> None:
     from ecs_handoff.errors import RecordConflict
     from ecs_handoff.models import ApprovalVote
 
@@ -94,8 +97,8 @@ def test_two_approvers_racing_for_the_last_approval_cannot_both_win(stack: Stack
     state = start(stack, NEW)
     created = stack.invoke("request-approval", approval_event(state, "token-first"))
     store = ApprovalStore(stack.outputs["ApprovalsTableName"])
-    alice = ApprovalVote(approver="alice@example.com", decision="approve", at="2026-11-27T00:00:00.000Z")
-    bob = ApprovalVote(approver="bob@example.com", decision="approve", at="2026-11-27T00:00:00.001Z")
+    alice = ApprovalVote(approver="alice@example.com", decision=VoteDecision.APPROVE, at="2026-11-27T00:00:00.000Z")
+    bob = ApprovalVote(approver="bob@example.com", decision=VoteDecision.APPROVE, at="2026-11-27T00:00:00.001Z")
     store.add_approval(created["approval_id"], alice)
     # WHEN bob's conditional write lands second  THEN it is refused: one approval, one story
     with pytest.raises(RecordConflict):

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from ecs_handoff.aws.records import DeploymentRecords
-from ecs_handoff.aws.state import ServiceState
+from ecs_handoff.aws.state import RolloutWait, ServiceState
 
 from tests.helpers import artifact, image, s3_event
 from tests.integration.conftest import HandlerError, Stack
@@ -48,12 +48,12 @@ def lock(stack: Stack, state: dict[str, Any]) -> dict[str, Any]:
 NEW = {"app-container": image("api", "dev-4f2a9c1")}
 
 
-def test_lock_first_deployment_acquires(stack: Stack):
+def test_lock_first_deployment_acquires(stack: Stack) -> None:
     state = start(stack, NEW)
     assert lock(stack, state)["status"] == "ACQUIRED"
 
 
-def test_lock_second_deployment_waits_while_holder_runs(stack: Stack):
+def test_lock_second_deployment_waits_while_holder_runs(stack: Stack) -> None:
     # GIVEN a running deployment holding the lock (its execution is RUNNING in moto)
     first = start(stack, NEW, "0062E99A88DC407460")
     assert lock(stack, first)["status"] == "ACQUIRED"
@@ -65,7 +65,7 @@ def test_lock_second_deployment_waits_while_holder_runs(stack: Stack):
     assert lock(stack, first)["status"] == "SUPERSEDED"
 
 
-def test_lock_taken_over_when_holder_execution_ended(stack: Stack):
+def test_lock_taken_over_when_holder_execution_ended(stack: Stack) -> None:
     # GIVEN a lock whose holder's execution no longer runs (stopped by hand, never unlocked)
     first = start(stack, NEW, "0062E99A88DC407460")
     assert lock(stack, first)["status"] == "ACQUIRED"
@@ -76,14 +76,14 @@ def test_lock_taken_over_when_holder_execution_ended(stack: Stack):
     assert result["status"] == "ACQUIRED" and "took over" in result["reason"]
 
 
-def test_lock_expired_lease_frees_the_service(stack: Stack):
+def test_lock_expired_lease_frees_the_service(stack: Stack) -> None:
     state = start(stack, NEW)
     table = ServiceState(stack.outputs["StateTableName"])
     table.acquire_lock("api", "ghost", ARN_PREFIX + "ghost", lease_seconds=-1)
     assert lock(stack, state)["status"] == "ACQUIRED"
 
 
-def test_deploy_registers_base_with_new_images_and_updates_service(stack: Stack):
+def test_deploy_registers_base_with_new_images_and_updates_service(stack: Stack) -> None:
     state = start(stack, NEW)
     result = stack.invoke("deploy", {"request": state["request"]})
     ecs = stack.client("ecs")
@@ -103,7 +103,7 @@ def test_deploy_registers_base_with_new_images_and_updates_service(stack: Stack)
     assert ecs_service().deployments[0]["id"] == result["ecs_deployment_id"]
 
 
-def test_deploy_retried_after_success_registers_and_updates_nothing_more(stack: Stack):
+def test_deploy_retried_after_success_registers_and_updates_nothing_more(stack: Stack) -> None:
     # GIVEN a deploy step that already ran (and, say, its response was lost)
     state = start(stack, NEW)
     first = stack.invoke("deploy", {"request": state["request"]})
@@ -125,7 +125,7 @@ def forget_deploy(stack: Stack, deployment_id: str) -> None:
     )
 
 
-def test_deploy_retried_after_update_service_but_before_recording_finds_what_it_did(stack: Stack):
+def test_deploy_retried_after_update_service_but_before_recording_finds_what_it_did(stack: Stack) -> None:
     # GIVEN the first attempt registered and updated the service, then died before writing the record
     state = start(stack, NEW)
     first = stack.invoke("deploy", {"request": state["request"]})
@@ -158,7 +158,7 @@ class _Throttled:
         raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "UpdateService")
 
 
-def test_deploy_retried_after_register_but_before_update_reuses_the_revision(stack: Stack):
+def test_deploy_retried_after_register_but_before_update_reuses_the_revision(stack: Stack) -> None:
     from ecs_handoff.errors import TransientAwsError
     from ecs_handoff.logic.deploy import deploy
     from ecs_handoff.models import DeploymentRequest
@@ -179,7 +179,7 @@ def test_deploy_retried_after_register_but_before_update_reuses_the_revision(sta
     assert result.previous_task_definition.endswith("dev-api:1")
 
 
-def test_deploy_that_cannot_record_puts_the_service_back(stack: Stack):
+def test_deploy_that_cannot_record_puts_the_service_back(stack: Stack) -> None:
     from ecs_handoff.errors import DeployFailed
     from ecs_handoff.logic.deploy import deploy
     from ecs_handoff.models import DeploymentRequest
@@ -196,7 +196,7 @@ def test_deploy_that_cannot_record_puts_the_service_back(stack: Stack):
     assert ecs_service().task_definition.endswith("dev-api:1")
 
 
-def test_deploy_base_from_family_skips_handoffs_own_revisions(stack: Stack):
+def test_deploy_base_from_family_skips_handoffs_own_revisions(stack: Stack) -> None:
     # GIVEN a deployment already made (dev-api:2 carries handoff's tag)
     stack.invoke("deploy", {"request": start(stack, NEW, "0062E99A88DC407460")["request"]})
     # WHEN the next upload resolves the base from the family
@@ -205,7 +205,7 @@ def test_deploy_base_from_family_skips_handoffs_own_revisions(stack: Stack):
     assert state["request"]["base_task_definition"].endswith("dev-api:1")
 
 
-def test_deploy_update_service_failure_raises_project_error(stack: Stack):
+def test_deploy_update_service_failure_raises_project_error(stack: Stack) -> None:
     state = start(stack, NEW)
     state["request"]["service"]["service"] = "gone"
     with pytest.raises(HandlerError) as info:
@@ -228,13 +228,15 @@ def watch(
     return stack.invoke("rollout", turn)
 
 
-def waiting(stack: Stack, ecs_deployment_id: str) -> dict[str, Any] | None:
+def waiting(stack: Stack, ecs_deployment_id: str) -> RolloutWait | None:
     from ecs_handoff.aws.state import RolloutWaits
 
     return RolloutWaits(stack.outputs["StateTableName"]).waiting(ecs_deployment_id)
 
 
-def ecs_event(ecs_deployment_id: str, name: str = "SERVICE_DEPLOYMENT_COMPLETED", service: str = "dev/api") -> dict:
+def ecs_event(
+    ecs_deployment_id: str, name: str = "SERVICE_DEPLOYMENT_COMPLETED", service: str = "dev/api"
+) -> dict[str, Any]:
     """ECS's event as the Amazon ECS developer guide shows it."""
     return {
         "version": "0",
@@ -257,7 +259,7 @@ def ecs_event(ecs_deployment_id: str, name: str = "SERVICE_DEPLOYMENT_COMPLETED"
     }
 
 
-def test_rollout_watch_stores_the_token_and_waits_while_in_progress(stack: Stack):
+def test_rollout_watch_stores_the_token_and_waits_while_in_progress(stack: Stack) -> None:
     state, result = deployed(stack)
     checked = watch(stack, state, result)
     assert checked["state"] == "IN_PROGRESS" and checked["decided_by"] == "poll"
@@ -267,7 +269,7 @@ def test_rollout_watch_stores_the_token_and_waits_while_in_progress(stack: Stack
     assert records(stack).get(state["request"]["deployment_id"]).phase == "rolling_out"  # type: ignore[union-attr]
 
 
-def test_rollout_watch_decides_what_ecs_already_decided_and_takes_the_token(stack: Stack):
+def test_rollout_watch_decides_what_ecs_already_decided_and_takes_the_token(stack: Stack) -> None:
     # GIVEN ECS finished before the token was stored (its event found nobody waiting)
     state, result = deployed(stack)
     ecs_service().deployments[0]["rolloutState"] = "COMPLETED"
@@ -279,7 +281,7 @@ def test_rollout_watch_decides_what_ecs_already_decided_and_takes_the_token(stac
     assert waiting(stack, result["ecs_deployment_id"]) is None
 
 
-def test_rollout_event_ends_the_wait_once_and_ignores_duplicates(stack: Stack):
+def test_rollout_event_ends_the_wait_once_and_ignores_duplicates(stack: Stack) -> None:
     state, result = deployed(stack)
     watch(stack, state, result)
     done = stack.invoke("rollout-event", ecs_event(result["ecs_deployment_id"]))["done"]
@@ -291,7 +293,7 @@ def test_rollout_event_ends_the_wait_once_and_ignores_duplicates(stack: Stack):
     assert again.startswith(nothing) and late.startswith(nothing)
 
 
-def test_rollout_event_for_another_deployment_or_service_is_ignored(stack: Stack):
+def test_rollout_event_for_another_deployment_or_service_is_ignored(stack: Stack) -> None:
     state, result = deployed(stack)
     watch(stack, state, result)
     ours = result["ecs_deployment_id"]
@@ -304,7 +306,7 @@ def test_rollout_event_for_another_deployment_or_service_is_ignored(stack: Stack
     assert waiting(stack, ours) is not None  # still waiting for the real verdict
 
 
-def test_rollout_watch_after_a_timed_out_wait_replaces_the_token(stack: Stack):
+def test_rollout_watch_after_a_timed_out_wait_replaces_the_token(stack: Stack) -> None:
     state, result = deployed(stack)
     watch(stack, state, result, "first-token")
     watch(stack, state, result, "second-token")
@@ -312,7 +314,7 @@ def test_rollout_watch_after_a_timed_out_wait_replaces_the_token(stack: Stack):
     assert stored is not None and stored.token == "second-token"
 
 
-def test_rollout_look_that_outlived_its_wait_leaves_the_newer_wait_alone(stack: Stack):
+def test_rollout_look_that_outlived_its_wait_leaves_the_newer_wait_alone(stack: Stack) -> None:
     # GIVEN the workflow's wait timed out while its look was slow, and the next wait has begun
     state, result = deployed(stack)
     watch(stack, state, result, "newer-token", entered="2026-11-27T09:00:04.000Z")
@@ -325,7 +327,7 @@ def test_rollout_look_that_outlived_its_wait_leaves_the_newer_wait_alone(stack: 
     assert stored is not None and stored.token == "newer-token"
 
 
-def test_rollout_failed_reports_ecs_reason(stack: Stack):
+def test_rollout_failed_reports_ecs_reason(stack: Stack) -> None:
     state, result = deployed(stack)
     ecs_service().deployments[0].update(rolloutState="FAILED", rolloutStateReason="circuit breaker", failedTasks=2)
     checked = watch(stack, state, result)
@@ -336,7 +338,7 @@ def test_rollout_failed_reports_ecs_reason(stack: Stack):
     )
 
 
-def test_rollout_stable_service_without_our_deployment_is_not_success(stack: Stack):
+def test_rollout_stable_service_without_our_deployment_is_not_success(stack: Stack) -> None:
     # GIVEN the service is steady, but on a deployment that is not the one handoff created
     state, result = deployed(stack)
     ecs_service().deployments[0].update(id="ecs-svc/someone-else", rolloutState="COMPLETED")
@@ -344,7 +346,7 @@ def test_rollout_stable_service_without_our_deployment_is_not_success(stack: Sta
     assert checked["state"] == "FAILED" and "no longer on service api" in checked["reason"]
 
 
-def test_rollout_timeout_fails(stack: Stack):
+def test_rollout_timeout_fails(stack: Stack) -> None:
     state, result = deployed(stack)
     state["request"]["service"]["rollout_timeout_seconds"] = 5
     result["deployed_at"] = "2026-01-01T00:00:00.000Z"
@@ -352,27 +354,27 @@ def test_rollout_timeout_fails(stack: Stack):
     assert checked["state"] == "FAILED" and "did not complete within 5 s" in checked["reason"]
 
 
-def test_rollback_puts_previous_revision_back_when_ecs_did_not(stack: Stack):
+def test_rollback_puts_previous_revision_back_when_ecs_did_not(stack: Stack) -> None:
     state, result = deployed(stack)
     rolled = stack.invoke("rollback", {"request": state["request"]})
     assert rolled["action"] == "ROLLED_BACK"
     assert ecs_service().task_definition == result["previous_task_definition"]
 
 
-def test_rollback_not_needed_when_circuit_breaker_already_did(stack: Stack):
+def test_rollback_not_needed_when_circuit_breaker_already_did(stack: Stack) -> None:
     state, result = deployed(stack)
     ecs_service().task_definition = result["previous_task_definition"]
     rolled = stack.invoke("rollback", {"request": state["request"]})
     assert rolled["action"] == "ALREADY_ROLLED_BACK" and "dev-api:1" in rolled["reason"]
 
 
-def test_rollback_before_deploy_changes_nothing(stack: Stack):
+def test_rollback_before_deploy_changes_nothing(stack: Stack) -> None:
     state = start(stack, NEW)
     assert stack.invoke("rollback", {"request": state["request"]})["action"] == "NOTHING_DEPLOYED"
     assert ecs_service().task_definition.endswith("dev-api:1")
 
 
-def test_finalize_records_outcome_notifies_and_unlocks(stack: Stack):
+def test_finalize_records_outcome_notifies_and_unlocks(stack: Stack) -> None:
     state, result = deployed(stack)
     assert lock(stack, state)["status"] == "ACQUIRED"
     final = {**state, "deploy": result, "rollout": {"state": "COMPLETED"}}
@@ -390,7 +392,7 @@ def test_finalize_records_outcome_notifies_and_unlocks(stack: Stack):
     assert table.acquire_lock("api", "next", ARN_PREFIX + "next", 60) is None
 
 
-def test_finalize_twice_is_harmless(stack: Stack):
+def test_finalize_twice_is_harmless(stack: Stack) -> None:
     state, result = deployed(stack)
     final = {**state, "deploy": result, "rollout": {"state": "FAILED", "reason": "r"}}
     assert stack.invoke("finalize", final)["outcome"] == "FAILED"

@@ -12,7 +12,7 @@ from ecs_handoff.approvals import links
 from ecs_handoff.errors import RecordConflict
 from ecs_handoff.logic import approval_decision
 from ecs_handoff.logic.approval_decision import ApprovalDesk, LinkRequest, approver_for_principal, tell_workflow
-from ecs_handoff.models import Approval, ApprovalStatus, ApprovalVote, ImageChange
+from ecs_handoff.models import Approval, ApprovalStatus, ApprovalVote, ImageChange, VoteDecision
 
 from tests.helpers import LogRecorder as Log
 
@@ -96,11 +96,11 @@ class StoppedWorkflow:
     send_task_failure = send_task_success
 
 
-def test_approval_decision_reaching_an_ended_workflow_is_410_and_says_nothing_deployed():
+def test_approval_decision_reaching_an_ended_workflow_is_410_and_says_nothing_deployed() -> None:
     # GIVEN a pending approval whose workflow stopped waiting a moment ago
     records = FakeRecords()
     desk = ApprovalDesk(FakeStore(), records, key=b"k" * 64, sfn_client=StoppedWorkflow())  # type: ignore[arg-type]
-    vote = ApprovalVote(approver="alice@example.com", decision="approve", at="2026-11-26T00:00:01.000Z")
+    vote = ApprovalVote(approver="alice@example.com", decision=VoteDecision.APPROVE, at="2026-11-26T00:00:01.000Z")
     # WHEN alice approves  THEN a clear 410 page, not a server error, and her vote is still on record
     result = desk.apply(approval(), vote)
     assert result.status == 410 and "nothing was deployed" in result.html
@@ -125,10 +125,10 @@ class ThrottledWorkflow:
 
 
 def vote_by_alice(decision: str = "approve") -> ApprovalVote:
-    return ApprovalVote(approver="alice@example.com", decision=decision, at="2026-11-26T00:00:01.000Z")
+    return ApprovalVote(approver="alice@example.com", decision=VoteDecision(decision), at="2026-11-26T00:00:01.000Z")
 
 
-def test_approval_throttled_resume_is_retried_before_the_page_answers(monkeypatch: Any):
+def test_approval_throttled_resume_is_retried_before_the_page_answers(monkeypatch: Any) -> None:
     monkeypatch.setattr(approval_decision, "RESUME_BACKOFF_SECONDS", (0.0, 0.0))
     # GIVEN SendTaskSuccess throttled twice
     store, sfn = FakeStore(), ThrottledWorkflow(times=2)
@@ -139,7 +139,7 @@ def test_approval_throttled_resume_is_retried_before_the_page_answers(monkeypatc
     assert store.current.resumed_at is not None
 
 
-def test_approval_still_throttled_is_recorded_503_and_the_next_post_resumes(monkeypatch: Any):
+def test_approval_still_throttled_is_recorded_503_and_the_next_post_resumes(monkeypatch: Any) -> None:
     monkeypatch.setattr(approval_decision, "RESUME_BACKOFF_SECONDS", (0.0, 0.0))
     # GIVEN SendTaskSuccess throttled longer than the page waits
     store, sfn = FakeStore(), ThrottledWorkflow(times=3)
@@ -193,7 +193,7 @@ def desk_with(
     if current is not None:
         store.current = current
     if not found:
-        store.get = lambda approval_id: None  # type: ignore[method-assign, assignment, return-value]
+        store.get = lambda approval_id: None  # type: ignore[method-assign]
     return ApprovalDesk(store, records, key=KEY, sfn_client=workflow), store, records, workflow  # type: ignore[arg-type]
 
 
@@ -207,26 +207,26 @@ def desk_with(
         (signed(expires=EXPIRES + 1), 403, "Link not valid", "This link was not issued to an approver of this deployment."),  # noqa: E501
     ],
 )  # fmt: skip
-def test_a_link_that_is_not_exactly_as_issued_is_refused(link: LinkRequest, status: int, title: str, text: str):
+def test_a_link_that_is_not_exactly_as_issued_is_refused(link: LinkRequest, status: int, title: str, text: str) -> None:
     desk, store, records, workflow = desk_with()
     for result in (desk.view(link, "/approvals/x"), desk.decide(link, "approve", "", "1.2.3.4", "ua")):
         assert (result.status, result.title, result.text) == (status, title, text)
     assert store.current.status is ApprovalStatus.PENDING and records.votes == [] and workflow.told == []
 
 
-def test_an_upper_case_approver_in_the_link_is_the_same_approver():
+def test_an_upper_case_approver_in_the_link_is_the_same_approver() -> None:
     desk, store, _, _ = desk_with()
     assert desk.decide(signed("Alice@Example.COM"), "approve", "", "", "").status == 200
     assert store.current.approved_by == ["alice@example.com"]
 
 
-def test_a_link_without_a_key_configured_is_refused():
+def test_a_link_without_a_key_configured_is_refused() -> None:
     desk, *_ = desk_with()
     desk.key = None
     assert desk.view(signed(), "/x").status == 403
 
 
-def test_an_unknown_approval_is_404():
+def test_an_unknown_approval_is_404() -> None:
     desk, *_ = desk_with(found=False)
     result = desk.view(signed(), "/x")
     assert (result.status, result.title) == (404, "Approval not found")
@@ -234,7 +234,7 @@ def test_an_unknown_approval_is_404():
 
 
 def vote(decision: str, approver: str = "bob@example.com", at: str = "2026-11-26T00:00:05.000Z") -> ApprovalVote:
-    return ApprovalVote(approver=approver, decision=decision, at=at)
+    return ApprovalVote(approver=approver, decision=VoteDecision(decision), at=at)
 
 
 @pytest.mark.parametrize(
@@ -256,25 +256,27 @@ def vote(decision: str, approver: str = "bob@example.com", at: str = "2026-11-26
          "You approved this already; 1 of 2 approvals so far."),
     ],
 )  # fmt: skip
-def test_a_closed_approval_refuses_view_and_decision_alike(changes: dict[str, Any], status: int, title: str, text: str):
+def test_a_closed_approval_refuses_view_and_decision_alike(
+    changes: dict[str, Any], status: int, title: str, text: str
+) -> None:
     desk, _, records, workflow = desk_with(approval(**changes))
     for result in (desk.view(signed(), "/x"), desk.decide(signed(), "reject", "", "", "")):
         assert (result.status, result.title, result.text) == (status, title, text)
     assert records.votes == [] and workflow.told == []
 
 
-def test_an_expired_link_is_410_at_its_exact_second(monkeypatch: pytest.MonkeyPatch):
+def test_an_expired_link_is_410_at_its_exact_second(monkeypatch: pytest.MonkeyPatch) -> None:
     expires = 1_900_000_000
     desk, *_ = desk_with(approval(expires_at=expires))
-    monkeypatch.setattr(links.time, "time", lambda: expires - 1)
+    monkeypatch.setattr("ecs_handoff.approvals.links.time.time", lambda: expires - 1)
     assert desk.view(signed(expires=expires), "/x").status == 200
-    monkeypatch.setattr(links.time, "time", lambda: float(expires))
+    monkeypatch.setattr("ecs_handoff.approvals.links.time.time", lambda: float(expires))
     result = desk.view(signed(expires=expires), "/x")
     assert (result.status, result.title) == (410, "Approval expired")
     assert result.text == "This approval expired at 2030-03-17 17:46 UTC; nothing was deployed."
 
 
-def test_viewing_shows_the_change_and_changes_nothing():
+def test_viewing_shows_the_change_and_changes_nothing() -> None:
     desk, store, records, workflow = desk_with()
     result = desk.view(signed(), "/approvals/" + "a" * 32)
     assert (result.status, result.title, result.decided) == (200, "Approve api in prod?", None)
@@ -283,14 +285,14 @@ def test_viewing_shows_the_change_and_changes_nothing():
     assert store.current == approval() and records.votes == [] and workflow.told == []
 
 
-def test_a_decision_must_be_approve_or_reject():
+def test_a_decision_must_be_approve_or_reject() -> None:
     desk, store, _, _ = desk_with()
     result = desk.decide(signed(), "maybe", "", "", "")
     assert (result.status, result.title, result.text) == (400, "Choose a decision", "Press Approve or Reject.")
     assert store.current.status is ApprovalStatus.PENDING
 
 
-def test_approving_records_the_vote_closes_the_approval_and_resumes_the_workflow():
+def test_approving_records_the_vote_closes_the_approval_and_resumes_the_workflow() -> None:
     desk, store, records, workflow = desk_with()
     result = desk.decide(signed(), "approve", "  ok CHG-1  " + "x" * 2000, "203.0.113.9" * 10, "Mozilla/5.0" * 50)
     assert (result.status, result.title, result.decided) == (200, "Approved", "approve")
@@ -304,7 +306,7 @@ def test_approving_records_the_vote_closes_the_approval_and_resumes_the_workflow
     assert '"approved_by": ["alice@example.com"]' in told["output"]
 
 
-def test_rejecting_tells_the_workflow_who_rejected_and_why():
+def test_rejecting_tells_the_workflow_who_rejected_and_why() -> None:
     desk, store, _, workflow = desk_with()
     result = desk.decide(signed(), "reject", "wrong build", "", "")
     assert store.closed_at == [store.current.votes[-1].at] and store.closed_at[0] is not None
@@ -315,7 +317,7 @@ def test_rejecting_tells_the_workflow_who_rejected_and_why():
     assert told["cause"] == "rejected by alice@example.com: wrong build"
 
 
-def test_one_of_two_approvals_waits_for_the_second():
+def test_one_of_two_approvals_waits_for_the_second() -> None:
     two = approval(approvers=["alice@example.com", "bob@example.com"], approvals_required=2)
     desk, store, _, workflow = desk_with(two)
     result = desk.decide(signed(), "approve", "", "", "")
@@ -324,7 +326,7 @@ def test_one_of_two_approvals_waits_for_the_second():
     assert store.current.status is ApprovalStatus.PENDING and workflow.told == []
 
 
-def test_a_lost_race_says_what_happened_instead():
+def test_a_lost_race_says_what_happened_instead() -> None:
     desk, store, records, workflow = desk_with()
     store.current = approval(status=ApprovalStatus.REJECTED, votes=[vote("reject")], resumed_at="2026-11-26T00:00:06Z")
     result = desk.apply(approval(), vote("approve", "alice@example.com"))
@@ -332,7 +334,7 @@ def test_a_lost_race_says_what_happened_instead():
     assert records.votes == [] and workflow.told == []
 
 
-def test_tell_workflow_names_the_rejection_without_a_comment_and_the_superseding_upload():
+def test_tell_workflow_names_the_rejection_without_a_comment_and_the_superseding_upload() -> None:
     workflow = Workflow()
     tell_workflow(approval(status=ApprovalStatus.REJECTED, votes=[vote("reject")]), "t1", workflow)
     tell_workflow(approval(status=ApprovalStatus.SUPERSEDED, superseded_by="api-v2"), "t2", workflow)
@@ -348,7 +350,7 @@ def test_tell_workflow_names_the_rejection_without_a_comment_and_the_superseding
     ]
 
 
-def test_approver_for_principal_matches_patterns_exactly():
+def test_approver_for_principal_matches_patterns_exactly() -> None:
     mapped = approval(
         approvers=["alice@example.com"],
         approver_principals={"arn:aws:sts::123456789012:assumed-role/oncall/*": "alice@example.com"},
@@ -365,7 +367,7 @@ def log(monkeypatch: pytest.MonkeyPatch) -> Log:
     return recorder
 
 
-def test_a_decision_is_logged_with_who_and_how(log: Log):
+def test_a_decision_is_logged_with_who_and_how(log: Log) -> None:
     desk, store, records, _ = desk_with()
     desk.decide(signed(), "approve", "", "", "")
     assert ("info", "approval decision", {"approval_id": "a" * 32, "decision": "approve",
@@ -373,7 +375,7 @@ def test_a_decision_is_logged_with_who_and_how(log: Log):
     assert store.closed_at == [records.votes[0]["at"]]
 
 
-def test_a_decision_reaching_an_ended_workflow_is_logged(log: Log):
+def test_a_decision_reaching_an_ended_workflow_is_logged(log: Log) -> None:
     desk = ApprovalDesk(FakeStore(), FakeRecords(), key=KEY, sfn_client=StoppedWorkflow())  # type: ignore[arg-type]
     desk.apply(approval(), vote_by_alice())
     [(level, message, fields)] = [line for line in log.lines if line[0] == "warning"]
@@ -381,7 +383,7 @@ def test_a_decision_reaching_an_ended_workflow_is_logged(log: Log):
     assert "TaskTimedOut" in fields["error"]
 
 
-def test_a_workflow_that_stays_throttled_is_logged_as_an_error(log: Log, monkeypatch: pytest.MonkeyPatch):
+def test_a_workflow_that_stays_throttled_is_logged_as_an_error(log: Log, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(approval_decision, "RESUME_BACKOFF_SECONDS", (0.0, 0.0))
     desk = ApprovalDesk(FakeStore(), FakeRecords(), key=KEY, sfn_client=ThrottledWorkflow(times=3))  # type: ignore[arg-type]
     result = desk.apply(approval(), vote_by_alice())
@@ -395,7 +397,7 @@ def test_a_workflow_that_stays_throttled_is_logged_as_an_error(log: Log, monkeyp
     assert "throttling" in fields["error"]
 
 
-def test_an_ended_workflow_without_votes_still_notes_the_late_decision():
+def test_an_ended_workflow_without_votes_still_notes_the_late_decision() -> None:
     records = FakeRecords()
     desk = ApprovalDesk(FakeStore(), records, key=KEY, sfn_client=StoppedWorkflow())  # type: ignore[arg-type]
     result = desk._resume(approval(status=ApprovalStatus.APPROVED))
@@ -404,7 +406,7 @@ def test_an_ended_workflow_without_votes_still_notes_the_late_decision():
     assert records.notes[0].startswith("a decision arrived at ")
 
 
-def test_a_decided_but_not_resumed_approval_is_resumed_by_the_next_post():
+def test_a_decided_but_not_resumed_approval_is_resumed_by_the_next_post() -> None:
     desk, store, _, workflow = desk_with(approval(status=ApprovalStatus.REJECTED, votes=[vote("reject")]))
     result = desk.apply(approval(), vote("approve", "alice@example.com"))
     assert (result.status, result.title, result.text) == (
@@ -416,7 +418,7 @@ def test_a_decided_but_not_resumed_approval_is_resumed_by_the_next_post():
     assert [kind for kind, _ in workflow.told] == ["failure"] and store.current.resumed_at is not None
 
 
-def test_a_second_approval_by_the_same_approver_is_refused_as_theirs():
+def test_a_second_approval_by_the_same_approver_is_refused_as_theirs() -> None:
     two = approval(approvers=["alice@example.com", "bob@example.com"], approvals_required=2)
     desk, _, records, _ = desk_with(two)
     desk.apply(two, vote("approve", "alice@example.com"))
@@ -425,7 +427,7 @@ def test_a_second_approval_by_the_same_approver_is_refused_as_theirs():
     assert len(records.votes) == 1
 
 
-def test_a_conflict_on_an_approval_that_expired_meanwhile_is_410():
+def test_a_conflict_on_an_approval_that_expired_meanwhile_is_410() -> None:
     desk, store, _, _ = desk_with()
     store.close = lambda *a, **k: (_ for _ in ()).throw(RecordConflict("expired"))  # type: ignore[method-assign]
     store.add_approval = store.close  # type: ignore[method-assign, assignment]
@@ -437,10 +439,10 @@ def test_a_conflict_on_an_approval_that_expired_meanwhile_is_410():
     )
 
 
-def test_the_review_page_shows_everything_the_approver_needs(monkeypatch: pytest.MonkeyPatch):
+def test_the_review_page_shows_everything_the_approver_needs(monkeypatch: pytest.MonkeyPatch) -> None:
     from ecs_handoff.models import CiDescription
 
-    monkeypatch.setattr(approval_decision.time, "time", lambda: EXPIRES - 5400.0)
+    monkeypatch.setattr("ecs_handoff.logic.approval_decision.time.time", lambda: EXPIRES - 5400.0)
     shown = approval(
         requester="arn:aws:sts::123456789012:assumed-role/ci/run-7",
         other_changes=["app memory: 512 -> 1024"],
@@ -464,7 +466,7 @@ def test_the_review_page_shows_everything_the_approver_needs(monkeypatch: pytest
         assert expected in html, expected
 
 
-def test_the_workflow_is_told_the_approval_id_and_who_approved():
+def test_the_workflow_is_told_the_approval_id_and_who_approved() -> None:
     import json
 
     workflow = Workflow()
@@ -479,7 +481,7 @@ def test_the_workflow_is_told_the_approval_id_and_who_approved():
     assert rejected.told[0][1]["cause"] == "rejected by an approver (no comment)"
 
 
-def test_expiry_times_are_shown_in_utc_whatever_the_local_zone(monkeypatch: pytest.MonkeyPatch):
+def test_expiry_times_are_shown_in_utc_whatever_the_local_zone(monkeypatch: pytest.MonkeyPatch) -> None:
     import time as clock
 
     monkeypatch.setenv("TZ", "Asia/Tokyo")

@@ -17,11 +17,11 @@ def claims(**changes: object) -> LinkClaims:
     return LinkClaims(**values)  # type: ignore[arg-type]
 
 
-def test_links_signature_verifies_for_exact_claims():
+def test_links_signature_verifies_for_exact_claims() -> None:
     assert verify(KEY, claims(), sign(KEY, claims()))
 
 
-def test_links_signature_bound_to_approval_approver_and_expiry():
+def test_links_signature_bound_to_approval_approver_and_expiry() -> None:
     signature = sign(KEY, claims())
     assert not verify(KEY, claims(approval_id="a2"), signature)
     assert not verify(KEY, claims(approver="bob@example.com"), signature)
@@ -30,17 +30,17 @@ def test_links_signature_bound_to_approval_approver_and_expiry():
     assert not verify(KEY, claims(), "")
 
 
-def test_links_fields_cannot_be_shifted_between_each_other():
+def test_links_fields_cannot_be_shifted_between_each_other() -> None:
     # "a1" + "|x" must not sign the same as "a1|" + "x"
     assert sign(KEY, claims(approval_id="a1", approver="b")) != sign(KEY, claims(approval_id="a", approver="1b"))
 
 
-def test_links_expiry():
+def test_links_expiry() -> None:
     now = time.time()
     assert expired(claims(expires=int(now) - 1), now) and not expired(claims(expires=int(now) + 60), now)
 
 
-def test_links_url_carries_no_token_only_claims_and_signature():
+def test_links_url_carries_no_token_only_claims_and_signature() -> None:
     url = link("https://x.example/", KEY, claims())
     assert url.startswith("https://x.example/approvals/a1?approver=alice%40example.com&expires=2000000000&sig=")
     assert "token" not in url.lower()
@@ -68,7 +68,7 @@ def page(**overrides: Any) -> str:
     return review_page(**values)
 
 
-def test_page_escapes_everything_it_shows():
+def test_page_escapes_everything_it_shows() -> None:
     html = page(
         deployment_id="<script>alert(1)</script>",
         requester='"><img src=x>',
@@ -84,16 +84,16 @@ def test_page_escapes_everything_it_shows():
     assert "<form method=post" in html and "javascript" not in html.lower()
 
 
-def test_page_security_headers_forbid_framing_scripts_and_referrers():
+def test_page_security_headers_forbid_framing_scripts_and_referrers() -> None:
     assert "default-src 'none'" in SECURITY_HEADERS["Content-Security-Policy"]
     assert SECURITY_HEADERS["Referrer-Policy"] == "no-referrer" and SECURITY_HEADERS["X-Frame-Options"] == "DENY"
 
 
-def test_human_duration():
+def test_human_duration() -> None:
     assert [human_duration(s) for s in (5, 120, 3700, 200_000)] == ["5 s", "2 min", "1 h 1 min", "2 days"]
 
 
-def test_page_shows_each_container_as_repository_and_old_to_new_tag():
+def test_page_shows_each_container_as_repository_and_old_to_new_tag() -> None:
     html = page(
         changes=[
             ImageChange(

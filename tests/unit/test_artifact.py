@@ -27,27 +27,27 @@ def refused(data: bytes) -> str:
     return str(info.value)
 
 
-def test_read_artifact_valid_two_containers():
+def test_read_artifact_valid_two_containers() -> None:
     # GIVEN a zip as CI builds it  WHEN read  THEN both entries come back in order
     entries = read_artifact(artifact(GOOD))
     assert [(e.name, e.image_uri) for e in entries] == list(GOOD.items())
     assert entries[0].tag == "dev-4f2a9c1"
 
 
-def test_read_artifact_empty_object():
+def test_read_artifact_empty_object() -> None:
     assert "empty (0 bytes)" in refused(b"")
 
 
-def test_read_artifact_not_a_zip():
+def test_read_artifact_not_a_zip() -> None:
     assert "not a readable zip" in refused(b'[{"name": "app"}]')
 
 
-def test_read_artifact_truncated_zip():
+def test_read_artifact_truncated_zip() -> None:
     data = artifact(GOOD)
     assert refused(data[: len(data) // 2]) == "the object is not a readable zip archive (File is not a zip file)"
 
 
-def test_read_artifact_corrupt_member_crc():
+def test_read_artifact_corrupt_member_crc() -> None:
     # GIVEN a stored (uncompressed) member whose bytes were altered after the CRC was written
     data = bytearray(
         zip_members(
@@ -59,11 +59,11 @@ def test_read_artifact_corrupt_member_crc():
     assert "corrupt" in refused(bytes(data))
 
 
-def test_read_artifact_zip_over_1_mib():
+def test_read_artifact_zip_over_1_mib() -> None:
     assert "limit is 1048576 bytes" in refused(b"PK" + b"\0" * MAX_ZIP_BYTES)
 
 
-def test_read_artifact_zip_bomb_refused_while_reading():
+def test_read_artifact_zip_bomb_refused_while_reading() -> None:
     # GIVEN 50 MB of zeros that deflate to a few KB (the header says 50 MB, but it is never trusted)
     data = zip_members({"imagedefinitions.json": b"[" + b" " * 50_000_000 + b"]"})
     assert len(data) < 100_000
@@ -71,24 +71,24 @@ def test_read_artifact_zip_bomb_refused_while_reading():
     assert f"larger than {MAX_JSON_BYTES} bytes" in refused(data)
 
 
-def test_read_artifact_member_escaping_root():
+def test_read_artifact_member_escaping_root() -> None:
     assert "escapes the archive root" in refused(zip_members({"../imagedefinitions.json": "[]"}))
 
 
-def test_read_artifact_absolute_member():
+def test_read_artifact_absolute_member() -> None:
     assert "is absolute" in refused(zip_members({"/etc/imagedefinitions.json": "[]"}))
 
 
-def test_read_artifact_nested_member_says_where_it_is():
+def test_read_artifact_nested_member_says_where_it_is() -> None:
     message = refused(zip_members({"build/imagedefinitions.json": "[]"}))
     assert "must be at the root" in message and "build/imagedefinitions.json" in message
 
 
-def test_read_artifact_missing_member_lists_contents():
+def test_read_artifact_missing_member_lists_contents() -> None:
     assert "'taskdef.json'" in refused(zip_members({"taskdef.json": "{}"}))
 
 
-def test_read_artifact_duplicate_member():
+def test_read_artifact_duplicate_member() -> None:
     # GIVEN two members with the same name (zipfile warns, but writes both)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive, pytest.warns(UserWarning):
@@ -97,7 +97,7 @@ def test_read_artifact_duplicate_member():
     assert "2 times" in refused(buffer.getvalue())
 
 
-def test_read_artifact_encrypted_member():
+def test_read_artifact_encrypted_member() -> None:
     data = bytearray(artifact(GOOD))
     # set the "encrypted" general-purpose flag bit in both the local and central headers
     for signature, flag_offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
@@ -126,19 +126,19 @@ def test_read_artifact_encrypted_member():
         (b'[{"name": "bad name", "imageUri": "nginx"}]', "container name 'bad name' is not valid"),
     ],
 )
-def test_parse_image_definitions_refusals(raw: bytes, expected: str):
+def test_parse_image_definitions_refusals(raw: bytes, expected: str) -> None:
     with pytest.raises(ArtifactRejected) as info:
         parse_image_definitions(raw)
     assert expected in str(info.value)
 
 
-def test_parse_image_definitions_too_many_entries():
+def test_parse_image_definitions_too_many_entries() -> None:
     raw = json.dumps([{"name": f"c{i}", "imageUri": "nginx"} for i in range(11)]).encode()
     with pytest.raises(ArtifactRejected, match="at most 10"):
         parse_image_definitions(raw)
 
 
-def test_parse_image_definitions_accepts_bom():
+def test_parse_image_definitions_accepts_bom() -> None:
     assert parse_image_definitions(b'\xef\xbb\xbf[{"name": "app", "imageUri": "nginx:1.27"}]')[0].name == "app"
 
 
@@ -154,7 +154,7 @@ def test_parse_image_definitions_accepts_bom():
         "registry.example.com/app:1.0@sha256:" + "b" * 64,
     ],
 )
-def test_image_reference_accepted(ref: str):
+def test_image_reference_accepted(ref: str) -> None:
     assert image_reference_problem(ref) is None
 
 
@@ -174,6 +174,6 @@ def test_image_reference_accepted(ref: str):
         ("ngínx", "non-ASCII"),
     ],
 )
-def test_image_reference_refused(ref: str, expected: str):
+def test_image_reference_refused(ref: str, expected: str) -> None:
     problem = image_reference_problem(ref)
     assert problem is not None and expected in problem

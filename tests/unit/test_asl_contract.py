@@ -22,7 +22,7 @@ ASL = json.loads((ROOT / "statemachine" / "deployment.asl.json").read_text())
 STATES: dict[str, dict[str, Any]] = ASL["States"]
 
 # What each Lambda task's payload is parsed as (functions/<name>/app.py).
-TASK_INPUT = {
+TASK_INPUT: dict[str, type[BaseModel]] = {
     "AcquireLock": models.LockInput,
     "RequestApproval": models.ApprovalInput,
     "Deploy": models.DeployInput,
@@ -168,7 +168,8 @@ def _models_reachable(model: type[BaseModel], seen: set[type[BaseModel]]) -> set
 
 def test_every_model_the_workflow_passes_refuses_unknown_fields() -> None:
     reachable: set[type[BaseModel]] = set()
-    for model in (models.WorkflowState, *TASK_INPUT.values(), models.GateInput):
+    roots: list[type[BaseModel]] = [models.WorkflowState, *TASK_INPUT.values(), models.GateInput]
+    for model in roots:
         _models_reachable(model, reachable)
     lenient = sorted(m.__name__ for m in reachable if m.model_config.get("extra") != "forbid")
     assert not lenient, f"these workflow models ignore unknown fields: {lenient}"

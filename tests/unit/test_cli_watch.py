@@ -7,11 +7,12 @@ import re
 from typing import Any
 
 import pytest
-from ecs_handoff.models import Approval, DeploymentRecord, Outcome
+from ecs_handoff.models import Approval, DeploymentRecord, Outcome, Phase
 from ecs_handoff_cli import follow, show
+from pytest import CaptureFixture, MonkeyPatch
 
 
-def record(outcome: Outcome, phase: str, **more: Any) -> DeploymentRecord:
+def record(outcome: Outcome, phase: Phase, **more: Any) -> DeploymentRecord:
     return DeploymentRecord(
         id="api-abcdef1234", env="prod", service="api", outcome=outcome, phase=phase,
         started_at="2026-11-27T00:00:00.000Z", **more,
@@ -19,9 +20,9 @@ def record(outcome: Outcome, phase: str, **more: Any) -> DeploymentRecord:
 
 
 STORY = [
-    record(Outcome.AWAITING_APPROVAL, "awaiting_approval", approval_id="a" * 32),
-    record(Outcome.IN_PROGRESS, "rolling_out", rollout={"running_count": 1, "desired_count": 2}),
-    record(Outcome.SUCCEEDED, "finished", rollout={"running_count": 2, "desired_count": 2}),
+    record(Outcome.AWAITING_APPROVAL, Phase.AWAITING_APPROVAL, approval_id="a" * 32),
+    record(Outcome.IN_PROGRESS, Phase.ROLLING_OUT, rollout={"running_count": 1, "desired_count": 2}),
+    record(Outcome.SUCCEEDED, Phase.FINISHED, rollout={"running_count": 2, "desired_count": 2}),
 ]
 APPROVAL = Approval(
     approval_id="a" * 32, deployment_id="api-abcdef1234", execution_arn="x", task_token="t", env="prod",
@@ -69,7 +70,9 @@ APPROVAL_LINES = (
 )
 
 
-def test_on_a_terminal_each_phase_gets_a_line_and_the_approval_lines_stay(monkeypatch, capsys):
+def test_on_a_terminal_each_phase_gets_a_line_and_the_approval_lines_stay(
+    monkeypatch: MonkeyPatch, capsys: CaptureFixture[str]
+) -> None:
     assert watched(monkeypatch, capsys, terminal=True) == (
         "\r\x1b[K    T  AWAITING_APPROVAL waits for 1 approval of alice@example.com\n"
         + APPROVAL_LINES
@@ -78,7 +81,7 @@ def test_on_a_terminal_each_phase_gets_a_line_and_the_approval_lines_stay(monkey
     )
 
 
-def test_in_a_log_one_line_per_change(monkeypatch, capsys):
+def test_in_a_log_one_line_per_change(monkeypatch: MonkeyPatch, capsys: CaptureFixture[str]) -> None:
     assert watched(monkeypatch, capsys, terminal=False) == (
         "    T  AWAITING_APPROVAL waits for 1 approval of alice@example.com\n"
         + APPROVAL_LINES

@@ -19,6 +19,7 @@ from ecs_handoff.models import (
     WorkflowState,
 )
 from pydantic_core import to_jsonable_python
+from pytest import MonkeyPatch
 
 from tests.helpers import LogRecorder as Log
 
@@ -95,7 +96,7 @@ def error(name: str, message: str) -> dict[str, str]:
         ({"deploy": DEPLOYED}, Outcome.FAILED, "the workflow ended without a rollout result"),
     ],
 )  # fmt: skip
-def test_decide(parts: dict[str, Any], outcome: Outcome, reason: str):
+def test_decide(parts: dict[str, Any], outcome: Outcome, reason: str) -> None:
     result = decide(state(**parts))
     assert (result.outcome, result.reason) == (outcome, reason)
 
@@ -165,7 +166,7 @@ def published(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     def publish(topic: str, subject: str, message: str, **kwargs: Any) -> None:
         sent.append({"topic": topic, "subject": subject, "message": message, **kwargs})
 
-    monkeypatch.setattr(finalize_module.sns, "publish", publish)
+    monkeypatch.setattr("ecs_handoff.logic.finalize.sns.publish", publish)
     return sent
 
 
@@ -187,7 +188,9 @@ def run(workflow: WorkflowState, records: Records, approvals: Approvals | None =
     return result, lock
 
 
-def test_first_finalize_records_notifies_prunes_and_releases(published, pruned):
+def test_first_finalize_records_notifies_prunes_and_releases(
+    published: list[dict[str, Any]], pruned: list[set[str]]
+) -> None:
     records = Records()
     result, lock = run(state(deploy=DEPLOYED, rollout=COMPLETED), records)
     assert (result.outcome, result.recorded) == (Outcome.SUCCEEDED, True)
@@ -206,26 +209,32 @@ def test_first_finalize_records_notifies_prunes_and_releases(published, pruned):
     assert lock.released == [("api", "api-v1")]
 
 
-def test_a_verdict_without_counts_records_none(published, pruned):
+def test_a_verdict_without_counts_records_none(published: list[dict[str, Any]], pruned: list[set[str]]) -> None:
     records = Records()
     run(state(deploy=DEPLOYED, rollout={**COMPLETED, "desired_count": 0, "running_count": 0}), records)
     assert records.finished[0]["rollout"] is None
 
 
-def test_a_failure_is_recorded_and_notified_but_nothing_is_pruned(published, pruned):
+def test_a_failure_is_recorded_and_notified_but_nothing_is_pruned(
+    published: list[dict[str, Any]], pruned: list[set[str]]
+) -> None:
     records = Records()
     result, lock = run(state(deploy=DEPLOYED, rollout=FAILED, rollback=ROLLED_BACK), records)
     assert result.outcome is Outcome.FAILED and published[0]["subject"] == "[handoff dev] api: FAILED"
     assert pruned == [] and lock.released == [("api", "api-v1")]
 
 
-def test_nothing_deployed_records_no_images_and_no_verdict(published, pruned):
+def test_nothing_deployed_records_no_images_and_no_verdict(
+    published: list[dict[str, Any]], pruned: list[set[str]]
+) -> None:
     records = Records()
     run(state(lock={"status": "TIMED_OUT", "reason": "waited"}), records)
     assert set(records.finished[0]) == {"outcome", "reason", "at"}
 
 
-def test_a_retry_keeps_the_first_outcome_and_sends_nothing_again(published, pruned):
+def test_a_retry_keeps_the_first_outcome_and_sends_nothing_again(
+    published: list[dict[str, Any]], pruned: list[set[str]]
+) -> None:
     done = DeploymentRecord(
         id="api-v1", env="dev", service="api", outcome=Outcome.FAILED, reason="the first verdict",
         started_at="2026-11-26T00:00:00.000Z",
@@ -247,7 +256,9 @@ def test_a_retry_keeps_the_first_outcome_and_sends_nothing_again(published, prun
         ({"deploy": DEPLOYED, "rollout": COMPLETED}, ApprovalStatus.CANCELLED),
     ],
 )
-def test_an_open_approval_is_closed_so_its_links_stop_working(parts, status, published, pruned):
+def test_an_open_approval_is_closed_so_its_links_stop_working(
+    parts: dict[str, Any], status: ApprovalStatus, published: list[dict[str, Any]], pruned: list[set[str]]
+) -> None:
     records = Records()
     records.record = records.record.model_copy(update={"approval_id": "f" * 32})
     approvals = Approvals()
@@ -255,32 +266,36 @@ def test_an_open_approval_is_closed_so_its_links_stop_working(parts, status, pub
     assert approvals.closed == [("f" * 32, status, False)]
 
 
-def test_an_approval_decided_already_is_left_alone(published, pruned):
+def test_an_approval_decided_already_is_left_alone(published: list[dict[str, Any]], pruned: list[set[str]]) -> None:
     records = Records()
     records.record = records.record.model_copy(update={"approval_id": "f" * 32})
     result, lock = run(state(deploy=DEPLOYED, rollout=COMPLETED), records, Approvals(conflict=True))
     assert result.outcome is Outcome.SUCCEEDED and lock.released
 
 
-def test_no_approval_and_no_topic_means_nothing_to_close_or_send(published, pruned):
+def test_no_approval_and_no_topic_means_nothing_to_close_or_send(
+    published: list[dict[str, Any]], pruned: list[set[str]]
+) -> None:
     records = Records()
     approvals = Approvals()
     run(state(deploy=DEPLOYED, rollout=COMPLETED), records, approvals, topic="")
     assert approvals.closed == [] and published == [] and records.claimed is False
 
 
-def test_a_failed_publish_gives_the_notification_back_for_the_next_finalizer(monkeypatch, pruned):
+def test_a_failed_publish_gives_the_notification_back_for_the_next_finalizer(
+    monkeypatch: MonkeyPatch, pruned: list[set[str]]
+) -> None:
     def publish(*args: Any, **kwargs: Any) -> None:
         raise AwsAccessError("publishing: denied")
 
-    monkeypatch.setattr(finalize_module.sns, "publish", publish)
+    monkeypatch.setattr("ecs_handoff.logic.finalize.sns.publish", publish)
     records = Records()
     with pytest.raises(AwsAccessError):
         run(state(deploy=DEPLOYED, rollout=COMPLETED), records)
     assert (records.claimed, records.unclaimed) == (False, 1)
 
 
-def test_a_failed_prune_leaves_the_outcome_standing(monkeypatch, published):
+def test_a_failed_prune_leaves_the_outcome_standing(monkeypatch: MonkeyPatch, published: list[dict[str, Any]]) -> None:
     def prune(*args: Any, **kwargs: Any) -> None:
         raise AwsAccessError("deregistering: denied")
 
@@ -322,7 +337,7 @@ def change(status: str, error_name: str = "", cause: str = "", input_text: str |
          "(States.Runtime); nothing was deployed"),
     ],
 )  # fmt: skip
-def test_ended_execution_reason(status: str, error_name: str, cause: str, deployed: bool, reason: str):
+def test_ended_execution_reason(status: str, error_name: str, cause: str, deployed: bool, reason: str) -> None:
     records = Records()
     if deployed:
         records.record = records.record.model_copy(
@@ -333,7 +348,7 @@ def test_ended_execution_reason(status: str, error_name: str, cause: str, deploy
     assert decide(ended).reason == reason
 
 
-def test_ended_execution_that_is_not_a_deployment_is_ignored():
+def test_ended_execution_that_is_not_a_deployment_is_ignored() -> None:
     assert ended_execution_state(change("FAILED", input_text="{}"), Records()) is None  # type: ignore[arg-type]
     assert ended_execution_state(change("FAILED", input_text="not json"), Records()) is None  # type: ignore[arg-type]
 
@@ -351,7 +366,7 @@ def log(monkeypatch: pytest.MonkeyPatch) -> Log:
     return recorder
 
 
-def test_the_end_is_logged_with_its_outcome(log: Log, published, pruned):
+def test_the_end_is_logged_with_its_outcome(log: Log, published: list[dict[str, Any]], pruned: list[set[str]]) -> None:
     run(state(deploy=DEPLOYED, rollout=FAILED, rollback=ROLLED_BACK), Records())
     assert log.lines[-1] == (
         "info",
@@ -366,7 +381,7 @@ def test_the_end_is_logged_with_its_outcome(log: Log, published, pruned):
     )
 
 
-def test_a_failed_prune_is_logged(log: Log, monkeypatch, published):
+def test_a_failed_prune_is_logged(log: Log, monkeypatch: MonkeyPatch, published: list[dict[str, Any]]) -> None:
     def prune(*args: Any, **kwargs: Any) -> None:
         raise AwsAccessError("deregistering: denied")
 
@@ -375,7 +390,7 @@ def test_a_failed_prune_is_logged(log: Log, monkeypatch, published):
     assert ("warning", "could not retire old revisions", {"error": "deregistering: denied"}) in log.lines
 
 
-def test_an_ended_execution_without_a_request_is_logged(log: Log):
+def test_an_ended_execution_without_a_request_is_logged(log: Log) -> None:
     ended_execution_state(change("FAILED", input_text="{}"), Records())  # type: ignore[arg-type]
     assert log.lines == [
         (
@@ -386,14 +401,14 @@ def test_an_ended_execution_without_a_request_is_logged(log: Log):
     ]
 
 
-def test_an_ended_execution_is_only_called_deployed_with_both_its_revision_and_ecs_deployment():
+def test_an_ended_execution_is_only_called_deployed_with_both_its_revision_and_ecs_deployment() -> None:
     records = Records()
     records.record = records.record.model_copy(update={"ecs_deployment_id": "ecs-svc/1"})
     ended = ended_execution_state(change("FAILED"), records)  # type: ignore[arg-type]
     assert ended is not None and ended.result is not None and ended.result.reason.endswith("; nothing was deployed")
 
 
-def test_a_verdict_decided_outside_the_steps_is_the_outcome():
+def test_a_verdict_decided_outside_the_steps_is_the_outcome() -> None:
     assert decide(state(result={"outcome": "FAILED", "reason": "stopped"})) == FinalizeResult(
         outcome=Outcome.FAILED, reason="stopped"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from ecs_handoff import limits
@@ -16,6 +17,7 @@ from ecs_handoff.models import (
     DeploymentRequest,
     Outcome,
     ServiceConfig,
+    VoteDecision,
     WorkflowState,
     execution_name,
     one_line,
@@ -45,25 +47,25 @@ def request() -> DeploymentRequest:
     )
 
 
-def test_execution_name_is_deterministic_and_valid():
+def test_execution_name_is_deterministic_and_valid() -> None:
     assert execution_name("api", "Jy2E6.0l8oRZtE_r9kO5cRHfIrbv0Bp1") == execution_name(
         "api", "Jy2E6.0l8oRZtE_r9kO5cRHfIrbv0Bp1"
     )
     assert NAME_RULE.match(execution_name("api", "Jy2E6.0l8oRZtE_r9kO5cRHfIrbv0Bp1"))
 
 
-def test_execution_name_sanitising_cannot_collide():
+def test_execution_name_sanitising_cannot_collide() -> None:
     # GIVEN two versions that differ only in a character Step Functions does not allow
     a, b = execution_name("api", "abc.def"), execution_name("api", "abc_def")
     assert a != b and NAME_RULE.match(a) and b == "api-abc_def"
 
 
-def test_execution_name_long_inputs_fit_80_characters():
+def test_execution_name_long_inputs_fit_80_characters() -> None:
     name = execution_name("a" * 40, "v" * 200)
     assert len(name) <= 80 and NAME_RULE.match(name)
 
 
-def test_sequencer_key_orders_different_lengths():
+def test_sequencer_key_orders_different_lengths() -> None:
     # S3 sequencers differ in length; right-padded they compare as text
     assert sequencer_key("0062E99A88DC407460") < sequencer_key("0062E99A88DC407461")
     assert sequencer_key("0062E99A88DC4074") < sequencer_key("0062E99A88DC407401")
@@ -79,21 +81,21 @@ def test_sequencer_key_orders_different_lengths():
         ("api/other.zip", None),
     ],
 )
-def test_service_id_from_key(key: str, service_id: str | None):
+def test_service_id_from_key(key: str, service_id: str | None) -> None:
     assert service_id_from_key(key) == service_id
 
 
 @pytest.mark.parametrize("sid", ["api", "worker-2", "a"])
-def test_service_id_pattern_accepts(sid: str):
+def test_service_id_pattern_accepts(sid: str) -> None:
     assert SERVICE_ID_PATTERN.match(sid)
 
 
 @pytest.mark.parametrize("sid", ["", "API", "a/b", "..", "-api", "api-", "日本", "a" * 41, "api service"])
-def test_service_id_pattern_refuses(sid: str):
+def test_service_id_pattern_refuses(sid: str) -> None:
     assert not SERVICE_ID_PATTERN.match(sid)
 
 
-def test_service_config_refuses_unknown_keys_and_bad_timeouts():
+def test_service_config_refuses_unknown_keys_and_bad_timeouts() -> None:
     with pytest.raises(ValidationError, match=r"aproval_required\n  Extra inputs are not permitted"):
         ServiceConfig.model_validate({"cluster": "c", "service": "s", "task_definition": "t", "aproval_required": True})
     too_long = r"approval_timeout_seconds\n  Input should be less than or equal to 604800"
@@ -103,14 +105,14 @@ def test_service_config_refuses_unknown_keys_and_bad_timeouts():
         )
 
 
-def test_decide_success():
+def test_decide_success() -> None:
     state = WorkflowState.model_validate(
         {"request": request().model_dump(by_alias=True), "rollout": {"state": "COMPLETED"}}
     )
     assert decide(state).outcome is Outcome.SUCCEEDED
 
 
-def test_decide_rollout_failed_mentions_rollback():
+def test_decide_rollout_failed_mentions_rollback() -> None:
     state = WorkflowState.model_validate(
         {
             "request": request().model_dump(by_alias=True),
@@ -123,7 +125,7 @@ def test_decide_rollout_failed_mentions_rollback():
     assert result.reason == "ECS reports the rollout FAILED: circuit breaker; the service is back on dev-api:1"
 
 
-def test_decide_error_before_deploy_says_service_unchanged():
+def test_decide_error_before_deploy_says_service_unchanged() -> None:
     state = WorkflowState.model_validate(
         {
             "request": request().model_dump(by_alias=True),
@@ -136,7 +138,7 @@ def test_decide_error_before_deploy_says_service_unchanged():
     assert "before the service was changed: updating service api: AccessDenied" in result.reason
 
 
-def test_decide_failed_rollback_asks_for_a_human():
+def test_decide_failed_rollback_asks_for_a_human() -> None:
     state = WorkflowState.model_validate(
         {
             "request": request().model_dump(by_alias=True),
@@ -147,7 +149,7 @@ def test_decide_failed_rollback_asks_for_a_human():
     assert "ROLLBACK FAILED" in decide(state).reason
 
 
-def test_decide_superseded_and_explicit_result():
+def test_decide_superseded_and_explicit_result() -> None:
     base = request().model_dump(by_alias=True)
     superseded = WorkflowState.model_validate({"request": base, "lock": {"status": "SUPERSEDED", "reason": "newer"}})
     assert decide(superseded).outcome is Outcome.SUPERSEDED
@@ -155,7 +157,7 @@ def test_decide_superseded_and_explicit_result():
     assert decide(closed).outcome is Outcome.INVALID
 
 
-def test_service_config_refuses_loops_that_could_overflow_one_execution_history():
+def test_service_config_refuses_loops_that_could_overflow_one_execution_history() -> None:
     # GIVEN 24 h of rollout looked at every 30 s without an event: 2,880 looks of up to 11 events, plus
     # 240 lock waits of 9 (an hour polled every 15 s) and 239 outside the loops
     entry = {"cluster": "c", "service": "s", "task_definition": "t", "rollout_timeout_seconds": 86400}
@@ -168,7 +170,7 @@ def test_service_config_refuses_loops_that_could_overflow_one_execution_history(
     assert config.rollout_check_seconds == 60 and config.rollout_check_every == 60
 
 
-def test_service_config_counts_release_control_waits_in_the_history_budget():
+def test_service_config_counts_release_control_waits_in_the_history_budget() -> None:
     entry = {"cluster": "c", "service": "s", "task_definition": "t", "blocking_alarms": ["a"]}
     # a day held, looked at every 5 s: 17,280 waits of 9 events
     with pytest.raises(
@@ -181,7 +183,7 @@ def test_service_config_counts_release_control_waits_in_the_history_budget():
     assert limits.planned_events(0, 0, gate_waits=1440, bake_checks=10) == 239 + 1450 * 9
 
 
-def test_service_config_release_controls_agree():
+def test_service_config_release_controls_agree() -> None:
     entry = {"cluster": "c", "service": "s", "task_definition": "t"}
     window = {"days": "MON-FRI", "hours": "10:00-17:00", "time_zone": "Asia/Tokyo"}
     with pytest.raises(ValidationError, match="give deploy_windows or change_calendar, not both"):
@@ -200,13 +202,13 @@ def test_service_config_release_controls_agree():
     assert (plain.has_release_gates, plain.has_bake) == (False, False)
 
 
-def test_service_config_rollout_check_defaults_to_three_minutes_and_never_exceeds_the_timeout():
+def test_service_config_rollout_check_defaults_to_three_minutes_and_never_exceeds_the_timeout() -> None:
     entry = {"cluster": "c", "service": "s", "task_definition": "t"}
     assert ServiceConfig.model_validate(entry).rollout_check_every == 180
     assert ServiceConfig.model_validate({**entry, "rollout_timeout_seconds": 90}).rollout_check_every == 90
 
 
-def test_service_config_counts_the_lock_wait_against_the_history_too():
+def test_service_config_counts_the_lock_wait_against_the_history_too() -> None:
     entry = {"cluster": "c", "service": "s", "task_definition": "t", "poll_interval_seconds": 1}
     with pytest.raises(ValidationError, match="lock_timeout_seconds 3600 polled every 1 s"):
         ServiceConfig.model_validate({**entry, "rollout_timeout_seconds": 60})
@@ -214,18 +216,20 @@ def test_service_config_counts_the_lock_wait_against_the_history_too():
     assert (fits.rollout_timeout_seconds, fits.lock_timeout_seconds) == (60, 600)
 
 
-def test_one_line_removes_newlines_escapes_and_bidi_overrides():
+def test_one_line_removes_newlines_escapes_and_bidi_overrides() -> None:
     hostile = "ok\nOutcome: SUCCEEDED\r\n\x1b[2J\x1b]8;;http://evil\x07click\u202egnp.exe\u2028end\t!"
     assert one_line(hostile) == "ok Outcome: SUCCEEDED [2J ]8;;http://evil click gnp.exe end !"
     assert one_line("x" * 50, limit=10) == "x" * 10
 
 
-def test_an_approval_comment_is_stored_as_one_plain_line():
-    vote = ApprovalVote(approver="a@example.com", decision="reject", comment="no\nOutcome: SUCCEEDED", at="t")
+def test_an_approval_comment_is_stored_as_one_plain_line() -> None:
+    vote = ApprovalVote(
+        approver="a@example.com", decision=VoteDecision.REJECT, comment="no\nOutcome: SUCCEEDED", at="t"
+    )
     assert vote.comment == "no Outcome: SUCCEEDED"
 
 
-def test_a_notification_cannot_gain_lines_from_a_reason():
+def test_a_notification_cannot_gain_lines_from_a_reason() -> None:
     from ecs_handoff import notify
 
     record = DeploymentRecord(
@@ -283,6 +287,6 @@ COMPLETED = {"state": "COMPLETED", "reason": "done", "checked_at": "2026-01-01T0
         ),
     ],
 )  # fmt: skip
-def test_decide_release_control_outcomes(extra: dict, outcome: Outcome, reason: str):
+def test_decide_release_control_outcomes(extra: dict[str, Any], outcome: Outcome, reason: str) -> None:
     state = WorkflowState.model_validate({"request": request().model_dump(by_alias=True), **extra})
     assert (decide(state).outcome, decide(state).reason) == (outcome, reason)

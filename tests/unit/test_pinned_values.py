@@ -43,13 +43,13 @@ def stored_zip_of_size(total: int) -> bytes:
     return data
 
 
-def test_zip_of_exactly_1_mib_is_read_and_one_byte_more_is_refused():
+def test_zip_of_exactly_1_mib_is_read_and_one_byte_more_is_refused() -> None:
     assert read_artifact(stored_zip_of_size(1_048_576))[0].name == "app"
     with pytest.raises(ArtifactRejected, match=r"^the zip is 1048577 bytes; the limit is 1048576 bytes \(1 MiB\)$"):
         read_artifact(stored_zip_of_size(1_048_577))
 
 
-def test_empty_object_is_refused_with_what_to_upload():
+def test_empty_object_is_refused_with_what_to_upload() -> None:
     with pytest.raises(
         ArtifactRejected, match=r"^the object is empty \(0 bytes\); upload a zip that holds imagedefinitions.json$"
     ):
@@ -62,7 +62,7 @@ def json_of_size(total: int) -> bytes:
     return body + b" " * (total - len(body))
 
 
-def test_json_of_exactly_100_kib_is_read_and_one_byte_more_is_refused():
+def test_json_of_exactly_100_kib_is_read_and_one_byte_more_is_refused() -> None:
     assert read_artifact(zip_members({"imagedefinitions.json": json_of_size(102_400)}))[0].name == "app"
     with pytest.raises(
         ArtifactRejected,
@@ -71,7 +71,7 @@ def test_json_of_exactly_100_kib_is_read_and_one_byte_more_is_refused():
         read_artifact(zip_members({"imagedefinitions.json": json_of_size(102_401)}))
 
 
-def test_decompression_stops_reading_at_the_limit(monkeypatch: pytest.MonkeyPatch):
+def test_decompression_stops_reading_at_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN a member that inflates to 50 MB, and a count of every byte zipfile hands out
     data = zip_members({"imagedefinitions.json": b"[" + b" " * 50_000_000 + b"]"})
     handed_out: list[int] = []
@@ -89,7 +89,7 @@ def test_decompression_stops_reading_at_the_limit(monkeypatch: pytest.MonkeyPatc
     assert sum(handed_out) <= 102_401
 
 
-def test_member_names_that_escape_or_hide_are_refused():
+def test_member_names_that_escape_or_hide_are_refused() -> None:
     cases = {
         "../imagedefinitions.json": "escapes the archive root",
         "a/../../imagedefinitions.json": "escapes the archive root",
@@ -103,7 +103,7 @@ def test_member_names_that_escape_or_hide_are_refused():
             read_artifact(zip_members({name: b"[]", "imagedefinitions.json": b"[]"}))
 
 
-def test_a_corrupt_member_is_refused_as_corrupt():
+def test_a_corrupt_member_is_refused_as_corrupt() -> None:
     good = zip_members({"imagedefinitions.json": json.dumps([{"name": "a", "imageUri": "nginx"}]).encode()})
     # flip a byte of the compressed data (after the 30-byte local header and the 21-byte name)
     broken = bytearray(good)
@@ -120,7 +120,7 @@ def entries(count: int) -> bytes:
     return json.dumps([{"name": f"c{i}", "imageUri": f"{ECR}/api:v{i}"} for i in range(count)]).encode()
 
 
-def test_ten_containers_are_accepted_and_eleven_refused():
+def test_ten_containers_are_accepted_and_eleven_refused() -> None:
     assert len(parse_image_definitions(entries(10))) == 10
     with pytest.raises(
         ArtifactRejected, match=r"^imagedefinitions.json lists 11 containers; a task definition holds at most 10$"
@@ -133,12 +133,12 @@ def reference_of_length(total: int) -> str:
     return prefix + "a" * (total - len(prefix) - 3) + ":v1"
 
 
-def test_image_references_of_255_characters_are_accepted_and_256_refused():
+def test_image_references_of_255_characters_are_accepted_and_256_refused() -> None:
     assert image_reference_problem(reference_of_length(255)) is None
     assert image_reference_problem(reference_of_length(256)) == "is 256 characters long; ECS accepts at most 255"
 
 
-def test_tags_of_128_characters_are_accepted_and_129_refused():
+def test_tags_of_128_characters_are_accepted_and_129_refused() -> None:
     assert image_reference_problem("nginx:" + "t" * 128) is None
     assert image_reference_problem("nginx:" + "t" * 129) == (
         "is not a valid image reference (expected registry/repository[:tag][@digest])"
@@ -163,7 +163,7 @@ def test_tags_of_128_characters_are_accepted_and_129_refused():
         "nginx:1:2",
     ],
 )
-def test_malformed_references_are_refused(reference: str):
+def test_malformed_references_are_refused(reference: str) -> None:
     assert image_reference_problem(reference) == (
         "is not a valid image reference (expected registry/repository[:tag][@digest])"
     )
@@ -179,7 +179,7 @@ def test_malformed_references_are_refused(reference: str):
         "my.registry/a__b/c--d:tag@sha256:" + "f" * 64,
     ],
 )
-def test_well_formed_references_are_accepted(reference: str):
+def test_well_formed_references_are_accepted(reference: str) -> None:
     assert image_reference_problem(reference) is None
 
 
@@ -197,7 +197,7 @@ def test_well_formed_references_are_accepted(reference: str):
         ("nginx~:1", "is not a valid image reference (expected registry/repository[:tag][@digest])"),
     ],
 )
-def test_reference_problems_are_named_exactly(reference: str, problem: str):
+def test_reference_problems_are_named_exactly(reference: str, problem: str) -> None:
     assert image_reference_problem(reference) == problem
 
 
@@ -205,7 +205,7 @@ def test_reference_problems_are_named_exactly(reference: str, problem: str):
     ("name", "accepted"),
     [("a", True), ("A_b-9", True), ("x" * 255, True), ("x" * 256, False), ("", False), ("a.b", False), ("a b", False)],
 )
-def test_container_names(name: str, accepted: bool):
+def test_container_names(name: str, accepted: bool) -> None:
     raw = json.dumps([{"name": name, "imageUri": "nginx:1"}]).encode()
     if accepted:
         assert parse_image_definitions(raw)[0].name == name
@@ -235,19 +235,19 @@ def test_container_names(name: str, accepted: bool):
         (b"[", "imagedefinitions.json is not valid JSON: Expecting value at line 1 column 2"),
     ],
 )  # fmt: skip
-def test_json_refusals_say_exactly_what_is_wrong(raw: bytes, message: str):
+def test_json_refusals_say_exactly_what_is_wrong(raw: bytes, message: str) -> None:
     with pytest.raises(ArtifactRejected) as info:
         parse_image_definitions(raw)
     assert str(info.value) == message
 
 
-def test_the_second_entry_is_named_as_entry_2():
+def test_the_second_entry_is_named_as_entry_2() -> None:
     raw = json.dumps([{"name": "a", "imageUri": "nginx"}, {"name": "b"}]).encode()
     with pytest.raises(ArtifactRejected, match=r"^entry 2 is missing 'imageUri'$"):
         parse_image_definitions(raw)
 
 
-def test_module_limits_are_the_documented_numbers():
+def test_module_limits_are_the_documented_numbers() -> None:
     # (the tests above pin the behaviour; these pin the names other modules import)
     assert (artifact.MAX_ZIP_BYTES, artifact.MAX_JSON_BYTES, artifact.MAX_ENTRIES, artifact.MAX_IMAGE_REF) == (
         1_048_576,
@@ -292,8 +292,8 @@ def described_base(**extra: Any) -> dict[str, Any]:
     }
 
 
-def test_render_drops_exactly_the_fields_aws_documents_as_read_only():
-    spec = render(described_base(), [], [ImageDefinition(name="app", imageUri="nginx:2")], "api-v2", "v2")
+def test_render_drops_exactly_the_fields_aws_documents_as_read_only() -> None:
+    spec = render(described_base(), [], [ImageDefinition(name="app", image_uri="nginx:2")], "api-v2", "v2")
     assert sorted(set(described_base()) - set(spec)) == sorted(AWS_READ_ONLY)
     assert spec["family"] == "dev-api" and spec["cpu"] == "256"
     assert spec["containerDefinitions"] == [
@@ -302,14 +302,14 @@ def test_render_drops_exactly_the_fields_aws_documents_as_read_only():
     ]
 
 
-def test_render_strips_every_stale_handoff_tag_and_keeps_terraforms():
+def test_render_strips_every_stale_handoff_tag_and_keeps_terraforms() -> None:
     base_tags = [
         {"key": "team", "value": "payments"},
         {"key": "handoff:deployment-id", "value": "api-old"},
         {"key": "handoff:source-version", "value": "old"},
         {"key": "handoff:something-else", "value": "x"},
     ]
-    spec = render(described_base(), base_tags, [ImageDefinition(name="app", imageUri="nginx:2")], "api-v2", "v2")
+    spec = render(described_base(), base_tags, [ImageDefinition(name="app", image_uri="nginx:2")], "api-v2", "v2")
     assert spec["tags"] == [
         {"key": "team", "value": "payments"},
         {"key": "handoff:deployment-id", "value": "api-v2"},
@@ -318,9 +318,9 @@ def test_render_strips_every_stale_handoff_tag_and_keeps_terraforms():
 
 
 @pytest.mark.parametrize(("terraform_tags", "fits"), [(47, True), (48, True), (49, False)])
-def test_render_needs_room_for_its_two_tags_within_50(terraform_tags: int, fits: bool):
+def test_render_needs_room_for_its_two_tags_within_50(terraform_tags: int, fits: bool) -> None:
     base_tags = [{"key": f"k{i}", "value": "v"} for i in range(terraform_tags)]
-    images = [ImageDefinition(name="app", imageUri="nginx:2")]
+    images = [ImageDefinition(name="app", image_uri="nginx:2")]
     if fits:
         assert len(render(described_base(), base_tags, images, "api-v2", "v2")["tags"]) == terraform_tags + 2
     else:
@@ -331,8 +331,8 @@ def test_render_needs_room_for_its_two_tags_within_50(terraform_tags: int, fits:
             render(described_base(), base_tags, images, "api-v2", "v2")
 
 
-def test_render_cuts_tag_values_at_256_characters():
-    spec = render(described_base(), [], [ImageDefinition(name="app", imageUri="nginx:2")], "d" * 300, "v" * 300)
+def test_render_cuts_tag_values_at_256_characters() -> None:
+    spec = render(described_base(), [], [ImageDefinition(name="app", image_uri="nginx:2")], "d" * 300, "v" * 300)
     assert [len(t["value"]) for t in spec["tags"]] == [256, 256]
 
 
@@ -345,12 +345,12 @@ CLAIMS = links.LinkClaims("0123456789abcdef0123456789abcdef", "alice@example.com
 SIGNATURE = "2m0h3P0CDcIVVzVQrTtiDetknXhc-CrmZN3kt6SA-Tk"
 
 
-def test_link_signature_matches_the_fixed_vector():
+def test_link_signature_matches_the_fixed_vector() -> None:
     assert links.sign(KEY, CLAIMS) == SIGNATURE
     assert len(SIGNATURE) == 43  # 32 bytes, base64url, no padding
 
 
-def test_link_signature_covers_the_version_tag_and_the_lower_cased_approver():
+def test_link_signature_covers_the_version_tag_and_the_lower_cased_approver() -> None:
     assert CLAIMS.message() == (
         b"handoff-approval-v1\x1f0123456789abcdef0123456789abcdef\x1falice@example.com\x1f1800000000"
     )
@@ -358,7 +358,7 @@ def test_link_signature_covers_the_version_tag_and_the_lower_cased_approver():
     assert links.sign(KEY, shouting) == SIGNATURE
 
 
-def test_link_verifies_only_the_exact_signature():
+def test_link_verifies_only_the_exact_signature() -> None:
     assert links.verify(KEY, CLAIMS, SIGNATURE)
     assert not links.verify(KEY, CLAIMS, SIGNATURE[:-1])
     assert not links.verify(KEY, CLAIMS, SIGNATURE + "A")
@@ -368,27 +368,27 @@ def test_link_verifies_only_the_exact_signature():
     assert not links.verify(KEY, later, SIGNATURE)
 
 
-def test_link_expires_at_its_exact_second():
+def test_link_expires_at_its_exact_second() -> None:
     assert not links.expired(CLAIMS, now=1_799_999_999)
     assert not links.expired(CLAIMS, now=1_799_999_999.999)
     assert links.expired(CLAIMS, now=1_800_000_000)
     assert links.expired(CLAIMS, now=1_800_000_001)
 
 
-def test_link_expiry_reads_the_clock_when_not_given_one(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(links.time, "time", lambda: 1_800_000_000.0)
+def test_link_expiry_reads_the_clock_when_not_given_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ecs_handoff.approvals.links.time.time", lambda: 1_800_000_000.0)
     assert links.expired(CLAIMS)
-    monkeypatch.setattr(links.time, "time", lambda: 1_799_999_000.0)
+    monkeypatch.setattr("ecs_handoff.approvals.links.time.time", lambda: 1_799_999_000.0)
     assert not links.expired(CLAIMS)
 
 
-def test_link_keeps_a_base_path_that_ends_in_x():
+def test_link_keeps_a_base_path_that_ends_in_x() -> None:
     assert links.link("https://approve.example.com/rootX/", KEY, CLAIMS).startswith(
         "https://approve.example.com/rootX/approvals/"
     )
 
 
-def test_link_url_is_exactly_the_claims_and_the_signature():
+def test_link_url_is_exactly_the_claims_and_the_signature() -> None:
     assert links.link("https://approve.example.com/", KEY, CLAIMS) == (
         "https://approve.example.com/approvals/0123456789abcdef0123456789abcdef"
         f"?approver=alice%40example.com&expires=1800000000&sig={SIGNATURE}"
@@ -398,7 +398,7 @@ def test_link_url_is_exactly_the_claims_and_the_signature():
 # --- what the messages name, cut where they are cut ------------------------------------------------------
 
 
-def test_an_escaping_member_is_named_by_its_first_100_characters():
+def test_an_escaping_member_is_named_by_its_first_100_characters() -> None:
     name = "../" + "a" * 200
     with pytest.raises(ArtifactRejected) as info:
         read_artifact(zip_members({name: b"[]"}))
@@ -407,7 +407,7 @@ def test_an_escaping_member_is_named_by_its_first_100_characters():
     )
 
 
-def test_a_nested_member_is_named_where_it_is():
+def test_a_nested_member_is_named_where_it_is() -> None:
     with pytest.raises(ArtifactRejected) as info:
         read_artifact(zip_members({"build/out/imagedefinitions.json": b"[]"}))
     assert str(info.value) == (
@@ -416,8 +416,8 @@ def test_a_nested_member_is_named_where_it_is():
     )
 
 
-def test_a_zip_without_the_member_lists_the_first_five_names_cut_at_60():
-    members = {f"{i}-" + "n" * 70: b"x" for i in range(6)}
+def test_a_zip_without_the_member_lists_the_first_five_names_cut_at_60() -> None:
+    members: dict[str, bytes | str] = {f"{i}-" + "n" * 70: b"x" for i in range(6)}
     with pytest.raises(ArtifactRejected) as info:
         read_artifact(zip_members(members))
     listed = ", ".join(repr(name[:60]) for name in list(members)[:5])
@@ -429,7 +429,7 @@ def test_a_zip_without_the_member_lists_the_first_five_names_cut_at_60():
     assert str(info.value) == "the zip has no imagedefinitions.json at its root; it holds nothing"
 
 
-def test_only_the_encryption_flag_marks_a_member_encrypted():
+def test_only_the_encryption_flag_marks_a_member_encrypted() -> None:
     body = json.dumps([{"name": "app", "imageUri": "nginx:1"}]).encode()
     data = bytearray(zip_members({"imagedefinitions.json": body}))
     # general purpose bit 1 (a deflate option, not encryption) in the local header and the central directory
@@ -446,7 +446,7 @@ def test_only_the_encryption_flag_marks_a_member_encrypted():
         read_artifact(bytes(data))
 
 
-def test_unsafe_path_rules():
+def test_unsafe_path_rules() -> None:
     from ecs_handoff.artifact import _unsafe_path
 
     assert _unsafe_path("a\x00b") == "contains a NUL byte"  # (zipfile itself cuts names at a NUL)
@@ -456,7 +456,7 @@ def test_unsafe_path_rules():
     assert _unsafe_path("a..b/imagedefinitions.json") is None
 
 
-def test_an_unsupported_compression_method_is_named():
+def test_an_unsupported_compression_method_is_named() -> None:
     body = json.dumps([{"name": "app", "imageUri": "nginx:1"}]).encode()
     data = bytearray(zip_members({"imagedefinitions.json": body}, compression=zipfile.ZIP_STORED))
     # compression method 99 (AE-x) in the local header (offset 8) and the central directory entry (offset 10)
@@ -468,7 +468,7 @@ def test_an_unsupported_compression_method_is_named():
     assert str(info.value).startswith("imagedefinitions.json uses an unsupported compression method (")
 
 
-def test_entry_messages_cut_what_ci_sent():
+def test_entry_messages_cut_what_ci_sent() -> None:
     key = "k" * 50
     with pytest.raises(ArtifactRejected) as info:
         parse_image_definitions(json.dumps([{"name": "a", "imageUri": "nginx", key: 1}]).encode())
@@ -491,25 +491,25 @@ def test_entry_messages_cut_what_ci_sent():
 # --- taskdef: bases and revisions without the usual keys ------------------------------------------------
 
 
-def test_short_name_of_a_plain_family_revision():
+def test_short_name_of_a_plain_family_revision() -> None:
     from ecs_handoff.taskdef import short_name
 
     assert short_name("dev-api:1") == "dev-api:1"
     assert short_name("arn:aws:ecs:ap-northeast-1:123456789012:task-definition/dev-api:7") == "dev-api:7"
 
 
-def test_a_base_without_containers_or_arn_is_named_as_such():
+def test_a_base_without_containers_or_arn_is_named_as_such() -> None:
     from ecs_handoff.taskdef import check_containers
 
     with pytest.raises(ArtifactRejected) as info:
-        check_containers({}, [ImageDefinition(name="app", imageUri="nginx")])
+        check_containers({}, [ImageDefinition(name="app", image_uri="nginx")])
     assert str(info.value) == "container 'app' is not in task definition ?; it has: no containers"
 
 
-def test_policy_messages_list_what_is_allowed():
+def test_policy_messages_list_what_is_allowed() -> None:
     from ecs_handoff.taskdef import check_policy
 
-    image = [ImageDefinition(name="app", imageUri="docker.io/library/nginx:1")]
+    image = [ImageDefinition(name="app", image_uri="docker.io/library/nginx:1")]
     with pytest.raises(ArtifactRejected) as info:
         check_policy(["a.example", "b.example"], None, "api", image)
     assert str(info.value) == (
@@ -524,10 +524,10 @@ def test_policy_messages_list_what_is_allowed():
         )
 
 
-def test_revisions_without_container_definitions():
+def test_revisions_without_container_definitions() -> None:
     from ecs_handoff.taskdef import image_changes, new_revision, revision_changes
 
-    images = [ImageDefinition(name="app", imageUri="nginx:2")]
+    images = [ImageDefinition(name="app", image_uri="nginx:2")]
     assert image_changes(None, images)[0].image_before is None
     assert image_changes({}, images)[0].image_before is None
     assert new_revision({"family": "f"}, images) == {"family": "f"}
@@ -537,7 +537,7 @@ def test_revisions_without_container_definitions():
     assert other == ["container app added"]
 
 
-def test_revision_changes_name_each_difference_exactly():
+def test_revision_changes_name_each_difference_exactly() -> None:
     from ecs_handoff.taskdef import revision_changes
 
     running = {
@@ -590,7 +590,7 @@ def test_revision_changes_name_each_difference_exactly():
     assert "task CPU: 512 -> 256" in back
 
 
-def test_shown_values():
+def test_shown_values() -> None:
     from ecs_handoff.taskdef import _shown
 
     assert _shown(None) == "(none)"
@@ -600,7 +600,7 @@ def test_shown_values():
     assert _shown(["x" * 77]) == json.dumps(["x" * 77])[:77] + "..."
 
 
-def test_parse_reference():
+def test_parse_reference() -> None:
     from ecs_handoff.taskdef import parse_reference, split_reference
 
     assert parse_reference("registry.example.com:5000/team/app:v1@sha256:" + "a" * 64) == (

@@ -20,13 +20,13 @@ def layer_pins() -> dict[str, str]:
     return pins
 
 
-def test_the_layer_pins_what_the_tests_run_with():
+def test_the_layer_pins_what_the_tests_run_with() -> None:
     pins = layer_pins()
     assert {"aws-lambda-powertools", "pydantic", "boto3", "botocore"} <= set(pins)
     assert {name: version(name) for name in pins} == pins
 
 
-def test_pyproject_pins_the_layers_versions():
+def test_pyproject_pins_the_layers_versions() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     declared = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
     for name, pinned in layer_pins().items():

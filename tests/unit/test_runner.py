@@ -7,6 +7,7 @@ import os
 import threading
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 from ecs_handoff_embedded.runner import FunctionRunner
 
@@ -42,7 +43,7 @@ def function(tmp_path: Path, name: str, variables: dict[str, str]) -> SimpleName
     )
 
 
-def test_runner_overlapping_invocations_see_only_their_own_environment(tmp_path: Path):
+def test_runner_overlapping_invocations_see_only_their_own_environment(tmp_path: Path) -> None:
     # GIVEN two functions with different variables, invoked at the same moment in two threads
     runner = FunctionRunner({"PATH": os.environ.get("PATH", "")})
     a = function(tmp_path, "fn-a", {"WHO": "a", "ONLY_A": "1"})
@@ -50,7 +51,7 @@ def test_runner_overlapping_invocations_see_only_their_own_environment(tmp_path:
     for fn in (a, b):
         runner.register(fn.function_name, fn.code)
     barrier = threading.Barrier(2)
-    results: dict[str, dict] = {}
+    results: dict[str, dict[str, Any]] = {}
 
     def call(fn: SimpleNamespace) -> None:
         payload, errored, _ = runner.invoke(fn, {"barrier": barrier})
@@ -76,7 +77,7 @@ def test_runner_overlapping_invocations_see_only_their_own_environment(tmp_path:
     assert "ONLY_A" not in os.environ and "WHO" not in os.environ
 
 
-def test_runner_imports_each_function_once_and_reuses_it(tmp_path: Path):
+def test_runner_imports_each_function_once_and_reuses_it(tmp_path: Path) -> None:
     runner = FunctionRunner({})
     fn = function(tmp_path, "fn-warm", {"WHO": "w"})
     runner.register(fn.function_name, fn.code)
@@ -84,7 +85,7 @@ def test_runner_imports_each_function_once_and_reuses_it(tmp_path: Path):
     assert imports == [1, 1, 1]
 
 
-def test_runner_exception_becomes_function_error_with_type(tmp_path: Path):
+def test_runner_exception_becomes_function_error_with_type(tmp_path: Path) -> None:
     runner = FunctionRunner({})
     fn = function(tmp_path, "fn-err", {})
     runner.register(fn.function_name, fn.code)
@@ -93,7 +94,7 @@ def test_runner_exception_becomes_function_error_with_type(tmp_path: Path):
     assert json.loads(payload)["errorMessage"] == "bad input"
 
 
-def test_runner_injected_failure_happens_once(tmp_path: Path):
+def test_runner_injected_failure_happens_once(tmp_path: Path) -> None:
     runner = FunctionRunner({})
     fn = function(tmp_path, "fn-flaky", {})
     runner.register(fn.function_name, fn.code)

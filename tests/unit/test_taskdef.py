@@ -18,7 +18,7 @@ from ecs_handoff.taskdef import (
     revision_changes,
 )
 
-BASE = {
+BASE: dict[str, Any] = {
     "taskDefinitionArn": "arn:aws:ecs:ap-northeast-1:123456789012:task-definition/dev-worker:12",
     "family": "dev-worker",
     "revision": 12,
@@ -44,9 +44,9 @@ BASE = {
 TAGS = [{"key": "managed-by", "value": "terraform"}, {"key": TAG_DEPLOYMENT_ID, "value": "stale"}]
 
 
-def test_render_replaces_only_listed_images_and_keeps_sidecar():
+def test_render_replaces_only_listed_images_and_keeps_sidecar() -> None:
     # GIVEN a base with an app and a log-router sidecar  WHEN only app is listed
-    spec = render(BASE, TAGS, [ImageDefinition(name="app", imageUri="repo/worker:dev-new")], "worker-v1", "v1")
+    spec = render(BASE, TAGS, [ImageDefinition(name="app", image_uri="repo/worker:dev-new")], "worker-v1", "v1")
     # THEN app has the new image, the sidecar keeps Terraform's, everything else flows through
     images = {c["name"]: c["image"] for c in spec["containerDefinitions"]}
     assert images == {
@@ -57,14 +57,14 @@ def test_render_replaces_only_listed_images_and_keeps_sidecar():
     assert spec["taskRoleArn"] == BASE["taskRoleArn"] and spec["cpu"] == "512"
 
 
-def test_render_drops_read_only_fields():
-    spec = render(BASE, [], [ImageDefinition(name="app", imageUri="repo/worker:x")], "d", "v")
+def test_render_drops_read_only_fields() -> None:
+    spec = render(BASE, [], [ImageDefinition(name="app", image_uri="repo/worker:x")], "d", "v")
     # (the exact list AWS documents is pinned in test_pinned_values.py, with literal names)
     assert not {"taskDefinitionArn", "revision", "status", "registeredAt", "registeredBy"} & set(spec)
 
 
-def test_render_tags_deployment_and_source_version_replacing_stale_handoff_tags():
-    spec = render(BASE, TAGS, [ImageDefinition(name="app", imageUri="repo/worker:x")], "worker-v9", "v9")
+def test_render_tags_deployment_and_source_version_replacing_stale_handoff_tags() -> None:
+    spec = render(BASE, TAGS, [ImageDefinition(name="app", image_uri="repo/worker:x")], "worker-v9", "v9")
     assert spec["tags"] == [
         {"key": "managed-by", "value": "terraform"},
         {"key": TAG_DEPLOYMENT_ID, "value": "worker-v9"},
@@ -72,25 +72,25 @@ def test_render_tags_deployment_and_source_version_replacing_stale_handoff_tags(
     ]
 
 
-def test_render_does_not_mutate_the_base():
-    render(BASE, TAGS, [ImageDefinition(name="app", imageUri="repo/worker:x")], "d", "v")
+def test_render_does_not_mutate_the_base() -> None:
+    render(BASE, TAGS, [ImageDefinition(name="app", image_uri="repo/worker:x")], "d", "v")
     assert BASE["containerDefinitions"][0]["image"] == "repo/worker:dev-old" and "revision" in BASE
 
 
-def test_render_unknown_container_names_what_the_base_has():
+def test_render_unknown_container_names_what_the_base_has() -> None:
     with pytest.raises(ArtifactRejected) as info:
-        render(BASE, [], [ImageDefinition(name="nginx", imageUri="nginx")], "d", "v")
+        render(BASE, [], [ImageDefinition(name="nginx", image_uri="nginx")], "d", "v")
     assert str(info.value) == "container 'nginx' is not in task definition dev-worker:12; it has: app, log-router"
 
 
-def test_render_refuses_when_no_room_for_tags():
+def test_render_refuses_when_no_room_for_tags() -> None:
     tags = [{"key": f"k{i}", "value": "v"} for i in range(49)]
     with pytest.raises(ArtifactRejected, match="needs room for 2 more"):
-        render(BASE, tags, [ImageDefinition(name="app", imageUri="repo/worker:x")], "d", "v")
+        render(BASE, tags, [ImageDefinition(name="app", image_uri="repo/worker:x")], "d", "v")
 
 
-def test_image_changes_before_and_after():
-    changes = image_changes(BASE, [ImageDefinition(name="app", imageUri="repo/worker:new")])
+def test_image_changes_before_and_after() -> None:
+    changes = image_changes(BASE, [ImageDefinition(name="app", image_uri="repo/worker:new")])
     assert [c.model_dump() for c in changes] == [
         {"container": "app", "image_before": "repo/worker:dev-old", "image_after": "repo/worker:new", "requested": None}
     ]
@@ -117,7 +117,7 @@ def test_registry_host_follows_dockers_reference_rule(uri: str, host: str) -> No
 
 
 def test_check_policy_refuses_a_look_alike_registry_host() -> None:
-    images = [ImageDefinition(name="app", imageUri=f"{ECR_HOST}.evil.io/api:dev-1")]
+    images = [ImageDefinition(name="app", image_uri=f"{ECR_HOST}.evil.io/api:dev-1")]
     with pytest.raises(ArtifactRejected) as info:
         check_policy([ECR_HOST], None, "api", images)
     assert str(info.value) == (
@@ -127,7 +127,7 @@ def test_check_policy_refuses_a_look_alike_registry_host() -> None:
 
 
 def test_check_policy_refuses_a_container_ci_may_not_set() -> None:
-    images = [ImageDefinition(name="log-router", imageUri=f"{ECR_HOST}/fluent-bit:evil")]
+    images = [ImageDefinition(name="log-router", image_uri=f"{ECR_HOST}/fluent-bit:evil")]
     with pytest.raises(ArtifactRejected) as info:
         check_policy([ECR_HOST], ["app"], "worker", images)
     assert str(info.value) == (
@@ -137,8 +137,8 @@ def test_check_policy_refuses_a_container_ci_may_not_set() -> None:
 
 def test_check_policy_accepts_allowed_registries_and_containers() -> None:
     images = [
-        ImageDefinition(name="app", imageUri=f"{ECR_HOST}/api:dev-1"),
-        ImageDefinition(name="proxy", imageUri="public.ecr.aws/nginx/nginx:1"),
+        ImageDefinition(name="app", image_uri=f"{ECR_HOST}/api:dev-1"),
+        ImageDefinition(name="proxy", image_uri="public.ecr.aws/nginx/nginx:1"),
     ]
     check_policy([ECR_HOST, "public.ecr.aws"], ["app", "proxy"], "api", images)
 
@@ -152,7 +152,7 @@ def test_revision_changes_show_a_container_going_back_to_the_base_image() -> Non
     # GIVEN nginx running a CI image, and an upload that lists only the app
     running = revision(containers=[{"name": "app", "image": "r/app:1"}, {"name": "nginx", "image": "r/nginx:ci-7"}])
     base = revision(containers=[{"name": "app", "image": "r/app:0"}, {"name": "nginx", "image": "r/nginx:base"}])
-    new = new_revision(base, [ImageDefinition(name="app", imageUri="r/app:2")])
+    new = new_revision(base, [ImageDefinition(name="app", image_uri="r/app:2")])
     # THEN both containers change: app to the upload, nginx back to the base
     images, other = revision_changes(running, new)
     assert [(c.container, c.image_before, c.image_after) for c in images] == [

@@ -84,16 +84,16 @@ class Resolver:
 
 
 @pytest.mark.parametrize("path", sorted(TF.rglob("*.tf")), ids=lambda p: str(p.relative_to(TF)))
-def test_terraform_files_parse(path: Path):
+def test_terraform_files_parse(path: Path) -> None:
     assert load(path)
 
 
-def test_terraform_registry_entry_has_every_field_the_model_knows():
+def test_terraform_registry_entry_has_every_field_the_model_knows() -> None:
     keys = set(Resolver().locals["registry_entry"]) - {"__is_block__"}
     assert keys == set(ServiceConfig.model_fields)
 
 
-def test_terraform_registry_entry_validates_against_the_model():
+def test_terraform_registry_entry_validates_against_the_model() -> None:
     resolver = Resolver()
     entry = resolver.resolve(resolver.locals["registry_entry"])
     config = ServiceConfig.model_validate(entry)
@@ -105,14 +105,14 @@ def test_terraform_registry_entry_validates_against_the_model():
     assert config.approval_required and config.approvers == ["alice@example.com", "bob@example.com"]
 
 
-def test_terraform_worker_keeps_its_log_router_out_of_cis_reach():
+def test_terraform_worker_keeps_its_log_router_out_of_cis_reach() -> None:
     resolver = Resolver("worker")
     config = ServiceConfig.model_validate(resolver.resolve(resolver.locals["registry_entry"]))
     assert config.containers == ["app"]
     assert config.allowed_registries is None  # this account's ECR only
 
 
-def test_terraform_registry_parameter_is_where_the_intake_reads():
+def test_terraform_registry_parameter_is_where_the_intake_reads() -> None:
     registry = blocks(load(SERVICE / "main.tf"), "resource")[("aws_ssm_parameter", "registry")]
     assert unquote(registry["name"]) == "/handoff/${var.env}/services/${var.service_id}"
     assert registry["value"] == "${jsonencode(local.registry_entry)}"
@@ -120,14 +120,14 @@ def test_terraform_registry_parameter_is_where_the_intake_reads():
     assert SERVICE_ID_PATTERN.match(service_id)
 
 
-def test_terraform_service_keeps_handoffs_revision_and_has_circuit_breaker():
+def test_terraform_service_keeps_handoffs_revision_and_has_circuit_breaker() -> None:
     service = blocks(load(SERVICE / "main.tf"), "resource")[("aws_ecs_service", "this")]
     assert service["lifecycle"][0]["ignore_changes"] == ["task_definition"]
     breaker = service["deployment_circuit_breaker"][0]
     assert breaker["enable"] is True and breaker["rollback"] is True
 
 
-def test_terraform_bucket_is_versioned_private_tls_only_and_sends_events():
+def test_terraform_bucket_is_versioned_private_tls_only_and_sends_events() -> None:
     env = blocks(load(ENVIRONMENT / "main.tf"), "resource")
     assert unquote(env[("aws_s3_bucket_versioning", "artifacts")]["versioning_configuration"][0]["status"]) == "Enabled"
     assert env[("aws_s3_bucket_notification", "artifacts")]["eventbridge"] is True
@@ -140,7 +140,7 @@ def test_terraform_bucket_is_versioned_private_tls_only_and_sends_events():
     assert "aws:SecureTransport" in str(policy)
 
 
-def test_terraform_ci_policy_is_put_object_on_one_key_and_ecr_push():
+def test_terraform_ci_policy_is_put_object_on_one_key_and_ecr_push() -> None:
     ci = blocks(load(SERVICE / "main.tf"), "data")[("aws_iam_policy_document", "ci")]
     statements = {unquote(s["sid"]): s for s in ci["statement"]}
     assert set(statements) == {"UploadImageDefinitions", "PushImages", "EcrLogin"}
@@ -152,6 +152,6 @@ def test_terraform_ci_policy_is_put_object_on_one_key_and_ecr_push():
     assert all(unquote(a).startswith("ecr:") for a in statements["PushImages"]["actions"])
 
 
-def test_terraform_approvers_subscribed_with_their_own_filter():
+def test_terraform_approvers_subscribed_with_their_own_filter() -> None:
     subscription = blocks(load(SERVICE / "main.tf"), "resource")[("aws_sns_topic_subscription", "approver")]
     assert "approver" in subscription["filter_policy"] and "each.value" in subscription["filter_policy"]
