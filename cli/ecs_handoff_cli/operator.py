@@ -103,10 +103,11 @@ def images_of(task_definition: dict[str, Any], containers: list[str]) -> bytes:
     return json.dumps(entries, indent=2).encode() + b"\n"
 
 
-def print_ci(bucket: str, service_id: str, account_hint: str = "<account_id>") -> str:
-    """The CI step equivalent to `handoff upload`, and the only IAM rights it needs."""
+def ci_policy(bucket: str, service_id: str, repository_arn: str) -> dict[str, Any]:
+    """The only IAM rights CI needs for one service: upload its metadata, push its images. The Terraform
+    module's aws_iam_policy_document.ci is the same policy (tests/unit/test_terraform.py holds them equal)."""
     key = f"{service_id}/imagedefinitions.json.zip"
-    policy = {
+    return {
         "Version": "2012-10-17",
         "Statement": [
             {
@@ -126,11 +127,17 @@ def print_ci(bucket: str, service_id: str, account_hint: str = "<account_id>") -
                     "ecr:PutImage",
                     "ecr:BatchGetImage",
                 ],
-                "Resource": f"arn:aws:ecr:<region>:{account_hint}:repository/<repository>",
+                "Resource": repository_arn,
             },
             {"Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
         ],
     }
+
+
+def print_ci(bucket: str, service_id: str, account_hint: str = "<account_id>") -> str:
+    """The CI step equivalent to `handoff upload`, and the only IAM rights it needs."""
+    key = f"{service_id}/imagedefinitions.json.zip"
+    policy = ci_policy(bucket, service_id, f"arn:aws:ecr:<region>:{account_hint}:repository/<repository>")
     return (
         "# in CI, after pushing the image:\n"
         'printf \'[{"name":"<container>","imageUri":"%s"}]\' "$IMAGE_URI" > imagedefinitions.json\n'

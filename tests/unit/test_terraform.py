@@ -155,3 +155,33 @@ def test_terraform_ci_policy_is_put_object_on_one_key_and_ecr_push() -> None:
 def test_terraform_approvers_subscribed_with_their_own_filter() -> None:
     subscription = blocks(load(SERVICE / "main.tf"), "resource")[("aws_sns_topic_subscription", "approver")]
     assert "approver" in subscription["filter_policy"] and "each.value" in subscription["filter_policy"]
+
+
+def test_terraform_ci_policy_is_the_one_handoff_upload_print_ci_shows() -> None:
+    from ecs_handoff_cli.operator import ci_policy
+
+    ci = blocks(load(SERVICE / "main.tf"), "data")[("aws_iam_policy_document", "ci")]
+    names = {"${var.bucket_name}": "BUCKET", "${var.service_id}": "SERVICE", "${var.ecr_repository_arn}": "REPO"}
+
+    def fill(value: str) -> str:
+        for placeholder, stand_in in names.items():
+            value = value.replace(placeholder, stand_in)
+        return value
+
+    terraform = {
+        unquote(s["sid"]): (
+            unquote(s.get("effect", "Allow")),
+            sorted(fill(unquote(a)) for a in s["actions"]),
+            sorted(fill(unquote(r)) for r in s["resources"]),
+        )
+        for s in ci["statement"]
+    }
+
+    def listed(value: str | list[str]) -> list[str]:
+        return sorted([value] if isinstance(value, str) else value)
+
+    printed = {
+        s["Sid"]: (s["Effect"], listed(s["Action"]), listed(s["Resource"]))
+        for s in ci_policy("BUCKET", "SERVICE", "REPO")["Statement"]
+    }
+    assert printed == terraform
