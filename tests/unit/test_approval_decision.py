@@ -49,7 +49,7 @@ class FakeStore:
     def add_approval(self, approval_id: str, vote: ApprovalVote) -> Approval:
         self._mine(approval_id)
         if vote.approver in self.current.approved_by:
-            raise RecordConflict("voted already")
+            raise RecordConflict("voted already", self.current)
         approved = [*self.current.approved_by, vote.approver]
         self.current = self.current.model_copy(update={"approved_by": approved, "votes": [*self.current.votes, vote]})
         return self.current
@@ -60,7 +60,7 @@ class FakeStore:
         self._mine(approval_id)
         self.closed_at.append(at)
         if self.current.status is not ApprovalStatus.PENDING:
-            raise RecordConflict("closed already")
+            raise RecordConflict("closed already", self.current)
         votes = [*self.current.votes, vote] if vote is not None else self.current.votes
         self.current = self.current.model_copy(update={"status": status, "decided_at": at, "votes": votes})
         return self.current

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class HandoffError(Exception):
     """Base class: every error handoff raises on purpose."""
@@ -28,7 +30,12 @@ class DeployFailed(HandoffError):
 
 
 class RecordConflict(HandoffError):
-    """A conditional write lost a race (duplicate event, lock held elsewhere)."""
+    """A conditional write lost a race (duplicate event, lock held elsewhere); `current` is the record as
+    the write found it, when the table returned it (ReturnValuesOnConditionCheckFailure)."""
+
+    def __init__(self, message: str, current: Any = None) -> None:
+        super().__init__(message)
+        self.current = current
 
 
 class TaskEnded(HandoffError):

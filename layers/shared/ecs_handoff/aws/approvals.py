@@ -67,12 +67,13 @@ class ApprovalStore(Table):
         return Approval.model_validate(from_item(item)) if item else None
 
     def _update(self, approval_id: str, what: str, **kwargs: Any) -> Approval:
-        response = self.conditional(
+        written = self.attempt(
             "update_item", what, Key=to_item({"approval_id": approval_id}), ReturnValues="ALL_NEW", **kwargs
         )
-        if response is None:
-            raise RecordConflict(f"{what}: the approval is no longer pending, or this vote was already cast")
-        return Approval.model_validate(from_item(response["Attributes"]))
+        if written.response is None:
+            current = Approval.model_validate(from_item(written.current)) if written.current else None
+            raise RecordConflict(f"{what}: the approval is no longer pending, or this vote was already cast", current)
+        return Approval.model_validate(from_item(written.response["Attributes"]))
 
     def add_approval(self, approval_id: str, vote: ApprovalVote) -> Approval:
         """Adds one approver's approval while the approval is pending, unexpired, and not yet approved by them."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ecs_handoff.aws.clients import aws_call, client, error_code
@@ -50,12 +51,35 @@ class Table:
 
     def conditional(self, operation: str, what: str, **kwargs: Any) -> dict[str, Any] | None:
         """Runs put_item / update_item / delete_item; None when its ConditionExpression failed."""
+        return self.attempt(operation, what, **kwargs).response
+
+    def attempt(self, operation: str, what: str, **kwargs: Any) -> Written:
+        """A conditional write that, when its condition fails, also says what the item was then: DynamoDB
+        returns it with the failure (ReturnValuesOnConditionCheckFailure=ALL_OLD), so the caller does not
+        read it again (a second read costs a request, and can see a later state than the one that won)."""
         from botocore.exceptions import ClientError
 
         with aws_call(what):
             try:
-                return dict(getattr(self.ddb, operation)(TableName=self.table, **kwargs))
+                operate = getattr(self.ddb, operation)
+                return Written(
+                    dict(operate(TableName=self.table, ReturnValuesOnConditionCheckFailure="ALL_OLD", **kwargs))
+                )
             except ClientError as exc:
                 if error_code(exc) == "ConditionalCheckFailedException":
-                    return None
+                    item: Any = exc.response.get("Item")  # the item as the condition found it
+                    return Written(None, item)
                 raise
+
+
+@dataclass(frozen=True)
+class Written:
+    """A conditional write's result: the response when it was written, else the item that stopped it
+    (DynamoDB's attribute values; None when there was no item)."""
+
+    response: dict[str, Any] | None
+    current: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.response is not None

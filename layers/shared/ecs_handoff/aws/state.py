@@ -41,7 +41,7 @@ class ServiceState(Table):
 
         Returns the order and the object version of the newest event known for the key."""
         padded = sequencer_key(sequencer)
-        ok = self._written(
+        written = self.attempt(
             "update_item",
             f"recording event order for {key}",
             Key={"pk": {"S": f"seq#{key}"}},
@@ -49,9 +49,9 @@ class ServiceState(Table):
             ConditionExpression="attribute_not_exists(seq) OR seq < :s",
             ExpressionAttributeValues={":s": {"S": padded}, ":v": {"S": version_id}},
         )
-        if ok:
+        if written.ok:
             return EventOrder.NEW, version_id
-        item = self._get(f"seq#{key}")
+        item = written.current or {}
         newest = item.get("version_id", {}).get("S", "")
         if item.get("seq", {}).get("S") == padded:
             return EventOrder.DUPLICATE, newest
@@ -79,16 +79,16 @@ class ServiceState(Table):
     ) -> dict[str, Any] | None:
         """Takes (or renews) the service's lock; None on success, else the current holder's item."""
         now = int(time.time())
-        ok = self._written(
+        written = self.attempt(
             "put_item",
             f"locking service {service_id}",
             Item=_lock_item(service_id, holder, execution_arn, now, lease_seconds),
             ConditionExpression="attribute_not_exists(pk) OR lease_until < :now OR holder = :holder",
             ExpressionAttributeValues={":now": {"N": str(now)}, ":holder": {"S": holder}},
         )
-        if ok:
+        if written.ok:
             return None
-        item = self._get(f"lock#{service_id}")
+        item = written.current or {}
         return {
             "holder": item.get("holder", {}).get("S", ""),
             "execution_arn": item.get("execution_arn", {}).get("S", ""),

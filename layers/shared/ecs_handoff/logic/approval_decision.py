@@ -198,8 +198,8 @@ class ApprovalDesk:
                 updated = self.store.add_approval(approval.approval_id, vote)
                 if len(updated.approved_by) >= updated.approvals_required:
                     updated = self.store.close(approval.approval_id, ApprovalStatus.APPROVED, vote.at)
-        except RecordConflict:
-            current = self.store.get(approval.approval_id) or approval
+        except RecordConflict as conflict:
+            current = conflict.current or approval  # as the write found it (None: gone, e.g. past retention)
             if current.status in (ApprovalStatus.APPROVED, ApprovalStatus.REJECTED) and not current.resumed_at:
                 # Decided, but the workflow was never told (AWS was throttling): this request tells it.
                 text = f"The deployment was {current.status.value.lower()}; its workflow has now been told."
