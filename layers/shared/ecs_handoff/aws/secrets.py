@@ -1,29 +1,42 @@
-"""The link-signing key, read from Secrets Manager and cached briefly per sandbox."""
+"""The link-signing key, read from Secrets Manager with Powertools' parameters utility and cached briefly
+per sandbox (max_age), so a rotated key is picked up within minutes."""
 
 from __future__ import annotations
 
 import threading
-import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
 from ecs_handoff.aws.clients import aws_call, client
 
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
 CACHE_SECONDS = 300
-_cache: dict[str, tuple[float, bytes]] = {}
+MIN_KEY_CHARACTERS = 32
+_providers: dict[int, SecretsProvider] = {}  # one per client: per set of credentials (the cache is the provider's)
 _lock = threading.Lock()
 
 
-def signing_key(secret_arn: str, secretsmanager: Any = None) -> bytes:
+def _provider(secretsmanager: SecretsManagerClient) -> SecretsProvider:
     with _lock:
-        cached = _cache.get(secret_arn)
-        if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
-            return bytes(cached[1])
-    sm = secretsmanager or client("secretsmanager")
+        provider = _providers.get(id(secretsmanager))
+        if provider is None:
+            provider = _providers[id(secretsmanager)] = SecretsProvider(boto3_client=secretsmanager)
+        return provider
+
+
+def signing_key(secret_arn: str, secretsmanager: SecretsManagerClient | None = None) -> bytes:
+    provider = _provider(secretsmanager or client("secretsmanager"))
     with aws_call("reading the approval link signing key"):
-        value = str(sm.get_secret_value(SecretId=secret_arn)["SecretString"])
-    if len(value) < 32:
+        try:
+            value: Any = provider.get(secret_arn, max_age=CACHE_SECONDS)
+        except GetParameterError as exc:
+            # Powertools wraps botocore's error (throttling, access denied) in its own: aws_call names it, so a
+            # throttled read is still the TransientAwsError the workflow retries.
+            raise (exc.__context__ or exc) from None
+    if not isinstance(value, str) or len(value) < MIN_KEY_CHARACTERS:
         raise RuntimeError("the approval link signing key is shorter than 32 characters; regenerate the secret")
-    key = value.encode()
-    with _lock:
-        _cache[secret_arn] = (time.monotonic(), key)
-    return key
+    return value.encode()
