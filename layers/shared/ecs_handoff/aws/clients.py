@@ -6,9 +6,20 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ecs_handoff.errors import AwsAccessError, NotFound, TransientAwsError
+
+if TYPE_CHECKING:  # boto3-stubs: every call through these clients is checked by mypy (not shipped to Lambda)
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_ecr import ECRClient
+    from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_stepfunctions import SFNClient
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_ssm import SSMClient
 
 _RETRY_CONFIG: Any = None
 _lock = threading.Lock()
@@ -46,6 +57,26 @@ NOT_FOUND_CODES = frozenset(
 )
 
 
+@overload
+def client(service: Literal["cloudwatch"]) -> CloudWatchClient: ...
+@overload
+def client(service: Literal["dynamodb"]) -> DynamoDBClient: ...
+@overload
+def client(service: Literal["ecr"]) -> ECRClient: ...
+@overload
+def client(service: Literal["ecs"]) -> ECSClient: ...
+@overload
+def client(service: Literal["s3"]) -> S3Client: ...
+@overload
+def client(service: Literal["secretsmanager"]) -> SecretsManagerClient: ...
+@overload
+def client(service: Literal["stepfunctions"]) -> SFNClient: ...
+@overload
+def client(service: Literal["sns"]) -> SNSClient: ...
+@overload
+def client(service: Literal["ssm"]) -> SSMClient: ...
+@overload
+def client(service: str) -> Any: ...
 def client(service: str) -> Any:
     """A shared client per service and credentials: created on first use, never at import time (STYLE 4).
 
