@@ -30,7 +30,7 @@ class Counting:
 
 def test_a_lock_held_by_another_names_its_holder_without_reading_it_again(stack: Stack) -> None:
     ddb = Counting()
-    state = ServiceState(stack.outputs["StateTableName"], ddb)
+    state = ServiceState(stack.outputs["StateTableName"], ddb)  # type: ignore[arg-type]  # a fake client
     assert state.acquire_lock("api", "api-v1", "arn:execution:api-v1", 600) is None
     holder = state.acquire_lock("api", "api-v2", "arn:execution:api-v2", 600)
     assert holder is not None and (holder["holder"], holder["execution_arn"]) == ("api-v1", "arn:execution:api-v1")
@@ -39,7 +39,7 @@ def test_a_lock_held_by_another_names_its_holder_without_reading_it_again(stack:
 
 def test_a_duplicate_and_a_stale_event_are_told_apart_from_the_failed_write_alone(stack: Stack) -> None:
     ddb = Counting()
-    state = ServiceState(stack.outputs["StateTableName"], ddb)
+    state = ServiceState(stack.outputs["StateTableName"], ddb)  # type: ignore[arg-type]  # a fake client
     key = "api/imagedefinitions.json.zip"
     assert state.observe_event(key, "0062E99A88DC407460", "v2") == (EventOrder.NEW, "v2")
     assert state.observe_event(key, "0062E99A88DC407460", "v2") == (EventOrder.DUPLICATE, "v2")

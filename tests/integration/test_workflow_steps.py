@@ -168,7 +168,7 @@ def test_deploy_retried_after_register_but_before_update_reuses_the_revision(sta
     request = DeploymentRequest.model_validate(state["request"])
     ecs = stack.client("ecs")
     with pytest.raises(TransientAwsError, match="ThrottlingException"):
-        deploy(request, records(stack), ecs_client=_Throttled(ecs))
+        deploy(request, records(stack), ecs_client=_Throttled(ecs))  # type: ignore[arg-type]  # a fake client
     assert ecs_service().task_definition.endswith("dev-api:1")
     revisions = ecs.list_task_definitions(familyPrefix="dev-api")["taskDefinitionArns"]
     # WHEN Step Functions retries it

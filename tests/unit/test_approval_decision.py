@@ -336,9 +336,9 @@ def test_a_lost_race_says_what_happened_instead() -> None:
 
 def test_tell_workflow_names_the_rejection_without_a_comment_and_the_superseding_upload() -> None:
     workflow = Workflow()
-    tell_workflow(approval(status=ApprovalStatus.REJECTED, votes=[vote("reject")]), "t1", workflow)
-    tell_workflow(approval(status=ApprovalStatus.SUPERSEDED, superseded_by="api-v2"), "t2", workflow)
-    tell_workflow(approval(status=ApprovalStatus.PENDING), "t3", workflow)
+    tell_workflow(approval(status=ApprovalStatus.REJECTED, votes=[vote("reject")]), "t1", workflow)  # type: ignore[arg-type]  # a fake client
+    tell_workflow(approval(status=ApprovalStatus.SUPERSEDED, superseded_by="api-v2"), "t2", workflow)  # type: ignore[arg-type]  # a fake client
+    tell_workflow(approval(status=ApprovalStatus.PENDING), "t3", workflow)  # type: ignore[arg-type]  # a fake client
     assert [(k, t["taskToken"], t.get("error"), t.get("cause")) for k, t in workflow.told] == [
         ("failure", "t1", "ApprovalRejected", "rejected by bob@example.com (no comment)"),
         (
@@ -470,14 +470,14 @@ def test_the_workflow_is_told_the_approval_id_and_who_approved() -> None:
     import json
 
     workflow = Workflow()
-    tell_workflow(approval(status=ApprovalStatus.APPROVED, approved_by=["alice@example.com"]), "t", workflow)
+    tell_workflow(approval(status=ApprovalStatus.APPROVED, approved_by=["alice@example.com"]), "t", workflow)  # type: ignore[arg-type]  # a fake client
     [(kind, told)] = workflow.told
     assert kind == "success" and json.loads(told["output"]) == {
         "approval_id": "a" * 32,
         "approved_by": ["alice@example.com"],
     }
     rejected = Workflow()
-    tell_workflow(approval(status=ApprovalStatus.REJECTED), "t", rejected)
+    tell_workflow(approval(status=ApprovalStatus.REJECTED), "t", rejected)  # type: ignore[arg-type]  # a fake client
     assert rejected.told[0][1]["cause"] == "rejected by an approver (no comment)"
 
 

@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from ecs_handoff.errors import AwsAccessError, NotFound, TransientAwsError
 
 if TYPE_CHECKING:  # boto3-stubs: every call through these clients is checked by mypy (not shipped to Lambda)
-    from mypy_boto3_cloudwatch import CloudWatchClient
-    from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_ecr import ECRClient
-    from mypy_boto3_ecs import ECSClient
-    from mypy_boto3_s3 import S3Client
-    from mypy_boto3_secretsmanager import SecretsManagerClient
-    from mypy_boto3_stepfunctions import SFNClient
-    from mypy_boto3_sns import SNSClient
-    from mypy_boto3_ssm import SSMClient
+    from mypy_boto3_cloudwatch import CloudWatchClient as CloudWatchClient
+    from mypy_boto3_dynamodb import DynamoDBClient as DynamoDBClient
+    from mypy_boto3_ecr import ECRClient as ECRClient
+    from mypy_boto3_ecs import ECSClient as ECSClient
+    from mypy_boto3_s3 import S3Client as S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient as SecretsManagerClient
+    from mypy_boto3_sns import SNSClient as SNSClient
+    from mypy_boto3_ssm import SSMClient as SSMClient
+    from mypy_boto3_stepfunctions import SFNClient as SFNClient
 
 _RETRY_CONFIG: Any = None
 _lock = threading.Lock()

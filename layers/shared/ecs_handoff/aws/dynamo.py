@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecs_handoff.aws.clients import aws_call, client, error_code
+
+if TYPE_CHECKING:
+    from ecs_handoff.aws.clients import DynamoDBClient
 
 
 def serializer() -> tuple[Any, Any]:
@@ -39,7 +42,7 @@ def plain(value: Any) -> Any:
 class Table:
     """One DynamoDB table: a lazily created client, and conditional writes that report their outcome."""
 
-    def __init__(self, table: str, dynamodb: Any = None) -> None:
+    def __init__(self, table: str, dynamodb: DynamoDBClient | None = None) -> None:
         self.table = table
         self._ddb = dynamodb
 

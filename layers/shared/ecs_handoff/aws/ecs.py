@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ecs_handoff.aws.clients import aws_call, client
 from ecs_handoff.errors import AwsAccessError, NotFound
 from ecs_handoff.taskdef import is_handoff_revision, short_name
 
+if TYPE_CHECKING:
+    from ecs_handoff.aws.clients import ECSClient
 
-def describe_task_definition(task_definition: str, ecs: Any = None) -> tuple[dict[str, Any], list[dict[str, str]]]:
+
+def describe_task_definition(
+    task_definition: str, ecs: ECSClient | None = None
+) -> tuple[dict[str, Any], list[dict[str, str]]]:
     ecs = ecs or client("ecs")
     with aws_call(f"describing task definition {task_definition}"):
         response = ecs.describe_task_definition(taskDefinition=task_definition, include=["TAGS"])
-    return response["taskDefinition"], response.get("tags", [])
+    # handoff treats a revision as the JSON document RegisterTaskDefinition takes back (taskdef.render).
+    return cast("dict[str, Any]", response["taskDefinition"]), cast("list[dict[str, str]]", response.get("tags", []))
 
 
 # Beyond the revisions handoff keeps ACTIVE (keep_revisions), a family's newest few may be in flight.
@@ -21,7 +27,7 @@ SCAN_MARGIN = 5
 
 
 def resolve_base(
-    task_definition: str, ecs: Any = None, keep_revisions: int = 10
+    task_definition: str, ecs: ECSClient | None = None, keep_revisions: int = 10
 ) -> tuple[dict[str, Any], list[dict[str, str]]]:
     """Terraform's base: the revision named, or for a bare family the newest ACTIVE revision not registered
     by handoff. handoff deregisters its own revisions beyond `keep_revisions`, so Terraform's newest is
@@ -48,13 +54,13 @@ def resolve_base(
     )
 
 
-def deregister_task_definition(task_definition: str, ecs: Any = None) -> None:
+def deregister_task_definition(task_definition: str, ecs: ECSClient | None = None) -> None:
     ecs = ecs or client("ecs")
     with aws_call(f"deregistering task definition {short_name(task_definition)}"):
         ecs.deregister_task_definition(taskDefinition=task_definition)
 
 
-def find_revision_tagged(base: str, key: str, value: str, ecs: Any = None, newest: int = 10) -> str | None:
+def find_revision_tagged(base: str, key: str, value: str, ecs: ECSClient | None = None, newest: int = 10) -> str | None:
     """The newest revisions of base's family carrying tag key=value (a retried step's own registration)."""
     ecs = ecs or client("ecs")
     family = short_name(base).rsplit(":", 1)[0]
@@ -71,14 +77,14 @@ def find_revision_tagged(base: str, key: str, value: str, ecs: Any = None, newes
     return None
 
 
-def register_task_definition(spec: dict[str, Any], ecs: Any = None) -> str:
+def register_task_definition(spec: dict[str, Any], ecs: ECSClient | None = None) -> str:
     ecs = ecs or client("ecs")
     with aws_call(f"registering a new revision of {spec.get('family')}"):
         response = ecs.register_task_definition(**spec)
     return str(response["taskDefinition"]["taskDefinitionArn"])
 
 
-def describe_service(cluster: str, service: str, ecs: Any = None) -> dict[str, Any]:
+def describe_service(cluster: str, service: str, ecs: ECSClient | None = None) -> dict[str, Any]:
     ecs = ecs or client("ecs")
     with aws_call(f"describing service {service} in cluster {cluster}"):
         response = ecs.describe_services(cluster=cluster, services=[service])
@@ -88,7 +94,7 @@ def describe_service(cluster: str, service: str, ecs: Any = None) -> dict[str, A
     return dict(services[0])
 
 
-def update_service(cluster: str, service: str, task_definition: str, ecs: Any = None) -> str:
+def update_service(cluster: str, service: str, task_definition: str, ecs: ECSClient | None = None) -> str:
     """Points the service at task_definition; returns the id of the deployment ECS created for it."""
     ecs = ecs or client("ecs")
     with aws_call(f"updating service {service} in cluster {cluster} to {short_name(task_definition)}"):

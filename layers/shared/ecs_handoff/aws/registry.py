@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -11,12 +11,15 @@ from ecs_handoff.aws.clients import aws_call, client
 from ecs_handoff.errors import ArtifactRejected, NotFound
 from ecs_handoff.models import ServiceConfig
 
+if TYPE_CHECKING:
+    from ecs_handoff.aws.clients import SSMClient
+
 
 def parameter_name(prefix: str, service_id: str) -> str:
     return f"{prefix.rstrip('/')}/{service_id}"
 
 
-def load_service(prefix: str, service_id: str, ssm: Any = None) -> ServiceConfig:
+def load_service(prefix: str, service_id: str, ssm: SSMClient | None = None) -> ServiceConfig:
     """The registry entry for service_id; ArtifactRejected if it is missing or malformed."""
     ssm = ssm or client("ssm")
     name = parameter_name(prefix, service_id)
@@ -37,7 +40,7 @@ def load_service(prefix: str, service_id: str, ssm: Any = None) -> ServiceConfig
         ) from exc
 
 
-def list_service_ids(prefix: str, ssm: Any = None) -> list[str]:
+def list_service_ids(prefix: str, ssm: SSMClient | None = None) -> list[str]:
     ssm = ssm or client("ssm")
     ids: list[str] = []
     with aws_call(f"listing registry {prefix}"):

@@ -4,10 +4,13 @@ the alarms ECS already watches for a service, and `handoff deploy-now` overrides
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ecs_handoff.aws.clients import aws_call, client
 from ecs_handoff.aws.state import ServiceState
+
+if TYPE_CHECKING:
+    from ecs_handoff.aws.clients import CloudWatchClient, ECSClient, SSMClient
 
 
 @dataclass(frozen=True)
@@ -17,7 +20,7 @@ class AlarmState:
     reason: str
 
 
-def alarm_states(names: list[str], cloudwatch: Any = None) -> list[AlarmState]:
+def alarm_states(names: list[str], cloudwatch: CloudWatchClient | None = None) -> list[AlarmState]:
     """Each named alarm's state (metric and composite alarms); a name CloudWatch does not know is MISSING."""
     cloudwatch = cloudwatch or client("cloudwatch")
     found: dict[str, AlarmState] = {}
@@ -30,7 +33,7 @@ def alarm_states(names: list[str], cloudwatch: Any = None) -> list[AlarmState]:
     return [found.get(n, AlarmState(n, "MISSING", "CloudWatch has no alarm of this name")) for n in names]
 
 
-def calendar_state(name: str, ssm: Any = None) -> tuple[str, str | None]:
+def calendar_state(name: str, ssm: SSMClient | None = None) -> tuple[str, str | None]:
     """(OPEN or CLOSED, when it next changes) of a Change Calendar, now."""
     ssm = ssm or client("ssm")
     with aws_call(f"reading change calendar {name}"):
@@ -38,7 +41,7 @@ def calendar_state(name: str, ssm: Any = None) -> tuple[str, str | None]:
     return str(response["State"]), response.get("NextTransitionTime") or None
 
 
-def ecs_watched_alarms(cluster: str, service: str, ecs: Any = None) -> set[str]:
+def ecs_watched_alarms(cluster: str, service: str, ecs: ECSClient | None = None) -> set[str]:
     """The alarms ECS itself watches during this service's deployments (its deployment alarms, on)."""
     from ecs_handoff.aws.ecs import describe_service
 

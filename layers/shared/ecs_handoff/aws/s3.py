@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ecs_handoff.aws.clients import aws_call, client
 from ecs_handoff.errors import ArtifactRejected
 
+if TYPE_CHECKING:
+    from ecs_handoff.aws.clients import S3Client
 
-def read_version(bucket: str, key: str, version_id: str, limit: int, s3: Any = None) -> tuple[bytes, dict[str, str]]:
+
+def read_version(
+    bucket: str, key: str, version_id: str, limit: int, s3: S3Client | None = None
+) -> tuple[bytes, dict[str, str]]:
     """The bytes of bucket/key at version_id, and its user metadata (x-amz-meta-*, what CI says about the
     change); refuses objects over `limit` bytes without reading them all."""
     s3 = s3 or client("s3")
@@ -27,7 +32,9 @@ def read_version(bucket: str, key: str, version_id: str, limit: int, s3: Any = N
     return data, {str(k).lower(): str(v) for k, v in (response.get("Metadata") or {}).items()}
 
 
-def put_bytes(bucket: str, key: str, data: bytes, s3: Any = None, metadata: dict[str, str] | None = None) -> str:
+def put_bytes(
+    bucket: str, key: str, data: bytes, s3: S3Client | None = None, metadata: dict[str, str] | None = None
+) -> str:
     """Uploads an artifact as CI would, with what it says about the change; returns the new version id."""
     s3 = s3 or client("s3")
     with aws_call(f"uploading s3://{bucket}/{key}"):

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecs_handoff.aws.clients import aws_call, client, error_code
 
+if TYPE_CHECKING:
+    from ecs_handoff.aws.clients import SFNClient
 
-def start_execution(state_machine_arn: str, name: str, payload: str, sfn: Any = None) -> str | None:
+
+def start_execution(state_machine_arn: str, name: str, payload: str, sfn: SFNClient | None = None) -> str | None:
     """Starts the execution; returns its ARN, or None when one with this name already exists."""
     from botocore.exceptions import ClientError
 
@@ -28,7 +31,7 @@ def execution_arn(state_machine_arn: str, name: str) -> str:
     return state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
 
 
-def execution_status(execution: str, sfn: Any = None) -> str:
+def execution_status(execution: str, sfn: SFNClient | None = None) -> str:
     """RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED; NOT_FOUND when there is no such execution."""
     from ecs_handoff.errors import NotFound
 
@@ -60,7 +63,7 @@ def _resuming(what: str) -> Iterator[None]:
             raise
 
 
-def send_task_success(task_token: str, output: dict[str, Any], sfn: Any = None) -> None:
+def send_task_success(task_token: str, output: dict[str, Any], sfn: SFNClient | None = None) -> None:
     import json
 
     sfn = sfn or client("stepfunctions")
@@ -68,7 +71,7 @@ def send_task_success(task_token: str, output: dict[str, Any], sfn: Any = None) 
         sfn.send_task_success(taskToken=task_token, output=json.dumps(output))
 
 
-def send_task_failure(task_token: str, error: str, cause: str, sfn: Any = None) -> None:
+def send_task_failure(task_token: str, error: str, cause: str, sfn: SFNClient | None = None) -> None:
     sfn = sfn or client("stepfunctions")
     with _resuming(f"resuming the workflow (SendTaskFailure {error})"):
         sfn.send_task_failure(taskToken=task_token, error=error, cause=cause[:32768])

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecs_handoff.aws.clients import aws_call, client
+
+if TYPE_CHECKING:
+    from ecs_handoff.aws.clients import SNSClient
 
 
 def publish(
@@ -14,7 +17,7 @@ def publish(
     subject: str,
     message: str,
     attributes: dict[str, str] | None = None,
-    sns: Any = None,
+    sns: SNSClient | None = None,
     chat: dict[str, Any] | None = None,
 ) -> None:
     """message to every subscriber; with chat, one publish with MessageStructure=json: the text for email
@@ -55,7 +58,7 @@ class Subscription:
         return self.email and self.filter_policy == self.own_filter(attribute)
 
 
-def subscriptions(topic_arn: str, sns: Any = None) -> list[Subscription]:
+def subscriptions(topic_arn: str, sns: SNSClient | None = None) -> list[Subscription]:
     """Every subscription on the topic, with its filter policy (confirmed ones; a pending one has no ARN yet)."""
     sns = sns or client("sns")
     found: list[Subscription] = []

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ecs_handoff.approvals import page
 from ecs_handoff.approvals.links import LinkClaims, expired, verify
@@ -19,6 +19,9 @@ from ecs_handoff.errors import ApprovalRejected, ApprovalSuperseded, RecordConfl
 from ecs_handoff.models import Approval, ApprovalStatus, ApprovalVote, VoteDecision, iso, utcnow
 from ecs_handoff.observability import logger
 from ecs_handoff.taskdef import short_name
+
+if TYPE_CHECKING:
+    from ecs_handoff.aws.clients import SFNClient
 
 MAX_COMMENT = 1000
 
@@ -42,7 +45,7 @@ class LinkRequest:
 
 class ApprovalDesk:
     def __init__(
-        self, store: ApprovalStore, records: DeploymentRecords, key: bytes | None, sfn_client: Any = None
+        self, store: ApprovalStore, records: DeploymentRecords, key: bytes | None, sfn_client: SFNClient | None = None
     ) -> None:
         self.store, self.records, self.key, self.sfn = store, records, key, sfn_client
 
@@ -233,7 +236,7 @@ class ApprovalDesk:
 RESUME_BACKOFF_SECONDS = (1.0, 3.0)  # after botocore's own retries; the page function has 60 s
 
 
-def tell_workflow(approval: Approval, task_token: str, sfn_client: Any = None) -> None:
+def tell_workflow(approval: Approval, task_token: str, sfn_client: SFNClient | None = None) -> None:
     """Hands a closed approval's decision to the task token that waits for it (nothing for an approval
     still pending, expired or cancelled: the wait ends on its own)."""
     if approval.status is ApprovalStatus.REJECTED:

@@ -7,7 +7,7 @@ ECS what the first attempt did (its revision; whether the service already runs i
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecs_handoff.aws import ecs as ecs_access
 from ecs_handoff.aws.records import DeploymentRecords
@@ -22,9 +22,12 @@ from ecs_handoff.taskdef import (
     with_requested,
 )
 
+if TYPE_CHECKING:
+    from ecs_handoff.aws.clients import ECSClient
+
 
 def deploy(
-    request: DeploymentRequest, records: DeploymentRecords, ecs_client: Any = None, attempt: int = 0
+    request: DeploymentRequest, records: DeploymentRecords, ecs_client: ECSClient | None = None, attempt: int = 0
 ) -> DeployResult:
     """The lock's lease was taken long enough for the approval wait plus the rollout, and the rollout's
     looks renew it, so this step does not."""

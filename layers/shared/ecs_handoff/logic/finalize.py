@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ecs_handoff import notify
 from ecs_handoff.approvals.page import human_duration
@@ -31,6 +31,9 @@ from ecs_handoff.models import (
 )
 from ecs_handoff.observability import logger
 from ecs_handoff.taskdef import short_name
+
+if TYPE_CHECKING:
+    from ecs_handoff.aws.clients import ECSClient, SNSClient
 
 
 def decide(state: WorkflowState) -> FinalizeResult:
@@ -112,8 +115,8 @@ def finalize(
     service_state: ServiceState,
     topic_arn: str,
     approvals: ApprovalStore | None = None,
-    sns_client: Any = None,
-    ecs_client: Any = None,
+    sns_client: SNSClient | None = None,
+    ecs_client: ECSClient | None = None,
 ) -> FinalizeResult:
     """Idempotent: the first finalizer records the outcome and sends the one notification; a retry or the
     ended-execution rule finds the outcome recorded and only makes sure the approval is closed and the lock free."""

@@ -11,7 +11,7 @@ import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ecs_handoff.approvals.page import human_duration
 from ecs_handoff.aws import release_controls
@@ -23,6 +23,9 @@ from ecs_handoff.logic.lock import lease_seconds
 from ecs_handoff.models import DeploymentRequest, GateInput, GateResult, GateStatus, Phase, iso, parse_iso, utcnow
 from ecs_handoff.observability import logger
 from ecs_handoff.windows import describe, window_state
+
+if TYPE_CHECKING:
+    from ecs_handoff.aws.clients import CloudWatchClient, ECSClient, SSMClient
 
 Clock = Callable[[], datetime]
 _clock: Clock = utcnow
@@ -50,7 +53,9 @@ def override_allowed(principal: str, patterns: list[str]) -> bool:
     return any(fnmatch.fnmatchcase(principal, pattern) for pattern in patterns)
 
 
-def holds(request: DeploymentRequest, now: datetime, cloudwatch: Any = None, ssm: Any = None) -> list[Hold]:
+def holds(
+    request: DeploymentRequest, now: datetime, cloudwatch: CloudWatchClient | None = None, ssm: SSMClient | None = None
+) -> list[Hold]:
     """What keeps this deployment from starting now (nothing: it may start)."""
     config = request.service
     found: list[Hold] = []
@@ -86,8 +91,8 @@ def check_release(
     state: ServiceState,
     overrides: Overrides,
     now: Clock = utcnow,
-    cloudwatch: Any = None,
-    ssm: Any = None,
+    cloudwatch: CloudWatchClient | None = None,
+    ssm: SSMClient | None = None,
 ) -> GateResult:
     """One look before the deploy: OPEN, WAIT (with how long), EXPIRED, or SUPERSEDED."""
     request, previous, current = event.request, event.previous, now()
@@ -147,8 +152,8 @@ def check_bake(
     records: DeploymentRecords,
     state: ServiceState,
     now: Clock = utcnow,
-    cloudwatch: Any = None,
-    ecs: Any = None,
+    cloudwatch: CloudWatchClient | None = None,
+    ecs: ECSClient | None = None,
 ) -> GateResult:
     """One look during the bake: DONE, ALARM (roll back), or WAIT."""
     request, previous, current = event.request, event.previous, now()

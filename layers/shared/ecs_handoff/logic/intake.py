@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -44,6 +44,9 @@ from ecs_handoff.taskdef import (
     with_requested,
 )
 
+if TYPE_CHECKING:
+    from ecs_handoff.aws.clients import ECRClient, ECSClient, S3Client, SFNClient, SNSClient, SSMClient
+
 KEY_SUFFIX = "imagedefinitions.json.zip"
 
 
@@ -78,12 +81,12 @@ class Intake:
         settings: IntakeSettings,
         records: DeploymentRecords | None = None,
         state: ServiceState | None = None,
-        s3_client: Any = None,
-        ssm_client: Any = None,
-        ecs_client: Any = None,
-        sfn_client: Any = None,
-        sns_client: Any = None,
-        ecr_client: Any = None,
+        s3_client: S3Client | None = None,
+        ssm_client: SSMClient | None = None,
+        ecs_client: ECSClient | None = None,
+        sfn_client: SFNClient | None = None,
+        sns_client: SNSClient | None = None,
+        ecr_client: ECRClient | None = None,
     ) -> None:
         self.settings = settings
         self.ecr = ecr_client
@@ -267,7 +270,7 @@ class Intake:
 
 
 def checked_base(
-    config: ServiceConfig, images: list[ImageDefinition], ecs: Any = None
+    config: ServiceConfig, images: list[ImageDefinition], ecs: ECSClient | None = None
 ) -> tuple[dict[str, Any], list[dict[str, str]]]:
     """Terraform's base task definition and its tags, refused unless it has every container the upload names."""
     try:
@@ -281,7 +284,7 @@ def checked_base(
 
 
 def pin_images(
-    images: list[ImageDefinition], host: str, pin_digests: bool, ecr_client: Any = None
+    images: list[ImageDefinition], host: str, pin_digests: bool, ecr_client: ECRClient | None = None
 ) -> tuple[list[ImageDefinition], dict[str, str]]:
     """This account's ECR images must exist; with pin_digests (the default) each is deployed by the
     digest its tag has now, so a tag pushed again after approval cannot change what runs. Images in

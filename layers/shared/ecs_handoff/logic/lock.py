@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecs_handoff.aws import sfn
 from ecs_handoff.aws.approvals import ApprovalStore
@@ -20,6 +20,9 @@ from ecs_handoff.models import (
     utcnow,
 )
 from ecs_handoff.observability import logger
+
+if TYPE_CHECKING:
+    from ecs_handoff.aws.clients import SFNClient
 
 LEASE_MARGIN_SECONDS = 600
 
@@ -39,7 +42,7 @@ def acquire(
     records: DeploymentRecords,
     state: ServiceState,
     approvals: ApprovalStore | None = None,
-    sfn_client: Any = None,
+    sfn_client: SFNClient | None = None,
 ) -> LockResult:
     service_id, me = request.service_id, request.deployment_id
     latest = state.latest_deployment(service_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ecs_handoff.approvals.links import LinkClaims, link
 from ecs_handoff.approvals.page import human_duration
@@ -19,6 +19,9 @@ from ecs_handoff.models import Approval, ApprovalInput, ApprovalStatus, Outcome,
 from ecs_handoff.observability import logger
 from ecs_handoff.taskdef import new_revision, revision_changes, short_name, with_requested
 
+if TYPE_CHECKING:
+    from ecs_handoff.aws.clients import ECSClient, SFNClient, SNSClient
+
 APPROVER_ATTRIBUTE = "approver"
 
 
@@ -29,9 +32,9 @@ def request_approval(
     topic_arn: str,
     base_url: str,
     key: bytes,
-    ecs_client: Any = None,
-    sns_client: Any = None,
-    sfn_client: Any = None,
+    ecs_client: ECSClient | None = None,
+    sns_client: SNSClient | None = None,
+    sfn_client: SFNClient | None = None,
 ) -> Approval:
     req = event.request
     config = req.service
@@ -111,7 +114,7 @@ def request_approval(
     return approval
 
 
-def check_channel(topic_arn: str, sns_client: Any = None) -> None:
+def check_channel(topic_arn: str, sns_client: SNSClient | None = None) -> None:
     """Links go out only if every subscription on the approvals topic is one email address filtered to
     exactly its own links: anyone else who subscribed (an unfiltered address, a queue, a filter naming
     someone else) would receive other people's links, so then nobody gets one."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ecs_handoff.aws import ecs as ecs_access
 from ecs_handoff.aws.records import DeploymentRecords
@@ -11,12 +11,15 @@ from ecs_handoff.models import DeploymentRequest
 from ecs_handoff.observability import logger
 from ecs_handoff.taskdef import short_name
 
+if TYPE_CHECKING:
+    from ecs_handoff.aws.clients import ECSClient
+
 # How many records past keep_revisions one deployment looks at: its predecessors already pruned the rest.
 PRUNE_WINDOW = 5
 
 
 def prune_old_revisions(
-    request: DeploymentRequest, records: DeploymentRecords, keep: set[str], ecs_client: Any = None
+    request: DeploymentRequest, records: DeploymentRecords, keep: set[str], ecs_client: ECSClient | None = None
 ) -> list[str]:
     """Deregisters handoff's own revisions of this service older than the newest `keep_revisions`.
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ecs_handoff.aws import ecs as ecs_access
 from ecs_handoff.aws.records import DeploymentRecords
@@ -10,8 +10,13 @@ from ecs_handoff.models import DeploymentRequest, Phase, RollbackAction, Rollbac
 from ecs_handoff.observability import logger
 from ecs_handoff.taskdef import short_name
 
+if TYPE_CHECKING:
+    from ecs_handoff.aws.clients import ECSClient
 
-def rollback(request: DeploymentRequest, records: DeploymentRecords, ecs_client: Any = None) -> RollbackResult:
+
+def rollback(
+    request: DeploymentRequest, records: DeploymentRecords, ecs_client: ECSClient | None = None
+) -> RollbackResult:
     """Reads what was done from the record (not the step input), so it also works after a failed step."""
     me, config = request.deployment_id, request.service
     record = records.get(me)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import time
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecs_handoff.aws import ecs as ecs_access
 from ecs_handoff.aws import sfn as sfn_access
@@ -36,6 +36,9 @@ from ecs_handoff.models import (
 )
 from ecs_handoff.observability import logger
 from ecs_handoff.taskdef import short_name
+
+if TYPE_CHECKING:
+    from ecs_handoff.aws.clients import ECSClient, SFNClient
 
 # ECS's event names for the end of a deployment (Amazon ECS developer guide, service deployment events).
 ECS_EVENT_VERDICTS = {
@@ -114,8 +117,8 @@ def watch(
     turn: RolloutInput,
     records: DeploymentRecords,
     waits: RolloutWaits,
-    ecs_client: Any = None,
-    sfn_client: Any = None,
+    ecs_client: ECSClient | None = None,
+    sfn_client: SFNClient | None = None,
 ) -> RolloutResult | None:
     """One WatchRollout turn: store the token, look once, send the verdict if ECS already decided.
     None when a newer turn has begun (this one outlived its wait): that one looks instead."""
@@ -152,8 +155,8 @@ def _send(ecs_id: str, wait: RolloutWait, result: RolloutResult, sfn_client: Any
 def on_event(
     change: EcsDeploymentStateChange,
     waits: RolloutWaits,
-    ecs_client: Any = None,
-    sfn_client: Any = None,
+    ecs_client: ECSClient | None = None,
+    sfn_client: SFNClient | None = None,
 ) -> str:
     """ECS's event ends the wait of the deployment it names. Returns what was done, for the log: an event
     for a deployment nobody waits on (not handoff's, or already decided) is ignored."""
