@@ -8,8 +8,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ecs_handoff.aws.clients import aws_call, client, reset_clients
-from ecs_handoff.errors import ArtifactRejected, AwsAccessError, HandoffError, NotFound
+from ecs_handoff.aws.clients import aws_call, client, error_code, reset_clients
+from ecs_handoff.errors import ArtifactRejected, HandoffError, NotFound
 
 if TYPE_CHECKING:  # the models (pydantic) load only for the commands that use them: `handoff --help` stays fast
     from ecs_handoff.models import ServiceConfig
@@ -81,13 +81,17 @@ def use_account(profile: str | None, region: str | None) -> None:
 def stack_outputs(env: str) -> dict[str, str]:
     """An environment's resources, from the outputs of its stack handoff-<env>."""
     stack = f"{STACK_PREFIX}{env}"
-    try:
-        with aws_call(f"reading stack {stack}"):
+    from botocore.exceptions import ClientError
+
+    with aws_call(f"reading stack {stack}"):
+        try:
             stacks = client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
-    except AwsAccessError as exc:
-        if "does not exist" in str(exc):
-            raise NotFound(f"environment {env!r} has no stack {stack} in this account and region") from exc
-        raise
+        except ClientError as exc:
+            # DescribeStacks answers a stack that does not exist with ValidationError (botocore's own
+            # StackExists waiter reads it so); any other error is aws_call's to name.
+            if error_code(exc) == "ValidationError":
+                raise NotFound(f"environment {env!r} has no stack {stack} in this account and region") from exc
+            raise
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
     missing = sorted(ENVIRONMENT_OUTPUTS - set(outputs))
     if missing:

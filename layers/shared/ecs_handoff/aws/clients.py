@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from ecs_handoff.errors import AwsAccessError, NotFound, TransientAwsError
 
 if TYPE_CHECKING:  # boto3-stubs: every call through these clients is checked by mypy (not shipped to Lambda)
+    from mypy_boto3_cloudformation import CloudFormationClient as CloudFormationClient
     from mypy_boto3_cloudwatch import CloudWatchClient as CloudWatchClient
     from mypy_boto3_dynamodb import DynamoDBClient as DynamoDBClient
     from mypy_boto3_ecr import ECRClient as ECRClient
@@ -20,6 +21,7 @@ if TYPE_CHECKING:  # boto3-stubs: every call through these clients is checked by
     from mypy_boto3_sns import SNSClient as SNSClient
     from mypy_boto3_ssm import SSMClient as SSMClient
     from mypy_boto3_stepfunctions import SFNClient as SFNClient
+    from mypy_boto3_sts import STSClient as STSClient
 
 _RETRY_CONFIG: Any = None
 _lock = threading.Lock()
@@ -58,6 +60,8 @@ NOT_FOUND_CODES = frozenset(
 
 
 @overload
+def client(service: Literal["cloudformation"]) -> CloudFormationClient: ...
+@overload
 def client(service: Literal["cloudwatch"]) -> CloudWatchClient: ...
 @overload
 def client(service: Literal["dynamodb"]) -> DynamoDBClient: ...
@@ -75,6 +79,8 @@ def client(service: Literal["stepfunctions"]) -> SFNClient: ...
 def client(service: Literal["sns"]) -> SNSClient: ...
 @overload
 def client(service: Literal["ssm"]) -> SSMClient: ...
+@overload
+def client(service: Literal["sts"]) -> STSClient: ...
 @overload
 def client(service: str) -> Any: ...
 def client(service: str) -> Any:
