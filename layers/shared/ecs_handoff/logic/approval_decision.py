@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from ecs_handoff import principals
 from ecs_handoff.approvals import page
 from ecs_handoff.approvals.links import LinkClaims, expired, verify
 from ecs_handoff.aws import sfn
@@ -268,9 +269,5 @@ def approver_for_principal(approval: Approval, principal_arn: str) -> str | None
     """The approver an IAM principal may act as on the CLI (approver_principals in the registry), or None.
     An assumed-role session ARN matches patterns written for the role's session ARN
     (arn:aws:sts::<account>:assumed-role/<role>/<session>)."""
-    import fnmatch
-
-    for pattern, approver in approval.approver_principals.items():
-        if fnmatch.fnmatchcase(principal_arn, pattern):
-            return approver
-    return None
+    pattern = principals.matching(principal_arn, approval.approver_principals)
+    return approval.approver_principals[pattern] if pattern is not None else None

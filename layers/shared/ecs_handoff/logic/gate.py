@@ -7,12 +7,12 @@ deployment keeps its service's lock, and a newer upload still supersedes it."""
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from ecs_handoff import principals
 from ecs_handoff.approvals.page import human_duration
 from ecs_handoff.aws import release_controls
 from ecs_handoff.aws.records import DeploymentRecords
@@ -50,7 +50,8 @@ class Hold:
 
 
 def override_allowed(principal: str, patterns: list[str]) -> bool:
-    return any(fnmatch.fnmatchcase(principal, pattern) for pattern in patterns)
+    """Whether this principal may start a held deployment with `handoff deploy-now`."""
+    return principals.matching(principal, patterns) is not None
 
 
 def holds(
