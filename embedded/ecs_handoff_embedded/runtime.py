@@ -108,7 +108,8 @@ class EmbeddedAws:
             gaps.install_ecs_task_definitions(world.ACCOUNT_ID),
             gaps.install_execution_status_events(self.runner, self.deliveries),
             gaps.install_stop_execution(),
-            gaps.install_read_backs(),
+            gaps.install_bucket_notification_read_back(),
+            gaps.install_deployment_configuration_read_back(),
             gaps.install_strict_choice(),
             gaps.install_change_calendars(self.calendars),
         ]

@@ -1,4 +1,4 @@
-"""Step Functions behaviour the embedded AWS makes as strict as AWS (gaps.py), on small state machines."""
+"""Step Functions behaviour the embedded AWS makes as strict as AWS (gaps/stepfunctions.py), on small state machines."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The embedded AWS's ECS task definitions behave as AWS documents them (moto's gaps, filled in gaps.py)."""
+"""The embedded AWS's ECS task definitions behave as AWS documents them (moto's gaps, filled in gaps/ecs.py)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,75 @@
+"""Everything moto does not do the way AWS does, filled in here and nowhere else: one module per AWS
+service, each change made with patching.replace (or .add), which hands back its undo and fails at start-up
+when moto has changed under it. EmbeddedAws.start installs them all and EmbeddedAws.stop undoes them.
+
+Each gap: the AWS service, its module here, what AWS does that moto does not, and the tests that hold it.
+ 1 Lambda (awslambda): the real handler runs in this process, no Docker. Every e2e test.
+ 2 S3 -> EventBridge (s3, events): increasing sequencers; asynchronous delivery, retries, dead-letter
+   queue. test_hostile_inputs, test_faults.
+ 3 ECS (ecs): rollouts end COMPLETED, or FAILED with the circuit breaker's rollback, with ECS's events.
+   test_rollout_verdict, test_deployment_workflow.
+ 4 SNS (sns): email and chat subscriptions deliver, to the outbox. test_notifications, test_approval_gate.
+ 5 Step Functions (stepfunctions): SendTaskFailure keeps its cause. test_approval_gate.
+ 6 ECS (ecs): task definitions' fields, sort and paging, a bare family, memoryReservation. test_embedded_ecs.
+ 7 Step Functions (stepfunctions): StopExecution ends a task waiting for its token; status change events.
+   test_execution_end.
+ 8 S3 and ECS (s3, ecs): read-backs of the EventBridge notification and deploymentConfiguration. test_doctor.
+ 9 IAM (../iam.py): every function's call is authorized against its own role. test_iam, test_embedded_iam.
+10 Step Functions (stepfunctions): a Choice on a missing path fails with States.Runtime. test_embedded_sfn.
+11 Systems Manager (ssm): GetCalendarState; moto has no change calendars. test_release_controls.
+
+IAM (9) is not a patch: iam.py puts its own WSGI layer in front of the moto server. tests/integration/
+test_gaps.py installs and undoes every patch and checks moto is back as it was. (The state machine's
+DefinitionSubstitutions are applied in provision.py.)"""
+
+from __future__ import annotations
+
+from ecs_handoff_embedded.gaps.awslambda import install_lambda_runner
+from ecs_handoff_embedded.gaps.ecs import (
+    FAIL_TAG_PREFIX,
+    ecs_deployment_event,
+    install_deployment_configuration_read_back,
+    install_ecs_rollouts,
+    install_ecs_task_definitions,
+)
+from ecs_handoff_embedded.gaps.events import Deliveries, EventSink, aws_event, put_event
+from ecs_handoff_embedded.gaps.patching import Undo, add, all_of, replace
+from ecs_handoff_embedded.gaps.s3 import install_bucket_notification_read_back, install_s3_events, next_sequencer
+from ecs_handoff_embedded.gaps.sns import CHAT_ENDPOINT, Outbox, install_email_outbox
+from ecs_handoff_embedded.gaps.ssm import install_change_calendars
+from ecs_handoff_embedded.gaps.stepfunctions import (
+    execution_status_event,
+    install_execution_status_events,
+    install_send_task_failure_cause,
+    install_stop_execution,
+    install_strict_choice,
+)
+
+__all__ = [
+    "CHAT_ENDPOINT",
+    "FAIL_TAG_PREFIX",
+    "Deliveries",
+    "EventSink",
+    "Outbox",
+    "Undo",
+    "add",
+    "all_of",
+    "aws_event",
+    "ecs_deployment_event",
+    "execution_status_event",
+    "install_bucket_notification_read_back",
+    "install_change_calendars",
+    "install_deployment_configuration_read_back",
+    "install_ecs_rollouts",
+    "install_ecs_task_definitions",
+    "install_email_outbox",
+    "install_execution_status_events",
+    "install_lambda_runner",
+    "install_s3_events",
+    "install_send_task_failure_cause",
+    "install_stop_execution",
+    "install_strict_choice",
+    "next_sequencer",
+    "put_event",
+    "replace",
+]
