@@ -9,10 +9,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecs_handoff.aws.clients import aws_call, client
 from ecs_handoff.errors import ArtifactRejected, HandoffError, NotFound
+
+if TYPE_CHECKING:
+    from mypy_boto3_iam.type_defs import ContextEntryTypeDef
 
 REQUIRED_OUTPUTS = (
     "ArtifactBucketName",
@@ -459,7 +462,7 @@ def check_function_permissions(install: Install) -> Iterator[Finding]:
             role = str(lam.get_function_configuration(FunctionName=name)["Role"])
         denied = []
         for permission in permissions:
-            entries = [
+            entries: list[ContextEntryTypeDef] = [
                 {"ContextKeyName": k, "ContextKeyValues": [v], "ContextKeyType": "string"}
                 for k, v in permission.context.items()
             ]
