@@ -15,9 +15,6 @@ from ecs_handoff_embedded.gaps.patching import Undo, replace
 from ecs_handoff_embedded.runner import FunctionRunner
 
 _sequence = itertools.count(1)
-
-
-_sequence = itertools.count(1)
 _sequence_lock = threading.Lock()
 
 

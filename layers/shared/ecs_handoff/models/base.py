@@ -17,9 +17,6 @@ names and execution names without escaping."""
 
 
 EXECUTION_NAME_MAX = 80
-
-
-EXECUTION_NAME_MAX = 80
 _EXECUTION_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
