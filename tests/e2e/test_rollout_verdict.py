@@ -138,11 +138,12 @@ def test_event_before_the_token_is_stored_is_decided_by_the_first_look(
 def test_foreign_and_duplicate_events_change_nothing(world: World, embedded: EmbeddedAws, registry: Any) -> None:
     # GIVEN a rollout in progress that only ECS's own event may decide
     registry("dev", "worker", rollout_check_seconds=SLOW_CHECKS)
-    embedded.rollout_seconds = 3.0
+    # long enough that the events below arrive before ECS's own, even on a loaded machine (3 s was not)
+    embedded.rollout_seconds = 8.0
     since = invocations(embedded)
     deployment_id = world.upload("dev", "worker", artifact({"app": image("worker", "dev-dup006")}))
     ecs_id = world.wait_phase("dev", deployment_id, "rolling_out").ecs_deployment_id
-    (started,) = ecs_events(embedded, ecs_id)
+    (started,) = ecs_events(embedded, ecs_id)  # IN_PROGRESS only: ECS has not decided yet
     # WHEN events arrive for another deployment, for this deployment id on another service, and one
     # that decides nothing
     foreign = copy.deepcopy(started)
