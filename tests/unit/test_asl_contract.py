@@ -5,6 +5,9 @@ Python side, so renaming either side fails here instead of ending a deployment i
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import types
 import typing
 from collections.abc import Iterator
@@ -220,3 +223,21 @@ def test_a_record_update_with_a_field_the_record_does_not_have_is_refused() -> N
 
     with pytest.raises(TypeError, match="not a field a step may set on a deployment record: phse"):
         Refusing().update("api-v1", **{"phse": "locked"})  # type: ignore[arg-type]
+
+
+def test_a_fresh_process_stores_images_it_only_ever_read_nested_in_the_workflow_state() -> None:
+    # In a Lambda, finalize's ImageChange objects come only from parsing the workflow state, so the class
+    # has no serializer of its own yet (defer_build); the embedded AWS's shared process always had one.
+    script = """
+from ecs_handoff.aws.records import as_stored
+from ecs_handoff.models import DeployResult
+deploy = DeployResult.model_validate({"new_task_definition": "a", "previous_task_definition": "b",
+    "ecs_deployment_id": "e", "deployed_at": "t", "images": [{"container": "app", "image_after": "x"}]})
+print(as_stored({"images": deploy.images}))
+"""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "layers" / "shared")}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(
+        {"images": [{"container": "app", "image_before": None, "image_after": "x", "requested": None}]}
+    )

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import pytest
+from ecs_handoff.aws.records import as_stored
 from ecs_handoff.errors import AwsAccessError, RecordConflict
 from ecs_handoff.logic import finalize as finalize_module
 from ecs_handoff.logic.finalize import decide, ended_execution_state, finalize
@@ -18,7 +19,6 @@ from ecs_handoff.models import (
     Outcome,
     WorkflowState,
 )
-from pydantic_core import to_jsonable_python
 from pytest import MonkeyPatch
 
 from tests.helpers import LogRecorder as Log
@@ -115,7 +115,7 @@ class Records:
     def finish(self, deployment_id: str, outcome: str, reason: str, at: str, **fields: Any) -> bool:
         assert deployment_id == "api-v1" and AT.fullmatch(at), (deployment_id, at)
         # as the real table stores them: JSON values
-        self.finished.append(to_jsonable_python({"outcome": outcome, "reason": reason, "at": at, **fields}))
+        self.finished.append({"outcome": str(outcome), "reason": reason, "at": at, **as_stored(fields)})
         if self.record.outcome.terminal:
             return False
         self.record = self.record.model_copy(update={"outcome": Outcome(outcome), "reason": reason})

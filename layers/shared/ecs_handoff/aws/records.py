@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
-from typing import Any, TypedDict, Unpack
+from typing import Any, Unpack, cast
 
-from pydantic_core import to_jsonable_python
+from pydantic import TypeAdapter
+from typing_extensions import TypedDict  # pydantic reads typing's only from Python 3.12
 
 from ecs_handoff.aws.clients import aws_call
 from ecs_handoff.aws.dynamo import Table
@@ -42,17 +44,29 @@ class RecordUpdate(RecordFields, total=False):
     outcome: Outcome
 
 
+@functools.cache
+def _stored_form() -> TypeAdapter[RecordUpdate]:
+    return TypeAdapter(RecordUpdate)
+
+
+def as_stored(fields: Mapping[str, object]) -> dict[str, Any]:
+    """The fields as the table stores them: JSON values (models as objects, enums as their values).
+
+    Through a TypeAdapter of RecordUpdate, not pydantic_core.to_jsonable_python: a model handoff only ever
+    got nested in another (the deploy result's ImageChange) has no serializer of its own until first used
+    directly (defer_build), and to_jsonable_python refuses it, which a fresh Lambda process would hit."""
+    return cast("dict[str, Any]", _stored_form().dump_python(cast("RecordUpdate", fields), mode="json"))
+
+
 def _set_clauses(fields: Mapping[str, object], names: dict[str, str], values: dict[str, Any]) -> list[str]:
     """SET clauses for the fields given (None skipped), their names and values added to the expression's."""
     unknown = fields.keys() - RecordUpdate.__optional_keys__
     if unknown:  # mypy refuses these at the call; this is for callers it does not check
         raise TypeError(f"not a field a step may set on a deployment record: {', '.join(sorted(unknown))}")
     sets = []
-    for i, (key, value) in enumerate(fields.items()):
-        if value is None:
-            continue
+    for i, (key, value) in enumerate(as_stored({k: v for k, v in fields.items() if v is not None}).items()):
         names[f"#f{i}"] = key
-        values[f":f{i}"] = to_jsonable_python(value)
+        values[f":f{i}"] = value
         sets.append(f"#f{i} = :f{i}")
     return sets
 
