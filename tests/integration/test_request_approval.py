@@ -99,9 +99,11 @@ def test_two_approvers_racing_for_the_last_approval_cannot_both_win(stack: Stack
     store = ApprovalStore(stack.outputs["ApprovalsTableName"])
     alice = ApprovalVote(approver="alice@example.com", decision=VoteDecision.APPROVE, at="2026-11-27T00:00:00.000Z")
     bob = ApprovalVote(approver="bob@example.com", decision=VoteDecision.APPROVE, at="2026-11-27T00:00:00.001Z")
-    store.add_approval(created["approval_id"], alice)
+    read = store.get(created["approval_id"])
+    assert read is not None
+    store.add_approval(read, alice)
     # WHEN bob's conditional write lands second  THEN it is refused: one approval, one story
     with pytest.raises(RecordConflict):
-        store.add_approval(created["approval_id"], bob)
+        store.add_approval(read, bob)
     stored = store.get(created["approval_id"])
     assert stored is not None and stored.approved_by == ["alice@example.com"]

@@ -46,12 +46,18 @@ class FakeStore:
     def _mine(self, approval_id: str) -> None:
         assert approval_id == self.current.approval_id, approval_id
 
-    def add_approval(self, approval_id: str, vote: ApprovalVote) -> Approval:
-        self._mine(approval_id)
-        if vote.approver in self.current.approved_by:
-            raise RecordConflict("voted already", self.current)
+    def add_approval(self, approval: Approval, vote: ApprovalVote) -> Approval:
+        self._mine(approval.approval_id)
+        if vote.approver in self.current.approved_by or approval.approved_by != self.current.approved_by:
+            raise RecordConflict("voted already, or not as read", self.current)
+        if self.current.status is not ApprovalStatus.PENDING:
+            raise RecordConflict("closed already", self.current)
         approved = [*self.current.approved_by, vote.approver]
-        self.current = self.current.model_copy(update={"approved_by": approved, "votes": [*self.current.votes, vote]})
+        update: dict[str, Any] = {"approved_by": approved, "votes": [*self.current.votes, vote]}
+        if len(approved) >= self.current.approvals_required:  # the deciding vote closes it in the same write
+            update |= {"status": ApprovalStatus.APPROVED, "decided_at": vote.at}
+            self.closed_at.append(vote.at)
+        self.current = self.current.model_copy(update=update)
         return self.current
 
     def close(

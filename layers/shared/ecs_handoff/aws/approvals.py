@@ -75,27 +75,37 @@ class ApprovalStore(Table):
             raise RecordConflict(f"{what}: the approval is no longer pending, or this vote was already cast", current)
         return Approval.model_validate(from_item(written.response["Attributes"]))
 
-    def add_approval(self, approval_id: str, vote: ApprovalVote) -> Approval:
-        """Adds one approver's approval while the approval is pending, unexpired, and not yet approved by them."""
+    def add_approval(self, approval: Approval, vote: ApprovalVote) -> Approval:
+        """Adds one approver's approval to the approval as it was read, in one conditional write; the vote that
+        reaches approvals_required also closes it as APPROVED in that same write, so no crash can leave an
+        approval pending with all its votes. RecordConflict when the item is not as it was read (decided,
+        expired, voted by them, or another vote landed first: the caller reads it again)."""
+        seen = len(approval.approved_by)
+        sets = ["votes = list_append(votes, :vote)", "approved_by = list_append(approved_by, :who)"]
+        values: dict[str, Any] = {
+            ":vote": [vote.model_dump(mode="json")],
+            ":who": [vote.approver],
+            ":approver": vote.approver,
+            ":pending": ApprovalStatus.PENDING.value,
+            ":now": int(time.time()),
+            ":seen": seen,
+            ":required": approval.approvals_required,
+        }
+        if seen + 1 >= approval.approvals_required:
+            sets += ["#s = :approved", "decided_at = :at"]
+            values |= {":approved": ApprovalStatus.APPROVED.value, ":at": vote.at}
         return self._update(
-            approval_id,
+            approval.approval_id,
             f"recording {vote.approver}'s approval",
-            UpdateExpression="SET votes = list_append(votes, :vote), approved_by = list_append(approved_by, :who)",
-            # Not once enough have approved: two approvers racing for the last approval cannot both win.
+            UpdateExpression="SET " + ", ".join(sets),
+            # The count read is the count written against: two approvers racing for the last approval cannot
+            # both win, and the one that closes the approval is the one that brought it to approvals_required.
             ConditionExpression=(
                 "#s = :pending AND expires_at > :now AND NOT contains(approved_by, :approver) "
-                "AND size(approved_by) < approvals_required"
+                "AND size(approved_by) = :seen AND approvals_required = :required"
             ),
             ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues=to_item(
-                {
-                    ":vote": [vote.model_dump(mode="json")],
-                    ":who": [vote.approver],
-                    ":approver": vote.approver,
-                    ":pending": ApprovalStatus.PENDING.value,
-                    ":now": int(time.time()),
-                }
-            ),
+            ExpressionAttributeValues=to_item(values),
         )
 
     def close(

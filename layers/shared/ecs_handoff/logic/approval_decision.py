@@ -199,9 +199,7 @@ class ApprovalDesk:
             if vote.decision is VoteDecision.REJECT:
                 updated = self.store.close(approval.approval_id, ApprovalStatus.REJECTED, vote.at, vote=vote)
             else:
-                updated = self.store.add_approval(approval.approval_id, vote)
-                if len(updated.approved_by) >= updated.approvals_required:
-                    updated = self.store.close(approval.approval_id, ApprovalStatus.APPROVED, vote.at)
+                updated = self._add_approval(approval, vote)
         except RecordConflict as conflict:
             current = conflict.current or approval  # as the write found it (None: gone, e.g. past retention)
             if current.status in (ApprovalStatus.APPROVED, ApprovalStatus.REJECTED) and not current.resumed_at:
@@ -233,7 +231,23 @@ class ApprovalDesk:
         )
         return _message(200, "Approval recorded", text, "approve")
 
+    def _add_approval(self, approval: Approval, vote: ApprovalVote) -> Approval:
+        """The vote, written against the approval as last read; when another approver's vote landed first
+        (still pending, not yet theirs), written again against the approval as that write found it."""
+        for _ in range(MAX_VOTE_RACES):
+            try:
+                return self.store.add_approval(approval, vote)
+            except RecordConflict as conflict:
+                current = conflict.current
+                if current is None or current.status is not ApprovalStatus.PENDING:
+                    raise
+                if vote.approver in current.approved_by or current.expires_at <= time.time():
+                    raise
+                approval = current
+        return self.store.add_approval(approval, vote)
 
+
+MAX_VOTE_RACES = 3  # votes racing this one; each lost race means another approver's vote was written
 RESUME_BACKOFF_SECONDS = (1.0, 3.0)  # after botocore's own retries; the page function has 60 s
 
 
