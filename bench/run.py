@@ -47,9 +47,10 @@ def counting(client: Any, counter: Counter[str]) -> Any:
 
 def bench_deploy_step(aws: Any) -> dict[str, Any]:
     from ecs_deploy.ecs import DeployAction, EcsClient
+    from ecs_handoff.aws.approvals import ApprovalStore
     from ecs_handoff.aws.clients import client
     from ecs_handoff.aws.records import DeploymentRecords
-    from ecs_handoff.logic.deploy import deploy
+    from ecs_handoff.logic.deploy import authorize, deploy
     from ecs_handoff.models import (
         DeploymentRecord,
         DeploymentRequest,
@@ -60,17 +61,30 @@ def bench_deploy_step(aws: Any) -> dict[str, Any]:
         iso,
         utcnow,
     )
-    from ecs_handoff.taskdef import render
+    from ecs_handoff.settings import DeploySettings
     from ecs_handoff_embedded.scenario import image
+    from ecs_handoff_embedded.world import pinned_image, push_image
 
     outputs = aws.stacks["dev"].outputs
     records = DeploymentRecords(outputs["DeploymentsTableName"])
+    approvals = ApprovalStore(outputs["ApprovalsTableName"])
+    settings = DeploySettings(
+        env="dev",
+        deployments_table=outputs["DeploymentsTableName"],
+        approvals_table=outputs["ApprovalsTableName"],
+        registry_prefix=outputs["RegistryPrefix"],
+        require_approval=False,
+        default_registry=outputs["DefaultRegistry"],
+    )
+    ecr = aws.session().client("ecr")
     ours_ecs: Counter[str] = Counter()
     ecs = counting(aws.session().client("ecs"), ours_ecs)
     peer = EcsClient(access_key_id="testing", secret_access_key="testing", region="ap-northeast-1")
     peer_ecs: Counter[str] = Counter()
     counting(peer.boto, peer_ecs)
-    base = ecs.describe_task_definition(taskDefinition="dev-api")["taskDefinition"]["taskDefinitionArn"]
+    base = json.loads(
+        aws.session().client("ssm").get_parameter(Name=f"{outputs['RegistryPrefix']}/api")["Parameter"]["Value"]
+    )["task_definition"]  # the exact base the registry names
     ours_ecs.clear()
     client("dynamodb")
     ours_t: list[float] = []
@@ -80,39 +94,46 @@ def bench_deploy_step(aws: Any) -> dict[str, Any]:
         # what the intake would have seen running (it describes the service before the workflow starts)
         running_arn = ecs.describe_services(cluster="dev", services=["api"])["services"][0]["taskDefinition"]
         running = ecs.describe_task_definition(taskDefinition=running_arn)["taskDefinition"]
-        images = {
+        tagged = {
             "app-container": image("api", f"dev-b{i:05d}"),
             "nginx-container": image("api-nginx", f"dev-b{i:05d}"),
         }
+        for uri in tagged.values():  # CI pushed them; the intake pinned each to its digest
+            push_image(ecr, uri)
+        images = {name: pinned_image(ecr, uri) for name, uri in tagged.items()}
         deployment_id = f"bench-{i}-{time.time_ns()}"
-        # and the base it described and rendered, as it passes them in the request
-        described = ecs.describe_task_definition(taskDefinition=base, include=["TAGS"])
         definitions = [ImageDefinition(name=k, image_uri=v) for k, v in images.items()]
-        registration = render(
-            described["taskDefinition"], described.get("tags", []), definitions, deployment_id, deployment_id
-        )
+        source = Source(bucket="b", key="api/imagedefinitions.json.zip", object_version=deployment_id, sequencer="0")
         request = DeploymentRequest(
             deployment_id=deployment_id,
             env="dev",
             service_id="api",
-            service=ServiceConfig(cluster="dev", service="api", task_definition="dev-api"),
+            service=ServiceConfig(cluster="dev", service="api", task_definition=base),
             base_task_definition=base,
-            images=[{"name": k, "imageUri": v} for k, v in images.items()],  # type: ignore[misc]
-            source=Source(bucket="b", key="api/imagedefinitions.json.zip", object_version=deployment_id, sequencer="0"),
+            images=definitions,
+            source=source,
             requested_at=iso(utcnow()),
             running_task_definition=running["taskDefinitionArn"],
             running_images={c["name"]: c["image"] for c in running["containerDefinitions"]},
-            registration=registration,
         )
+        # the record the intake writes: what the deploy step re-reads instead of trusting the request
         records.create(
             DeploymentRecord(
-                id=deployment_id, env="dev", service="api", outcome=Outcome.IN_PROGRESS, started_at=iso(utcnow())
+                id=deployment_id,
+                env="dev",
+                service="api",
+                outcome=Outcome.IN_PROGRESS,
+                started_at=iso(utcnow()),
+                source=source,
+                base_task_definition=base,
+                validated_images=definitions,
             )
         )
         time.sleep(0.06)  # let the previous simulated rollout finish, outside the timing
         calls_before = sum(ours_ecs.values())
         started = time.perf_counter()
-        deploy(request, records, ecs_client=ecs)
+        allowed = authorize(request, settings, records, approvals, ecs_client=ecs)  # its reads are part of the step
+        deploy(request, allowed, records, ecs_client=ecs)
         ours_t.append(time.perf_counter() - started)
         deploy_calls.append(sum(ours_ecs.values()) - calls_before)
 

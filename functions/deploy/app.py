@@ -1,12 +1,14 @@
-"""Deploy function: registers Terraform's base task definition with the new images and updates the service."""
+"""Deploy function: registers Terraform's base task definition with the new images and updates the service,
+after re-deriving both from the record, the registry, the base and the approval (never from its input)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
-from ecs_handoff.logic.deploy import deploy
+from ecs_handoff.logic.deploy import authorize, deploy
 from ecs_handoff.models import DeployInput
 from ecs_handoff.observability import logger, metrics
 from ecs_handoff.settings import DeploySettings
@@ -18,5 +20,7 @@ settings = DeploySettings.from_env()  # cold start: a variable template.yaml for
 @metrics.log_metrics
 def lambda_handler(raw: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     event = DeployInput.model_validate(raw)  # a malformed event fails here, naming the field
-    result = deploy(event.request, DeploymentRecords(settings.deployments_table), attempt=event.attempt)
+    records = DeploymentRecords(settings.deployments_table)
+    allowed = authorize(event.request, settings, records, ApprovalStore(settings.approvals_table))
+    result = deploy(event.request, allowed, records, attempt=event.attempt)
     return result.model_dump(mode="json")

@@ -47,6 +47,13 @@ class Stack:
             raise HandlerError(result["errorType"], result["errorMessage"])
         return result
 
+    def environment(self, function: str) -> dict[str, str]:
+        """handoff-dev-<function>'s environment variables, as the stack set them."""
+        from moto.awslambda.models import lambda_backends
+
+        fn = lambda_backends[world.ACCOUNT_ID][world.REGION].get_function(f"handoff-dev-{function}")
+        return self.runner.environment_for(fn)
+
     def notifications(self) -> list[str]:
         """Messages published to the stack's topic, read from an SQS subscription made for the test."""
         sqs = self.client("sqs")

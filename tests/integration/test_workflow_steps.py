@@ -143,6 +143,23 @@ def test_deploy_retried_after_update_service_but_before_recording_finds_what_it_
     assert record.previous_task_definition == second["previous_task_definition"]
 
 
+def authorize(stack: Stack, request: Any) -> Any:
+    """The deploy step's own re-derivation, with the deploy function's settings from the stack."""
+    from ecs_handoff.aws.approvals import ApprovalStore
+    from ecs_handoff.logic.deploy import authorize
+    from ecs_handoff.settings import DeploySettings
+
+    settings = DeploySettings.from_env(stack.environment("deploy"))
+    return authorize(request, settings, records(stack), ApprovalStore(settings.approvals_table), stack.client("ecs"))
+
+
+def deploy_step(stack: Stack, request: Any, ecs_client: Any, attempt: int = 0) -> Any:
+    """The deploy function's two calls, with an ECS client of the test's choosing."""
+    from ecs_handoff.logic.deploy import deploy
+
+    return deploy(request, authorize(stack, request), records(stack), ecs_client=ecs_client, attempt=attempt)
+
+
 class _Throttled:
     """An ECS client whose UpdateService is throttled; everything else is the real one."""
 
@@ -160,7 +177,6 @@ class _Throttled:
 
 def test_deploy_retried_after_register_but_before_update_reuses_the_revision(stack: Stack) -> None:
     from ecs_handoff.errors import TransientAwsError
-    from ecs_handoff.logic.deploy import deploy
     from ecs_handoff.models import DeploymentRequest
 
     # GIVEN the first attempt registered, then UpdateService was throttled
@@ -168,11 +184,11 @@ def test_deploy_retried_after_register_but_before_update_reuses_the_revision(sta
     request = DeploymentRequest.model_validate(state["request"])
     ecs = stack.client("ecs")
     with pytest.raises(TransientAwsError, match="ThrottlingException"):
-        deploy(request, records(stack), ecs_client=_Throttled(ecs))  # type: ignore[arg-type]  # a fake client
+        deploy_step(stack, request, _Throttled(ecs))
     assert ecs_service().task_definition.endswith("dev-api:1")
     revisions = ecs.list_task_definitions(familyPrefix="dev-api")["taskDefinitionArns"]
     # WHEN Step Functions retries it
-    result = deploy(request, records(stack), ecs_client=ecs, attempt=1)
+    result = deploy_step(stack, request, ecs, attempt=1)
     # THEN the tagged revision is reused, and the service now runs it
     assert ecs.list_task_definitions(familyPrefix="dev-api")["taskDefinitionArns"] == revisions
     assert result.new_task_definition == revisions[-1] and ecs_service().task_definition == revisions[-1]
@@ -187,12 +203,13 @@ def test_deploy_that_cannot_record_puts_the_service_back(stack: Stack) -> None:
     # GIVEN a deployment whose record is gone (the write after UpdateService fails for good)
     state = start(stack, NEW)
     request = DeploymentRequest.model_validate(state["request"])
+    allowed = authorize(stack, request)
     stack.client("dynamodb").delete_item(
         TableName=stack.outputs["DeploymentsTableName"], Key={"id": {"S": request.deployment_id}}
     )
     # WHEN the deploy step runs  THEN it fails, and the service is back where it was: nothing half-deployed
     with pytest.raises(DeployFailed, match=r"could not be recorded .* put back on dev-api:1"):
-        deploy(request, records(stack), ecs_client=stack.client("ecs"))
+        deploy(request, allowed, records(stack), ecs_client=stack.client("ecs"))
     assert ecs_service().task_definition.endswith("dev-api:1")
 
 
@@ -206,8 +223,10 @@ def test_deploy_base_from_family_skips_handoffs_own_revisions(stack: Stack) -> N
 
 
 def test_deploy_update_service_failure_raises_project_error(stack: Stack) -> None:
+    # GIVEN the service was deleted after the intake looked at it
     state = start(stack, NEW)
-    state["request"]["service"]["service"] = "gone"
+    stack.client("ecs").delete_service(cluster="dev", service="api", force=True)
+    # WHEN the deploy step runs  THEN the error is handoff's own, naming what is missing
     with pytest.raises(HandlerError) as info:
         stack.invoke("deploy", {"request": state["request"]})
     assert info.value.error_type == "NotFound"

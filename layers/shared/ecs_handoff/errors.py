@@ -29,6 +29,12 @@ class DeployFailed(HandoffError):
     """Registering the task definition or updating the service failed; the service was not changed."""
 
 
+class DeploymentRefused(HandoffError):
+    """The deploy step's own reading of the record, the registry, the base and the approval does not allow
+    what it was asked to deploy (a forged payload, a token that ended the approval wait without an approval):
+    nothing was registered or changed."""
+
+
 class RecordConflict(HandoffError):
     """A conditional write lost a race (duplicate event, lock held elsewhere); `current` is the record as
     the write found it, when the table returned it (ReturnValuesOnConditionCheckFailure)."""

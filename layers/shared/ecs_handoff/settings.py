@@ -67,7 +67,13 @@ class GateSettings(FunctionSettings):
 
 
 class DeploySettings(FunctionSettings):
+    """The deploy step re-reads what it deploys: the record, the registry entry and the approval."""
+
     deployments_table: Setting
+    approvals_table: Setting
+    registry_prefix: Setting
+    require_approval: bool
+    default_registry: Setting
 
 
 class RolloutSettings(FunctionSettings):

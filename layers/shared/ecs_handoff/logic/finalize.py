@@ -12,7 +12,7 @@ from ecs_handoff.aws import sns
 from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords, RecordFields
 from ecs_handoff.aws.state import ServiceState
-from ecs_handoff.errors import ApprovalRejected, ApprovalSuperseded, HandoffError, RecordConflict
+from ecs_handoff.errors import ApprovalRejected, ApprovalSuperseded, DeploymentRefused, HandoffError, RecordConflict
 from ecs_handoff.logic.revisions import prune_old_revisions
 from ecs_handoff.models import (
     ApprovalStatus,
@@ -45,6 +45,10 @@ def decide(state: WorkflowState) -> FinalizeResult:
         rollback_note = (
             f"; ROLLBACK FAILED ({state.rollback_error.error}: {state.rollback_error.message}), "
             "check the service by hand"
+        )
+    if state.error is not None and state.error.error == DeploymentRefused.__name__:
+        return FinalizeResult(
+            outcome=Outcome.FAILED, reason=f"the deploy step refused it, nothing was deployed: {state.error.message}"
         )
     if state.error is not None:
         where = "before the service was changed" if state.deploy is None else "during the rollout"

@@ -38,7 +38,6 @@ from ecs_handoff.taskdef import (
     image_changes,
     new_revision,
     registry_host,
-    render,
     revision_changes,
     split_reference,
     with_requested,
@@ -195,16 +194,14 @@ class Intake:
         record.cluster, record.ecs_service = config.cluster, config.service
         allowed = config.allowed_registries or [self.settings.default_registry]
         check_policy(allowed, config.containers, service_id, images)
-        base, base_tags = self._base(config, images)
+        base, _ = self._base(config, images)
         record.base_task_definition = base["taskDefinitionArn"]
         running = self._running(config)
         images, pinned_from = self._pin(config, images)
+        record.validated_images = images
         changes, record.other_changes = revision_changes(running, new_revision(base, images))
         record.images = with_requested(changes, pinned_from)
         return DeploymentRequest(
-            # Rendered once, here: a revision is immutable, so the deploy step registers it without
-            # describing the base again.
-            registration=render(base, base_tags, images, deployment_id, source.object_version),
             running_task_definition=running.get("taskDefinitionArn") if running else None,
             running_images={c["name"]: c.get("image", "") for c in (running or {}).get("containerDefinitions", [])},
             deployment_id=deployment_id,

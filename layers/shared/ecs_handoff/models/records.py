@@ -8,7 +8,7 @@ from pydantic import Field
 
 from ecs_handoff.models.approvals import VoteDecision
 from ecs_handoff.models.base import Model, Outcome, Phase
-from ecs_handoff.models.workflow import ImageChange, Source, VerdictSource
+from ecs_handoff.models.workflow import ImageChange, ImageDefinition, Source, VerdictSource
 
 
 class DeploymentRecord(Model):
@@ -24,6 +24,9 @@ class DeploymentRecord(Model):
     ecs_service: str = ""
     source: Source | None = None
     images: list[ImageChange] = Field(default_factory=list)
+    # What the intake validated, pinned by digest: written once when the record is created (no step's
+    # update may set it), and the only images the deploy step will register.
+    validated_images: list[ImageDefinition] | None = None
     other_changes: list[str] = Field(default_factory=list)  # differences outside images, in words
     base_task_definition: str | None = None
     new_task_definition: str | None = None

@@ -103,8 +103,6 @@ class DeploymentRequest(WorkflowModel):
     # What ran when the intake looked: lets the deploy step skip describing it again if nothing moved.
     running_task_definition: str | None = None
     running_images: dict[str, str] = Field(default_factory=dict)
-    # RegisterTaskDefinition's arguments, rendered by the intake from the base revision it described.
-    registration: dict[str, Any] | None = None
 
     @property
     def approval_wait_seconds(self) -> int:
