@@ -72,6 +72,16 @@ def test_render_tags_deployment_and_source_version_replacing_stale_handoff_tags(
     ]
 
 
+def test_render_leaves_out_the_tags_aws_reserves() -> None:
+    # GIVEN a base registered by CloudFormation: AWS's own aws: tags, which ECS refuses in a request
+    reserved = [{"key": "aws:cloudformation:stack-name", "value": "infra"}, {"key": "AWS:x", "value": "y"}]
+    # WHEN it is rendered, with 48 tags of the team's own besides
+    own = [{"key": f"k{i}", "value": "v"} for i in range(48)]
+    spec = render(BASE, reserved + own, [ImageDefinition(name="app", image_uri="repo/worker:x")], "d", "v")
+    # THEN the aws: tags are not copied, and do not count toward ECS's 50
+    assert [t["key"] for t in spec["tags"]] == [f"k{i}" for i in range(48)] + [TAG_DEPLOYMENT_ID, TAG_SOURCE_VERSION]
+
+
 def test_render_does_not_mutate_the_base() -> None:
     render(BASE, TAGS, [ImageDefinition(name="app", image_uri="repo/worker:x")], "d", "v")
     assert BASE["containerDefinitions"][0]["image"] == "repo/worker:dev-old" and "revision" in BASE

@@ -85,7 +85,9 @@ def render(
     spec = new_revision(base, images)
     for field in READ_ONLY_FIELDS:
         spec.pop(field, None)
-    tags = [t for t in base_tags if not t["key"].startswith("handoff:")]
+    # aws:-prefixed tags are AWS's own (CloudFormation's stack tags, for one): ECS refuses them in a request,
+    # and they do not count toward the 50.
+    tags = [t for t in base_tags if not t["key"].startswith("handoff:") and not t["key"].lower().startswith("aws:")]
     tags += [
         {"key": TAG_DEPLOYMENT_ID, "value": deployment_id[:256]},
         {"key": TAG_SOURCE_VERSION, "value": object_version[:256]},

@@ -30,24 +30,40 @@ _RETRY_CONFIG: Any = None
 _lock = threading.Lock()
 _clients: dict[tuple[str, str], Any] = {}
 
-THROTTLING_CODES = frozenset(
+# Transient: what botocore's standard retry mode itself retries (its throttling and transient codes, and
+# HTTP 429/5xx), plus the codes services document for throttling or a busy backend that botocore's lists do
+# not carry (SNS Throttled/KMSThrottling/InternalError, S3 InternalError, CloudWatch and Secrets Manager
+# InternalServiceError, Step Functions ExecutionLimitExceeded/KmsThrottlingException, SSM and DynamoDB
+# InternalServerError, ECS/ECR ServerException). botocore has already retried them with back-off; a step that
+# still gets one is retried by the state machine (TransientAwsError), never failed as a refusal.
+DOCUMENTED_TRANSIENT_CODES = frozenset(
     {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "ProvisionedThroughputExceededException",
-        "RequestThrottled",
-        "SlowDown",
-        "ServiceUnavailable",
-        "ServiceUnavailableException",
+        "Throttled",
+        "KMSThrottling",
+        "KmsThrottlingException",
+        "InternalError",
+        "InternalServiceError",
         "InternalServerError",
         "InternalFailure",
         "ServerException",
-        "TransactionInProgressException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "ExecutionLimitExceeded",
     }
 )
+TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+def _botocore_retried_codes() -> frozenset[str]:
+    from botocore.retries.standard import ThrottledRetryableChecker, TransientRetryableChecker
+
+    # botocore keeps these lists as class attributes of its standard retry mode; a test pins them.
+    throttled: list[str] = getattr(ThrottledRetryableChecker, "_THROTTLED_ERROR_CODES")  # noqa: B009
+    transient: list[str] = getattr(TransientRetryableChecker, "_TRANSIENT_ERROR_CODES")  # noqa: B009
+    return frozenset(throttled) | frozenset(transient)
+
+
+THROTTLING_CODES = _botocore_retried_codes() | DOCUMENTED_TRANSIENT_CODES
 NOT_FOUND_CODES = frozenset(
     {
         "ParameterNotFound",
@@ -136,7 +152,8 @@ def aws_call(what: str) -> Iterator[None]:
     except ClientError as exc:
         code = error_code(exc)
         message = exc.response.get("Error", {}).get("Message", "")
-        if code in THROTTLING_CODES:
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code in THROTTLING_CODES or status in TRANSIENT_STATUS:
             raise TransientAwsError(f"{what}: AWS is throttling or unavailable ({code})") from exc
         if code in NOT_FOUND_CODES:
             raise NotFound(f"{what}: not found ({code}: {message})") from exc
