@@ -40,6 +40,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         ServiceState(settings.state_table),
         settings.topic_arn,
         ApprovalStore(settings.approvals_table),
+        registry_prefix=settings.registry_prefix,
     )
     if result.recorded:  # counted once, by the finalizer that recorded it
         metrics.add_metric(name=f"Deployments{result.outcome.value.title()}", unit=MetricUnit.Count, value=1)

@@ -1,4 +1,5 @@
-"""Rollback function: puts the service back on the revision it ran before, unless ECS already did."""
+"""Rollback function: puts the service back on the revision it ran before, unless ECS already did. Its input
+may be forged by anyone who can invoke it: the service comes from the registry, the target is checked in ECS."""
 
 from __future__ import annotations
 
@@ -18,5 +19,5 @@ settings = RollbackSettings.from_env()  # cold start: a variable template.yaml f
 @metrics.log_metrics
 def lambda_handler(raw: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     event = StepInput.model_validate(raw)  # a malformed event fails here, naming the field
-    result = rollback(event.request, DeploymentRecords(settings.deployments_table))
+    result = rollback(event.request, DeploymentRecords(settings.deployments_table), settings.registry_prefix)
     return result.model_dump(mode="json")

@@ -1,5 +1,6 @@
 """Rollout event function: ECS's "ECS Deployment State Change" event (COMPLETED or FAILED) ends the wait
-of the workflow that deployed it. Events for deployments handoff does not wait on are ignored."""
+of the workflow that deployed it, once DescribeServices shows the same verdict. Events for deployments
+handoff does not wait on, or that ECS does not (yet) bear out, are ignored; events not from ECS, refused."""
 
 from __future__ import annotations
 

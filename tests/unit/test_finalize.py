@@ -174,7 +174,7 @@ def published(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 def pruned(monkeypatch: pytest.MonkeyPatch) -> list[set[str]]:
     kept: list[set[str]] = []
 
-    def prune(request: Any, records: Any, keep: set[str], ecs_client: Any) -> None:
+    def prune(request: Any, records: Any, keep: set[str], ecs_client: Any, registry_prefix: str | None) -> None:
         assert request.deployment_id == "api-v1" and isinstance(records, Records) and ecs_client == "ECS"
         kept.append(keep)
 

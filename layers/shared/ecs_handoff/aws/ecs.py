@@ -106,3 +106,26 @@ def update_service(cluster: str, service: str, task_definition: str, ecs: ECSCli
         f"UpdateService for {service} returned no PRIMARY deployment of {short_name(task_definition)}; "
         "is the service using the ECS deployment controller?"
     )
+
+
+def family_of(task_definition: str) -> str:
+    """The family of a task definition named by ARN, family:revision or bare family."""
+    name = short_name(task_definition)
+    family, _, revision = name.rpartition(":")
+    return family if family and revision.isdigit() else name
+
+
+def list_revisions(family: str, ecs: ECSClient | None = None, newest: int = 100, status: str = "ACTIVE") -> list[str]:
+    """The newest `newest` revisions of exactly this family (not others sharing its prefix), newest first."""
+    ecs = ecs or client("ecs")
+    arns: list[str] = []
+    kwargs: dict[str, Any] = {"familyPrefix": family, "status": status, "sort": "DESC"}
+    with aws_call(f"listing revisions of task definition family {family}"):
+        while len(arns) < newest:
+            page = ecs.list_task_definitions(**kwargs, maxResults=min(newest - len(arns), 100))
+            arns += [str(a) for a in page.get("taskDefinitionArns", []) if family_of(a) == family]
+            if not page.get("nextToken"):
+                break
+            kwargs["nextToken"] = page["nextToken"]
+    # ECS sorts DESC as asked; sorted again by revision so the order never rests on a page's order.
+    return sorted(arns, key=lambda a: int(short_name(a).rpartition(":")[2]), reverse=True)[:newest]
