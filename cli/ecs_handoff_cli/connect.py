@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ecs_handoff.aws.clients import aws_call, client, error_code, reset_clients
-from ecs_handoff.errors import ArtifactRejected, HandoffError, NotFound
+from ecs_handoff.errors import ArtifactRejected, AwsAccessError, HandoffError, NotFound, TransientAwsError
 
 if TYPE_CHECKING:  # the models (pydantic) load only for the commands that use them: `handoff --help` stays fast
     from ecs_handoff.models import ServiceConfig
@@ -161,3 +162,63 @@ class Env:
 
     def key(self, service_id: str) -> str:
         return f"{service_id}/imagedefinitions.json.zip"
+
+    def operator_api(self, path: str, payload: dict[str, Any]) -> OperatorAnswer:
+        """POSTs to the environment's operator API, signed with SigV4 (service execute-api) by your AWS
+        credentials; API Gateway authenticates you and checks your execute-api:Invoke on the route, and the
+        function decides as the identity AWS names (never anything this process claims)."""
+        base = self.outputs.get("OperatorApiUrl")
+        if not base:
+            raise NotFound(
+                f"stack {STACK_PREFIX}{self.name} has no OperatorApiUrl output: deploy this version of handoff "
+                "(approve, reject and deploy-now go through its operator API)"
+            )
+        return call_signed(f"{base.rstrip('/')}{path}", payload)
+
+
+class OperatorAnswer:
+    """The operator API's answer: its HTTP status and JSON body."""
+
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        self.status, self.body = status, body
+
+    @property
+    def refused_by_api_gateway(self) -> bool:
+        """API Gateway refused before handoff's function ran (unsigned, bad signature, no execute-api:Invoke):
+        its answers carry only a message, the function's carry a title."""
+        return self.status == 403 and "title" not in self.body
+
+    @property
+    def text(self) -> str:
+        said = self.body.get("message") or self.body.get("Message") or ""
+        return f"{self.body['title']}: {said}" if self.body.get("title") else str(said)
+
+
+def call_signed(url: str, payload: dict[str, Any]) -> OperatorAnswer:
+    """One SigV4-signed POST through botocore (its signer, its HTTP session and proxy settings)."""
+    import boto3
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.exceptions import BotoCoreError
+    from botocore.httpsession import URLLib3Session
+
+    session = boto3.session.Session()
+    credentials = session.get_credentials()
+    if credentials is None:
+        raise AwsAccessError("no AWS credentials to sign the operator API request with (aws configure, --profile)")
+    # The API's own region (its host is <id>.execute-api.<region>.amazonaws.com), else this session's.
+    host = re.match(r"^https://[^./]+\.execute-api\.([a-z0-9-]+)\.", url)
+    region = host.group(1) if host else session.region_name or os.environ.get("AWS_REGION", "")
+    request = AWSRequest(
+        method="POST", url=url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
+    )
+    SigV4Auth(credentials.get_frozen_credentials(), "execute-api", region).add_auth(request)
+    try:
+        response = URLLib3Session(timeout=60).send(request.prepare())
+    except BotoCoreError as exc:
+        raise TransientAwsError(f"calling the operator API {url}: {exc}") from exc
+    try:
+        body = json.loads(response.content or b"{}")
+    except ValueError:
+        body = {"message": response.content.decode("utf-8", "replace")[:300]}
+    return OperatorAnswer(response.status_code, body if isinstance(body, dict) else {"message": str(body)})

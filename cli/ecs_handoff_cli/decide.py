@@ -1,135 +1,110 @@
-"""`approve` and `reject` from the terminal, recorded with the caller's IAM identity."""
+"""`approve`, `reject` and `deploy-now` from the terminal: requests to the environment's operator API,
+signed with SigV4 by your AWS credentials. The server decides who you are (from API Gateway's IAM
+authorization), whether you may (approver_principals, override_principals, the uploader rule) and whether
+the approval or deployment still allows it; you need only execute-api:Invoke on its routes."""
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
-from ecs_handoff.errors import NotFound
-from ecs_handoff.models import Approval, approval_id_for
+from ecs_handoff.errors import AwsAccessError, NotFound
+from ecs_handoff.models import approval_id_for
 
 from ecs_handoff_cli import show
-from ecs_handoff_cli.connect import Env, UsageError
+from ecs_handoff_cli.connect import Env, OperatorAnswer, UsageError
 from ecs_handoff_cli.follow import EXIT_FAILED, EXIT_OK, find_deployment
 
+APPROVAL_ID = re.compile(r"^[0-9a-f]{32}$")
 
-def find_approval(env: Env, ident: str) -> Approval:
-    """An approval by its id, or by the id (or short id) of the deployment waiting for it."""
-    store = env.approvals()
-    approval: Approval | None = store.get(ident)
-    if approval is None:
-        try:
-            _, record = find_deployment(ident, env.name)
-        except NotFound as exc:
-            raise NotFound(f"no approval {ident!r} in {env.name}, nor a deployment of that id waiting for one") from exc
-        approval = store.get(record.approval_id or approval_id_for(record.id))
-        if approval is None and not record.outcome.terminal:
-            raise NotFound(
-                f"deployment {record.id} in {env.name} has not asked for an approval "
-                f"(it is {record.phase or 'starting'}); "
-                f"`handoff watch {record.id} --env {env.name}` shows when it does"
-            )
-        if approval is None:
-            raise NotFound(f"deployment {record.id} in {env.name} ended {record.outcome.value} without an approval")
-    return approval
+
+def approval_id_of(env: Env, ident: str) -> str:
+    """The approval an id names: an approval id as it is; a deployment id (or short id) through its record,
+    when you may read the deployments table (`handoff watch` needs that too); without that right, a full
+    deployment id's approval id (one approval per deployment: the id follows from it)."""
+    if APPROVAL_ID.match(ident):
+        return ident
+    try:
+        _, record = find_deployment(ident, env.name)
+    except AwsAccessError:
+        return approval_id_for(ident)
+    except NotFound as exc:
+        raise NotFound(f"no approval {ident!r} in {env.name}, nor a deployment of that id waiting for one") from exc
+    if record.approval_id is None and not record.outcome.terminal and record.phase != "awaiting_approval":
+        raise NotFound(
+            f"deployment {record.id} in {env.name} has not asked for an approval "
+            f"(it is {record.phase or 'starting'}); "
+            f"`handoff watch {record.id} --env {env.name}` shows when it does"
+        )
+    return record.approval_id or approval_id_for(record.id)
+
+
+def refused(answer: OperatorAnswer) -> None:
+    """Raises what an operator API refusal means for the exit code: API Gateway's own 403 (no signature it
+    accepts, or no execute-api:Invoke on the route) is an AWS access error; the function's 400/403 (not an
+    approver, the uploader, no reason) a usage error; 404 not found. Other refusals (409 already decided,
+    410 expired) are printed by the command, which exits 1."""
+    if answer.refused_by_api_gateway:
+        raise AwsAccessError(f"the operator API refused the request (API Gateway, IAM): {answer.text}")
+    if answer.status in (400, 403):
+        raise UsageError(answer.body.get("message") or answer.text)
+    if answer.status == 404:
+        raise NotFound(answer.body.get("message") or answer.text)
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
-    from ecs_handoff.aws.clients import aws_call, client
-    from ecs_handoff.logic.approval_decision import ApprovalDesk, approver_for_principal
-    from ecs_handoff.models import ApprovalVote, iso, utcnow
-
     env = Env(args.env)
-    approval = find_approval(env, args.approval_id)
-    with aws_call("finding who you are (sts:GetCallerIdentity)"):
-        identity = str(client("sts").get_caller_identity()["Arn"])
-    approver = approver_for_principal(approval, identity)
-    if approver is None:
-        raise UsageError(
-            f"{identity} may not decide approvals of {approval.service_id} in {args.env}: it is not in the "
-            "registry entry's approver_principals (approvers decide with their link, or Terraform lists their role)"
-        )
-    if args.command == "approve" and approval.ci is not None and approval.ci.uploader == identity:
-        raise UsageError(f"{identity} uploaded this deployment and cannot approve it too")
-    vote = ApprovalVote(
-        approver=approver,
-        principal=identity,
-        decision=args.command,
-        comment=args.comment or "",
-        at=iso(utcnow()),
-        via="cli",
-    )
-    result = ApprovalDesk(env.approvals(), env.records(), key=None).apply(approval, vote)
+    approval_id = approval_id_of(env, args.approval_id)
+    answer = env.operator_api(f"/approvals/{approval_id}/{args.command}", {"comment": args.comment or ""})
+    refused(answer)
+    said = answer.body
     done = {"approve": "approved", "reject": "rejected"}[args.command]
     if args.json:
         show.print_json(
             {
-                "ok": result.status < 400,
+                "ok": answer.status < 400,
                 "decision": args.command,
-                "approval_id": approval.approval_id,
-                "deployment_id": approval.deployment_id,
-                "service": approval.service_id,
-                "env": approval.env,
-                "approver": approver,
-                "principal": identity,
-                "message": f"{result.title}: {result.text}",
+                "approval_id": said.get("approval_id", approval_id),
+                "deployment_id": said.get("deployment_id"),
+                "service": said.get("service"),
+                "env": said.get("env", env.name),
+                "approver": said.get("approver"),
+                "principal": said.get("principal"),
+                "message": answer.text,
             }
         )
-    elif result.status >= 400:
-        print(f"handoff: {result.title}: {result.text}", file=sys.stderr)
+    elif answer.status >= 400:
+        print(f"handoff: {answer.text}", file=sys.stderr)
     else:
         print(
-            f"{done} {approval.service_id} in {approval.env} (deployment {approval.deployment_id}) "
-            f"as {approver} ({identity}): {result.text}"
+            f"{done} {said.get('service')} in {said.get('env')} (deployment {said.get('deployment_id')}) "
+            f"as {said.get('approver')} ({said.get('principal')}): {said.get('message')}"
         )
-    return EXIT_FAILED if result.status >= 400 else EXIT_OK
+    return EXIT_FAILED if answer.status >= 400 else EXIT_OK
 
 
 def cmd_deploy_now(args: argparse.Namespace) -> int:
-    """Let a deployment held by a release control start at its next look, as your IAM identity, with a
-    reason; only principals in the registry entry's override_principals may."""
-    import time as clock
-
-    from ecs_handoff.aws.clients import aws_call, client
-    from ecs_handoff.aws.release_controls import Overrides
-    from ecs_handoff.logic.gate import override_allowed
-    from ecs_handoff.models import iso, utcnow
-
+    """Let a deployment held by a release control start at its next look, with a reason. The operator API
+    checks that you are in the registry entry's override_principals and that the deployment is held, and
+    records a signed override the gate verifies."""
     if not args.reason.strip():
         raise UsageError("say why with --reason (it is recorded on the deployment)")
-    env, record = find_deployment(args.deployment_id, args.env)
-    if record.outcome.terminal or record.phase is None or not record.phase.held:
-        now = record.outcome.value if record.outcome.terminal else record.phase
-        raise UsageError(f"deployment {record.id} is not held by a release control (it is {now}); nothing to override")
-    config = env.service(record.service)
-    with aws_call("finding who you are (sts:GetCallerIdentity)"):
-        identity = str(client("sts").get_caller_identity()["Arn"])
-    if not override_allowed(identity, config.override_principals):
-        raise UsageError(
-            f"{identity} may not override the release controls of {record.service} in {env.name}: it is not in "
-            "the registry entry's override_principals"
-        )
-    reason = " ".join(args.reason.split())[:500]
-    at = iso(utcnow())
-    granted = Overrides(env.outputs["StateTableName"]).grant(
-        record.id, identity, reason, at, int(clock.time()) + 7 * 86400
-    )
-    if granted:
-        env.records().append_note(record.id, f"{at} deploy-now by {identity}: {reason}")
-    said = {
-        "deployment_id": record.id,
-        "principal": identity,
-        "reason": reason,
-        "granted": granted,
-        "poll_seconds": config.gate_poll_seconds,
-    }
+    try:
+        env, record = find_deployment(args.deployment_id, args.env)
+        deployment_id = record.id
+    except AwsAccessError:  # no read rights on the deployments table: the full id is needed then
+        env, deployment_id = Env(args.env), args.deployment_id
+    answer = env.operator_api(f"/deployments/{deployment_id}/deploy-now", {"reason": args.reason})
+    refused(answer)
+    said = answer.body
     if args.json:
-        show.print_json(said)
-    elif granted:
+        show.print_json({k: said.get(k) for k in ("deployment_id", "principal", "reason", "granted", "poll_seconds")})
+    elif answer.status < 400:
         print(
-            f"deploy-now recorded for {record.id} by {identity}: {reason}; it starts at its next look "
-            f"(within {config.gate_poll_seconds} s)"
+            f"deploy-now recorded for {said.get('deployment_id')} by {said.get('principal')}: {said.get('reason')}; "
+            f"it starts at its next look (within {said.get('poll_seconds')} s)"
         )
     else:
-        print(f"handoff: {record.id} already has a deploy-now; the first one stands", file=sys.stderr)
-    return EXIT_OK if granted else EXIT_FAILED
+        print(f"handoff: {said.get('message') or answer.text}", file=sys.stderr)
+    return EXIT_OK if answer.status < 400 else EXIT_FAILED

@@ -19,6 +19,36 @@ resource "aws_ecs_cluster" "prod" {
   name = "prod"
 }
 
+# Each service's CI assumes its own role, trusted only by that service's repository (GitHub Actions
+# OIDC here; any CI with OIDC works the same way).
+data "aws_iam_openid_connect_provider" "github" {
+  url = "https://token.actions.githubusercontent.com"
+}
+
+data "aws_iam_policy_document" "ci_trust" {
+  for_each = {
+    api    = "repo:example/api:ref:refs/heads/main"
+    worker = "repo:example/worker:ref:refs/heads/main"
+  }
+  statement {
+    actions = ["sts:AssumeRoleWithWebIdentity"]
+    principals {
+      type        = "Federated"
+      identifiers = [data.aws_iam_openid_connect_provider.github.arn]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:aud"
+      values   = ["sts.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:sub"
+      values   = [each.value]
+    }
+  }
+}
+
 module "api" {
   source              = "./modules/handoff-service"
   env                 = "prod"
@@ -31,10 +61,11 @@ module "api" {
   subnet_ids          = ["subnet-0123456789abcdef0"]
   security_group_ids  = ["sg-0123456789abcdef0"]
   ecr_repository_arn  = "arn:aws:ecr:ap-northeast-1:123456789012:repository/api"
-  ci_role_name        = "ci-deployer"
+  ci_assume_role_policy = data.aws_iam_policy_document.ci_trust["api"].json
   approval_required   = true
   approvers           = ["alice@example.com", "bob@example.com"]
-  approver_principals = { "arn:aws:sts::123456789012:assumed-role/oncall/alice" = "alice@example.com" }
+  approver_principals = { "arn:aws:sts::123456789012:assumed-role/approver/alice" = "alice@example.com" }
+  override_principals = ["arn:aws:sts::123456789012:assumed-role/oncall/*"] # people.tf: their roles
   container_definitions = [
     {
       name      = "app-container"
@@ -64,7 +95,7 @@ module "worker" {
   subnet_ids          = ["subnet-0123456789abcdef0"]
   security_group_ids  = ["sg-0123456789abcdef0"]
   ecr_repository_arn  = "arn:aws:ecr:ap-northeast-1:123456789012:repository/worker"
-  ci_role_name        = "ci-deployer"
+  ci_assume_role_policy = data.aws_iam_policy_document.ci_trust["worker"].json
   approval_required   = true
   approvers           = ["alice@example.com", "bob@example.com"]
   containers          = ["app"] # CI builds only the app; the log router's image is Terraform's

@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.aws.release_controls import Overrides
+from ecs_handoff.aws.secrets import signing_key
 from ecs_handoff.aws.state import ServiceState
 from ecs_handoff.logic import gate
 from ecs_handoff.models import GateInput
@@ -15,6 +16,11 @@ from ecs_handoff.observability import logger, metrics
 from ecs_handoff.settings import GateSettings
 
 settings = GateSettings.from_env()  # cold start: a variable template.yaml forgot stops here, named
+
+
+def _key() -> bytes:
+    """The link-signing key, which the operator API signs deploy-now overrides with."""
+    return signing_key(settings.link_secret_arn)
 
 
 @logger.inject_lambda_context(correlation_id_path="request.deployment_id")
@@ -26,5 +32,6 @@ def lambda_handler(raw: dict[str, Any], context: LambdaContext) -> dict[str, Any
     if event.check == "bake":
         result = gate.check_bake(event, records, state, now=gate.clock())
     else:
-        result = gate.check_release(event, records, state, Overrides(settings.state_table), now=gate.clock())
+        overrides = Overrides(settings.state_table)
+        result = gate.check_release(event, records, state, overrides, _key, now=gate.clock())
     return result.model_dump(mode="json", exclude_none=True)

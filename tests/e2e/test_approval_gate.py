@@ -189,7 +189,7 @@ def test_gate_operator_cli_approve_records_iam_identity(
     record = world.wait("prod", deployment_id)
     assert record.outcome is Outcome.SUCCEEDED
     [vote] = record.approvals
-    assert (vote["via"], vote["approver"], vote["comment"]) == ("cli", "bob@example.com", "hotfix INC-7")
+    assert (vote["via"], vote["approver"], vote["comment"]) == ("api", "bob@example.com", "hotfix INC-7")
     assert vote["principal"] == "arn:aws:sts::123456789012:user/moto"
     # a second decision on the same approval is refused with exit code 1
     assert main(["reject", str(approval_id), "--env", "prod"]) == 1

@@ -185,3 +185,41 @@ def test_terraform_ci_policy_is_the_one_handoff_upload_print_ci_shows() -> None:
         for s in ci_policy("BUCKET", "SERVICE", "REPO")["Statement"]
     }
     assert printed == terraform
+
+
+def test_terraform_people_hold_exactly_execute_api_invoke_on_their_operator_api_routes() -> None:
+    # GIVEN the operator API's routes in template.yaml, as IAM resources (a path parameter: any value)
+    from ecs_handoff_embedded.provision import load_template
+
+    function = load_template(ROOT / "template.yaml")["Resources"]["OperatorApiFunction"]["Properties"]
+    parameter = re.compile(r"\{\w+\}")
+    routes = {
+        name: event["Properties"]["Method"] + parameter.sub("*", event["Properties"]["Path"])
+        for name, event in function["Events"].items()
+    }
+    assert all(event["Properties"]["Auth"] == {"Authorizer": "AWS_IAM"} for event in function["Events"].values())
+    # WHEN the example's approver and on-call roles' policies are read
+    people = load(TF / "people.tf")
+    documents = blocks(people, "data")
+    [local] = [entry for entry in people["locals"] if "operator_api" in entry]
+    base = unquote(local["operator_api"])
+    assert base.endswith("/$default") and base.startswith("arn:aws:execute-api:")
+
+    def granted(name: str) -> tuple[list[str], list[str]]:
+        [statement] = documents[("aws_iam_policy_document", name)]["statement"]
+        actions = [unquote(a) for a in statement["actions"]]
+        resources = [unquote(r).replace("${local.operator_api}", base) for r in statement["resources"]]
+        return actions, resources
+
+    # THEN each holds execute-api:Invoke and nothing else, on exactly its routes
+    assert granted("approver") == (
+        ["execute-api:Invoke"],
+        [f"{base}/{routes['Approve']}", f"{base}/{routes['Reject']}"],
+    )
+    assert granted("oncall") == (["execute-api:Invoke"], [f"{base}/{routes['DeployNow']}"])
+    roles = blocks(people, "resource")
+    assert {k for k in roles if k[0] == "aws_iam_role_policy"} == {
+        ("aws_iam_role_policy", "approver"),
+        ("aws_iam_role_policy", "oncall"),
+    }
+    assert not [k for k in roles if k[0] in ("aws_iam_role_policy_attachment", "aws_iam_policy")]

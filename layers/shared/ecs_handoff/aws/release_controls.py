@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ecs_handoff.approvals.overrides import OverrideClaims
 from ecs_handoff.aws.clients import aws_call, client
 from ecs_handoff.aws.state import ServiceState
 
@@ -50,26 +51,44 @@ def ecs_watched_alarms(cluster: str, service: str, ecs: ECSClient | None = None)
     return set(alarms.get("alarmNames", [])) if alarms.get("enable") else set()
 
 
-class Overrides(ServiceState):
-    """`handoff deploy-now`: an operator lets one held deployment start now (item override#<deployment id>)."""
+@dataclass(frozen=True)
+class StoredOverride:
+    """An override item as the state table holds it: the claims and the operator API's signature."""
 
-    def grant(self, deployment_id: str, principal: str, reason: str, at: str, expires_at: int) -> bool:
+    claims: OverrideClaims
+    signature: str
+
+
+class Overrides(ServiceState):
+    """`handoff deploy-now`: an operator lets one held deployment start now (item override#<deployment id>),
+    written only by the operator API, signed (ecs_handoff.approvals.overrides)."""
+
+    def grant(self, claims: OverrideClaims, signature: str, expires_at: int) -> bool:
         """False when this deployment already has an override (the first one stands)."""
         return self._written(
             "put_item",
-            f"recording deploy-now for {deployment_id}",
+            f"recording deploy-now for {claims.deployment_id}",
             Item={
-                "pk": {"S": f"override#{deployment_id}"},
-                "principal": {"S": principal},
-                "reason": {"S": reason},
-                "at": {"S": at},
+                "pk": {"S": f"override#{claims.deployment_id}"},
+                "deployment_id": {"S": claims.deployment_id},
+                "principal": {"S": claims.principal},
+                "reason": {"S": claims.reason},
+                "at": {"S": claims.at},
+                "signature": {"S": signature},
                 "expires_at": {"N": str(expires_at)},
             },
             ConditionExpression="attribute_not_exists(pk)",
         )
 
-    def get(self, deployment_id: str) -> dict[str, str] | None:
+    def get(self, deployment_id: str) -> StoredOverride | None:
+        """The override stored under this deployment's key, as stored (the gate verifies it); the claims'
+        deployment id is the key's, so an item copied from another deployment's key fails the signature."""
         item = self._get(f"override#{deployment_id}")
         if not item:
             return None
-        return {k: str(item[k]["S"]) for k in ("principal", "reason", "at") if k in item}
+
+        def text(name: str) -> str:
+            return str(item.get(name, {}).get("S", ""))
+
+        claims = OverrideClaims(deployment_id, text("principal"), text("reason"), text("at"))
+        return StoredOverride(claims, text("signature"))

@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ecs_handoff import principals
+from ecs_handoff.approvals.overrides import OverrideClaims
+from ecs_handoff.approvals.overrides import verify as signed_override
 from ecs_handoff.approvals.page import human_duration
 from ecs_handoff.aws import release_controls
 from ecs_handoff.aws.records import DeploymentRecords
@@ -20,7 +22,17 @@ from ecs_handoff.aws.release_controls import Overrides
 from ecs_handoff.aws.state import ServiceState
 from ecs_handoff.errors import ArtifactRejected
 from ecs_handoff.logic.lock import lease_seconds
-from ecs_handoff.models import DeploymentRequest, GateInput, GateResult, GateStatus, Phase, iso, parse_iso, utcnow
+from ecs_handoff.models import (
+    GateInput,
+    GateResult,
+    GateStatus,
+    Phase,
+    ServiceConfig,
+    iso,
+    one_line,
+    parse_iso,
+    utcnow,
+)
 from ecs_handoff.observability import logger
 from ecs_handoff.windows import describe, window_state
 
@@ -54,11 +66,33 @@ def override_allowed(principal: str, patterns: list[str]) -> bool:
     return principals.matching(principal, patterns) is not None
 
 
+SigningKey = Callable[[], bytes]
+
+
+def verified_override(
+    overrides: Overrides, deployment_id: str, patterns: list[str], key: SigningKey
+) -> tuple[OverrideClaims | None, str]:
+    """The deploy-now stored for this deployment, only if the operator API signed exactly these claims
+    (this deployment, this principal, reason and time) and the principal is still one the registry
+    entry's override_principals names; else (None, why it was ignored), or (None, "") when there is none."""
+    stored = overrides.get(deployment_id)
+    if stored is None:
+        return None, ""
+    claims = stored.claims
+    if not signed_override(key(), claims, stored.signature):
+        why = "its signature is not the operator API's (written to the state table by something else)"
+    elif not override_allowed(claims.principal, patterns):
+        why = "that principal is not in the registry entry's override_principals"
+    else:
+        return claims, ""
+    logger.warning("override ignored", deployment_id=deployment_id, principal=claims.principal, why=why)
+    return None, f"a deploy-now naming {one_line(claims.principal, 200) or 'nobody'} was ignored: {why}"
+
+
 def holds(
-    request: DeploymentRequest, now: datetime, cloudwatch: CloudWatchClient | None = None, ssm: SSMClient | None = None
+    config: ServiceConfig, now: datetime, cloudwatch: CloudWatchClient | None = None, ssm: SSMClient | None = None
 ) -> list[Hold]:
-    """What keeps this deployment from starting now (nothing: it may start)."""
-    config = request.service
+    """What keeps a deployment of this registry entry from starting now (nothing: it may start)."""
     found: list[Hold] = []
     if config.deploy_windows:
         is_open, opens = window_state(config.deploy_windows, now)
@@ -91,11 +125,13 @@ def check_release(
     records: DeploymentRecords,
     state: ServiceState,
     overrides: Overrides,
+    key: SigningKey,
     now: Clock = utcnow,
     cloudwatch: CloudWatchClient | None = None,
     ssm: SSMClient | None = None,
 ) -> GateResult:
-    """One look before the deploy: OPEN, WAIT (with how long), EXPIRED, or SUPERSEDED."""
+    """One look before the deploy: OPEN, WAIT (with how long), EXPIRED, or SUPERSEDED. `key` gives the
+    link-signing key, read only when an override is stored (a deploy-now is the rare case)."""
     request, previous, current = event.request, event.previous, now()
     config, me = request.service, request.deployment_id
     latest = state.latest_deployment(request.service_id)
@@ -111,20 +147,24 @@ def check_release(
             reason=f"{request.service_id}'s lock is no longer this deployment's (its lease ran out while it was "
             "held); nothing was deployed, upload again to retry",
         )
-    override = overrides.get(me)
-    if override is not None and override_allowed(override.get("principal", ""), config.override_principals):
-        records.update(me, phase=Phase.DEPLOY_NOW, at=iso(current), override=override, gate={})
-        logger.info("release controls overridden", principal=override.get("principal"), reason=override.get("reason"))
-        reason = f"deploy-now by {override.get('principal')}: {override.get('reason')}"
-        return GateResult(status=GateStatus.OPEN, reason=reason, since=previous.since, override=override)
-    held = holds(request, current, cloudwatch, ssm)
+    override, ignored = verified_override(overrides, me, config.override_principals, key)
+    if ignored and ignored not in previous.reason:
+        # Said once on the record; the held result below carries it, so the next looks know it was said.
+        records.append_note(me, f"{iso(current)} {ignored}; overrides come only from `handoff deploy-now`")
+    if override is not None:
+        shown = override.public()
+        records.update(me, phase=Phase.DEPLOY_NOW, at=iso(current), override=shown, gate={})
+        logger.info("release controls overridden", principal=override.principal, reason=override.reason)
+        reason = f"deploy-now by {override.principal}: {override.reason}"
+        return GateResult(status=GateStatus.OPEN, reason=reason, since=previous.since, override=shown)
+    held = holds(config, current, cloudwatch, ssm)
     if not held:
         if previous.since:  # it was held: say so on the record
             records.update(me, phase=Phase.GATES_OPEN, at=iso(current), gate={})
         return GateResult(status=GateStatus.OPEN, reason="the release controls allow it", since=previous.since)
     since = previous.since or iso(current)
     waited = (current - parse_iso(since)).total_seconds()
-    reasons = "; ".join(h.reason for h in held)
+    reasons = "; ".join([*(h.reason for h in held), *([ignored] if ignored else [])])
     if waited >= config.max_gate_wait_seconds:
         return GateResult(
             status=GateStatus.EXPIRED,

@@ -1,0 +1,200 @@
+"""The operator API: `handoff approve|reject|deploy-now` decided on the server, as the IAM identity API
+Gateway authenticated.
+
+Every route is AWS_IAM authorized: API Gateway checks the SigV4 signature and the caller's
+execute-api:Invoke before the function runs, and names the caller in the request context
+(requestContext.authorizer.iam). The caller is taken from there and nowhere else (a body naming a
+principal is ignored); the registry's approver_principals and override_principals, the uploader rule and
+the approval's or deployment's state are checked here, and the decision is written by handoff itself: the
+vote through ApprovalDesk.apply, the override signed so the gate can tell it came this way."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ecs_handoff import principals
+from ecs_handoff.approvals.overrides import OverrideClaims, sign
+from ecs_handoff.aws.approvals import ApprovalStore
+from ecs_handoff.aws.records import DeploymentRecords
+from ecs_handoff.aws.registry import load_service
+from ecs_handoff.aws.release_controls import Overrides
+from ecs_handoff.errors import ArtifactRejected
+from ecs_handoff.logic.approval_decision import MAX_COMMENT, ApprovalDesk, approver_for_principal
+from ecs_handoff.logic.gate import override_allowed
+from ecs_handoff.models import Approval, ApprovalStatus, ApprovalVote, VoteDecision, iso, utcnow
+from ecs_handoff.observability import logger
+
+if TYPE_CHECKING:
+    from ecs_handoff.aws.clients import SFNClient
+
+MAX_REASON = 500
+OVERRIDE_KEEP_SECONDS = 7 * 86400  # the override item's TTL: long after any deployment it could open
+VIA = "api"  # ApprovalVote.via for decisions made through this API (`handoff approve` is its client)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who API Gateway's IAM authorization says signed the request (requestContext.authorizer.iam)."""
+
+    arn: str  # userArn: an IAM user's ARN, or an assumed-role session's sts ARN
+    account_id: str = ""
+    caller_id: str = ""
+
+
+@dataclass
+class Answer:
+    status: int
+    title: str
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def body(self) -> dict[str, Any]:
+        return {"ok": self.status < 400, "title": self.title, "message": self.message, **self.details}
+
+
+def uploader_of(approval: Approval) -> str:
+    """Who handoff knows uploaded the release: only the `uploader` object metadata `handoff upload` sets
+    (its caller's ARN). S3's Object Created event names the requester's account, not the principal, so an
+    upload made without that metadata (`aws s3 cp`) has no known uploader."""
+    return approval.ci.uploader if approval.ci is not None else ""
+
+
+class OperatorDesk:
+    def __init__(
+        self,
+        approvals: ApprovalStore,
+        records: DeploymentRecords,
+        overrides: Overrides,
+        registry_prefix: str,
+        key: Callable[[], bytes],
+        sfn_client: SFNClient | None = None,
+        now: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.approvals, self.records, self.overrides = approvals, records, overrides
+        self.registry_prefix, self.key, self.sfn, self.now = registry_prefix, key, sfn_client, now
+
+    # -- approve / reject --------------------------------------------------------------------------------
+
+    def decide(
+        self,
+        caller: Caller | None,
+        approval_id: str,
+        decision: VoteDecision,
+        comment: str,
+        source_ip: str = "",
+        user_agent: str = "",
+    ) -> Answer:
+        if caller is None or not caller.arn:
+            return _unauthenticated()
+        approval = self.approvals.get(approval_id)
+        if approval is None:
+            return Answer(404, "Approval not found", f"there is no approval {approval_id}")
+        details = {
+            "decision": decision.value,
+            "approval_id": approval.approval_id,
+            "deployment_id": approval.deployment_id,
+            "service": approval.service_id,
+            "env": approval.env,
+            "principal": caller.arn,
+        }
+        approver = approver_for_principal(approval, caller.arn)
+        if approver is None:
+            logger.warning("operator refused", principal=caller.arn, approval_id=approval_id, why="not an approver")
+            return Answer(
+                403,
+                "Not an approver",
+                f"{caller.arn} may not decide approvals of {approval.service_id} in {approval.env}: it is not in the "
+                "registry entry's approver_principals (approvers decide with their link, or Terraform lists their "
+                "role)",
+                details,
+            )
+        details["approver"] = approver
+        uploader = uploader_of(approval)
+        if (
+            decision is VoteDecision.APPROVE
+            and uploader
+            and principals.identity(uploader) == principals.identity(caller.arn)
+        ):
+            logger.warning("operator refused", principal=caller.arn, approval_id=approval_id, why="uploader")
+            return Answer(
+                403,
+                "Uploader cannot approve",
+                f"{caller.arn} uploaded this deployment and cannot approve it too",
+                details,
+            )
+        if approval.status is ApprovalStatus.PENDING and approval.expires_at <= self.now().timestamp():
+            return Answer(410, "Approval expired", "This approval has expired; nothing was deployed.", details)
+        vote = ApprovalVote(
+            approver=approver,
+            principal=caller.arn,
+            decision=decision,
+            comment=comment.strip()[:MAX_COMMENT],
+            at=iso(self.now()),
+            source_ip=source_ip[:64],
+            user_agent=user_agent[:300],
+            via=VIA,
+        )
+        result = ApprovalDesk(self.approvals, self.records, None, self.sfn).apply(approval, vote)
+        return Answer(result.status, result.title, result.text, details)
+
+    # -- deploy-now --------------------------------------------------------------------------------------
+
+    def deploy_now(self, caller: Caller | None, deployment_id: str, reason: str) -> Answer:
+        if caller is None or not caller.arn:
+            return _unauthenticated()
+        reason = " ".join(reason.split())[:MAX_REASON]
+        if not reason:
+            return Answer(400, "Reason required", "say why (it is recorded on the deployment with your identity)")
+        record = self.records.get(deployment_id)
+        if record is None:
+            return Answer(404, "Deployment not found", f"there is no deployment {deployment_id}")
+        details: dict[str, Any] = {"deployment_id": record.id, "principal": caller.arn, "reason": reason}
+        if record.outcome.terminal or record.phase is None or not record.phase.held:
+            now = record.outcome.value if record.outcome.terminal else (record.phase or "starting")
+            return Answer(
+                409,
+                "Not held",
+                f"deployment {record.id} is not held by a release control (it is {now}); nothing to override",
+                {**details, "granted": False},
+            )
+        try:
+            config = load_service(self.registry_prefix, record.service)
+        except ArtifactRejected as exc:
+            return Answer(409, "Service not registered", str(exc), {**details, "granted": False})
+        details["poll_seconds"] = config.gate_poll_seconds
+        if not override_allowed(caller.arn, config.override_principals):
+            logger.warning("operator refused", principal=caller.arn, deployment_id=record.id, why="not on call")
+            return Answer(
+                403,
+                "Not allowed to override",
+                f"{caller.arn} may not override the release controls of {record.service} in {record.env}: it is "
+                "not in the registry entry's override_principals",
+                {**details, "granted": False},
+            )
+        claims = OverrideClaims(record.id, caller.arn, reason, iso(self.now()))
+        granted = self.overrides.grant(claims, sign(self.key(), claims), int(time.time()) + OVERRIDE_KEEP_SECONDS)
+        if not granted:
+            return Answer(
+                409,
+                "Already overridden",
+                f"{record.id} already has a deploy-now; the first one stands",
+                {**details, "granted": False},
+            )
+        self.records.append_note(record.id, f"{claims.at} deploy-now by {caller.arn}: {reason}")
+        logger.info("deploy-now recorded", deployment_id=record.id, principal=caller.arn, reason=reason)
+        return Answer(
+            200,
+            "Deploy-now recorded",
+            f"it starts at its next look (within {config.gate_poll_seconds} s)",
+            {**details, "granted": True},
+        )
+
+
+def _unauthenticated() -> Answer:
+    # API Gateway answers an unsigned request itself; reaching here without a caller means the route was
+    # deployed without AWS_IAM authorization (`handoff doctor` checks it): refuse rather than guess.
+    return Answer(403, "Not IAM-authorized", "this route must use AWS_IAM authorization; nothing was recorded")
