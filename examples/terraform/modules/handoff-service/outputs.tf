@@ -11,3 +11,8 @@ output "artifact_key" {
   description = "Where CI uploads imagedefinitions.json.zip."
   value       = "s3://${var.bucket_name}/${var.service_id}/imagedefinitions.json.zip"
 }
+
+output "ci_role_arn" {
+  description = "The role this service's CI assumes (and no other service's CI)."
+  value       = aws_iam_role.ci.arn
+}

@@ -128,8 +128,8 @@ variable "ecr_repository_arn" {
   type        = string
 }
 
-variable "ci_role_name" {
-  description = "The IAM role CI assumes; it gets this service's upload and push rights."
+variable "ci_assume_role_policy" {
+  description = "Trust policy (JSON) of this service's own CI role: only this service's pipeline may assume it (e.g. GitHub Actions OIDC with a sub of this repository). The module creates the role, so no two services share one."
   type        = string
 }
 
