@@ -50,7 +50,10 @@ def bench_deploy_step(aws: Any) -> dict[str, Any]:
     from ecs_handoff.aws.approvals import ApprovalStore
     from ecs_handoff.aws.clients import client
     from ecs_handoff.aws.records import DeploymentRecords
-    from ecs_handoff.logic.deploy import authorize, deploy
+    from ecs_handoff.aws.release_controls import Overrides
+    from ecs_handoff.aws.state import ServiceState
+    from ecs_handoff.logic.authority import Where
+    from ecs_handoff.logic.deploy import Guards, authorize, deploy
     from ecs_handoff.models import (
         DeploymentRecord,
         DeploymentRequest,
@@ -61,21 +64,15 @@ def bench_deploy_step(aws: Any) -> dict[str, Any]:
         iso,
         utcnow,
     )
-    from ecs_handoff.settings import DeploySettings
     from ecs_handoff_embedded.scenario import image
     from ecs_handoff_embedded.world import pinned_image, push_image
 
     outputs = aws.stacks["dev"].outputs
     records = DeploymentRecords(outputs["DeploymentsTableName"])
     approvals = ApprovalStore(outputs["ApprovalsTableName"])
-    settings = DeploySettings(
-        env="dev",
-        deployments_table=outputs["DeploymentsTableName"],
-        approvals_table=outputs["ApprovalsTableName"],
-        registry_prefix=outputs["RegistryPrefix"],
-        require_approval=False,
-        default_registry=outputs["DefaultRegistry"],
-    )
+    where = Where("dev", outputs["RegistryPrefix"], False, outputs["DefaultRegistry"])
+    state = ServiceState(outputs["StateTableName"])
+    guards = Guards(approvals, state, Overrides(outputs["StateTableName"]), lambda: b"")
     ecr = aws.session().client("ecr")
     ours_ecs: Counter[str] = Counter()
     ecs = counting(aws.session().client("ecs"), ours_ecs)
@@ -129,10 +126,11 @@ def bench_deploy_step(aws: Any) -> dict[str, Any]:
                 validated_images=definitions,
             )
         )
+        state.acquire_lock("api", deployment_id, f"arn:bench:{deployment_id}", 600)  # as the lock step does
         time.sleep(0.06)  # let the previous simulated rollout finish, outside the timing
         calls_before = sum(ours_ecs.values())
         started = time.perf_counter()
-        allowed = authorize(request, settings, records, approvals, ecs_client=ecs)  # its reads are part of the step
+        allowed = authorize(request, where, records, guards, ecs_client=ecs)  # its reads are part of the step
         deploy(request, allowed, records, ecs_client=ecs)
         ours_t.append(time.perf_counter() - started)
         deploy_calls.append(sum(ours_ecs.values()) - calls_before)

@@ -27,6 +27,8 @@ REQUIRED_OUTPUTS = (
     "NotificationsTopicArn",
     "ApprovalsTopicArn",
     "ApprovalBaseUrl",
+    "OperatorApiUrl",
+    "OperatorApiId",
 )
 
 
@@ -89,6 +91,7 @@ def diagnose(env: str) -> list[Finding]:
         check_registry,
         check_approver_subscriptions,
         check_signing_secret,
+        check_operator_api,
         check_function_permissions,
     ):
         findings += _findings_of(check, install)
@@ -334,6 +337,44 @@ def check_signing_secret(install: Install) -> Iterator[Finding]:
     )
 
 
+# The operator API's routes: each must be AWS_IAM authorized, or anyone could decide as nobody.
+OPERATOR_ROUTES = (
+    "POST /approvals/{approval_id}/approve",
+    "POST /approvals/{approval_id}/reject",
+    "POST /deployments/{deployment_id}/deploy-now",
+)
+
+
+def check_operator_api(install: Install) -> Iterator[Finding]:
+    """Every route of the operator API uses AWS_IAM authorization (API Gateway checks the SigV4 signature
+    and execute-api:Invoke before handoff's function runs), and none is missing."""
+    api_id = install.outputs.get("OperatorApiId", "")
+    if not api_id:
+        yield Finding(
+            "operator API",
+            False,
+            "the stack has no OperatorApiId output (approve, reject and deploy-now need its operator API)",
+            f"deploy this version of handoff: sam deploy --config-env {install.env}",
+        )
+        return
+    with aws_call(f"reading the routes of API {api_id}"):
+        routes = {r["RouteKey"]: r for r in client("apigatewayv2").get_routes(ApiId=api_id)["Items"]}
+    missing = [key for key in OPERATOR_ROUTES if key not in routes]
+    open_routes = sorted(key for key, r in routes.items() if r.get("AuthorizationType") != "AWS_IAM")
+    ok = not missing and not open_routes
+    problems = [f"{key} is {routes[key].get('AuthorizationType', 'NONE')}, not AWS_IAM" for key in open_routes]
+    problems += [f"{key} is missing" for key in missing]
+    yield Finding(
+        "operator API routes",
+        ok,
+        f"all {len(routes)} use AWS_IAM authorization" if ok else "; ".join(problems),
+        ""
+        if ok
+        else f"aws apigatewayv2 update-route --api-id {api_id} --route-id <id> --authorization-type AWS_IAM, "
+        f"or redeploy the stack: sam deploy --config-env {install.env}",
+    )
+
+
 # --- IAM: each function's calls, simulated by IAM itself ----------------------------------------------
 
 
@@ -379,7 +420,7 @@ def needed_permissions(install: Install) -> dict[str, list[Permission]]:
             *[
                 Permission(a, f"arn:aws:s3:::{o['ArtifactBucketName']}/{sid}/imagedefinitions.json.zip")
                 for sid in install.services or {"doctor": None}
-                for a in ("s3:GetObject", "s3:GetObjectVersion")
+                for a in ("s3:GetObjectVersion",)
             ],
             Permission("ssm:GetParameter", install.arn("ssm", f"parameter{prefix}/doctor")),
             Permission("ssm:GetParametersByPath", install.arn("ssm", f"parameter{prefix}")),
@@ -387,13 +428,15 @@ def needed_permissions(install: Install) -> dict[str, list[Permission]]:
             Permission("ecs:ListTaskDefinitions"),
             Permission("ecr:DescribeImages", install.arn("ecr", "repository/doctor")),
             *on_services("DescribeServices"),
-            *write(deployments, state, actions=("GetItem", "PutItem", "UpdateItem")),
+            *write(deployments, actions=("PutItem", "UpdateItem")),
+            Permission("dynamodb:UpdateItem", state),
             Permission("states:StartExecution", o["StateMachineArn"]),
             Permission("sns:Publish", o["NotificationsTopicArn"]),
         ],
         "lock": [
-            *write(deployments, state, actions=("GetItem", "PutItem", "UpdateItem")),
-            *write(approvals),
+            Permission("dynamodb:UpdateItem", deployments),
+            *write(state, actions=("GetItem", "PutItem")),
+            Permission("dynamodb:UpdateItem", approvals),
             Permission("dynamodb:Query", install.table("ApprovalsTableName", "by_deployment")),
             Permission("states:SendTaskFailure"),
             Permission("states:DescribeExecution", execution),
@@ -405,6 +448,15 @@ def needed_permissions(install: Install) -> dict[str, list[Permission]]:
             *on_services("DescribeServices", "UpdateService"),
             *pass_roles,
             *write(deployments),
+            # re-derives what it deploys: the registry entry and the recorded approval
+            Permission("ssm:GetParameter", install.arn("ssm", f"parameter{prefix}/doctor")),
+            Permission("ssm:GetParametersByPath", install.arn("ssm", f"parameter{prefix}")),
+            Permission("dynamodb:GetItem", approvals),
+            # and its release controls: the lock, a deploy-now and its signature, alarms, calendars
+            Permission("dynamodb:GetItem", state),
+            Permission("secretsmanager:GetSecretValue", secret),
+            Permission("cloudwatch:DescribeAlarms", install.arn("cloudwatch", "alarm:doctor")),
+            Permission("ssm:GetCalendarState", install.arn("ssm", "document/doctor")),
         ],
         "rollout": [
             *on_services("DescribeServices"),
@@ -417,24 +469,37 @@ def needed_permissions(install: Install) -> dict[str, list[Permission]]:
             *on_services("DescribeServices"),
             Permission("states:SendTaskSuccess"),
         ],
-        "rollback": [*on_services("DescribeServices", "UpdateService"), *write(deployments)],
+        "rollback": [
+            *on_services("DescribeServices", "UpdateService"),
+            *write(deployments),
+            *[Permission(f"ecs:{a}") for a in ("DescribeTaskDefinition", "ListTaskDefinitions")],
+            Permission("ssm:GetParameter", install.arn("ssm", f"parameter{prefix}/doctor")),
+            Permission("ssm:GetParametersByPath", install.arn("ssm", f"parameter{prefix}")),
+        ],
         "gate": [
             Permission("dynamodb:UpdateItem", deployments),
             *write(state),
+            Permission("secretsmanager:GetSecretValue", secret),
             Permission("cloudwatch:DescribeAlarms", install.arn("cloudwatch", "alarm:doctor")),
             Permission("ssm:GetCalendarState", install.arn("ssm", "document/doctor")),
             *on_services("DescribeServices"),
         ],
         "finalize": [
-            *write(deployments, state, actions=("GetItem", "UpdateItem", "DeleteItem")),
-            *write(approvals),
+            *write(deployments),
+            Permission("dynamodb:DeleteItem", state),
+            Permission("dynamodb:UpdateItem", approvals),
             Permission("sns:Publish", o["NotificationsTopicArn"]),
-            Permission("dynamodb:Query", install.table("DeploymentsTableName", "by_service")),
             Permission("ecs:DeregisterTaskDefinition"),
+            *[Permission(f"ecs:{a}") for a in ("DescribeTaskDefinition", "ListTaskDefinitions")],
+            *on_services("DescribeServices"),
+            Permission("ssm:GetParameter", install.arn("ssm", f"parameter{prefix}/doctor")),
+            Permission("ssm:GetParametersByPath", install.arn("ssm", f"parameter{prefix}")),
         ],
         "request-approval": [
             *write(approvals, actions=("GetItem", "PutItem", "UpdateItem")),
-            Permission("dynamodb:UpdateItem", deployments),
+            *write(deployments),
+            Permission("ssm:GetParameter", install.arn("ssm", f"parameter{prefix}/doctor")),
+            Permission("ssm:GetParametersByPath", install.arn("ssm", f"parameter{prefix}")),
             Permission("sns:Publish", o["ApprovalsTopicArn"]),
             Permission("sns:ListSubscriptionsByTopic", o["ApprovalsTopicArn"]),
             Permission("sns:GetSubscriptionAttributes"),
@@ -447,6 +512,15 @@ def needed_permissions(install: Install) -> dict[str, list[Permission]]:
         "approval-page": [
             *write(approvals),
             Permission("dynamodb:UpdateItem", deployments),
+            Permission("secretsmanager:GetSecretValue", secret),
+            Permission("states:SendTaskSuccess"),
+            Permission("states:SendTaskFailure"),
+        ],
+        "operator-api": [
+            *write(approvals, deployments),
+            Permission("dynamodb:PutItem", state),
+            Permission("ssm:GetParameter", install.arn("ssm", f"parameter{prefix}/doctor")),
+            Permission("ssm:GetParametersByPath", install.arn("ssm", f"parameter{prefix}")),
             Permission("secretsmanager:GetSecretValue", secret),
             Permission("states:SendTaskSuccess"),
             Permission("states:SendTaskFailure"),

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.aws.secrets import signing_key
+from ecs_handoff.logic.authority import Where
 from ecs_handoff.logic.request_approval import request_approval
 from ecs_handoff.models import ApprovalInput
 from ecs_handoff.observability import logger, metrics
@@ -29,5 +30,6 @@ def lambda_handler(raw: dict[str, Any], context: LambdaContext) -> dict[str, Any
         settings.approvals_topic_arn,
         settings.approval_base_url,
         signing_key(settings.link_secret_arn),
+        Where(settings.env, settings.registry_prefix, settings.require_approval, settings.default_registry),
     )
     return {"approval_id": approval.approval_id, "expires_at": approval.expires_at}

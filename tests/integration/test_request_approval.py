@@ -17,8 +17,15 @@ APPROVERS = ["alice@example.com", "bob@example.com"]
 
 def approval_event(state: dict[str, Any], token: str) -> dict[str, Any]:
     request = json.loads(json.dumps(state["request"]))
-    request["service"].update(approval_required=True, approvers=APPROVERS)
     return {"request": request, "task_token": token, "execution_arn": ARN_PREFIX + request["deployment_id"]}
+
+
+def require_approval(stack: Stack) -> None:
+    """Terraform's registry entry for api asks the approvers (before the upload, so the intake copies it)."""
+    ssm, name = stack.client("ssm"), "/handoff/dev/services/api"
+    entry = json.loads(ssm.get_parameter(Name=name)["Parameter"]["Value"])
+    entry.update(approval_required=True, approvers=APPROVERS)
+    ssm.put_parameter(Name=name, Value=json.dumps(entry), Type="String", Overwrite=True)
 
 
 def approval_emails(stack: Stack) -> list[str]:
@@ -34,6 +41,7 @@ def approval_messages(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     be exactly what the request step refuses to send links to.)"""
     from moto.sns.models import SNSBackend
 
+    require_approval(stack)
     original = SNSBackend.publish
     stack.approval_messages = []
 
@@ -107,3 +115,78 @@ def test_two_approvers_racing_for_the_last_approval_cannot_both_win(stack: Stack
         store.add_approval(read, bob)
     stored = store.get(created["approval_id"])
     assert stored is not None and stored.approved_by == ["alice@example.com"]
+
+
+def subscribe(stack: Stack, endpoint: str, *, pending: bool = False) -> str:
+    """An email subscription on the approvals topic, as anyone with sns:Subscribe could make it. moto confirms
+    every subscription at once; `pending` shows it the way SNS lists one not yet confirmed (no ARN)."""
+    from ecs_handoff_embedded import world
+    from moto.sns.models import sns_backends
+
+    topic = stack.outputs["ApprovalsTopicArn"]
+    arn = str(stack.client("sns").subscribe(TopicArn=topic, Protocol="email", Endpoint=endpoint)["SubscriptionArn"])
+    if pending:
+        sns_backends[world.ACCOUNT_ID][world.REGION].subscriptions[arn].arn = "PendingConfirmation"
+    return arn
+
+
+def stored_approval(stack: Stack, state: dict[str, Any]) -> Any:
+    from ecs_handoff.models import approval_id_for
+
+    return ApprovalStore(stack.outputs["ApprovalsTableName"]).get(approval_id_for(state["request"]["deployment_id"]))
+
+
+def test_request_approval_a_pending_subscription_that_is_no_approvers_stops_the_gate(
+    stack: Stack, approval_messages: None
+) -> None:
+    # GIVEN mallory's subscription to the approvals topic, not confirmed yet (its filter cannot be read)
+    state = start(stack, NEW)
+    subscribe(stack, "mallory@evil.example", pending=True)
+    # WHEN approval is requested
+    with pytest.raises(HandlerError) as refused:
+        stack.invoke("request-approval", approval_event(state, "token-first"))
+    # THEN no link goes out, nothing is stored, and the reason names the subscription
+    assert refused.value.error_type == "ApprovalChannelUnsafe"
+    assert "waiting for confirmation (email mallory@evil.example)" in str(refused.value)
+    assert approval_emails(stack) == []
+    assert stored_approval(stack, state) is None
+
+
+def test_request_approval_an_approvers_own_pending_subscription_does_not_stop_the_gate(
+    stack: Stack, approval_messages: None
+) -> None:
+    # GIVEN bob's own subscription, not confirmed yet
+    state = start(stack, NEW)
+    subscribe(stack, "Bob@example.com", pending=True)
+    # WHEN approval is requested  THEN both approvers are sent their links
+    stack.invoke("request-approval", approval_event(state, "token-first"))
+    assert approval_emails(stack) == APPROVERS
+
+
+def test_request_approval_checks_the_channel_before_each_link(
+    stack: Stack, approval_messages: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ecs_handoff.models import ApprovalStatus
+    from moto.sns.models import SNSBackend
+
+    # GIVEN mallory subscribing (no filter policy) right after alice's link went out
+    state = start(stack, NEW)
+    original, sent = SNSBackend.publish, [0]  # the recording publish of approval_messages
+
+    def publish(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, *args, **kwargs)
+        sent[0] += 1
+        if sent[0] == 1:
+            self.subscribe(stack.outputs["ApprovalsTopicArn"], "mallory@evil.example", "email")
+        return result
+
+    monkeypatch.setattr(SNSBackend, "publish", publish)
+    # WHEN approval is requested
+    with pytest.raises(HandlerError) as refused:
+        stack.invoke("request-approval", approval_event(state, "token-first"))
+    # THEN bob's link is not published (mallory would get it), and alice's stops working
+    assert refused.value.error_type == "ApprovalChannelUnsafe"
+    assert "mallory@evil.example" in str(refused.value)
+    assert approval_emails(stack) == ["alice@example.com"]
+    approval = stored_approval(stack, state)
+    assert approval is not None and approval.status is ApprovalStatus.CANCELLED

@@ -60,7 +60,7 @@ def other_deployment(request: dict[str, Any]) -> None:
     ("forge", "match"),
     [
         (swap_image, "not the ones the intake validated"),
-        (swap_service, "the registry entry of api names 'api'"),
+        (swap_service, r"differs from the registry's for api \(service\)"),
         (other_deployment, "has no record"),
     ],
 )
@@ -94,7 +94,7 @@ def test_deploy_refuses_images_the_registry_no_longer_allows(stack: Stack) -> No
     request = start(stack, NEW)["request"]
     edit_registry(stack, containers=["nginx-container"])
     # WHEN the deploy step runs  THEN the registry as it is now decides
-    refused(stack, request, "no longer allows these images")
+    refused(stack, request, r"differs from the registry's for api \(containers\): forged, or Terraform changed")
 
 
 def approval_needed(stack: Stack, approvals_required: int = 1) -> dict[str, Any]:
@@ -119,6 +119,7 @@ def store_approval(stack: Stack, request: dict[str, Any], **fields: Any) -> Appr
         "env": "dev",
         "service_id": "api",
         "changes": [ImageChange(container=image["name"], image_after=image["imageUri"])],
+        "images": request["images"],
         "base_task_definition": request["base_task_definition"],
         "running_task_definition": request["running_task_definition"],
         "requested_at": "2026-12-05T00:00:00.000Z",
@@ -171,7 +172,7 @@ def test_deploy_refuses_when_what_was_approved_is_not_what_would_run(stack: Stac
         status=ApprovalStatus.APPROVED,
         approved_by=["alice@example.com"],
         votes=[vote("alice@example.com")],
-        changes=[ImageChange(container="app-container", image_after="123456789012.dkr.ecr/api@sha256:" + "0" * 64)],
+        images=[{"name": "app-container", "imageUri": "123456789012.dkr.ecr/api@sha256:" + "0" * 64}],
     )
     refused(stack, request, "what was approved is not what would run")
 

@@ -16,8 +16,11 @@ BUCKET, KEY = "dev-ecsdef-123456789012", "api/imagedefinitions.json.zip"
 ARN_PREFIX = "arn:aws:states:ap-northeast-1:123456789012:execution:handoff-dev-deployment:"
 
 
-def start(stack: Stack, images: dict[str, str], sequencer: str = "0062E99A88DC407460") -> dict[str, Any]:
-    """A deployment as the intake starts it; returns the workflow input."""
+def start(
+    stack: Stack, images: dict[str, str], sequencer: str = "0062E99A88DC407460", locked: bool = True
+) -> dict[str, Any]:
+    """A deployment as the intake starts it and, unless `locked` is False, as the workflow's lock step then
+    finds it (the deploy step deploys only for the lock's holder); returns the workflow input."""
     import json
 
     stack.push(artifact(images))
@@ -26,7 +29,14 @@ def start(stack: Stack, images: dict[str, str], sequencer: str = "0062E99A88DC40
     assert result["action"] == "STARTED", result
     sfn = stack.client("stepfunctions")
     execution = sfn.describe_execution(executionArn=ARN_PREFIX + result["deployment_id"])
-    return dict(json.loads(execution["input"]))
+    state = dict(json.loads(execution["input"]))
+    if locked and lock(stack, state)["status"] != "ACQUIRED":
+        # An earlier deployment of the test still holds it: it has ended, as its Finalize would say.
+        table = ServiceState(stack.outputs["StateTableName"])
+        holder = table.lock_holder(state["request"]["service_id"])
+        assert holder is not None and table.release_lock(state["request"]["service_id"], holder)
+        assert lock(stack, state)["status"] == "ACQUIRED"
+    return state
 
 
 def records(stack: Stack) -> DeploymentRecords:
@@ -49,15 +59,15 @@ NEW = {"app-container": image("api", "dev-4f2a9c1")}
 
 
 def test_lock_first_deployment_acquires(stack: Stack) -> None:
-    state = start(stack, NEW)
+    state = start(stack, NEW, locked=False)
     assert lock(stack, state)["status"] == "ACQUIRED"
 
 
 def test_lock_second_deployment_waits_while_holder_runs(stack: Stack) -> None:
     # GIVEN a running deployment holding the lock (its execution is RUNNING in moto)
-    first = start(stack, NEW, "0062E99A88DC407460")
+    first = start(stack, NEW, "0062E99A88DC407460", locked=False)
     assert lock(stack, first)["status"] == "ACQUIRED"
-    second = start(stack, NEW, "0062E99A88DC407470")
+    second = start(stack, NEW, "0062E99A88DC407470", locked=False)
     # WHEN the newer one asks  THEN it waits, naming the holder
     result = lock(stack, second)
     assert result["status"] == "WAIT" and result["holder"] == first["request"]["deployment_id"]
@@ -67,17 +77,17 @@ def test_lock_second_deployment_waits_while_holder_runs(stack: Stack) -> None:
 
 def test_lock_taken_over_when_holder_execution_ended(stack: Stack) -> None:
     # GIVEN a lock whose holder's execution no longer runs (stopped by hand, never unlocked)
-    first = start(stack, NEW, "0062E99A88DC407460")
+    first = start(stack, NEW, "0062E99A88DC407460", locked=False)
     assert lock(stack, first)["status"] == "ACQUIRED"
     stack.client("stepfunctions").stop_execution(executionArn=ARN_PREFIX + first["request"]["deployment_id"])
-    second = start(stack, NEW, "0062E99A88DC407470")
+    second = start(stack, NEW, "0062E99A88DC407470", locked=False)
     # THEN the next deployment takes it over instead of waiting for the lease
     result = lock(stack, second)
     assert result["status"] == "ACQUIRED" and "took over" in result["reason"]
 
 
 def test_lock_expired_lease_frees_the_service(stack: Stack) -> None:
-    state = start(stack, NEW)
+    state = start(stack, NEW, locked=False)
     table = ServiceState(stack.outputs["StateTableName"])
     table.acquire_lock("api", "ghost", ARN_PREFIX + "ghost", lease_seconds=-1)
     assert lock(stack, state)["status"] == "ACQUIRED"
@@ -143,21 +153,39 @@ def test_deploy_retried_after_update_service_but_before_recording_finds_what_it_
     assert record.previous_task_definition == second["previous_task_definition"]
 
 
-def authorize(stack: Stack, request: Any) -> Any:
+def authorize(stack: Stack, request: Any, attempt: int = 0) -> Any:
     """The deploy step's own re-derivation, with the deploy function's settings from the stack."""
-    from ecs_handoff.aws.approvals import ApprovalStore
     from ecs_handoff.logic.deploy import authorize
+
+    where, guards = deploy_authority(stack)
+    return authorize(request, where, records(stack), guards, attempt, stack.client("ecs"))
+
+
+def deploy_authority(stack: Stack) -> tuple[Any, Any]:
+    """Where the deploy function reads its authority, and from which tables, as the stack configures it."""
+    from ecs_handoff.aws.approvals import ApprovalStore
+    from ecs_handoff.aws.release_controls import Overrides
+    from ecs_handoff.aws.secrets import signing_key
+    from ecs_handoff.logic.authority import Where
+    from ecs_handoff.logic.deploy import Guards
     from ecs_handoff.settings import DeploySettings
 
     settings = DeploySettings.from_env(stack.environment("deploy"))
-    return authorize(request, settings, records(stack), ApprovalStore(settings.approvals_table), stack.client("ecs"))
+    where = Where(settings.env, settings.registry_prefix, settings.require_approval, settings.default_registry)
+    guards = Guards(
+        ApprovalStore(settings.approvals_table),
+        ServiceState(settings.state_table),
+        Overrides(settings.state_table),
+        lambda: signing_key(settings.link_secret_arn),
+    )
+    return where, guards
 
 
 def deploy_step(stack: Stack, request: Any, ecs_client: Any, attempt: int = 0) -> Any:
     """The deploy function's two calls, with an ECS client of the test's choosing."""
     from ecs_handoff.logic.deploy import deploy
 
-    return deploy(request, authorize(stack, request), records(stack), ecs_client=ecs_client, attempt=attempt)
+    return deploy(request, authorize(stack, request, attempt), records(stack), ecs_client=ecs_client, attempt=attempt)
 
 
 class _Throttled:
@@ -196,20 +224,21 @@ def test_deploy_retried_after_register_but_before_update_reuses_the_revision(sta
 
 
 def test_deploy_that_cannot_record_puts_the_service_back(stack: Stack) -> None:
-    from ecs_handoff.errors import DeployFailed
+    from ecs_handoff.errors import AwsAccessError, DeployFailed
     from ecs_handoff.logic.deploy import deploy
     from ecs_handoff.models import DeploymentRequest
 
-    # GIVEN a deployment whose record is gone (the write after UpdateService fails for good)
+    class Unwritable(DeploymentRecords):
+        def update(self, *args: Any, **kwargs: Any) -> None:
+            raise AwsAccessError("updating deployment record: AccessDeniedException")
+
+    # GIVEN a deployment whose record cannot be written after UpdateService (the write fails for good)
     state = start(stack, NEW)
     request = DeploymentRequest.model_validate(state["request"])
     allowed = authorize(stack, request)
-    stack.client("dynamodb").delete_item(
-        TableName=stack.outputs["DeploymentsTableName"], Key={"id": {"S": request.deployment_id}}
-    )
     # WHEN the deploy step runs  THEN it fails, and the service is back where it was: nothing half-deployed
     with pytest.raises(DeployFailed, match=r"could not be recorded .* put back on dev-api:1"):
-        deploy(request, allowed, records(stack), ecs_client=stack.client("ecs"))
+        deploy(request, allowed, Unwritable(stack.outputs["DeploymentsTableName"]), ecs_client=stack.client("ecs"))
     assert ecs_service().task_definition.endswith("dev-api:1")
 
 
@@ -303,6 +332,7 @@ def test_rollout_watch_decides_what_ecs_already_decided_and_takes_the_token(stac
 def test_rollout_event_ends_the_wait_once_and_ignores_duplicates(stack: Stack) -> None:
     state, result = deployed(stack)
     watch(stack, state, result)
+    ecs_service().deployments[0]["rolloutState"] = "COMPLETED"  # an event decides only what ECS shows
     done = stack.invoke("rollout-event", ecs_event(result["ecs_deployment_id"]))["done"]
     assert done == f"COMPLETED: sent to deployment {state['request']['deployment_id']}"
     assert waiting(stack, result["ecs_deployment_id"]) is None
@@ -361,8 +391,11 @@ def test_rollout_stable_service_without_our_deployment_is_not_success(stack: Sta
     # GIVEN the service is steady, but on a deployment that is not the one handoff created
     state, result = deployed(stack)
     ecs_service().deployments[0].update(id="ecs-svc/someone-else", rolloutState="COMPLETED")
+    # WHEN the workflow looks, longer after UpdateService than ECS's reads may lag
+    result["deployed_at"] = "2026-01-01T00:00:00.000Z"
     checked = watch(stack, state, result)
-    assert checked["state"] == "FAILED" and "no longer on service api" in checked["reason"]
+    # THEN it is a failure, not someone else's success
+    assert checked["state"] == "FAILED" and "is not on service api" in checked["reason"]
 
 
 def test_rollout_timeout_fails(stack: Stack) -> None:

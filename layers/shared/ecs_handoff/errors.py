@@ -35,6 +35,11 @@ class DeploymentRefused(HandoffError):
     nothing was registered or changed."""
 
 
+class RollbackRefused(HandoffError):
+    """The rollback's target is not one handoff may put back (not a revision of the service's family that is
+    the registry's base or handoff's own, or not ACTIVE): the service was left as it was."""
+
+
 class RecordConflict(HandoffError):
     """A conditional write lost a race (duplicate event, lock held elsewhere); `current` is the record as
     the write found it, when the table returned it (ReturnValuesOnConditionCheckFailure)."""

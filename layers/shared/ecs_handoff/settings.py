@@ -64,13 +64,17 @@ class LockSettings(FunctionSettings):
 class GateSettings(FunctionSettings):
     deployments_table: Setting
     state_table: Setting  # the lock, and `handoff deploy-now`'s overrides
+    link_secret_arn: Setting  # verifies an override's signature (the operator API signs with it)
 
 
 class DeploySettings(FunctionSettings):
-    """The deploy step re-reads what it deploys: the record, the registry entry and the approval."""
+    """The deploy step re-reads what it deploys: the record, the registry entry, the lock, release controls,
+    a signed deploy-now, and the approval."""
 
     deployments_table: Setting
     approvals_table: Setting
+    state_table: Setting  # the service's lock, and a deploy-now override
+    link_secret_arn: Setting  # verifies a deploy-now's signature
     registry_prefix: Setting
     require_approval: bool
     default_registry: Setting
@@ -87,10 +91,12 @@ class RolloutEventSettings(FunctionSettings):
 
 class RollbackSettings(FunctionSettings):
     deployments_table: Setting
+    registry_prefix: Setting  # the service's cluster, service and base family, not the step input's
 
 
 class FinalizeSettings(FunctionSettings):
     deployments_table: Setting
+    registry_prefix: Setting  # the family whose old handoff revisions are retired, not the request's
     state_table: Setting
     topic_arn: Setting
     approvals_table: Setting  # an approval still open when the deployment ends is closed
@@ -98,6 +104,9 @@ class FinalizeSettings(FunctionSettings):
 
 class RequestApprovalSettings(FunctionSettings):
     deployments_table: Setting
+    registry_prefix: Setting  # who approves what comes from the registry and the record, not the step's input
+    require_approval: bool
+    default_registry: Setting
     approvals_table: Setting
     approvals_topic_arn: Setting
     approval_base_url: Setting
@@ -108,3 +117,11 @@ class ApprovalPageSettings(FunctionSettings):
     deployments_table: Setting
     approvals_table: Setting
     link_secret_arn: Setting
+
+
+class OperatorApiSettings(FunctionSettings):
+    deployments_table: Setting
+    approvals_table: Setting
+    state_table: Setting  # signed deploy-now overrides
+    registry_prefix: Setting  # override_principals, read from the registry entry as it is now
+    link_secret_arn: Setting  # signs overrides

@@ -109,6 +109,21 @@ class DeploymentRecords(Table):
                 ConditionExpression="attribute_exists(id)",
             )
 
+    def claim_deploy(self, deployment_id: str, at: str) -> bool:
+        """The deploy step's first attempt takes the right to change ECS for this deployment, once: False when
+        another invocation already took it (a replay, or two at once), so only one registers and updates."""
+        return (
+            self.conditional(
+                "update_item",
+                f"claiming the deploy of {deployment_id}",
+                Key=_to_item({"id": deployment_id}),
+                UpdateExpression="SET deploy_claimed_at = :at",
+                ConditionExpression="attribute_exists(id) AND attribute_not_exists(deploy_claimed_at)",
+                ExpressionAttributeValues=_to_item({":at": at}),
+            )
+            is not None
+        )
+
     def get(self, deployment_id: str) -> DeploymentRecord | None:
         with aws_call(f"reading deployment record {deployment_id}"):
             item = self.ddb.get_item(

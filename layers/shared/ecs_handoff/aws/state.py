@@ -95,6 +95,13 @@ class ServiceState(Table):
             "lease_until": int(item.get("lease_until", {}).get("N", "0")),
         }
 
+    def lock_holder(self, service_id: str) -> str | None:
+        """The deployment holding the service's lock now (None: nobody, or its lease ran out)."""
+        item = self._get(f"lock#{service_id}")
+        if not item or int(item.get("lease_until", {}).get("N", "0")) < int(time.time()):
+            return None
+        return str(item.get("holder", {}).get("S", "")) or None
+
     def take_over_lock(
         self, service_id: str, dead_holder: str, holder: str, execution_arn: str, lease_seconds: int
     ) -> bool:

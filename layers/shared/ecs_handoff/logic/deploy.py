@@ -2,26 +2,32 @@
 
 The step trusts nothing its input says: anyone allowed to invoke it (or to start the workflow, or to end its
 approval wait with a task token) could have written that input. Before it changes anything it re-derives what
-to deploy from what only handoff and Terraform write (authorize): the deployment's record (the images the
-intake validated and pinned), the registry entry (cluster, service, base, containers, registries, approval),
-Terraform's base task definition from ECS, and, where approval is required, the approval as the approval
-functions recorded it. A mismatch is DeploymentRefused, naming it; nothing is registered or updated.
+to deploy (authorize): the record, the registry entry and Terraform's base (logic/authority.py), then what
+only the workflow's own path gives a deployment: the service's lock, release controls that let it start (or
+a signed deploy-now), and, where approval is required, the approval as the approval functions recorded it.
+A mismatch is DeploymentRefused, naming it; nothing is registered or updated.
 
 Safe to retry: the new revision carries this deployment's id as a tag, and a retry asks ECS what the first
 attempt did (its revision; whether the service already runs it) instead of doing it twice."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ecs_handoff import principals
 from ecs_handoff.aws import ecs as ecs_access
-from ecs_handoff.aws import registry
 from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
+from ecs_handoff.aws.release_controls import Overrides
+from ecs_handoff.aws.state import ServiceState
 from ecs_handoff.errors import ArtifactRejected, DeployFailed, DeploymentRefused, HandoffError, TransientAwsError
+from ecs_handoff.logic import gate
+from ecs_handoff.logic.authority import Where, derive
 from ecs_handoff.models import (
     ApprovalStatus,
+    ApprovalVote,
     DeploymentRecord,
     DeploymentRequest,
     DeployResult,
@@ -36,22 +42,10 @@ from ecs_handoff.models import (
     utcnow,
 )
 from ecs_handoff.observability import logger
-from ecs_handoff.taskdef import (
-    TAG_DEPLOYMENT_ID,
-    check_containers,
-    check_policy,
-    is_handoff_revision,
-    registry_host,
-    render,
-    revision_changes,
-    short_name,
-    split_reference,
-    with_requested,
-)
+from ecs_handoff.taskdef import TAG_DEPLOYMENT_ID, render, revision_changes, short_name, with_requested
 
 if TYPE_CHECKING:
-    from ecs_handoff.aws.clients import ECSClient, SSMClient
-    from ecs_handoff.settings import DeploySettings
+    from ecs_handoff.aws.clients import CloudWatchClient, ECSClient, SSMClient
 
 
 @dataclass(frozen=True)
@@ -62,98 +56,84 @@ class Authorized:
     images: list[ImageDefinition]  # as the intake validated and pinned them
     registration: dict[str, Any]  # Terraform's base with those images, rendered here
     base_task_definition: str
+    record: DeploymentRecord
+
+
+@dataclass(frozen=True)
+class Guards:
+    """The tables and keys the deploy step reads its authority from, besides the record and the registry."""
+
+    approvals: ApprovalStore
+    state: ServiceState
+    overrides: Overrides
+    signing_key: Callable[[], bytes]  # verifies a deploy-now's signature (read only when one is stored)
 
 
 def authorize(
     request: DeploymentRequest,
-    settings: DeploySettings,
+    where: Where,
     records: DeploymentRecords,
-    approvals: ApprovalStore,
+    guards: Guards,
+    attempt: int = 0,
     ecs_client: ECSClient | None = None,
     ssm_client: SSMClient | None = None,
+    cloudwatch_client: CloudWatchClient | None = None,
 ) -> Authorized:
-    """Re-derives the deployment from the record, the registry, the base and the approval; DeploymentRefused
-    (naming what did not hold) unless the request asks for exactly that."""
+    """Re-derives the deployment (logic/authority.py) and checks what only the workflow's own path gives it:
+    it holds its service's lock, it has not deployed already (a retry excepted), its release controls let it
+    start (or a deploy-now the operator API signed does), and, where approval is required, the approvers
+    approved exactly these images. DeploymentRefused, naming what did not hold, otherwise."""
     me = request.deployment_id
-    record = records.get(me)
-    if record is None:
-        raise DeploymentRefused(f"deployment {me} has no record: handoff's intake never accepted it")
-    _check_record(request, record, settings.env)
-    images = record.validated_images or []
-    try:
-        config = registry.load_service(settings.registry_prefix, record.service, ssm_client)
-    except ArtifactRejected as exc:
-        raise DeploymentRefused(f"the registry no longer allows deploying {record.service}: {exc}") from exc
-    if settings.require_approval and not config.approval_required:
-        config = config.model_copy(update={"approval_required": True})  # the environment's floor
-    if (request.service.cluster, request.service.service) != (config.cluster, config.service):
+    derived = derive(request, where, records, ecs_client, ssm_client)
+    record, config = derived.record, derived.config
+    holder = guards.state.lock_holder(record.service)
+    if holder != me:
         raise DeploymentRefused(
-            f"the request names service {request.service.service!r} in cluster {request.service.cluster!r}, but "
-            f"the registry entry of {record.service} names {config.service!r} in {config.cluster!r}"
+            f"deployment {me} does not hold the lock of {record.service} "
+            f"({'held by ' + holder if holder else 'nobody holds it'}): only the workflow's own path deploys"
         )
-    try:
-        check_policy(
-            config.allowed_registries or [settings.default_registry], config.containers, record.service, images
+    if (record.new_task_definition or record.deploy_claimed_at) and attempt == 0:
+        raise DeploymentRefused(
+            f"deployment {me} was already deployed (at {record.deploy_claimed_at or '?'}); "
+            "a deployment deploys once (a retried step finds what it did)"
         )
-    except ArtifactRejected as exc:
-        raise DeploymentRefused(f"the registry entry of {record.service} no longer allows these images: {exc}") from exc
-    _check_pinned(images, config, settings.default_registry)
-    base, tags = _checked_base(record, config, ecs_client)
+    _check_release_controls(config, me, guards, cloudwatch_client, ssm_client)
     if config.approval_required:
-        _check_approval(me, config, images, approvals)
-    registration = render(base, tags, images, me, record.source.object_version if record.source else "")
-    return Authorized(config, images, registration, str(base["taskDefinitionArn"]))
+        check_approval(me, config, derived.images, guards.approvals)
+    object_version = record.source.object_version if record.source else ""
+    registration = render(derived.base, derived.base_tags, derived.images, me, object_version)
+    return Authorized(config, derived.images, registration, str(derived.base["taskDefinitionArn"]), record)
 
 
-def _check_record(request: DeploymentRequest, record: DeploymentRecord, env: str) -> None:
-    if record.env != env or record.service != request.service_id:
-        raise DeploymentRefused(
-            f"deployment {record.id} is {record.service} in {record.env}, not {request.service_id} in {env}"
-        )
-    if record.outcome.terminal:
-        raise DeploymentRefused(f"deployment {record.id} already ended {record.outcome.value}; nothing to deploy")
-    if not record.validated_images:
-        raise DeploymentRefused(f"the record of {record.id} holds no images the intake validated")
-    if [i.model_dump() for i in request.images] != [i.model_dump() for i in record.validated_images]:
-        raise DeploymentRefused(
-            f"the request's images ({_listed(request.images)}) are not the ones the intake validated for "
-            f"{record.id} ({_listed(record.validated_images)})"
-        )
-    if record.source is None or request.source.object_version != record.source.object_version:
-        raise DeploymentRefused(f"the request names another upload than the one deployment {record.id} received")
-
-
-def _check_pinned(images: list[ImageDefinition], config: ServiceConfig, host: str) -> None:
-    if not config.pin_digests:
+def _check_release_controls(
+    config: ServiceConfig,
+    me: str,
+    guards: Guards,
+    cloudwatch_client: CloudWatchClient | None,
+    ssm_client: SSMClient | None,
+) -> None:
+    """The release gate's own check, again: a direct invocation, or an execution started with the gate
+    skipped, must not deploy while an alarm fires or a window is closed."""
+    if not (config.deploy_windows or config.change_calendar or config.blocking_alarms):
         return
-    for image in images:
-        if registry_host(image.image_uri) == host and not split_reference(image.image_uri, host)[2]:
-            raise DeploymentRefused(f"{image.image_uri} is not pinned by digest, as the registry entry requires")
-
-
-def _checked_base(
-    record: DeploymentRecord, config: ServiceConfig, ecs_client: ECSClient | None
-) -> tuple[dict[str, Any], list[dict[str, str]]]:
-    """The base the intake resolved, if it still is Terraform's base of the registry's family."""
-    named = record.base_task_definition or ""
-    wanted = short_name(config.task_definition)  # family:revision, or a bare family (its newest base)
-    family = wanted.split(":", 1)[0]
-    if ":" in wanted and short_name(named) != wanted:
-        raise DeploymentRefused(f"the registry's base is {wanted}, not {short_name(named) or 'none'}")
-    base, tags = ecs_access.describe_task_definition(named, ecs_client)
-    if str(base.get("family")) != family or is_handoff_revision(tags):
-        raise DeploymentRefused(f"{short_name(named)} is not Terraform's base of family {family}")
     try:
-        check_containers(base, record.validated_images or [])
+        held = gate.holds(config, gate.clock()(), cloudwatch_client, ssm_client)
     except ArtifactRejected as exc:
         raise DeploymentRefused(str(exc)) from exc
-    return base, tags
+    if not held:
+        return
+    claims, _ = gate.verified_override(guards.overrides, me, config.override_principals, guards.signing_key)
+    if claims is None:
+        reasons = "; ".join(h.reason for h in held)
+        raise DeploymentRefused(f"its release controls hold it ({reasons}), and no deploy-now lets it start")
 
 
-def _check_approval(
+def check_approval(
     deployment_id: str, config: ServiceConfig, images: list[ImageDefinition], approvals: ApprovalStore
 ) -> None:
-    """The approval as the approval functions recorded it (a consistent read), never the wait's output."""
+    """The approval as the approval functions recorded it (a consistent read), never the wait's output: for
+    this deployment, APPROVED, by enough distinct registry approvers whose votes are recorded (those cast
+    from the CLI by a principal the registry maps to them), for exactly the images that would run."""
     approval = approvals.get(approval_id_for(deployment_id))
     if approval is None or approval.deployment_id != deployment_id:
         raise DeploymentRefused(f"deployment {deployment_id} needs approval and none was requested or recorded")
@@ -162,23 +142,31 @@ def _check_approval(
             f"the approval wait ended, but the approval is {approval.status.value}, not APPROVED: the wait was "
             "ended by something other than the approvers' decision"
         )
-    voted = {v.approver for v in approval.votes if v.decision is VoteDecision.APPROVE}
-    people = [a for a in dict.fromkeys(approval.approved_by) if a in voted and a in config.approvers]
+    approvers = {a.lower() for a in config.approvers}
+    mapped = {pattern: who.lower() for pattern, who in config.approver_principals.items()}
+    if {p: w.lower() for p, w in approval.approver_principals.items()} != mapped:
+        raise DeploymentRefused("the approval's approver_principals are not the registry entry's")
+    voted = {
+        v.approver.lower() for v in approval.votes if v.decision is VoteDecision.APPROVE and _vote_holds(v, mapped)
+    }
+    people = [a for a in dict.fromkeys(a.lower() for a in approval.approved_by) if a in voted and a in approvers]
     required = max(config.approvals_required, approval.approvals_required)
     if len(people) < required:
         raise DeploymentRefused(
             f"the approval has {len(people)} recorded approval(s) from the registry's approvers "
             f"({', '.join(people) or 'none'}); {required} required"
         )
-    approved = {c.container: c.image_after for c in approval.changes}
-    running = {i.name: i.image_uri for i in images}
-    differs = [name for name, image in approved.items() if name in running and running[name] != image]
-    if differs:
-        raise DeploymentRefused(f"what was approved is not what would run (container {', '.join(differs)})")
+    if [i.model_dump() for i in approval.images or []] != [i.model_dump() for i in images]:
+        raise DeploymentRefused("what was approved is not what would run: the approval names other images")
 
 
-def _listed(images: list[ImageDefinition]) -> str:
-    return ", ".join(f"{i.name}={i.image_uri}" for i in images)
+def _vote_holds(vote: ApprovalVote, mapped: dict[str, str]) -> bool:
+    """A link vote is bound to its approver by the link's signature; a CLI vote counts only if the principal
+    AWS authenticated is one the registry maps to that approver now."""
+    if not vote.principal:
+        return vote.via == "link"
+    pattern = principals.matching(vote.principal, list(mapped))
+    return pattern is not None and mapped[pattern] == vote.approver.lower()
 
 
 def deploy(
@@ -204,6 +192,8 @@ def deploy(
                 record.images,
             )
 
+    if attempt == 0 and not records.claim_deploy(me, iso(utcnow())):
+        raise DeploymentRefused(f"another invocation is deploying {me} already; a deployment deploys once")
     service = ecs_access.describe_service(config.cluster, config.service, ecs_client)
     new_arn = None
     if attempt > 0:  # an earlier attempt may have registered, and even updated, before it could record

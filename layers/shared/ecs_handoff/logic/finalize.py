@@ -105,6 +105,10 @@ def _approval_outcome(state: WorkflowState, error: WorkflowError) -> FinalizeRes
         return FinalizeResult(outcome=Outcome.SUPERSEDED, reason=error.message)
     if error.error == "ApprovalChannelUnsafe":
         return FinalizeResult(outcome=Outcome.FAILED, reason=f"{error.message}; nothing was deployed")
+    if error.error == DeploymentRefused.__name__:
+        return FinalizeResult(
+            outcome=Outcome.FAILED, reason=f"refused before approval was asked, nothing was deployed: {error.message}"
+        )
     if error.error == "ArtifactRejected":
         return FinalizeResult(outcome=Outcome.INVALID, reason=error.message)
     return FinalizeResult(
@@ -121,6 +125,7 @@ def finalize(
     approvals: ApprovalStore | None = None,
     sns_client: SNSClient | None = None,
     ecs_client: ECSClient | None = None,
+    registry_prefix: str | None = None,
 ) -> FinalizeResult:
     """Idempotent: the first finalizer records the outcome and sends the one notification; a retry or the
     ended-execution rule finds the outcome recorded and only makes sure the approval is closed and the lock free."""
@@ -152,7 +157,7 @@ def finalize(
     if recorded and result.outcome is Outcome.SUCCEEDED and state.deploy is not None:
         keep = {state.deploy.new_task_definition, state.deploy.previous_task_definition, request.base_task_definition}
         try:
-            prune_old_revisions(request, records, keep=keep, ecs_client=ecs_client)
+            prune_old_revisions(request, records, keep=keep, ecs_client=ecs_client, registry_prefix=registry_prefix)
         except HandoffError as exc:  # housekeeping: the outcome stands, the next success tries again
             logger.warning("could not retire old revisions", error=str(exc))
     released = service_state.release_lock(request.service_id, request.deployment_id)

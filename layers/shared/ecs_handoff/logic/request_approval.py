@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -13,14 +15,15 @@ from ecs_handoff.aws import ecs as ecs_access
 from ecs_handoff.aws import sns
 from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
-from ecs_handoff.errors import ApprovalChannelUnsafe, ArtifactRejected, RecordConflict
+from ecs_handoff.errors import ApprovalChannelUnsafe, ArtifactRejected, DeploymentRefused, RecordConflict
 from ecs_handoff.logic.approval_decision import tell_workflow
+from ecs_handoff.logic.authority import Where, derive
 from ecs_handoff.models import Approval, ApprovalInput, ApprovalStatus, Outcome, Phase, approval_id_for, iso, utcnow
 from ecs_handoff.observability import logger
 from ecs_handoff.taskdef import new_revision, revision_changes, short_name, with_requested
 
 if TYPE_CHECKING:
-    from ecs_handoff.aws.clients import ECSClient, SFNClient, SNSClient
+    from ecs_handoff.aws.clients import ECSClient, SFNClient, SNSClient, SSMClient
 
 APPROVER_ATTRIBUTE = "approver"
 
@@ -32,12 +35,19 @@ def request_approval(
     topic_arn: str,
     base_url: str,
     key: bytes,
+    where: Where,
     ecs_client: ECSClient | None = None,
+    ssm_client: SSMClient | None = None,
     sns_client: SNSClient | None = None,
     sfn_client: SFNClient | None = None,
 ) -> Approval:
     req = event.request
-    config = req.service
+    # Who approves, and what: from the registry and the record, never from the step's input (which anyone
+    # who can start an execution writes).
+    derived = derive(req, where, records, ecs_client, ssm_client)
+    config = derived.config
+    if not config.approval_required:
+        raise DeploymentRefused(f"service {req.service_id} does not require approval in {req.env}; nothing to ask")
     if not config.approvers:
         raise ArtifactRejected(
             f"service {req.service_id} requires approval but its registry entry lists no approvers; "
@@ -48,13 +58,13 @@ def request_approval(
             f"service {req.service_id} requires {config.approvals_required} approvals but lists only "
             f"{len(config.approvers)} approvers"
         )
-    check_channel(topic_arn, sns_client)  # before anything is stored: no approval whose links cannot be sent
+    approvers = [a.lower() for a in config.approvers]
+    check_channel(topic_arn, approvers, sns_client)  # before anything is stored: no approval whose links cannot go
     service = ecs_access.describe_service(config.cluster, config.service, ecs_client)
     running_arn = str(service["taskDefinition"])
     running, _ = ecs_access.describe_task_definition(running_arn, ecs_client)
-    base, _ = ecs_access.describe_task_definition(req.base_task_definition, ecs_client)
-    changes, other_changes = revision_changes(running, new_revision(base, req.images))
-    changes = with_requested(changes, req.pinned_from)
+    changes, other_changes = revision_changes(running, new_revision(derived.base, derived.images))
+    changes = with_requested(changes, {c.container: c.requested for c in derived.record.images if c.requested})
     now = utcnow()
     approval = Approval(
         approval_id=approval_id_for(req.deployment_id),
@@ -64,6 +74,7 @@ def request_approval(
         env=req.env,
         service_id=req.service_id,
         changes=changes,
+        images=derived.images,
         other_changes=other_changes,
         base_task_definition=req.base_task_definition,
         running_task_definition=running_arn,
@@ -71,7 +82,7 @@ def request_approval(
         ci=req.source.ci,
         requested_at=iso(now),
         expires_at=int(time.time()) + config.approval_timeout_seconds,
-        approvers=[a.lower() for a in config.approvers],
+        approvers=approvers,
         approvals_required=config.approvals_required,
         approver_principals={k: v.lower() for k, v in config.approver_principals.items()},
     )
@@ -91,6 +102,12 @@ def request_approval(
     for approver in approval.approvers:
         if approver in approval.emailed:
             continue
+        # Again before each link: a subscription made or confirmed since the last look would receive it.
+        try:
+            check_channel(topic_arn, approval.approvers, sns_client)
+        except ApprovalChannelUnsafe:
+            _cancel(store, approval)  # the links already sent stop working; nothing waits on them
+            raise
         claims = LinkClaims(approval.approval_id, approver, approval.expires_at)
         sns.publish(
             topic_arn,
@@ -114,13 +131,22 @@ def request_approval(
     return approval
 
 
-def check_channel(topic_arn: str, sns_client: SNSClient | None = None) -> None:
+def check_channel(topic_arn: str, approvers: Collection[str], sns_client: SNSClient | None = None) -> None:
     """Links go out only if every subscription on the approvals topic is one email address filtered to
     exactly its own links: anyone else who subscribed (an unfiltered address, a queue, a filter naming
-    someone else) would receive other people's links, so then nobody gets one."""
+    someone else) would receive other people's links, so then nobody gets one. A pending subscription
+    receives nothing yet, but its filter policy cannot be read (SNS lists it without an ARN) and it may
+    be confirmed at any moment: one that is not an approver's stops the gate too."""
     for subscription in sns.subscriptions(topic_arn, sns_client):
         if not subscription.confirmed:
-            continue  # receives nothing until confirmed; checked again before the next approval
+            if subscription.email and subscription.endpoint.lower() in approvers:
+                continue  # an approver's own, still unconfirmed; looked at again before each link
+            raise ApprovalChannelUnsafe(
+                f"no approval link was sent: a subscription waiting for confirmation ({subscription.protocol} "
+                f"{subscription.endpoint}) on the approvals topic is not an approver's, and once confirmed it "
+                "could receive other approvers' links; have it removed (or, for an approver of another "
+                "service, confirmed with their own filter policy), then upload again"
+            )
         if not subscription.receives_only_its_own(APPROVER_ATTRIBUTE):
             policy = json.dumps(subscription.filter_policy) if subscription.filter_policy else "no filter policy"
             own = json.dumps(subscription.own_filter(APPROVER_ATTRIBUTE))
@@ -130,6 +156,11 @@ def check_channel(topic_arn: str, sns_client: SNSClient | None = None) -> None:
                 f"{subscription.endpoint}, {policy}) on the approvals topic could receive other approvers' "
                 f"links; {fix}, then upload again"
             )
+
+
+def _cancel(store: ApprovalStore, approval: Approval) -> None:
+    with contextlib.suppress(RecordConflict):  # decided or superseded meanwhile: nothing left open
+        store.close(approval.approval_id, ApprovalStatus.CANCELLED, iso(utcnow()), require_unexpired=False)
 
 
 def _tags(approval: Approval) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from ecs_handoff.models.base import Model, one_line
-from ecs_handoff.models.workflow import CiDescription, ImageChange
+from ecs_handoff.models.workflow import CiDescription, ImageChange, ImageDefinition
 
 
 class ApprovalStatus(StrEnum):
@@ -61,6 +61,8 @@ class Approval(Model):
     env: str
     service_id: str
     changes: list[ImageChange]
+    # The images approved, exactly as the intake validated and pinned them (the deploy step deploys only these).
+    images: list[ImageDefinition] | None = None
     other_changes: list[str] = Field(default_factory=list)
     base_task_definition: str
     running_task_definition: str

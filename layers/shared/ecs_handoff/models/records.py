@@ -27,6 +27,7 @@ class DeploymentRecord(Model):
     # What the intake validated, pinned by digest: written once when the record is created (no step's
     # update may set it), and the only images the deploy step will register.
     validated_images: list[ImageDefinition] | None = None
+    deploy_claimed_at: str | None = None  # set once, by the deploy step's first attempt (claim_deploy)
     other_changes: list[str] = Field(default_factory=list)  # differences outside images, in words
     base_task_definition: str | None = None
     new_task_definition: str | None = None
