@@ -232,6 +232,17 @@ def build_parser() -> argparse.ArgumentParser:
     deploy_now.add_argument("--reason", required=True, help="why (recorded on the deployment with your identity)")
     _json(deploy_now)
 
+    failed = command(
+        "failed",
+        "events handoff could not process (kept in its queues, never lost): list them, or hand them on again",
+        "failed.cmd_failed",
+    )
+    _env(failed)
+    failed.add_argument(
+        "--redrive", action="store_true", help="hand each kept event to its function again, then remove it"
+    )
+    _json(failed)
+
     doctor = command(
         "doctor",
         "check an installed environment: stack, bucket, rules, registry, services, approvers, IAM",

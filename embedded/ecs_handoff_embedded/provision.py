@@ -115,7 +115,7 @@ class Stack:
     outputs: dict[str, str]
     functions: dict[str, Path] = field(default_factory=dict)  # deployed function name -> code folder
     state_machine_arn: str = ""
-    http_routes: list[tuple[str, str, str]] = field(default_factory=list)  # (method, path, function name)
+    http_apis: dict[str, str] = field(default_factory=dict)  # logical id of each HttpApi -> its API id
 
 
 def provision(
@@ -134,16 +134,12 @@ def provision(
 
     template = load_template(root / "template.yaml")
     code_dirs: dict[str, Path] = {}
-    routes: list[tuple[str, str, str]] = []  # (method, path, logical id of the function)
     substitutions: dict[str, dict[str, Any]] = {}
     definitions: dict[str, str] = {}
     for logical_id, resource in template["Resources"].items():
         props = resource.get("Properties", {})
         if resource["Type"] == "AWS::Serverless::Function":
             code_dirs[logical_id] = root / props["CodeUri"]
-            for event in (props.get("Events") or {}).values():
-                if event.get("Type") == "HttpApi":
-                    routes.append((event["Properties"]["Method"].upper(), event["Properties"]["Path"], logical_id))
             props["CodeUri"] = _upload(s3, f"{stack_name}/{logical_id}.zip", code_dirs[logical_id])
         elif resource["Type"] == "AWS::Serverless::LayerVersion":
             props["ContentUri"] = _upload(s3, f"{stack_name}/{logical_id}.zip", root / props["ContentUri"])
@@ -161,7 +157,7 @@ def provision(
         "AWS::StackName": stack_name,
     }
     translated = transform(template, {**parameters, **pseudo}, _NoManagedPolicies())
-    _fill_unsupported(translated, session, {**parameters, **pseudo})
+    apis = _fill_unsupported(translated, session, {**parameters, **pseudo})
 
     cfn = session.client("cloudformation")
     cfn.create_stack(
@@ -184,8 +180,11 @@ def provision(
             for o in cfn.describe_stacks(StackName=stack_name)["Stacks"][0].get("Outputs", [])
         },
         functions={physical[logical]: path for logical, path in code_dirs.items()},
-        http_routes=[(method, path, physical[logical]) for method, path, logical in routes],
+        http_apis={logical: api_id for logical, (api_id, _) in apis.items()},
     )
+    for api_id, body in apis.values():
+        _create_routes(session, api_id, body, physical, account_id, region)
+    _configure_async_invocation(session, translated, stack_name, account_id, region)
     for logical_id, text in definitions.items():
         stack.state_machine_arn = _load_state_machine(
             stack_name, logical_id, text, substitutions[logical_id], physical, account_id, region
@@ -246,16 +245,20 @@ def _load_state_machine(
     return str(arn)
 
 
-EMBEDDED_API_ID = "embedded"
-
-
-def _fill_unsupported(template: dict[str, Any], session: Any, parameters: dict[str, str]) -> None:
+def _fill_unsupported(
+    template: dict[str, Any], session: Any, parameters: dict[str, str]
+) -> dict[str, tuple[str, dict[str, Any]]]:
     """Resources moto's CloudFormation cannot create, made here and referenced by value instead.
 
     - AWS::SecretsManager::Secret: created through the Secrets Manager API, with a generated value.
-    - AWS::ApiGatewayV2::*: not provisioned; the HTTP API is served by http_api.HttpApi, and a Ref to
-      the API becomes the placeholder id "embedded" (the runtime points the base URL at 127.0.0.1)."""
+    - AWS::ApiGatewayV2::Api: created through moto's API Gateway v2 API (a Ref to it becomes its id); its
+      routes are created from SAM's OpenAPI body once the functions exist (_create_routes), and served by
+      http_api.HttpApi (the runtime points the API's URLs at 127.0.0.1). Its stage and other
+      AWS::ApiGatewayV2 resources are left out.
+
+    Returns each API's logical id -> (API id, OpenAPI body)."""
     values: dict[str, str] = {}
+    apis: dict[str, tuple[str, dict[str, Any]]] = {}
     resources = template["Resources"]
     for logical_id, resource in list(resources.items()):
         kind = resource["Type"]
@@ -270,9 +273,63 @@ def _fill_unsupported(template: dict[str, Any], session: Any, parameters: dict[s
             del resources[logical_id]
         elif kind.startswith("AWS::ApiGatewayV2::"):
             if kind == "AWS::ApiGatewayV2::Api":
-                values[logical_id] = EMBEDDED_API_ID
+                name = f"{parameters.get('AWS::StackName', 'handoff')}-{logical_id}"
+                api_id = session.client("apigatewayv2").create_api(Name=name, ProtocolType="HTTP")["ApiId"]
+                values[logical_id] = api_id
+                apis[logical_id] = (api_id, resource.get("Properties", {}).get("Body", {}))
             del resources[logical_id]
     _replace_refs(template, values)
+    return apis
+
+
+def _create_routes(
+    session: Any, api_id: str, body: dict[str, Any], physical: dict[str, str], account_id: str, region: str
+) -> None:
+    """The routes API Gateway creates when it imports SAM's OpenAPI body: one per path and verb, AWS_IAM
+    where the operation's security names it (NONE otherwise), each integrated with its function."""
+    apigateway = session.client("apigatewayv2")
+    for path, operations in body.get("paths", {}).items():
+        for method, operation in operations.items():
+            uri = json.dumps(operation["x-amazon-apigateway-integration"]["uri"])
+            function = physical[re.search(r"\$\{(\w+)\.Arn\}", uri).group(1)]  # type: ignore[union-attr]
+            iam = any("AWS_IAM" in requirement for requirement in operation.get("security", []))
+            integration = apigateway.create_integration(
+                ApiId=api_id,
+                IntegrationType="AWS_PROXY",
+                IntegrationUri=f"arn:aws:lambda:{region}:{account_id}:function:{function}",
+                PayloadFormatVersion="2.0",
+            )
+            apigateway.create_route(
+                ApiId=api_id,
+                RouteKey=f"{method.upper()} {path}",
+                AuthorizationType="AWS_IAM" if iam else "NONE",
+                Target=f"integrations/{integration['IntegrationId']}",
+            )
+    apigateway.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
+
+
+def routes_of(session: Any, api_id: str) -> list[tuple[str, str, str, str]]:
+    """(method, path, function name, authorization type) of each route of an API, as API Gateway has them."""
+    apigateway = session.client("apigatewayv2")
+    integrations = {i["IntegrationId"]: i for i in apigateway.get_integrations(ApiId=api_id)["Items"]}
+    found = []
+    for route in apigateway.get_routes(ApiId=api_id)["Items"]:
+        method, path = route["RouteKey"].split(" ", 1)
+        integration = integrations[route["Target"].removeprefix("integrations/")]
+        function = integration["IntegrationUri"].rsplit(":", 1)[-1]
+        found.append((method, path, function, route.get("AuthorizationType", "NONE")))
+    return found
+
+
+def set_output(stack_name: str, key: str, value: str, account_id: str, region: str) -> None:
+    """Points a stack output at what the embedded AWS serves it from (an API's URL on 127.0.0.1), so
+    DescribeStacks, which the CLI reads, gives the address that works here."""
+    from moto.cloudformation.models import cloudformation_backends
+
+    stack = next(s for s in cloudformation_backends[account_id][region].stacks.values() if s.name == stack_name)
+    output = stack.output_map[key]
+    if output is not None:
+        output.value = value
 
 
 def _sub(value: Any, parameters: dict[str, str]) -> str:
@@ -320,3 +377,23 @@ if __name__ == "__main__":
     import sys
 
     sys.stdout.write(render_for_validation(Path(sys.argv[1]) if len(sys.argv) > 1 else Path.cwd()))
+
+
+def _configure_async_invocation(
+    session: Any, template: dict[str, Any], stack_name: str, account_id: str, region: str
+) -> None:
+    """AWS::Lambda::EventInvokeConfig (SAM's EventInvokeConfig), which moto's CloudFormation skips, applied
+    through Lambda's own API (PutFunctionEventInvokeConfig), where the embedded asynchronous invocation reads it."""
+    from moto.cloudformation.models import cloudformation_backends
+    from moto.cloudformation.parsing import clean_json
+
+    stack = next(s for s in cloudformation_backends[account_id][region].stacks.values() if s.name == stack_name)
+    awslambda = session.client("lambda")
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::Lambda::EventInvokeConfig":
+            continue
+        props = clean_json(resource["Properties"], stack.resource_map)
+        config = {
+            k: props[k] for k in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig") if k in props
+        }
+        awslambda.put_function_event_invoke_config(FunctionName=str(props["FunctionName"]), **config)

@@ -44,6 +44,9 @@ class EmbeddedAws:
     rollout_check_seconds: int = 2
     # ECS's deployment events are delivered through EventBridge unless told otherwise (a lost event).
     drop_ecs_events: bool = False
+    # ECS reads are eventually consistent: DescribeServices shows a new deployment this long after
+    # UpdateService created it (0: at once). The lagging e2e tests set it (tests/e2e/test_lagging_aws.py).
+    ecs_listing_lag_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         self.deliveries = gaps.Deliveries()
@@ -52,7 +55,8 @@ class EmbeddedAws:
         self._server: Any = None
         self.endpoint = ""
         self.runner: FunctionRunner | None = None
-        self.http_apis: dict[str, HttpApi] = {}  # one per stack, as each stack has its own API in AWS
+        self.http_apis: dict[str, HttpApi] = {}  # each stack's approval page API (public links)
+        self.operator_apis: dict[str, HttpApi] = {}  # each stack's operator API (every route AWS_IAM)
         # Each function's calls are authorized against its own role (iam.py); off only for a test that says so.
         self.authorizer = iam.Authorizer(world.ACCOUNT_ID, enforcing=self.enforce_iam)
         self.ecs_events: list[dict[str, Any]] = []  # every ECS deployment event, delivered or dropped
@@ -77,6 +81,9 @@ class EmbeddedAws:
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         warnings.filterwarnings("ignore", message="Tried to parse AWS::SQS::QueuePolicy")
         warnings.filterwarnings("ignore", message="Tried to parse AWS::SNS::TopicPolicy")  # not evaluated here (docs)
+        warnings.filterwarnings("ignore", message="Tried to parse AWS::CloudWatch::Alarm")  # not created here (docs)
+        # applied through Lambda's API instead (provision.py), where the asynchronous invocation reads it
+        warnings.filterwarnings("ignore", message="Tried to parse AWS::Lambda::EventInvokeConfig")
         environ.install()
         self._saved_sfn_config = dict(default_user_config.get("stepfunctions", {}))
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
@@ -103,6 +110,7 @@ class EmbeddedAws:
             gaps.install_lambda_runner(self.runner),
             gaps.install_s3_events(self.runner, self.deliveries),
             gaps.install_ecs_rollouts(lambda: self.rollout_seconds, self.emit_ecs_event),
+            gaps.install_ecs_listing_lag(lambda: self.ecs_listing_lag_seconds),
             gaps.install_email_outbox(self.outbox),
             gaps.install_send_task_failure_cause(),
             gaps.install_ecs_task_definitions(world.ACCOUNT_ID),
@@ -149,19 +157,31 @@ class EmbeddedAws:
         )
 
     def _serve_http_api(self, session: Any, stack: provision.Stack) -> None:
-        """Route the template's HttpApi events here, and point approval links at this server."""
+        """Serve each of the stack's HTTP APIs here (one server each, as each has its own host in AWS), with
+        the routes API Gateway has for it, and point whatever names an API's URL (approval links, the
+        OperatorApiUrl output the CLI reads) at its server."""
         assert self.runner is not None
-        api = HttpApi(self.runner, world.ACCOUNT_ID, world.REGION).start()
-        api.routes += [Route(method, path, fn) for method, path, fn in stack.http_routes]
-        self.http_apis[stack.outputs["Env"]] = api
+        served: dict[str, str] = {}  # the URL each API has in AWS -> where it is served here
+        for logical_id, api_id in stack.http_apis.items():
+            api = HttpApi(self.runner, world.ACCOUNT_ID, world.REGION, api_id=api_id, authorizer=self.authorizer)
+            api.routes += [Route(*route) for route in provision.routes_of(session, api_id)]
+            api.start()
+            served[f"https://{api_id}.execute-api.{world.REGION}.amazonaws.com"] = api.url
+            if logical_id == "OperatorApi":
+                self.operator_apis[stack.outputs["Env"]] = api
+            else:
+                self.http_apis[stack.outputs["Env"]] = api
         lam = session.client("lambda")
         for name in stack.functions:
             config = lam.get_function_configuration(FunctionName=name)
             variables = config.get("Environment", {}).get("Variables", {})
-            if "HANDOFF_APPROVAL_BASE_URL" in variables:
-                variables["HANDOFF_APPROVAL_BASE_URL"] = api.url
+            if variables.get("HANDOFF_APPROVAL_BASE_URL") in served:
+                variables["HANDOFF_APPROVAL_BASE_URL"] = served[variables["HANDOFF_APPROVAL_BASE_URL"]]
                 lam.update_function_configuration(FunctionName=name, Environment={"Variables": variables})
-        stack.outputs["ApprovalBaseUrl"] = api.url
+        for key, value in list(stack.outputs.items()):
+            if value in served:
+                stack.outputs[key] = served[value]
+                provision.set_output(stack.name, key, served[value], world.ACCOUNT_ID, world.REGION)
 
     def session(self) -> Any:
         import boto3
@@ -186,6 +206,7 @@ class EmbeddedAws:
                     "account_id": world.ACCOUNT_ID,
                     "approval_base_url": self.http_apis["prod"].url if "prod" in self.http_apis else None,
                     "approval_base_urls": {env: api.url for env, api in self.http_apis.items()},
+                    "operator_api_urls": {env: api.url for env, api in self.operator_apis.items()},
                     "outbox_dir": str(self.outbox.directory.resolve()),
                     "buckets": {env: world.bucket_name(env) for env in self.envs},
                     "stacks": {env: stack.name for env, stack in self.stacks.items()},
@@ -205,9 +226,9 @@ class EmbeddedAws:
         if self._server is not None:
             self._server.stop()
             self._server = None
-        for api in self.http_apis.values():
+        for api in [*self.http_apis.values(), *self.operator_apis.values()]:
             api.stop()
-        self.http_apis = {}
+        self.http_apis, self.operator_apis = {}, {}
         for undo in reversed(getattr(self, "_undo", [])):
             undo()
         self._undo = []

@@ -23,6 +23,7 @@ INSTALLERS: dict[str, Callable[[], gaps.Undo]] = {
     "s3 events": lambda: gaps.install_s3_events(RUNNER, gaps.Deliveries()),
     "bucket notification read-back": gaps.install_bucket_notification_read_back,
     "ecs rollouts": lambda: gaps.install_ecs_rollouts(lambda: 1.0, lambda event: None),
+    "ecs listing lag": lambda: gaps.install_ecs_listing_lag(lambda: 1.0),
     "ecs task definitions": lambda: gaps.install_ecs_task_definitions("123456789012"),
     "deployment configuration read-back": gaps.install_deployment_configuration_read_back,
     "email outbox": lambda: gaps.install_email_outbox(gaps.Outbox(Path("/nonexistent-never-written"))),
@@ -92,6 +93,6 @@ def test_the_helper_refuses_what_moto_does_not_have_and_to_add_what_it_has() -> 
 def test_every_gap_names_tests_that_exist() -> None:
     doc = gaps.__doc__ or ""
     named = set(re.findall(r"\btest_\w+", doc)) - {"test_gaps"}
-    assert len(re.findall(r"^ ?\d+ ", doc, re.M)) == 11, "the docstring lists 11 gaps"
+    assert len(re.findall(r"^ ?\d+ ", doc, re.M)) == 12, "the docstring lists 12 gaps"
     files = {p.stem for p in (ROOT / "tests").rglob("test_*.py")}
     assert named and named <= files, sorted(named - files)

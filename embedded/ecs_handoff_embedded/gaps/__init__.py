@@ -4,8 +4,9 @@ when moto has changed under it. EmbeddedAws.start installs them all and Embedded
 
 Each gap: the AWS service, its module here, what AWS does that moto does not, and the tests that hold it.
  1 Lambda (awslambda): the real handler runs in this process, no Docker. Every e2e test.
- 2 S3 -> EventBridge (s3, events): increasing sequencers; asynchronous delivery, retries, dead-letter
-   queue. test_hostile_inputs, test_faults.
+ 2 S3 -> EventBridge (s3, events): increasing sequencers; asynchronous delivery as Lambda does it (its own
+   retries, then the function's on-failure destination; the rule's dead-letter queue only for events Lambda
+   never accepted). test_hostile_inputs, test_faults, test_async_delivery.
  3 ECS (ecs): rollouts end COMPLETED, or FAILED with the circuit breaker's rollback, with ECS's events.
    test_rollout_verdict, test_deployment_workflow.
  4 SNS (sns): email and chat subscriptions deliver, to the outbox. test_notifications, test_approval_gate.
@@ -17,6 +18,8 @@ Each gap: the AWS service, its module here, what AWS does that moto does not, an
  9 IAM (../iam.py): every function's call is authorized against its own role. test_iam, test_embedded_iam.
 10 Step Functions (stepfunctions): a Choice on a missing path fails with States.Runtime. test_embedded_sfn.
 11 Systems Manager (ssm): GetCalendarState; moto has no change calendars. test_release_controls.
+12 ECS (ecs): reads are eventually consistent: DescribeServices can lag behind UpdateService (a set lag).
+   test_ecs_consistency, test_rollout_judge.
 
 IAM (9) is not a patch: iam.py puts its own WSGI layer in front of the moto server. tests/integration/
 test_gaps.py installs and undoes every patch and checks moto is back as it was. (The state machine's
@@ -29,6 +32,7 @@ from ecs_handoff_embedded.gaps.ecs import (
     FAIL_TAG_PREFIX,
     ecs_deployment_event,
     install_deployment_configuration_read_back,
+    install_ecs_listing_lag,
     install_ecs_rollouts,
     install_ecs_task_definitions,
 )
@@ -60,6 +64,7 @@ __all__ = [
     "install_bucket_notification_read_back",
     "install_change_calendars",
     "install_deployment_configuration_read_back",
+    "install_ecs_listing_lag",
     "install_ecs_rollouts",
     "install_ecs_task_definitions",
     "install_email_outbox",

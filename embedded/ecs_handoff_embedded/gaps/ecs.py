@@ -5,11 +5,15 @@ circuit breaker on (else it stays IN_PROGRESS, as ECS keeps trying). Each change
 #6 ECS task definitions, as AWS behaves: ListTaskDefinitions honours `sort` and `maxResults`/`nextToken`;
 DescribeTaskDefinition returns registeredAt/registeredBy/requiresAttributes (and deregisteredAt), and a
 bare family means its newest ACTIVE revision; an EC2 container with only memoryReservation registers.
-#8 (ECS part) services keep the deploymentConfiguration (circuit breaker) they were given."""
+#8 (ECS part) services keep the deploymentConfiguration (circuit breaker) they were given.
+#12 ECS reads are eventually consistent ("Amazon ECS API reference: Request eventual consistency"): with a lag
+set, DescribeServices does not show a deployment for that long after UpdateService created it (the service
+as it was before), the way a read right after a write may not see it in AWS."""
 
 from __future__ import annotations
 
 import base64
+import copy
 import datetime as dt
 import threading
 import uuid
@@ -42,6 +46,43 @@ def install_ecs_rollouts(delay_seconds: Callable[[], float], events: EventSink) 
         return service
 
     return replace(EC2ContainerServiceBackend, "update_service", update_service)
+
+
+def install_ecs_listing_lag(lag_seconds: Callable[[], float]) -> Undo:
+    """DescribeServices shows each service without the deployments created less than `lag_seconds()` ago."""
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    original = EC2ContainerServiceBackend.describe_services
+
+    def describe_services(self: Any, cluster_str: str, service_names_or_arns: list[str]) -> Any:
+        services, failures = original(self, cluster_str, service_names_or_arns)
+        lag = lag_seconds()
+        if lag <= 0:
+            return services, failures
+        cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=lag)
+        return [_as_seen_before(service, cutoff) for service in services], failures
+
+    return replace(EC2ContainerServiceBackend, "describe_services", describe_services)
+
+
+def _as_seen_before(service: Any, cutoff: dt.datetime) -> Any:
+    """The service as a lagging read shows it: deployments created after `cutoff` not there yet."""
+    seen = [d for d in service.deployments if _created(d) <= cutoff]
+    if len(seen) == len(service.deployments):
+        return service
+    stale = copy.copy(service)
+    stale.deployments = seen
+    primary = next((d for d in seen if d.get("status") == "PRIMARY"), seen[0] if seen else None)
+    if primary is not None:
+        stale.task_definition = primary["taskDefinition"]
+    return stale
+
+
+def _created(deployment: dict[str, Any]) -> dt.datetime:
+    created = deployment.get("createdAt")
+    if not isinstance(created, dt.datetime):
+        return dt.datetime.min.replace(tzinfo=dt.UTC)
+    return created if created.tzinfo else created.replace(tzinfo=dt.UTC)  # moto's own are naive UTC
 
 
 def ecs_deployment_event(

@@ -1,5 +1,14 @@
-"""EventBridge, as the embedded AWS delivers AWS service events: to every matching rule's Lambda
-targets, asynchronously, retried, then to the target's dead-letter queue (moto delivers none of them)."""
+"""EventBridge, as the embedded AWS delivers AWS service events to every matching rule's Lambda targets
+(moto delivers none of them), and Lambda's asynchronous invocation, as AWS documents both:
+
+- EventBridge's retry policy and the rule target's dead-letter queue cover only handing the event to Lambda
+  (here: a function that does not exist). Once Lambda accepted it, EventBridge is done with it.
+- Lambda then runs the function; on a function error it runs it again MaximumRetryAttempts times (default
+  2, "a one-minute wait between the first two attempts, and two minutes between the second and third":
+  RETRY_DELAYS_SECONDS here, scaled down), drops it once older than MaximumEventAgeInSeconds, and then sends
+  an invocation record to the function's on-failure destination (SQS), or the bare event to the function's
+  own dead-letter queue, or discards it ("Lambda guide: invocation-async-error-handling,
+  invocation-async-retain-records")."""
 
 from __future__ import annotations
 
@@ -90,6 +99,12 @@ def put_event(
             )
 
 
+# AWS waits about 60 s, then 120 s, between attempts; the embedded AWS keeps the order and shortens the waits.
+RETRY_DELAYS_SECONDS = [0.2, 0.4]
+# EventBridge's own retries of a delivery Lambda did not accept (the rule target's RetryPolicy), shortened.
+DELIVERY_RETRY_DELAY_SECONDS = 0.05
+
+
 def _deliver(
     account_id: str,
     region: str,
@@ -99,21 +114,79 @@ def _deliver(
     deliveries: Deliveries,
     retries: int,
 ) -> None:
-    """Asynchronous invoke, as EventBridge -> Lambda is: retried, then sent to the dead-letter queue."""
+    """EventBridge hands the event to Lambda (retried, then the target's dead-letter queue, only if Lambda
+    does not accept it); Lambda's asynchronous invocation does the rest (invoke_async)."""
+    from moto.awslambda.exceptions import UnknownFunctionException
     from moto.awslambda.models import lambda_backends
-    from moto.sqs.models import sqs_backends
 
     arn = target["Arn"]
     if ":lambda:" not in arn:
         return
-    fn = lambda_backends[account_id][region].get_function(arn.split(":")[6])
-    payload = ""
-    for attempt in range(retries + 1):
+    for _ in range(retries + 1):
+        try:
+            fn = lambda_backends[account_id][region].get_function(arn.split(":")[6])
+        except UnknownFunctionException:
+            time.sleep(DELIVERY_RETRY_DELAY_SECONDS)
+            continue
+        invoke_async(account_id, region, fn, event, runner, deliveries)
+        return
+    deliveries.failures.append({"target": arn, "event": event, "error": "Lambda did not accept the event"})
+    dlq = (target.get("DeadLetterConfig") or {}).get("Arn")
+    if dlq:
+        _send(account_id, region, dlq, event)
+
+
+def invoke_async(
+    account_id: str, region: str, fn: Any, event: dict[str, Any], runner: FunctionRunner, deliveries: Deliveries
+) -> None:
+    """Lambda's asynchronous invocation of fn with the function's own settings (PutFunctionEventInvokeConfig)."""
+    config: dict[str, Any] = fn.event_invoke_config[0].config if fn.event_invoke_config else {}
+    attempts = 1 + int(config.get("MaximumRetryAttempts", 2))
+    max_age = float(config.get("MaximumEventAgeInSeconds", 21600))
+    accepted = time.monotonic()
+    payload, condition = "", "RetriesExhausted"
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(RETRY_DELAYS_SECONDS[min(attempt - 1, len(RETRY_DELAYS_SECONDS) - 1)])
+            if time.monotonic() - accepted > max_age:
+                condition = "EventAgeExceeded"
+                break
         payload, errored, _ = runner.invoke(fn, copy.deepcopy(event))
         if not errored:
             return
-        time.sleep(0.2 * (attempt + 1))
-    deliveries.failures.append({"target": arn, "event": event, "error": payload})
-    dlq = (target.get("DeadLetterConfig") or {}).get("Arn")
-    if dlq:
-        sqs_backends[account_id][region].send_message(queue_name=dlq.split(":")[-1], message_body=json.dumps(event))
+    on_failure = ((config.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+    dead_letter = (getattr(fn, "dead_letter_config", None) or {}).get("TargetArn")
+    deliveries.failures.append(
+        {"target": fn.function_arn, "event": event, "error": payload, "kept_in": on_failure or dead_letter}
+    )
+    if on_failure:
+        _send(account_id, region, on_failure, invocation_record(fn, event, payload, condition, attempt + 1))
+    elif dead_letter:
+        _send(account_id, region, dead_letter, event)  # a dead-letter queue gets the event alone
+
+
+def invocation_record(fn: Any, event: dict[str, Any], payload: str, condition: str, attempts: int) -> dict[str, Any]:
+    """The record Lambda sends to an on-failure destination (Lambda guide: invocation-async-retain-records)."""
+    try:
+        response: Any = json.loads(payload) if payload else None
+    except ValueError:
+        response = payload
+    return {
+        "version": "1.0",
+        "timestamp": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "functionArn": f"{fn.function_arn}:$LATEST",
+            "condition": condition,
+            "approximateInvokeCount": attempts,
+        },
+        "requestPayload": event,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": response,
+    }
+
+
+def _send(account_id: str, region: str, queue_arn: str, body: dict[str, Any]) -> None:
+    from moto.sqs.models import sqs_backends
+
+    sqs_backends[account_id][region].send_message(queue_name=queue_arn.split(":")[-1], message_body=json.dumps(body))

@@ -2,10 +2,11 @@
 
 ECS decides, and says so with an "ECS Deployment State Change" event. The workflow waits on a task
 token stored under the ECS deployment id (WatchRollout); `on_event` ends the wait when ECS's event
-arrives. Events can be lost or late, and FAILED comes only with the circuit breaker on, so `watch`
-also checks the deployment itself: once right after storing the token (an event may have come before
-it), then each time the wait times out, up to the rollout timeout. Exactly one of them sends the
-verdict: the one that takes the stored wait first (RolloutWaits.take)."""
+arrives and DescribeServices bears it out (the event itself may be forged: it only says when to look).
+Events can be lost or late, and FAILED comes only with the circuit breaker on, so `watch` also checks
+the deployment itself: once right after storing the token (an event may have come before it), then
+each time the wait times out, up to the rollout timeout. Exactly one of them sends the verdict: the one
+that takes the stored wait first (RolloutWaits.take)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from ecs_handoff.aws import ecs as ecs_access
 from ecs_handoff.aws import sfn as sfn_access
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.aws.state import RolloutWait, RolloutWaits
-from ecs_handoff.errors import HandoffError, TaskEnded
+from ecs_handoff.errors import HandoffError, NotFound, TaskEnded
 from ecs_handoff.logic.lock import LEASE_MARGIN_SECONDS
 from ecs_handoff.models import (
     DeployResult,
@@ -40,6 +41,13 @@ from ecs_handoff.taskdef import short_name
 if TYPE_CHECKING:
     from ecs_handoff.aws.clients import ECSClient, SFNClient
 
+# What ECS's own deployment events carry (Amazon ECS developer guide, "Amazon ECS service deployment events"):
+# anything else reaching the rollout event function was not sent by ECS's rule, and is refused.
+ECS_EVENT_SOURCE = "aws.ecs"
+ECS_EVENT_DETAIL_TYPE = "ECS Deployment State Change"
+# When DescribeServices does not yet show what ECS's event says, it is asked again after these waits (the
+# function's timeout allows them) before the event is left to the workflow's next look.
+AGREEMENT_RETRY_SECONDS = (1.0, 2.0)
 # ECS's event names for the end of a deployment (Amazon ECS developer guide, service deployment events).
 ECS_EVENT_VERDICTS = {
     "SERVICE_DEPLOYMENT_COMPLETED": RolloutState.COMPLETED,
@@ -71,22 +79,56 @@ def _timestamp(value: Any) -> str | None:
     return None
 
 
+# How long a deployment UpdateService created may be missing from DescribeServices before it counts as gone.
+LISTING_GRACE_SECONDS = 60
+# DescribeServices gives rolloutState only for rolling updates not behind a Classic Load Balancer (ECS API
+# reference, Deployment.rolloutState); for the others, the verdict comes from the task counts.
+NO_ROLLOUT_STATE_COMPLETED = (
+    "ECS reports no rolloutState for this service (a Classic Load Balancer): all {running} tasks of this "
+    "deployment run and no other deployment remains"
+)
+
+
+def _state_from_counts(ours: dict[str, Any], deployments: list[dict[str, Any]]) -> str:
+    """COMPLETED once this deployment is the only one and runs all its tasks, as ECS's rolloutState would say;
+    else IN_PROGRESS (the rollout timeout still applies)."""
+    done = (
+        ours.get("status") == "PRIMARY"
+        and len(deployments) == 1
+        and int(ours.get("runningCount", 0)) >= int(ours.get("desiredCount", 0))
+        and int(ours.get("pendingCount", 0)) == 0
+    )
+    return "COMPLETED_FROM_COUNTS" if done else "IN_PROGRESS"
+
+
 def judge(service: dict[str, Any], deployed: DeployResult, config: ServiceConfig) -> RolloutResult:
     """This deployment's state as DescribeServices shows it. Pure, so every verdict is unit-tested."""
     now = utcnow()
-    ours = next((d for d in service.get("deployments", []) if d.get("id") == deployed.ecs_deployment_id), None)
+    deployments = service.get("deployments", [])
+    ours = next((d for d in deployments if d.get("id") == deployed.ecs_deployment_id), None)
     if ours is None:
+        since = seconds_since(deployed.deployed_at)
+        if since < LISTING_GRACE_SECONDS:  # ECS's API is eventually consistent: a new deployment may not show yet
+            return RolloutResult(
+                state=RolloutState.IN_PROGRESS,
+                checked_at=iso(now),
+                decided_by=VerdictSource.POLL,
+                reason=(
+                    f"ECS does not list deployment {deployed.ecs_deployment_id} yet ({since:.0f} s after UpdateService)"
+                ),
+            )
         return RolloutResult(
             state=RolloutState.FAILED,
             checked_at=iso(now),
             decided_by=VerdictSource.POLL,
             reason=(
-                f"ECS deployment {deployed.ecs_deployment_id} is no longer on service {config.service}; "
+                f"ECS deployment {deployed.ecs_deployment_id} is not on service {config.service} "
+                f"{since:.0f} s after UpdateService; "
                 f"the service now runs {short_name(str(service.get('taskDefinition', '?')))}"
             ),
         )
     counts = _counts(ours)
-    rollout_state = ours.get("rolloutState", "IN_PROGRESS")
+    rollout_state = ours.get("rolloutState") or _state_from_counts(ours, deployments)
     ecs_reason = str(ours.get("rolloutStateReason", ""))
     looked = RolloutResult.model_validate(
         {
@@ -98,6 +140,9 @@ def judge(service: dict[str, Any], deployed: DeployResult, config: ServiceConfig
         }
     )
     reported = _timestamp(ours.get("updatedAt"))
+    if rollout_state == "COMPLETED_FROM_COUNTS":
+        reason = NO_ROLLOUT_STATE_COMPLETED.format(running=counts["running_count"])
+        return looked.model_copy(update={"state": RolloutState.COMPLETED, "reason": reason})
     if rollout_state == "COMPLETED":
         verdict = {"reason": ecs_reason or "rollout completed", "ecs_reported_at": reported}
         return looked.model_copy(update={"state": RolloutState.COMPLETED, **verdict})
@@ -158,8 +203,20 @@ def on_event(
     ecs_client: ECSClient | None = None,
     sfn_client: SFNClient | None = None,
 ) -> str:
-    """ECS's event ends the wait of the deployment it names. Returns what was done, for the log: an event
-    for a deployment nobody waits on (not handoff's, or already decided) is ignored."""
+    """ECS's event ends the wait of the deployment it names, but only with ECS's agreement: the event may
+    come from anyone allowed to invoke the function, so its word decides nothing. Returns what was done, for
+    the log. Ignored: an event that is not ECS's deployment event (refused), one for a deployment nobody waits
+    on (not handoff's, or already decided), and one that DescribeServices does not (yet) bear out: the
+    workflow's own look decides those, from ECS's state, never from the event alone."""
+    if change.source != ECS_EVENT_SOURCE or change.detail_type != ECS_EVENT_DETAIL_TYPE:
+        field, value = (
+            ("source", change.source) if change.source != ECS_EVENT_SOURCE else ("detail-type", change.detail_type)
+        )
+        done = (
+            f"refused: {field} is {value!r}, not ECS's deployment event ({ECS_EVENT_SOURCE}, {ECS_EVENT_DETAIL_TYPE})"
+        )
+        logger.warning("event refused", reason=done, ecs_deployment_id=change.detail.deployment_id)
+        return done
     detail = change.detail
     ecs_id = detail.deployment_id
     state = ECS_EVENT_VERDICTS.get(detail.event_name)
@@ -169,20 +226,18 @@ def on_event(
     wait = waits.take(ecs_id, service)
     if wait is None:
         return f"ignored: nothing of service {service or '?'} waits on {ecs_id} (not handoff's, or already decided)"
-    counts = _counts_now(service, ecs_id, ecs_client)
-    result = RolloutResult.model_validate(
-        {
-            "state": state,
-            "reason": (detail.reason or "rollout completed")
-            if state is RolloutState.COMPLETED
-            else _failed_reason(detail.reason, counts),
-            "checked_at": iso(utcnow()),
-            "decided_by": VerdictSource.EVENT,
-            "ecs_reported_at": _timestamp(detail.updated_at) or _timestamp(change.time),
-            **counts,
-        }
-    )
     try:
+        # The service handoff stored with its own wait (equal to the event's: take checked it).
+        result, disagreement = _as_ecs_shows_it(wait.get("service") or service, ecs_id, state, ecs_client)
+        for delay in AGREEMENT_RETRY_SECONDS:  # ECS's API is eventually consistent: its event can come first
+            if result is not None:
+                break
+            time.sleep(delay)
+            result, disagreement = _as_ecs_shows_it(wait.get("service") or service, ecs_id, state, ecs_client)
+        if result is None:
+            waits.give_back(ecs_id, wait)
+            logger.warning("event not borne out by ECS", reason=disagreement, ecs_deployment_id=ecs_id)
+            return f"ignored: {disagreement}; the workflow's own look decides"
         _send(ecs_id, wait, result, sfn_client)
     except HandoffError:
         waits.give_back(ecs_id, wait)  # EventBridge retries the event; the workflow's check is the backstop
@@ -190,18 +245,39 @@ def on_event(
     return f"{state.value}: sent to deployment {wait['deployment_id']}"
 
 
-def service_path(cluster: str, service: str) -> str:
-    """cluster/service, as the end of the service ARN ECS names in its events."""
-    return f"{cluster.rsplit('/', 1)[-1]}/{service.rsplit('/', 1)[-1]}"
-
-
-def _counts_now(path: str, ecs_id: str, ecs_client: Any) -> dict[str, int]:
-    """The task counts of the deployment, for the record; the verdict does not depend on them."""
+def _as_ecs_shows_it(
+    path: str, ecs_id: str, claimed: RolloutState, ecs_client: Any
+) -> tuple[RolloutResult | None, str]:
+    """The verdict as DescribeServices shows it, when ECS agrees with the event's; else None and why not.
+    ECS is eventually consistent: a deployment it does not show decided yet is left to the workflow's look."""
     cluster, service = path.split("/", 1)
     try:
         described = ecs_access.describe_service(cluster, service, ecs_client)
-    except HandoffError as exc:
-        logger.warning("could not read the task counts", error=str(exc))
-        return {}
+    except NotFound:
+        return None, f"the event says {claimed.value}, but ECS shows no service {path}"
     ours = next((d for d in described.get("deployments", []) if d.get("id") == ecs_id), None)
-    return _counts(ours) if ours else {}
+    if ours is None:
+        return None, f"the event says {claimed.value}, but ECS shows no deployment {ecs_id} on {path}"
+    shown = str(ours.get("rolloutState", "IN_PROGRESS"))
+    if shown != claimed.value:
+        return None, f"the event says {claimed.value}, but ECS shows deployment {ecs_id} {shown}"
+    counts = _counts(ours)
+    ecs_reason = str(ours.get("rolloutStateReason", ""))
+    result = RolloutResult.model_validate(
+        {
+            "state": claimed,
+            "reason": (ecs_reason or "rollout completed")
+            if claimed is RolloutState.COMPLETED
+            else _failed_reason(ecs_reason, counts),
+            "checked_at": iso(utcnow()),
+            "decided_by": VerdictSource.EVENT,
+            "ecs_reported_at": _timestamp(ours.get("updatedAt")),
+            **counts,
+        }
+    )
+    return result, ""
+
+
+def service_path(cluster: str, service: str) -> str:
+    """cluster/service, as the end of the service ARN ECS names in its events."""
+    return f"{cluster.rsplit('/', 1)[-1]}/{service.rsplit('/', 1)[-1]}"
