@@ -47,6 +47,8 @@ class EmbeddedAws:
     # ECS reads are eventually consistent: DescribeServices shows a new deployment this long after
     # UpdateService created it (0: at once). The lagging e2e tests set it (tests/e2e/test_lagging_aws.py).
     ecs_listing_lag_seconds: float = 0.0
+    # The account's Lambda concurrency quota (1000 by default in AWS; new accounts often have 10 or 50).
+    account_concurrency_quota: int = 1000
 
     def __post_init__(self) -> None:
         self.deliveries = gaps.Deliveries()
@@ -108,6 +110,7 @@ class EmbeddedAws:
         self.runner = FunctionRunner(dict(os.environ), log_level=self.log_level, authorizer=self.authorizer)
         self._undo = [
             gaps.install_lambda_runner(self.runner),
+            gaps.install_concurrency_quota(lambda: self.account_concurrency_quota),
             gaps.install_s3_events(self.runner, self.deliveries),
             gaps.install_ecs_rollouts(lambda: self.rollout_seconds, self.emit_ecs_event),
             gaps.install_ecs_listing_lag(lambda: self.ecs_listing_lag_seconds),

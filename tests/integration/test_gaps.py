@@ -20,6 +20,7 @@ from tests.helpers import ROOT
 RUNNER = FunctionRunner({})
 INSTALLERS: dict[str, Callable[[], gaps.Undo]] = {
     "lambda runner": lambda: gaps.install_lambda_runner(RUNNER),
+    "concurrency quota": lambda: gaps.install_concurrency_quota(lambda: 1000),
     "s3 events": lambda: gaps.install_s3_events(RUNNER, gaps.Deliveries()),
     "bucket notification read-back": gaps.install_bucket_notification_read_back,
     "ecs rollouts": lambda: gaps.install_ecs_rollouts(lambda: 1.0, lambda event: None),
@@ -93,6 +94,6 @@ def test_the_helper_refuses_what_moto_does_not_have_and_to_add_what_it_has() -> 
 def test_every_gap_names_tests_that_exist() -> None:
     doc = gaps.__doc__ or ""
     named = set(re.findall(r"\btest_\w+", doc)) - {"test_gaps"}
-    assert len(re.findall(r"^ ?\d+ ", doc, re.M)) == 12, "the docstring lists 12 gaps"
+    assert len(re.findall(r"^ ?\d+ ", doc, re.M)) == 13, "the docstring lists 13 gaps"
     files = {p.stem for p in (ROOT / "tests").rglob("test_*.py")}
     assert named and named <= files, sorted(named - files)

@@ -20,6 +20,8 @@ Each gap: the AWS service, its module here, what AWS does that moto does not, an
 11 Systems Manager (ssm): GetCalendarState; moto has no change calendars. test_release_controls.
 12 ECS (ecs): reads are eventually consistent: DescribeServices can lag behind UpdateService (a set lag).
    test_ecs_consistency, test_rollout_judge.
+13 Lambda (awslambda): reserved concurrency must leave 100 unreserved under the account's quota.
+   test_concurrency_quota.
 
 IAM (9) is not a patch: iam.py puts its own WSGI layer in front of the moto server. tests/integration/
 test_gaps.py installs and undoes every patch and checks moto is back as it was. (The state machine's
@@ -27,7 +29,7 @@ DefinitionSubstitutions are applied in provision.py.)"""
 
 from __future__ import annotations
 
-from ecs_handoff_embedded.gaps.awslambda import install_lambda_runner
+from ecs_handoff_embedded.gaps.awslambda import install_concurrency_quota, install_lambda_runner
 from ecs_handoff_embedded.gaps.ecs import (
     FAIL_TAG_PREFIX,
     ecs_deployment_event,
@@ -63,6 +65,7 @@ __all__ = [
     "execution_status_event",
     "install_bucket_notification_read_back",
     "install_change_calendars",
+    "install_concurrency_quota",
     "install_deployment_configuration_read_back",
     "install_ecs_listing_lag",
     "install_ecs_rollouts",
