@@ -86,6 +86,9 @@ class OneWait:
         self.given_back = 0
 
     def take(self, ecs_id: str, service: str | None = None) -> Any:
+        """As the table's conditional delete: nothing when the wait is for another service than named."""
+        if self.wait is None or (service is not None and self.wait["service"] != service):
+            return None
         taken, self.wait = self.wait, None
         return taken
 
@@ -137,3 +140,19 @@ def test_an_event_ecs_never_bears_out_is_left_to_the_workflows_look() -> None:
     assert done.startswith("ignored: the event says COMPLETED, but ECS shows deployment ecs-svc/new IN_PROGRESS")
     assert ecs.reads == 1 + len(rollout.AGREEMENT_RETRY_SECONDS)
     assert workflow.sent == [] and waits.given_back == 1 and waits.wait is not None
+
+
+def test_an_event_naming_the_service_by_an_old_format_arn_still_decides() -> None:
+    # GIVEN a service created before ECS's long ARN format: its ARN has no cluster (service/api)
+    old = event().model_copy(update={"resources": ["arn:aws:ecs:ap-northeast-1:123456789012:service/api"]})
+    ecs, waits, workflow = LaggingEcs(lag=0), OneWait(), Workflow()
+    # WHEN ECS's event comes  THEN it takes the fast path, like an event naming cluster/service
+    assert rollout.on_event(old, waits, ecs, workflow).startswith("COMPLETED")  # type: ignore[arg-type]  # fakes
+    assert [s["state"] for s in workflow.sent] == ["COMPLETED"]
+
+
+def test_an_old_format_arn_naming_another_service_decides_nothing() -> None:
+    other = event().model_copy(update={"resources": ["arn:aws:ecs:ap-northeast-1:123456789012:service/worker"]})
+    ecs, waits, workflow = LaggingEcs(lag=0), OneWait(), Workflow()
+    assert rollout.on_event(other, waits, ecs, workflow).startswith("ignored")  # type: ignore[arg-type]  # fakes
+    assert workflow.sent == [] and waits.wait is not None

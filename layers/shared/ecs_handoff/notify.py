@@ -24,7 +24,8 @@ def body(record: DeploymentRecord) -> str:
         lines += [
             f"Artifact:    s3://{record.source.bucket}/{record.source.key}",
             f"Version:     {record.source.object_version}",
-            f"Uploaded by: {record.source.requester or 'unknown'}",
+            # S3's event names only the requester's account (or an AWS service), never the person or role.
+            f"S3 account:  {record.source.requester or 'unknown'} (the uploader's account, as S3 names it)",
         ]
         if record.source.ci is not None:
             lines += [f"CI says:     {line}" for line in record.source.ci.lines()]

@@ -223,7 +223,13 @@ def on_event(
     if state is None:
         return f"ignored: {detail.event_name} decides nothing"
     service = next((r.split(":service/", 1)[1] for r in change.resources if ":service/" in r), "")
-    wait = waits.take(ecs_id, service)
+    if "/" in service:
+        wait = waits.take(ecs_id, service)
+    else:  # an old-format service ARN (service/<name>, no cluster): the name must match the stored wait's
+        wait = waits.take(ecs_id)
+        if wait is not None and wait.get("service", "").rsplit("/", 1)[-1] != service:
+            waits.give_back(ecs_id, wait)
+            wait = None
     if wait is None:
         return f"ignored: nothing of service {service or '?'} waits on {ecs_id} (not handoff's, or already decided)"
     try:
