@@ -5,7 +5,7 @@ event a function still failed on after Lambda's own retries, as Lambda's invocat
 dead-letter queue (IntakeDeadLetterQueueUrl: an event EventBridge could not hand to Lambda, bare). A
 re-drive hands each event to its function again, asynchronously (as EventBridge did), and deletes it from
 the queue only once Lambda accepted it. Every function is safe to run twice on one event: the intake's
-execution name and event order, the rollout wait taken once, the finalizer's one outcome."""
+execution name and event order, the rollout wait taken once, the finalizer's one outcome (the sweeper's too)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,12 @@ from ecs_handoff_cli.follow import EXIT_FAILED, EXIT_OK
 
 QUEUES = {"FailedEventsQueueUrl": "failed after Lambda's retries", "IntakeDeadLetterQueueUrl": "never delivered"}
 # The function each AWS service's events go to (a bare event from the rules' dead-letter queue names none).
-FUNCTION_FOR_SOURCE = {"aws.s3": "intake", "aws.ecs": "rollout-event", "aws.states": "finalize"}
+FUNCTION_FOR_SOURCE = {
+    "aws.s3": "intake",
+    "aws.ecs": "rollout-event",
+    "aws.states": "finalize",
+    "aws.events": "sweeper",  # the sweeper's schedule: handoff's only scheduled rule
+}
 MAX_LISTED = 100
 
 
@@ -50,6 +55,8 @@ class Kept:
             return f"ECS {detail.get('eventName', '?')} of {detail.get('deploymentId', '?')}"
         if source == "aws.states":
             return f"execution {str(detail.get('executionArn', '?')).rsplit(':', 1)[-1]} {detail.get('status', '?')}"
+        if source == "aws.events" and self.event.get("detail-type") == "Scheduled Event":
+            return f"sweep of {self.event.get('time', '?')}"
         return f"{source} {self.event.get('detail-type', '')}".strip()
 
     def summary(self) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """Finalize function: records the outcome, sends the notification, releases the service lock.
 
 Invoked by the workflow's Finalize step, and by the EventBridge rule on "Step Functions Execution
-Status Change" (FAILED, TIMED_OUT, ABORTED) for executions that ended without reaching that step."""
+Status Change" (FAILED, TIMED_OUT, ABORTED) for executions that ended without reaching that step: an event
+whose input AWS left out (over 248 KB) is completed from DescribeExecution. The sweeper (functions/sweeper)
+runs the same finalizer for executions whose event never came."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.aws.state import ServiceState
-from ecs_handoff.logic.finalize import ended_execution_state, finalize
+from ecs_handoff.logic.finalize import ended_execution_state, finalize, with_input
 from ecs_handoff.models import ExecutionStatusChange, WorkflowState, seconds_since
 from ecs_handoff.observability import logger, metrics
 from ecs_handoff.settings import FinalizeSettings
@@ -28,7 +30,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     records = DeploymentRecords(settings.deployments_table)
     if event.get("detail-type") == EXECUTION_STATUS_CHANGE:
         change = ExecutionStatusChange.model_validate(event)
-        state = ended_execution_state(change, records)
+        detail = with_input(change.detail)
+        state = ended_execution_state(detail, records) if detail is not None else None
         if state is None:
             return {"ignored": change.detail.execution_arn}
         logger.append_keys(deployment_id=state.request.deployment_id)

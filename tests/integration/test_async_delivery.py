@@ -48,7 +48,7 @@ def upload_event(stack: Stack) -> dict[str, Any]:
 
 def test_the_functions_eventbridge_invokes_keep_what_they_failed_on(stack: Stack) -> None:
     awslambda = stack.client("lambda")
-    for name in ("intake", "rollout-event", "finalize"):
+    for name in ("intake", "rollout-event", "finalize", "sweeper"):
         config = awslambda.get_function_event_invoke_config(FunctionName=f"handoff-dev-{name}")
         assert config["MaximumRetryAttempts"] == 2
         assert config["DestinationConfig"]["OnFailure"]["Destination"].endswith(":handoff-dev-failed-events")
@@ -87,3 +87,34 @@ def test_an_event_lambda_never_accepted_goes_to_the_rules_dead_letter_queue(
     # THEN after EventBridge's own retries the bare event is in the rule target's dead-letter queue
     assert invocations == []
     assert queue_messages(stack, "handoff-dev-intake-dlq") == [event]
+
+
+def test_the_sweepers_schedule_is_provisioned_and_matches_no_service_event(
+    stack: Stack, invocations: list[str]
+) -> None:
+    # GIVEN the stack's scheduled rule (moto creates it and never fires it)
+    events = stack.client("events")
+    rule = events.describe_rule(Name="handoff-dev-sweeper")
+    assert (rule["ScheduleExpression"], rule["State"]) == ("rate(5 minutes)", "ENABLED")
+    [target] = events.list_targets_by_rule(Rule="handoff-dev-sweeper")["Targets"]
+    assert target["Arn"].endswith(":function:handoff-dev-sweeper")
+    # WHEN an upload's event is put on the bus
+    deliveries = gaps.Deliveries()
+    gaps.put_event(ACCOUNT_ID, REGION, upload_event(stack), stack.runner, deliveries)
+    assert deliveries.wait_idle(10)
+    # THEN only the intake got it: a schedule has no pattern, and matches no event
+    assert invocations == ["handoff-dev-intake"]
+
+
+def test_a_sweep_that_fails_is_retried_by_lambda_then_kept(stack: Stack, invocations: list[str]) -> None:
+    # GIVEN a sweeper that fails on every attempt (the deployments table is gone)
+    stack.client("dynamodb").delete_table(TableName=stack.outputs["DeploymentsTableName"])
+    deliveries = gaps.Deliveries()
+    # WHEN its schedule ticks
+    gaps.fire_schedule(ACCOUNT_ID, REGION, "handoff-dev-sweeper", stack.runner, deliveries)
+    assert deliveries.wait_idle(10)
+    # THEN Lambda ran it three times, then kept the tick in the on-failure destination
+    assert invocations == ["handoff-dev-sweeper"] * 3
+    [record] = queue_messages(stack, "handoff-dev-failed-events")
+    assert record["requestPayload"]["detail-type"] == "Scheduled Event"
+    assert record["requestContext"]["functionArn"].endswith(":function:handoff-dev-sweeper:$LATEST")

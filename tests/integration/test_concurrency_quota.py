@@ -44,7 +44,7 @@ def test_the_stack_reserves_nothing_by_default_so_a_new_account_with_a_quota_of_
     QUOTA["value"] = 10
     stack = create(account)
     functions = account.client("lambda").list_functions()["Functions"]
-    assert len(functions) == 11 and stack.functions
+    assert len(functions) == 12 and stack.functions
     from moto.awslambda.models import lambda_backends
 
     backend = lambda_backends[world.ACCOUNT_ID][world.REGION]

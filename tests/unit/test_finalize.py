@@ -10,12 +10,14 @@ import pytest
 from ecs_handoff.aws.records import as_stored
 from ecs_handoff.errors import AwsAccessError, RecordConflict
 from ecs_handoff.logic import finalize as finalize_module
-from ecs_handoff.logic.finalize import decide, ended_execution_state, finalize
+from ecs_handoff.logic.finalize import decide, ended_execution_state, finalize, with_input
 from ecs_handoff.models import (
     ApprovalStatus,
     DeploymentRecord,
     ExecutionStatusChange,
+    ExecutionStatusDetail,
     FinalizeResult,
+    InputDetails,
     Outcome,
     WorkflowState,
 )
@@ -307,7 +309,8 @@ def test_a_failed_prune_leaves_the_outcome_standing(monkeypatch: MonkeyPatch, pu
 # --- an execution that ended without its Finalize step -------------------------------------------------
 
 
-def change(status: str, error_name: str = "", cause: str = "", input_text: str | None = None) -> ExecutionStatusChange:
+def change(status: str, error_name: str = "", cause: str = "", input_text: str | None = None) -> ExecutionStatusDetail:
+    """The detail of the status change event for api-v1's execution."""
     import json
 
     detail = {
@@ -321,7 +324,7 @@ def change(status: str, error_name: str = "", cause: str = "", input_text: str |
     }
     return ExecutionStatusChange.model_validate(
         {"source": "aws.states", "detail-type": "Step Functions Execution Status Change", "detail": detail}
-    )
+    ).detail
 
 
 @pytest.mark.parametrize(
@@ -412,3 +415,83 @@ def test_a_verdict_decided_outside_the_steps_is_the_outcome() -> None:
     assert decide(state(result={"outcome": "FAILED", "reason": "stopped"})) == FinalizeResult(
         outcome=Outcome.FAILED, reason="stopped"
     )
+
+
+# --- a status event whose input AWS left out (input and output over 248 KB) ---------------------------
+
+
+class Executions:
+    """DescribeExecution as Step Functions answers it: the input always included."""
+
+    def __init__(self, status: str = "ABORTED", exists: bool = True, states_error: bool = True) -> None:
+        self.status, self.exists, self.states_error = status, exists, states_error
+        self.described: list[str] = []
+
+    def describe_execution(self, executionArn: str) -> dict[str, Any]:
+        import json
+
+        from botocore.exceptions import ClientError
+
+        self.described.append(executionArn)
+        if not self.exists:
+            raise ClientError({"Error": {"Code": "ExecutionDoesNotExist", "Message": "no"}}, "DescribeExecution")
+        return {
+            "executionArn": executionArn,
+            "stateMachineArn": "arn:aws:states:ap-northeast-1:123456789012:stateMachine:handoff-dev-deployment",
+            "name": "api-v1",
+            "status": self.status,
+            "input": json.dumps({"request": REQUEST}),
+            "inputDetails": {"included": True},
+            **({"error": "Ops", "cause": "stopped by carol"} if self.states_error else {}),
+        }
+
+
+def without_input(status: str = "ABORTED") -> ExecutionStatusDetail:
+    detail = change(status)
+    return detail.model_copy(update={"input": None, "input_details": InputDetails(included=False)})
+
+
+def test_a_status_event_without_its_input_is_completed_from_describe_execution() -> None:
+    # GIVEN an event whose input AWS left out, for an execution Step Functions says was stopped
+    executions = Executions("ABORTED")
+    # WHEN the finalizer reads it
+    detail = with_input(without_input(), executions)  # type: ignore[arg-type]
+    ended = ended_execution_state(detail, Records()) if detail is not None else None  # type: ignore[arg-type]
+    # THEN it read the execution back and ends the deployment as from a full event
+    assert executions.described == [change("ABORTED").execution_arn]
+    assert ended is not None and ended.request.deployment_id == "api-v1" and ended.result is not None
+    assert ended.result.reason == (
+        "the workflow was stopped (StopExecution) before it recorded an outcome (Ops: stopped by carol); "
+        "nothing was deployed"
+    )
+
+
+def test_a_status_event_without_its_input_keeps_its_own_error_and_cause_where_describe_has_none() -> None:
+    event = without_input().model_copy(update={"error": "Operator", "cause": "stopped by dana"})
+    detail = with_input(event, Executions("ABORTED", states_error=False))  # type: ignore[arg-type]
+    assert detail is not None and (detail.error, detail.cause) == ("Operator", "stopped by dana")
+    assert detail.input is not None and detail.status == "ABORTED"
+
+
+def test_a_status_event_is_believed_only_as_step_functions_describes_the_execution() -> None:
+    # GIVEN an event that says ABORTED, with its input (it may come from anyone who can invoke the finalizer)
+    executions = Executions()
+    # WHEN it is read  THEN the execution is described, and Step Functions' status and input are what count
+    detail = with_input(change("ABORTED"), executions)  # type: ignore[arg-type]
+    assert executions.described and detail is not None and detail.status == "ABORTED"
+
+
+def test_a_status_event_for_an_execution_that_still_runs_is_ignored() -> None:
+    assert with_input(change("FAILED"), Executions("RUNNING")) is None  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("status", "exists"), [("RUNNING", True), ("PENDING_REDRIVE", True), ("ABORTED", False)])
+def test_a_status_event_without_input_for_no_ended_execution_is_ignored(status: str, exists: bool) -> None:
+    assert with_input(without_input(), Executions(status, exists)) is None  # type: ignore[arg-type]
+
+
+def test_an_input_details_included_false_is_believed_over_a_stale_input() -> None:
+    detail = change("ABORTED").model_copy(update={"input_details": InputDetails(included=False)})
+    assert not detail.input_included
+    executions = Executions()
+    assert with_input(detail, executions) is not None and executions.described  # type: ignore[arg-type]

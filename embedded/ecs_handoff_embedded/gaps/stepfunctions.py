@@ -1,7 +1,10 @@
 """#5 SendTaskFailure keeps its `cause` (moto's handler drops it).
 #7 StopExecution aborts at once, also while a task waits for its token (moto's worker keeps waiting until
 the token's timeout), and keeps the error and cause it was given; an execution that ends emits "Step
-Functions Execution Status Change" to EventBridge, as AWS does (moto emits none).
+Functions Execution Status Change" to EventBridge, as AWS does (moto emits none), with AWS's two
+unkindnesses: the event leaves input and output out (null, inputDetails.included false) when together they
+exceed 248 KB, and, delivered best effort, it can be lost: `dropped()` true drops it (EmbeddedAws
+.drop_execution_status_events), kept in `emitted` all the same.
 #10 A Choice rule whose Variable path is not in the input fails the execution with States.Runtime, as
 AWS does; moto takes the rule as false and goes on (to Default), which would hide a renamed ResultPath.
 IsPresent rules still test for a missing path."""
@@ -11,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ecs_handoff_embedded.gaps.events import Deliveries, aws_event, put_event
@@ -31,6 +35,11 @@ def install_send_task_failure_cause() -> Undo:
     return replace(StepFunctionResponse, "send_task_failure", send_task_failure)
 
 
+# Beyond this, input and output together, the status event carries neither (Step Functions developer guide,
+# "Step Functions Execution Status Change" events: inputDetails/outputDetails "included": false).
+EVENT_DATA_LIMIT_BYTES = 248 * 1024
+
+
 def execution_status_event(execution: Any) -> dict[str, Any]:
     """The event AWS sends when an execution's status changes (Step Functions developer guide, "Step
     Functions Execution Status Change" event examples)."""
@@ -42,6 +51,9 @@ def execution_status_event(execution: Any) -> dict[str, Any]:
     ended = execution.exec_worker.env.program_state() if execution.exec_worker is not None else None
     error = execution.error or getattr(ended, "error", None)  # StopExecution's error and cause live there
     cause = execution.cause or getattr(ended, "cause", None)
+    data = execution.input_data if isinstance(execution.input_data, str) else json.dumps(execution.input_data)
+    output = json.dumps(execution.output) if status == "SUCCEEDED" else None
+    included = len(data.encode()) + len((output or "").encode()) <= EVENT_DATA_LIMIT_BYTES
     return aws_event(
         "aws.states",
         "Step Functions Execution Status Change",
@@ -55,19 +67,24 @@ def execution_status_event(execution: Any) -> dict[str, Any]:
             "status": status,
             "startDate": millis(execution.start_date),
             "stopDate": millis(execution.stop_date),
-            "input": execution.input_data
-            if isinstance(execution.input_data, str)
-            else json.dumps(execution.input_data),
-            "output": json.dumps(execution.output) if status == "SUCCEEDED" else None,
-            "inputDetails": {"included": True},
-            "outputDetails": {"included": True} if status == "SUCCEEDED" else None,
+            "input": data if included else None,
+            "output": output if included else None,
+            "inputDetails": {"included": included},
+            "outputDetails": {"included": included} if status == "SUCCEEDED" else None,
             "error": error,
             "cause": cause,
         },
     )
 
 
-def install_execution_status_events(runner: FunctionRunner, deliveries: Deliveries) -> Undo:
+def install_execution_status_events(
+    runner: FunctionRunner,
+    deliveries: Deliveries,
+    dropped: Callable[[], bool] = lambda: False,
+    emitted: list[dict[str, Any]] | None = None,
+) -> Undo:
+    """Each execution's end emits its status event; while `dropped()` is true it is lost on the way (AWS
+    delivers these best effort), and `emitted` keeps every event either way."""
     from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 
     original = BaseExecutionWorkerCommunication.terminated
@@ -75,7 +92,11 @@ def install_execution_status_events(runner: FunctionRunner, deliveries: Deliveri
     def terminated(self: Any) -> None:
         original(self)
         execution = self.execution
-        put_event(execution.account_id, execution.region_name, execution_status_event(execution), runner, deliveries)
+        event = execution_status_event(execution)
+        if emitted is not None:
+            emitted.append(event)
+        if not dropped():
+            put_event(execution.account_id, execution.region_name, event, runner, deliveries)
 
     return replace(BaseExecutionWorkerCommunication, "terminated", terminated)
 

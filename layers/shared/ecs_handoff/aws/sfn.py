@@ -1,4 +1,5 @@
-"""Step Functions access: starting a deployment execution by its deterministic name."""
+"""Step Functions access: starting a deployment execution by its deterministic name, reading one back, and
+resuming a task that waits for its token."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from ecs_handoff.aws.clients import aws_call, client, error_code
 
 if TYPE_CHECKING:
     from ecs_handoff.aws.clients import SFNClient
+    from ecs_handoff.models import ExecutionStatusDetail
 
 
 def start_execution(state_machine_arn: str, name: str, payload: str, sfn: SFNClient | None = None) -> str | None:
@@ -41,6 +43,24 @@ def execution_status(execution: str, sfn: SFNClient | None = None) -> str:
             return str(sfn.describe_execution(executionArn=execution)["status"])
     except NotFound:
         return "NOT_FOUND"
+
+
+def describe_execution(execution: str, sfn: SFNClient | None = None) -> ExecutionStatusDetail | None:
+    """The execution as Step Functions has it: its status, input (always included in the API's answer,
+    whatever its size), error and cause, in the fields of the status change event's detail; None when
+    there is no such execution (never started, or closed longer ago than Step Functions keeps history)."""
+    from ecs_handoff.errors import NotFound
+    from ecs_handoff.models import ExecutionStatusDetail
+
+    sfn = sfn or client("stepfunctions")
+    try:
+        with aws_call(f"describing execution {execution}"):
+            described = sfn.describe_execution(executionArn=execution)
+    except NotFound:
+        return None
+    return ExecutionStatusDetail.model_validate(
+        {k: described.get(k) for k in ("executionArn", "stateMachineArn", "name", "status", "input", "error", "cause")}
+    )
 
 
 # What SendTask* answers for a token nobody waits on any more (AWS Step Functions API reference).

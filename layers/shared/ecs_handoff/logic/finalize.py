@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from ecs_handoff import notify
 from ecs_handoff.approvals.page import human_duration
+from ecs_handoff.aws import sfn as sfn_access
 from ecs_handoff.aws import sns
 from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords, RecordFields
@@ -18,7 +19,7 @@ from ecs_handoff.models import (
     ApprovalStatus,
     DeploymentRequest,
     ExecutionStatus,
-    ExecutionStatusChange,
+    ExecutionStatusDetail,
     FinalizeResult,
     GateStatus,
     LockStatus,
@@ -33,7 +34,7 @@ from ecs_handoff.observability import logger
 from ecs_handoff.taskdef import short_name
 
 if TYPE_CHECKING:
-    from ecs_handoff.aws.clients import ECSClient, SNSClient
+    from ecs_handoff.aws.clients import ECSClient, SFNClient, SNSClient
 
 
 def decide(state: WorkflowState) -> FinalizeResult:
@@ -171,10 +172,34 @@ def finalize(
     return result
 
 
-def ended_execution_state(change: ExecutionStatusChange, records: DeploymentRecords) -> WorkflowState | None:
+def with_input(detail: ExecutionStatusDetail, sfn: SFNClient | None = None) -> ExecutionStatusDetail | None:
+    """The ended execution as Step Functions describes it, never as the status change event says: the event may
+    come from anyone allowed to invoke the function (a forged FAILED for a running deployment would otherwise
+    record it and free its lock mid-deploy), and AWS leaves its input and output out when together they exceed
+    248 KB (inputDetails.included false). DescribeExecution always has the input; its status, not the event's,
+    is believed, and the event's error and cause are kept only where DescribeExecution has none. None when
+    Step Functions has no such execution or it has not ended (it runs, or runs again after a redrive)."""
+    described = sfn_access.describe_execution(detail.execution_arn, sfn)
+    if described is None or not described.status.ended:
+        logger.warning(
+            "status event for an execution Step Functions does not show ended; ignored",
+            execution_arn=detail.execution_arn,
+            status=described.status.value if described else "NOT_FOUND",
+            event_status=detail.status.value,
+        )
+        return None
+    if not detail.input_included:
+        logger.info("input of an ended execution read back from Step Functions", execution_arn=detail.execution_arn)
+    # The event carries the error and cause (StopExecution's, for one), which DescribeExecution may not.
+    return described.model_copy(
+        update={"error": described.error or detail.error, "cause": described.cause or detail.cause}
+    )
+
+
+def ended_execution_state(detail: ExecutionStatusDetail, records: DeploymentRecords) -> WorkflowState | None:
     """The workflow state for an execution that ended without its Finalize step (stopped, timed out,
-    or failed on a Step Functions limit); None when the execution is not a deployment handoff knows."""
-    detail = change.detail
+    or failed on a Step Functions limit); None when the execution is not a deployment handoff knows.
+    `detail` is the status change event's, or DescribeExecution's (the sweeper's) in the same fields."""
     try:
         request = DeploymentRequest.model_validate(json.loads(detail.input or "{}")["request"])
     except (ValueError, KeyError, TypeError):
@@ -186,6 +211,7 @@ def ended_execution_state(change: ExecutionStatusChange, records: DeploymentReco
     what = {
         ExecutionStatus.ABORTED: "was stopped (StopExecution)",
         ExecutionStatus.TIMED_OUT: "timed out",
+        ExecutionStatus.SUCCEEDED: "ended",  # only the sweeper sees these: the status rule does not match them
     }.get(detail.status, "failed")
     why = ": ".join(part for part in (detail.error, detail.cause) if part)
     if record.ecs_deployment_id and record.new_task_definition:

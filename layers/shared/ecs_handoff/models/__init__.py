@@ -26,6 +26,9 @@ from ecs_handoff.models.events import (
     ExecutionStatus,
     ExecutionStatusChange,
     ExecutionStatusDetail,
+    InputDetails,
+    SweepResult,
+    SweptDeployment,
 )
 from ecs_handoff.models.records import DeploymentRecord
 from ecs_handoff.models.registry import DeployWindow, ServiceConfig
@@ -88,6 +91,7 @@ __all__ = [
     "GateStatus",
     "ImageChange",
     "ImageDefinition",
+    "InputDetails",
     "LockInput",
     "LockResult",
     "LockStatus",
@@ -102,6 +106,8 @@ __all__ = [
     "ServiceConfig",
     "Source",
     "StepInput",
+    "SweepResult",
+    "SweptDeployment",
     "VerdictSource",
     "VoteDecision",
     "WorkflowError",

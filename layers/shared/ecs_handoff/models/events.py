@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from ecs_handoff.models.base import Model
+from ecs_handoff.models.base import Model, Outcome
 
 
 class EcsDeploymentDetail(Model):
@@ -42,6 +42,18 @@ class ExecutionStatus(StrEnum):
     ABORTED = "ABORTED"
     PENDING_REDRIVE = "PENDING_REDRIVE"
 
+    @property
+    def ended(self) -> bool:
+        """Whether the execution is over: PENDING_REDRIVE is a redriven one about to run again."""
+        return self not in (ExecutionStatus.RUNNING, ExecutionStatus.PENDING_REDRIVE)
+
+
+class InputDetails(Model):
+    """Whether the event carries the execution's input: AWS leaves input and output out (null) when together
+    they exceed 248 KB ("Step Functions Execution Status Change" events)."""
+
+    included: bool = True
+
 
 class ExecutionStatusDetail(Model):
     """The detail of EventBridge's "Step Functions Execution Status Change" event (the fields handoff reads)."""
@@ -51,11 +63,39 @@ class ExecutionStatusDetail(Model):
     name: str
     status: ExecutionStatus
     input: str | None = None
+    input_details: InputDetails | None = Field(default=None, alias="inputDetails")
     error: str | None = None
     cause: str | None = None
 
+    @property
+    def input_included(self) -> bool:
+        """False when AWS left the input out of the event (then DescribeExecution has it)."""
+        return self.input is not None and (self.input_details is None or self.input_details.included)
+
 
 class ExecutionStatusChange(Model):
+    """EventBridge's envelope around a status change; DescribeExecution answers with the same detail fields."""
+
     detail_type: str = Field(alias="detail-type")
     source: str
     detail: ExecutionStatusDetail
+
+
+class SweptDeployment(Model):
+    """One deployment the sweeper finalized: the outcome its record has now, and whether this sweep wrote it."""
+
+    deployment_id: str
+    execution_status: ExecutionStatus
+    outcome: Outcome
+    recorded: bool
+
+
+class SweepResult(Model):
+    """What one sweep found among the registered services' newest unfinished records."""
+
+    services: int = 0
+    unfinished: int = 0  # records still IN_PROGRESS or AWAITING_APPROVAL that the sweep looked at
+    running: int = 0  # their execution still runs: left alone
+    not_started: list[str] = Field(default_factory=list)  # no execution of that name (yet): left alone
+    finalized: list[SweptDeployment] = Field(default_factory=list)
+    failed: dict[str, str] = Field(default_factory=dict)  # deployment id -> the error that stopped its sweep
