@@ -6,7 +6,6 @@ each call the function makes, on the resources this environment has."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -25,7 +24,6 @@ REQUIRED_OUTPUTS = (
     "ApprovalsTableName",
     "StateMachineArn",
     "NotificationsTopicArn",
-    "ApprovalsTopicArn",
     "ApprovalBaseUrl",
     "OperatorApiUrl",
     "OperatorApiId",
@@ -163,11 +161,13 @@ def check_bucket(install: Install) -> Iterator[Finding]:
 
 
 # The EventBridge rules the stack makes, and the function each must invoke: without them uploads are never
-# seen, an execution that ends unexpectedly is never recorded, or every verdict waits for the fallback look.
+# seen, an execution that ends unexpectedly is never recorded, every verdict waits for the fallback look, or
+# a deployment whose status event was lost stays unfinished.
 EVENT_RULES = {
     "artifact-uploaded": ("intake", "uploads never reach handoff"),
     "execution-ended": ("finalize", "a stopped or failed execution is never recorded"),
     "ecs-deployment-state": ("rollout-event", "ECS's verdicts never arrive; every rollout waits for the fallback look"),
+    "sweeper": ("sweeper", "a deployment whose status event is lost stays unfinished and keeps its lock"),
 }
 
 
@@ -257,58 +257,56 @@ def check_registry(install: Install) -> Iterator[Finding]:
 
 
 def check_approver_subscriptions(install: Install) -> Iterator[Finding]:
+    """Each registered approver's own topic, as request-approval checks it before each link; and its policy."""
+    from ecs_handoff.approvals import channel
     from ecs_handoff.aws import sns
-    from ecs_handoff.logic.request_approval import APPROVER_ATTRIBUTE
 
-    topic = install.outputs["ApprovalsTopicArn"]
     approvers = sorted({a.lower() for config in install.services.values() for a in config.approvers})
-    by_endpoint: dict[str, list[sns.Subscription]] = {}
-    for subscription in sns.subscriptions(topic):
-        by_endpoint.setdefault(subscription.endpoint.lower(), []).append(subscription)
     for approver in approvers:
-        item = f"approver {approver}"
-        found = [s for s in by_endpoint.get(approver, []) if s.email]
-        if not found:
-            yield Finding(item, False, "not subscribed to the approvals topic", _subscribe_fix(topic, approver))
-            continue
-        for subscription in found:
-            if not subscription.confirmed:
-                yield Finding(
-                    item, False, "subscription not confirmed yet", "the approver clicks the link in AWS's email"
-                )
-                continue
-            right = subscription.receives_only_its_own(APPROVER_ATTRIBUTE)
+        topic = install.arn("sns", channel.topic_name(install.env, approver))
+        try:
+            found: list[sns.Subscription] | None = sns.subscriptions(topic)
+        except NotFound:
+            found = None
+        trouble = channel.problem(approver, topic, found)
+        yield Finding(
+            f"approver {approver}",
+            trouble is None,
+            f"{channel.topic_name(install.env, approver)}: only their own confirmed email subscription"
+            if trouble is None
+            else trouble.detail,
+            "" if trouble is None else trouble.fix,
+        )
+        if found is not None:
+            subscriber = _only_subscriber(sns.topic_policy(topic))
             yield Finding(
-                item,
-                right,
-                "subscribed, confirmed, filtered to their own links"
-                if right
-                else f"filter policy is {subscription.filter_policy}",
+                f"approver {approver} topic policy",
+                subscriber is not None,
+                f"only {subscriber} may subscribe" if subscriber else "anyone with sns:Subscribe may subscribe",
                 ""
-                if right
-                else f"filter_policy = jsonencode({json.dumps(subscription.own_filter(APPROVER_ATTRIBUTE))})",
+                if subscriber
+                else "give the topic the policy of examples/terraform's handoff-environment module "
+                "(deny sns:Subscribe to every principal but the role Terraform runs as)",
             )
-    subscriber = install.parameters.get("ApprovalSubscriberArn", "")
-    yield Finding(
-        "approvals topic policy",
-        bool(subscriber),
-        f"only {subscriber} may subscribe" if subscriber else "anyone with sns:Subscribe may subscribe",
-        "" if subscriber else "deploy the stack with ApprovalSubscriberArn=<the role Terraform runs as>",
-    )
-    strangers = sorted(e for e, subs in by_endpoint.items() if e not in approvers for _ in subs)
-    yield Finding(
-        "approvals topic subscribers",
-        not strangers,
-        "only registered approvers" if not strangers else f"not a registered approver: {', '.join(strangers)}",
-        "" if not strangers else "remove these subscriptions: handoff sends no links while they exist",
-    )
 
 
-def _subscribe_fix(topic: str, approver: str) -> str:
-    return (
-        f'aws_sns_topic_subscription {{ topic_arn = "{topic}", protocol = "email", endpoint = "{approver}", '
-        f'filter_policy = jsonencode({{ approver = ["{approver}"] }}) }}'
-    )
+def _only_subscriber(policy: dict[str, Any]) -> str | None:
+    """The one principal a topic policy lets subscribe (a Deny of sns:Subscribe to everyone else), if any."""
+    statements = policy.get("Statement", [])
+    for statement in [statements] if isinstance(statements, dict) else statements:
+        actions = statement.get("Action", [])
+        principal = statement.get("Principal")
+        if (
+            statement.get("Effect") == "Deny"
+            and "sns:Subscribe" in ([actions] if isinstance(actions, str) else actions)
+            and principal in ("*", {"AWS": "*"})
+        ):
+            condition = statement.get("Condition", {})
+            for operator in ("ArnNotEquals", "StringNotEquals"):
+                allowed = condition.get(operator, {}).get("aws:PrincipalArn")
+                if isinstance(allowed, str) and "*" not in allowed:
+                    return allowed
+    return None
 
 
 def signing_secret(install: Install) -> str:
@@ -382,6 +380,8 @@ def needed_permissions(install: Install) -> dict[str, list[Permission]]:
     """Per function (by its name suffix), every call it makes, on this environment's resources (the
     services and bases check_registry found). tests/e2e/test_doctor.py holds this table against the
     calls the functions really make on the embedded AWS."""
+    from ecs_handoff.approvals import channel
+
     o, env = install.outputs, install.env
     deployments, state, approvals = (
         install.table("DeploymentsTableName"),
@@ -394,6 +394,9 @@ def needed_permissions(install: Install) -> dict[str, list[Permission]]:
         install.arn("ecs", f"service/{config.cluster}/{config.service}") for config in install.services.values()
     ] or [install.arn("ecs", "service/doctor/doctor")]
     prefix = o["RegistryPrefix"]
+    # request-approval publishes to each approver's own topic; one approver's stands for all (one grant covers them)
+    approver = next((a for config in install.services.values() for a in config.approvers), "doctor@example.com")
+    approver_topic = install.arn("sns", channel.topic_name(env, approver))
 
     def write(*tables: str, actions: tuple[str, ...] = ("GetItem", "UpdateItem")) -> list[Permission]:
         return [Permission(f"dynamodb:{a}", t) for t in tables for a in actions]
@@ -494,15 +497,24 @@ def needed_permissions(install: Install) -> dict[str, list[Permission]]:
             *on_services("DescribeServices"),
             Permission("ssm:GetParameter", install.arn("ssm", f"parameter{prefix}/doctor")),
             Permission("ssm:GetParametersByPath", install.arn("ssm", f"parameter{prefix}")),
+            Permission("states:DescribeExecution", execution),  # a status event without its input
+        ],
+        "sweeper": [
+            Permission("ssm:GetParametersByPath", install.arn("ssm", f"parameter{prefix}")),
+            Permission("dynamodb:Query", install.table("DeploymentsTableName", "by_service")),
+            *write(deployments),
+            Permission("dynamodb:DeleteItem", state),
+            Permission("dynamodb:UpdateItem", approvals),
+            Permission("states:DescribeExecution", execution),
+            Permission("sns:Publish", o["NotificationsTopicArn"]),
         ],
         "request-approval": [
             *write(approvals, actions=("GetItem", "PutItem", "UpdateItem")),
             *write(deployments),
             Permission("ssm:GetParameter", install.arn("ssm", f"parameter{prefix}/doctor")),
             Permission("ssm:GetParametersByPath", install.arn("ssm", f"parameter{prefix}")),
-            Permission("sns:Publish", o["ApprovalsTopicArn"]),
-            Permission("sns:ListSubscriptionsByTopic", o["ApprovalsTopicArn"]),
-            Permission("sns:GetSubscriptionAttributes"),
+            Permission("sns:Publish", approver_topic),
+            Permission("sns:ListSubscriptionsByTopic", approver_topic),
             Permission("secretsmanager:GetSecretValue", secret),
             *on_services("DescribeServices"),
             Permission("ecs:DescribeTaskDefinition"),

@@ -49,6 +49,9 @@ class EmbeddedAws:
     ecs_listing_lag_seconds: float = 0.0
     # The account's Lambda concurrency quota (1000 by default in AWS; new accounts often have 10 or 50).
     account_concurrency_quota: int = 1000
+    # Step Functions' status change events are delivered through EventBridge unless told otherwise (AWS
+    # delivers them best effort: a lost event, which the sweeper makes up for; tests/e2e/test_sweeper.py).
+    drop_execution_status_events: bool = False
 
     def __post_init__(self) -> None:
         self.deliveries = gaps.Deliveries()
@@ -62,6 +65,7 @@ class EmbeddedAws:
         # Each function's calls are authorized against its own role (iam.py); off only for a test that says so.
         self.authorizer = iam.Authorizer(world.ACCOUNT_ID, enforcing=self.enforce_iam)
         self.ecs_events: list[dict[str, Any]] = []  # every ECS deployment event, delivered or dropped
+        self.execution_status_events: list[dict[str, Any]] = []  # every status change event, delivered or dropped
         # Change calendars GetCalendarState answers from: {name: (OPEN or CLOSED, next transition or None)}.
         self.calendars: dict[str, tuple[str, str | None]] = {}
 
@@ -70,6 +74,12 @@ class EmbeddedAws:
         self.ecs_events.append(event)
         if not self.drop_ecs_events and self.runner is not None:
             gaps.put_event(event["account"], event["region"], event, self.runner, self.deliveries)
+
+    def fire_schedule(self, rule_name: str) -> None:
+        """One tick of a scheduled rule (handoff-<env>-sweeper): moto fires none by itself, so the sweeper runs
+        here only when asked; `wait_idle()` waits for it to finish."""
+        assert self.runner is not None
+        gaps.fire_schedule(world.ACCOUNT_ID, world.REGION, rule_name, self.runner, self.deliveries)
 
     def start(self) -> EmbeddedAws:
         from moto.core.config import default_user_config
@@ -82,7 +92,6 @@ class EmbeddedAws:
         warnings.filterwarnings("ignore", message="There are unpublished metrics")
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         warnings.filterwarnings("ignore", message="Tried to parse AWS::SQS::QueuePolicy")
-        warnings.filterwarnings("ignore", message="Tried to parse AWS::SNS::TopicPolicy")  # not evaluated here (docs)
         warnings.filterwarnings("ignore", message="Tried to parse AWS::CloudWatch::Alarm")  # not created here (docs)
         # applied through Lambda's API instead (provision.py), where the asynchronous invocation reads it
         warnings.filterwarnings("ignore", message="Tried to parse AWS::Lambda::EventInvokeConfig")
@@ -117,7 +126,12 @@ class EmbeddedAws:
             gaps.install_email_outbox(self.outbox),
             gaps.install_send_task_failure_cause(),
             gaps.install_ecs_task_definitions(world.ACCOUNT_ID),
-            gaps.install_execution_status_events(self.runner, self.deliveries),
+            gaps.install_execution_status_events(
+                self.runner,
+                self.deliveries,
+                dropped=lambda: self.drop_execution_status_events,
+                emitted=self.execution_status_events,
+            ),
             gaps.install_stop_execution(),
             gaps.install_bucket_notification_read_back(),
             gaps.install_deployment_configuration_read_back(),
@@ -138,7 +152,6 @@ class EmbeddedAws:
                     "Env": env,
                     "RequireApproval": "true" if env == "prod" else "false",
                     "LogLevel": "INFO",
-                    "ApprovalSubscriberArn": world.TERRAFORM_ROLE_ARN,
                 },
                 world.ACCOUNT_ID,
                 world.REGION,
@@ -148,7 +161,6 @@ class EmbeddedAws:
             self.stacks[env] = stack
             self._subscribe_inbox(session, env, stack)
             self._serve_http_api(session, stack)
-            world.subscribe_approvers(session, env, stack.outputs["ApprovalsTopicArn"])
         self.write_local_json()
         self.startup_seconds = time.monotonic() - started
         return self

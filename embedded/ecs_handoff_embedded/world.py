@@ -6,15 +6,20 @@ import contextlib
 import io
 import json
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ecs_handoff.approvals import channel
 from ecs_handoff.taskdef import parse_reference, split_reference
 
 ACCOUNT_ID = "123456789012"
 REGION = "ap-northeast-1"
 ECR = f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com"
-APPROVERS = {"prod": ["alice@example.com", "bob@example.com"]}
+APPROVERS = {"prod": ["alice@example.com", "bob@example.com"]}  # the registry's, for each seeded service
+# Who has an approval topic in every environment (handoff-environment's `approvers` in Terraform): prod's
+# approvers, and dev's too for the tests and sessions that turn approval on there.
+ENVIRONMENT_APPROVERS = ("alice@example.com", "bob@example.com")
 TERRAFORM_ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/terraform"  # the only principal that may subscribe approvers
 OPERATOR_ARN = f"arn:aws:sts::{ACCOUNT_ID}:user/moto"  # who the CLI is on the embedded AWS
 
@@ -139,6 +144,7 @@ def seed(
                 }
             ),
         )
+    create_approver_topics(session, env)
 
 
 def _mark_running(cluster: str, service: str) -> None:
@@ -151,17 +157,34 @@ def _mark_running(cluster: str, service: str) -> None:
         deployment.update(rolloutState="COMPLETED", runningCount=svc.desired_count, pendingCount=0)
 
 
-def subscribe_approvers(session: Any, env: str, topic_arn: str) -> None:
-    """As Terraform does next to each registry entry: one email subscription per approver, filtered
-    on the "approver" message attribute so each person receives only their own link."""
+def create_approver_topics(session: Any, env: str, approvers: Sequence[str] = ENVIRONMENT_APPROVERS) -> dict[str, str]:
+    """As examples/terraform's handoff-environment module does: one topic per approver, named by the rule
+    request-approval follows, with that approver's email subscription and a policy that lets only
+    Terraform's role subscribe. {approver: topic ARN}."""
     sns = session.client("sns")
-    for approver in APPROVERS.get(env, []):
-        sns.subscribe(
-            TopicArn=topic_arn,
-            Protocol="email",
-            Endpoint=approver,
-            Attributes={"FilterPolicy": json.dumps({"approver": [approver]})},
-        )
+    topics: dict[str, str] = {}
+    for approver in approvers:
+        name = channel.topic_name(env, approver)
+        arn = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{name}"
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "OnlyTerraformSubscribes",
+                    "Effect": "Deny",
+                    "Principal": {"AWS": "*"},
+                    "Action": "sns:Subscribe",
+                    "Resource": arn,
+                    "Condition": {"ArnNotEquals": {"aws:PrincipalArn": TERRAFORM_ROLE_ARN}},
+                }
+            ],
+        }
+        created = sns.create_topic(
+            Name=name, Attributes={"KmsMasterKeyId": "alias/aws/sns", "Policy": json.dumps(policy)}
+        )["TopicArn"]
+        sns.subscribe(TopicArn=created, Protocol="email", Endpoint=approver)
+        topics[approver] = str(created)
+    return topics
 
 
 def add_simple_service(session: Any, env: str, service_id: str, image: str) -> None:

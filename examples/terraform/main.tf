@@ -10,9 +10,16 @@ data "aws_cloudformation_stack" "handoff" {
   name = "handoff-prod"
 }
 
+locals {
+  approvers = ["alice@example.com", "bob@example.com"] # both services' approvers
+}
+
 module "prod" {
   source = "./modules/handoff-environment"
   env    = "prod"
+  # Each approver's topic (their links go there) with their email subscription; only the role this runs
+  # as may subscribe (or set approver_subscriber_arn).
+  approvers = local.approvers
 }
 
 resource "aws_ecs_cluster" "prod" {
@@ -55,7 +62,6 @@ module "api" {
   service_id          = "api"
   cluster_name        = aws_ecs_cluster.prod.name
   bucket_name         = module.prod.bucket_name
-  approvals_topic_arn = data.aws_cloudformation_stack.handoff.outputs["ApprovalsTopicArn"]
   task_role_arn       = "arn:aws:iam::123456789012:role/ecs/prod-api-task"
   execution_role_arn  = "arn:aws:iam::123456789012:role/ecs/prod-api-execution"
   subnet_ids          = ["subnet-0123456789abcdef0"]
@@ -63,7 +69,7 @@ module "api" {
   ecr_repository_arn  = "arn:aws:ecr:ap-northeast-1:123456789012:repository/api"
   ci_assume_role_policy = data.aws_iam_policy_document.ci_trust["api"].json
   approval_required   = true
-  approvers           = ["alice@example.com", "bob@example.com"]
+  approvers           = local.approvers
   approver_principals = { "arn:aws:sts::123456789012:assumed-role/approver/alice" = "alice@example.com" }
   override_principals = ["arn:aws:sts::123456789012:assumed-role/oncall/*"] # people.tf: their roles
   container_definitions = [
@@ -89,7 +95,6 @@ module "worker" {
   service_id          = "worker"
   cluster_name        = aws_ecs_cluster.prod.name
   bucket_name         = module.prod.bucket_name
-  approvals_topic_arn = data.aws_cloudformation_stack.handoff.outputs["ApprovalsTopicArn"]
   task_role_arn       = "arn:aws:iam::123456789012:role/ecs/prod-worker-task"
   execution_role_arn  = "arn:aws:iam::123456789012:role/ecs/prod-worker-execution"
   subnet_ids          = ["subnet-0123456789abcdef0"]
@@ -97,7 +102,7 @@ module "worker" {
   ecr_repository_arn  = "arn:aws:ecr:ap-northeast-1:123456789012:repository/worker"
   ci_assume_role_policy = data.aws_iam_policy_document.ci_trust["worker"].json
   approval_required   = true
-  approvers           = ["alice@example.com", "bob@example.com"]
+  approvers           = local.approvers
   containers          = ["app"] # CI builds only the app; the log router's image is Terraform's
   container_definitions = [
     {

@@ -1,4 +1,5 @@
-"""Request-approval function (waitForTaskToken): stores the pending approval, emails each approver a link.
+"""Request-approval function (waitForTaskToken): stores the pending approval, emails each approver a link
+through their own SNS topic.
 
 The event carries the task token; it is stored, never logged, never put in a link or an email."""
 
@@ -27,7 +28,7 @@ def lambda_handler(raw: dict[str, Any], context: LambdaContext) -> dict[str, Any
         event,
         ApprovalStore(settings.approvals_table),
         DeploymentRecords(settings.deployments_table),
-        settings.approvals_topic_arn,
+        settings.sns_arn_prefix,
         settings.approval_base_url,
         signing_key(settings.link_secret_arn),
         Where(settings.env, settings.registry_prefix, settings.require_approval, settings.default_registry),

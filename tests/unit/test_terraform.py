@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,9 @@ class Resolver:
         return self.resolve(resource[parts[2]])
 
     def root_ref(self, name: str) -> Any:
+        if name.startswith("local."):
+            root_locals = {k: v for entry in self.root.get("locals", []) for k, v in entry.items()}
+            return self.resolve(root_locals[name.removeprefix("local.")], root=True)
         kind, label, attribute = name.split(".")
         return unquote(blocks(self.root, "resource")[(kind, label)][attribute])
 
@@ -152,9 +156,113 @@ def test_terraform_ci_policy_is_put_object_on_one_key_and_ecr_push() -> None:
     assert all(unquote(a).startswith("ecr:") for a in statements["PushImages"]["actions"])
 
 
-def test_terraform_approvers_subscribed_with_their_own_filter() -> None:
-    subscription = blocks(load(SERVICE / "main.tf"), "resource")[("aws_sns_topic_subscription", "approver")]
-    assert "approver" in subscription["filter_policy"] and "each.value" in subscription["filter_policy"]
+def evaluate(expression: str, value: str) -> str:
+    """A Terraform string template of lower/sha256/substr calls on each.value, evaluated as Terraform does."""
+    functions: dict[str, Any] = {
+        "lower": str.lower,
+        "sha256": lambda text: hashlib.sha256(text.encode()).hexdigest(),  # of the UTF-8 text, lowercase hex
+        "substr": lambda text, offset, length: text[offset : offset + length],
+    }
+
+    def call(code: str) -> Any:
+        code = code.strip()
+        if code == "each.value":
+            return value
+        if code.isdigit():
+            return int(code)
+        match = re.fullmatch(r"(\w+)\((.*)\)", code)
+        assert match is not None and match.group(1) in functions, f"not a function Terraform evaluates here: {code}"
+        name, inner = match.groups()
+        args: list[Any] = []
+        depth = start = 0
+        for i, char in enumerate(inner + ","):
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            if char == "," and depth == 0:
+                args.append(call(inner[start:i]))
+                start = i + 1
+        return functions[name](*args)
+
+    return re.sub(r"\$\{([^}]+)\}", lambda m: str(call(m.group(1))), expression.replace("${var.env}", "prod"))
+
+
+@pytest.mark.parametrize("address", ["alice@example.com", "Bob.Smith+ops@Example.COM"])
+def test_terraform_names_each_approver_topic_as_handoff_looks_for_it(address: str) -> None:
+    from ecs_handoff.approvals.channel import topic_name
+
+    topic = blocks(load(ENVIRONMENT / "main.tf"), "resource")[("aws_sns_topic", "approver")]
+    assert unquote(topic["for_each"]) == "${toset(var.approvers)}"
+    assert evaluate(unquote(topic["name"]), address) == topic_name("prod", address)
+
+
+def test_terraform_approver_topic_has_their_email_subscription_and_only_terraform_subscribes() -> None:
+    environment = load(ENVIRONMENT / "main.tf")
+    resources = blocks(environment, "resource")
+    # THEN each approver's topic has one subscription: their address, by email, with no filter
+    subscription = resources[("aws_sns_topic_subscription", "approver")]
+    assert unquote(subscription["topic_arn"]) == "${aws_sns_topic.approver[each.value].arn}"
+    assert (unquote(subscription["protocol"]), unquote(subscription["endpoint"])) == ("email", "${each.value}")
+    assert "filter_policy" not in subscription
+    assert [k for k in resources if k[0] == "aws_sns_topic_subscription"] == [
+        ("aws_sns_topic_subscription", "approver")
+    ]
+    # AND its policy denies sns:Subscribe to every principal but the one Terraform runs as
+    assert unquote(resources[("aws_sns_topic_policy", "approver")]["policy"]) == (
+        "${data.aws_iam_policy_document.approver_topic[each.value].json}"
+    )
+    [statement] = blocks(environment, "data")[("aws_iam_policy_document", "approver_topic")]["statement"]
+    assert (unquote(statement["effect"]), [unquote(a) for a in statement["actions"]]) == ("Deny", ["sns:Subscribe"])
+    [principals] = statement["principals"]
+    assert (unquote(principals["type"]), [unquote(i) for i in principals["identifiers"]]) == ("AWS", ["*"])
+    [condition] = statement["condition"]
+    assert (unquote(condition["test"]), unquote(condition["variable"])) == ("ArnNotEquals", "aws:PrincipalArn")
+    assert [unquote(v) for v in condition["values"]] == ["${local.approver_subscriber_arn}"]
+
+
+def test_terraform_every_services_approver_has_a_topic_in_the_environment() -> None:
+    resolver = Resolver()
+    root_modules = blocks(resolver.root, "module")
+    environment_approvers = set(resolver.resolve(root_modules[("prod",)]["approvers"], root=True))
+    for service in ("api", "worker"):
+        service_resolver = Resolver(service)
+        entry = service_resolver.resolve(service_resolver.locals["registry_entry"])
+        assert set(entry["approvers"]) <= environment_approvers
+
+
+def subscriber_pattern() -> str:
+    variable = blocks(load(ENVIRONMENT / "variables.tf"), "variable")[("approver_subscriber_arn",)]
+    [validation] = variable["validation"]
+    match = re.search(r'regex\("(.+)", var\.approver_subscriber_arn\)', unquote(validation["condition"]))
+    assert match is not None
+    return match.group(1).replace("\\\\", "\\")
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:iam::123456789012:role/terraform",
+        "arn:aws:iam::123456789012:role/platform/terraform-apply",  # a role with a path
+        "arn:aws:iam::123456789012:user/terraform",
+        "arn:aws-cn:iam::123456789012:role/terraform",
+    ],
+)
+def test_terraform_approver_subscriber_may_be_an_iam_role_or_user(arn: str) -> None:
+    assert re.fullmatch(subscriber_pattern(), arn)
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        # aws:PrincipalArn of a role session is the role's iam ARN: an sts ARN would match nobody
+        "arn:aws:sts::123456789012:assumed-role/terraform/session",
+        "arn:aws:sts::123456789012:federated-user/terraform",
+        "arn:aws:iam::123456789012:group/platform",
+        "arn:aws:iam::123456789012:root",
+        "arn:aws:iam::123456789012:role/*",
+        "arn:aws:iam::12345678901:role/terraform",
+    ],
+)
+def test_terraform_approver_subscriber_refuses_sts_group_root_and_wildcard_arns(arn: str) -> None:
+    assert re.fullmatch(subscriber_pattern(), arn) is None
 
 
 def test_terraform_ci_policy_is_the_one_handoff_upload_print_ci_shows() -> None:

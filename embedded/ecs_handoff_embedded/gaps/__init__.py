@@ -12,8 +12,8 @@ Each gap: the AWS service, its module here, what AWS does that moto does not, an
  4 SNS (sns): email and chat subscriptions deliver, to the outbox. test_notifications, test_approval_gate.
  5 Step Functions (stepfunctions): SendTaskFailure keeps its cause. test_approval_gate.
  6 ECS (ecs): task definitions' fields, sort and paging, a bare family, memoryReservation. test_embedded_ecs.
- 7 Step Functions (stepfunctions): StopExecution ends a task waiting for its token; status change events.
-   test_execution_end.
+ 7 Step Functions (stepfunctions): StopExecution ends a task waiting for its token; status change events,
+   without input over 248 KB, and lost when a test says so (best effort). test_execution_end, test_sweeper.
  8 S3 and ECS (s3, ecs): read-backs of the EventBridge notification and deploymentConfiguration. test_doctor.
  9 IAM (../iam.py): every function's call is authorized against its own role. test_iam, test_embedded_iam.
 10 Step Functions (stepfunctions): a Choice on a missing path fails with States.Runtime. test_embedded_sfn.
@@ -22,6 +22,8 @@ Each gap: the AWS service, its module here, what AWS does that moto does not, an
    test_ecs_consistency, test_rollout_judge.
 13 Lambda (awslambda): reserved concurrency must leave 100 unreserved under the account's quota.
    test_concurrency_quota.
+14 EventBridge (events): scheduled rules never fire by themselves (moto runs no schedules); fire_schedule is one
+   tick, when a test asks. A scheduled rule matches no service event (moto matches it to all). test_sweeper.
 
 IAM (9) is not a patch: iam.py puts its own WSGI layer in front of the moto server. tests/integration/
 test_gaps.py installs and undoes every patch and checks moto is back as it was. (The state machine's
@@ -38,7 +40,7 @@ from ecs_handoff_embedded.gaps.ecs import (
     install_ecs_rollouts,
     install_ecs_task_definitions,
 )
-from ecs_handoff_embedded.gaps.events import Deliveries, EventSink, aws_event, put_event
+from ecs_handoff_embedded.gaps.events import Deliveries, EventSink, aws_event, fire_schedule, put_event
 from ecs_handoff_embedded.gaps.patching import Undo, add, all_of, replace
 from ecs_handoff_embedded.gaps.s3 import install_bucket_notification_read_back, install_s3_events, next_sequencer
 from ecs_handoff_embedded.gaps.sns import CHAT_ENDPOINT, Outbox, install_email_outbox
@@ -63,6 +65,7 @@ __all__ = [
     "aws_event",
     "ecs_deployment_event",
     "execution_status_event",
+    "fire_schedule",
     "install_bucket_notification_read_back",
     "install_change_calendars",
     "install_concurrency_quota",

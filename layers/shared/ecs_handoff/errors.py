@@ -54,7 +54,8 @@ class TaskEnded(HandoffError):
 
 
 class ApprovalChannelUnsafe(HandoffError):
-    """The approvals topic has a subscription that could receive someone else's link: no link is sent."""
+    """An approver's topic is missing, or its subscriptions are not exactly that approver's confirmed email: no
+    link is sent."""
 
 
 class ApprovalRejected(HandoffError):
@@ -63,3 +64,8 @@ class ApprovalRejected(HandoffError):
 
 class ApprovalSuperseded(HandoffError):
     """A newer upload replaced a deployment waiting for approval: the error name its SendTaskFailure carries."""
+
+
+class SweepIncomplete(HandoffError):
+    """The sweeper could not finalize one or more deployments whose execution ended (each is named); the
+    others were finalized. Raised so Lambda retries the sweep and then keeps it in the on-failure destination."""

@@ -108,7 +108,7 @@ class RequestApprovalSettings(FunctionSettings):
     require_approval: bool
     default_registry: Setting
     approvals_table: Setting
-    approvals_topic_arn: Setting
+    sns_arn_prefix: Setting  # arn:<partition>:sns:<region>:<account>: where each approver's topic is
     approval_base_url: Setting
     link_secret_arn: Setting
 
@@ -125,3 +125,15 @@ class OperatorApiSettings(FunctionSettings):
     state_table: Setting  # signed deploy-now overrides
     registry_prefix: Setting  # override_principals, read from the registry entry as it is now
     link_secret_arn: Setting  # signs overrides
+
+
+class SweeperSettings(FunctionSettings):
+    """The sweeper finalizes as the finalizer does (its tables and topic) what it finds through the registry
+    and Step Functions."""
+
+    deployments_table: Setting
+    state_table: Setting
+    approvals_table: Setting
+    topic_arn: Setting
+    registry_prefix: Setting  # the registered services it looks at
+    state_machine_arn: Setting  # each record's execution: this state machine's, named after the deployment

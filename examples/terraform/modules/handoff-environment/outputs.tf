@@ -6,3 +6,8 @@ output "bucket_name" {
 output "bucket_arn" {
   value = aws_s3_bucket.artifacts.arn
 }
+
+output "approver_topic_arns" {
+  description = "Each approver's approval topic (handoff publishes their links there)."
+  value       = { for approver, topic in aws_sns_topic.approver : approver => topic.arn }
+}

@@ -1,5 +1,6 @@
 # One service handoff may deploy: Terraform's base task definition, the ECS service, the registry
-# entry handoff reads, the approvers' subscriptions, and CI's (small) rights.
+# entry handoff reads, and CI's (small) rights. (Its approvers' topics are the environment's:
+# handoff-environment's approvers must include them.)
 
 data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
@@ -92,15 +93,6 @@ resource "aws_ssm_parameter" "registry" {
   type        = "String"
   value       = jsonencode(local.registry_entry)
   tags        = var.tags
-}
-
-# One subscription per approver, filtered so each person receives only the link issued to them.
-resource "aws_sns_topic_subscription" "approver" {
-  for_each      = toset(var.approvers)
-  topic_arn     = var.approvals_topic_arn
-  protocol      = "email"
-  endpoint      = each.value
-  filter_policy = jsonencode({ approver = [each.value] })
 }
 
 # CI's rights: push this service's images and upload this service's metadata. Nothing else.

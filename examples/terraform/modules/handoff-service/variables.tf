@@ -22,11 +22,6 @@ variable "bucket_name" {
   type        = string
 }
 
-variable "approvals_topic_arn" {
-  description = "The handoff stack's ApprovalsTopicArn output."
-  type        = string
-}
-
 variable "container_definitions" {
   description = "Container definitions of the base task definition; CI replaces only the images it lists."
   type        = any
@@ -72,7 +67,7 @@ variable "approval_required" {
 }
 
 variable "approvers" {
-  description = "Approvers' email addresses, lowercase."
+  description = "Approvers' email addresses, lowercase. Each needs an approval topic: list them in handoff-environment's approvers too."
   type        = list(string)
   default     = []
   validation {

@@ -208,6 +208,24 @@ class DeploymentRecords(Table):
                 kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return records[:limit]
 
+    def unfinished(self, service: str, newest: int) -> list[DeploymentRecord]:
+        """The records still IN_PROGRESS or AWAITING_APPROVAL among the service's `newest` deployments: one
+        page of the by_service index, newest first. DynamoDB applies the filter after the limit, so this
+        reads (and is billed for) at most `newest` items however long the service's history is."""
+        running = {f":running{i}": o.value for i, o in enumerate(o for o in Outcome if not o.terminal)}
+        with aws_call(f"querying the unfinished deployments of {service}"):
+            page = self.ddb.query(
+                TableName=self.table,
+                IndexName=BY_SERVICE_INDEX,
+                KeyConditionExpression="#k = :k",
+                FilterExpression=f"#o IN ({', '.join(running)})",
+                ExpressionAttributeNames={"#k": "service", "#o": "outcome"},
+                ExpressionAttributeValues=_to_item({":k": service, **running}),
+                ScanIndexForward=False,
+                Limit=min(max(newest, 1), 100),
+            )
+        return [DeploymentRecord.model_validate(_from_item(item)) for item in page.get("Items", [])]
+
     def append_note(self, deployment_id: str, note: str) -> None:
         """Something that happened to a deployment after its outcome (a decision that came too late)."""
         self._append(deployment_id, "notes", note, f"adding a note to deployment record {deployment_id}")

@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ecs_handoff.aws.clients import aws_call, client
+from ecs_handoff.aws.clients import aws_call, client, error_code
+from ecs_handoff.errors import NotFound
 
 if TYPE_CHECKING:
     from ecs_handoff.aws.clients import SNSClient
@@ -16,7 +17,6 @@ def publish(
     topic_arn: str,
     subject: str,
     message: str,
-    attributes: dict[str, str] | None = None,
     sns: SNSClient | None = None,
     chat: dict[str, Any] | None = None,
 ) -> None:
@@ -28,8 +28,6 @@ def publish(
     if chat is not None:
         kwargs["MessageStructure"] = "json"
         kwargs["Message"] = json.dumps({"default": message, "email": message, "https": json.dumps(chat)})
-    if attributes:
-        kwargs["MessageAttributes"] = {k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()}
     with aws_call(f"publishing to {topic_arn}"):
         sns.publish(**kwargs)
 
@@ -38,36 +36,35 @@ def publish(
 class Subscription:
     arn: str  # "PendingConfirmation" until the address confirms
     protocol: str
-    endpoint: str
-    filter_policy: Any  # the parsed policy; None when there is none
+    endpoint: str  # fixed when the subscription is made: SNS has no call that changes it
 
     @property
     def confirmed(self) -> bool:
         return self.arn.startswith("arn:")
 
-    @property
-    def email(self) -> bool:
-        return self.protocol in ("email", "email-json")
-
-    def own_filter(self, attribute: str) -> dict[str, list[str]]:
-        """The only filter policy under which this subscription receives just the messages meant for it."""
-        return {attribute: [self.endpoint.lower()]}
-
-    def receives_only_its_own(self, attribute: str) -> bool:
-        """An email address filtered to exactly its own messages (approval links, one approver each)."""
-        return self.email and self.filter_policy == self.own_filter(attribute)
-
 
 def subscriptions(topic_arn: str, sns: SNSClient | None = None) -> list[Subscription]:
-    """Every subscription on the topic, with its filter policy (confirmed ones; a pending one has no ARN yet)."""
+    """Every subscription on the topic, pending ones included; NotFound when there is no such topic."""
+    from botocore.exceptions import ClientError
+
     sns = sns or client("sns")
     found: list[Subscription] = []
     with aws_call(f"listing the subscriptions of {topic_arn}"):
-        for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn):
-            for item in page.get("Subscriptions", []):
-                arn, policy = str(item.get("SubscriptionArn", "")), None
-                if arn.startswith("arn:"):
-                    attributes = sns.get_subscription_attributes(SubscriptionArn=arn).get("Attributes", {})
-                    policy = json.loads(attributes["FilterPolicy"]) if attributes.get("FilterPolicy") else None
-                found.append(Subscription(arn, str(item.get("Protocol", "")), str(item.get("Endpoint", "")), policy))
+        try:
+            for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn):
+                for item in page.get("Subscriptions", []):
+                    arn, protocol = str(item.get("SubscriptionArn", "")), str(item.get("Protocol", ""))
+                    found.append(Subscription(arn, protocol, str(item.get("Endpoint", ""))))
+        except ClientError as exc:
+            if error_code(exc) != "NotFound":  # SNS's code for a topic that does not exist
+                raise
+            raise NotFound(f"topic {topic_arn} does not exist") from exc
     return found
+
+
+def topic_policy(topic_arn: str, sns: SNSClient | None = None) -> dict[str, Any]:
+    """The topic's access policy (its resource policy), parsed."""
+    sns = sns or client("sns")
+    with aws_call(f"reading the attributes of {topic_arn}"):
+        attributes = sns.get_topic_attributes(TopicArn=topic_arn).get("Attributes", {})
+    return dict(json.loads(attributes.get("Policy") or "{}"))

@@ -1,21 +1,22 @@
-"""Request approval: store the pending approval (with the task token) and email each approver their own link."""
+"""Request approval: store the pending approval (with the task token) and email each approver their own link,
+each through the approver's own topic (ecs_handoff.approvals.channel)."""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import time
-from collections.abc import Collection
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from ecs_handoff.approvals import channel
 from ecs_handoff.approvals.links import LinkClaims, link
 from ecs_handoff.approvals.page import human_duration
 from ecs_handoff.aws import ecs as ecs_access
 from ecs_handoff.aws import sns
 from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
-from ecs_handoff.errors import ApprovalChannelUnsafe, ArtifactRejected, DeploymentRefused, RecordConflict
+from ecs_handoff.errors import ApprovalChannelUnsafe, ArtifactRejected, DeploymentRefused, NotFound, RecordConflict
 from ecs_handoff.logic.approval_decision import tell_workflow
 from ecs_handoff.logic.authority import Where, derive
 from ecs_handoff.models import Approval, ApprovalInput, ApprovalStatus, Outcome, Phase, approval_id_for, iso, utcnow
@@ -25,14 +26,12 @@ from ecs_handoff.taskdef import new_revision, revision_changes, short_name, with
 if TYPE_CHECKING:
     from ecs_handoff.aws.clients import ECSClient, SFNClient, SNSClient, SSMClient
 
-APPROVER_ATTRIBUTE = "approver"
-
 
 def request_approval(
     event: ApprovalInput,
     store: ApprovalStore,
     records: DeploymentRecords,
-    topic_arn: str,
+    sns_arn_prefix: str,
     base_url: str,
     key: bytes,
     where: Where,
@@ -59,7 +58,8 @@ def request_approval(
             f"{len(config.approvers)} approvers"
         )
     approvers = [a.lower() for a in config.approvers]
-    check_channel(topic_arn, approvers, sns_client)  # before anything is stored: no approval whose links cannot go
+    for approver in approvers:  # before anything is stored: no approval whose links cannot go
+        check_channel(sns_arn_prefix, where.env, approver, sns_client)
     service = ecs_access.describe_service(config.cluster, config.service, ecs_client)
     running_arn = str(service["taskDefinition"])
     running, _ = ecs_access.describe_task_definition(running_arn, ecs_client)
@@ -99,12 +99,13 @@ def request_approval(
             return earlier
         approval = store.replace_task_token(approval.approval_id, event.task_token, event.execution_arn)
         logger.warning("approval request retried; reusing the approval", approval_id=approval.approval_id)
+    sent = list(approval.emailed)
     for approver in approval.approvers:
         if approver in approval.emailed:
             continue
-        # Again before each link: a subscription made or confirmed since the last look would receive it.
+        # Again right before this link: a subscription made or confirmed since the last look would receive it.
         try:
-            check_channel(topic_arn, approval.approvers, sns_client)
+            topic_arn = check_channel(sns_arn_prefix, where.env, approver, sns_client, sent=sent)
         except ApprovalChannelUnsafe:
             _cancel(store, approval)  # the links already sent stop working; nothing waits on them
             raise
@@ -113,10 +114,10 @@ def request_approval(
             topic_arn,
             f"[handoff {req.env}] approve {req.service_id}? {_tags(approval)}",
             email_body(approval, approver, link(base_url, key, claims)),
-            attributes={APPROVER_ATTRIBUTE: approver},
             sns=sns_client,
         )
         store.mark_emailed(approval.approval_id, approver)
+        sent.append(approver)
     # Marked as waiting only once every approver has been sent their link.
     records.update(
         req.deployment_id,
@@ -131,31 +132,26 @@ def request_approval(
     return approval
 
 
-def check_channel(topic_arn: str, approvers: Collection[str], sns_client: SNSClient | None = None) -> None:
-    """Links go out only if every subscription on the approvals topic is one email address filtered to
-    exactly its own links: anyone else who subscribed (an unfiltered address, a queue, a filter naming
-    someone else) would receive other people's links, so then nobody gets one. A pending subscription
-    receives nothing yet, but its filter policy cannot be read (SNS lists it without an ARN) and it may
-    be confirmed at any moment: one that is not an approver's stops the gate too."""
-    for subscription in sns.subscriptions(topic_arn, sns_client):
-        if not subscription.confirmed:
-            if subscription.email and subscription.endpoint.lower() in approvers:
-                continue  # an approver's own, still unconfirmed; looked at again before each link
-            raise ApprovalChannelUnsafe(
-                f"no approval link was sent: a subscription waiting for confirmation ({subscription.protocol} "
-                f"{subscription.endpoint}) on the approvals topic is not an approver's, and once confirmed it "
-                "could receive other approvers' links; have it removed (or, for an approver of another "
-                "service, confirmed with their own filter policy), then upload again"
-            )
-        if not subscription.receives_only_its_own(APPROVER_ATTRIBUTE):
-            policy = json.dumps(subscription.filter_policy) if subscription.filter_policy else "no filter policy"
-            own = json.dumps(subscription.own_filter(APPROVER_ATTRIBUTE))
-            fix = f"remove it or give it the filter policy {own}" if subscription.email else "remove it"
-            raise ApprovalChannelUnsafe(
-                f"no approval link was sent: subscription {subscription.arn} ({subscription.protocol} "
-                f"{subscription.endpoint}, {policy}) on the approvals topic could receive other approvers' "
-                f"links; {fix}, then upload again"
-            )
+def check_channel(
+    sns_arn_prefix: str, env: str, approver: str, sns_client: SNSClient | None = None, sent: Sequence[str] = ()
+) -> str:
+    """The approver's own topic, if a link published to it reaches exactly them (approvals/channel.py):
+    otherwise nobody (more) gets a link, and the reason names the subscription or the topic Terraform must
+    make. `sent`: who already got their link (it stops working: the caller cancels the approval)."""
+    topic = channel.topic_arn(sns_arn_prefix, env, approver)
+    try:
+        found: list[sns.Subscription] | None = sns.subscriptions(topic, sns_client)
+    except NotFound:
+        found = None
+    trouble = channel.problem(approver, topic, found)
+    if trouble is not None:
+        stopped = (
+            f"no further approval link was sent, and the links sent to {', '.join(sent)} no longer work"
+            if sent
+            else "no approval link was sent"
+        )
+        raise ApprovalChannelUnsafe(f"{stopped}: {trouble.detail}; {trouble.fix}, then upload again")
+    return topic
 
 
 def _cancel(store: ApprovalStore, approval: Approval) -> None:
