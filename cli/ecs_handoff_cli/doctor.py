@@ -254,6 +254,26 @@ def check_registry(install: Install) -> Iterator[Finding]:
             else f"enable={breaker.get('enable', False)}, rollback={breaker.get('rollback', False)}",
             "" if on else "deployment_circuit_breaker { enable = true; rollback = true } on the aws_ecs_service",
         )
+        yield _managed_tag_finding(item, config.cluster, config.service, install.env)
+
+
+MANAGED_TAG = "handoff:env"  # Terraform's tag on each service handoff deploys (template.yaml's UpdateService)
+
+
+def _managed_tag_finding(item: str, cluster: str, service: str, env: str) -> Finding:
+    """The deploy and rollback roles may update only services tagged handoff:env=<env>."""
+    from ecs_handoff.aws.clients import aws_call, client
+
+    with aws_call(f"reading the tags of service {service}"):
+        described = client("ecs").describe_services(cluster=cluster, services=[service], include=["TAGS"])
+    tags = {t.get("key"): t.get("value") for s in described.get("services", []) for t in s.get("tags", [])}
+    ok = tags.get(MANAGED_TAG) == env
+    return Finding(
+        f"{item} tag {MANAGED_TAG}",
+        ok,
+        f"{MANAGED_TAG}={env}" if ok else f"{MANAGED_TAG} is {tags.get(MANAGED_TAG)!r}: handoff may not update it",
+        "" if ok else f'tags = {{ "{MANAGED_TAG}" = "{env}" }} on the aws_ecs_service (the Terraform module sets it)',
+    )
 
 
 def check_approver_subscriptions(install: Install) -> Iterator[Finding]:
@@ -402,7 +422,9 @@ def needed_permissions(install: Install) -> dict[str, list[Permission]]:
         return [Permission(f"dynamodb:{a}", t) for t in tables for a in actions]
 
     def on_services(*actions: str) -> list[Permission]:
-        return [Permission(f"ecs:{a}", s) for s in services for a in actions]
+        # UpdateService is allowed only on services tagged for this environment, as Terraform tags them.
+        tagged = {f"aws:ResourceTag/{MANAGED_TAG}": install.env}
+        return [Permission(f"ecs:{a}", s, tagged if a == "UpdateService" else {}) for s in services for a in actions]
 
     pass_roles = [
         Permission("iam:PassRole", str(base[kind]), {"iam:PassedToService": "ecs-tasks.amazonaws.com"})

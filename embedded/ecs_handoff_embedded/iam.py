@@ -211,6 +211,14 @@ def _service_arn(region: str, account: str, cluster: str, service: str) -> str:
     return f"arn:aws:ecs:{region}:{account}:service/{cluster.split('/')[-1]}/{service}"
 
 
+def _service_tags(region: str, account: str, cluster: str, service: str) -> list[tuple[str, str]]:
+    """The service's tags, which AWS supplies as aws:ResourceTag/<key> for the calls on it."""
+    from moto.ecs.models import ecs_backends
+
+    found = ecs_backends[account][region].services.get(f"{cluster.split('/')[-1]}:{service.split('/')[-1]}")
+    return [(str(t["key"]), str(t["value"])) for t in (getattr(found, "tags", None) or [])]
+
+
 def _next_revision_arn(region: str, account: str, family: str) -> str:
     from moto.ecs.models import ecs_backends
 
@@ -307,7 +315,8 @@ def checks_for(call: ApiCall, account: str) -> list[Check]:
             ]
         if op == "UpdateService":
             arn = _service_arn(region, account, cluster, str(p["service"]))
-            return [Check("ecs:UpdateService", arn, {**regional, "ecs:cluster": cluster_arn})]
+            tags = {f"aws:ResourceTag/{k}": v for k, v in _service_tags(region, account, cluster, str(p["service"]))}
+            return [Check("ecs:UpdateService", arn, {**regional, "ecs:cluster": cluster_arn, **tags})]
         if op == "RegisterTaskDefinition":
             arn = _next_revision_arn(region, account, str(p["family"]))
             checks = [Check("ecs:RegisterTaskDefinition", arn, regional)]

@@ -31,6 +31,11 @@ class SeedService:
     desired_count: int
 
 
+
+# The tag Terraform puts on every ECS service handoff deploys (its value: the environment); the deploy and
+# rollback roles may call UpdateService only on services that carry it (aws:ResourceTag in template.yaml).
+MANAGED_TAG = "handoff:env"
+
 def seed_services(env: str) -> list[SeedService]:
     return [
         SeedService(
@@ -119,6 +124,7 @@ def seed(
             taskDefinition=task_def["taskDefinitionArn"],
             desiredCount=svc.desired_count,
             deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}},
+            tags=[{"key": MANAGED_TAG, "value": env}],  # handoff's roles may update only services tagged so
         )
         _mark_running(env, svc.service_id)
         ssm.put_parameter(
@@ -201,6 +207,7 @@ def add_simple_service(session: Any, env: str, service_id: str, image: str) -> N
         taskDefinition=arn,
         desiredCount=1,
         deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}},
+        tags=[{"key": MANAGED_TAG, "value": env}],
     )
     _mark_running(env, service_id)
     ssm.put_parameter(

@@ -57,26 +57,26 @@ data "aws_iam_policy_document" "ci_trust" {
 }
 
 module "api" {
-  source              = "./modules/handoff-service"
-  env                 = "prod"
-  service_id          = "api"
-  cluster_name        = aws_ecs_cluster.prod.name
-  bucket_name         = module.prod.bucket_name
-  task_role_arn       = "arn:aws:iam::123456789012:role/ecs/prod-api-task"
-  execution_role_arn  = "arn:aws:iam::123456789012:role/ecs/prod-api-execution"
-  subnet_ids          = ["subnet-0123456789abcdef0"]
-  security_group_ids  = ["sg-0123456789abcdef0"]
-  ecr_repository_arn  = "arn:aws:ecr:ap-northeast-1:123456789012:repository/api"
+  source                = "./modules/handoff-service"
+  env                   = "prod"
+  service_id            = "api"
+  cluster_name          = aws_ecs_cluster.prod.name
+  bucket_name           = module.prod.bucket_name
+  task_role_arn         = "arn:aws:iam::123456789012:role/ecs/prod-api-task"
+  execution_role_arn    = "arn:aws:iam::123456789012:role/ecs/prod-api-execution"
+  subnet_ids            = ["subnet-0123456789abcdef0"]
+  security_group_ids    = ["sg-0123456789abcdef0"]
+  ecr_repository_arn    = "arn:aws:ecr:ap-northeast-1:123456789012:repository/api"
   ci_assume_role_policy = data.aws_iam_policy_document.ci_trust["api"].json
-  approval_required   = true
-  approvers           = local.approvers
-  approver_principals = { "arn:aws:sts::123456789012:assumed-role/approver/alice" = "alice@example.com" }
-  override_principals = ["arn:aws:sts::123456789012:assumed-role/oncall/*"] # people.tf: their roles
+  approval_required     = true
+  approvers             = local.approvers
+  approver_principals   = { "arn:aws:sts::123456789012:assumed-role/approver/alice" = "alice@example.com" }
+  override_principals   = ["arn:aws:sts::123456789012:assumed-role/oncall/*"] # people.tf: their roles
   container_definitions = [
     {
-      name      = "app-container"
-      image     = "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/api:prod-initial"
-      essential = true
+      name        = "app-container"
+      image       = "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/api:prod-initial"
+      essential   = true
       environment = [{ name = "APP_ENV", value = "prod" }]
       secrets     = [{ name = "DB_PASSWORD", valueFrom = "arn:aws:ssm:ap-northeast-1:123456789012:parameter/prod/db" }]
     },
@@ -90,20 +90,20 @@ module "api" {
 }
 
 module "worker" {
-  source              = "./modules/handoff-service"
-  env                 = "prod"
-  service_id          = "worker"
-  cluster_name        = aws_ecs_cluster.prod.name
-  bucket_name         = module.prod.bucket_name
-  task_role_arn       = "arn:aws:iam::123456789012:role/ecs/prod-worker-task"
-  execution_role_arn  = "arn:aws:iam::123456789012:role/ecs/prod-worker-execution"
-  subnet_ids          = ["subnet-0123456789abcdef0"]
-  security_group_ids  = ["sg-0123456789abcdef0"]
-  ecr_repository_arn  = "arn:aws:ecr:ap-northeast-1:123456789012:repository/worker"
+  source                = "./modules/handoff-service"
+  env                   = "prod"
+  service_id            = "worker"
+  cluster_name          = aws_ecs_cluster.prod.name
+  bucket_name           = module.prod.bucket_name
+  task_role_arn         = "arn:aws:iam::123456789012:role/ecs/prod-worker-task"
+  execution_role_arn    = "arn:aws:iam::123456789012:role/ecs/prod-worker-execution"
+  subnet_ids            = ["subnet-0123456789abcdef0"]
+  security_group_ids    = ["sg-0123456789abcdef0"]
+  ecr_repository_arn    = "arn:aws:ecr:ap-northeast-1:123456789012:repository/worker"
   ci_assume_role_policy = data.aws_iam_policy_document.ci_trust["worker"].json
-  approval_required   = true
-  approvers           = local.approvers
-  containers          = ["app"] # CI builds only the app; the log router's image is Terraform's
+  approval_required     = true
+  approvers             = local.approvers
+  containers            = ["app"] # CI builds only the app; the log router's image is Terraform's
   container_definitions = [
     {
       name      = "app"
@@ -111,9 +111,9 @@ module "worker" {
       essential = true
     },
     {
-      name      = "log-router"
-      image     = "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable"
-      essential = false
+      name                  = "log-router"
+      image                 = "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable"
+      essential             = false
       firelensConfiguration = { type = "fluentbit" }
     },
   ]

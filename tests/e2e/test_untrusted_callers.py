@@ -46,3 +46,20 @@ def test_a_token_from_the_history_cannot_satisfy_a_two_person_rule(
     store = ApprovalStore(embedded.stacks["prod"].outputs["ApprovalsTableName"], embedded.client("dynamodb"))
     approval = store.get(approval_id_for(deployment_id))
     assert approval is not None and approval.status is ApprovalStatus.CANCELLED and approval.votes == []
+
+
+def test_a_service_terraform_did_not_tag_for_handoff_cannot_be_updated(world: World, embedded: EmbeddedAws) -> None:
+    # GIVEN dev's worker service without the handoff:env tag (another team's service, say, in the registry)
+    ecs = embedded.client("ecs")
+    arn = ecs.describe_services(cluster="dev", services=["worker"])["services"][0]["serviceArn"]
+    ecs.untag_resource(resourceArn=arn, tagKeys=["handoff:env"])
+    before = world.running("dev", "worker")["task_definition"]
+    try:
+        # WHEN a deployment of it runs
+        record = world.wait("dev", world.upload("dev", "worker", artifact({"app": image("worker", "dev-untag01")})))
+    finally:
+        ecs.tag_resource(resourceArn=arn, tags=[{"key": "handoff:env", "value": "dev"}])
+    # THEN IAM refuses the deploy role's UpdateService: FAILED, saying so, and the service is unchanged
+    assert record.outcome is Outcome.FAILED
+    assert "AccessDenied" in record.reason and "UpdateService" in record.reason, record.reason
+    assert world.running("dev", "worker")["task_definition"] == before

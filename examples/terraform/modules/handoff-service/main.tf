@@ -11,8 +11,8 @@ locals {
   # The registry entry, in exactly the shape handoff's intake validates (ServiceConfig; unknown
   # keys are refused). tests/unit/test_terraform.py checks this against the model.
   registry_entry = {
-    cluster                  = var.cluster_name
-    service                  = var.service_id
+    cluster = var.cluster_name
+    service = var.service_id
     # The exact base revision, not the family: handoff then never has to search the family for
     # Terraform's newest revision, and a base change takes effect with the apply that makes it.
     task_definition          = aws_ecs_task_definition.base.arn
@@ -30,13 +30,13 @@ locals {
     pin_digests              = var.pin_digests
     approver_principals      = var.approver_principals
     # Release controls (CodePipeline V2's stage conditions); null / 0 / []: none.
-    deploy_windows           = var.deploy_windows
-    change_calendar          = var.change_calendar
-    blocking_alarms          = var.blocking_alarms
-    bake_seconds             = var.bake_seconds
-    gate_poll_seconds        = var.gate_poll_seconds
-    max_gate_wait_seconds    = var.max_gate_wait_seconds
-    override_principals      = var.override_principals
+    deploy_windows        = var.deploy_windows
+    change_calendar       = var.change_calendar
+    blocking_alarms       = var.blocking_alarms
+    bake_seconds          = var.bake_seconds
+    gate_poll_seconds     = var.gate_poll_seconds
+    max_gate_wait_seconds = var.max_gate_wait_seconds
+    override_principals   = var.override_principals
   }
 }
 
@@ -84,7 +84,8 @@ resource "aws_ecs_service" "this" {
     ignore_changes = [task_definition]
   }
 
-  tags = var.tags
+  # handoff's deploy and rollback roles may update only services tagged for their environment.
+  tags = merge(var.tags, { "handoff:env" = var.env })
 }
 
 resource "aws_ssm_parameter" "registry" {
