@@ -31,10 +31,10 @@ class SeedService:
     desired_count: int
 
 
-
 # The tag Terraform puts on every ECS service handoff deploys (its value: the environment); the deploy and
 # rollback roles may call UpdateService only on services that carry it (aws:ResourceTag in template.yaml).
 MANAGED_TAG = "handoff:env"
+
 
 def seed_services(env: str) -> list[SeedService]:
     return [
