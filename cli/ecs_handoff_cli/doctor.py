@@ -519,7 +519,8 @@ def needed_permissions(install: Install) -> dict[str, list[Permission]]:
             *on_services("DescribeServices"),
             Permission("ssm:GetParameter", install.arn("ssm", f"parameter{prefix}/doctor")),
             Permission("ssm:GetParametersByPath", install.arn("ssm", f"parameter{prefix}")),
-            Permission("states:DescribeExecution", execution),  # a status event without its input
+            Permission("states:DescribeExecution", execution),  # a status event is believed only as described
+            Permission("states:GetExecutionHistory", execution),  # the Finalize step's input, as handed
         ],
         "sweeper": [
             Permission("ssm:GetParametersByPath", install.arn("ssm", f"parameter{prefix}")),

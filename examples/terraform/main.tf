@@ -70,8 +70,8 @@ module "api" {
   ci_assume_role_policy = data.aws_iam_policy_document.ci_trust["api"].json
   approval_required     = true
   approvers             = local.approvers
-  approver_principals   = { "arn:aws:sts::123456789012:assumed-role/approver/alice" = "alice@example.com" }
-  override_principals   = ["arn:aws:sts::123456789012:assumed-role/oncall/*"] # people.tf: their roles
+  approver_principals   = { "arn:aws:sts::123456789012:assumed-role/approver/*" = "alice@example.com" } # alice's role
+  override_principals   = ["arn:aws:sts::123456789012:assumed-role/oncall/*"]                           # people.tf: their roles
   container_definitions = [
     {
       name        = "app-container"

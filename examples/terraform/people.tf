@@ -11,7 +11,9 @@ locals {
 }
 
 # Whoever the account lets assume these roles (SSO permission sets, a break-glass process) is its
-# business; the session name then names the person (assumed-role/approver/alice).
+# business, with one rule: a role is one person. A session name is whatever the caller passes to
+# sts:AssumeRole, so it names nobody: handoff counts every session of one role as one identity, and a
+# two-person rule needs two people's roles (or users). Here `approver` is alice's role.
 data "aws_iam_policy_document" "people_trust" {
   statement {
     actions = ["sts:AssumeRole", "sts:TagSession"]

@@ -7,13 +7,16 @@ runs the same finalizer for executions whose event never came."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from ecs_handoff.aws import sfn
 from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.aws.state import ServiceState
+from ecs_handoff.errors import DeploymentRefused
 from ecs_handoff.logic.finalize import ended_execution_state, finalize, with_input
 from ecs_handoff.models import ExecutionStatusChange, WorkflowState, seconds_since
 from ecs_handoff.observability import logger, metrics
@@ -22,6 +25,18 @@ from ecs_handoff.settings import FinalizeSettings
 settings = FinalizeSettings.from_env()  # cold start: a variable template.yaml forgot stops here, named
 
 EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
+
+
+def handed_by_workflow(execution: str, event: dict[str, Any], function_name: str) -> bool:
+    """Whether the workflow's own history shows it scheduled this function with exactly this input: the
+    state a Finalize step records comes only from the execution, never from whoever can invoke the function."""
+    scheduled = sfn.last_scheduled_input(execution)
+    if scheduled is None:
+        return False
+    resource, handed = scheduled
+    return resource.split(":function:")[-1].split(":")[0] == function_name and handed == json.dumps(
+        event, sort_keys=True
+    )
 
 
 @logger.inject_lambda_context(correlation_id_path="request.deployment_id")
@@ -37,6 +52,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         logger.append_keys(deployment_id=state.request.deployment_id)
     else:
         state = WorkflowState.model_validate(event)
+        execution = sfn.execution_arn(settings.state_machine_arn, state.request.deployment_id)
+        if not handed_by_workflow(execution, event, context.function_name):
+            raise DeploymentRefused(
+                f"this finalize input is not what execution {execution} handed its Finalize step: a direct "
+                "invocation decides no outcome (the workflow's own Finalize, its status event or the sweeper do)"
+            )
     result = finalize(
         state,
         records,

@@ -47,6 +47,22 @@ class Stack:
             raise HandlerError(result["errorType"], result["errorMessage"])
         return result
 
+    def finalize(self, state: dict[str, Any]) -> dict[str, Any]:
+        """The finalize function as the workflow's Finalize step invokes it: the execution's history shows it
+        handed exactly this state (the executions here do not run the state machine, so it is said here)."""
+        from ecs_handoff.aws import sfn
+
+        handed = (
+            "arn:aws:lambda:ap-northeast-1:123456789012:function:handoff-dev-finalize",
+            json.dumps(state, sort_keys=True),
+        )
+        original = sfn.last_scheduled_input
+        sfn.last_scheduled_input = lambda execution, client=None: handed  # type: ignore[assignment]
+        try:
+            return self.invoke("finalize", state)
+        finally:
+            sfn.last_scheduled_input = original
+
     def environment(self, function: str) -> dict[str, str]:
         """handoff-dev-<function>'s environment variables, as the stack set them."""
         from moto.awslambda.models import lambda_backends

@@ -139,7 +139,7 @@ def test_prune_deregisters_only_handoffs_tagged_revisions_of_the_family_not_what
     edit_record(stack, states[1]["request"]["deployment_id"], new_task_definition="dev-api:1")
     # WHEN the newest one finalizes as SUCCEEDED
     final = {**states[3], "deploy": results[3], "rollout": {"state": "COMPLETED"}}
-    assert stack.invoke("finalize", final)["outcome"] == "SUCCEEDED"
+    assert stack.finalize(final)["outcome"] == "SUCCEEDED"
     # THEN what the records name is untouched: the other family's revision and Terraform's base stay ACTIVE
     assert status(stack, "dev-worker:1") == "ACTIVE"
     assert status(stack, "dev-api:1") == "ACTIVE"
@@ -162,7 +162,7 @@ def test_prune_never_touches_another_familys_tagged_revisions_named_by_the_reque
     state["request"]["service"]["task_definition"] = "dev-worker"
     # WHEN it finalizes as SUCCEEDED
     final = {**state, "deploy": result, "rollout": {"state": "COMPLETED"}}
-    assert stack.invoke("finalize", final)["outcome"] == "SUCCEEDED"
+    assert stack.finalize(final)["outcome"] == "SUCCEEDED"
     # THEN none of worker's revisions is retired: pruning follows api's registry entry, not the input
     assert [status(stack, f"dev-worker:{n}") for n in (1, 2, 3, 4, 5)] == ["ACTIVE"] * 5
 

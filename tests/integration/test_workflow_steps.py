@@ -430,7 +430,7 @@ def test_finalize_records_outcome_notifies_and_unlocks(stack: Stack) -> None:
     state, result = deployed(stack)
     assert lock(stack, state)["status"] == "ACQUIRED"
     final = {**state, "deploy": result, "rollout": {"state": "COMPLETED"}}
-    assert stack.invoke("finalize", final) == {
+    assert stack.finalize(final) == {
         "outcome": "SUCCEEDED",
         "reason": "the ECS rollout of this deployment COMPLETED",
         "recorded": True,
@@ -447,6 +447,6 @@ def test_finalize_records_outcome_notifies_and_unlocks(stack: Stack) -> None:
 def test_finalize_twice_is_harmless(stack: Stack) -> None:
     state, result = deployed(stack)
     final = {**state, "deploy": result, "rollout": {"state": "FAILED", "reason": "r"}}
-    assert stack.invoke("finalize", final)["outcome"] == "FAILED"
+    assert stack.finalize(final)["outcome"] == "FAILED"
     time.sleep(0.01)
-    assert stack.invoke("finalize", final)["outcome"] == "FAILED"
+    assert stack.finalize(final)["outcome"] == "FAILED"

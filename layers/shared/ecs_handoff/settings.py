@@ -96,6 +96,7 @@ class RollbackSettings(FunctionSettings):
 
 class FinalizeSettings(FunctionSettings):
     deployments_table: Setting
+    state_machine_arn: Setting  # the workflow whose history must show the state this step was handed
     registry_prefix: Setting  # the family whose old handoff revisions are retired, not the request's
     state_table: Setting
     topic_arn: Setting

@@ -95,3 +95,24 @@ def send_task_failure(task_token: str, error: str, cause: str, sfn: SFNClient | 
     sfn = sfn or client("stepfunctions")
     with _resuming(f"resuming the workflow (SendTaskFailure {error})"):
         sfn.send_task_failure(taskToken=task_token, error=error, cause=cause[:32768])
+
+
+def last_scheduled_input(execution: str, sfn: SFNClient | None = None) -> tuple[str, str] | None:
+    """(function ARN, input) of the newest Lambda invocation the execution scheduled, as its history records
+    it (what the workflow itself passed the function); None when there is no such execution or invocation."""
+    import json
+
+    from ecs_handoff.errors import NotFound
+
+    sfn = sfn or client("stepfunctions")
+    try:
+        with aws_call(f"reading the history of {execution}"):
+            events = sfn.get_execution_history(executionArn=execution, reverseOrder=True, maxResults=20)["events"]
+    except NotFound:
+        return None
+    scheduled = [e for e in events if e.get("type") == "LambdaFunctionScheduled"]
+    if not scheduled:
+        return None
+    newest = max(scheduled, key=lambda e: int(e["id"]))  # whichever order the history came in
+    details: Any = newest.get("lambdaFunctionScheduledEventDetails") or {}
+    return str(details.get("resource", "")), json.dumps(json.loads(details.get("input") or "null"), sort_keys=True)

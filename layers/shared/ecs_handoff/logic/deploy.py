@@ -146,15 +146,22 @@ def check_approval(
     mapped = {pattern: who.lower() for pattern, who in config.approver_principals.items()}
     if {p: w.lower() for p, w in approval.approver_principals.items()} != mapped:
         raise DeploymentRefused("the approval's approver_principals are not the registry entry's")
-    voted = {
-        v.approver.lower() for v in approval.votes if v.decision is VoteDecision.APPROVE and _vote_holds(v, mapped)
-    }
-    people = [a for a in dict.fromkeys(a.lower() for a in approval.approved_by) if a in voted and a in approvers]
+    # Who cast each approver's vote: the link's approver, or the IAM identity behind a CLI vote. Sessions of
+    # one role are one identity (a session name is whatever the caller chose), so one person holding a role
+    # cannot count as two approvers by naming two sessions.
+    cast_by: dict[str, str] = {}
+    for vote in approval.votes:
+        if vote.decision is VoteDecision.APPROVE and _vote_holds(vote, mapped):
+            who = principals.identity(vote.principal) if vote.principal else f"link:{vote.approver.lower()}"
+            cast_by.setdefault(vote.approver.lower(), who)
+    people = [a for a in dict.fromkeys(a.lower() for a in approval.approved_by) if a in cast_by and a in approvers]
+    identities = {cast_by[a] for a in people}
     required = max(config.approvals_required, approval.approvals_required)
-    if len(people) < required:
+    if len(identities) < required:
+        shared = " (two of them cast by one IAM identity)" if len(identities) < len(people) else ""
         raise DeploymentRefused(
-            f"the approval has {len(people)} recorded approval(s) from the registry's approvers "
-            f"({', '.join(people) or 'none'}); {required} required"
+            f"the approval has {len(identities)} recorded approval(s) from distinct registry approvers "
+            f"({', '.join(people) or 'none'}){shared}; {required} required"
         )
     if [i.model_dump() for i in approval.images or []] != [i.model_dump() for i in images]:
         raise DeploymentRefused("what was approved is not what would run: the approval names other images")
