@@ -80,9 +80,11 @@ def test_start_execution_with_forged_approver_principals_cannot_make_one_person_
     forged_execution(embedded, str(waiting.execution_arn), edit)
     assert world.wait("prod", first, timeout=60).outcome is Outcome.SUCCEEDED
     before = world.running("prod", "api")["task_definition"]
-    # THEN her execution is refused before any approval is asked (who approves comes from the registry), the
-    # release ends saying why, and nothing more is deployed
+    # THEN her execution is refused before any approval is asked (who approves comes from the registry; and
+    # its Finalize, which the record's own execution did not hand that state, records nothing either): the
+    # release ends FAILED without an approval, and nothing more is deployed
     done = world.wait("prod", second, timeout=60)
-    assert done.outcome is Outcome.FAILED and "(approver_principals)" in done.reason, done.reason
+    assert done.outcome is Outcome.FAILED and done.reason.endswith("nothing was deployed"), done.reason
+    assert done.approvals == []
     time.sleep(1)
     assert world.running("prod", "api")["task_definition"] == before
