@@ -43,3 +43,19 @@ def test_aws_call_treats_documented_throttling_and_server_errors_as_transient(co
 @pytest.mark.parametrize(("code", "status"), [("AccessDeniedException", 400), ("ValidationException", 400)])
 def test_aws_call_treats_a_refusal_as_final(code: str, status: int) -> None:
     assert type(raised(code, status)) is AwsAccessError
+
+
+def test_an_sns_subject_is_cut_to_fewer_than_100_characters() -> None:
+    # GIVEN SNS's rule for a subject ("less than 100 characters long")
+    from ecs_handoff.aws import sns
+
+    sent: list[dict[str, Any]] = []
+
+    class Topic:
+        def publish(self, **kwargs: Any) -> dict[str, Any]:
+            sent.append(kwargs)
+            return {"MessageId": "m"}
+
+    # WHEN a long subject is published  THEN SNS gets 99 characters of it
+    sns.publish("arn:aws:sns:ap-northeast-1:123456789012:t", "x" * 150, "body", sns=Topic())  # type: ignore[arg-type]
+    assert len(sent[0]["Subject"]) == 99

@@ -13,6 +13,9 @@ if TYPE_CHECKING:
     from ecs_handoff.aws.clients import SNSClient
 
 
+MAX_SUBJECT = 99  # fewer than 100 characters
+
+
 def publish(
     topic_arn: str,
     subject: str,
@@ -24,7 +27,8 @@ def publish(
     (and every other protocol), the chat card for HTTPS subscribers (Amazon Q Developer in chat
     applications subscribes to a topic over HTTPS)."""
     sns = sns or client("sns")
-    kwargs: dict[str, Any] = {"TopicArn": topic_arn, "Subject": subject[:100], "Message": message}
+    # SNS: "Constraints: Subjects must be ... less than 100 characters long".
+    kwargs: dict[str, Any] = {"TopicArn": topic_arn, "Subject": subject[:MAX_SUBJECT], "Message": message}
     if chat is not None:
         kwargs["MessageStructure"] = "json"
         kwargs["Message"] = json.dumps({"default": message, "email": message, "https": json.dumps(chat)})
