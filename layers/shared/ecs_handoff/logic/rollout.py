@@ -108,21 +108,16 @@ def judge(service: dict[str, Any], deployed: DeployResult, config: ServiceConfig
     ours = next((d for d in deployments if d.get("id") == deployed.ecs_deployment_id), None)
     if ours is None:
         since = seconds_since(deployed.deployed_at)
-        if since < LISTING_GRACE_SECONDS:  # ECS's API is eventually consistent: a new deployment may not show yet
-            return RolloutResult(
-                state=RolloutState.IN_PROGRESS,
-                checked_at=iso(now),
-                decided_by=VerdictSource.POLL,
-                reason=(
-                    f"ECS does not list deployment {deployed.ecs_deployment_id} yet ({since:.0f} s after UpdateService)"
-                ),
-            )
+        # ECS's API is eventually consistent: a deployment UpdateService just created may not show yet.
+        not_yet = since < LISTING_GRACE_SECONDS
         return RolloutResult(
-            state=RolloutState.FAILED,
+            state=RolloutState.IN_PROGRESS if not_yet else RolloutState.FAILED,
             checked_at=iso(now),
             decided_by=VerdictSource.POLL,
             reason=(
-                f"ECS deployment {deployed.ecs_deployment_id} is not on service {config.service} "
+                f"ECS does not list deployment {deployed.ecs_deployment_id} yet ({since:.0f} s after UpdateService)"
+                if not_yet
+                else f"ECS deployment {deployed.ecs_deployment_id} is not on service {config.service} "
                 f"{since:.0f} s after UpdateService; "
                 f"the service now runs {short_name(str(service.get('taskDefinition', '?')))}"
             ),
