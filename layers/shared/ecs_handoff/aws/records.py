@@ -112,17 +112,7 @@ class DeploymentRecords(Table):
     def claim_deploy(self, deployment_id: str, at: str) -> bool:
         """The deploy step's first attempt takes the right to change ECS for this deployment, once: False when
         another invocation already took it (a replay, or two at once), so only one registers and updates."""
-        return (
-            self.conditional(
-                "update_item",
-                f"claiming the deploy of {deployment_id}",
-                Key=_to_item({"id": deployment_id}),
-                UpdateExpression="SET deploy_claimed_at = :at",
-                ConditionExpression="attribute_exists(id) AND attribute_not_exists(deploy_claimed_at)",
-                ExpressionAttributeValues=_to_item({":at": at}),
-            )
-            is not None
-        )
+        return self._claim(deployment_id, "deploy_claimed_at", at, "the deploy")
 
     def get(self, deployment_id: str) -> DeploymentRecord | None:
         with aws_call(f"reading deployment record {deployment_id}"):
@@ -158,13 +148,17 @@ class DeploymentRecords(Table):
 
     def claim_notification(self, deployment_id: str, at: str) -> bool:
         """True for exactly one caller per deployment: that one sends the outcome notification."""
+        return self._claim(deployment_id, "notified_at", at, "the notification")
+
+    def _claim(self, deployment_id: str, attribute: str, at: str, what: str) -> bool:
+        """Sets `attribute` to `at` on the record if nobody has yet; True for exactly one caller."""
         return (
             self.conditional(
                 "update_item",
-                f"claiming the notification of {deployment_id}",
+                f"claiming {what} of {deployment_id}",
                 Key=_to_item({"id": deployment_id}),
-                UpdateExpression="SET notified_at = :at",
-                ConditionExpression="attribute_exists(id) AND attribute_not_exists(notified_at)",
+                UpdateExpression=f"SET {attribute} = :at",
+                ConditionExpression=f"attribute_exists(id) AND attribute_not_exists({attribute})",
                 ExpressionAttributeValues=_to_item({":at": at}),
             )
             is not None
