@@ -47,7 +47,7 @@ $(NODE_STAMP):
 
 asl: $(STAMP) $(NODE_STAMP)
 	mkdir -p .handoff
-	$(BIN)/python -m ecs_handoff_embedded.provision . > .handoff/deployment.rendered.asl.json
+	$(BIN)/python tools/render_asl.py . > .handoff/deployment.rendered.asl.json
 	$(NODE_TOOLS)/node_modules/.bin/asl-validator --json-path .handoff/deployment.rendered.asl.json
 	$(NODE_TOOLS)/node_modules/.bin/statelint .handoff/deployment.rendered.asl.json
 
@@ -59,7 +59,7 @@ local: $(STAMP)
 
 # docs/cli.md's sample session, run for real against a fresh embedded AWS (a test checks it is current).
 cli-docs: $(STAMP)
-	$(BIN)/python -m ecs_handoff_embedded.cli_session --write
+	$(BIN)/python tools/cli_session.py --write
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

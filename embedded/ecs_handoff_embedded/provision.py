@@ -357,28 +357,6 @@ def _replace_refs(node: Any, values: dict[str, str]) -> Any:
     return node
 
 
-def render_for_validation(root: Path, account_id: str = "123456789012", region: str = "ap-northeast-1") -> str:
-    """The workflow definition with its DefinitionSubstitutions filled by ARNs of the shape the stack's
-    resources have, for validators that read ASL but not SAM (asl-validator, statelint)."""
-    template = load_template(root / "template.yaml")
-    machines = [r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::StateMachine"]
-    props = machines[0]["Properties"]
-    definition: str = (root / str(props["DefinitionUri"])).read_text(encoding="utf-8")
-    for key in props.get("DefinitionSubstitutions", {}):
-        name = re.sub(r"(?<!^)(?=[A-Z])", "-", key.removesuffix("FunctionArn").removesuffix("Arn")).lower()
-        arn = f"arn:aws:lambda:{region}:{account_id}:function:handoff-dev-{name}"
-        definition = definition.replace("${" + key + "}", arn)
-    if "${" in definition:
-        raise RuntimeError("a substitution the template does not define is left in the definition")
-    return definition
-
-
-if __name__ == "__main__":
-    import sys
-
-    sys.stdout.write(render_for_validation(Path(sys.argv[1]) if len(sys.argv) > 1 else Path.cwd()))
-
-
 def _configure_async_invocation(
     session: Any, template: dict[str, Any], stack_name: str, account_id: str, region: str
 ) -> None:

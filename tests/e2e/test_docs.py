@@ -16,7 +16,7 @@ LINK = re.compile(r"\]\(([^)\s]+)\)")
 def test_cli_md_session_is_what_the_commands_print_now() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HANDOFF_", "MOTO_"))}
     done = subprocess.run(
-        [sys.executable, "-m", "ecs_handoff_embedded.cli_session", "--check"],
+        [sys.executable, str(ROOT / "tools" / "cli_session.py"), "--check"],
         cwd=ROOT,
         env=env,
         capture_output=True,

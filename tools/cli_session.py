@@ -1,7 +1,7 @@
 """docs/cli.md's sample session: the real `handoff` commands against a fresh embedded AWS, at 80 columns.
 
-    python -m ecs_handoff_embedded.cli_session --write   # `make cli-docs`: regenerate docs/cli.md's session
-    python -m ecs_handoff_embedded.cli_session --check   # the test: fail when docs/cli.md differs
+    python tools/cli_session.py --write   # `make cli-docs`: regenerate docs/cli.md's session
+    python tools/cli_session.py --check   # the test: fail when docs/cli.md differs
 
 What a run prints depends on the clock and on S3's random version ids, so --check compares the two
 sessions with times, durations, ids and watch's progress lines (their number depends on timing) masked;
@@ -24,11 +24,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ecs_handoff_cli.main import main as handoff
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
 from ecs_handoff_embedded.world import SAMPLE_IMAGES, bucket_name
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
+DOC = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 START, END = "<!-- session: start (make cli-docs writes this part) -->", "<!-- session: end -->"
 COLUMNS = 80
 
@@ -42,13 +43,11 @@ class Session:
     def handoff(self, *args: str, shown: str | None = None) -> int:
         """Runs `handoff args` in this process as a terminal user would (80 columns, no colour: the
         output is a pipe here), and records the prompt, everything printed, and the exit code."""
-        from ecs_handoff_cli.main import main
-
         self.out.append(f"$ handoff {shown or shlex.join(args)}")
         buffer = io.StringIO()
         with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
             try:
-                code = main(list(args))
+                code = handoff(list(args))
             except SystemExit as exc:  # argparse's usage errors
                 code = int(exc.code or 0)
         self.out += buffer.getvalue().rstrip("\n").splitlines()
