@@ -10,24 +10,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ecs_handoff.aws.clients import aws_call, client, error_code, reset_clients
-from ecs_handoff.errors import ArtifactRejected, AwsAccessError, HandoffError, NotFound, TransientAwsError
+from ecs_handoff.errors import ArtifactRejected, AwsAccessError, NotFound, TransientAwsError
+
+from ecs_handoff_cli.exits import UsageError
+from ecs_handoff_cli.local import LOCAL_STATE, LOCAL_VARIABLE
 
 if TYPE_CHECKING:  # the models (pydantic) load only for the commands that use them: `handoff --help` stays fast
     from ecs_handoff.models import ServiceConfig
 
-LOCAL_STATE = Path(".handoff") / "local.json"
-LOCAL_VARIABLE = "HANDOFF_LOCAL"
 STACK_PREFIX = "handoff-"
 # The outputs every handoff environment stack has: a stack named handoff-* without them is someone else's.
 ENVIRONMENT_OUTPUTS = frozenset({"ArtifactBucketName", "RegistryPrefix", "DeploymentsTableName", "ApprovalsTableName"})
-
-
-class UsageError(HandoffError):
-    """The command line or a file given to it is wrong (exit 2)."""
-
-
-class Refused(HandoffError):
-    """What the command would deploy is refused, as the intake would refuse it (exit 1)."""
 
 
 def find_local_state(start: Path | None = None) -> Path:

@@ -13,8 +13,9 @@ from ecs_handoff.errors import AwsAccessError, NotFound
 from ecs_handoff.models import approval_id_for
 
 from ecs_handoff_cli import show
-from ecs_handoff_cli.connect import Env, OperatorAnswer, UsageError
-from ecs_handoff_cli.follow import EXIT_FAILED, EXIT_OK, find_deployment
+from ecs_handoff_cli.connect import Env, OperatorAnswer
+from ecs_handoff_cli.exits import EXIT_FAILED, EXIT_OK, UsageError
+from ecs_handoff_cli.follow import find_deployment
 
 APPROVAL_ID = re.compile(r"^[0-9a-f]{32}$")
 

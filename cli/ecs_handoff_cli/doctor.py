@@ -6,12 +6,16 @@ each call the function makes, on the resources this environment has."""
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ecs_handoff.aws.clients import aws_call, client
 from ecs_handoff.errors import ArtifactRejected, HandoffError, NotFound
+
+from ecs_handoff_cli import show
+from ecs_handoff_cli.exits import EXIT_FAILED, EXIT_OK
 
 if TYPE_CHECKING:
     from mypy_boto3_iam.type_defs import ContextEntryTypeDef
@@ -68,6 +72,20 @@ class Install:
 
     def table(self, output: str, index: str = "") -> str:
         return self.arn("dynamodb", f"table/{self.outputs[output]}" + (f"/index/{index}" if index else ""))
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    findings = diagnose(args.env)
+    problems = [f for f in findings if not f.ok]
+    if args.json:
+        show.print_json({"env": args.env, "ok": not problems, "findings": [f.as_json() for f in findings]})
+    else:
+        for finding in findings:
+            print(f"{'ok     ' if finding.ok else 'PROBLEM'}  {finding.item}: {finding.detail}")
+            if finding.fix:
+                print(f"         fix: {finding.fix}")
+        print(f"{len(findings) - len(problems)} ok, {len(problems)} problem(s)")
+    return EXIT_OK if not problems else EXIT_FAILED
 
 
 def _findings_of(check: Callable[[Install], Iterator[Finding]], install: Install) -> list[Finding]:

@@ -17,8 +17,8 @@ from typing import Any
 from ecs_handoff.aws.clients import aws_call, client
 
 from ecs_handoff_cli import show
-from ecs_handoff_cli.connect import Env, UsageError
-from ecs_handoff_cli.follow import EXIT_FAILED, EXIT_OK
+from ecs_handoff_cli.connect import Env
+from ecs_handoff_cli.exits import EXIT_FAILED, EXIT_OK, UsageError
 
 QUEUES = {"FailedEventsQueueUrl": "failed after Lambda's retries", "IntakeDeadLetterQueueUrl": "never delivered"}
 # The function each AWS service's events go to (a bare event from the rules' dead-letter queue names none).

@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ecs_handoff.errors import NotFound
-from ecs_handoff.models import DeploymentRecord, Outcome, Phase, execution_name
+from ecs_handoff.models import Approval, DeploymentRecord, Outcome, Phase, execution_name
 from ecs_handoff.taskdef import short_name
 
 from ecs_handoff_cli import show
-from ecs_handoff_cli.connect import Env, UsageError, environment_names
+from ecs_handoff_cli.connect import Env, environment_names
+from ecs_handoff_cli.exits import EXIT_FAILED, EXIT_OK, UsageError
 
-EXIT_OK, EXIT_FAILED = 0, 1
 WIDE = 10**6  # --wide: lines are as long as their content
 
 
@@ -80,14 +80,14 @@ def _wait_for_intake(env: Env, deployment_id: str, wait_seconds: float) -> Deplo
         time.sleep(0.2)
 
 
-def approval_of(env: Env, record: DeploymentRecord) -> Any:
+def approval_of(env: Env, record: DeploymentRecord) -> Approval | None:
     """The pending approval a deployment awaits (None when it awaits none, or the approval is decided and
     the record not yet moved on, or it is not written yet)."""
     from ecs_handoff.models import ApprovalStatus
 
     if record.outcome is not Outcome.AWAITING_APPROVAL or not record.approval_id:
         return None
-    approval = env.approvals().get(record.approval_id)
+    approval: Approval | None = env.approvals().get(record.approval_id)
     return approval if approval is not None and approval.status is ApprovalStatus.PENDING else None
 
 
@@ -99,7 +99,7 @@ def cmd_history(args: argparse.Namespace) -> int:
             f"service {args.service!r} is not registered in {args.env}; registered: {', '.join(known) or 'none'}"
         )
     if args.json:
-        show.print_json([r.summary() for r in records])
+        show.print_json([show.record_json(r) for r in records])
         return EXIT_OK
     if not records:
         print(f"no deployments of {args.service or 'any service'} in {args.env} yet")
@@ -146,14 +146,14 @@ class ServiceStatus:
     running_task_definition: str = ""
     running_images: dict[str, str] = field(default_factory=dict)
     in_flight: DeploymentRecord | None = None
-    approval: Any = None  # the approval the deployment in flight waits for
+    approval: Approval | None = None  # the approval the deployment in flight waits for
     last: DeploymentRecord | None = None
     problem: str = ""
 
     def as_json(self) -> dict[str, Any]:
         in_flight = None
         if self.in_flight is not None:
-            in_flight = {**self.in_flight.summary(), "now": show.deployment_line(self.in_flight, self.approval)}
+            in_flight = {**show.record_json(self.in_flight), "now": show.deployment_line(self.in_flight, self.approval)}
         return {
             "service": self.service_id,
             "cluster": self.cluster,
@@ -161,8 +161,8 @@ class ServiceStatus:
             "running_task_definition": self.running_task_definition,
             "running_images": self.running_images,
             "in_flight": in_flight,
-            "approval": self.approval.summary() if self.approval is not None else None,
-            "last": self.last.summary() if self.last else None,
+            "approval": show.approval_json(self.approval) if self.approval is not None else None,
+            "last": show.record_json(self.last) if self.last else None,
             "problem": self.problem or None,
         }
 
@@ -298,7 +298,7 @@ def follow(env: Env, record: DeploymentRecord, interval: float, timeout: float, 
 def ended(record: DeploymentRecord, as_json: bool, extra: dict[str, Any] | None = None) -> int:
     """The end of a followed deployment: its outcome and why; exit 0 only for SUCCEEDED."""
     if as_json:
-        show.print_json({**(extra or {}), **record.summary()})
+        show.print_json({**(extra or {}), **show.record_json(record)})
     else:
         verdict = ""
         if record.verdict_by is not None:

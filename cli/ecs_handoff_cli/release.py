@@ -16,9 +16,10 @@ from ecs_handoff.models import ImageDefinition, ServiceConfig, execution_name
 from ecs_handoff.taskdef import short_name
 
 from ecs_handoff_cli import show
-from ecs_handoff_cli.connect import Env, Refused, UsageError
-from ecs_handoff_cli.follow import EXIT_FAILED, EXIT_OK, watch
-from ecs_handoff_cli.operator import ImageDiff, build_artifact, diff, images_of, print_ci, read_artifact_json
+from ecs_handoff_cli.connect import Env
+from ecs_handoff_cli.exits import EXIT_FAILED, EXIT_OK, Refused, UsageError
+from ecs_handoff_cli.follow import watch
+from ecs_handoff_cli.release_logic import ImageDiff, build_artifact, diff, images_of, print_ci, read_artifact_json
 
 
 @dataclass
@@ -209,7 +210,7 @@ def cmd_rerun(args: argparse.Namespace) -> int:
 def cmd_rollback(args: argparse.Namespace) -> int:
     from ecs_handoff.aws import ecs as ecs_access
 
-    from ecs_handoff_cli.operator import RollbackTarget, rollback_target
+    from ecs_handoff_cli.release_logic import RollbackTarget, rollback_target
 
     env = Env(args.env)
     config = env.service(args.service)

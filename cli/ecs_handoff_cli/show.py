@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ecs_handoff.models import DeploymentRecord, ImageChange, Phase, one_line
+from ecs_handoff.models import Approval, DeploymentRecord, ImageChange, Phase, one_line
 
 ELLIPSIS = "…"
 COLOURS = {
@@ -125,7 +125,42 @@ def print_json(value: Any) -> None:
     print(json.dumps(value, indent=2, default=str))
 
 
-def deployment_line(record: DeploymentRecord, approval: Any = None) -> str:
+def record_json(record: DeploymentRecord) -> dict[str, Any]:
+    """A deployment as `history --json`, `watch --json` and `status --json` print it: a stable contract, so
+    a field is added here, never renamed or dropped."""
+    return {
+        "id": record.id,
+        "env": record.env,
+        "service": record.service,
+        "outcome": record.outcome.value,
+        "reason": record.reason,
+        "phase": record.phase.value if record.phase else "",
+        "object_version": record.object_version,
+        "requester": record.source.requester if record.source else None,
+        "images": [c.model_dump() for c in record.images],
+        "base_task_definition": record.base_task_definition,
+        "task_definition": record.new_task_definition,
+        "previous_task_definition": record.previous_task_definition,
+        "ecs_deployment_id": record.ecs_deployment_id,
+        "approval_id": record.approval_id,
+        "approvals": record.model_dump(mode="json", include={"approvals"})["approvals"],
+        "approved_by": record.approved_by,
+        "rollout": record.rollout,
+        "verdict_by": record.verdict_by.value if record.verdict_by else None,
+        "ecs_reported_at": record.ecs_reported_at,
+        "started_at": record.started_at,
+        "finished_at": record.finished_at,
+        "timeline": record.timeline,
+    }
+
+
+def approval_json(approval: Approval) -> dict[str, Any]:
+    """An approval as `status --json` prints it: everything but the task token (whoever holds it can end
+    the deployment's wait)."""
+    return approval.model_dump(mode="json", exclude={"task_token"})
+
+
+def deployment_line(record: DeploymentRecord, approval: Approval | None = None) -> str:
     """What a deployment is doing now, in a few words: phase, task counts, or who it waits for."""
     if record.outcome.value == "AWAITING_APPROVAL":
         return waiting_for(record, approval)
@@ -136,7 +171,7 @@ def deployment_line(record: DeploymentRecord, approval: Any = None) -> str:
     return f"{record.phase or '-'}{tasks}"
 
 
-def waiting_for(record: DeploymentRecord, approval: Any = None) -> str:
+def waiting_for(record: DeploymentRecord, approval: Approval | None = None) -> str:
     """Who a deployment awaiting approval waits for, and the approval id to decide it with."""
     if approval is None:
         return f"waiting for approval {record.approval_id or '(not yet requested)'}"
@@ -147,7 +182,7 @@ def waiting_for(record: DeploymentRecord, approval: Any = None) -> str:
     return f"waits for {need} approval{'s' if need != 1 else ''} of {', '.join(still) or '-'}{so_far}"
 
 
-def approval_lines(approval: Any, short: str, env: str) -> list[str]:
+def approval_lines(approval: Approval, short: str, env: str) -> list[str]:
     """The approval's id and expiry, and the command that decides it (each fits in 80 columns with an indent)."""
     return [
         f"approval {approval.approval_id}, expires {when(_epoch_iso(approval.expires_at))} UTC",

@@ -316,7 +316,7 @@ def aws_environment() -> Iterator[None]:
 
 
 def test_command_line_habits(world: World, capsys: pytest.CaptureFixture[str], aws_environment: None) -> None:
-    from ecs_handoff_cli.main import build_parser
+    from ecs_handoff_cli.parser import build_parser
 
     # --limit 0 is a usage error, not "no deployments"
     with pytest.raises(SystemExit) as info:

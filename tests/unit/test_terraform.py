@@ -266,7 +266,7 @@ def test_terraform_approver_subscriber_refuses_sts_group_root_and_wildcard_arns(
 
 
 def test_terraform_ci_policy_is_the_one_handoff_upload_print_ci_shows() -> None:
-    from ecs_handoff_cli.operator import ci_policy
+    from ecs_handoff_cli.release_logic import ci_policy
 
     ci = blocks(load(SERVICE / "main.tf"), "data")[("aws_iam_policy_document", "ci")]
     names = {"${var.bucket_name}": "BUCKET", "${var.service_id}": "SERVICE", "${var.ecr_repository_arn}": "REPO"}

@@ -33,7 +33,7 @@ class PageResult:
     title: str
     html: str
     decided: str | None = None  # approve | reject when this request changed something
-    text: str = ""  # the page's message as plain text (what the CLI prints)
+    text: str = ""  # the page's message as plain text (the operator API answers with it)
 
 
 @dataclass

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from enum import StrEnum
-from typing import Any
 
 from pydantic import Field, field_validator
 
@@ -80,7 +79,3 @@ class Approval(Model):
     emailed: list[str] = Field(default_factory=list)  # approvers whose link has been sent
     approver_principals: dict[str, str] = Field(default_factory=dict)  # CLI: IAM ARN pattern -> approver
     resumed_at: str | None = None  # when the workflow was told the decision
-
-    def summary(self) -> dict[str, Any]:
-        """Everything but the task token."""
-        return self.model_dump(mode="json", exclude={"task_token"})

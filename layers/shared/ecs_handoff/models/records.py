@@ -1,4 +1,4 @@
-"""The deployments table: one record per deployment, and the JSON shape the CLI prints."""
+"""The deployments table: one record per deployment."""
 
 from __future__ import annotations
 
@@ -55,30 +55,3 @@ class DeploymentRecord(Model):
     @property
     def approved_by(self) -> list[str]:
         return [str(v["approver"]) for v in self.approvals if v.get("decision") == VoteDecision.APPROVE]
-
-    def summary(self) -> dict[str, Any]:
-        """The stable JSON shape the CLI prints (`handoff history --json`)."""
-        return {
-            "id": self.id,
-            "env": self.env,
-            "service": self.service,
-            "outcome": self.outcome.value,
-            "reason": self.reason,
-            "phase": self.phase.value if self.phase else "",
-            "object_version": self.object_version,
-            "requester": self.source.requester if self.source else None,
-            "images": [c.model_dump() for c in self.images],
-            "base_task_definition": self.base_task_definition,
-            "task_definition": self.new_task_definition,
-            "previous_task_definition": self.previous_task_definition,
-            "ecs_deployment_id": self.ecs_deployment_id,
-            "approval_id": self.approval_id,
-            "approvals": self.approvals,
-            "approved_by": self.approved_by,
-            "rollout": self.rollout,
-            "verdict_by": self.verdict_by.value if self.verdict_by else None,
-            "ecs_reported_at": self.ecs_reported_at,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "timeline": self.timeline,
-        }

@@ -1,4 +1,5 @@
-"""What the operator CLI decides, without AWS: artifacts as CI builds them, diffs, rollback targets."""
+"""What the release commands (upload, rerun, rollback, diff, --print-ci) decide, without AWS: artifacts as CI
+builds them, diffs, rollback targets, the CI policy."""
 
 from __future__ import annotations
 
