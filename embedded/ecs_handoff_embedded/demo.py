@@ -44,65 +44,95 @@ def _phase_printer(started: float) -> Callable[[DeploymentRecord, str, str], Non
     return on_phase
 
 
-def run(world: World) -> list[Step]:
-    steps: list[Step] = []
-    new_images = dict(SAMPLE_IMAGES)
+Check = Callable[[DeploymentRecord], str | None]
+
+
+class Story:
+    """The demo's deployments, one after another on one embedded AWS, each printed as it goes and checked."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.steps: list[Step] = []
 
     def deploy(
+        self,
         step: Step,
         body: bytes,
-        check: Callable[[DeploymentRecord], str | None] | None = None,
+        check: Check | None = None,
         approve: Callable[[str], None] | None = None,
         held_in: str = "awaiting_approval",
     ) -> None:
-        print(f"\n== {len(steps) + 1}. {step.title}")
-        before = world.running(step.env, step.service)
-        print(
-            f"    running {short_name(before['task_definition'])}: "
-            + ", ".join(f"{k}={v.rsplit('/', 1)[-1]}" for k, v in before["images"].items())
-        )
+        """Uploads body, follows the deployment to its end (approve runs once it is held in held_in), prints
+        its phases and what the service runs before and after, and checks the outcome."""
+        print(f"\n== {len(self.steps) + 1}. {step.title}")
+        self._print_running("running", step)
         started = time.time()
-        deployment_id = world.upload(step.env, step.service, body)
-        key = f"s3://{bucket_name(step.env)}/{step.service}/imagedefinitions.json.zip"
-        print(f"    uploaded {key} -> {deployment_id}")
-        printer = _phase_printer(started)
-        if approve is not None:
-            waiting = world.wait_phase(step.env, deployment_id, held_in)
-            for phase, at in sorted(waiting.timeline.items(), key=lambda item: item[1]):
-                printer(waiting, phase, at)
-            approve(deployment_id)
-        step.record = world.wait(step.env, deployment_id, on_phase=printer if approve is None else None)
-        if approve is not None:
-            for phase, at in sorted(step.record.timeline.items(), key=lambda item: item[1]):
-                if phase not in waiting.timeline:
-                    printer(step.record, phase, at)
+        deployment_id = self.world.upload(step.env, step.service, body)
+        print(f"    uploaded s3://{bucket_name(step.env)}/{step.service}/imagedefinitions.json.zip -> {deployment_id}")
+        step.record = self._follow(step, deployment_id, _phase_printer(started), approve, held_in)
         step.seconds = time.time() - started
-        after = world.running(step.env, step.service)
         print(f"    outcome {step.record.outcome.value} in {step.seconds:.2f}s: {step.record.reason}")
-        print(
-            f"    now running {short_name(after['task_definition'])}: "
-            + ", ".join(f"{k}={v.rsplit('/', 1)[-1]}" for k, v in after["images"].items())
-        )
+        self._print_running("now running", step)
         step.check_error = check(step.record) if check else None
         if step.check_error:
             print(f"    CHECK FAILED: {step.check_error}")
-        steps.append(step)
+        self.steps.append(step)
 
-    def running_images_are(env: str, service: str, wanted: dict[str, str]) -> Callable[[DeploymentRecord], str | None]:
+    def _follow(
+        self,
+        step: Step,
+        deployment_id: str,
+        printer: Callable[[DeploymentRecord, str, str], None],
+        approve: Callable[[str], None] | None,
+        held_in: str,
+    ) -> DeploymentRecord:
+        if approve is None:
+            return self.world.wait(step.env, deployment_id, on_phase=printer)
+        waiting = self.world.wait_phase(step.env, deployment_id, held_in)
+        for phase, at in sorted(waiting.timeline.items(), key=lambda item: item[1]):
+            printer(waiting, phase, at)
+        approve(deployment_id)
+        record = self.world.wait(step.env, deployment_id)
+        for phase, at in sorted(record.timeline.items(), key=lambda item: item[1]):
+            if phase not in waiting.timeline:
+                printer(record, phase, at)
+        return record
+
+    def _print_running(self, label: str, step: Step) -> None:
+        running = self.world.running(step.env, step.service)
+        images = ", ".join(f"{k}={v.rsplit('/', 1)[-1]}" for k, v in running["images"].items())
+        print(f"    {label} {short_name(running['task_definition'])}: {images}")
+
+    def running_images_are(self, env: str, service: str, wanted: dict[str, str]) -> Check:
         def check(record: DeploymentRecord) -> str | None:
-            images = world.running(env, service)["images"]
-            pinned = {k: world.pinned(v) for k, v in wanted.items()}  # handoff deploys the digest the tag had
+            images = self.world.running(env, service)["images"]
+            pinned = {k: self.world.pinned(v) for k, v in wanted.items()}  # handoff deploys the digest the tag had
             wrong = {k: images.get(k) for k, v in pinned.items() if images.get(k) != v}
             return f"service runs {wrong}, expected {pinned}" if wrong else None
 
         return check
 
-    deploy(
+    def still_on(self, env: str, service: str, task_definition: str) -> Check:
+        def check(record: DeploymentRecord) -> str | None:
+            now = self.world.running(env, service)["task_definition"]
+            return None if now == task_definition else f"service is on {now}, not {task_definition}"
+
+        return check
+
+
+def dev_release(story: Story) -> str:
+    """Step 1: a release to dev, no approval; returns the revision it runs."""
+    story.deploy(
         Step("dev: CI uploads new api images; no approval needed", "dev", "api", Outcome.SUCCEEDED),
-        artifact(new_images),
-        running_images_are("dev", "api", new_images),
+        artifact(SAMPLE_IMAGES),
+        story.running_images_are("dev", "api", SAMPLE_IMAGES),
     )
-    good = world.running("dev", "api")
+    return str(story.world.running("dev", "api")["task_definition"])
+
+
+def prod_release_approved_by_email(story: Story) -> None:
+    """Step 2: the same release to prod, which needs approval; alice approves from her emailed link."""
+    world = story.world
 
     def approve_as_alice(deployment_id: str) -> None:
         email = world.approval_email("alice@example.com", deployment_id)
@@ -117,25 +147,28 @@ def run(world: World) -> list[Step]:
         status, _ = world.decide(link, "approve", "again")
         print(f"    the same link posted again: HTTP {status} (single use)")
 
-    deploy(
+    prod_images = {"app-container": image("api", "prod-4f2a9c1")}
+    story.deploy(
         Step(
             "prod: the same release; prod requires approval: alice approves from her emailed link",
             "prod",
             "api",
             Outcome.SUCCEEDED,
         ),
-        artifact({"app-container": image("api", "prod-4f2a9c1")}),
-        running_images_are("prod", "api", {"app-container": image("api", "prod-4f2a9c1")}),
+        artifact(prod_images),
+        story.running_images_are("prod", "api", prod_images),
         approve=approve_as_alice,
     )
-    deploy(
+
+
+def refusals_and_rerun(story: Story, good: str) -> None:
+    """Steps 3-5: an artifact refused, an image that crashes (rolled back), a re-run of the good one."""
+    story.deploy(
         Step("dev: an artifact naming a container the task definition does not have", "dev", "api", Outcome.INVALID),
         artifact({"nginx": image("api-nginx", "dev-5b3e0d2")}),
-        lambda r: (
-            None if world.running("dev", "api")["task_definition"] == good["task_definition"] else "service changed"
-        ),
+        lambda r: None if story.world.running("dev", "api")["task_definition"] == good else "service changed",
     )
-    deploy(
+    story.deploy(
         Step(
             "dev: an image that crashes on start (tag fail-*); the circuit breaker rolls back",
             "dev",
@@ -143,19 +176,18 @@ def run(world: World) -> list[Step]:
             Outcome.FAILED,
         ),
         artifact({"app-container": image("api", "fail-6c4f1e3")}),
-        lambda r: (
-            None
-            if world.running("dev", "api")["task_definition"] == good["task_definition"]
-            else f"service is on {world.running('dev', 'api')['task_definition']}, not {good['task_definition']}"
-        ),
+        story.still_on("dev", "api", good),
     )
-    deploy(
+    story.deploy(
         Step("dev: re-run, by uploading the same metadata again", "dev", "api", Outcome.SUCCEEDED),
-        artifact(new_images),
-        running_images_are("dev", "api", new_images),
+        artifact(SAMPLE_IMAGES),
+        story.running_images_are("dev", "api", SAMPLE_IMAGES),
     )
 
-    # A release control: the worker may not deploy while its 5xx alarm fires.
+
+def held_by_an_alarm(story: Story) -> None:
+    """Step 6, a release control: the worker may not deploy while its 5xx alarm fires."""
+    world = story.world
     world.alarm("dev-worker-5xx", "ALARM", "Threshold Crossed: 42 5xx in 1 minute")
     world.edit_registry(
         "dev", "worker", blocking_alarms=["dev-worker-5xx"], gate_poll_seconds=1, max_gate_wait_seconds=300
@@ -170,14 +202,22 @@ def run(world: World) -> list[Step]:
         print(f"    2 s later the worker still runs {short_name(before)}; the alarm clears")
         world.alarm("dev-worker-5xx", "OK", "Threshold no longer crossed")
 
-    deploy(
+    story.deploy(
         Step("dev: the worker's 5xx alarm fires; the deploy waits until it clears", "dev", "worker", Outcome.SUCCEEDED),
         artifact(worker_images),
-        running_images_are("dev", "worker", worker_images),
+        story.running_images_are("dev", "worker", worker_images),
         approve=clear_the_alarm,
         held_in="waiting_for_alarm",
     )
-    return steps
+
+
+def run(world: World) -> list[Step]:
+    story = Story(world)
+    good = dev_release(story)
+    prod_release_approved_by_email(story)
+    refusals_and_rerun(story, good)
+    held_by_an_alarm(story)
+    return story.steps
 
 
 def summary(steps: list[Step]) -> None:

@@ -1,4 +1,5 @@
-"""Logger and Metrics, created once for every function (STYLE 2).
+"""Logger and Metrics, created once for every function, so every function logs and measures alike (one
+service name, one metrics namespace).
 
 No Powertools Tracer: it imports the AWS X-Ray SDK (in maintenance since 2026-02-25, end of support
 2027-02-25), which was most of a cold start. Lambda's and Step Functions' active tracing (template.yaml)

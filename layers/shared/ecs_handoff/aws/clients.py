@@ -109,7 +109,8 @@ def client(service: Literal["sts"]) -> STSClient: ...
 @overload
 def client(service: str) -> Any: ...
 def client(service: str) -> Any:
-    """A shared client per service and credentials: created on first use, never at import time (STYLE 4).
+    """A shared client per service and credentials: created on first use, never at import time, so moto and
+    fakes set up after import (and a test's own credentials) are the ones a function's calls reach.
 
     In Lambda a process has one set of credentials; keying by the access key also keeps functions
     that share a process (the embedded AWS runs them all in one) on their own roles."""
