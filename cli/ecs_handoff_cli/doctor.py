@@ -212,8 +212,7 @@ def check_event_rules(install: Install) -> Iterator[Finding]:
 
 
 def check_registry(install: Install) -> Iterator[Finding]:
-    from ecs_handoff.aws import ecs as ecs_access
-    from ecs_handoff.aws.registry import list_service_ids, load_service
+    from ecs_handoff.aws.registry import list_service_ids
 
     prefix = install.outputs["RegistryPrefix"]
     ids = list_service_ids(prefix)
@@ -223,56 +222,73 @@ def check_registry(install: Install) -> Iterator[Finding]:
         f"{len(ids)} services: {', '.join(ids)}" if ids else "no services registered",
         "" if ids else "add a handoff-service module per service (examples/terraform)",
     )
-    role_path = install.parameters.get("EcsRolePath", "/ecs/")
     for service_id in ids:
-        item = f"service {service_id}"
-        try:
-            config = load_service(prefix, service_id)
-        except ArtifactRejected as exc:
-            yield Finding(item, False, str(exc), "fix the entry Terraform writes; unknown keys are refused")
-            continue
-        install.services[service_id] = config
-        try:
-            base, _ = ecs_access.resolve_base(config.task_definition, keep_revisions=config.keep_revisions)
-        except NotFound as exc:
-            yield Finding(
-                f"{item} base task definition", False, str(exc), "task_definition = aws_ecs_task_definition.<name>.arn"
-            )
-            continue
-        install.bases[service_id] = base
-        yield Finding(f"{item} base task definition", True, str(base.get("taskDefinitionArn")))
-        if ":" not in config.task_definition:
-            yield Finding(
-                f"{item} registry names a family",
-                False,
-                f"task_definition is the family {config.task_definition!r}: each deployment must search it",
-                "name the exact base: task_definition = aws_ecs_task_definition.<name>.arn",
-            )
-        for kind in ("taskRoleArn", "executionRoleArn"):
-            role = str(base.get(kind) or "")
-            if role and not role.split(":role", 1)[-1].startswith(role_path):
-                yield Finding(
-                    f"{item} {kind}",
-                    False,
-                    f"{role} is not under the IAM path {role_path}: handoff may not pass it (iam:PassRole)",
-                    f'give the role path = "{role_path}" in Terraform, or deploy the stack with EcsRolePath',
-                )
-        try:
-            service = ecs_access.describe_service(config.cluster, config.service)
-        except NotFound as exc:
-            yield Finding(f"{item} ECS service", False, str(exc), "create the aws_ecs_service Terraform names")
-            continue
-        breaker = (service.get("deploymentConfiguration") or {}).get("deploymentCircuitBreaker") or {}
-        on = bool(breaker.get("enable")) and bool(breaker.get("rollback"))
+        yield from _service_findings(install, service_id)
+
+
+def _service_findings(install: Install, service_id: str) -> Iterator[Finding]:
+    """One registered service: its entry, its base task definition and roles, its ECS service. What it finds
+    (the entry, the base) is kept on install for the IAM check."""
+    from ecs_handoff.aws import ecs as ecs_access
+    from ecs_handoff.aws.registry import load_service
+
+    item = f"service {service_id}"
+    try:
+        config = load_service(install.outputs["RegistryPrefix"], service_id)
+    except ArtifactRejected as exc:
+        yield Finding(item, False, str(exc), "fix the entry Terraform writes; unknown keys are refused")
+        return
+    install.services[service_id] = config
+    try:
+        base, _ = ecs_access.resolve_base(config.task_definition, keep_revisions=config.keep_revisions)
+    except NotFound as exc:
         yield Finding(
-            f"{item} deployment circuit breaker",
-            on,
-            "on, with rollback"
-            if on
-            else f"enable={breaker.get('enable', False)}, rollback={breaker.get('rollback', False)}",
-            "" if on else "deployment_circuit_breaker { enable = true; rollback = true } on the aws_ecs_service",
+            f"{item} base task definition", False, str(exc), "task_definition = aws_ecs_task_definition.<name>.arn"
         )
-        yield _managed_tag_finding(item, config.cluster, config.service, install.env)
+        return
+    install.bases[service_id] = base
+    yield Finding(f"{item} base task definition", True, str(base.get("taskDefinitionArn")))
+    if ":" not in config.task_definition:
+        yield Finding(
+            f"{item} registry names a family",
+            False,
+            f"task_definition is the family {config.task_definition!r}: each deployment must search it",
+            "name the exact base: task_definition = aws_ecs_task_definition.<name>.arn",
+        )
+    yield from _role_findings(item, base, install.parameters.get("EcsRolePath", "/ecs/"))
+    try:
+        service = ecs_access.describe_service(config.cluster, config.service)
+    except NotFound as exc:
+        yield Finding(f"{item} ECS service", False, str(exc), "create the aws_ecs_service Terraform names")
+        return
+    yield _circuit_breaker_finding(item, service)
+    yield _managed_tag_finding(item, config.cluster, config.service, install.env)
+
+
+def _role_findings(item: str, base: dict[str, Any], role_path: str) -> Iterator[Finding]:
+    """The base's roles must be under the IAM path handoff may pass roles from."""
+    for kind in ("taskRoleArn", "executionRoleArn"):
+        role = str(base.get(kind) or "")
+        if role and not role.split(":role", 1)[-1].startswith(role_path):
+            yield Finding(
+                f"{item} {kind}",
+                False,
+                f"{role} is not under the IAM path {role_path}: handoff may not pass it (iam:PassRole)",
+                f'give the role path = "{role_path}" in Terraform, or deploy the stack with EcsRolePath',
+            )
+
+
+def _circuit_breaker_finding(item: str, service: dict[str, Any]) -> Finding:
+    breaker = (service.get("deploymentConfiguration") or {}).get("deploymentCircuitBreaker") or {}
+    on = bool(breaker.get("enable")) and bool(breaker.get("rollback"))
+    return Finding(
+        f"{item} deployment circuit breaker",
+        on,
+        "on, with rollback"
+        if on
+        else f"enable={breaker.get('enable', False)}, rollback={breaker.get('rollback', False)}",
+        "" if on else "deployment_circuit_breaker { enable = true; rollback = true } on the aws_ecs_service",
+    )
 
 
 MANAGED_TAG = "handoff:env"  # Terraform's tag on each service handoff deploys (template.yaml's UpdateService)
@@ -414,171 +430,254 @@ def check_operator_api(install: Install) -> Iterator[Finding]:
 # --- IAM: each function's calls, simulated by IAM itself ----------------------------------------------
 
 
-def needed_permissions(install: Install) -> dict[str, list[Permission]]:
-    """Per function (by its name suffix), every call it makes, on this environment's resources (the
-    services and bases check_registry found). tests/e2e/test_doctor.py holds this table against the
-    calls the functions really make on the embedded AWS."""
-    from ecs_handoff.approvals import channel
+@dataclass
+class _Resources:
+    """This environment's resources as IAM names them, and the grants several functions share."""
 
-    o, env = install.outputs, install.env
-    deployments, state, approvals = (
-        install.table("DeploymentsTableName"),
-        install.table("StateTableName"),
-        install.table("ApprovalsTableName"),
-    )
-    execution = install.arn("states", f"execution:handoff-{env}-deployment:doctor")
-    secret = signing_secret(install) or "*"
-    services = [
-        install.arn("ecs", f"service/{config.cluster}/{config.service}") for config in install.services.values()
-    ] or [install.arn("ecs", "service/doctor/doctor")]
-    prefix = o["RegistryPrefix"]
-    # request-approval publishes to each approver's own topic; one approver's stands for all (one grant covers them)
-    approver = next((a for config in install.services.values() for a in config.approvers), "doctor@example.com")
-    approver_topic = install.arn("sns", channel.topic_name(env, approver))
+    install: Install
+    deployments: str
+    state: str
+    approvals: str
+    execution: str  # one of the state machine's executions
+    secret: str  # the link-signing secret (deploy-now overrides are signed with it too)
+    services: list[str]
+    approver_topic: str  # one approver's own topic stands for all (one grant covers them)
 
-    def write(*tables: str, actions: tuple[str, ...] = ("GetItem", "UpdateItem")) -> list[Permission]:
+    @classmethod
+    def of(cls, install: Install) -> _Resources:
+        from ecs_handoff.approvals import channel
+
+        approver = next((a for config in install.services.values() for a in config.approvers), "doctor@example.com")
+        return cls(
+            install=install,
+            deployments=install.table("DeploymentsTableName"),
+            state=install.table("StateTableName"),
+            approvals=install.table("ApprovalsTableName"),
+            execution=install.arn("states", f"execution:handoff-{install.env}-deployment:doctor"),
+            secret=signing_secret(install) or "*",
+            services=[
+                install.arn("ecs", f"service/{config.cluster}/{config.service}") for config in install.services.values()
+            ]
+            or [install.arn("ecs", "service/doctor/doctor")],
+            approver_topic=install.arn("sns", channel.topic_name(install.env, approver)),
+        )
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        return self.install.outputs
+
+    def write(self, *tables: str, actions: tuple[str, ...] = ("GetItem", "UpdateItem")) -> list[Permission]:
         return [Permission(f"dynamodb:{a}", t) for t in tables for a in actions]
 
-    def on_services(*actions: str) -> list[Permission]:
+    def on_services(self, *actions: str) -> list[Permission]:
         # UpdateService is allowed only on services tagged for this environment, as Terraform tags them.
-        tagged = {f"aws:ResourceTag/{MANAGED_TAG}": install.env}
-        return [Permission(f"ecs:{a}", s, tagged if a == "UpdateService" else {}) for s in services for a in actions]
+        tagged = {f"aws:ResourceTag/{MANAGED_TAG}": self.install.env}
+        return [
+            Permission(f"ecs:{a}", s, tagged if a == "UpdateService" else {}) for s in self.services for a in actions
+        ]
 
+    def read_registry(self) -> list[Permission]:
+        prefix = self.outputs["RegistryPrefix"]
+        return [
+            Permission("ssm:GetParameter", self.install.arn("ssm", f"parameter{prefix}/doctor")),
+            Permission("ssm:GetParametersByPath", self.install.arn("ssm", f"parameter{prefix}")),
+        ]
+
+    def read_task_definitions(self) -> list[Permission]:
+        return [Permission(f"ecs:{a}") for a in ("DescribeTaskDefinition", "ListTaskDefinitions")]
+
+    def read_release_controls(self) -> list[Permission]:
+        """A deploy-now and its signature, alarms, calendars."""
+        return [
+            Permission("secretsmanager:GetSecretValue", self.secret),
+            Permission("cloudwatch:DescribeAlarms", self.install.arn("cloudwatch", "alarm:doctor")),
+            Permission("ssm:GetCalendarState", self.install.arn("ssm", "document/doctor")),
+        ]
+
+    def send_task_result(self) -> list[Permission]:
+        return [Permission("states:SendTaskSuccess"), Permission("states:SendTaskFailure")]
+
+
+def _intake_calls(r: _Resources) -> list[Permission]:
+    return [
+        *[
+            Permission(
+                "s3:GetObjectVersion", f"arn:aws:s3:::{r.outputs['ArtifactBucketName']}/{sid}/imagedefinitions.json.zip"
+            )
+            for sid in r.install.services or {"doctor": None}
+        ],
+        *r.read_registry(),
+        *r.read_task_definitions(),
+        Permission("ecr:DescribeImages", r.install.arn("ecr", "repository/doctor")),
+        *r.on_services("DescribeServices"),
+        *r.write(r.deployments, actions=("PutItem", "UpdateItem")),
+        Permission("dynamodb:UpdateItem", r.state),
+        Permission("states:StartExecution", r.outputs["StateMachineArn"]),
+        Permission("sns:Publish", r.outputs["NotificationsTopicArn"]),
+    ]
+
+
+def _lock_calls(r: _Resources) -> list[Permission]:
+    return [
+        Permission("dynamodb:UpdateItem", r.deployments),
+        *r.write(r.state, actions=("GetItem", "PutItem")),
+        Permission("dynamodb:UpdateItem", r.approvals),
+        Permission("dynamodb:Query", r.install.table("ApprovalsTableName", "by_deployment")),
+        Permission("states:SendTaskFailure"),
+        Permission("states:DescribeExecution", r.execution),
+    ]
+
+
+def _deploy_calls(r: _Resources) -> list[Permission]:
+    bases = r.install.bases.values()
     pass_roles = [
         Permission("iam:PassRole", str(base[kind]), {"iam:PassedToService": "ecs-tasks.amazonaws.com"})
-        for base in install.bases.values()
+        for base in bases
         for kind in ("taskRoleArn", "executionRoleArn")
         if base.get(kind)
     ]
     tag_new = [
         Permission(
             "ecs:TagResource",
-            install.arn("ecs", f"task-definition/{base['family']}:{int(base['revision']) + 1}"),
+            r.install.arn("ecs", f"task-definition/{base['family']}:{int(base['revision']) + 1}"),
             {"ecs:CreateAction": "RegisterTaskDefinition"},
         )
-        for base in install.bases.values()
+        for base in bases
     ]
-    return {
-        "intake": [
-            *[
-                Permission(a, f"arn:aws:s3:::{o['ArtifactBucketName']}/{sid}/imagedefinitions.json.zip")
-                for sid in install.services or {"doctor": None}
-                for a in ("s3:GetObjectVersion",)
-            ],
-            Permission("ssm:GetParameter", install.arn("ssm", f"parameter{prefix}/doctor")),
-            Permission("ssm:GetParametersByPath", install.arn("ssm", f"parameter{prefix}")),
-            Permission("ecs:DescribeTaskDefinition"),
-            Permission("ecs:ListTaskDefinitions"),
-            Permission("ecr:DescribeImages", install.arn("ecr", "repository/doctor")),
-            *on_services("DescribeServices"),
-            *write(deployments, actions=("PutItem", "UpdateItem")),
-            Permission("dynamodb:UpdateItem", state),
-            Permission("states:StartExecution", o["StateMachineArn"]),
-            Permission("sns:Publish", o["NotificationsTopicArn"]),
-        ],
-        "lock": [
-            Permission("dynamodb:UpdateItem", deployments),
-            *write(state, actions=("GetItem", "PutItem")),
-            Permission("dynamodb:UpdateItem", approvals),
-            Permission("dynamodb:Query", install.table("ApprovalsTableName", "by_deployment")),
-            Permission("states:SendTaskFailure"),
-            Permission("states:DescribeExecution", execution),
-        ],
-        "deploy": [
-            *[Permission(f"ecs:{a}") for a in ("DescribeTaskDefinition", "ListTaskDefinitions")],
-            Permission("ecs:RegisterTaskDefinition"),
-            *tag_new,
-            *on_services("DescribeServices", "UpdateService"),
-            *pass_roles,
-            *write(deployments),
-            # re-derives what it deploys: the registry entry and the recorded approval
-            Permission("ssm:GetParameter", install.arn("ssm", f"parameter{prefix}/doctor")),
-            Permission("ssm:GetParametersByPath", install.arn("ssm", f"parameter{prefix}")),
-            Permission("dynamodb:GetItem", approvals),
-            # and its release controls: the lock, a deploy-now and its signature, alarms, calendars
-            Permission("dynamodb:GetItem", state),
-            Permission("secretsmanager:GetSecretValue", secret),
-            Permission("cloudwatch:DescribeAlarms", install.arn("cloudwatch", "alarm:doctor")),
-            Permission("ssm:GetCalendarState", install.arn("ssm", "document/doctor")),
-        ],
-        "rollout": [
-            *on_services("DescribeServices"),
-            Permission("dynamodb:UpdateItem", deployments),
-            *write(state, actions=("PutItem", "DeleteItem", "UpdateItem")),
-            Permission("states:SendTaskSuccess"),
-        ],
-        "rollout-event": [
-            *write(state, actions=("DeleteItem", "PutItem")),
-            *on_services("DescribeServices"),
-            Permission("states:SendTaskSuccess"),
-        ],
-        "rollback": [
-            *on_services("DescribeServices", "UpdateService"),
-            *write(deployments),
-            *[Permission(f"ecs:{a}") for a in ("DescribeTaskDefinition", "ListTaskDefinitions")],
-            Permission("ssm:GetParameter", install.arn("ssm", f"parameter{prefix}/doctor")),
-            Permission("ssm:GetParametersByPath", install.arn("ssm", f"parameter{prefix}")),
-        ],
-        "gate": [
-            Permission("dynamodb:UpdateItem", deployments),
-            *write(state),
-            Permission("secretsmanager:GetSecretValue", secret),
-            Permission("cloudwatch:DescribeAlarms", install.arn("cloudwatch", "alarm:doctor")),
-            Permission("ssm:GetCalendarState", install.arn("ssm", "document/doctor")),
-            *on_services("DescribeServices"),
-        ],
-        "finalize": [
-            *write(deployments),
-            Permission("dynamodb:DeleteItem", state),
-            Permission("dynamodb:UpdateItem", approvals),
-            Permission("sns:Publish", o["NotificationsTopicArn"]),
-            Permission("ecs:DeregisterTaskDefinition"),
-            *[Permission(f"ecs:{a}") for a in ("DescribeTaskDefinition", "ListTaskDefinitions")],
-            *on_services("DescribeServices"),
-            Permission("ssm:GetParameter", install.arn("ssm", f"parameter{prefix}/doctor")),
-            Permission("ssm:GetParametersByPath", install.arn("ssm", f"parameter{prefix}")),
-            Permission("states:DescribeExecution", execution),  # a status event is believed only as described
-            Permission("states:GetExecutionHistory", execution),  # the Finalize step's input, as handed
-        ],
-        "sweeper": [
-            Permission("ssm:GetParametersByPath", install.arn("ssm", f"parameter{prefix}")),
-            Permission("dynamodb:Query", install.table("DeploymentsTableName", "by_service")),
-            *write(deployments),
-            Permission("dynamodb:DeleteItem", state),
-            Permission("dynamodb:UpdateItem", approvals),
-            Permission("states:DescribeExecution", execution),
-            Permission("sns:Publish", o["NotificationsTopicArn"]),
-        ],
-        "request-approval": [
-            *write(approvals, actions=("GetItem", "PutItem", "UpdateItem")),
-            *write(deployments),
-            Permission("ssm:GetParameter", install.arn("ssm", f"parameter{prefix}/doctor")),
-            Permission("ssm:GetParametersByPath", install.arn("ssm", f"parameter{prefix}")),
-            Permission("sns:Publish", approver_topic),
-            Permission("sns:ListSubscriptionsByTopic", approver_topic),
-            Permission("secretsmanager:GetSecretValue", secret),
-            *on_services("DescribeServices"),
-            Permission("ecs:DescribeTaskDefinition"),
-            Permission("states:SendTaskSuccess"),
-            Permission("states:SendTaskFailure"),
-        ],
-        "approval-page": [
-            *write(approvals),
-            Permission("dynamodb:UpdateItem", deployments),
-            Permission("secretsmanager:GetSecretValue", secret),
-            Permission("states:SendTaskSuccess"),
-            Permission("states:SendTaskFailure"),
-        ],
-        "operator-api": [
-            *write(approvals, deployments),
-            Permission("dynamodb:PutItem", state),
-            Permission("ssm:GetParameter", install.arn("ssm", f"parameter{prefix}/doctor")),
-            Permission("ssm:GetParametersByPath", install.arn("ssm", f"parameter{prefix}")),
-            Permission("secretsmanager:GetSecretValue", secret),
-            Permission("states:SendTaskSuccess"),
-            Permission("states:SendTaskFailure"),
-        ],
-    }
+    return [
+        *r.read_task_definitions(),
+        Permission("ecs:RegisterTaskDefinition"),
+        *tag_new,
+        *r.on_services("DescribeServices", "UpdateService"),
+        *pass_roles,
+        *r.write(r.deployments),
+        # re-derives what it deploys: the registry entry and the recorded approval
+        *r.read_registry(),
+        Permission("dynamodb:GetItem", r.approvals),
+        # and its release controls: the lock, a deploy-now and its signature, alarms, calendars
+        Permission("dynamodb:GetItem", r.state),
+        *r.read_release_controls(),
+    ]
+
+
+def _rollout_calls(r: _Resources) -> list[Permission]:
+    return [
+        *r.on_services("DescribeServices"),
+        Permission("dynamodb:UpdateItem", r.deployments),
+        *r.write(r.state, actions=("PutItem", "DeleteItem", "UpdateItem")),
+        Permission("states:SendTaskSuccess"),
+    ]
+
+
+def _rollout_event_calls(r: _Resources) -> list[Permission]:
+    return [
+        *r.write(r.state, actions=("DeleteItem", "PutItem")),
+        *r.on_services("DescribeServices"),
+        Permission("states:SendTaskSuccess"),
+    ]
+
+
+def _rollback_calls(r: _Resources) -> list[Permission]:
+    return [
+        *r.on_services("DescribeServices", "UpdateService"),
+        *r.write(r.deployments),
+        *r.read_task_definitions(),
+        *r.read_registry(),
+    ]
+
+
+def _gate_calls(r: _Resources) -> list[Permission]:
+    return [
+        Permission("dynamodb:UpdateItem", r.deployments),
+        *r.write(r.state),
+        *r.read_release_controls(),
+        *r.on_services("DescribeServices"),
+    ]
+
+
+def _finalize_calls(r: _Resources) -> list[Permission]:
+    return [
+        *r.write(r.deployments),
+        Permission("dynamodb:DeleteItem", r.state),
+        Permission("dynamodb:UpdateItem", r.approvals),
+        Permission("sns:Publish", r.outputs["NotificationsTopicArn"]),
+        Permission("ecs:DeregisterTaskDefinition"),
+        *r.read_task_definitions(),
+        *r.on_services("DescribeServices"),
+        *r.read_registry(),
+        Permission("states:DescribeExecution", r.execution),  # a status event is believed only as described
+        Permission("states:GetExecutionHistory", r.execution),  # the Finalize step's input, as handed
+    ]
+
+
+def _sweeper_calls(r: _Resources) -> list[Permission]:
+    return [
+        Permission("ssm:GetParametersByPath", r.install.arn("ssm", f"parameter{r.outputs['RegistryPrefix']}")),
+        Permission("dynamodb:Query", r.install.table("DeploymentsTableName", "by_service")),
+        *r.write(r.deployments),
+        Permission("dynamodb:DeleteItem", r.state),
+        Permission("dynamodb:UpdateItem", r.approvals),
+        Permission("states:DescribeExecution", r.execution),
+        Permission("sns:Publish", r.outputs["NotificationsTopicArn"]),
+    ]
+
+
+def _request_approval_calls(r: _Resources) -> list[Permission]:
+    return [
+        *r.write(r.approvals, actions=("GetItem", "PutItem", "UpdateItem")),
+        *r.write(r.deployments),
+        *r.read_registry(),
+        Permission("sns:Publish", r.approver_topic),
+        Permission("sns:ListSubscriptionsByTopic", r.approver_topic),
+        Permission("secretsmanager:GetSecretValue", r.secret),
+        *r.on_services("DescribeServices"),
+        Permission("ecs:DescribeTaskDefinition"),
+        *r.send_task_result(),
+    ]
+
+
+def _approval_page_calls(r: _Resources) -> list[Permission]:
+    return [
+        *r.write(r.approvals),
+        Permission("dynamodb:UpdateItem", r.deployments),
+        Permission("secretsmanager:GetSecretValue", r.secret),
+        *r.send_task_result(),
+    ]
+
+
+def _operator_api_calls(r: _Resources) -> list[Permission]:
+    return [
+        *r.write(r.approvals, r.deployments),
+        Permission("dynamodb:PutItem", r.state),
+        *r.read_registry(),
+        Permission("secretsmanager:GetSecretValue", r.secret),
+        *r.send_task_result(),
+    ]
+
+
+# Each function (by its name suffix) and the calls it makes.
+_CALLS: dict[str, Callable[[_Resources], list[Permission]]] = {
+    "intake": _intake_calls,
+    "lock": _lock_calls,
+    "deploy": _deploy_calls,
+    "rollout": _rollout_calls,
+    "rollout-event": _rollout_event_calls,
+    "rollback": _rollback_calls,
+    "gate": _gate_calls,
+    "finalize": _finalize_calls,
+    "sweeper": _sweeper_calls,
+    "request-approval": _request_approval_calls,
+    "approval-page": _approval_page_calls,
+    "operator-api": _operator_api_calls,
+}
+
+
+def needed_permissions(install: Install) -> dict[str, list[Permission]]:
+    """Per function (by its name suffix), every call it makes, on this environment's resources (the
+    services and bases check_registry found). tests/e2e/test_doctor.py holds this table against the
+    calls the functions really make on the embedded AWS."""
+    resources = _Resources.of(install)
+    return {function: calls(resources) for function, calls in _CALLS.items()}
 
 
 def check_function_permissions(install: Install) -> Iterator[Finding]:
