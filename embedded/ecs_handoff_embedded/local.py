@@ -7,6 +7,12 @@ import signal
 import sys
 import threading
 
+# The `local` extra, imported when this module is (the server imports it only as it starts), so that
+# `handoff local up` without the extra fails at once with the CLI's "pip install 'ecs-handoff[local]'".
+import moto  # noqa: F401
+import policy_sentry  # noqa: F401
+import samtranslator  # noqa: F401
+
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.world import SAMPLE_IMAGES, bucket_name, push_image
 

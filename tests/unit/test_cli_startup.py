@@ -62,3 +62,18 @@ def test_the_cli_imports_the_embedded_aws_only_for_local_up() -> None:
     assert {path: modules for path, modules in found.items() if modules} == {
         "cli/ecs_handoff_cli/local.py": ["ecs_handoff_embedded.local"]
     }
+
+
+def test_local_up_without_the_local_extra_says_what_to_install() -> None:
+    # GIVEN a CLI installed without the `local` extra (moto cannot be imported)
+    code = (
+        "import sys\n"
+        "sys.modules['moto'] = None\n"
+        "from ecs_handoff_cli.main import main\n"
+        "sys.exit(main(['local', 'up']))\n"
+    )
+    # WHEN `handoff local up` runs
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60)
+    # THEN it is a usage error that names the missing module and the extra to install
+    assert done.returncode == 2, done.stderr
+    assert "no module 'moto'" in done.stderr and "pip install 'ecs-handoff[local]'" in done.stderr
