@@ -1,6 +1,14 @@
-# Example: the prod environment of one account, with two services: api (an app behind nginx) and
-# worker (an app with a log-router sidecar that stays Terraform's).
-# Deploy the handoff stack first (sam deploy --config-env prod); its outputs feed this.
+# Example: the prod environment of one account, with three services. handoff-service creates api (an app
+# behind nginx, behind an ALB, autoscaled) and worker (an app with a log-router sidecar that stays
+# Terraform's, mostly on Fargate Spot); billing (existing_service.tf) stays in its team's own Terraform and
+# gets only its registry entry (handoff-registry-entry).
+#
+# Order of operations (docs/terraform.md, "Order of operations"): the environment first, then the stack,
+# then the rest, which reads the stack's outputs:
+#   terraform apply -target=module.prod      # the bucket and approvers' topics; needs nothing of the stack
+#   sam deploy --config-env prod             # the handoff-prod stack
+#   terraform apply                          # cluster, services, registry entries, CI and people's roles
+# Later applies are one `terraform apply`.
 
 provider "aws" {
   region = "ap-northeast-1"
@@ -24,6 +32,22 @@ module "prod" {
 
 resource "aws_ecs_cluster" "prod" {
   name = "prod"
+}
+
+# Fargate and Fargate Spot for services that name a capacity provider strategy (worker).
+resource "aws_ecs_cluster_capacity_providers" "prod" {
+  cluster_name       = aws_ecs_cluster.prod.name
+  capacity_providers = ["FARGATE", "FARGATE_SPOT"]
+}
+
+# The public ALB and api's target group (target_type "ip", as Fargate's awsvpc networking needs) are the
+# network's Terraform; the service module attaches the service to the target group.
+data "aws_lb" "public" {
+  name = "prod-public"
+}
+
+data "aws_lb_target_group" "api" {
+  name = "prod-api"
 }
 
 # Each service's CI assumes its own role, trusted only by that service's repository (GitHub Actions
@@ -87,13 +111,22 @@ module "api" {
       portMappings = [{ containerPort = 80 }]
     },
   ]
+  # ECS registers each task's nginx with the ALB's target group; handoff's revisions keep its name and port.
+  load_balancers = [{ target_group_arn = data.aws_lb_target_group.api.arn, container_name = "nginx-container", container_port = 80 }]
+  autoscaling = {
+    min_capacity                 = 2
+    max_capacity                 = 10
+    cpu_target                   = 60
+    request_count_target         = 500
+    request_count_resource_label = "${data.aws_lb.public.arn_suffix}/${data.aws_lb_target_group.api.arn_suffix}"
+  }
 }
 
 module "worker" {
   source                = "./modules/handoff-service"
   env                   = "prod"
   service_id            = "worker"
-  cluster_name          = aws_ecs_cluster.prod.name
+  cluster_name          = aws_ecs_cluster_capacity_providers.prod.cluster_name # after the providers are associated
   bucket_name           = module.prod.bucket_name
   task_role_arn         = "arn:aws:iam::123456789012:role/ecs/prod-worker-task"
   execution_role_arn    = "arn:aws:iam::123456789012:role/ecs/prod-worker-execution"
@@ -116,5 +149,10 @@ module "worker" {
       essential             = false
       firelensConfiguration = { type = "fluentbit" }
     },
+  ]
+  # Mostly Spot, with one task always on regular Fargate.
+  capacity_provider_strategy = [
+    { capacity_provider = "FARGATE_SPOT", weight = 3 },
+    { capacity_provider = "FARGATE", weight = 1, base = 1 },
   ]
 }

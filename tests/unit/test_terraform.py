@@ -1,8 +1,10 @@
-"""examples/terraform parses, and the registry entry it writes is one handoff's intake accepts."""
+"""examples/terraform parses, takes only arguments the AWS provider knows, and the registry entry it writes is one
+handoff's intake accepts."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -16,11 +18,26 @@ from tests.helpers import ROOT
 TF = ROOT / "examples" / "terraform"
 SERVICE = TF / "modules" / "handoff-service"
 ENVIRONMENT = TF / "modules" / "handoff-environment"
+REGISTRY = TF / "modules" / "handoff-registry-entry"
+# The AWS provider's schema, trimmed to the resource and data types the example uses (written by
+# `python -m tests.unit.test_terraform <terraform providers schema -json output> <provider version>`,
+# after `terraform init` of a copy of examples/terraform).
+SCHEMA = Path(__file__).with_name("terraform_aws_schema.json")
+META_ARGUMENTS = {"count", "for_each", "provider", "depends_on", "lifecycle", "provisioner", "connection"}
 
 
 def load(path: Path) -> dict[str, Any]:
     with path.open() as handle:
         return dict(hcl2.load(handle))
+
+
+def load_module(directory: Path) -> dict[str, list[Any]]:
+    """Every .tf file of a module directory, as Terraform reads them: one configuration."""
+    merged: dict[str, list[Any]] = {}
+    for path in sorted(directory.glob("*.tf")):
+        for kind, entries in load(path).items():
+            merged.setdefault(kind, []).extend(entries)
+    return merged
 
 
 def unquote(value: Any) -> Any:
@@ -30,7 +47,7 @@ def unquote(value: Any) -> Any:
 
 
 def blocks(doc: dict[str, Any], kind: str) -> dict[tuple[str, ...], dict[str, Any]]:
-    """{(type, name): body} for resource/data blocks, {(name,): body} for module/variable blocks."""
+    """{(type, name): body} for resource/data blocks, {(name,): body} for module/variable/output blocks."""
     found: dict[tuple[str, ...], dict[str, Any]] = {}
     for entry in doc.get(kind, []):
         for first, body in entry.items():
@@ -43,48 +60,78 @@ def blocks(doc: dict[str, Any], kind: str) -> dict[tuple[str, ...], dict[str, An
     return found
 
 
-class Resolver:
-    """Enough of Terraform's evaluation for the example: var.*, local.*, and resource attributes."""
+def hcl_keys(body: dict[str, Any]) -> set[str]:
+    """The arguments and blocks of a parsed block, without python-hcl2's own markers."""
+    return {k for k in body if k not in ("__is_block__", "__comments__")}
 
-    def __init__(self, module: str = "api") -> None:
-        self.root = load(TF / "main.tf")
-        self.service = {**load(SERVICE / "main.tf"), **{"variable": load(SERVICE / "variables.tf")["variable"]}}
-        self.module_args = blocks(self.root, "module")[(module,)]
-        self.locals = {k: v for entry in self.service.get("locals", []) for k, v in entry.items()}
-        self.variables = blocks(self.service, "variable")
+
+class Scope:
+    """Enough of Terraform's evaluation for the example: var.*, local.*, module outputs and resource
+    attributes, in one module instance (the root, or a module call with its arguments)."""
+
+    def __init__(self, directory: Path = TF, args: dict[str, Any] | None = None, caller: Scope | None = None):
+        self.directory = directory
+        self.doc = load_module(directory)
+        self.args = args or {}
+        self.caller = caller
+        self.locals = {k: v for entry in self.doc.get("locals", []) for k, v in entry.items()}
+        self.variables = blocks(self.doc, "variable")
+
+    def module(self, name: str) -> Scope:
+        call = blocks(self.doc, "module")[(name,)]
+        return Scope((self.directory / unquote(call["source"])).resolve(), call, self)
+
+    def output(self, name: str) -> Any:
+        return self.resolve(blocks(self.doc, "output")[(name,)]["value"])
 
     def ref(self, name: str) -> Any:
         parts = name.split(".")
         if parts[0] == "var":
-            if parts[1] in self.module_args:
-                return self.resolve(self.module_args[parts[1]], root=True)
-            return self.resolve(self.variables[(parts[1],)]["default"])
+            if parts[1] in self.args:
+                assert self.caller is not None
+                return self.caller.resolve(self.args[parts[1]])
+            variable = self.variables[(parts[1],)]
+            assert "default" in variable, f"{self.directory.name}: var.{parts[1]} is required and not passed"
+            return self.resolve(variable["default"])
         if parts[0] == "local":
             return self.resolve(self.locals[parts[1]])
-        resource = blocks(self.service, "resource")[(parts[0], parts[1])]
+        if parts[0] == "module":
+            return self.module(parts[1]).output(parts[2])
+        if parts[0] == "data":  # what AWS answers: left as the reference
+            return "${" + name + "}"
+        resource = blocks(self.doc, "resource")[(parts[0], parts[1])]
         if parts[0] == "aws_ecs_task_definition" and parts[2] == "arn":  # computed by AWS: the first revision
             return f"arn:aws:ecs:ap-northeast-1:123456789012:task-definition/{self.resolve(resource['family'])}:1"
         return self.resolve(resource[parts[2]])
 
-    def root_ref(self, name: str) -> Any:
-        if name.startswith("local."):
-            root_locals = {k: v for entry in self.root.get("locals", []) for k, v in entry.items()}
-            return self.resolve(root_locals[name.removeprefix("local.")], root=True)
-        kind, label, attribute = name.split(".")
-        return unquote(blocks(self.root, "resource")[(kind, label)][attribute])
-
-    def resolve(self, value: Any, root: bool = False) -> Any:
+    def resolve(self, value: Any) -> Any:
         value = unquote(value)
         if isinstance(value, dict):
-            return {unquote(k): self.resolve(v, root) for k, v in value.items() if k != "__is_block__"}
+            return {unquote(k): self.resolve(v) for k, v in value.items() if k not in ("__is_block__", "__comments__")}
         if isinstance(value, list):
-            return [self.resolve(v, root) for v in value]
+            return [self.resolve(v) for v in value]
         if not isinstance(value, str):
             return value
         whole = re.fullmatch(r"\$\{([\w.]+)\}", value)
         if whole:
-            return self.root_ref(whole.group(1)) if root else self.ref(whole.group(1))
+            return self.ref(whole.group(1))
         return re.sub(r"\$\{([\w.]+)\}", lambda m: str(self.ref(m.group(1))), value)
+
+
+def registry_scope(*path: str) -> Scope:
+    """The registry module's instance reached through the root's module calls, e.g. ("api", "registry")."""
+    scope = Scope()
+    for name in path:
+        scope = scope.module(name)
+    assert scope.directory == REGISTRY.resolve()
+    return scope
+
+
+def registry_entry(*path: str) -> dict[str, Any]:
+    scope = registry_scope(*path)
+    entry = scope.resolve(scope.locals["registry_entry"])
+    assert isinstance(entry, dict)
+    return entry
 
 
 @pytest.mark.parametrize("path", sorted(TF.rglob("*.tf")), ids=lambda p: str(p.relative_to(TF)))
@@ -93,14 +140,12 @@ def test_terraform_files_parse(path: Path) -> None:
 
 
 def test_terraform_registry_entry_has_every_field_the_model_knows() -> None:
-    keys = set(Resolver().locals["registry_entry"]) - {"__is_block__"}
+    keys = hcl_keys(load(REGISTRY / "main.tf")["locals"][0]["registry_entry"])
     assert keys == set(ServiceConfig.model_fields)
 
 
 def test_terraform_registry_entry_validates_against_the_model() -> None:
-    resolver = Resolver()
-    entry = resolver.resolve(resolver.locals["registry_entry"])
-    config = ServiceConfig.model_validate(entry)
+    config = ServiceConfig.model_validate(registry_entry("api", "registry"))
     assert (config.cluster, config.service, config.task_definition) == (
         "prod",
         "api",
@@ -110,25 +155,194 @@ def test_terraform_registry_entry_validates_against_the_model() -> None:
 
 
 def test_terraform_worker_keeps_its_log_router_out_of_cis_reach() -> None:
-    resolver = Resolver("worker")
-    config = ServiceConfig.model_validate(resolver.resolve(resolver.locals["registry_entry"]))
+    config = ServiceConfig.model_validate(registry_entry("worker", "registry"))
     assert config.containers == ["app"]
     assert config.allowed_registries is None  # this account's ECR only
 
 
+def test_terraform_existing_service_gets_an_entry_naming_its_own_service_and_base() -> None:
+    # GIVEN billing, whose task definition and service stay in its team's Terraform (existing_service.tf)
+    # WHEN the registry-only module writes its entry
+    config = ServiceConfig.model_validate(registry_entry("billing_handoff"))
+    # THEN it names the team's own service and the exact revision of the team's own task definition
+    assert (config.cluster, config.service, config.task_definition) == (
+        "prod",
+        "billing",
+        "arn:aws:ecs:ap-northeast-1:123456789012:task-definition/prod-billing:1",
+    )
+    assert config.approval_required and config.approvers == ["alice@example.com", "bob@example.com"]
+
+
 def test_terraform_registry_parameter_is_where_the_intake_reads() -> None:
-    registry = blocks(load(SERVICE / "main.tf"), "resource")[("aws_ssm_parameter", "registry")]
+    registry = blocks(load(REGISTRY / "main.tf"), "resource")[("aws_ssm_parameter", "entry")]
     assert unquote(registry["name"]) == "/handoff/${var.env}/services/${var.service_id}"
     assert registry["value"] == "${jsonencode(local.registry_entry)}"
-    service_id = unquote(blocks(load(TF / "main.tf"), "module")[("api",)]["service_id"])
-    assert SERVICE_ID_PATTERN.match(service_id)
+    for path in (("api", "registry"), ("worker", "registry"), ("billing_handoff",)):
+        scope = registry_scope(*path)
+        assert SERVICE_ID_PATTERN.match(scope.ref("var.service_id"))
+        assert scope.resolve(registry["name"]) == f"/handoff/prod/services/{scope.ref('var.service_id')}"
 
 
-def test_terraform_service_keeps_handoffs_revision_and_has_circuit_breaker() -> None:
+def test_terraform_service_module_writes_its_entry_with_the_registry_module_passing_every_setting() -> None:
+    # GIVEN the registry module's variables and the service module's call of it
+    service = load_module(SERVICE)
+    call = blocks(service, "module")[("registry",)]
+    settings = {name for (name,) in blocks(load(REGISTRY / "variables.tf"), "variable")}
+    # THEN every setting the registry module takes is passed through from the service module's own variable,
+    # but the service and base, which are the module's own resources
+    assert unquote(call["source"]) == "../handoff-registry-entry"
+    assert hcl_keys(call) - {"source"} == settings
+    own = {"service_name": "${aws_ecs_service.this.name}", "task_definition_arn": "${aws_ecs_task_definition.base.arn}"}
+    assert {k: call[k] for k in own} == own
+    assert all(call[name] == f"${{var.{name}}}" for name in settings - set(own))
+    assert settings - set(own) <= {name for (name,) in blocks(service, "variable")}
+    # AND the service module writes no entry of its own
+    assert not [k for k in blocks(service, "resource") if k[0] == "aws_ssm_parameter"]
+
+
+def test_terraform_service_module_moves_its_old_parameter_into_the_registry_module() -> None:
+    # GIVEN state written by the service module before it used the registry module
+    [moved] = load(SERVICE / "main.tf")["moved"]
+    # THEN the parameter moves in state to the registry module's resource, instead of being destroyed and
+    # created again (a moment without an entry would refuse uploads)
+    assert (moved["from"], moved["to"]) == (
+        "${aws_ssm_parameter.registry}",
+        "${module.registry.aws_ssm_parameter.entry}",
+    )
+    assert ("aws_ssm_parameter", "entry") in blocks(load(REGISTRY / "main.tf"), "resource")
+
+
+def ecs_services() -> list[tuple[Scope, str, dict[str, Any]]]:
+    """Every aws_ecs_service of the example, with the module instance it is declared in."""
+    root = Scope()
+    calls = blocks(root.doc, "module").items()
+    scopes = [root, *(root.module(n) for (n,), call in calls if unquote(call["source"]) == "./modules/handoff-service")]
+    return [
+        (scope, label, body)
+        for scope in scopes
+        for (kind, label), body in blocks(scope.doc, "resource").items()
+        if kind == "aws_ecs_service"
+    ]
+
+
+def test_terraform_every_service_keeps_handoffs_revision_and_has_circuit_breaker() -> None:
+    services = ecs_services()
+    assert sorted(label for _, label, _ in services) == ["billing", "this", "this"]  # billing, api, worker
+    for _, label, service in services:
+        [lifecycle] = service["lifecycle"]
+        assert "task_definition" in lifecycle["ignore_changes"], label
+        breaker = service["deployment_circuit_breaker"][0]
+        assert breaker["enable"] is True and breaker["rollback"] is True, label
+
+
+def test_terraform_every_service_carries_the_tag_handoffs_roles_and_doctor_require() -> None:
+    from ecs_handoff_cli.doctor import MANAGED_TAG
+    from ecs_handoff_embedded.provision import load_template
+
+    # GIVEN the tag template.yaml's UpdateService permission requires
+    conditions = [
+        statement.get("Condition", {})
+        for resource in load_template(ROOT / "template.yaml")["Resources"].values()
+        for policy in resource.get("Properties", {}).get("Policies", []) or []
+        if isinstance(policy, dict)
+        for statement in policy.get("Statement", [])
+        if isinstance(statement, dict) and statement.get("Action") == "ecs:UpdateService"
+    ]
+    assert len(conditions) >= 2 and all(
+        list(c["StringEquals"]) == [f"aws:ResourceTag/{MANAGED_TAG}"] for c in conditions
+    ), conditions
+    # WHEN each service's tags are evaluated, the service module's and the team's own (existing_service.tf)
+    for scope, label, service in ecs_services():
+        tags = unquote(service["tags"])
+        match = re.fullmatch(r"\$\{merge\((.+), module\.(\w+)\.service_tags\)\}", tags)
+        # THEN each merges the registry module's service_tags, which are handoff:env = <env>
+        assert match, f"{label}: tags must merge module.<registry>.service_tags: {tags}"
+        registry = scope.module(match.group(2))
+        assert registry.directory == REGISTRY.resolve()
+        assert registry.output("service_tags") == {MANAGED_TAG: "prod"}
+        assert registry.ref("var.service_name") == scope.resolve(service["name"]), label  # its own service's entry
+
+
+def test_terraform_service_leaves_its_task_count_to_the_scalable_target() -> None:
+    # GIVEN the service module
+    resources = blocks(load(SERVICE / "main.tf"), "resource")
+    [lifecycle] = resources[("aws_ecs_service", "this")]["lifecycle"]
+    # THEN Terraform sets the task count only when it creates the service: after that the scalable target's
+    # bounds (autoscaling's, or desired_count as both) decide it, so an apply does not undo a scale-out
+    assert lifecycle["ignore_changes"] == ["task_definition", "desired_count"]
+    target = resources[("aws_appautoscaling_target", "this")]
+    assert "count" not in target and "for_each" not in target
+    assert (unquote(target["service_namespace"]), unquote(target["scalable_dimension"])) == (
+        "ecs",
+        "ecs:service:DesiredCount",
+    )
+    assert unquote(target["resource_id"]) == "service/${var.cluster_name}/${aws_ecs_service.this.name}"
+    locals_ = load(SERVICE / "main.tf")["locals"][0]
+    assert locals_["min_capacity"] == "${var.autoscaling == null ? var.desired_count : var.autoscaling.min_capacity}"
+    assert locals_["max_capacity"] == "${var.autoscaling == null ? var.desired_count : var.autoscaling.max_capacity}"
+    assert (target["min_capacity"], target["max_capacity"]) == ("${local.min_capacity}", "${local.max_capacity}")
+
+
+def test_terraform_scaling_policies_track_the_metrics_application_auto_scaling_defines_for_ecs() -> None:
+    # GIVEN the service module's target tracking policies, one per metric given a target
+    service = load(SERVICE / "main.tf")
+    policy = blocks(service, "resource")[("aws_appautoscaling_policy", "this")]
+    assert policy["for_each"] == "${local.scaling_policies}"
+    assert unquote(policy["policy_type"]) == "TargetTrackingScaling"
+    [configuration] = policy["target_tracking_scaling_policy_configuration"]
+    [metric] = configuration["predefined_metric_specification"]
+    assert metric["predefined_metric_type"] == "${each.key}"
+    # THEN each key is a predefined metric type of ECS services, and only ALB requests take a resource label
+    expression = unquote(service["locals"][0]["scaling_policies"])
+    found = re.findall(
+        r"(\w+) = \{\s*target = try\(var\.autoscaling\.(\w+), null\), resource_label = ([^}]+)\}", expression
+    )
+    metrics = {metric: target for metric, target, _ in found}
+    assert metrics == {
+        "ECSServiceAverageCPUUtilization": "cpu_target",
+        "ECSServiceAverageMemoryUtilization": "memory_target",
+        "ALBRequestCountPerTarget": "request_count_target",
+    }
+    labels = {metric: label for metric, _, label in found}
+    assert labels["ECSServiceAverageCPUUtilization"] == labels["ECSServiceAverageMemoryUtilization"] == "null"
+    assert labels["ALBRequestCountPerTarget"] == "try(var.autoscaling.request_count_resource_label, null)"
+    autoscaling = blocks(load(SERVICE / "variables.tf"), "variable")[("autoscaling",)]
+    attributes = dict(re.findall(r"(\w+) = (\w+)\(?", autoscaling["type"].removeprefix("${object({")))
+    assert all(attributes[target] == "optional" for target in metrics.values()), attributes
+
+
+def test_terraform_api_example_sends_alb_traffic_to_a_container_and_port_its_base_has() -> None:
+    # GIVEN the api service's load balancer attachment and autoscaling in the example
+    api = Scope().module("api")
+    [attachment] = api.ref("var.load_balancers")
+    containers = {c["name"]: c for c in api.ref("var.container_definitions")}
+    # THEN the container serving the target group exists in the base and exposes that port, so every revision
+    # handoff registers from it (images change, names and ports do not) stays attached
+    assert attachment["container_name"] in containers
+    assert {"containerPort": attachment["container_port"]} in containers[attachment["container_name"]]["portMappings"]
+    autoscaling = api.ref("var.autoscaling")
+    assert autoscaling["min_capacity"] <= autoscaling["max_capacity"]
+    assert autoscaling["request_count_resource_label"] == (
+        "${data.aws_lb.public.arn_suffix}/${data.aws_lb_target_group.api.arn_suffix}"
+    )
+
+
+def test_terraform_worker_example_runs_on_capacity_providers_the_cluster_has() -> None:
+    # GIVEN the worker's capacity provider strategy and the cluster's capacity providers
+    root = Scope()
+    worker = root.module("worker")
+    strategy = worker.ref("var.capacity_provider_strategy")
+    associated = blocks(root.doc, "resource")[("aws_ecs_cluster_capacity_providers", "prod")]
+    # THEN each provider it names is associated with the cluster, and the module is called after that
+    assert {s["capacity_provider"] for s in strategy} <= set(root.resolve(associated["capacity_providers"]))
+    assert blocks(root.doc, "module")[("worker",)]["cluster_name"] == (
+        "${aws_ecs_cluster_capacity_providers.prod.cluster_name}"
+    )
+    # AND the service takes the strategy instead of a launch type (ECS refuses both)
     service = blocks(load(SERVICE / "main.tf"), "resource")[("aws_ecs_service", "this")]
-    assert service["lifecycle"][0]["ignore_changes"] == ["task_definition"]
-    breaker = service["deployment_circuit_breaker"][0]
-    assert breaker["enable"] is True and breaker["rollback"] is True
+    assert service["launch_type"] == '${length(var.capacity_provider_strategy) == 0 ? "FARGATE" : null}'
+    [dynamic] = [d for d in service["dynamic"] if '"capacity_provider_strategy"' in d]
+    assert dynamic['"capacity_provider_strategy"']["for_each"] == "${var.capacity_provider_strategy}"
 
 
 def test_terraform_bucket_is_versioned_private_tls_only_and_sends_events() -> None:
@@ -219,13 +433,10 @@ def test_terraform_approver_topic_has_their_email_subscription_and_only_terrafor
 
 
 def test_terraform_every_services_approver_has_a_topic_in_the_environment() -> None:
-    resolver = Resolver()
-    root_modules = blocks(resolver.root, "module")
-    environment_approvers = set(resolver.resolve(root_modules[("prod",)]["approvers"], root=True))
-    for service in ("api", "worker"):
-        service_resolver = Resolver(service)
-        entry = service_resolver.resolve(service_resolver.locals["registry_entry"])
-        assert set(entry["approvers"]) <= environment_approvers
+    root = Scope()
+    environment_approvers = set(root.module("prod").ref("var.approvers"))
+    for path in (("api", "registry"), ("worker", "registry"), ("billing_handoff",)):
+        assert set(registry_entry(*path)["approvers"]) <= environment_approvers, path
 
 
 def subscriber_pattern() -> str:
@@ -331,3 +542,118 @@ def test_terraform_people_hold_exactly_execute_api_invoke_on_their_operator_api_
         ("aws_iam_role_policy", "oncall"),
     }
     assert not [k for k in roles if k[0] in ("aws_iam_role_policy_attachment", "aws_iam_policy")]
+
+
+def trim_schema(full: dict[str, Any], version: str, used: dict[str, set[str]]) -> dict[str, Any]:
+    """The provider's schema (`terraform providers schema -json`) for the types the example uses: each
+    argument required, optional or computed (set by AWS only), each nested block with its minimum count."""
+
+    def block(schema: dict[str, Any]) -> dict[str, Any]:
+        attributes = {
+            name: "required" if a.get("required") else "optional" if a.get("optional") else "computed"
+            for name, a in sorted(schema.get("attributes", {}).items())
+        }
+        nested = {
+            name: {"min_items": b.get("min_items", 0), **block(b["block"])}
+            for name, b in sorted(schema.get("block_types", {}).items())
+        }
+        return {"attributes": attributes, "blocks": nested}
+
+    [(provider, schemas)] = full["provider_schemas"].items()
+    return {
+        "provider": f"{provider} {version}",
+        "resource": {t: block(schemas["resource_schemas"][t]["block"]) for t in sorted(used["resource"])},
+        "data": {t: block(schemas["data_source_schemas"][t]["block"]) for t in sorted(used["data"])},
+    }
+
+
+def used_types() -> dict[str, set[str]]:
+    return {
+        kind: {first for path in TF.rglob("*.tf") for first, _ in blocks(load(path), kind)}
+        for kind in ("resource", "data")
+    }
+
+
+def schema_problems(body: dict[str, Any], schema: dict[str, Any], where: str) -> list[str]:
+    """What Terraform's validate would refuse in one block: unknown or computed arguments, unknown
+    blocks, missing required arguments and blocks (python-hcl2 keeps `dynamic` blocks apart)."""
+    problems: list[str] = []
+    present: set[str] = set()
+    for key in hcl_keys(body) - META_ARGUMENTS:
+        contents = body[key] if isinstance(body[key], list) else [body[key]]
+        if key == "dynamic":
+            named = [(unquote(name), d.get("content", [])) for entry in contents for name, d in entry.items()]
+        else:
+            named = [(key, contents)]
+        for name, inner in named:
+            present.add(name)
+            if name in schema["attributes"] and key != "dynamic":
+                if schema["attributes"][name] == "computed":
+                    problems.append(f"{where}.{name} is computed by AWS and cannot be set")
+            elif name in schema["blocks"]:
+                for i, nested in enumerate(inner):
+                    problems += schema_problems(nested, schema["blocks"][name], f"{where}.{name}[{i}]")
+            else:
+                problems.append(f"{where}: the provider has no {'block' if key == 'dynamic' else 'argument'} {name}")
+    problems += [
+        f"{where}: required argument {a} missing"
+        for a, k in schema["attributes"].items()
+        if k == "required" and a not in present
+    ]
+    problems += [
+        f"{where}: required block {b} missing"
+        for b, s in schema["blocks"].items()
+        if s["min_items"] and b not in present
+    ]
+    return problems
+
+
+def test_terraform_schema_covers_every_type_the_example_uses() -> None:
+    schema = json.loads(SCHEMA.read_text())
+    missing = {kind: sorted(types - set(schema[kind])) for kind, types in used_types().items()}
+    assert missing == {"resource": [], "data": []}, (
+        f"not in {SCHEMA.name}: {missing}; regenerate it: python -m tests.unit.test_terraform <schema.json>"
+    )
+
+
+@pytest.mark.parametrize("path", sorted(TF.rglob("*.tf")), ids=lambda p: str(p.relative_to(TF)))
+def test_terraform_arguments_are_ones_the_aws_provider_takes(path: Path) -> None:
+    # GIVEN the AWS provider's schema of every type the example uses
+    schema = json.loads(SCHEMA.read_text())
+    doc = load(path)
+    # WHEN each resource and data block of the file is checked against it
+    problems = [
+        problem
+        for kind in ("resource", "data")
+        for (type_, label), body in blocks(doc, kind).items()
+        if type_ in schema[kind]
+        for problem in schema_problems(body, schema[kind][type_], f"{kind}.{type_}.{label}")
+    ]
+    # THEN every argument and block is one the provider knows and may be set, and none it requires is missing
+    assert problems == []
+
+
+def test_terraform_schema_check_refuses_a_misspelt_argument_and_a_missing_one() -> None:
+    # GIVEN the scalable target, with a typo and without its required resource_id
+    schema = json.loads(SCHEMA.read_text())["resource"]["aws_appautoscaling_target"]
+    body = {
+        "service_namespace": '"ecs"',
+        "scalable_dimension": '"ecs:service:DesiredCount"',
+        "min_capacty": 1,
+        "max_capacity": 2,
+        "arn": '"x"',
+    }
+    # THEN each is named
+    assert sorted(schema_problems(body, schema, "t")) == [
+        "t.arn is computed by AWS and cannot be set",
+        "t: required argument min_capacity missing",
+        "t: required argument resource_id missing",
+        "t: the provider has no argument min_capacty",
+    ]
+
+
+if __name__ == "__main__":  # python -m tests.unit.test_terraform <terraform providers schema -json output> <version>
+    import sys
+
+    full = json.loads(Path(sys.argv[1]).read_text())
+    SCHEMA.write_text(json.dumps(trim_schema(full, sys.argv[2], used_types()), indent=1, sort_keys=True) + "\n")

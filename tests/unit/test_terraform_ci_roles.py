@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.unit.test_terraform import SERVICE, TF, blocks, load, unquote
+from tests.unit.test_terraform import REGISTRY, SERVICE, TF, blocks, load, load_module, unquote
 
 
 def test_terraform_each_service_creates_its_own_ci_role_and_attaches_its_policy_to_it() -> None:
@@ -17,12 +17,12 @@ def test_terraform_each_service_creates_its_own_ci_role_and_attaches_its_policy_
 
 
 def test_terraform_no_two_services_share_a_ci_trust() -> None:
-    # GIVEN the example's services
+    # GIVEN the example's services that handoff-service creates, with their CI roles
     root = load(TF / "main.tf")
     modules = {
         name[0]: unquote(body["ci_assume_role_policy"])
         for name, body in blocks(root, "module").items()
-        if "service_id" in body
+        if unquote(body["source"]) == "./modules/handoff-service"
     }
     # THEN each names its own trust policy, and each trust admits one repository (OIDC sub)
     assert modules == {
@@ -34,3 +34,10 @@ def test_terraform_no_two_services_share_a_ci_trust() -> None:
     assert set(subjects) == set(modules) and len(set(subjects.values())) == len(subjects)
     conditions = {unquote(c["variable"]): c for c in trust["statement"][0]["condition"]}
     assert [unquote(v) for v in conditions["token.actions.githubusercontent.com:sub"]["values"]] == ["${each.value}"]
+
+
+def test_terraform_registry_only_module_creates_no_role_and_no_policy() -> None:
+    # GIVEN the module for services that stay in their team's Terraform
+    resources = blocks(load_module(REGISTRY), "resource")
+    # THEN it writes the registry entry and nothing else: no CI role, no policy, no rights of its own
+    assert list(resources) == [("aws_ssm_parameter", "entry")]

@@ -8,35 +8,18 @@ data "aws_caller_identity" "current" {}
 locals {
   family = "${var.env}-${var.service_id}"
 
-  # The registry entry, in exactly the shape handoff's intake validates (ServiceConfig; unknown
-  # keys are refused). tests/unit/test_terraform.py checks this against the model.
-  registry_entry = {
-    cluster = var.cluster_name
-    service = var.service_id
-    # The exact base revision, not the family: handoff then never has to search the family for
-    # Terraform's newest revision, and a base change takes effect with the apply that makes it.
-    task_definition          = aws_ecs_task_definition.base.arn
-    approval_required        = var.approval_required
-    approvers                = var.approvers
-    approvals_required       = var.approvals_required
-    rollout_timeout_seconds  = var.rollout_timeout_seconds
-    approval_timeout_seconds = var.approval_timeout_seconds
-    poll_interval_seconds    = var.poll_interval_seconds
-    rollout_check_seconds    = var.rollout_check_seconds
-    lock_timeout_seconds     = var.lock_timeout_seconds
-    keep_revisions           = var.keep_revisions
-    containers               = var.containers
-    allowed_registries       = var.allowed_registries
-    pin_digests              = var.pin_digests
-    approver_principals      = var.approver_principals
-    # Release controls (CodePipeline V2's stage conditions); null / 0 / []: none.
-    deploy_windows        = var.deploy_windows
-    change_calendar       = var.change_calendar
-    blocking_alarms       = var.blocking_alarms
-    bake_seconds          = var.bake_seconds
-    gate_poll_seconds     = var.gate_poll_seconds
-    max_gate_wait_seconds = var.max_gate_wait_seconds
-    override_principals   = var.override_principals
+  # Without autoscaling, desired_count is both bounds of the scalable target (below), so a change to it
+  # still reaches the service although the service ignores desired_count after creation.
+  min_capacity = var.autoscaling == null ? var.desired_count : var.autoscaling.min_capacity
+  max_capacity = var.autoscaling == null ? var.desired_count : var.autoscaling.max_capacity
+
+  # Target tracking policies, one per metric given a target (none without autoscaling).
+  scaling_policies = {
+    for metric, policy in {
+      ECSServiceAverageCPUUtilization    = { target = try(var.autoscaling.cpu_target, null), resource_label = null }
+      ECSServiceAverageMemoryUtilization = { target = try(var.autoscaling.memory_target, null), resource_label = null }
+      ALBRequestCountPerTarget           = { target = try(var.autoscaling.request_count_target, null), resource_label = try(var.autoscaling.request_count_resource_label, null) }
+    } : metric => policy if policy.target != null
   }
 }
 
@@ -45,7 +28,7 @@ locals {
 # keep_revisions, never this one.
 resource "aws_ecs_task_definition" "base" {
   family                   = local.family
-  requires_compatibilities = ["FARGATE"]
+  requires_compatibilities = var.requires_compatibilities
   network_mode             = "awsvpc"
   cpu                      = var.cpu
   memory                   = var.memory
@@ -60,7 +43,17 @@ resource "aws_ecs_service" "this" {
   cluster         = var.cluster_name
   task_definition = aws_ecs_task_definition.base.arn
   desired_count   = var.desired_count
-  launch_type     = "FARGATE"
+  # Fargate unless a capacity provider strategy is given (ECS takes one or the other, never both).
+  launch_type = length(var.capacity_provider_strategy) == 0 ? "FARGATE" : null
+
+  dynamic "capacity_provider_strategy" {
+    for_each = var.capacity_provider_strategy
+    content {
+      capacity_provider = capacity_provider_strategy.value.capacity_provider
+      weight            = capacity_provider_strategy.value.weight
+      base              = capacity_provider_strategy.value.base
+    }
+  }
 
   deployment_controller {
     type = "ECS"
@@ -79,21 +72,99 @@ resource "aws_ecs_service" "this" {
     assign_public_ip = false
   }
 
-  # handoff owns the running revision; without this, every `terraform apply` would revert it.
+  # ECS registers each task with the target groups itself; every revision handoff registers keeps the
+  # base's container names and ports, so the attachment holds across deployments.
+  dynamic "load_balancer" {
+    for_each = var.load_balancers
+    content {
+      target_group_arn = load_balancer.value.target_group_arn
+      container_name   = load_balancer.value.container_name
+      container_port   = load_balancer.value.container_port
+    }
+  }
+  health_check_grace_period_seconds = length(var.load_balancers) == 0 ? null : var.health_check_grace_period_seconds
+
   lifecycle {
-    ignore_changes = [task_definition]
+    # handoff owns the running revision; without task_definition here, every `terraform apply` would
+    # revert it. desired_count belongs to the scalable target below (autoscaling, or desired_count as
+    # both bounds): Terraform setting it too would undo each scaling activity.
+    ignore_changes = [task_definition, desired_count]
+
+    precondition {
+      condition     = alltrue([for lb in var.load_balancers : contains([for c in var.container_definitions : c.name], lb.container_name)])
+      error_message = "load_balancers: each container_name must be a container of container_definitions."
+    }
   }
 
   # handoff's deploy and rollback roles may update only services tagged for their environment.
-  tags = merge(var.tags, { "handoff:env" = var.env })
+  tags = merge(var.tags, module.registry.service_tags)
 }
 
-resource "aws_ssm_parameter" "registry" {
-  name        = "/handoff/${var.env}/services/${var.service_id}"
-  description = "handoff registry entry: which ECS service ${var.service_id} deploys to, and how"
-  type        = "String"
-  value       = jsonencode(local.registry_entry)
-  tags        = var.tags
+# The service's task count, within bounds: autoscaling's, or desired_count as both (RegisterScalableTarget
+# moves the service's desired count into the range).
+resource "aws_appautoscaling_target" "this" {
+  service_namespace  = "ecs"
+  scalable_dimension = "ecs:service:DesiredCount"
+  resource_id        = "service/${var.cluster_name}/${aws_ecs_service.this.name}"
+  min_capacity       = local.min_capacity
+  max_capacity       = local.max_capacity
+}
+
+resource "aws_appautoscaling_policy" "this" {
+  for_each           = local.scaling_policies
+  name               = "${local.family}-${each.key}"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.this.service_namespace
+  scalable_dimension = aws_appautoscaling_target.this.scalable_dimension
+  resource_id        = aws_appautoscaling_target.this.resource_id
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = each.value.target
+    scale_in_cooldown  = var.autoscaling.scale_in_cooldown
+    scale_out_cooldown = var.autoscaling.scale_out_cooldown
+    predefined_metric_specification {
+      predefined_metric_type = each.key
+      resource_label         = each.value.resource_label
+    }
+  }
+}
+
+# The registry entry handoff reads: the registry-only module writes it, so a service created here and one
+# that stays in a team's own Terraform get the same JSON.
+module "registry" {
+  source                   = "../handoff-registry-entry"
+  env                      = var.env
+  service_id               = var.service_id
+  cluster_name             = var.cluster_name
+  service_name             = aws_ecs_service.this.name
+  task_definition_arn      = aws_ecs_task_definition.base.arn
+  approval_required        = var.approval_required
+  approvers                = var.approvers
+  approvals_required       = var.approvals_required
+  rollout_timeout_seconds  = var.rollout_timeout_seconds
+  approval_timeout_seconds = var.approval_timeout_seconds
+  poll_interval_seconds    = var.poll_interval_seconds
+  rollout_check_seconds    = var.rollout_check_seconds
+  lock_timeout_seconds     = var.lock_timeout_seconds
+  keep_revisions           = var.keep_revisions
+  containers               = var.containers
+  allowed_registries       = var.allowed_registries
+  pin_digests              = var.pin_digests
+  approver_principals      = var.approver_principals
+  deploy_windows           = var.deploy_windows
+  change_calendar          = var.change_calendar
+  blocking_alarms          = var.blocking_alarms
+  bake_seconds             = var.bake_seconds
+  gate_poll_seconds        = var.gate_poll_seconds
+  max_gate_wait_seconds    = var.max_gate_wait_seconds
+  override_principals      = var.override_principals
+  tags                     = var.tags
+}
+
+# Before the registry module, this module wrote the entry itself: state moves, the parameter stays.
+moved {
+  from = aws_ssm_parameter.registry
+  to   = module.registry.aws_ssm_parameter.entry
 }
 
 # CI's rights: push this service's images and upload this service's metadata. Nothing else.

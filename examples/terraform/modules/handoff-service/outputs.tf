@@ -1,6 +1,6 @@
 output "registry_parameter" {
   description = "The SSM parameter handoff reads for this service."
-  value       = aws_ssm_parameter.registry.name
+  value       = module.registry.registry_parameter
 }
 
 output "base_task_definition_arn" {
@@ -15,4 +15,9 @@ output "artifact_key" {
 output "ci_role_arn" {
   description = "The role this service's CI assumes (and no other service's CI)."
   value       = aws_iam_role.ci.arn
+}
+
+output "autoscaling_resource_id" {
+  description = "The service's Application Auto Scaling target (service/<cluster>/<service>), for scheduled actions or more policies."
+  value       = aws_appautoscaling_target.this.resource_id
 }

@@ -5,11 +5,7 @@ variable "env" {
 
 variable "service_id" {
   description = "The id CI uploads under (<service_id>/imagedefinitions.json.zip); also the ECS service name."
-  type        = string
-  validation {
-    condition     = can(regex("^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$", var.service_id))
-    error_message = "service_id: lowercase letters, digits and '-', 1-40 characters, as handoff's intake requires."
-  }
+  type        = string # validated by the registry module, as handoff's intake requires
 }
 
 variable "cluster_name" {
@@ -48,8 +44,60 @@ variable "execution_role_arn" {
 }
 
 variable "desired_count" {
-  type    = number
-  default = 2
+  description = "How many tasks run. Without autoscaling this is both bounds of the service's scalable target, so a change here reaches the service; with autoscaling, only the count the service starts with."
+  type        = number
+  default     = 2
+}
+
+variable "requires_compatibilities" {
+  description = "Launch types the base task definition is valid for: [\"FARGATE\"], or [\"EC2\"] for capacity providers backed by Auto Scaling groups."
+  type        = list(string)
+  default     = ["FARGATE"]
+}
+
+variable "capacity_provider_strategy" {
+  description = "Capacity providers the service's tasks are placed with, e.g. [{ capacity_provider = \"FARGATE_SPOT\", weight = 3 }, { capacity_provider = \"FARGATE\", weight = 1, base = 1 }]; each must be associated with the cluster (aws_ecs_cluster_capacity_providers). Empty: launch type FARGATE. Moving an existing service between the two makes the AWS provider replace it: plan first."
+  type = list(object({
+    capacity_provider = string
+    weight            = optional(number, 1)
+    base              = optional(number, 0)
+  }))
+  default = []
+}
+
+variable "load_balancers" {
+  description = "Target groups ECS registers the service's tasks with: the container and port of the base task definition that serve traffic. With awsvpc networking (Fargate) the target group's target_type must be \"ip\"."
+  type = list(object({
+    target_group_arn = string
+    container_name   = string
+    container_port   = number
+  }))
+  default = []
+}
+
+variable "health_check_grace_period_seconds" {
+  description = "With load_balancers: how long ECS ignores failing load balancer health checks of a new task. Too short, and a slow-starting revision fails its rollout (and handoff rolls it back)."
+  type        = number
+  default     = 60
+}
+
+variable "autoscaling" {
+  description = "Application Auto Scaling of the task count between min_capacity and max_capacity, with a target tracking policy for each target given: average CPU and memory utilisation (percent) and ALB requests per target (request_count_resource_label: \"<aws_lb arn_suffix>/<aws_lb_target_group arn_suffix>\"). null: a fixed desired_count."
+  type = object({
+    min_capacity                 = number
+    max_capacity                 = number
+    cpu_target                   = optional(number)
+    memory_target                = optional(number)
+    request_count_target         = optional(number)
+    request_count_resource_label = optional(string)
+    scale_in_cooldown            = optional(number, 300)
+    scale_out_cooldown           = optional(number, 60)
+  })
+  default = null
+  validation {
+    condition     = var.autoscaling == null ? true : var.autoscaling.min_capacity <= var.autoscaling.max_capacity && (var.autoscaling.request_count_target == null || var.autoscaling.request_count_resource_label != null)
+    error_message = "autoscaling: min_capacity at most max_capacity, and request_count_target needs request_count_resource_label."
+  }
 }
 
 variable "subnet_ids" {
@@ -69,11 +117,7 @@ variable "approval_required" {
 variable "approvers" {
   description = "Approvers' email addresses, lowercase. Each needs an approval topic: list them in handoff-environment's approvers too."
   type        = list(string)
-  default     = []
-  validation {
-    condition     = alltrue([for a in var.approvers : a == lower(a) && can(regex("^[^@\\s]+@[^@\\s]+$", a))])
-    error_message = "approvers: lowercase email addresses."
-  }
+  default     = [] # validated by the registry module
 }
 
 variable "approvals_required" {
