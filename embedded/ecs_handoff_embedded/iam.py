@@ -226,6 +226,22 @@ def _next_revision_arn(region: str, account: str, family: str) -> str:
     return f"arn:aws:ecs:{region}:{account}:task-definition/{family}:{len(revisions) + 1}"
 
 
+def _object_kms_key(region: str, account: str, bucket: str, key: str, version_id: Any) -> str | None:
+    """The customer managed KMS key an object is encrypted with (SSE-KMS), as a key ARN; None for SSE-S3, no
+    encryption, S3's AWS managed key (aws/s3, whose key policy lets the account's principals use it through
+    S3 without an IAM grant) or an object that does not exist (S3 answers NoSuchKey either way)."""
+    from moto.s3.models import s3_backends
+
+    try:
+        found = s3_backends[account]["aws"].get_object(bucket, key, version_id=version_id)
+    except Exception:  # no such bucket, key or version: nothing to decrypt
+        return None
+    key_id = getattr(found, "kms_key_id", None) if getattr(found, "encryption", None) == "aws:kms" else None
+    if not key_id or str(key_id).endswith("alias/aws/s3"):
+        return None
+    return str(key_id) if str(key_id).startswith("arn:") else f"arn:aws:kms:{region}:{account}:key/{key_id}"
+
+
 def _secret_arn(region: str, account: str, secret_id: str) -> str:
     if secret_id.startswith("arn:"):
         return secret_id
@@ -291,7 +307,11 @@ def checks_for(call: ApiCall, account: str) -> list[Check]:
     regional = {"aws:RequestedRegion": region}
     if call.service == "s3" and op == "GetObject":
         action = "s3:GetObjectVersion" if p.get("versionId") else "s3:GetObject"
-        return [Check(action, f"arn:aws:s3:::{p['Bucket']}/{p['Key']}", regional)]
+        checks = [Check(action, f"arn:aws:s3:::{p['Bucket']}/{p['Key']}", regional)]
+        key_arn = _object_kms_key(region, account, str(p["Bucket"]), str(p["Key"]), p.get("versionId"))
+        if key_arn:  # S3 decrypts an SSE-KMS object with the caller's permission on the key, through S3
+            checks.append(Check("kms:Decrypt", key_arn, {**regional, "kms:ViaService": f"s3.{region}.amazonaws.com"}))
+        return checks
     if call.service == "dynamodb" and op in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan"):
         arn = f"arn:aws:dynamodb:{region}:{account}:table/{p['TableName']}"
         if p.get("IndexName"):
@@ -455,9 +475,15 @@ class Authorizer:
 
 def _document(value: Any) -> dict[str, Any]:
     if isinstance(value, dict):
-        return value
-    text = urllib.parse.unquote(value) if isinstance(value, str) and value.startswith("%7B") else value
-    parsed: dict[str, Any] = json.loads(text)
+        parsed: dict[str, Any] = value
+    else:
+        text = urllib.parse.unquote(value) if isinstance(value, str) and value.startswith("%7B") else value
+        parsed = json.loads(text)
+    statements = parsed.get("Statement")
+    if isinstance(statements, list) and None in statements:
+        # A statement under !If [condition, ..., !Ref AWS::NoValue] whose condition is false: CloudFormation
+        # removes it from the list, moto's CloudFormation leaves a null in its place.
+        parsed = {**parsed, "Statement": [s for s in statements if s is not None]}
     return parsed
 
 

@@ -52,9 +52,18 @@ class EmbeddedAws:
     # Step Functions' status change events are delivered through EventBridge unless told otherwise (AWS
     # delivers them best effort: a lost event, which the sweeper makes up for; tests/e2e/test_sweeper.py).
     drop_execution_status_events: bool = False
+    # Reads from a DynamoDB global secondary index are eventually consistent: Query and Scan on one see each table
+    # as it was this long ago (0: as it is). The lagging e2e tests set it (tests/e2e/test_lagging_aws.py).
+    ddb_index_lag_seconds: float = 0.0
+    # EventBridge keeps no order: each delivery to a rule's target waits a random time up to this bound first,
+    # so events can arrive late and out of order (0: at once, in order).
+    event_delivery_max_delay_seconds: float = 0.0
+    # A subscription's FilterPolicy change filters messages only this long after it is made (AWS: up to 15
+    # minutes). handoff sets no filter policy; tests/integration/test_sns_filter_lag.py shows the lag.
+    sns_filter_policy_lag_seconds: float = 0.0
 
     def __post_init__(self) -> None:
-        self.deliveries = gaps.Deliveries()
+        self.deliveries = gaps.Deliveries(lambda: self.event_delivery_max_delay_seconds)
         self.outbox = gaps.Outbox(self.state_dir / "outbox", self.echo)
         self.stacks: dict[str, provision.Stack] = {}
         self._server: Any = None
@@ -123,6 +132,8 @@ class EmbeddedAws:
             gaps.install_s3_events(self.runner, self.deliveries),
             gaps.install_ecs_rollouts(lambda: self.rollout_seconds, self.emit_ecs_event),
             gaps.install_ecs_listing_lag(lambda: self.ecs_listing_lag_seconds),
+            gaps.install_index_lag(lambda: self.ddb_index_lag_seconds),
+            gaps.install_filter_policy_lag(lambda: self.sns_filter_policy_lag_seconds),
             gaps.install_email_outbox(self.outbox),
             gaps.install_send_task_failure_cause(),
             gaps.install_ecs_task_definitions(world.ACCOUNT_ID),

@@ -25,6 +25,8 @@ INSTALLERS: dict[str, Callable[[], gaps.Undo]] = {
     "bucket notification read-back": gaps.install_bucket_notification_read_back,
     "ecs rollouts": lambda: gaps.install_ecs_rollouts(lambda: 1.0, lambda event: None),
     "ecs listing lag": lambda: gaps.install_ecs_listing_lag(lambda: 1.0),
+    "dynamodb index lag": lambda: gaps.install_index_lag(lambda: 1.0),
+    "sns filter policy lag": lambda: gaps.install_filter_policy_lag(lambda: 1.0),
     "ecs task definitions": lambda: gaps.install_ecs_task_definitions("123456789012"),
     "deployment configuration read-back": gaps.install_deployment_configuration_read_back,
     "email outbox": lambda: gaps.install_email_outbox(gaps.Outbox(Path("/nonexistent-never-written"))),
@@ -50,7 +52,7 @@ def patched(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, str, Any]]:
         calls.append((owner, name, None))
         return real_add(owner, name, new)
 
-    for module in (gaps.awslambda, gaps.s3, gaps.ecs, gaps.sns, gaps.stepfunctions, gaps.ssm):
+    for module in (gaps.awslambda, gaps.s3, gaps.ecs, gaps.sns, gaps.stepfunctions, gaps.ssm, gaps.dynamodb):
         for helper, fake in (("replace", replace), ("add", add)):
             if hasattr(module, helper):
                 monkeypatch.setattr(module, helper, fake)
@@ -94,6 +96,6 @@ def test_the_helper_refuses_what_moto_does_not_have_and_to_add_what_it_has() -> 
 def test_every_gap_names_tests_that_exist() -> None:
     doc = gaps.__doc__ or ""
     named = set(re.findall(r"\btest_\w+", doc)) - {"test_gaps"}
-    assert len(re.findall(r"^ ?\d+ ", doc, re.M)) == 14, "the docstring lists 14 gaps"
+    assert len(re.findall(r"^ ?\d+ ", doc, re.M)) == 16, "the docstring lists 16 gaps"
     files = {p.stem for p in (ROOT / "tests").rglob("test_*.py")}
     assert named and named <= files, sorted(named - files)

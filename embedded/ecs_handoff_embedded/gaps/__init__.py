@@ -1,6 +1,8 @@
 """Everything moto does not do the way AWS does, filled in here and nowhere else: one module per AWS
 service, each change made with patching.replace (or .add), which hands back its undo and fails at start-up
-when moto has changed under it. EmbeddedAws.start installs them all and EmbeddedAws.stop undoes them.
+when moto has changed under it. EmbeddedAws.start installs them all and EmbeddedAws.stop undoes them. The
+lags and delays are off unless EmbeddedAws's fields turn them on (ecs_listing_lag_seconds,
+ddb_index_lag_seconds, event_delivery_max_delay_seconds, sns_filter_policy_lag_seconds).
 
 Each gap: the AWS service, its module here, what AWS does that moto does not, and the tests that hold it.
  1 Lambda (awslambda): the real handler runs in this process, no Docker. Every e2e test.
@@ -24,6 +26,11 @@ Each gap: the AWS service, its module here, what AWS does that moto does not, an
    test_concurrency_quota.
 14 EventBridge (events): scheduled rules never fire by themselves (moto runs no schedules); fire_schedule is one
    tick, when a test asks. A scheduled rule matches no service event (moto matches it to all). test_sweeper.
+   Deliveries can be delayed at random, so events arrive late and out of order. test_event_delivery_delay,
+   test_lagging_aws.
+15 DynamoDB (dynamodb): Query and Scan on a global secondary index see the table as it was a set lag ago.
+   test_index_lag, test_lagging_aws.
+16 SNS (sns): a subscription's filter policy change takes effect only after a set lag. test_sns_filter_lag.
 
 IAM (9) is not a patch: iam.py puts its own WSGI layer in front of the moto server. tests/integration/
 test_gaps.py installs and undoes every patch and checks moto is back as it was. (The state machine's
@@ -32,6 +39,7 @@ DefinitionSubstitutions are applied in provision.py.)"""
 from __future__ import annotations
 
 from ecs_handoff_embedded.gaps.awslambda import install_concurrency_quota, install_lambda_runner
+from ecs_handoff_embedded.gaps.dynamodb import install_index_lag
 from ecs_handoff_embedded.gaps.ecs import (
     FAIL_TAG_PREFIX,
     ecs_deployment_event,
@@ -43,7 +51,7 @@ from ecs_handoff_embedded.gaps.ecs import (
 from ecs_handoff_embedded.gaps.events import Deliveries, EventSink, aws_event, fire_schedule, put_event
 from ecs_handoff_embedded.gaps.patching import Undo, add, all_of, replace
 from ecs_handoff_embedded.gaps.s3 import install_bucket_notification_read_back, install_s3_events, next_sequencer
-from ecs_handoff_embedded.gaps.sns import CHAT_ENDPOINT, Outbox, install_email_outbox
+from ecs_handoff_embedded.gaps.sns import CHAT_ENDPOINT, Outbox, install_email_outbox, install_filter_policy_lag
 from ecs_handoff_embedded.gaps.ssm import install_change_calendars
 from ecs_handoff_embedded.gaps.stepfunctions import (
     execution_status_event,
@@ -75,6 +83,8 @@ __all__ = [
     "install_ecs_task_definitions",
     "install_email_outbox",
     "install_execution_status_events",
+    "install_filter_policy_lag",
+    "install_index_lag",
     "install_lambda_runner",
     "install_s3_events",
     "install_send_task_failure_cause",

@@ -9,6 +9,9 @@
   an invocation record to the function's on-failure destination (SQS), or the bare event to the function's
   own dead-letter queue, or discards it ("Lambda guide: invocation-async-error-handling,
   invocation-async-retain-records").
+- EventBridge does not keep events in order, and a delivery can come late: with a delay set
+  (Deliveries(max_delay_seconds=...)), each delivery to a rule's target waits a random time up to that bound
+  first, so a later event can reach the function before an earlier one (S3's, ECS's and Step Functions' alike).
 - Scheduled rules (ScheduleExpression) are created, but nothing fires them: moto runs no schedules and the
   embedded AWS keeps no clock for them. fire_schedule does what EventBridge does at a tick, when asked
   (EmbeddedAws.fire_schedule, the sweeper's tests); nothing handoff needs to work waits for a tick."""
@@ -19,6 +22,7 @@ import copy
 import datetime as dt
 import functools
 import json
+import random
 import threading
 import time
 import uuid
@@ -29,19 +33,29 @@ from ecs_handoff_embedded.runner import FunctionRunner
 
 
 class Deliveries:
-    """Counts asynchronous deliveries in flight, so callers can wait until the world is quiet."""
+    """Counts asynchronous deliveries in flight, so callers can wait until the world is quiet; each EventBridge
+    delivery waits a random time up to `max_delay_seconds()` first (0, the default: none)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_delay_seconds: Callable[[], float] = lambda: 0.0) -> None:
         self._cond = threading.Condition()
         self._in_flight = 0
         self.failures: list[dict[str, Any]] = []
+        self.max_delay_seconds = max_delay_seconds
+        self._random = random.Random()  # noqa: S311 - a delivery's delay, not a secret
 
-    def start(self, work: Callable[[], None]) -> None:
+    def delay(self) -> float:
+        """How long the next delivery waits before EventBridge hands it over: uniform in [0, the bound]."""
+        bound = self.max_delay_seconds()
+        return self._random.uniform(0.0, bound) if bound > 0 else 0.0
+
+    def start(self, work: Callable[[], None], delay: float = 0.0) -> None:
         with self._cond:
             self._in_flight += 1
 
         def run() -> None:
             try:
+                if delay > 0:
+                    time.sleep(delay)
                 work()
             finally:
                 with self._cond:
@@ -99,7 +113,8 @@ def put_event(
             continue
         for target in rule.targets:
             deliveries.start(
-                functools.partial(_deliver, account_id, region, target, event, runner, deliveries, retries)
+                functools.partial(_deliver, account_id, region, target, event, runner, deliveries, retries),
+                deliveries.delay(),
             )
 
 
@@ -115,7 +130,9 @@ def fire_schedule(account_id: str, region: str, rule_name: str, runner: Function
         return
     event = aws_event("aws.events", "Scheduled Event", account_id, region, [rule.arn], {})
     for target in rule.targets:
-        deliveries.start(functools.partial(_deliver, account_id, region, target, event, runner, deliveries, 2))
+        deliveries.start(
+            functools.partial(_deliver, account_id, region, target, event, runner, deliveries, 2), deliveries.delay()
+        )
 
 
 # AWS waits about 60 s, then 120 s, between attempts; the embedded AWS keeps the order and shortens the waits.

@@ -1,11 +1,16 @@
 """#4 SNS: a message to an email subscription is written to the outbox as the email a person gets, and one
-to Amazon Q Developer in chat applications' endpoint as the notification it receives."""
+to Amazon Q Developer in chat applications' endpoint as the notification it receives.
+#16 SNS: "Additions or changes to a subscription filter policy require up to 15 minutes to fully take effect"
+("Amazon SNS subscription filter policies"). With a lag set, a FilterPolicy set by SetSubscriptionAttributes
+is stored and read back at once (GetSubscriptionAttributes shows it) but messages are filtered by the policy
+the subscription had before until the lag has passed. handoff sets no filter policy (one topic per approver)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -89,3 +94,39 @@ def install_email_outbox(outbox: Outbox) -> Undo:
         return None
 
     return replace(Subscription, "publish", publish)
+
+
+class _LateFilter:
+    """A subscription's filter while a change to it is not yet in effect: the policy before it decides until
+    `applies_at` (time.monotonic()), the new one after; None on either side lets every message through."""
+
+    def __init__(self, before: Any, after: Any, applies_at: float) -> None:
+        self.before, self.after, self.applies_at = before, after, applies_at
+
+    def current(self) -> Any:
+        if time.monotonic() < self.applies_at:
+            return self.before.current() if isinstance(self.before, _LateFilter) else self.before
+        return self.after
+
+    def matches(self, message_attributes: dict[str, Any] | None, message: str) -> bool:
+        matcher = self.current()
+        return matcher is None or bool(matcher.matches(message_attributes, message))
+
+
+def install_filter_policy_lag(lag_seconds: Callable[[], float]) -> Undo:
+    """A FilterPolicy change (SetSubscriptionAttributes) filters messages only `lag_seconds()` after it was made."""
+    from moto.sns.models import SNSBackend
+
+    original = SNSBackend.set_subscription_attributes
+
+    def set_subscription_attributes(self: Any, arn: str, name: str, value: Any) -> None:
+        subscription = next((s for s in self.subscriptions.values() if s.arn == arn), None)
+        before = subscription._filter_policy_matcher if subscription is not None else None
+        original(self, arn, name, value)
+        lag = lag_seconds()
+        if subscription is None or name != "FilterPolicy" or lag <= 0:
+            return
+        after = subscription._filter_policy_matcher
+        subscription._filter_policy_matcher = _LateFilter(before, after, time.monotonic() + lag)
+
+    return replace(SNSBackend, "set_subscription_attributes", set_subscription_attributes)

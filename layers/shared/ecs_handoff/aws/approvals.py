@@ -8,7 +8,7 @@ from typing import Any
 from ecs_handoff.aws.clients import aws_call
 from ecs_handoff.aws.dynamo import Table, from_item, to_item
 from ecs_handoff.errors import RecordConflict
-from ecs_handoff.models import Approval, ApprovalStatus, ApprovalVote
+from ecs_handoff.models import Approval, ApprovalStatus, ApprovalVote, approval_id_for
 
 
 class ApprovalStore(Table):
@@ -140,12 +140,9 @@ class ApprovalStore(Table):
         )
 
     def pending_for_deployment(self, deployment_id: str) -> Approval | None:
-        with aws_call(f"finding the approval of {deployment_id}"):
-            page = self.ddb.query(
-                TableName=self.table,
-                IndexName="by_deployment",
-                KeyConditionExpression="deployment_id = :d",
-                ExpressionAttributeValues=to_item({":d": deployment_id}),
-            )
-        items = [Approval.model_validate(from_item(i)) for i in page.get("Items", [])]
-        return next((a for a in items if a.status is ApprovalStatus.PENDING), None)
+        """The deployment's approval while it is PENDING. Read from the table with ConsistentRead (a deployment
+        has one approval, approval_id_for(deployment_id)), not through the by_deployment index: an index read
+        is eventually consistent, and the lock step acting on it could miss an approval created a moment ago
+        (the newer upload would wait instead of superseding it) or see one already decided as PENDING."""
+        approval = self.get(approval_id_for(deployment_id))
+        return approval if approval is not None and approval.status is ApprovalStatus.PENDING else None
