@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= ap-northeast-1
+PYTEST_WORKERS ?= 2
 PY313 := $(shell PYENV_VERSION=3.13.0 python3.13 --version >/dev/null 2>&1 && echo yes)
 
 SCAN := .venv-scan
@@ -17,7 +18,7 @@ MUTATION_STAMP := $(MUTATION)/.installed
 NODE_TOOLS := .node-tools
 NODE_STAMP := $(NODE_TOOLS)/.installed
 
-.PHONY: install demo test lint typecheck unit template security asl build local clean bench cli-docs mutation terraform-fmt
+.PHONY: install demo test lint typecheck unit pytest template security asl build local clean bench cli-docs mutation terraform-fmt
 
 $(STAMP): pyproject.toml layers/shared/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -68,8 +69,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The unit tests alone (seconds): what to run while writing code.
 unit: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q tests/unit
+
+# Every level, unit to end-to-end, on both cores (pytest-xdist; a file's tests stay on one worker, and each
+# worker starts its own embedded AWS). The 20 slowest tests are listed at the end. CI runs this.
+pytest: $(STAMP)
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile --durations=20
 
 template: $(STAMP)
 	$(BIN)/cfn-lint template.yaml
@@ -98,7 +105,7 @@ terraform-fmt:
 	  echo "terraform fmt skipped: no terraform on PATH"; \
 	fi
 
-test: lint typecheck template security asl unit build
+test: lint typecheck template security asl pytest build
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .handoff .mutation $(SCAN) $(NODE_TOOLS) $(MUTATION)

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ecs_handoff_embedded import environ, gaps, iam, provision, world
+from ecs_handoff_embedded import environ, gaps, iam, provision, seed
+from ecs_handoff_embedded.gaps.ecs import HELD, HeldRollouts
 from ecs_handoff_embedded.http_api import HttpApi, Route
 from ecs_handoff_embedded.runner import FunctionRunner
 
@@ -32,6 +33,8 @@ class EmbeddedAws:
     """One process-wide embedded AWS. `start()` then use `endpoint`; `stop()` when done."""
 
     port: int = 0
+    # How long each ECS rollout takes; HELD: until `release_rollouts` ends it (what a test that acts while ECS is
+    # still rolling out uses, so its outcome does not depend on how busy the machine is).
     rollout_seconds: float = 1.0
     state_dir: Path = field(default_factory=lambda: Path(".handoff"))
     log_level: str = "ERROR"
@@ -64,6 +67,7 @@ class EmbeddedAws:
 
     def __post_init__(self) -> None:
         self.deliveries = gaps.Deliveries(lambda: self.event_delivery_max_delay_seconds)
+        self.held_rollouts = HeldRollouts()
         self.outbox = gaps.Outbox(self.state_dir / "outbox", self.echo)
         self.stacks: dict[str, provision.Stack] = {}
         self._server: Any = None
@@ -72,11 +76,20 @@ class EmbeddedAws:
         self.http_apis: dict[str, HttpApi] = {}  # each stack's approval page API (public links)
         self.operator_apis: dict[str, HttpApi] = {}  # each stack's operator API (every route AWS_IAM)
         # Each function's calls are authorized against its own role (iam.py); off only for a test that says so.
-        self.authorizer = iam.Authorizer(world.ACCOUNT_ID, enforcing=self.enforce_iam)
+        self.authorizer = iam.Authorizer(seed.ACCOUNT_ID, enforcing=self.enforce_iam)
         self.ecs_events: list[dict[str, Any]] = []  # every ECS deployment event, delivered or dropped
         self.execution_status_events: list[dict[str, Any]] = []  # every status change event, delivered or dropped
         # Change calendars GetCalendarState answers from: {name: (OPEN or CLOSED, next transition or None)}.
         self.calendars: dict[str, tuple[str, str | None]] = {}
+
+    def hold_rollouts(self) -> None:
+        """From now on every rollout stays IN_PROGRESS until `release_rollouts` ends it."""
+        self.rollout_seconds = HELD
+
+    def release_rollouts(self, service: str | None = None, timeout: float = 30.0) -> int:
+        """Ends the held rollouts of a service ("env/name"; every service if None) as ECS would, waiting up to
+        `timeout` seconds for one to start; returns how many ended (0 if none came)."""
+        return self.held_rollouts.release(service, timeout)
 
     def emit_ecs_event(self, event: dict[str, Any]) -> None:
         """ECS sends a deployment event to EventBridge (again, for a test of a duplicate)."""
@@ -88,7 +101,7 @@ class EmbeddedAws:
         """One tick of a scheduled rule (handoff-<env>-sweeper): moto fires none by itself, so the sweeper runs
         here only when asked; `wait_idle()` waits for it to finish."""
         assert self.runner is not None
-        gaps.fire_schedule(world.ACCOUNT_ID, world.REGION, rule_name, self.runner, self.deliveries)
+        gaps.fire_schedule(seed.ACCOUNT_ID, seed.REGION, rule_name, self.runner, self.deliveries)
 
     def start(self) -> EmbeddedAws:
         from moto.core.config import default_user_config
@@ -116,8 +129,8 @@ class EmbeddedAws:
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": world.REGION,
-            "AWS_REGION": world.REGION,
+            "AWS_DEFAULT_REGION": seed.REGION,
+            "AWS_REGION": seed.REGION,
         }
         self._saved_env = {k: os.environ.get(k) for k in [*process_env, "AWS_PROFILE"]}
         os.environ.update(process_env)
@@ -130,13 +143,13 @@ class EmbeddedAws:
             gaps.install_lambda_runner(self.runner),
             gaps.install_concurrency_quota(lambda: self.account_concurrency_quota),
             gaps.install_s3_events(self.runner, self.deliveries),
-            gaps.install_ecs_rollouts(lambda: self.rollout_seconds, self.emit_ecs_event),
+            gaps.install_ecs_rollouts(lambda: self.rollout_seconds, self.emit_ecs_event, self.held_rollouts),
             gaps.install_ecs_listing_lag(lambda: self.ecs_listing_lag_seconds),
             gaps.install_index_lag(lambda: self.ddb_index_lag_seconds),
             gaps.install_filter_policy_lag(lambda: self.sns_filter_policy_lag_seconds),
             gaps.install_email_outbox(self.outbox),
             gaps.install_send_task_failure_cause(),
-            gaps.install_ecs_task_definitions(world.ACCOUNT_ID),
+            gaps.install_ecs_task_definitions(seed.ACCOUNT_ID),
             gaps.install_execution_status_events(
                 self.runner,
                 self.deliveries,
@@ -152,7 +165,7 @@ class EmbeddedAws:
 
         session = self.session()
         for env in self.envs:
-            world.seed(
+            seed.seed(
                 session, env, self.rollout_timeout_seconds, self.poll_interval_seconds, self.rollout_check_seconds
             )
             stack = provision.provision(
@@ -164,8 +177,8 @@ class EmbeddedAws:
                     "RequireApproval": "true" if env == "prod" else "false",
                     "LogLevel": "INFO",
                 },
-                world.ACCOUNT_ID,
-                world.REGION,
+                seed.ACCOUNT_ID,
+                seed.REGION,
             )
             for name, code_dir in stack.functions.items():
                 self.runner.register(name, code_dir)
@@ -189,10 +202,10 @@ class EmbeddedAws:
         assert self.runner is not None
         served: dict[str, str] = {}  # the URL each API has in AWS -> where it is served here
         for logical_id, api_id in stack.http_apis.items():
-            api = HttpApi(self.runner, world.ACCOUNT_ID, world.REGION, api_id=api_id, authorizer=self.authorizer)
+            api = HttpApi(self.runner, seed.ACCOUNT_ID, seed.REGION, api_id=api_id, authorizer=self.authorizer)
             api.routes += [Route(*route) for route in provision.routes_of(session, api_id)]
             api.start()
-            served[f"https://{api_id}.execute-api.{world.REGION}.amazonaws.com"] = api.url
+            served[f"https://{api_id}.execute-api.{seed.REGION}.amazonaws.com"] = api.url
             if logical_id == "OperatorApi":
                 self.operator_apis[stack.outputs["Env"]] = api
             else:
@@ -207,7 +220,7 @@ class EmbeddedAws:
         for key, value in list(stack.outputs.items()):
             if value in served:
                 stack.outputs[key] = served[value]
-                provision.set_output(stack.name, key, served[value], world.ACCOUNT_ID, world.REGION)
+                provision.set_output(stack.name, key, served[value], seed.ACCOUNT_ID, seed.REGION)
 
     def session(self) -> Any:
         import boto3
@@ -215,7 +228,7 @@ class EmbeddedAws:
         return boto3.session.Session(
             aws_access_key_id="testing",
             aws_secret_access_key="testing",  # noqa: S106 - moto's fixed fake credentials
-            region_name=world.REGION,
+            region_name=seed.REGION,
         )
 
     def client(self, service: str) -> Any:
@@ -228,13 +241,13 @@ class EmbeddedAws:
             json.dumps(
                 {
                     "aws_endpoint": self.endpoint,
-                    "region": world.REGION,
-                    "account_id": world.ACCOUNT_ID,
+                    "region": seed.REGION,
+                    "account_id": seed.ACCOUNT_ID,
                     "approval_base_url": self.http_apis["prod"].url if "prod" in self.http_apis else None,
                     "approval_base_urls": {env: api.url for env, api in self.http_apis.items()},
                     "operator_api_urls": {env: api.url for env, api in self.operator_apis.items()},
                     "outbox_dir": str(self.outbox.directory.resolve()),
-                    "buckets": {env: world.bucket_name(env) for env in self.envs},
+                    "buckets": {env: seed.bucket_name(env) for env in self.envs},
                     "stacks": {env: stack.name for env, stack in self.stacks.items()},
                     "pid": os.getpid(),
                 },

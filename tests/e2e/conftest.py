@@ -26,6 +26,8 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedAws]:
 def world(embedded: EmbeddedAws) -> Iterator[World]:
     embedded.rollout_seconds = 0.5
     yield World(embedded)
+    embedded.rollout_seconds = 0.5
+    embedded.release_rollouts(timeout=0)  # a rollout a test held and left: ECS finishes it, nothing stays locked
     assert embedded.wait_idle(30), "an event delivery was still running after the test"
 
 

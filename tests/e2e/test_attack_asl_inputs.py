@@ -10,7 +10,7 @@ from typing import Any
 from ecs_handoff.models import Outcome
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
-from ecs_handoff_embedded.world import ACCOUNT_ID
+from ecs_handoff_embedded.seed import ACCOUNT_ID
 
 from tests.e2e.test_approval_gate import ALICE, BOB
 from tests.e2e.test_release_controls import ALARM, FAST, alarm, upload, wait_for
@@ -61,8 +61,8 @@ def test_start_execution_with_forged_approver_principals_cannot_make_one_person_
     # GIVEN prod api needs alice AND bob; Terraform lets alice's CLI role decide as alice only
     alice_role = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/approver/alice"
     registry("prod", "api", approvals_required=2, approver_principals={alice_role: ALICE}, poll_interval_seconds=30)
-    # AND a first release, approved by both, that is rolling out (it holds the lock for a few seconds)
-    embedded.rollout_seconds = 6
+    # AND a first release, approved by both, that is rolling out (it holds the lock until ECS is let finish)
+    embedded.hold_rollouts()
     first = world.upload("prod", "api", artifact({"app-container": image("api", "prod-atk0001")}))
     world.wait_phase("prod", first, "awaiting_approval")
     world.decide(world.approval_link(ALICE, first), "approve")
@@ -78,6 +78,8 @@ def test_start_execution_with_forged_approver_principals_cannot_make_one_person_
         data["request"]["service"]["poll_interval_seconds"] = 1
 
     forged_execution(embedded, str(waiting.execution_arn), edit)
+    embedded.rollout_seconds = 0.5
+    assert embedded.release_rollouts("prod/api") == 1
     assert world.wait("prod", first, timeout=60).outcome is Outcome.SUCCEEDED
     before = world.running("prod", "api")["task_definition"]
     # THEN her execution is refused before any approval is asked (who approves comes from the registry; and

@@ -63,7 +63,7 @@ def test_workflow_rollout_failed_is_failure_and_service_is_back_on_last_good(
 def test_workflow_rollout_timeout_rolls_back_itself(world: World, embedded: EmbeddedAws, registry: Any) -> None:
     # GIVEN a rollout that never finishes and a 5 s rollout timeout
     registry("dev", "worker", rollout_timeout_seconds=5)
-    embedded.rollout_seconds = 600
+    embedded.hold_rollouts()
     good = world.running("dev", "worker")
     record = world.wait(
         "dev", world.upload("dev", "worker", artifact({"app": image("worker", "dev-slow")})), timeout=30
@@ -109,12 +109,15 @@ def test_workflow_invalid_artifact_deploys_nothing_and_notifies(world: World, em
 
 
 def test_workflow_lock_held_waits_for_running_deployment(world: World, embedded: EmbeddedAws) -> None:
-    # GIVEN a deployment rolling out slowly
-    embedded.rollout_seconds = 2.5
+    # GIVEN a deployment rolling out until ECS is let finish it
+    embedded.hold_rollouts()
     first = world.upload("dev", "worker", artifact({"app": image("worker", "dev-aaaaaaa")}))
     world.wait_phase("dev", first, "deploying", timeout=10)
-    # WHEN a second upload for the same service arrives
+    # WHEN a second upload for the same service arrives, and waits for the lock
     second = world.upload("dev", "worker", artifact({"app": image("worker", "dev-bbbbbbb")}))
+    world.wait_phase("dev", second, "waiting_for_lock")
+    embedded.rollout_seconds = 0.5
+    assert embedded.release_rollouts("dev/worker") == 1
     a, b = world.wait("dev", first, timeout=30), world.wait("dev", second, timeout=30)
     # THEN the running one finishes first, the second waited for the lock, then deployed
     assert (a.outcome, b.outcome) == (Outcome.SUCCEEDED, Outcome.SUCCEEDED), (a.reason, b.reason)

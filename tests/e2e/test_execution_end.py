@@ -31,6 +31,23 @@ def entered(events: list[dict[str, Any]], state: str) -> list[int]:
     ]
 
 
+def wait_for_entered(aws: EmbeddedAws, env: str, deployment_id: str, state: str, count: int) -> None:
+    """Waits until the deployment's execution has entered `state` `count` times (the event a test needs, rather
+    than a sleep that guesses how long the machine takes)."""
+    arn = aws.stacks[env].state_machine_arn.replace(":stateMachine:", ":execution:") + ":" + deployment_id
+    deadline = time.monotonic() + 30
+    sfn = aws.client("stepfunctions")
+    while True:
+        try:
+            seen = len(entered(history(aws, arn), state))
+        except sfn.exceptions.ExecutionDoesNotExist:
+            seen = 0
+        if seen >= count:
+            return
+        assert time.monotonic() < deadline, f"{deployment_id} entered {state} {seen} times, not {count}"
+        time.sleep(0.05)
+
+
 def lock_item(aws: EmbeddedAws, env: str, service: str) -> dict[str, Any] | None:
     item = aws.client("dynamodb").get_item(
         TableName=f"handoff-{env}-state", Key={"pk": {"S": f"lock#{service}"}}, ConsistentRead=True
@@ -95,9 +112,13 @@ def test_a_workflow_that_ends_failed_is_finalized_once_though_the_status_rule_al
 def test_a_failed_rollout_check_is_looked_at_again_not_rolled_back(world: World, embedded: EmbeddedAws) -> None:
     # GIVEN the rollout check fails twice (a permissions hiccup, a dead sandbox)
     assert embedded.runner is not None
-    embedded.rollout_seconds = 2.0
+    embedded.hold_rollouts()
     embedded.runner.inject_failure("handoff-dev-rollout", "AwsAccessError", "injected: access denied", times=2)
-    record = world.wait("dev", world.upload("dev", "worker", artifact({"app": image("worker", "dev-check01")})))
+    deployment_id = world.upload("dev", "worker", artifact({"app": image("worker", "dev-check01")}))
+    # (ECS finishes only after both failed checks, so neither could have been skipped by an early verdict)
+    wait_for_entered(embedded, "dev", deployment_id, "CountFailedCheck", 2)
+    assert embedded.release_rollouts("dev/worker") == 1
+    record = world.wait("dev", deployment_id)
     # THEN the deployment still SUCCEEDED on ECS's own verdict, and Rollback never ran
     assert record.outcome is Outcome.SUCCEEDED, record.reason
     assert record.execution_arn is not None
@@ -113,7 +134,7 @@ def test_a_rollout_nobody_can_check_until_its_timeout_is_rolled_back(
     assert embedded.runner is not None
     registry("dev", "worker", rollout_timeout_seconds=5)
     before = world.running("dev", "worker")
-    embedded.rollout_seconds = 30.0
+    embedded.hold_rollouts()
     embedded.runner.inject_failure("handoff-dev-rollout", "AwsAccessError", "injected: access denied", times=100)
     try:
         record = world.wait("dev", world.upload("dev", "worker", artifact({"app": image("worker", "dev-blind01")})))
@@ -130,9 +151,9 @@ def test_a_rollout_nobody_can_check_until_its_timeout_is_rolled_back(
 def test_a_deployment_that_cannot_get_the_lock_in_time_ends_with_the_holder_named(
     world: World, embedded: EmbeddedAws, registry: Any
 ) -> None:
-    # GIVEN a deployment rolling out for 8 s, and a lock timeout of 3 s
+    # GIVEN a deployment rolling out until ECS is told to finish it, and a lock timeout of 5 s
     registry("dev", "worker", lock_timeout_seconds=5)
-    embedded.rollout_seconds = 8.0
+    embedded.hold_rollouts()
     first = world.upload("dev", "worker", artifact({"app": image("worker", "dev-holder1")}))
     world.wait_phase("dev", first, "deploying", timeout=10)
     # WHEN a second upload waits behind it
@@ -141,6 +162,7 @@ def test_a_deployment_that_cannot_get_the_lock_in_time_ends_with_the_holder_name
     assert second.outcome is Outcome.FAILED
     assert f"(lock_timeout_seconds) for {first} to finish deploying worker" in second.reason
     assert second.reason.endswith("nothing was deployed, upload again to retry")
+    assert embedded.release_rollouts("dev/worker") == 1
     assert world.wait("dev", first, timeout=30).outcome is Outcome.SUCCEEDED
 
 

@@ -132,7 +132,7 @@ def test_fault_update_service_refused_is_failed_and_service_unchanged(world: Wor
 
 def test_fault_lock_holder_dies_and_the_next_deployment_takes_over(world: World, embedded: EmbeddedAws) -> None:
     # GIVEN a deployment stuck rolling out, whose execution is then stopped by hand (it never unlocks)
-    embedded.rollout_seconds = 600
+    embedded.hold_rollouts()
     stuck = world.upload("dev", "worker", artifact({"app": image("worker", "dev-stuck00")}))
     world.wait_phase("dev", stuck, "deploying")
     sfn = embedded.client("stepfunctions")
@@ -164,7 +164,7 @@ def test_fault_twenty_uploads_in_a_second_are_serialised_and_the_newest_wins(
 
 def test_fault_fifty_services_uploading_at_once_all_deploy(world: World, embedded: EmbeddedAws) -> None:
     # GIVEN 50 services Terraform registered
-    from ecs_handoff_embedded.world import add_simple_service
+    from ecs_handoff_embedded.seed import add_simple_service
 
     for n in range(50):
         add_simple_service(embedded.session(), "dev", f"svc{n:02d}", image(f"dev-svc{n:02d}", "dev-0"))

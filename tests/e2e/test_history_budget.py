@@ -14,7 +14,7 @@ from ecs_handoff.models import Outcome
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
 
-from tests.e2e.test_execution_end import entered, history
+from tests.e2e.test_execution_end import entered, history, wait_for_entered
 from tests.helpers import ROOT
 
 ASL = json.loads((ROOT / "statemachine" / "deployment.asl.json").read_text())["States"]
@@ -61,10 +61,15 @@ def test_history_budget_constants_are_what_the_asl_implies() -> None:
 def test_history_budget_measured_per_rollout_check_and_per_lock_wait(world: World, embedded: EmbeddedAws) -> None:
     # GIVEN a rollout that outlasts a few waits for ECS's event (2 s each), and a second upload that waits
     # for its lock
-    embedded.rollout_seconds = 5.0
+    embedded.hold_rollouts()
     first = world.upload("dev", "worker", artifact({"app": image("worker", "dev-budget1")}))
     world.wait_phase("dev", first, "deploying", timeout=10)
     second = world.upload("dev", "worker", artifact({"app": image("worker", "dev-budget2")}))
+    # (ECS finishes the first only once it has been looked at three times and the second has asked three times)
+    wait_for_entered(embedded, "dev", first, "WatchRollout", 3)
+    wait_for_entered(embedded, "dev", second, "AcquireLock", 3)
+    embedded.rollout_seconds = 0.5  # the second's own rollout
+    assert embedded.release_rollouts("dev/worker") == 1
     a, b = world.wait("dev", first), world.wait("dev", second)
     assert (a.outcome, b.outcome) == (Outcome.SUCCEEDED, Outcome.SUCCEEDED)
     assert a.execution_arn is not None and b.execution_arn is not None
@@ -80,9 +85,14 @@ def test_history_budget_measured_per_rollout_check_and_per_lock_wait(world: Worl
 
 def test_history_budget_measured_per_failed_check(world: World, embedded: EmbeddedAws) -> None:
     assert embedded.runner is not None
-    embedded.rollout_seconds = 5.0
+    embedded.hold_rollouts()
     embedded.runner.inject_failure("handoff-dev-rollout", "AwsAccessError", "injected", times=1)
-    record = world.wait("dev", world.upload("dev", "worker", artifact({"app": image("worker", "dev-budget3")})))
+    deployment_id = world.upload("dev", "worker", artifact({"app": image("worker", "dev-budget3")}))
+    # (ECS finishes only after the failed check and a look after it)
+    wait_for_entered(embedded, "dev", deployment_id, "CountFailedCheck", 1)
+    wait_for_entered(embedded, "dev", deployment_id, "WatchRollout", 2)
+    assert embedded.release_rollouts("dev/worker") == 1
+    record = world.wait("dev", deployment_id)
     assert record.outcome is Outcome.SUCCEEDED and record.execution_arn is not None
     events = history(embedded, record.execution_arn)
     failed_at = entered(events, "CountFailedCheck")[0]

@@ -4,20 +4,18 @@ change calendar, blocking alarms, the bake, the maximum wait, and `handoff deplo
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from ecs_handoff import limits
-from ecs_handoff.logic import gate
 from ecs_handoff.models import DeploymentRecord, Outcome
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
 from pytest import CaptureFixture, MonkeyPatch
 
-from tests.e2e.test_execution_end import history
+from tests.e2e.test_execution_end import history, wait_for_entered
 from tests.e2e.test_history_budget import gaps_between
 
 ALARM = "dev-api-5xx"
@@ -25,7 +23,7 @@ FAST = {"gate_poll_seconds": 1, "max_gate_wait_seconds": 120}
 
 
 class Clock:
-    """The gate function's clock, moved by the test."""
+    """The gate and deploy functions' clock, moved by the test."""
 
     def __init__(self, at: datetime) -> None:
         self.at = at
@@ -35,11 +33,13 @@ class Clock:
 
 
 @pytest.fixture
-def clock() -> Iterator[Clock]:
+def clock(embedded: EmbeddedAws) -> Iterator[Clock]:
     fixed = Clock(datetime.now(UTC))
-    gate.set_clock(fixed)
+    assert embedded.runner is not None
+    undo = [embedded.runner.replace(f"handoff-dev-{fn}", "utcnow", fixed) for fn in ("gate", "deploy")]
     yield fixed
-    gate.set_clock(None)
+    for each in undo:
+        each()
 
 
 @pytest.fixture
@@ -77,7 +77,7 @@ def test_outside_the_window_it_waits_and_deploys_when_the_window_opens(
     record = wait_for(world, deployment, "waiting_for_window")
     assert record.gate["opens_at"] == "2026-11-30T01:00:00.000Z"
     assert "outside the deployment windows (MON-FRI 10:00-17:00 Asia/Tokyo)" in record.gate["reason"]
-    time.sleep(2.5)  # a few more looks
+    wait_for_entered(world.aws, "dev", deployment, "CheckReleaseGates", 3)  # a few more looks
     assert world.running("dev", "api")["task_definition"] == before
     assert world.records("dev").get(deployment).outcome is Outcome.IN_PROGRESS  # type: ignore[union-attr]
     # WHEN the clock reaches Monday 10:00 JST  THEN it deploys
@@ -109,7 +109,7 @@ def test_a_firing_alarm_holds_the_deployment_until_it_clears(world: World, regis
     assert record.gate["reason"] == (
         f"alarm {ALARM} is in ALARM: Threshold Crossed: 1 datapoint [42.0] was greater than the threshold (10.0)."
     )
-    time.sleep(2.5)
+    wait_for_entered(world.aws, "dev", deployment, "CheckReleaseGates", 3)  # a few more looks
     assert world.running("dev", "api")["task_definition"] == before
     alarm("OK")
     done = world.wait("dev", deployment)

@@ -47,9 +47,13 @@ def invocations(embedded: EmbeddedAws) -> int:
 def test_verdict_completed_comes_from_ecs_event(world: World, embedded: EmbeddedAws, registry: Any) -> None:
     # GIVEN a rollout still running at the workflow's first look, which would look again only after a minute
     registry("dev", "worker", rollout_check_seconds=SLOW_CHECKS)
-    embedded.rollout_seconds = 2.0
+    embedded.hold_rollouts()
     started = time.monotonic()
-    record = world.wait("dev", world.upload("dev", "worker", artifact({"app": image("worker", "dev-evt001")})))
+    deployment_id = world.upload("dev", "worker", artifact({"app": image("worker", "dev-evt001")}))
+    world.wait_phase("dev", deployment_id, "rolling_out")
+    # WHEN ECS finishes the rollout
+    assert embedded.release_rollouts("dev/worker") == 1
+    record = world.wait("dev", deployment_id)
     # THEN ECS's COMPLETED event decided it, long before the first look would have
     assert record.outcome is Outcome.SUCCEEDED, record.reason
     assert record.verdict_by is VerdictSource.EVENT
@@ -69,10 +73,14 @@ def test_verdict_failed_comes_from_ecs_event_and_rollback_events_are_ignored(
 ) -> None:
     # GIVEN a service with the circuit breaker on, and images whose tasks never start
     registry("dev", "worker", rollout_check_seconds=SLOW_CHECKS)
-    embedded.rollout_seconds = 2.0
+    embedded.hold_rollouts()
     good = world.running("dev", "worker")
     since = invocations(embedded)
-    record = world.wait("dev", world.upload("dev", "worker", artifact({"app": image("worker", "fail-evt002")})))
+    deployment_id = world.upload("dev", "worker", artifact({"app": image("worker", "fail-evt002")}))
+    world.wait_phase("dev", deployment_id, "rolling_out")
+    # WHEN ECS gives up on the rollout
+    assert embedded.release_rollouts("dev/worker") == 1
+    record = world.wait("dev", deployment_id)
     # THEN ECS's FAILED event decided it, with ECS's reason, and ECS's rollback stands
     assert record.outcome is Outcome.FAILED and record.verdict_by is VerdictSource.EVENT
     assert "circuit breaker" in record.reason and "1 task failed" in record.reason
@@ -95,10 +103,14 @@ def test_verdict_failed_comes_from_ecs_event_and_rollback_events_are_ignored(
 def test_verdict_without_any_event_comes_from_the_workflows_own_look(
     world: World, embedded: EmbeddedAws, tag: str, outcome: Outcome
 ) -> None:
-    # GIVEN every ECS event is lost, and a rollout that outlasts the first look (2 s checks)
-    embedded.rollout_seconds = 3.0
+    # GIVEN every ECS event is lost, and a rollout still running at the workflow's first look (2 s checks)
+    embedded.hold_rollouts()
     since = invocations(embedded)
-    record = world.wait("dev", world.upload("dev", "worker", artifact({"app": image("worker", tag)})), timeout=40)
+    deployment_id = world.upload("dev", "worker", artifact({"app": image("worker", tag)}))
+    world.wait_phase("dev", deployment_id, "rolling_out")
+    # WHEN ECS decides after that look
+    assert embedded.release_rollouts("dev/worker") == 1
+    record = world.wait("dev", deployment_id, timeout=40)
     # THEN the workflow's own look after a timed-out wait reached the right verdict
     assert record.outcome is outcome, record.reason
     assert record.verdict_by is VerdictSource.POLL and record.ecs_reported_at is not None
@@ -138,8 +150,7 @@ def test_event_before_the_token_is_stored_is_decided_by_the_first_look(
 def test_foreign_and_duplicate_events_change_nothing(world: World, embedded: EmbeddedAws, registry: Any) -> None:
     # GIVEN a rollout in progress that only ECS's own event may decide
     registry("dev", "worker", rollout_check_seconds=SLOW_CHECKS)
-    # long enough that the events below arrive before ECS's own, even on a loaded machine (3 s was not)
-    embedded.rollout_seconds = 8.0
+    embedded.hold_rollouts()  # ECS decides only when released below, after the foreign events
     since = invocations(embedded)
     deployment_id = world.upload("dev", "worker", artifact({"app": image("worker", "dev-dup006")}))
     ecs_id = world.wait_phase("dev", deployment_id, "rolling_out").ecs_deployment_id
@@ -156,6 +167,7 @@ def test_foreign_and_duplicate_events_change_nothing(world: World, embedded: Emb
     assert embedded.wait_idle(10)
     assert world.records("dev").get(deployment_id).outcome is Outcome.IN_PROGRESS  # type: ignore[union-attr]
     # THEN the real event decides; a duplicate of it afterwards changes nothing
+    assert embedded.release_rollouts("dev/worker") == 1
     assert world.wait("dev", deployment_id).outcome is Outcome.SUCCEEDED
     # (the record is final once the execution has ended: Finalize notifies after recording the outcome)
     assert execution(embedded, "dev", deployment_id)["status"] == "SUCCEEDED" and embedded.wait_idle(10)

@@ -19,7 +19,7 @@ def test_rollout_event_forged_completed_while_ecs_rolls_out_does_not_record_succ
 ) -> None:
     # GIVEN a rollout whose tasks never start (ECS's circuit breaker will call it FAILED), still in progress
     registry("dev", "worker", rollout_check_seconds=SLOW_CHECKS)
-    embedded.rollout_seconds = 8.0
+    embedded.hold_rollouts()  # ECS decides only when released, after the forged event
     good = world.running("dev", "worker")
     deployment_id = world.upload("dev", "worker", artifact({"app": image("worker", "fail-forge01")}))
     ecs_id = world.wait_phase("dev", deployment_id, "rolling_out").ecs_deployment_id
@@ -32,6 +32,7 @@ def test_rollout_event_forged_completed_while_ecs_rolls_out_does_not_record_succ
     # THEN the function ignores it, because ECS does not show the deployment COMPLETED
     assert said["done"].startswith(f"ignored: the event says COMPLETED, but ECS shows deployment {ecs_id} IN_PROGRESS")
     # AND ECS's own verdict decides: FAILED, with ECS's reason, and ECS's rollback stands
+    assert embedded.release_rollouts("dev/worker") == 1
     record = world.wait("dev", deployment_id)
     assert record.outcome is Outcome.FAILED, record.reason
     assert record.verdict_by is VerdictSource.EVENT and "circuit breaker" in record.reason

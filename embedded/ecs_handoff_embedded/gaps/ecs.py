@@ -8,13 +8,16 @@ bare family means its newest ACTIVE revision; an EC2 container with only memoryR
 #8 (ECS part) services keep the deploymentConfiguration (circuit breaker) they were given.
 #12 ECS reads are eventually consistent ("Amazon ECS API reference: Request eventual consistency"): with a lag
 set, DescribeServices does not show a deployment for that long after UpdateService created it (the service
-as it was before), the way a read right after a write may not see it in AWS."""
+as it was before), the way a read right after a write may not see it in AWS.
+A rollout can also be held (`HELD` as its delay): it stays IN_PROGRESS until a test releases it
+(`HeldRollouts.release`), so a test acts "while ECS is still rolling out" without racing a timer."""
 
 from __future__ import annotations
 
 import base64
 import copy
 import datetime as dt
+import math
 import threading
 import uuid
 from collections.abc import Callable
@@ -24,10 +27,48 @@ from ecs_handoff_embedded.gaps.events import EventSink, aws_event
 from ecs_handoff_embedded.gaps.patching import Undo, all_of, replace
 
 FAIL_TAG_PREFIX = "fail-"
+HELD = math.inf  # a rollout delay that never ends by itself: the test releases it
 
 
-def install_ecs_rollouts(delay_seconds: Callable[[], float], events: EventSink) -> Undo:
-    """UpdateService starts a rollout that ends after `delay_seconds()`; ECS's deployment events go to `events`."""
+class HeldRollouts:
+    """Rollouts started with the delay `HELD`, by service ("cluster/name"), each waiting for `release`."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._held: list[tuple[str, Callable[[], None]]] = []
+
+    def hold(self, service: str, finish: Callable[[], None]) -> None:
+        with self._changed:
+            self._held.append((service, finish))
+            self._changed.notify_all()
+
+    def held(self, service: str | None = None) -> int:
+        with self._changed:
+            return sum(1 for s, _ in self._held if service in (None, s))
+
+    def release(self, service: str | None = None, timeout: float = 30.0) -> int:
+        """Ends the held rollouts of `service` (all, if None) as ECS would, oldest first, after waiting up to
+        `timeout` seconds for at least one to be held. Returns how many ended; 0 means none came."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.held(service) > 0, timeout)
+            chosen = [(s, f) for s, f in self._held if service in (None, s)]
+            self._held = [(s, f) for s, f in self._held if (s, f) not in chosen]
+        for _, finish in chosen:
+            finish()
+        return len(chosen)
+
+    def discard(self) -> int:
+        """Forgets every held rollout (they stay IN_PROGRESS in ECS, as a rollout nobody finishes would)."""
+        with self._changed:
+            count, self._held = len(self._held), []
+        return count
+
+
+def install_ecs_rollouts(
+    delay_seconds: Callable[[], float], events: EventSink, held: HeldRollouts | None = None
+) -> Undo:
+    """UpdateService starts a rollout that ends after `delay_seconds()` (or, if that is `HELD`, when `held`
+    releases it); ECS's deployment events go to `events`."""
     from moto.ecs.models import EC2ContainerServiceBackend
 
     original = EC2ContainerServiceBackend.update_service
@@ -42,7 +83,7 @@ def install_ecs_rollouts(delay_seconds: Callable[[], float], events: EventSink) 
         service = original(self, service_properties)
         new_td = service.task_definition
         if wanted and (new_td != previous or forced):
-            _start_rollout(self, service, str(previous), new_td, delay_seconds(), events)
+            _start_rollout(self, service, str(previous), new_td, delay_seconds(), events, held)
         return service
 
     return replace(EC2ContainerServiceBackend, "update_service", update_service)
@@ -132,7 +173,15 @@ def _circuit_breaker(service: Any) -> bool:
     return bool((configuration.get("deploymentCircuitBreaker") or {}).get("enable"))
 
 
-def _start_rollout(backend: Any, service: Any, previous: str, new_td: str, delay: float, events: EventSink) -> None:
+def _start_rollout(
+    backend: Any,
+    service: Any,
+    previous: str,
+    new_td: str,
+    delay: float,
+    events: EventSink,
+    held: HeldRollouts | None = None,
+) -> None:
     """A rollout as ECS runs one: tasks of a `fail-` image never start; with the circuit breaker on, ECS
     marks the deployment FAILED and rolls back to the previous one; without it, it keeps trying."""
     ours = _deployment(service, new_td, "IN_PROGRESS")
@@ -180,6 +229,11 @@ def _start_rollout(backend: Any, service: Any, previous: str, new_td: str, delay
             done = ours["rolloutStateReason"]
             events(ecs_deployment_event(backend, service, ours, "SERVICE_DEPLOYMENT_COMPLETED", done))
 
+    if delay == HELD:
+        if held is None:
+            raise RuntimeError("a held rollout needs a HeldRollouts to release it")
+        held.hold(f"{service.cluster_name}/{service.name}", finish)
+        return
     timer = threading.Timer(delay, finish)
     timer.daemon = True
     timer.start()
@@ -188,7 +242,7 @@ def _start_rollout(backend: Any, service: Any, previous: str, new_td: str, delay
 def _tags(backend: Any, image: str) -> list[str]:
     """The tags an image reference stands for: its own tag, or for repository@digest (handoff pins
     this account's ECR images) every tag ECR has on that digest, as a real rollout would pull it."""
-    from ecs_handoff.taskdef import parse_reference
+    from ecs_handoff.models import parse_reference
 
     name, tag, digest = parse_reference(image)
     if not digest:
