@@ -65,7 +65,7 @@ def bench_deploy_step(aws: Any) -> dict[str, Any]:
         utcnow,
     )
     from ecs_handoff_embedded.scenario import image
-    from ecs_handoff_embedded.world import pinned_image, push_image
+    from ecs_handoff_embedded.seed import pinned_image, push_image
 
     outputs = aws.stacks["dev"].outputs
     records = DeploymentRecords(outputs["DeploymentsTableName"])
@@ -258,7 +258,7 @@ def bench_e2e(aws: Any) -> dict[str, Any]:
 def bench_burst(aws: Any) -> dict[str, Any]:
     from ecs_handoff.models import Outcome
     from ecs_handoff_embedded.scenario import World, artifact, image
-    from ecs_handoff_embedded.world import add_simple_service
+    from ecs_handoff_embedded.seed import add_simple_service
 
     world = World(aws)
     aws.rollout_seconds = 0.2

@@ -13,3 +13,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for level in ("e2e", "integration"):
             if level in parts:
                 item.add_marker(getattr(pytest.mark, level))
+
+
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: known only where pytest-xdist is installed
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """With `-n`: each end-to-end file is a unit of work, the unit and integration tests one unit each. A worker
+    then runs its unit or integration tests before any end-to-end file (xdist hands out the largest units first)
+    and never goes back: the end-to-end tests' embedded AWS and the integration tests' moto mock share the
+    process's moto, so they must not interleave (each is started once per worker, not once per switch)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByLevel(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return path if path.startswith("tests/e2e/") else path.rsplit("/", 1)[0]
+
+    return ByLevel(config, log)

@@ -1,4 +1,6 @@
-"""Builders for artifacts and events shared by every test level."""
+"""What every test level shares: the repository's root, zip archives of any members, the sample S3 event, and
+a logger stand-in. Artifacts and image URIs come from the embedded AWS's scenario (`artifact`, `image`), built as
+CI builds them."""
 
 from __future__ import annotations
 
@@ -11,11 +13,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
-ECR = "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com"
-
-
-def image(repo: str, tag: str) -> str:
-    return f"{ECR}/{repo}:{tag}"
 
 
 def zip_members(members: dict[str, bytes | str], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
@@ -24,12 +21,6 @@ def zip_members(members: dict[str, bytes | str], compression: int = zipfile.ZIP_
         for name, data in members.items():
             archive.writestr(name, data)
     return buffer.getvalue()
-
-
-def artifact(entries: list[dict[str, Any]] | dict[str, str]) -> bytes:
-    if isinstance(entries, dict):
-        entries = [{"name": k, "imageUri": v} for k, v in entries.items()]
-    return zip_members({"imagedefinitions.json": json.dumps(entries)})
 
 
 def s3_event(bucket: str, key: str, version_id: str | None, sequencer: str, **detail: Any) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from pathlib import Path
 from ecs_handoff_cli.main import main as handoff
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
-from ecs_handoff_embedded.world import SAMPLE_IMAGES, bucket_name
+from ecs_handoff_embedded.seed import SAMPLE_IMAGES, bucket_name
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 START, END = "<!-- session: start (make cli-docs writes this part) -->", "<!-- session: end -->"

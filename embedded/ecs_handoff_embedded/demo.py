@@ -18,7 +18,7 @@ from ecs_handoff.taskdef import short_name
 
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
-from ecs_handoff_embedded.world import SAMPLE_IMAGES, bucket_name
+from ecs_handoff_embedded.seed import SAMPLE_IMAGES, bucket_name
 
 
 @dataclass

@@ -14,7 +14,7 @@ import policy_sentry  # noqa: F401
 import samtranslator  # noqa: F401
 
 from ecs_handoff_embedded.runtime import EmbeddedAws
-from ecs_handoff_embedded.world import SAMPLE_IMAGES, bucket_name, push_image
+from ecs_handoff_embedded.seed import SAMPLE_IMAGES, bucket_name, push_image
 
 
 def serve(port: int = 0, rollout_seconds: float = 1.0) -> int:

@@ -9,6 +9,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -69,6 +70,7 @@ class FunctionRunner:
         self.invocations: list[Invocation] = []
         self._faults: dict[str, list[tuple[str, str]]] = {}
         self._held: dict[str, threading.Event] = {}
+        self._replaced: dict[str, dict[str, tuple[Any, list[tuple[ModuleType, Any]]]]] = {}
 
     def hold(self, function_name: str) -> threading.Event:
         """Invocations of this function wait until the returned event is set (a test's way to make one
@@ -79,6 +81,25 @@ class FunctionRunner:
         """The next `times` invocations of a function fail with this error, before its handler runs
         (fault injection for tests: a throttled dependency, a dead sandbox)."""
         self._faults.setdefault(function_name, []).extend([(error_type, message)] * times)
+
+    def replace(self, function_name: str, name: str, value: Any) -> Callable[[], None]:
+        """This function's handler module sees `value` as its global `name`, in its execution environments now
+        and later (a test's way to fix what a handler passes in, such as its clock); returns the undo."""
+        replaced: list[tuple[ModuleType, Any]] = []  # each module changed, with what it had
+        with self._import_lock:
+            self._replaced.setdefault(function_name, {})[name] = (value, replaced)
+            for (key, _), module in self._modules.items():
+                if key == function_name:
+                    replaced.append((module, getattr(module, name)))
+                    setattr(module, name, value)
+
+        def undo() -> None:
+            with self._import_lock:
+                self._replaced.get(function_name, {}).pop(name, None)
+                for module, original in replaced:
+                    setattr(module, name, original)
+
+        return undo
 
     def register(self, function_name: str, code_dir: Path) -> None:
         self.code_dirs[function_name] = code_dir
@@ -120,6 +141,9 @@ class FunctionRunner:
                     raise RuntimeError(f"cannot load {path}")
                 module = importlib.util.module_from_spec(spec)
                 spec.loader.exec_module(module)
+                for name, (value, replaced) in self._replaced.get(key, {}).items():
+                    replaced.append((module, getattr(module, name)))
+                    setattr(module, name, value)
                 self._modules[configuration] = module
         return getattr(module, attr)
 

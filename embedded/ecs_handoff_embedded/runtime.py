@@ -104,6 +104,18 @@ class EmbeddedAws:
         gaps.fire_schedule(seed.ACCOUNT_ID, seed.REGION, rule_name, self.runner, self.deliveries)
 
     def start(self) -> EmbeddedAws:
+        """Starts on an empty AWS (moto's state is per process: whatever an earlier instance or a mock left is
+        reset); if starting fails half-way, everything already patched or served is undone before it raises."""
+        from moto.core.base_backend import BackendDict
+
+        BackendDict.reset()
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> EmbeddedAws:
         from moto.core.config import default_user_config
 
         started = time.monotonic()
@@ -283,6 +295,9 @@ class EmbeddedAws:
         from ecs_handoff.aws.clients import reset_clients
 
         reset_clients()
+        from moto.core.base_backend import BackendDict
+
+        BackendDict.reset()  # the next embedded AWS (or mock) in this process starts from nothing
         local = self.state_dir / "local.json"
         if local.exists():
             local.unlink()

@@ -17,7 +17,7 @@ from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.models import DeploymentRecord, Phase, execution_name
 
 from ecs_handoff_embedded.runtime import EmbeddedAws
-from ecs_handoff_embedded.world import ECR, artifact_images, bucket_name, pinned_image, push_image
+from ecs_handoff_embedded.seed import ECR, artifact_images, bucket_name, pinned_image, push_image
 
 
 def artifact(images: dict[str, str] | list[dict[str, Any]] | bytes) -> bytes:
@@ -37,6 +37,30 @@ def image(repo: str, tag: str) -> str:
     return f"{ECR}/{repo}:{tag}"
 
 
+def set_alarm(cloudwatch: Any, name: str, state: str = "OK", reason: str = "set by hand") -> None:
+    """A CloudWatch alarm on the load balancer's 5xx count (created if missing), put in `state`."""
+    if not cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]:
+        cloudwatch.put_metric_alarm(
+            AlarmName=name,
+            MetricName="HTTPCode_Target_5XX_Count",
+            Namespace="AWS/ApplicationELB",
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=10,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+    cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
+
+
+def edit_registry_entry(ssm: Any, env: str, service_id: str, /, **changes: Any) -> str:
+    """Changes a registry entry as Terraform would (an apply that sets more keys); returns the entry as it was."""
+    name = f"/handoff/{env}/services/{service_id}"
+    current = str(ssm.get_parameter(Name=name)["Parameter"]["Value"])
+    ssm.put_parameter(Name=name, Type="String", Overwrite=True, Value=json.dumps({**json.loads(current), **changes}))
+    return current
+
+
 class World:
     """A thin operator's view of one embedded AWS."""
 
@@ -50,27 +74,12 @@ class World:
         return DeploymentRecords(self.aws.stacks[env].outputs["DeploymentsTableName"], self.aws.client("dynamodb"))
 
     def alarm(self, name: str, state: str = "OK", reason: str = "set by hand") -> None:
-        """A CloudWatch alarm on the load balancer's 5xx count (created if missing), put in `state`."""
-        cloudwatch = self.aws.client("cloudwatch")
-        if not cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]:
-            cloudwatch.put_metric_alarm(
-                AlarmName=name,
-                MetricName="HTTPCode_Target_5XX_Count",
-                Namespace="AWS/ApplicationELB",
-                Statistic="Sum",
-                Period=60,
-                EvaluationPeriods=1,
-                Threshold=10,
-                ComparisonOperator="GreaterThanThreshold",
-            )
-        cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
+        """`set_alarm` in this world's CloudWatch."""
+        set_alarm(self.aws.client("cloudwatch"), name, state, reason)
 
     def edit_registry(self, env: str, service_id: str, **changes: Any) -> None:
-        """Changes a registry entry as Terraform would (an apply that sets more keys)."""
-        ssm = self.aws.client("ssm")
-        name = f"/handoff/{env}/services/{service_id}"
-        current = json.loads(ssm.get_parameter(Name=name)["Parameter"]["Value"])
-        ssm.put_parameter(Name=name, Type="String", Overwrite=True, Value=json.dumps({**current, **changes}))
+        """`edit_registry_entry` in this world's SSM."""
+        edit_registry_entry(self.aws.client("ssm"), env, service_id, **changes)
 
     def push(self, body: bytes) -> None:
         """Pushes the artifact's images to ECR first, as CI does before it uploads (bodies that are not a

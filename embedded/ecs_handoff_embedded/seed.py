@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ecs_handoff.approvals import channel
-from ecs_handoff.taskdef import parse_reference, split_reference
+from ecs_handoff.models import parse_reference, split_reference
 
 ACCOUNT_ID = "123456789012"
 REGION = "ap-northeast-1"

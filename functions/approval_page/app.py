@@ -11,7 +11,7 @@ from ecs_handoff.approvals.page import SECURITY_HEADERS, message_page
 from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.aws.secrets import signing_key
-from ecs_handoff.logic.approval_decision import ApprovalDesk, LinkRequest, PageResult
+from ecs_handoff.logic.approval_page import ApprovalDesk, LinkRequest, PageResult
 from ecs_handoff.observability import logger, metrics
 from ecs_handoff.settings import ApprovalPageSettings
 

@@ -14,7 +14,7 @@ from ecs_handoff.aws.secrets import signing_key
 from ecs_handoff.aws.state import ServiceState
 from ecs_handoff.logic.authority import Where
 from ecs_handoff.logic.deploy import Guards, authorize, deploy
-from ecs_handoff.models import DeployInput
+from ecs_handoff.models import DeployInput, utcnow
 from ecs_handoff.observability import logger, metrics
 from ecs_handoff.settings import DeploySettings
 
@@ -33,6 +33,7 @@ def lambda_handler(raw: dict[str, Any], context: LambdaContext) -> dict[str, Any
         Overrides(settings.state_table),
         lambda: signing_key(settings.link_secret_arn),
     )
-    allowed = authorize(event.request, where, records, guards, attempt=event.attempt)
+    # The clock is chosen here with the tables and the key (tests of windows run it at fixed instants).
+    allowed = authorize(event.request, where, records, guards, attempt=event.attempt, now=utcnow)
     result = deploy(event.request, allowed, records, attempt=event.attempt)
     return result.model_dump(mode="json")

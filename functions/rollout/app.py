@@ -8,7 +8,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from ecs_handoff.aws.records import DeploymentRecords
-from ecs_handoff.aws.state import RolloutWaits
+from ecs_handoff.aws.state import RolloutWaits, ServiceState
 from ecs_handoff.logic.rollout import watch
 from ecs_handoff.models import RolloutInput
 from ecs_handoff.observability import logger, metrics
@@ -25,6 +25,7 @@ def lambda_handler(raw: dict[str, Any], context: LambdaContext) -> dict[str, Any
         event,
         DeploymentRecords(settings.deployments_table),
         RolloutWaits(settings.state_table),
+        ServiceState(settings.state_table),
     )
     # Step Functions keeps the verdict sent with the token, not this
     return result.model_dump(mode="json") if result else {"superseded_by_a_newer_wait": True}

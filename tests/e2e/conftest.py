@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from ecs_handoff.models import DeploymentRecord, Phase
 from ecs_handoff_embedded.runtime import EmbeddedAws
-from ecs_handoff_embedded.scenario import World
+from ecs_handoff_embedded.scenario import World, artifact, edit_registry_entry, image
+
+from tests.e2e.release_gates import ALARM
+from tests.e2e.sweeping import CALENDAR, Hold
 
 
 @pytest.fixture(scope="package")
@@ -38,13 +41,47 @@ def registry(embedded: EmbeddedAws) -> Iterator[Any]:
     saved: dict[str, str] = {}
 
     def edit(env: str, service: str, **changes: Any) -> None:
-        name = f"/handoff/{env}/services/{service}"
-        current = ssm.get_parameter(Name=name)["Parameter"]["Value"]
-        saved.setdefault(name, current)
-        ssm.put_parameter(
-            Name=name, Type="String", Overwrite=True, Value=json.dumps({**json.loads(current), **changes})
-        )
+        saved.setdefault(f"/handoff/{env}/services/{service}", edit_registry_entry(ssm, env, service, **changes))
 
     yield edit
     for name, value in saved.items():
         ssm.put_parameter(Name=name, Type="String", Overwrite=True, Value=value)
+
+
+@pytest.fixture
+def alarm(world: World, embedded: EmbeddedAws) -> Iterator[Any]:
+    """A CloudWatch alarm the test sets to ALARM or OK; deleted afterwards."""
+
+    def set_state(state: str, reason: str = "set by the test") -> None:
+        world.alarm(ALARM, state, reason)
+
+    set_state("OK")
+    yield set_state
+    embedded.client("cloudwatch").delete_alarms(AlarmNames=[ALARM])
+
+
+@pytest.fixture
+def api_id(embedded: EmbeddedAws) -> str:
+    """prod's operator API."""
+    return embedded.operator_apis["prod"].api_id
+
+
+@pytest.fixture
+def held(world: World, embedded: EmbeddedAws, registry: Any) -> Iterator[Hold]:
+    """Uploads a dev deployment of worker that a closed change calendar holds: its execution runs, and it holds
+    worker's lock, until the test ends it."""
+    embedded.calendars[CALENDAR] = ("CLOSED", "2027-01-01T00:00:00Z")
+    registry("dev", "worker", change_calendar=CALENDAR, gate_poll_seconds=1, max_gate_wait_seconds=120)
+
+    def hold(tag: str) -> DeploymentRecord:
+        deployment = world.upload("dev", "worker", artifact({"app": image("worker", tag)}))
+        record = world.wait_phase("dev", deployment, "waiting_for_window")
+        assert record.phase is Phase.WAITING_FOR_WINDOW, (record.phase, record.reason)
+        assert record.execution_arn is not None
+        return record
+
+    try:
+        yield hold
+    finally:
+        embedded.drop_execution_status_events = False
+        embedded.calendars.pop(CALENDAR, None)

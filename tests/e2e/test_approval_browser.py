@@ -10,7 +10,7 @@ from ecs_handoff.approvals.page import split_image
 from ecs_handoff.models import Outcome
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
-from ecs_handoff_embedded.world import ECR, push_image
+from ecs_handoff_embedded.seed import ECR, push_image
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
@@ -71,6 +71,6 @@ def test_browser_approver_reads_the_change_and_approves(world: World, embedded: 
     record = world.wait("prod", deployment_id)
     assert record.outcome is Outcome.SUCCEEDED
     [vote] = record.approvals
-    assert vote["approver"] == "alice@example.com" and vote["comment"] == "looks good, CHG-77"
-    assert "Chrome" in vote["user_agent"]
+    assert vote.approver == "alice@example.com" and vote.comment == "looks good, CHG-77"
+    assert "Chrome" in vote.user_agent
     assert world.running("prod", "api")["images"]["app-container"] == f"{ECR}/api@{digest}"

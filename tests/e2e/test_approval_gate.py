@@ -14,28 +14,7 @@ from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
 from pytest import CaptureFixture
 
-ALICE, BOB = "alice@example.com", "bob@example.com"
-
-
-def release(world: World, tag: str, service: str = "api") -> str:
-    container = "app-container" if service == "api" else "app"
-    deployment_id = world.upload("prod", service, artifact({container: image(service, tag)}))
-    record = world.wait_phase("prod", deployment_id, "awaiting_approval")
-    assert record.outcome is Outcome.AWAITING_APPROVAL, record.reason
-    return deployment_id
-
-
-def approval_status(embedded: EmbeddedAws, deployment_id: str) -> ApprovalStatus:
-    from ecs_handoff.aws.approvals import ApprovalStore
-
-    store = ApprovalStore(embedded.stacks["prod"].outputs["ApprovalsTableName"], embedded.client("dynamodb"))
-    record_id = store.pending_for_deployment(deployment_id)
-    if record_id is not None:
-        return record_id.status
-    table = embedded.client("dynamodb")
-    items = table.scan(TableName=embedded.stacks["prod"].outputs["ApprovalsTableName"])["Items"]
-    [item] = [i for i in items if i["deployment_id"]["S"] == deployment_id]
-    return ApprovalStatus(item["status"]["S"])
+from tests.e2e.people import ALICE, BOB, approval_status, release
 
 
 def test_gate_each_approver_gets_an_own_link_without_the_task_token(world: World, embedded: EmbeddedAws) -> None:
@@ -73,13 +52,13 @@ def test_gate_approve_deploys_and_records_who(world: World, embedded: EmbeddedAw
     record = world.wait("prod", deployment_id)
     assert record.outcome is Outcome.SUCCEEDED and "approved by alice@example.com" in record.reason
     [vote] = record.approvals
-    assert (vote["approver"], vote["decision"], vote["comment"], vote["source_ip"]) == (
+    assert (vote.approver, vote.decision, vote.comment, vote.source_ip) == (
         ALICE,
         "approve",
         "CHG-42",
         "127.0.0.1",
     )
-    assert vote["user_agent"].startswith("Python-urllib") and vote["at"]
+    assert vote.user_agent.startswith("Python-urllib") and vote.at
     assert world.running("prod", "api")["images"]["app-container"] == world.pinned(image("api", "prod-2222222"))
 
 
@@ -134,7 +113,7 @@ def test_gate_two_approvals_required(world: World, embedded: EmbeddedAws, regist
     assert world.decide(world.approval_link(BOB, deployment_id), "approve")[0] == 200
     record = world.wait("prod", deployment_id)
     assert record.outcome is Outcome.SUCCEEDED
-    assert sorted(v["approver"] for v in record.approvals) == [ALICE, BOB]
+    assert sorted(v.approver for v in record.approvals) == [ALICE, BOB]
 
 
 @pytest.mark.parametrize(
@@ -189,8 +168,8 @@ def test_gate_operator_cli_approve_records_iam_identity(
     record = world.wait("prod", deployment_id)
     assert record.outcome is Outcome.SUCCEEDED
     [vote] = record.approvals
-    assert (vote["via"], vote["approver"], vote["comment"]) == ("api", "bob@example.com", "hotfix INC-7")
-    assert vote["principal"] == "arn:aws:sts::123456789012:user/moto"
+    assert (vote.via, vote.approver, vote.comment) == ("api", "bob@example.com", "hotfix INC-7")
+    assert vote.principal == "arn:aws:sts::123456789012:user/moto"
     # a second decision on the same approval is refused with exit code 1
     assert main(["reject", str(approval_id), "--env", "prod"]) == 1
     assert "Already approved" in capsys.readouterr().err

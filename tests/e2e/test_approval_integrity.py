@@ -11,7 +11,7 @@ from ecs_handoff.approvals import channel
 from ecs_handoff.models import Outcome, execution_name
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
-from ecs_handoff_embedded.world import ACCOUNT_ID, ECR, REGION, create_approver_topics, push_image
+from ecs_handoff_embedded.seed import ACCOUNT_ID, ECR, REGION, create_approver_topics, push_image
 
 
 def topic_of(aws: EmbeddedAws, approver: str) -> str:

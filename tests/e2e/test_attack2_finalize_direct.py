@@ -10,10 +10,8 @@ from ecs_handoff.models import Outcome
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World
 
-from tests.e2e.test_execution_end import lock_item
-from tests.e2e.test_sweeper import Hold, assert_finalized_as_stopped, held, stop
-
-__all__ = ["held"]
+from tests.e2e.locks import lock_item
+from tests.e2e.sweeping import Hold, assert_finalized_as_stopped, stop
 
 
 def test_a_forged_workflow_state_cannot_finish_a_running_deployment_or_free_its_lock(
@@ -25,7 +23,7 @@ def test_a_forged_workflow_state_cannot_finish_a_running_deployment_or_free_its_
     described = embedded.client("stepfunctions").describe_execution(executionArn=record.execution_arn)
     request = json.loads(described["input"])["request"]
     # WHEN someone allowed to invoke the finalizer hands it the workflow's own shape, with a verdict
-    forged = {"request": request, "result": {"outcome": "FAILED", "reason": "forged: nothing to see"}}
+    forged = {"request": request, "ended_outcome": {"outcome": "FAILED", "reason": "forged: nothing to see"}}
     raw = (
         embedded.client("lambda")
         .invoke(FunctionName="handoff-dev-finalize", Payload=json.dumps(forged).encode())["Payload"]

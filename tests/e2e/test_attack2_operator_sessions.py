@@ -10,12 +10,10 @@ from typing import Any
 from ecs_handoff.models import Outcome
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World
-from ecs_handoff_embedded.world import ACCOUNT_ID
+from ecs_handoff_embedded.seed import ACCOUNT_ID
 
-from tests.e2e.test_approval_gate import ALICE, BOB, release
-from tests.e2e.test_operator_api import api_id, approval_of, assume, call, invoke_policy
-
-__all__ = ["api_id"]
+from tests.e2e.operator_calls import assume, call, invoke_policy
+from tests.e2e.people import ALICE, BOB, approval_of, release
 
 
 def test_one_person_cannot_meet_a_two_person_rule_with_two_session_names(

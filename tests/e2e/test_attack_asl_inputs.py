@@ -12,10 +12,8 @@ from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
 from ecs_handoff_embedded.seed import ACCOUNT_ID
 
-from tests.e2e.test_approval_gate import ALICE, BOB
-from tests.e2e.test_release_controls import ALARM, FAST, alarm, upload, wait_for
-
-__all__ = ["alarm"]
+from tests.e2e.people import ALICE, BOB
+from tests.e2e.release_gates import ALARM, FAST, upload, wait_for
 
 
 def forged_execution(embedded: EmbeddedAws, execution_arn: str, edit: Any, suffix: str = "-x") -> str:

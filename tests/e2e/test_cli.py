@@ -11,7 +11,7 @@ import pytest
 from ecs_handoff.models import Outcome
 from ecs_handoff_cli.main import main
 from ecs_handoff_embedded.scenario import World, artifact, image
-from ecs_handoff_embedded.world import push_image
+from ecs_handoff_embedded.seed import push_image
 
 FIELDS = {
     "id",
@@ -275,7 +275,7 @@ def test_unrelated_handoff_stacks_do_not_break_status(world: World, capsys: pyte
 def test_first_deployment_rolls_back_to_the_revision_before_it(
     world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from ecs_handoff_embedded.world import add_simple_service
+    from ecs_handoff_embedded.seed import add_simple_service
 
     # GIVEN a service Terraform just added, running its own revision, and handoff's first deployment of it
     original = image("first", "terraform-1")

@@ -4,7 +4,6 @@ against the stack provisioned from template.yaml (the embedded AWS)."""
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from ecs_handoff.models import Outcome
@@ -12,21 +11,11 @@ from ecs_handoff_embedded.gaps import next_sequencer
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
 
+from tests.e2e.history import execution
 from tests.helpers import s3_event
 
 NEW = {"app-container": image("api", "dev-4f2a9c1"), "nginx-container": image("api-nginx", "dev-4f2a9c1")}
 RULE = "handoff-dev-artifact-uploaded"
-
-
-def execution(aws: EmbeddedAws, env: str, deployment_id: str) -> dict[str, Any]:
-    arn = aws.stacks[env].state_machine_arn.replace(":stateMachine:", ":execution:") + ":" + deployment_id
-    sfn = aws.client("stepfunctions")
-    for _ in range(100):
-        described = sfn.describe_execution(executionArn=arn)
-        if described["status"] != "RUNNING":
-            return dict(described)
-        time.sleep(0.05)
-    raise AssertionError(f"execution {deployment_id} still running")
 
 
 def errors_in_history(aws: EmbeddedAws, execution_arn: str) -> list[str]:

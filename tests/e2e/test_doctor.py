@@ -14,7 +14,7 @@ from ecs_handoff_cli.main import main
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
 
-from tests.e2e.test_iam import function_role, narrowed
+from tests.e2e.roles import function_role, narrowed
 
 
 def doctor(env: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
@@ -41,7 +41,7 @@ def versioning_suspended(aws: EmbeddedAws, bucket: str) -> Iterator[None]:
 def stranger_subscribed(aws: EmbeddedAws, approver: str) -> Iterator[str]:
     """mallory on the approver's own topic: the subscription's ARN."""
     from ecs_handoff.approvals import channel
-    from ecs_handoff_embedded.world import ACCOUNT_ID, REGION
+    from ecs_handoff_embedded.seed import ACCOUNT_ID, REGION
 
     sns = aws.client("sns")
     topic = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{channel.topic_name('prod', approver)}"

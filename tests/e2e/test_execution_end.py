@@ -3,65 +3,14 @@ notified once and unlocked; a failed rollout *check* is never mistaken for a fai
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from ecs_handoff.models import Outcome
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
 
-
-def history(aws: EmbeddedAws, execution_arn: str) -> list[dict[str, Any]]:
-    sfn = aws.client("stepfunctions")
-    events: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
-    while True:
-        page = sfn.get_execution_history(**kwargs)
-        events += page["events"]
-        if "nextToken" not in page:
-            return events
-        kwargs["nextToken"] = page["nextToken"]
-
-
-def entered(events: list[dict[str, Any]], state: str) -> list[int]:
-    return [
-        i
-        for i, e in enumerate(events)
-        if e["type"].endswith("StateEntered") and e.get("stateEnteredEventDetails", {}).get("name") == state
-    ]
-
-
-def wait_for_entered(aws: EmbeddedAws, env: str, deployment_id: str, state: str, count: int) -> None:
-    """Waits until the deployment's execution has entered `state` `count` times (the event a test needs, rather
-    than a sleep that guesses how long the machine takes)."""
-    arn = aws.stacks[env].state_machine_arn.replace(":stateMachine:", ":execution:") + ":" + deployment_id
-    deadline = time.monotonic() + 30
-    sfn = aws.client("stepfunctions")
-    while True:
-        try:
-            seen = len(entered(history(aws, arn), state))
-        except sfn.exceptions.ExecutionDoesNotExist:
-            seen = 0
-        if seen >= count:
-            return
-        assert time.monotonic() < deadline, f"{deployment_id} entered {state} {seen} times, not {count}"
-        time.sleep(0.05)
-
-
-def lock_item(aws: EmbeddedAws, env: str, service: str) -> dict[str, Any] | None:
-    item = aws.client("dynamodb").get_item(
-        TableName=f"handoff-{env}-state", Key={"pk": {"S": f"lock#{service}"}}, ConsistentRead=True
-    )
-    found: dict[str, Any] | None = item.get("Item")
-    return found
-
-
-def execution_ended(aws: EmbeddedAws, execution_arn: str, timeout: float = 10.0) -> str:
-    sfn, deadline = aws.client("stepfunctions"), time.monotonic() + timeout
-    while (status := str(sfn.describe_execution(executionArn=execution_arn)["status"])) == "RUNNING":
-        assert time.monotonic() < deadline, "the execution is still running"
-        time.sleep(0.05)
-    return status
+from tests.e2e.history import entered, execution_ended, history, wait_for_entered
+from tests.e2e.locks import lock_item
 
 
 def finalize_runs(aws: EmbeddedAws, env: str) -> int:

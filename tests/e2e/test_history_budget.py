@@ -5,7 +5,6 @@ settings that could get there. These tests keep its numbers true: if the workflo
 
 from __future__ import annotations
 
-import itertools
 import json
 from typing import Any
 
@@ -14,7 +13,7 @@ from ecs_handoff.models import Outcome
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
 
-from tests.e2e.test_execution_end import entered, history, wait_for_entered
+from tests.e2e.history import entered, gaps_between, history, wait_for_entered
 from tests.helpers import ROOT
 
 ASL = json.loads((ROOT / "statemachine" / "deployment.asl.json").read_text())["States"]
@@ -42,11 +41,6 @@ def events_once(name: str, retried: bool = False, succeeded: bool = True) -> int
 
 def cycle(names: tuple[str, ...], succeeded: bool = True) -> int:
     return sum(events_once(n, succeeded=succeeded) for n in names)
-
-
-def gaps_between(events: list[dict[str, Any]], state: str) -> list[int]:
-    starts = entered(events, state)
-    return [b - a for a, b in itertools.pairwise(starts)]
 
 
 def test_history_budget_constants_are_what_the_asl_implies() -> None:

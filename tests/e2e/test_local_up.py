@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from ecs_handoff_embedded.world import push_image
-
-from tests.helpers import artifact, image
+from ecs_handoff_embedded.scenario import artifact, image
+from ecs_handoff_embedded.seed import push_image
 
 HANDOFF = [sys.executable, "-m", "ecs_handoff_cli"]
 

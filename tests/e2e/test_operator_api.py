@@ -5,8 +5,6 @@ operator API signed."""
 
 from __future__ import annotations
 
-import contextlib
-import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,88 +14,11 @@ from ecs_handoff.models import ApprovalStatus, Outcome, execution_name
 from ecs_handoff_cli.doctor import check_operator_api, load_install
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
-from ecs_handoff_embedded.world import ACCOUNT_ID, REGION, bucket_name
+from ecs_handoff_embedded.seed import ACCOUNT_ID, REGION, bucket_name
 
-from tests.e2e.test_approval_gate import ALICE, approval_status, release
-from tests.e2e.test_release_controls import ALARM, FAST, alarm, upload, wait_for
-
-__all__ = ["alarm"]  # the release controls' alarm fixture, used here too
-
-TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-)
-
-
-def invoke_policy(api_id: str, *routes: str) -> str:
-    """execute-api:Invoke on exactly these routes ("POST/approvals/*/approve"), as the Terraform example grants."""
-    resources = [f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{api_id}/*/{route}" for route in routes]
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": resources}],
-        }
-    )
-
-
-def assume(embedded: EmbeddedAws, role: str, session: str, policy: str) -> dict[str, str]:
-    """A role with this policy (made once), and a fresh session of it: the credentials a person would hold."""
-    iam = embedded.client("iam")
-    with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
-        iam.create_role(RoleName=role, AssumeRolePolicyDocument=TRUST)
-    iam.put_role_policy(RoleName=role, PolicyName="operator-api", PolicyDocument=policy)
-    arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{role}"
-    credentials = embedded.client("sts").assume_role(RoleArn=arn, RoleSessionName=session)["Credentials"]
-    return {
-        "access_key": credentials["AccessKeyId"],
-        "secret_key": credentials["SecretAccessKey"],
-        "token": credentials["SessionToken"],
-    }
-
-
-def user_keys(embedded: EmbeddedAws, name: str) -> dict[str, str]:
-    """An IAM user with an access key and no policy at all."""
-    iam = embedded.client("iam")
-    with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
-        iam.create_user(UserName=name)
-    key = iam.create_access_key(UserName=name)["AccessKey"]
-    return {"access_key": key["AccessKeyId"], "secret_key": key["SecretAccessKey"]}
-
-
-def call(
-    embedded: EmbeddedAws,
-    path: str,
-    payload: dict[str, Any],
-    credentials: dict[str, str] | None,
-    env: str = "prod",
-    tamper: bytes | None = None,
-) -> tuple[int, dict[str, Any]]:
-    """A POST to the operator API, signed with SigV4 as the CLI signs it (unsigned without credentials)."""
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
-    from botocore.httpsession import URLLib3Session
-
-    url = embedded.operator_apis[env].url + path
-    request = AWSRequest(
-        method="POST", url=url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
-    )
-    if credentials is not None:
-        signer = Credentials(credentials["access_key"], credentials["secret_key"], credentials.get("token"))
-        SigV4Auth(signer, "execute-api", REGION).add_auth(request)
-    if tamper is not None:
-        request.data = tamper
-    response = URLLib3Session().send(request.prepare())
-    return response.status_code, json.loads(response.content or b"{}")
-
-
-@pytest.fixture
-def api_id(embedded: EmbeddedAws) -> str:
-    return embedded.operator_apis["prod"].api_id
+from tests.e2e.operator_calls import assume, call, invoke_policy, user_keys
+from tests.e2e.people import ALICE, approval_of, approval_status, release
+from tests.e2e.release_gates import ALARM, FAST, upload, wait_for
 
 
 @pytest.fixture
@@ -114,12 +35,6 @@ APPROVER_ROLE_SESSIONS = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/approver/*"
 def approvers(registry: Any) -> Iterator[None]:
     registry("prod", "api", approver_principals={APPROVER_ROLE_SESSIONS: ALICE})
     yield
-
-
-def approval_of(world: World, deployment_id: str) -> str:
-    record = world.records("prod").get(deployment_id)
-    assert record is not None and record.approval_id
-    return record.approval_id
 
 
 def test_operator_api_an_unsigned_request_is_403_and_the_function_never_runs(
@@ -180,7 +95,7 @@ def test_operator_api_an_approver_approves_as_the_caller_aws_names_not_the_body(
     record = world.wait("prod", deployment_id)
     assert record.outcome is Outcome.SUCCEEDED
     [vote] = record.approvals
-    assert (vote["approver"], vote["principal"], vote["via"], vote["comment"]) == (ALICE, session, "api", "CHG-9")
+    assert (vote.approver, vote.principal, vote.via, vote.comment) == (ALICE, session, "api", "CHG-9")
 
 
 def test_operator_api_a_principal_not_in_approver_principals_is_refused_by_the_function(

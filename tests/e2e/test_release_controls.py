@@ -10,16 +10,13 @@ from typing import Any
 
 import pytest
 from ecs_handoff import limits
-from ecs_handoff.models import DeploymentRecord, Outcome
+from ecs_handoff.models import Outcome
 from ecs_handoff_embedded.runtime import EmbeddedAws
-from ecs_handoff_embedded.scenario import World, artifact, image
+from ecs_handoff_embedded.scenario import World, image
 from pytest import CaptureFixture, MonkeyPatch
 
-from tests.e2e.test_execution_end import history, wait_for_entered
-from tests.e2e.test_history_budget import gaps_between
-
-ALARM = "dev-api-5xx"
-FAST = {"gate_poll_seconds": 1, "max_gate_wait_seconds": 120}
+from tests.e2e.history import gaps_between, history, wait_for_entered
+from tests.e2e.release_gates import ALARM, FAST, upload, wait_for
 
 
 class Clock:
@@ -40,28 +37,6 @@ def clock(embedded: EmbeddedAws) -> Iterator[Clock]:
     yield fixed
     for each in undo:
         each()
-
-
-@pytest.fixture
-def alarm(world: World, embedded: EmbeddedAws) -> Iterator[Any]:
-    """A CloudWatch alarm the test sets to ALARM or OK; deleted afterwards."""
-
-    def set_state(state: str, reason: str = "set by the test") -> None:
-        world.alarm(ALARM, state, reason)
-
-    set_state("OK")
-    yield set_state
-    embedded.client("cloudwatch").delete_alarms(AlarmNames=[ALARM])
-
-
-def upload(world: World, tag: str) -> str:
-    return world.upload("dev", "api", artifact({"app-container": image("api", tag)}))
-
-
-def wait_for(world: World, deployment_id: str, phase: str) -> DeploymentRecord:
-    record = world.wait_phase("dev", deployment_id, phase)
-    assert record.phase == phase, (record.phase, record.outcome, record.reason)
-    return record
 
 
 def test_outside_the_window_it_waits_and_deploys_when_the_window_opens(

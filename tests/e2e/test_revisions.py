@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from ecs_handoff.models import Outcome
-from ecs_handoff_embedded import world as terraform
+from ecs_handoff_embedded import seed as terraform
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
 
-from tests.e2e.test_execution_end import execution_ended
+from tests.e2e.history import execution_ended
 
 SERVICE = "churn"
 FAMILY = f"dev-{SERVICE}"

@@ -14,11 +14,8 @@ from ecs_handoff.models import Outcome, VerdictSource
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
 
-from tests.e2e.test_deployment_workflow import execution
-from tests.e2e.test_execution_end import entered, history
-
-EVENT_FUNCTION = "handoff-dev-rollout-event"
-SLOW_CHECKS = 60  # the workflow's own look comes only after a minute: a quick verdict is the event's
+from tests.e2e.history import entered, execution, history
+from tests.e2e.rollout_events import EVENT_FUNCTION, SLOW_CHECKS, ecs_events
 
 
 @pytest.fixture
@@ -26,10 +23,6 @@ def events_dropped(embedded: EmbeddedAws) -> Iterator[None]:
     embedded.drop_ecs_events = True
     yield
     embedded.drop_ecs_events = False
-
-
-def ecs_events(embedded: EmbeddedAws, ecs_deployment_id: str | None) -> list[dict[str, Any]]:
-    return [e for e in embedded.ecs_events if e["detail"]["deploymentId"] == ecs_deployment_id]
 
 
 def event_function_said(embedded: EmbeddedAws, since: int) -> list[str]:

@@ -7,7 +7,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from ecs_handoff_embedded import world
+from ecs_handoff_embedded import seed
 from ecs_handoff_embedded.runtime import EmbeddedAws
 
 # Every function of the stack; none may create a deploy-now override (only the operator API will).
@@ -34,7 +34,7 @@ def as_function(aws: EmbeddedAws, function: str) -> Any:
     return boto3.client(
         "dynamodb",
         endpoint_url=aws.endpoint,
-        region_name=world.REGION,
+        region_name=seed.REGION,
         aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
         aws_session_token=keys["AWS_SESSION_TOKEN"],

@@ -11,7 +11,7 @@ from ecs_handoff.models import Outcome, VerdictSource
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
 
-from tests.e2e.test_rollout_verdict import EVENT_FUNCTION, SLOW_CHECKS, ecs_events
+from tests.e2e.rollout_events import EVENT_FUNCTION, SLOW_CHECKS, ecs_events
 
 
 def test_rollout_event_forged_completed_while_ecs_rolls_out_does_not_record_succeeded(

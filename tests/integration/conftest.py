@@ -20,6 +20,7 @@ from ecs_handoff_embedded.runner import FunctionRunner
 from moto import mock_aws
 
 from tests.helpers import ROOT
+from tests.integration.approvals import APPROVERS, require_approval, topic_of
 
 
 @dataclass
@@ -27,7 +28,7 @@ class Stack:
     session: Any
     outputs: dict[str, str]
     runner: FunctionRunner
-    approval_messages: list[str] = field(default_factory=list)  # set by test_request_approval's fixture
+    approval_messages: list[str] = field(default_factory=list)  # set by the approval_messages fixture
 
     def client(self, name: str) -> Any:
         return self.session.client(name)
@@ -232,3 +233,21 @@ def _own_world(request: pytest.FixtureRequest) -> None:
     from an empty one, as it would alone."""
     if "stack" not in request.fixturenames and "provisioned" not in request.fixturenames:
         wipe()
+
+
+@pytest.fixture
+def approval_messages(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Records, for every message published to an approver's topic, whose topic it was."""
+    from moto.sns.models import SNSBackend
+
+    require_approval(stack)
+    topics = {topic_of(stack, approver): approver for approver in [*APPROVERS, "carol@example.com"]}
+    original = SNSBackend.publish
+    stack.approval_messages = []
+
+    def publish(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("arn") in topics:
+            stack.approval_messages.append(topics[kwargs["arn"]])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SNSBackend, "publish", publish)

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 from ecs_handoff_embedded import gaps
-from ecs_handoff_embedded.world import ACCOUNT_ID, REGION
+from ecs_handoff_embedded.scenario import artifact, image
+from ecs_handoff_embedded.seed import ACCOUNT_ID, REGION
 
-from tests.helpers import artifact, image, s3_event
+from tests.helpers import s3_event
 from tests.integration.conftest import Stack
-
-BUCKET, KEY = "dev-ecsdef-123456789012", "api/imagedefinitions.json.zip"
+from tests.integration.steps import BUCKET, KEY
 
 
 def queue_messages(stack: Stack, name: str) -> list[dict[str, Any]]:

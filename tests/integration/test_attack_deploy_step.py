@@ -10,28 +10,12 @@ from typing import Any
 import pytest
 from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.models import approval_id_for
+from ecs_handoff_embedded.scenario import set_alarm
 
 from tests.integration.conftest import HandlerError, Stack
-from tests.integration.test_request_approval import approval_messages  # noqa: F401 (fixture)
-from tests.integration.test_untrusted_deploy import edit_registry, revisions
-from tests.integration.test_workflow_steps import ARN_PREFIX, NEW, ecs_service, lock, records, start
+from tests.integration.steps import ARN_PREFIX, NEW, ecs_service, edit_registry, lock, records, revisions, start
 
 ALICE, BOB = "alice@example.com", "bob@example.com"
-
-
-def alarm(stack: Stack, name: str, state: str) -> None:
-    cloudwatch = stack.client("cloudwatch")
-    cloudwatch.put_metric_alarm(
-        AlarmName=name,
-        MetricName="HTTPCode_Target_5XX_Count",
-        Namespace="AWS/ApplicationELB",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=10,
-        ComparisonOperator="GreaterThanThreshold",
-    )
-    cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason="set by the attack test")
 
 
 # -- release controls are not re-derived ------------------------------------------------------------------
@@ -39,7 +23,7 @@ def alarm(stack: Stack, name: str, state: str) -> None:
 
 def test_direct_deploy_ignores_a_firing_blocking_alarm(stack: Stack) -> None:
     # GIVEN api's registry entry holds deployments while api-5xx is in ALARM, and it is firing
-    alarm(stack, "api-5xx", "ALARM")
+    set_alarm(stack.client("cloudwatch"), "api-5xx", "ALARM", "set by the attack test")
     edit_registry(stack, blocking_alarms=["api-5xx"])
     state = start(stack, NEW)
     request = state["request"]
@@ -190,7 +174,7 @@ def two_person_rule(stack: Stack) -> dict[str, Any]:
 
 def test_a_forged_request_cannot_make_one_approver_act_as_another(
     stack: Stack,
-    approval_messages: None,  # noqa: F811
+    approval_messages: None,
 ) -> None:
     # GIVEN a two-person rule, and a deployment whose approval has not been requested yet (it waits for the lock)
     state = two_person_rule(stack)
@@ -210,7 +194,7 @@ def test_a_forged_request_cannot_make_one_approver_act_as_another(
 
 def test_a_forged_request_cannot_show_approvers_fewer_containers_than_deploy_runs(
     stack: Stack,
-    approval_messages: None,  # noqa: F811
+    approval_messages: None,
 ) -> None:
     # GIVEN an upload changing both containers, and approval required (one approver)
     both = {**NEW, "nginx-container": NEW["app-container"].replace("/api:", "/api-nginx:")}
@@ -226,7 +210,7 @@ def test_a_forged_request_cannot_show_approvers_fewer_containers_than_deploy_run
     assert ApprovalStore(stack.outputs["ApprovalsTableName"]).get(approval_id_for(request["deployment_id"])) is None
 
 
-def test_mixed_case_registry_approver_can_still_approve(stack: Stack, approval_messages: None) -> None:  # noqa: F811
+def test_mixed_case_registry_approver_can_still_approve(stack: Stack, approval_messages: None) -> None:
     # GIVEN Terraform lists an approver with capitals (nothing in the registry model forbids it)
     edit_registry(stack, approval_required=True, approvers=["Alice@Example.com", BOB], approvals_required=1)
     state = start(stack, NEW)
@@ -242,7 +226,7 @@ def test_mixed_case_registry_approver_can_still_approve(stack: Stack, approval_m
     approval = store.get(created["approval_id"])
     assert approval is not None
     # WHEN she approves with her link (the link names her lower-cased, as request-approval stored her)
-    from ecs_handoff.logic.approval_decision import ApprovalDesk
+    from ecs_handoff.logic.approval_page import ApprovalDesk
     from ecs_handoff.models import ApprovalVote, VoteDecision
 
     vote = ApprovalVote(approver=approval.approvers[0], decision=VoteDecision.APPROVE, at="2026-12-05T00:00:01.000Z")

@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
-from ecs_handoff_embedded import gaps, provision, world
+from ecs_handoff_embedded import gaps, provision, seed
 from moto import mock_aws
 
 from tests.helpers import ROOT
@@ -22,12 +22,12 @@ def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", world.REGION)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", seed.REGION)
     with mock_aws():
         undo = gaps.install_concurrency_quota(lambda: QUOTA["value"])
         try:
-            session = boto3.session.Session(region_name=world.REGION)
-            world.seed(session, "dev")
+            session = boto3.session.Session(region_name=seed.REGION)
+            seed.seed(session, "dev")
             yield session
         finally:
             undo()
@@ -35,9 +35,7 @@ def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 
 def create(session: Any, **parameters: str) -> provision.Stack:
-    return provision.provision(
-        session, ROOT, "handoff-dev", {"Env": "dev", **parameters}, world.ACCOUNT_ID, world.REGION
-    )
+    return provision.provision(session, ROOT, "handoff-dev", {"Env": "dev", **parameters}, seed.ACCOUNT_ID, seed.REGION)
 
 
 def test_the_stack_reserves_nothing_by_default_so_a_new_account_with_a_quota_of_10_takes_it(account: Any) -> None:
@@ -47,7 +45,7 @@ def test_the_stack_reserves_nothing_by_default_so_a_new_account_with_a_quota_of_
     assert len(functions) == 12 and stack.functions
     from moto.awslambda.models import lambda_backends
 
-    backend = lambda_backends[world.ACCOUNT_ID][world.REGION]
+    backend = lambda_backends[seed.ACCOUNT_ID][seed.REGION]
     for fn in functions:  # None: no reservation (0 would stop the function from running at all)
         assert backend.get_function(fn["FunctionName"]).reserved_concurrency is None, fn["FunctionName"]
 

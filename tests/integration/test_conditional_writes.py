@@ -13,7 +13,7 @@ from ecs_handoff.errors import RecordConflict
 from ecs_handoff.models import ApprovalStatus, ApprovalVote, VoteDecision
 
 from tests.integration.conftest import Stack
-from tests.unit.test_approval_decision import approval
+from tests.samples import approval
 
 
 class Counting:
@@ -33,7 +33,7 @@ def test_a_lock_held_by_another_names_its_holder_without_reading_it_again(stack:
     state = ServiceState(stack.outputs["StateTableName"], ddb)  # type: ignore[arg-type]  # a fake client
     assert state.acquire_lock("api", "api-v1", "arn:execution:api-v1", 600) is None
     holder = state.acquire_lock("api", "api-v2", "arn:execution:api-v2", 600)
-    assert holder is not None and (holder["holder"], holder["execution_arn"]) == ("api-v1", "arn:execution:api-v1")
+    assert holder is not None and (holder.holder, holder.execution_arn) == ("api-v1", "arn:execution:api-v1")
     assert ddb.calls == ["put_item", "put_item"]
 
 
@@ -90,12 +90,12 @@ class Votes:
     def __init__(self) -> None:
         self.votes: list[dict[str, Any]] = []
 
-    def append_vote(self, deployment_id: str, vote: dict[str, Any]) -> None:
-        self.votes.append(vote)
+    def append_vote(self, deployment_id: str, vote: ApprovalVote) -> None:
+        self.votes.append(vote.model_dump(mode="json"))
 
 
 class DyingVotes:
-    def append_vote(self, deployment_id: str, vote: dict[str, Any]) -> None:
+    def append_vote(self, deployment_id: str, vote: ApprovalVote) -> None:
         raise RuntimeError("the function stopped here")
 
 
@@ -115,7 +115,7 @@ class DiesAfterOneWrite:
 
 
 def test_the_deciding_vote_closes_the_approval_in_the_same_write(stack: Stack) -> None:
-    from ecs_handoff.logic.approval_decision import ApprovalDesk
+    from ecs_handoff.logic.approval_page import ApprovalDesk
 
     # GIVEN an approval that needs two approvals, one already given
     store = ApprovalStore(stack.outputs["ApprovalsTableName"])
@@ -148,7 +148,7 @@ def test_the_deciding_vote_closes_the_approval_in_the_same_write(stack: Stack) -
 
 
 def test_a_vote_that_races_another_approvers_vote_is_written_after_it(stack: Stack) -> None:
-    from ecs_handoff.logic.approval_decision import ApprovalDesk
+    from ecs_handoff.logic.approval_page import ApprovalDesk
 
     # GIVEN an approval that needs two approvals, read by alice and bob at the same moment
     store = ApprovalStore(stack.outputs["ApprovalsTableName"])

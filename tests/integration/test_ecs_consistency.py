@@ -10,7 +10,7 @@ import pytest
 from ecs_handoff_embedded import gaps
 
 from tests.integration.conftest import Stack
-from tests.integration.test_workflow_steps import ecs_service
+from tests.integration.steps import ecs_service
 
 LAG = {"seconds": 0.0}
 

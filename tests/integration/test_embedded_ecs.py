@@ -7,16 +7,16 @@ from typing import Any
 
 import boto3
 import pytest
-from ecs_handoff_embedded import gaps, world
+from ecs_handoff_embedded import gaps, seed
 from moto import mock_aws
 
 
 @pytest.fixture
 def ecs() -> Iterator[Any]:
     with mock_aws():
-        undo = gaps.install_ecs_task_definitions(world.ACCOUNT_ID)
+        undo = gaps.install_ecs_task_definitions(seed.ACCOUNT_ID)
         try:
-            yield boto3.client("ecs", region_name=world.REGION)
+            yield boto3.client("ecs", region_name=seed.REGION)
         finally:
             undo()
 

@@ -13,8 +13,7 @@ from ecs_handoff_embedded.seed import ACCOUNT_ID, REGION
 
 from tests.helpers import s3_event
 from tests.integration.conftest import Stack
-
-BUCKET, KEY = "dev-ecsdef-123456789012", "api/imagedefinitions.json.zip"
+from tests.integration.steps import BUCKET, KEY
 
 
 @pytest.fixture

@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ecs_handoff_embedded.scenario import artifact, image
 from pytest import MonkeyPatch
 
-from tests.helpers import artifact, image, s3_event, zip_members
+from tests.helpers import s3_event, zip_members
 from tests.integration.conftest import Stack
-
-BUCKET = "dev-ecsdef-123456789012"
-KEY = "api/imagedefinitions.json.zip"
-NEW = {"app-container": image("api", "dev-4f2a9c1")}
+from tests.integration.steps import BUCKET, KEY, NEW
 
 
 def upload(stack: Stack, body: bytes, key: str = KEY) -> str:

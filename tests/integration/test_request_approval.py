@@ -10,55 +10,14 @@ import pytest
 from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.models import VoteDecision
 
+from tests.integration.approvals import APPROVERS, approval_emails, topic_of
 from tests.integration.conftest import HandlerError, Stack
-from tests.integration.test_workflow_steps import ARN_PREFIX, NEW, start
-
-APPROVERS = ["alice@example.com", "bob@example.com"]
+from tests.integration.steps import ARN_PREFIX, NEW, edit_registry, start
 
 
 def approval_event(state: dict[str, Any], token: str) -> dict[str, Any]:
     request = json.loads(json.dumps(state["request"]))
     return {"request": request, "task_token": token, "execution_arn": ARN_PREFIX + request["deployment_id"]}
-
-
-def require_approval(stack: Stack) -> None:
-    """Terraform's registry entry for api asks the approvers (before the upload, so the intake copies it)."""
-    ssm, name = stack.client("ssm"), "/handoff/dev/services/api"
-    entry = json.loads(ssm.get_parameter(Name=name)["Parameter"]["Value"])
-    entry.update(approval_required=True, approvers=APPROVERS)
-    ssm.put_parameter(Name=name, Value=json.dumps(entry), Type="String", Overwrite=True)
-
-
-def approval_emails(stack: Stack) -> list[str]:
-    """Whose topic each approval message published since the last call went to."""
-    sent = stack.approval_messages[:]
-    stack.approval_messages.clear()
-    return sorted(sent)
-
-
-def topic_of(stack: Stack, approver: str) -> str:
-    """The approver's own topic, where request-approval looks for it (Terraform's side made it: world.seed)."""
-    from ecs_handoff.approvals import channel
-
-    return channel.topic_arn(stack.environment("request-approval")["HANDOFF_SNS_ARN_PREFIX"], "dev", approver)
-
-
-@pytest.fixture
-def approval_messages(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Records, for every message published to an approver's topic, whose topic it was."""
-    from moto.sns.models import SNSBackend
-
-    require_approval(stack)
-    topics = {topic_of(stack, approver): approver for approver in [*APPROVERS, "carol@example.com"]}
-    original = SNSBackend.publish
-    stack.approval_messages = []
-
-    def publish(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if kwargs.get("arn") in topics:
-            stack.approval_messages.append(topics[kwargs["arn"]])
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(SNSBackend, "publish", publish)
 
 
 def test_request_approval_retried_reuses_the_approval_and_emails_nobody_twice(
@@ -137,10 +96,10 @@ def subscribe(stack: Stack, approver: str, endpoint: str, protocol: str = "email
 
 
 def make_pending(arn: str) -> None:
-    from ecs_handoff_embedded import world
+    from ecs_handoff_embedded import seed
     from moto.sns.models import sns_backends
 
-    sns_backends[world.ACCOUNT_ID][world.REGION].subscriptions[arn].arn = "PendingConfirmation"
+    sns_backends[seed.ACCOUNT_ID][seed.REGION].subscriptions[arn].arn = "PendingConfirmation"
 
 
 def own_subscription(stack: Stack, approver: str) -> str:
@@ -243,14 +202,7 @@ def test_request_approval_an_approver_without_a_topic_stops_the_gate_naming_the_
     from ecs_handoff.approvals import channel
 
     # GIVEN carol added to the registry's approvers before Terraform made her topic
-    ssm, name = stack.client("ssm"), "/handoff/dev/services/api"
-    entry = json.loads(ssm.get_parameter(Name=name)["Parameter"]["Value"])
-    ssm.put_parameter(
-        Name=name,
-        Value=json.dumps({**entry, "approvers": [*APPROVERS, "carol@example.com"]}),
-        Type="String",
-        Overwrite=True,
-    )
+    edit_registry(stack, approvers=[*APPROVERS, "carol@example.com"])
     state = start(stack, NEW)
     # WHEN approval is requested  THEN nobody gets a link, and the reason names the topic Terraform must create
     topic = channel.topic_name("dev", "carol@example.com")

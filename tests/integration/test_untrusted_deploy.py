@@ -3,7 +3,6 @@ token ended the approval wait) with a forged payload, it refuses, names what did
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -20,13 +19,7 @@ from ecs_handoff.models import (
 )
 
 from tests.integration.conftest import HandlerError, Stack
-from tests.integration.test_workflow_steps import NEW, ecs_service, records, start
-
-REGISTRY = "/handoff/dev/services/api"
-
-
-def revisions(stack: Stack) -> list[str]:
-    return list(stack.client("ecs").list_task_definitions(familyPrefix="dev-api")["taskDefinitionArns"])
+from tests.integration.steps import NEW, ecs_service, edit_registry, records, revisions, start
 
 
 def refused(stack: Stack, request: dict[str, Any], match: str) -> None:
@@ -36,12 +29,6 @@ def refused(stack: Stack, request: dict[str, Any], match: str) -> None:
         stack.invoke("deploy", {"request": request})
     assert info.value.error_type == "DeploymentRefused"
     assert revisions(stack) == before and ecs_service().task_definition == running
-
-
-def edit_registry(stack: Stack, **changes: Any) -> None:
-    ssm = stack.client("ssm")
-    entry = json.loads(ssm.get_parameter(Name=REGISTRY)["Parameter"]["Value"])
-    ssm.put_parameter(Name=REGISTRY, Value=json.dumps(entry | changes), Type="String", Overwrite=True)
 
 
 def swap_image(request: dict[str, Any]) -> None:

@@ -4,20 +4,12 @@ ECS and the registry say, never on what an event, a record or a step's input cla
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
+from ecs_handoff_embedded.scenario import image
 
-from tests.helpers import image
 from tests.integration.conftest import HandlerError, Stack
-from tests.integration.test_workflow_steps import (
-    deployed,
-    ecs_event,
-    ecs_service,
-    start,
-    waiting,
-    watch,
-)
+from tests.integration.steps import deployed, ecs_event, ecs_service, edit_registry, start, waiting, watch
 
 TASK_DEFINITION_ARN = "arn:aws:ecs:ap-northeast-1:123456789012:task-definition/"
 
@@ -39,13 +31,6 @@ def status(stack: Stack, task_definition: str) -> str:
     return str(stack.client("ecs").describe_task_definition(taskDefinition=task_definition)["taskDefinition"]["status"])
 
 
-def set_registry(stack: Stack, service: str, **changes: Any) -> None:
-    ssm = stack.client("ssm")
-    name = f"/handoff/dev/services/{service}"
-    current = json.loads(ssm.get_parameter(Name=name)["Parameter"]["Value"])
-    ssm.put_parameter(Name=name, Type="String", Overwrite=True, Value=json.dumps({**current, **changes}))
-
-
 # --- finding 4: the rollout verdict -------------------------------------------------------------------
 
 
@@ -60,7 +45,7 @@ def test_rollout_event_completed_while_ecs_still_rolls_out_is_ignored(stack: Sta
     # THEN nothing is decided: the event is ignored, saying why, and the wait is left for ECS's own verdict
     assert done.startswith(f"ignored: the event says COMPLETED, but ECS shows deployment {ours} IN_PROGRESS")
     stored = waiting(stack, ours)
-    assert stored is not None and stored["deployment_id"] == state["request"]["deployment_id"]
+    assert stored is not None and stored.deployment_id == state["request"]["deployment_id"]
 
 
 def test_rollout_event_failed_while_ecs_shows_completed_is_ignored(stack: Stack) -> None:
@@ -125,7 +110,7 @@ def test_rollout_event_agreeing_with_ecs_decides_from_ecs_own_state(stack: Stack
 
 def test_prune_deregisters_only_handoffs_tagged_revisions_of_the_family_not_what_records_name(stack: Stack) -> None:
     # GIVEN four deployments of api (dev-api:2..5, each tagged by handoff), keep_revisions 2
-    set_registry(stack, "api", keep_revisions=2)
+    edit_registry(stack, "api", keep_revisions=2)
     states, results = [], []
     for n, sequencer in enumerate(
         ("0062E99A88DC407460", "0062E99A88DC407470", "0062E99A88DC407480", "0062E99A88DC407490")
@@ -150,8 +135,8 @@ def test_prune_deregisters_only_handoffs_tagged_revisions_of_the_family_not_what
 def test_prune_never_touches_another_familys_tagged_revisions_named_by_the_request(stack: Stack) -> None:
     # GIVEN worker's handoff revisions beyond keep_revisions, and an api deployment whose step input
     # (forged) names worker's family as its base
-    set_registry(stack, "api", keep_revisions=2)
-    set_registry(stack, "worker", keep_revisions=2)
+    edit_registry(stack, "api", keep_revisions=2)
+    edit_registry(stack, "worker", keep_revisions=2)
     ecs = stack.client("ecs")
     worker = ecs.describe_task_definition(taskDefinition="dev-worker:1", include=["TAGS"])["taskDefinition"]
     spec = {k: worker[k] for k in ("family", "containerDefinitions", "cpu", "memory", "networkMode")}

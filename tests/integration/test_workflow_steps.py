@@ -7,55 +7,23 @@ from typing import Any
 
 import pytest
 from ecs_handoff.aws.records import DeploymentRecords
-from ecs_handoff.aws.state import RolloutWait, ServiceState
+from ecs_handoff.aws.state import ServiceState
+from ecs_handoff_embedded.scenario import image
 
-from tests.helpers import artifact, image, s3_event
 from tests.integration.conftest import HandlerError, Stack
-
-BUCKET, KEY = "dev-ecsdef-123456789012", "api/imagedefinitions.json.zip"
-ARN_PREFIX = "arn:aws:states:ap-northeast-1:123456789012:execution:handoff-dev-deployment:"
-
-
-def start(
-    stack: Stack, images: dict[str, str], sequencer: str = "0062E99A88DC407460", locked: bool = True
-) -> dict[str, Any]:
-    """A deployment as the intake starts it and, unless `locked` is False, as the workflow's lock step then
-    finds it (the deploy step deploys only for the lock's holder); returns the workflow input."""
-    import json
-
-    stack.push(artifact(images))
-    version = stack.client("s3").put_object(Bucket=BUCKET, Key=KEY, Body=artifact(images))["VersionId"]
-    result = stack.invoke("intake", s3_event(BUCKET, KEY, version, sequencer))
-    assert result["action"] == "STARTED", result
-    sfn = stack.client("stepfunctions")
-    execution = sfn.describe_execution(executionArn=ARN_PREFIX + result["deployment_id"])
-    state = dict(json.loads(execution["input"]))
-    if locked and lock(stack, state)["status"] != "ACQUIRED":
-        # An earlier deployment of the test still holds it: it has ended, as its Finalize would say.
-        table = ServiceState(stack.outputs["StateTableName"])
-        holder = table.lock_holder(state["request"]["service_id"])
-        assert holder is not None and table.release_lock(state["request"]["service_id"], holder)
-        assert lock(stack, state)["status"] == "ACQUIRED"
-    return state
-
-
-def records(stack: Stack) -> DeploymentRecords:
-    return DeploymentRecords(stack.outputs["DeploymentsTableName"])
-
-
-def ecs_service(name: str = "api") -> Any:
-    from moto.ecs.models import ecs_backends
-
-    return ecs_backends["123456789012"]["ap-northeast-1"].services[f"dev:{name}"]
-
-
-def lock(stack: Stack, state: dict[str, Any]) -> dict[str, Any]:
-    return stack.invoke(
-        "lock", {"request": state["request"], "execution_arn": ARN_PREFIX + state["request"]["deployment_id"]}
-    )
-
-
-NEW = {"app-container": image("api", "dev-4f2a9c1")}
+from tests.integration.steps import (
+    ARN_PREFIX,
+    NEW,
+    TOKEN,
+    deployed,
+    ecs_event,
+    ecs_service,
+    lock,
+    records,
+    start,
+    waiting,
+    watch,
+)
 
 
 def test_lock_first_deployment_acquires(stack: Stack) -> None:
@@ -261,59 +229,13 @@ def test_deploy_update_service_failure_raises_project_error(stack: Stack) -> Non
     assert info.value.error_type == "NotFound"
 
 
-def deployed(stack: Stack) -> tuple[dict[str, Any], dict[str, Any]]:
-    state = start(stack, NEW)
-    return state, stack.invoke("deploy", {"request": state["request"]})
-
-
-TOKEN = "token-of-the-waiting-rollout"  # SendTaskSuccess to it answers TaskDoesNotExist: logged, not raised
-
-
-def watch(
-    stack: Stack, state: dict[str, Any], result: dict[str, Any], token: str = TOKEN, entered: str = ""
-) -> dict[str, Any]:
-    turn = {"request": state["request"], "deploy": result, "task_token": token, "entered": entered, "attempt": 0}
-    return stack.invoke("rollout", turn)
-
-
-def waiting(stack: Stack, ecs_deployment_id: str) -> RolloutWait | None:
-    from ecs_handoff.aws.state import RolloutWaits
-
-    return RolloutWaits(stack.outputs["StateTableName"]).waiting(ecs_deployment_id)
-
-
-def ecs_event(
-    ecs_deployment_id: str, name: str = "SERVICE_DEPLOYMENT_COMPLETED", service: str = "dev/api"
-) -> dict[str, Any]:
-    """ECS's event as the Amazon ECS developer guide shows it."""
-    return {
-        "version": "0",
-        "id": "ddca6449-b258-46c0-8653-e0e3aEXAMPLE",
-        "detail-type": "ECS Deployment State Change",
-        "source": "aws.ecs",
-        "account": "123456789012",
-        "time": "2026-11-27T09:00:01Z",
-        "region": "ap-northeast-1",
-        "resources": [f"arn:aws:ecs:ap-northeast-1:123456789012:service/{service}"],
-        "detail": {
-            "eventType": "ERROR" if name.endswith("FAILED") else "INFO",
-            "eventName": name,
-            "deploymentId": ecs_deployment_id,
-            "updatedAt": "2026-11-27T09:00:00.250Z",
-            "reason": "ECS deployment circuit breaker: task failed to start."
-            if name.endswith("FAILED")
-            else f"ECS deployment {ecs_deployment_id} completed.",
-        },
-    }
-
-
 def test_rollout_watch_stores_the_token_and_waits_while_in_progress(stack: Stack) -> None:
     state, result = deployed(stack)
     checked = watch(stack, state, result)
     assert checked["state"] == "IN_PROGRESS" and checked["decided_by"] == "poll"
     stored = waiting(stack, result["ecs_deployment_id"])
-    assert stored is not None and stored.token == TOKEN and stored["service"] == "dev/api"
-    assert stored["deployment_id"] == state["request"]["deployment_id"]
+    assert stored is not None and stored.token == TOKEN and stored.service == "dev/api"
+    assert stored.deployment_id == state["request"]["deployment_id"]
     assert records(stack).get(state["request"]["deployment_id"]).phase == "rolling_out"  # type: ignore[union-attr]
 
 

@@ -27,7 +27,7 @@ MODULES = [
     "taskdef.py",
     "approvals/links.py",
     "logic/finalize.py",
-    "logic/approval_decision.py",
+    "logic/approval_page.py",
 ]
 TESTS = [
     "test_artifact.py",

@@ -10,30 +10,12 @@ import pytest
 from botocore.exceptions import ClientError
 from ecs_handoff.approvals import links
 from ecs_handoff.errors import RecordConflict
-from ecs_handoff.logic import approval_decision
-from ecs_handoff.logic.approval_decision import ApprovalDesk, LinkRequest, approver_for_principal, tell_workflow
-from ecs_handoff.models import Approval, ApprovalStatus, ApprovalVote, ImageChange, VoteDecision
+from ecs_handoff.logic import approval_page
+from ecs_handoff.logic.approval_page import ApprovalDesk, LinkRequest, approver_for_principal, tell_workflow
+from ecs_handoff.models import Approval, ApprovalStatus, ApprovalVote, VoteDecision
 
 from tests.helpers import LogRecorder as Log
-
-
-def approval(**changes: Any) -> Approval:
-    values: dict[str, Any] = {
-        "approval_id": "a" * 32,
-        "deployment_id": "api-v1",
-        "execution_arn": "arn:aws:states:ap-northeast-1:123456789012:execution:sm:api-v1",
-        "task_token": "token",
-        "env": "prod",
-        "service_id": "api",
-        "changes": [ImageChange(container="app", image_before="a:1", image_after="a:2")],
-        "base_task_definition": "arn:aws:ecs:ap-northeast-1:123456789012:task-definition/prod-api:1",
-        "running_task_definition": "arn:aws:ecs:ap-northeast-1:123456789012:task-definition/prod-api:1",
-        "requested_at": "2026-11-26T00:00:00.000Z",
-        "expires_at": 4_000_000_000,
-        "approvers": ["alice@example.com"],
-        **changes,
-    }
-    return Approval(**values)
+from tests.samples import approval
 
 
 class FakeStore:
@@ -84,9 +66,9 @@ class FakeRecords:
         self.votes: list[dict[str, Any]] = []
         self.notes: list[str] = []
 
-    def append_vote(self, deployment_id: str, vote: dict[str, Any]) -> None:
+    def append_vote(self, deployment_id: str, vote: ApprovalVote) -> None:
         assert deployment_id == "api-v1", deployment_id
-        self.votes.append(vote)
+        self.votes.append(vote.model_dump(mode="json"))
 
     def append_note(self, deployment_id: str, note: str) -> None:
         assert deployment_id == "api-v1", deployment_id
@@ -135,7 +117,7 @@ def vote_by_alice(decision: str = "approve") -> ApprovalVote:
 
 
 def test_approval_throttled_resume_is_retried_before_the_page_answers(monkeypatch: Any) -> None:
-    monkeypatch.setattr(approval_decision, "RESUME_BACKOFF_SECONDS", (0.0, 0.0))
+    monkeypatch.setattr(approval_page, "RESUME_BACKOFF_SECONDS", (0.0, 0.0))
     # GIVEN SendTaskSuccess throttled twice
     store, sfn = FakeStore(), ThrottledWorkflow(times=2)
     desk = ApprovalDesk(store, FakeRecords(), key=b"k" * 64, sfn_client=sfn)  # type: ignore[arg-type]
@@ -146,7 +128,7 @@ def test_approval_throttled_resume_is_retried_before_the_page_answers(monkeypatc
 
 
 def test_approval_still_throttled_is_recorded_503_and_the_next_post_resumes(monkeypatch: Any) -> None:
-    monkeypatch.setattr(approval_decision, "RESUME_BACKOFF_SECONDS", (0.0, 0.0))
+    monkeypatch.setattr(approval_page, "RESUME_BACKOFF_SECONDS", (0.0, 0.0))
     # GIVEN SendTaskSuccess throttled longer than the page waits
     store, sfn = FakeStore(), ThrottledWorkflow(times=3)
     desk = ApprovalDesk(store, FakeRecords(), key=b"k" * 64, sfn_client=sfn)  # type: ignore[arg-type]
@@ -369,7 +351,7 @@ def test_approver_for_principal_matches_patterns_exactly() -> None:
 @pytest.fixture
 def log(monkeypatch: pytest.MonkeyPatch) -> Log:
     recorder = Log()
-    monkeypatch.setattr(approval_decision, "logger", recorder)
+    monkeypatch.setattr(approval_page, "logger", recorder)
     return recorder
 
 
@@ -390,7 +372,7 @@ def test_a_decision_reaching_an_ended_workflow_is_logged(log: Log) -> None:
 
 
 def test_a_workflow_that_stays_throttled_is_logged_as_an_error(log: Log, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(approval_decision, "RESUME_BACKOFF_SECONDS", (0.0, 0.0))
+    monkeypatch.setattr(approval_page, "RESUME_BACKOFF_SECONDS", (0.0, 0.0))
     desk = ApprovalDesk(FakeStore(), FakeRecords(), key=KEY, sfn_client=ThrottledWorkflow(times=3))  # type: ignore[arg-type]
     result = desk.apply(approval(), vote_by_alice())
     assert (result.title, result.text) == (
@@ -448,7 +430,7 @@ def test_a_conflict_on_an_approval_that_expired_meanwhile_is_410() -> None:
 def test_the_review_page_shows_everything_the_approver_needs(monkeypatch: pytest.MonkeyPatch) -> None:
     from ecs_handoff.models import CiDescription
 
-    monkeypatch.setattr("ecs_handoff.logic.approval_decision.time.time", lambda: EXPIRES - 5400.0)
+    monkeypatch.setattr("ecs_handoff.logic.approval_page.time.time", lambda: EXPIRES - 5400.0)
     shown = approval(
         requester="arn:aws:sts::123456789012:assumed-role/ci/run-7",
         other_changes=["app memory: 512 -> 1024"],

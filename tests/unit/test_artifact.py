@@ -15,8 +15,9 @@ from ecs_handoff.artifact import (
     read_artifact,
 )
 from ecs_handoff.errors import ArtifactRejected
+from ecs_handoff_embedded.scenario import artifact, image
 
-from tests.helpers import artifact, image, zip_members
+from tests.helpers import zip_members
 
 GOOD = {"app-container": image("api", "dev-4f2a9c1"), "nginx-container": image("api-nginx", "dev-4f2a9c1")}
 

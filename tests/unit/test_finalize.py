@@ -24,20 +24,10 @@ from ecs_handoff.models import (
 from pytest import MonkeyPatch
 
 from tests.helpers import LogRecorder as Log
+from tests.samples import REQUEST
 
 TD = "arn:aws:ecs:ap-northeast-1:123456789012:task-definition/dev-api"
 AT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
-REQUEST: dict[str, Any] = {
-    "deployment_id": "api-v1",
-    "env": "dev",
-    "service_id": "api",
-    "service": {"cluster": "dev", "service": "api", "task_definition": "dev-api", "approval_timeout_seconds": 7200,
-                "rollout_timeout_seconds": 600},
-    "base_task_definition": f"{TD}:1",
-    "images": [{"name": "app", "imageUri": "nginx:2"}],
-    "source": {"bucket": "b", "key": "api/imagedefinitions.json.zip", "object_version": "v1", "sequencer": "01"},
-    "requested_at": "2026-11-26T00:00:00.000Z",
-}  # fmt: skip
 DEPLOYED = {
     "new_task_definition": f"{TD}:3",
     "previous_task_definition": f"{TD}:2",
@@ -62,7 +52,7 @@ def error(name: str, message: str) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("parts", "outcome", "reason"),
     [
-        ({"result": {"outcome": "FAILED", "reason": "stopped by hand"}}, Outcome.FAILED, "stopped by hand"),
+        ({"ended_outcome": {"outcome": "FAILED", "reason": "stopped by hand"}}, Outcome.FAILED, "stopped by hand"),
         ({"lock": {"status": "SUPERSEDED", "reason": "a newer upload"}}, Outcome.SUPERSEDED, "a newer upload"),
         ({"lock": {"status": "TIMED_OUT", "reason": "waited 3600 s"}}, Outcome.FAILED, "waited 3600 s"),
         ({"error": error("AwsAccessError", "denied")}, Outcome.FAILED,
@@ -347,7 +337,7 @@ def test_ended_execution_reason(status: str, error_name: str, cause: str, deploy
             update={"ecs_deployment_id": "ecs-svc/1", "new_task_definition": f"{TD}:3"}
         )
     ended = ended_execution_state(change(status, error_name, cause), records)  # type: ignore[arg-type]
-    assert ended is not None and ended.result == FinalizeResult(outcome=Outcome.FAILED, reason=reason)
+    assert ended is not None and ended.ended_outcome == FinalizeResult(outcome=Outcome.FAILED, reason=reason)
     assert decide(ended).reason == reason
 
 
@@ -408,11 +398,15 @@ def test_an_ended_execution_is_only_called_deployed_with_both_its_revision_and_e
     records = Records()
     records.record = records.record.model_copy(update={"ecs_deployment_id": "ecs-svc/1"})
     ended = ended_execution_state(change("FAILED"), records)  # type: ignore[arg-type]
-    assert ended is not None and ended.result is not None and ended.result.reason.endswith("; nothing was deployed")
+    assert (
+        ended is not None
+        and ended.ended_outcome is not None
+        and ended.ended_outcome.reason.endswith("; nothing was deployed")
+    )
 
 
 def test_a_verdict_decided_outside_the_steps_is_the_outcome() -> None:
-    assert decide(state(result={"outcome": "FAILED", "reason": "stopped"})) == FinalizeResult(
+    assert decide(state(ended_outcome={"outcome": "FAILED", "reason": "stopped"})) == FinalizeResult(
         outcome=Outcome.FAILED, reason="stopped"
     )
 
@@ -459,8 +453,8 @@ def test_a_status_event_without_its_input_is_completed_from_describe_execution()
     ended = ended_execution_state(detail, Records()) if detail is not None else None  # type: ignore[arg-type]
     # THEN it read the execution back and ends the deployment as from a full event
     assert executions.described == [change("ABORTED").execution_arn]
-    assert ended is not None and ended.request.deployment_id == "api-v1" and ended.result is not None
-    assert ended.result.reason == (
+    assert ended is not None and ended.request.deployment_id == "api-v1" and ended.ended_outcome is not None
+    assert ended.ended_outcome.reason == (
         "the workflow was stopped (StopExecution) before it recorded an outcome (Ops: stopped by carol); "
         "nothing was deployed"
     )

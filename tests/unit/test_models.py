@@ -153,7 +153,9 @@ def test_decide_superseded_and_explicit_result() -> None:
     base = request().model_dump(by_alias=True)
     superseded = WorkflowState.model_validate({"request": base, "lock": {"status": "SUPERSEDED", "reason": "newer"}})
     assert decide(superseded).outcome is Outcome.SUPERSEDED
-    closed = WorkflowState.model_validate({"request": base, "result": {"outcome": "INVALID", "reason": "fail closed"}})
+    closed = WorkflowState.model_validate(
+        {"request": base, "ended_outcome": {"outcome": "INVALID", "reason": "fail closed"}}
+    )
     assert decide(closed).outcome is Outcome.INVALID
 
 

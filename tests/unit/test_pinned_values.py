@@ -601,7 +601,7 @@ def test_shown_values() -> None:
 
 
 def test_parse_reference() -> None:
-    from ecs_handoff.taskdef import parse_reference, split_reference
+    from ecs_handoff.models import parse_reference, split_reference
 
     assert parse_reference("registry.example.com:5000/team/app:v1@sha256:" + "a" * 64) == (
         "registry.example.com:5000/team/app",

@@ -82,12 +82,12 @@ class LaggingEcs:
 
 class OneWait:
     def __init__(self) -> None:
-        self.wait: Any = RolloutWait({"token": "t", "deployment_id": "api-v1", "service": "dev/api"})
+        self.wait: Any = RolloutWait(token="t", deployment_id="api-v1", service="dev/api")
         self.given_back = 0
 
     def take(self, ecs_id: str, service: str | None = None) -> Any:
         """As the table's conditional delete: nothing when the wait is for another service than named."""
-        if self.wait is None or (service is not None and self.wait["service"] != service):
+        if self.wait is None or (service is not None and self.wait.service != service):
             return None
         taken, self.wait = self.wait, None
         return taken

@@ -13,7 +13,7 @@ from ecs_handoff.logic.sweeper import NEWEST_PER_SERVICE, Sweeper
 from ecs_handoff.models import DeploymentRecord, ExecutionStatusDetail, FinalizeResult, Outcome, WorkflowState
 from pytest import MonkeyPatch
 
-from tests.unit.test_finalize import REQUEST
+from tests.samples import REQUEST
 
 MACHINE = "arn:aws:states:ap-northeast-1:123456789012:stateMachine:handoff-dev-deployment"
 
@@ -74,8 +74,8 @@ def finalized(monkeypatch: MonkeyPatch) -> list[WorkflowState]:
         if state.request.deployment_id == "api-broken":
             raise TransientAwsError("publishing the outcome: throttled")
         handed.append(state)
-        assert state.result is not None
-        return state.result
+        assert state.ended_outcome is not None
+        return state.ended_outcome
 
     monkeypatch.setattr(sweeper_module, "finalize", finalize)
     return handed
@@ -95,9 +95,9 @@ def test_an_ended_execution_is_finalized_as_its_status_event_would_be(
     result = sweep(records)
     # THEN the finalizer got the state the status event would have given it
     [state] = finalized
-    assert state.request.deployment_id == "api-v1" and state.result is not None
-    assert state.result.outcome is Outcome.FAILED
-    assert state.result.reason == "the workflow timed out before it recorded an outcome; nothing was deployed"
+    assert state.request.deployment_id == "api-v1" and state.ended_outcome is not None
+    assert state.ended_outcome.outcome is Outcome.FAILED
+    assert state.ended_outcome.reason == "the workflow timed out before it recorded an outcome; nothing was deployed"
     assert [(s.deployment_id, s.execution_status, s.recorded) for s in result.finalized] == [
         ("api-v1", "TIMED_OUT", True)
     ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.unit.test_terraform import REGISTRY, SERVICE, TF, blocks, load, load_module, unquote
+from tests.unit.terraform_example import REGISTRY, SERVICE, TF, blocks, load, load_module, unquote
 
 
 def test_terraform_each_service_creates_its_own_ci_role_and_attaches_its_policy_to_it() -> None:

@@ -30,8 +30,7 @@ def body(record: DeploymentRecord) -> str:
         if record.source.ci is not None:
             lines += [f"CI says:     {line}" for line in record.source.ci.lines()]
     for change in record.images:
-        after = f"{change.requested} (pinned: {change.image_after})" if change.requested else change.image_after
-        lines.append(f"Image:       {change.container}: {change.image_before or '(unknown)'} -> {after}")
+        lines.append(f"Image:       {change.container}: {change.image_before or '(unknown)'} -> {change.shown_after}")
     lines += [f"Change:      {change}" for change in record.other_changes]
     if record.new_task_definition:
         lines.append(f"Revision:    {short_name(record.new_task_definition)}")

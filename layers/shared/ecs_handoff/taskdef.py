@@ -210,16 +210,3 @@ def _ports(container: dict[str, Any]) -> list[str]:
 def with_requested(changes: list[ImageChange], pinned_from: dict[str, str]) -> list[ImageChange]:
     """Each pinned container's change, also saying which tag CI uploaded."""
     return [c.model_copy(update={"requested": pinned_from.get(c.container)}) for c in changes]
-
-
-def parse_reference(image_uri: str) -> tuple[str, str | None, str | None]:
-    """(name, tag, digest) of an image reference: `[host/]repository[:tag][@digest]` (a `:` in the host's
-    port is not a tag)."""
-    name, _, digest = image_uri.partition("@")
-    repository, _, tag = name.rpartition(":") if ":" in name.rsplit("/", 1)[-1] else (name, "", "")
-    return repository, tag or None, digest or None
-
-
-def split_reference(image_uri: str, host: str) -> tuple[str, str | None, str | None]:
-    """(repository, tag, digest) of an image on `host`."""
-    return parse_reference(image_uri[len(host) + 1 :])

@@ -5,13 +5,23 @@ Pure: the clock is an argument, so every rule is tested at fixed instants (dayli
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-if TYPE_CHECKING:
-    from ecs_handoff.models import DeployWindow
+
+class Window(Protocol):
+    """A deployment window as the registry gives it (models.registry.DeployWindow validates it with this module)."""
+
+    @property
+    def days(self) -> str: ...
+    @property
+    def hours(self) -> str: ...
+    @property
+    def time_zone(self) -> str: ...
+
 
 DAY_NAMES = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 _HOURS = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
@@ -56,7 +66,7 @@ def zone(name: str) -> ZoneInfo:
         raise ValueError(f"time_zone {name!r} is not an IANA time zone (e.g. Asia/Tokyo, Europe/Berlin, UTC)") from exc
 
 
-def _spans(window: DeployWindow, around: datetime) -> list[tuple[datetime, datetime]]:
+def _spans(window: Window, around: datetime) -> list[tuple[datetime, datetime]]:
     """The window's openings (start, end) in UTC, from the day before `around` to a week after."""
     tz = zone(window.time_zone)
     days = parse_days(window.days)
@@ -78,7 +88,7 @@ def _spans(window: DeployWindow, around: datetime) -> list[tuple[datetime, datet
     return spans
 
 
-def window_state(windows: list[DeployWindow], now: datetime) -> tuple[bool, datetime | None]:
+def window_state(windows: Sequence[Window], now: datetime) -> tuple[bool, datetime | None]:
     """(open now, the next opening when closed; None when none is within a week, which a valid window
     never is)."""
     next_opening: datetime | None = None
@@ -91,5 +101,5 @@ def window_state(windows: list[DeployWindow], now: datetime) -> tuple[bool, date
     return False, next_opening
 
 
-def describe(window: DeployWindow) -> str:
+def describe(window: Window) -> str:
     return f"{window.days} {window.hours} {window.time_zone}"

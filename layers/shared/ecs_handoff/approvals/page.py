@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
-from ecs_handoff.models import ImageChange
-from ecs_handoff.taskdef import parse_reference
+from ecs_handoff.models import ImageChange, parse_reference
 
 STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:44rem;margin:1rem auto;padding:0 1rem;line-height:1.4}"
@@ -124,6 +124,11 @@ def _change_row(change: ImageChange) -> str:
         f"<div class=repo>{_e(new_repo)}</div>{moved}"
         f"<div class=tags>{_e(before)} &rarr; {_e(new_version)}</div>{pinned}</div>"
     )
+
+
+def minute_utc(epoch: float) -> str:
+    """An instant as the approval's email and page show it: to the minute, in UTC (2026-11-27 09:00 UTC)."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def human_duration(seconds: float) -> str:

@@ -13,7 +13,7 @@ from ecs_handoff.aws.clients import aws_call
 from ecs_handoff.aws.dynamo import Table
 from ecs_handoff.aws.dynamo import from_item as _from_item
 from ecs_handoff.aws.dynamo import to_item as _to_item
-from ecs_handoff.models import DeploymentRecord, ImageChange, Outcome, Phase, VerdictSource
+from ecs_handoff.models import ApprovalVote, DeploymentRecord, ImageChange, Outcome, Phase, VerdictSource
 
 BY_SERVICE_INDEX = "by_service"
 BY_ENV_INDEX = "by_env"
@@ -224,9 +224,10 @@ class DeploymentRecords(Table):
         """Something that happened to a deployment after its outcome (a decision that came too late)."""
         self._append(deployment_id, "notes", note, f"adding a note to deployment record {deployment_id}")
 
-    def append_vote(self, deployment_id: str, vote: dict[str, Any]) -> None:
+    def append_vote(self, deployment_id: str, vote: ApprovalVote) -> None:
         """Adds one approval decision (who, decision, comment, time, source address, user agent)."""
-        self._append(deployment_id, "approvals", vote, f"recording an approval decision on {deployment_id}")
+        stored = vote.model_dump(mode="json")
+        self._append(deployment_id, "approvals", stored, f"recording an approval decision on {deployment_id}")
 
     def _append(self, deployment_id: str, attribute: str, value: Any, what: str) -> None:
         with aws_call(what):

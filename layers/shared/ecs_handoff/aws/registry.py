@@ -40,6 +40,17 @@ def load_service(prefix: str, service_id: str, ssm: SSMClient | None = None) -> 
         ) from exc
 
 
+def load_for_environment(
+    prefix: str, service_id: str, require_approval: bool, ssm: SSMClient | None = None
+) -> ServiceConfig:
+    """The registry entry with the environment's approval floor: where the environment requires approval
+    (prod), an entry that does not is read as requiring it. ArtifactRejected as load_service."""
+    config = load_service(prefix, service_id, ssm)
+    if require_approval and not config.approval_required:
+        return config.model_copy(update={"approval_required": True})  # prod never skips approval
+    return config
+
+
 def list_service_ids(prefix: str, ssm: SSMClient | None = None) -> list[str]:
     ssm = ssm or client("ssm")
     ids: list[str] = []

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ecs_handoff.approvals.overrides import OverrideClaims
 from ecs_handoff.aws.clients import aws_call, client
-from ecs_handoff.aws.state import ServiceState
+from ecs_handoff.aws.state import StateTable
 
 if TYPE_CHECKING:
     from ecs_handoff.aws.clients import CloudWatchClient, ECSClient, SSMClient
@@ -59,7 +59,7 @@ class StoredOverride:
     signature: str
 
 
-class Overrides(ServiceState):
+class Overrides(StateTable):
     """`handoff deploy-now`: an operator lets one held deployment start now (item override#<deployment id>),
     written only by the operator API, signed (ecs_handoff.approvals.overrides)."""
 

@@ -4,11 +4,15 @@ the task tokens of rollouts waiting for ECS's verdict."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from pydantic import Field
+
 from ecs_handoff.aws.clients import aws_call
 from ecs_handoff.aws.dynamo import Table
+from ecs_handoff.models import Model
 
 SEQUENCER_WIDTH = 64
 
@@ -24,7 +28,9 @@ class EventOrder(StrEnum):
     STALE = "STALE"
 
 
-class ServiceState(Table):
+class StateTable(Table):
+    """The service-state table's items, each under its own key (pk): what its three users share."""
+
     def _written(self, operation: str, what: str, **kwargs: Any) -> bool:
         """A conditional write; False when its condition failed."""
         return self.conditional(operation, what, **kwargs) is not None
@@ -33,6 +39,19 @@ class ServiceState(Table):
         with aws_call(f"reading {pk}"):
             item = self.ddb.get_item(TableName=self.table, Key={"pk": {"S": pk}}, ConsistentRead=True).get("Item")
         return item or {}
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """Who holds a service's lock, as the failed write found it."""
+
+    holder: str  # the deployment id
+    execution_arn: str
+    lease_until: int  # epoch seconds
+
+
+class ServiceState(StateTable):
+    """S3 event order, each service's newest upload, and each service's deployment lock."""
 
     # -- event ordering ---------------------------------------------------------------------
 
@@ -74,9 +93,7 @@ class ServiceState(Table):
 
     # -- locks ------------------------------------------------------------------------------
 
-    def acquire_lock(
-        self, service_id: str, holder: str, execution_arn: str, lease_seconds: int
-    ) -> dict[str, Any] | None:
+    def acquire_lock(self, service_id: str, holder: str, execution_arn: str, lease_seconds: int) -> LockHolder | None:
         """Takes (or renews) the service's lock; None on success, else the current holder's item."""
         now = int(time.time())
         written = self.attempt(
@@ -89,11 +106,11 @@ class ServiceState(Table):
         if written.ok:
             return None
         item = written.current or {}
-        return {
-            "holder": item.get("holder", {}).get("S", ""),
-            "execution_arn": item.get("execution_arn", {}).get("S", ""),
-            "lease_until": int(item.get("lease_until", {}).get("N", "0")),
-        }
+        return LockHolder(
+            holder=item.get("holder", {}).get("S", ""),
+            execution_arn=item.get("execution_arn", {}).get("S", ""),
+            lease_until=int(item.get("lease_until", {}).get("N", "0")),
+        )
 
     def lock_holder(self, service_id: str) -> str | None:
         """The deployment holding the service's lock now (None: nobody, or its lease ran out)."""
@@ -138,26 +155,40 @@ class ServiceState(Table):
         )
 
 
-class RolloutWait(dict[str, str]):
+class RolloutWait(Model):
     """The token a rollout waits on, stored under its ECS deployment id, and the service it belongs to."""
 
-    @property
-    def token(self) -> str:
-        return self["token"]
+    token: str = Field(repr=False)
+    deployment_id: str = ""
+    service: str = ""  # cluster/service, as ECS's events name it
+    wait_order: str = ""  # which WatchRollout turn stored it (a later turn replaces it)
+    expires_at: int = 0  # the table's TTL attribute
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> RolloutWait | None:
+        """A stored rollout wait from its DynamoDB item; None when there is none."""
+        if not item.get("token"):
+            return None
+        return cls.model_validate({k: v.get("S", v.get("N", "")) for k, v in item.items() if k != "pk"})
+
+    def item(self, ecs_deployment_id: str) -> dict[str, Any]:
+        """Its DynamoDB item, stored under the ECS deployment id."""
+        return {
+            **rollout_key(ecs_deployment_id),
+            "token": {"S": self.token},
+            "wait_order": {"S": self.wait_order},
+            "deployment_id": {"S": self.deployment_id},
+            "service": {"S": self.service},
+            "expires_at": {"N": str(self.expires_at)},
+        }
 
 
-def _wait_from(item: dict[str, Any]) -> RolloutWait | None:
-    """A stored rollout wait from its DynamoDB item; None when there is none."""
-    if not item.get("token"):
-        return None
-    return RolloutWait({k: str(v.get("S", v.get("N", ""))) for k, v in item.items()})
-
-
-def _rollout_key(ecs_deployment_id: str) -> dict[str, Any]:
+def rollout_key(ecs_deployment_id: str) -> dict[str, Any]:
+    """The state table's key of the wait stored under an ECS deployment id."""
     return {"pk": {"S": f"rollout#{ecs_deployment_id}"}}
 
 
-class RolloutWaits(ServiceState):
+class RolloutWaits(StateTable):
     """Exactly one party sends a rollout's verdict: whoever takes (deletes) the stored wait first, ECS's
     event's function or one of the workflow's own looks, sends it to the token it took; the others find
     nothing and do nothing."""
@@ -167,26 +198,17 @@ class RolloutWaits(ServiceState):
     ) -> bool:
         """Stores (or replaces: an earlier wait timed out) the token this rollout waits on; False when a
         newer wait (a later `order`) is already stored, i.e. this look has outlived its own wait."""
-        item = {
-            **_rollout_key(ecs_deployment_id),
-            "token": {"S": token},
-            "wait_order": {"S": order},
-            "deployment_id": {"S": deployment_id},
-            "service": {"S": service},  # cluster/service, as ECS's events name it
-            "expires_at": {"N": str(expires_at)},  # the table's TTL attribute: a wait nobody ended goes away
-        }
+        # expires_at is the table's TTL attribute: a wait nobody ended goes away.
+        stored = RolloutWait(
+            token=token, wait_order=order, deployment_id=deployment_id, service=service, expires_at=expires_at
+        )
         return self._written(
             "put_item",
             f"storing the rollout wait of {ecs_deployment_id}",
-            Item=item,
+            Item=stored.item(ecs_deployment_id),
             ConditionExpression="attribute_not_exists(pk) OR wait_order <= :order",
             ExpressionAttributeValues={":order": {"S": order}},
         )
-
-    def waiting(self, ecs_deployment_id: str) -> RolloutWait | None:
-        """The stored wait, read without taking it (tests and operators; the functions only take)."""
-        item = self._get(f"rollout#{ecs_deployment_id}")
-        return _wait_from(item)
 
     def take(self, ecs_deployment_id: str, service: str | None = None) -> RolloutWait | None:
         """Takes the stored wait, whichever turn stored it (the verdict is the same for every turn), and
@@ -198,23 +220,20 @@ class RolloutWaits(ServiceState):
         taken = self.conditional(
             "delete_item",
             f"taking the rollout wait of {ecs_deployment_id}",
-            Key=_rollout_key(ecs_deployment_id),
+            Key=rollout_key(ecs_deployment_id),
             ConditionExpression=condition,
             ReturnValues="ALL_OLD",
             **({"ExpressionAttributeValues": values} if values else {}),
         )
         item = (taken or {}).get("Attributes") or {}
-        return _wait_from(item)
+        return RolloutWait.from_item(item)
 
     def give_back(self, ecs_deployment_id: str, wait: RolloutWait) -> None:
         """Puts a taken wait back when its verdict could not be sent, unless a newer wait is there."""
         self._written(
             "put_item",
             f"restoring the rollout wait of {ecs_deployment_id}",
-            Item={
-                **_rollout_key(ecs_deployment_id),
-                **{k: ({"N": v} if k == "expires_at" else {"S": v}) for k, v in wait.items() if k != "pk"},
-            },
+            Item=wait.item(ecs_deployment_id),
             ConditionExpression="attribute_not_exists(pk)",
         )
 

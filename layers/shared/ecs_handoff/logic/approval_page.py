@@ -1,4 +1,5 @@
-"""Approval decisions: the review page's GET (shows, changes nothing) and POST (decides), and the CLI's.
+"""The approval page function's logic (ApprovalDesk): the review page's GET (shows, changes nothing) and POST
+(decides), and the CLI's decisions through the operator API.
 
 Every refusal is a page with the right status and changes nothing: a forged or tampered link
 403, an unknown approval 404, a decided or superseded one 409, an expired one 410."""
@@ -7,7 +8,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from ecs_handoff import principals
@@ -72,9 +72,7 @@ class ApprovalDesk:
         if closed:
             return approval, closed
         if expired(claims):
-            return approval, _refuse(
-                410, "Approval expired", f"This approval expired at {_when(approval.expires_at)}; nothing was deployed."
-            )
+            return approval, _expired(approval.expires_at)
         return approval, None
 
     def _closed(self, approval: Approval, approver: str) -> PageResult | None:
@@ -89,9 +87,7 @@ class ApprovalDesk:
                 409, "Deployment ended", "This deployment ended before a decision was needed; nothing to approve."
             )
         if approval.status is ApprovalStatus.EXPIRED:
-            return _refuse(
-                410, "Approval expired", f"This approval expired at {_when(approval.expires_at)}; nothing was deployed."
-            )
+            return _expired(approval.expires_at)
         if approval.status is not ApprovalStatus.PENDING:
             last = approval.votes[-1] if approval.votes else None
             who = f" by {last.approver} at {last.at}" if last else ""
@@ -206,10 +202,8 @@ class ApprovalDesk:
                 # Decided, but the workflow was never told (AWS was throttling): this request tells it.
                 text = f"The deployment was {current.status.value.lower()}; its workflow has now been told."
                 return self._resume(current) or _message(200, "Resumed", text)
-            return self._closed(current, vote.approver) or _refuse(
-                410, "Approval expired", f"This approval expired at {_when(current.expires_at)}; nothing was deployed."
-            )
-        self.records.append_vote(approval.deployment_id, vote.model_dump(mode="json"))
+            return self._closed(current, vote.approver) or _expired(current.expires_at)
+        self.records.append_vote(approval.deployment_id, vote)
         logger.info(
             "approval decision",
             approval_id=approval.approval_id,
@@ -275,8 +269,9 @@ def _message(status: int, title: str, text: str, decided: str | None = None) -> 
     return PageResult(status, title, page.message_page(title, text), decided, text)
 
 
-def _when(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+def _expired(expires_at: int) -> PageResult:
+    text = f"This approval expired at {page.minute_utc(expires_at)}; nothing was deployed."
+    return _refuse(410, "Approval expired", text)
 
 
 def approver_for_principal(approval: Approval, principal_arn: str) -> str | None:

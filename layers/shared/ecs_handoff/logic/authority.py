@@ -16,14 +16,13 @@ from ecs_handoff.aws import ecs as ecs_access
 from ecs_handoff.aws import registry
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.errors import ArtifactRejected, DeploymentRefused
-from ecs_handoff.models import DeploymentRecord, DeploymentRequest, ImageDefinition, ServiceConfig
+from ecs_handoff.models import DeploymentRecord, DeploymentRequest, ImageDefinition, ServiceConfig, split_reference
 from ecs_handoff.taskdef import (
     check_containers,
     check_policy,
     is_handoff_revision,
     registry_host,
     short_name,
-    split_reference,
 )
 
 if TYPE_CHECKING:
@@ -99,12 +98,9 @@ def derive(
 def current_config(service_id: str, where: Where, ssm_client: SSMClient | None = None) -> ServiceConfig:
     """The registry entry as it is now, with the environment's approval floor."""
     try:
-        config = registry.load_service(where.registry_prefix, service_id, ssm_client)
+        return registry.load_for_environment(where.registry_prefix, service_id, where.require_approval, ssm_client)
     except ArtifactRejected as exc:
         raise DeploymentRefused(f"the registry no longer allows deploying {service_id}: {exc}") from exc
-    if where.require_approval and not config.approval_required:
-        config = config.model_copy(update={"approval_required": True})  # prod never skips approval
-    return config
 
 
 def authority_differences(claimed: ServiceConfig, config: ServiceConfig) -> list[str]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ecs_handoff import principals
@@ -78,6 +79,7 @@ def authorize(
     ecs_client: ECSClient | None = None,
     ssm_client: SSMClient | None = None,
     cloudwatch_client: CloudWatchClient | None = None,
+    now: gate.Clock = utcnow,
 ) -> Authorized:
     """Re-derives the deployment (logic/authority.py) and checks what only the workflow's own path gives it:
     it holds its service's lock, it has not deployed already (a retry excepted), its release controls let it
@@ -97,7 +99,7 @@ def authorize(
             f"deployment {me} was already deployed (at {record.deploy_claimed_at or '?'}); "
             "a deployment deploys once (a retried step finds what it did)"
         )
-    _check_release_controls(config, me, guards, cloudwatch_client, ssm_client)
+    _check_release_controls(config, me, guards, now(), cloudwatch_client, ssm_client)
     if config.approval_required:
         check_approval(me, config, derived.images, guards.approvals)
     object_version = record.source.object_version if record.source else ""
@@ -109,6 +111,7 @@ def _check_release_controls(
     config: ServiceConfig,
     me: str,
     guards: Guards,
+    now: datetime,
     cloudwatch_client: CloudWatchClient | None,
     ssm_client: SSMClient | None,
 ) -> None:
@@ -117,7 +120,7 @@ def _check_release_controls(
     if not (config.deploy_windows or config.change_calendar or config.blocking_alarms):
         return
     try:
-        held = gate.holds(config, gate.clock()(), cloudwatch_client, ssm_client)
+        held = gate.holds(config, now, cloudwatch_client, ssm_client)
     except ArtifactRejected as exc:
         raise DeploymentRefused(str(exc)) from exc
     if not held:
@@ -187,18 +190,9 @@ def deploy(
     rollout, and the rollout's looks renew it, so this step does not."""
     config, me = allowed.config, request.deployment_id
     if attempt > 0:
-        record = records.get(me)
-        if record is not None and record.ecs_deployment_id and record.new_task_definition:
-            logger.info("an earlier attempt finished this step", ecs_deployment_id=record.ecs_deployment_id)
-            return _result(
-                config,
-                record.new_task_definition,
-                str(record.previous_task_definition),
-                record.ecs_deployment_id,
-                record.timeline.get("deploying", ""),
-                record.images,
-            )
-
+        done = _done_by_earlier_attempt(records, me, config)
+        if done is not None:
+            return done
     if attempt == 0 and not records.claim_deploy(me, iso(utcnow())):
         raise DeploymentRefused(f"another invocation is deploying {me} already; a deployment deploys once")
     service = ecs_access.describe_service(config.cluster, config.service, ecs_client)
@@ -213,40 +207,76 @@ def deploy(
     else:
         new_arn = ecs_access.register_task_definition(spec, ecs_client)
         logger.info("task definition registered", task_definition=new_arn)
+    changes, other_changes = _changes_from(previous, spec, request, ecs_client)
+    deployed_at = iso(utcnow())
+    if not ecs_deployment_id:
+        ecs_deployment_id = ecs_access.update_service(config.cluster, config.service, new_arn, ecs_client)
+        logger.info("service updated", ecs_deployment_id=ecs_deployment_id, task_definition=short_name(new_arn))
+    deployed = _result(config, new_arn, previous, ecs_deployment_id, deployed_at, changes)
+    _record_or_undo(records, me, config, deployed, other_changes, ecs_client)
+    return deployed
 
+
+def _done_by_earlier_attempt(records: DeploymentRecords, me: str, config: ServiceConfig) -> DeployResult | None:
+    """What an earlier attempt of this step deployed and recorded (a retry returns it), or None."""
+    record = records.get(me)
+    if record is None or not record.ecs_deployment_id or not record.new_task_definition:
+        return None
+    logger.info("an earlier attempt finished this step", ecs_deployment_id=record.ecs_deployment_id)
+    return _result(
+        config,
+        record.new_task_definition,
+        str(record.previous_task_definition),
+        record.ecs_deployment_id,
+        record.timeline.get("deploying", ""),
+        record.images,
+    )
+
+
+def _changes_from(
+    previous: str, spec: dict[str, Any], request: DeploymentRequest, ecs_client: ECSClient | None
+) -> tuple[list[ImageChange], list[str] | None]:
+    """The images changed from the revision the service ran before, and, when another deployment ran since the
+    intake looked, the other changes too (None: keep what intake and approval found)."""
     moved_on = previous != request.running_task_definition  # another deployment ran since the intake looked
     if moved_on:
         running, _ = ecs_access.describe_task_definition(previous, ecs_client)
     else:  # the images are all this step compares; the rest was compared at intake and approval
         running = {"containerDefinitions": [{"name": k, "image": v} for k, v in request.running_images.items()]}
     changes, other_changes = revision_changes(running, spec)
-    changes = with_requested(changes, request.pinned_from)
+    return with_requested(changes, request.pinned_from), other_changes if moved_on else None
 
-    deployed_at = iso(utcnow())
-    if not ecs_deployment_id:
-        ecs_deployment_id = ecs_access.update_service(config.cluster, config.service, new_arn, ecs_client)
-        logger.info("service updated", ecs_deployment_id=ecs_deployment_id, task_definition=short_name(new_arn))
+
+def _record_or_undo(
+    records: DeploymentRecords,
+    me: str,
+    config: ServiceConfig,
+    deployed: DeployResult,
+    other_changes: list[str] | None,
+    ecs_client: ECSClient | None,
+) -> None:
+    """Records what was deployed; when that fails for good, puts the service back and fails (nobody could roll
+    back a change the record does not show)."""
     try:
         records.update(
             me,
             phase=Phase.DEPLOYING,
-            at=deployed_at,
-            new_task_definition=new_arn,
-            previous_task_definition=previous,  # where rollback returns
-            ecs_deployment_id=ecs_deployment_id,
-            images=changes,
-            other_changes=other_changes if moved_on else None,  # None: keep what intake and approval found
+            at=deployed.deployed_at,
+            new_task_definition=deployed.new_task_definition,
+            previous_task_definition=deployed.previous_task_definition,  # where rollback returns
+            ecs_deployment_id=deployed.ecs_deployment_id,
+            images=deployed.images,
+            other_changes=other_changes,  # None: keep what intake and approval found
             outcome=Outcome.IN_PROGRESS,  # past the approval gate, if there was one
         )
     except TransientAwsError:
         raise  # retried: the retry finds the service on this revision and records it
     except HandoffError as exc:
-        # Nobody could roll back a change the record does not show: undo it now, then fail.
+        previous = deployed.previous_task_definition
         ecs_access.update_service(config.cluster, config.service, previous, ecs_client)
         raise DeployFailed(
             f"the deployment could not be recorded ({exc}); the service was put back on {short_name(previous)}"
         ) from exc
-    return _result(config, new_arn, previous, ecs_deployment_id, deployed_at, changes)
 
 
 def _result(

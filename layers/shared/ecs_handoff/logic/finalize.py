@@ -39,8 +39,8 @@ if TYPE_CHECKING:
 
 def decide(state: WorkflowState) -> FinalizeResult:
     """The one terminal outcome, with a reason a person can act on. Pure: every path is unit-tested."""
-    if state.result is not None:
-        return state.result
+    if state.ended_outcome is not None:
+        return state.ended_outcome
     rollback_note = f"; {state.rollback.reason}" if state.rollback and state.rollback.reason else ""
     if state.rollback_error is not None:
         rollback_note = (
@@ -222,7 +222,7 @@ def ended_execution_state(detail: ExecutionStatusDetail, records: DeploymentReco
     else:
         after = "; nothing was deployed"
     reason = f"the workflow {what} before it recorded an outcome{' (' + why + ')' if why else ''}{after}"
-    return WorkflowState(request=request, result=FinalizeResult(outcome=Outcome.FAILED, reason=reason))
+    return WorkflowState(request=request, ended_outcome=FinalizeResult(outcome=Outcome.FAILED, reason=reason))
 
 
 def _close_open_approval(approvals: ApprovalStore, approval_id: str, result: FinalizeResult, now: str) -> None:

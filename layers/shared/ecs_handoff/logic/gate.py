@@ -39,19 +39,7 @@ from ecs_handoff.windows import describe, window_state
 if TYPE_CHECKING:
     from ecs_handoff.aws.clients import CloudWatchClient, ECSClient, SSMClient
 
-Clock = Callable[[], datetime]
-_clock: Clock = utcnow
-
-
-def clock() -> Clock:
-    """The clock the gate function reads: the real one, except where the embedded AWS fixes it (tests and
-    the demo check time-zone windows at chosen instants instead of waiting for them)."""
-    return _clock
-
-
-def set_clock(fixed: Clock | None) -> None:
-    global _clock
-    _clock = fixed or utcnow
+Clock = Callable[[], datetime]  # the gate's time; a test passes a fixed one
 
 
 @dataclass(frozen=True)
@@ -162,7 +150,20 @@ def check_release(
         if previous.since:  # it was held: say so on the record
             records.update(me, phase=Phase.GATES_OPEN, at=iso(current), gate={})
         return GateResult(status=GateStatus.OPEN, reason="the release controls allow it", since=previous.since)
-    since = previous.since or iso(current)
+    return _held(held, ignored, config, previous.since or iso(current), current, records, me)
+
+
+def _held(
+    held: list[Hold],
+    ignored: str,
+    config: ServiceConfig,
+    since: str,
+    current: datetime,
+    records: DeploymentRecords,
+    me: str,
+) -> GateResult:
+    """A held deployment: EXPIRED once held max_gate_wait_seconds, else WAIT (recorded) until the next look,
+    which comes no later than the moment every hold says it ends."""
     waited = (current - parse_iso(since)).total_seconds()
     reasons = "; ".join([*(h.reason for h in held), *([ignored] if ignored else [])])
     if waited >= config.max_gate_wait_seconds:

@@ -28,6 +28,7 @@ from ecs_handoff.models import (
     Source,
     execution_name,
     iso,
+    split_reference,
     utcnow,
 )
 from ecs_handoff.observability import logger
@@ -39,7 +40,6 @@ from ecs_handoff.taskdef import (
     new_revision,
     registry_host,
     revision_changes,
-    split_reference,
     with_requested,
 )
 
@@ -187,10 +187,8 @@ class Intake:
         source.ci = CiDescription.from_metadata(metadata)
         images = read_artifact(data)
         record.images = image_changes(None, images)
-        config = registry.load_service(self.settings.registry_prefix, service_id, self.ssm)
-        if self.settings.require_approval and not config.approval_required:
-            # The environment's floor wins over the registry: prod never skips approval.
-            config = config.model_copy(update={"approval_required": True})
+        prefix, floor = self.settings.registry_prefix, self.settings.require_approval
+        config = registry.load_for_environment(prefix, service_id, floor, self.ssm)
         record.cluster, record.ecs_service = config.cluster, config.service
         allowed = config.allowed_registries or [self.settings.default_registry]
         check_policy(allowed, config.containers, service_id, images)

@@ -56,30 +56,30 @@ def acquire(
     if holder is None:
         records.update(me, phase=Phase.LOCKED, at=iso(utcnow()))
         return LockResult(status=LockStatus.ACQUIRED, reason="lock acquired")
-    status = sfn.execution_status(holder["execution_arn"], sfn_client) if holder["execution_arn"] else "NOT_FOUND"
+    status = sfn.execution_status(holder.execution_arn, sfn_client) if holder.execution_arn else "NOT_FOUND"
     if status == "RUNNING" and approvals is not None:
-        _supersede_waiting_approval(approvals, holder["holder"], me, sfn_client)
+        _supersede_waiting_approval(approvals, holder.holder, me, sfn_client)
     if status != "RUNNING" and state.take_over_lock(
-        service_id, holder["holder"], me, execution_arn, lease_seconds(request)
+        service_id, holder.holder, me, execution_arn, lease_seconds(request)
     ):
-        logger.warning("took over lock from ended execution", previous_holder=holder["holder"], holder_status=status)
+        logger.warning("took over lock from ended execution", previous_holder=holder.holder, holder_status=status)
         records.update(me, phase=Phase.LOCKED, at=iso(utcnow()))
-        return LockResult(status=LockStatus.ACQUIRED, reason=f"took over the lock from {holder['holder']} ({status})")
+        return LockResult(status=LockStatus.ACQUIRED, reason=f"took over the lock from {holder.holder} ({status})")
     waited = seconds_since(request.requested_at)
     if waited >= request.service.lock_timeout_seconds:
         return LockResult(
             status=LockStatus.TIMED_OUT,
-            holder=holder["holder"],
+            holder=holder.holder,
             reason=(
-                f"waited {waited:.0f} s (lock_timeout_seconds) for {holder['holder']} to finish deploying "
+                f"waited {waited:.0f} s (lock_timeout_seconds) for {holder.holder} to finish deploying "
                 f"{service_id}; nothing was deployed, upload again to retry"
             ),
         )
     records.update(me, phase=Phase.WAITING_FOR_LOCK, at=iso(utcnow()))
     return LockResult(
         status=LockStatus.WAIT,
-        holder=holder["holder"],
-        reason=f"{service_id} is being deployed by {holder['holder']}; waiting for it to finish",
+        holder=holder.holder,
+        reason=f"{service_id} is being deployed by {holder.holder}; waiting for it to finish",
     )
 
 

@@ -23,7 +23,7 @@ from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.aws.registry import load_service
 from ecs_handoff.aws.release_controls import Overrides
 from ecs_handoff.errors import ArtifactRejected
-from ecs_handoff.logic.approval_decision import MAX_COMMENT, ApprovalDesk, approver_for_principal
+from ecs_handoff.logic.approval_page import MAX_COMMENT, ApprovalDesk, approver_for_principal
 from ecs_handoff.logic.gate import override_allowed
 from ecs_handoff.models import Approval, ApprovalStatus, ApprovalVote, VoteDecision, iso, utcnow
 from ecs_handoff.observability import logger
@@ -63,6 +63,35 @@ def uploader_of(approval: Approval) -> str:
     return approval.ci.uploader if approval.ci is not None else ""
 
 
+def _uploaded_by(approval: Approval, principal: str) -> bool:
+    """Whether this principal's IAM identity uploaded the release (so cannot approve it too)."""
+    uploader = uploader_of(approval)
+    return bool(uploader) and principals.identity(uploader) == principals.identity(principal)
+
+
+def _decision_details(approval: Approval, decision: VoteDecision, principal: str) -> dict[str, str]:
+    """What a decision's answer says it was about."""
+    return {
+        "decision": decision.value,
+        "approval_id": approval.approval_id,
+        "deployment_id": approval.deployment_id,
+        "service": approval.service_id,
+        "env": approval.env,
+        "principal": principal,
+    }
+
+
+def _not_an_approver(approval: Approval, principal: str, details: dict[str, str]) -> Answer:
+    logger.warning("operator refused", principal=principal, approval_id=approval.approval_id, why="not an approver")
+    return Answer(
+        403,
+        "Not an approver",
+        f"{principal} may not decide approvals of {approval.service_id} in {approval.env}: it is not in the "
+        "registry entry's approver_principals (approvers decide with their link, or Terraform lists their role)",
+        details,
+    )
+
+
 class OperatorDesk:
     def __init__(
         self,
@@ -93,32 +122,12 @@ class OperatorDesk:
         approval = self.approvals.get(approval_id)
         if approval is None:
             return Answer(404, "Approval not found", f"there is no approval {approval_id}")
-        details = {
-            "decision": decision.value,
-            "approval_id": approval.approval_id,
-            "deployment_id": approval.deployment_id,
-            "service": approval.service_id,
-            "env": approval.env,
-            "principal": caller.arn,
-        }
+        details = _decision_details(approval, decision, caller.arn)
         approver = approver_for_principal(approval, caller.arn)
         if approver is None:
-            logger.warning("operator refused", principal=caller.arn, approval_id=approval_id, why="not an approver")
-            return Answer(
-                403,
-                "Not an approver",
-                f"{caller.arn} may not decide approvals of {approval.service_id} in {approval.env}: it is not in the "
-                "registry entry's approver_principals (approvers decide with their link, or Terraform lists their "
-                "role)",
-                details,
-            )
+            return _not_an_approver(approval, caller.arn, details)
         details["approver"] = approver
-        uploader = uploader_of(approval)
-        if (
-            decision is VoteDecision.APPROVE
-            and uploader
-            and principals.identity(uploader) == principals.identity(caller.arn)
-        ):
+        if decision is VoteDecision.APPROVE and _uploaded_by(approval, caller.arn):
             logger.warning("operator refused", principal=caller.arn, approval_id=approval_id, why="uploader")
             return Answer(
                 403,

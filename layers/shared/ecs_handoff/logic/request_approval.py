@@ -6,20 +6,30 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from ecs_handoff.approvals import channel
 from ecs_handoff.approvals.links import LinkClaims, link
-from ecs_handoff.approvals.page import human_duration
+from ecs_handoff.approvals.page import human_duration, minute_utc
 from ecs_handoff.aws import ecs as ecs_access
 from ecs_handoff.aws import sns
 from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.errors import ApprovalChannelUnsafe, ArtifactRejected, DeploymentRefused, NotFound, RecordConflict
-from ecs_handoff.logic.approval_decision import tell_workflow
-from ecs_handoff.logic.authority import Where, derive
-from ecs_handoff.models import Approval, ApprovalInput, ApprovalStatus, Outcome, Phase, approval_id_for, iso, utcnow
+from ecs_handoff.logic.approval_page import tell_workflow
+from ecs_handoff.logic.authority import Derived, Where, derive
+from ecs_handoff.models import (
+    Approval,
+    ApprovalInput,
+    ApprovalStatus,
+    Outcome,
+    Phase,
+    ServiceConfig,
+    approval_id_for,
+    iso,
+    parse_reference,
+    utcnow,
+)
 from ecs_handoff.observability import logger
 from ecs_handoff.taskdef import new_revision, revision_changes, short_name, with_requested
 
@@ -44,29 +54,56 @@ def request_approval(
     # Who approves, and what: from the registry and the record, never from the step's input (which anyone
     # who can start an execution writes).
     derived = derive(req, where, records, ecs_client, ssm_client)
-    config = derived.config
+    approvers = _approvers(req.service_id, req.env, derived.config)
+    for approver in approvers:  # before anything is stored: no approval whose links cannot go
+        check_channel(sns_arn_prefix, where.env, approver, sns_client)
+    approval = _new_approval(event, derived, approvers, ecs_client)
+    if not store.create(approval):
+        approval, decided = _retried(store, approval, event, sfn_client)
+        if decided:
+            return approval
+    _send_links(approval, store, sns_arn_prefix, where.env, base_url, key, sns_client)
+    # Marked as waiting only once every approver has been sent their link.
+    records.update(
+        req.deployment_id,
+        phase=Phase.AWAITING_APPROVAL,
+        at=approval.requested_at,
+        outcome=Outcome.AWAITING_APPROVAL,
+        approval_id=approval.approval_id,
+        images=approval.changes,
+        other_changes=approval.other_changes,
+    )
+    logger.info("approval requested", approval_id=approval.approval_id, approvers=len(approval.approvers))
+    return approval
+
+
+def _approvers(service_id: str, env: str, config: ServiceConfig) -> list[str]:
+    """The registry entry's approvers (lowercase), refused unless it requires approval and lists enough."""
     if not config.approval_required:
-        raise DeploymentRefused(f"service {req.service_id} does not require approval in {req.env}; nothing to ask")
+        raise DeploymentRefused(f"service {service_id} does not require approval in {env}; nothing to ask")
     if not config.approvers:
         raise ArtifactRejected(
-            f"service {req.service_id} requires approval but its registry entry lists no approvers; "
-            "nothing was deployed"
+            f"service {service_id} requires approval but its registry entry lists no approvers; nothing was deployed"
         )
     if config.approvals_required > len(set(a.lower() for a in config.approvers)):
         raise ArtifactRejected(
-            f"service {req.service_id} requires {config.approvals_required} approvals but lists only "
+            f"service {service_id} requires {config.approvals_required} approvals but lists only "
             f"{len(config.approvers)} approvers"
         )
-    approvers = [a.lower() for a in config.approvers]
-    for approver in approvers:  # before anything is stored: no approval whose links cannot go
-        check_channel(sns_arn_prefix, where.env, approver, sns_client)
+    return [a.lower() for a in config.approvers]
+
+
+def _new_approval(
+    event: ApprovalInput, derived: Derived, approvers: list[str], ecs_client: ECSClient | None
+) -> Approval:
+    """The approval to store: what changes from the revision the service runs now to the one it would deploy."""
+    req, config = event.request, derived.config
     service = ecs_access.describe_service(config.cluster, config.service, ecs_client)
     running_arn = str(service["taskDefinition"])
     running, _ = ecs_access.describe_task_definition(running_arn, ecs_client)
     changes, other_changes = revision_changes(running, new_revision(derived.base, derived.images))
     changes = with_requested(changes, {c.container: c.requested for c in derived.record.images if c.requested})
-    now = utcnow()
-    approval = Approval(
+    return Approval(
         approval_id=approval_id_for(req.deployment_id),
         deployment_id=req.deployment_id,
         execution_arn=event.execution_arn,
@@ -80,56 +117,62 @@ def request_approval(
         running_task_definition=running_arn,
         requester=req.source.requester,
         ci=req.source.ci,
-        requested_at=iso(now),
+        requested_at=iso(utcnow()),
         expires_at=int(time.time()) + config.approval_timeout_seconds,
         approvers=approvers,
         approvals_required=config.approvals_required,
         approver_principals={k: v.lower() for k, v in config.approver_principals.items()},
     )
-    if not store.create(approval):
-        # A retry of this step (the earlier attempt died after storing the approval): the same approval,
-        # the same links, no second email to anyone already emailed; only the task token is new.
-        earlier = store.get(approval.approval_id)
-        if earlier is None:
-            raise RecordConflict(f"approval {approval.approval_id} vanished while it was being retried")
-        if earlier.status is not ApprovalStatus.PENDING:
-            # Decided while this step was being retried: the decision reached the earlier attempt's token,
-            # which no longer waits, so it goes to the token that waits now.
-            tell_workflow(earlier, event.task_token, sfn_client)
-            return earlier
-        approval = store.replace_task_token(approval.approval_id, event.task_token, event.execution_arn)
-        logger.warning("approval request retried; reusing the approval", approval_id=approval.approval_id)
+
+
+def _retried(
+    store: ApprovalStore, approval: Approval, event: ApprovalInput, sfn_client: SFNClient | None
+) -> tuple[Approval, bool]:
+    """A retry of this step (the earlier attempt died after storing the approval): the same approval, the same
+    links, no second email to anyone already emailed; only the task token is new. (The approval, True) when it
+    was decided meanwhile: the decision reached the earlier attempt's token, which no longer waits, so it goes to
+    the token that waits now."""
+    earlier = store.get(approval.approval_id)
+    if earlier is None:
+        raise RecordConflict(f"approval {approval.approval_id} vanished while it was being retried")
+    if earlier.status is not ApprovalStatus.PENDING:
+        tell_workflow(earlier, event.task_token, sfn_client)
+        return earlier, True
+    approval = store.replace_task_token(approval.approval_id, event.task_token, event.execution_arn)
+    logger.warning("approval request retried; reusing the approval", approval_id=approval.approval_id)
+    return approval, False
+
+
+def _send_links(
+    approval: Approval,
+    store: ApprovalStore,
+    sns_arn_prefix: str,
+    env: str,
+    base_url: str,
+    key: bytes,
+    sns_client: SNSClient | None,
+) -> None:
+    """Each approver not yet emailed gets their own link, through their own topic; a topic found unsafe
+    cancels the approval (the links already sent stop working)."""
     sent = list(approval.emailed)
     for approver in approval.approvers:
         if approver in approval.emailed:
             continue
         # Again right before this link: a subscription made or confirmed since the last look would receive it.
         try:
-            topic_arn = check_channel(sns_arn_prefix, where.env, approver, sns_client, sent=sent)
+            topic_arn = check_channel(sns_arn_prefix, env, approver, sns_client, sent=sent)
         except ApprovalChannelUnsafe:
-            _cancel(store, approval)  # the links already sent stop working; nothing waits on them
+            _cancel(store, approval)  # nothing waits on the links already sent
             raise
         claims = LinkClaims(approval.approval_id, approver, approval.expires_at)
         sns.publish(
             topic_arn,
-            f"[handoff {req.env}] approve {req.service_id}? {_tags(approval)}",
+            f"[handoff {approval.env}] approve {approval.service_id}? {_tags(approval)}",
             email_body(approval, approver, link(base_url, key, claims)),
             sns=sns_client,
         )
         store.mark_emailed(approval.approval_id, approver)
         sent.append(approver)
-    # Marked as waiting only once every approver has been sent their link.
-    records.update(
-        req.deployment_id,
-        phase=Phase.AWAITING_APPROVAL,
-        at=approval.requested_at,
-        outcome=Outcome.AWAITING_APPROVAL,
-        approval_id=approval.approval_id,
-        images=approval.changes,
-        other_changes=approval.other_changes,
-    )
-    logger.info("approval requested", approval_id=approval.approval_id, approvers=len(approval.approvers))
-    return approval
 
 
 def check_channel(
@@ -160,15 +203,12 @@ def _cancel(store: ApprovalStore, approval: Approval) -> None:
 
 
 def _tags(approval: Approval) -> str:
-    tags = sorted(
-        {(c.requested or c.image_after).split("@", 1)[0].rsplit("/", 1)[-1].partition(":")[2] for c in approval.changes}
-        - {""}
-    )
-    return ", ".join(tags)
+    tags = {parse_reference(c.requested or c.image_after)[1] for c in approval.changes}
+    return ", ".join(sorted(t for t in tags if t))
 
 
 def email_body(approval: Approval, approver: str, url: str) -> str:
-    expires = datetime.fromtimestamp(approval.expires_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    expires = minute_utc(approval.expires_at)
     lines = [
         f"{approval.requester or 'CI'} uploaded a release of {approval.service_id} to {approval.env}.",
         "It needs your approval before handoff deploys it.",
@@ -181,8 +221,7 @@ def email_body(approval: Approval, approver: str, url: str) -> str:
         "Changes:",
     ]
     for change in approval.changes:
-        after = f"{change.requested} (pinned: {change.image_after})" if change.requested else change.image_after
-        lines.append(f"  {change.container}: {change.image_before or '(not running)'} -> {after}")
+        lines.append(f"  {change.container}: {change.image_before or '(not running)'} -> {change.shown_after}")
     if approval.ci is not None:
         lines.append("What CI says about it (provided by CI, not verified):")
         lines += [f"  {line}" for line in approval.ci.lines()]

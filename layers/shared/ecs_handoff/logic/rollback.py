@@ -59,7 +59,7 @@ def rollback(
     if current != record.new_task_definition:
         # Someone else moved the service on (a newer revision); putting ours back would fight them.
         return RollbackResult(
-            action=RollbackAction.NOT_NEEDED,
+            action=RollbackAction.MOVED_ON,
             task_definition=current,
             reason=f"the service has moved on to {short_name(current)}, not ours; left as it is",
         )

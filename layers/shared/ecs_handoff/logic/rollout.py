@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ecs_handoff.aws import ecs as ecs_access
 from ecs_handoff.aws import sfn as sfn_access
 from ecs_handoff.aws.records import DeploymentRecords
-from ecs_handoff.aws.state import RolloutWait, RolloutWaits
+from ecs_handoff.aws.state import RolloutWait, RolloutWaits, ServiceState
 from ecs_handoff.errors import HandoffError, NotFound, TaskEnded
 from ecs_handoff.logic.lock import LEASE_MARGIN_SECONDS
 from ecs_handoff.models import (
@@ -157,6 +157,7 @@ def watch(
     turn: RolloutInput,
     records: DeploymentRecords,
     waits: RolloutWaits,
+    state: ServiceState,
     ecs_client: ECSClient | None = None,
     sfn_client: SFNClient | None = None,
 ) -> RolloutResult | None:
@@ -169,7 +170,7 @@ def watch(
     if not waits.wait(ecs_id, task_token, turn.wait_order, request.deployment_id, path, expires):
         logger.info("a newer wait for this rollout has begun; it looks instead", ecs_deployment_id=ecs_id)
         return None
-    waits.renew_lock(request.service_id, request.deployment_id, config.rollout_timeout_seconds + LEASE_MARGIN_SECONDS)
+    state.renew_lock(request.service_id, request.deployment_id, config.rollout_timeout_seconds + LEASE_MARGIN_SECONDS)
     # Looked at after the token is stored: an event that came before it finds no token, but ECS's
     # state already shows what it said.
     result = judge(ecs_access.describe_service(config.cluster, config.service, ecs_client), deployed, config)
@@ -222,19 +223,19 @@ def on_event(
         wait = waits.take(ecs_id, service)
     else:  # an old-format service ARN (service/<name>, no cluster): the name must match the stored wait's
         wait = waits.take(ecs_id)
-        if wait is not None and wait.get("service", "").rsplit("/", 1)[-1] != service:
+        if wait is not None and wait.service.rsplit("/", 1)[-1] != service:
             waits.give_back(ecs_id, wait)
             wait = None
     if wait is None:
         return f"ignored: nothing of service {service or '?'} waits on {ecs_id} (not handoff's, or already decided)"
     try:
         # The service handoff stored with its own wait (equal to the event's: take checked it).
-        result, disagreement = _as_ecs_shows_it(wait.get("service") or service, ecs_id, state, ecs_client)
+        result, disagreement = _as_ecs_shows_it(wait.service or service, ecs_id, state, ecs_client)
         for delay in AGREEMENT_RETRY_SECONDS:  # ECS's API is eventually consistent: its event can come first
             if result is not None:
                 break
             time.sleep(delay)
-            result, disagreement = _as_ecs_shows_it(wait.get("service") or service, ecs_id, state, ecs_client)
+            result, disagreement = _as_ecs_shows_it(wait.service or service, ecs_id, state, ecs_client)
         if result is None:
             waits.give_back(ecs_id, wait)
             logger.warning("event not borne out by ECS", reason=disagreement, ecs_deployment_id=ecs_id)
@@ -243,7 +244,7 @@ def on_event(
     except HandoffError:
         waits.give_back(ecs_id, wait)  # EventBridge retries the event; the workflow's check is the backstop
         raise
-    return f"{state.value}: sent to deployment {wait['deployment_id']}"
+    return f"{state.value}: sent to deployment {wait.deployment_id}"
 
 
 def _as_ecs_shows_it(

@@ -61,6 +61,8 @@ from ecs_handoff.models.workflow import (
     VerdictSource,
     WorkflowError,
     WorkflowState,
+    parse_reference,
+    split_reference,
 )
 
 __all__ = [
@@ -118,7 +120,9 @@ __all__ = [
     "iso",
     "one_line",
     "parse_iso",
+    "parse_reference",
     "seconds_since",
+    "split_reference",
     "utcnow",
     "without_controls",
 ]

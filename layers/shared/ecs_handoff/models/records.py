@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field
 
-from ecs_handoff.models.approvals import VoteDecision
+from ecs_handoff.models.approvals import ApprovalVote, VoteDecision
 from ecs_handoff.models.base import Model, Outcome, Phase
 from ecs_handoff.models.workflow import ImageChange, ImageDefinition, Source, VerdictSource
 
@@ -35,7 +33,7 @@ class DeploymentRecord(Model):
     ecs_deployment_id: str | None = None
     execution_arn: str | None = None
     approval_id: str | None = None
-    approvals: list[dict[str, Any]] = Field(default_factory=list)
+    approvals: list[ApprovalVote] = Field(default_factory=list)  # each decision, in the order it was recorded
     rollout: dict[str, int] = Field(default_factory=dict)
     started_at: str
     finished_at: str | None = None
@@ -54,4 +52,4 @@ class DeploymentRecord(Model):
 
     @property
     def approved_by(self) -> list[str]:
-        return [str(v["approver"]) for v in self.approvals if v.get("decision") == VoteDecision.APPROVE]
+        return [v.approver for v in self.approvals if v.decision is VoteDecision.APPROVE]

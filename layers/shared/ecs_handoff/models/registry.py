@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from ecs_handoff import limits
+from ecs_handoff import limits, windows
 from ecs_handoff.models.base import Model
 
 
@@ -21,8 +22,6 @@ class DeployWindow(Model):
 
     @model_validator(mode="after")
     def _parses(self) -> DeployWindow:
-        from ecs_handoff import windows
-
         windows.parse_days(self.days)
         windows.parse_hours(self.hours)
         windows.zone(self.time_zone)
@@ -146,9 +145,7 @@ class ServiceConfig(Model):
             raise ValueError("give deploy_windows or change_calendar, not both")
         if self.bake_seconds and not self.blocking_alarms:
             raise ValueError("bake_seconds watches blocking_alarms: name at least one alarm")
-        for principal in self.override_principals:
-            if not principal.startswith("arn:"):
-                raise ValueError(f"override_principals: {principal!r} is not an IAM ARN (pattern)")
+        _check_arn_patterns("override_principals", self.override_principals)
         return self
 
     @model_validator(mode="after")
@@ -183,9 +180,8 @@ class ServiceConfig(Model):
     @model_validator(mode="after")
     def _principals_act_as_approvers(self) -> ServiceConfig:
         known = {a.lower() for a in self.approvers}
+        _check_arn_patterns("approver_principals", self.approver_principals)
         for principal, approver in self.approver_principals.items():
-            if not principal.startswith("arn:"):
-                raise ValueError(f"approver_principals: {principal!r} is not an IAM ARN (pattern)")
             if approver.lower() not in known:
                 raise ValueError(f"approver_principals: {principal} acts as {approver!r}, who is not in approvers")
         return self
@@ -207,3 +203,10 @@ class ServiceConfig(Model):
             if "@" not in address or any(c.isspace() for c in address):
                 raise ValueError(f"approver {address!r} is not an email address")
         return value
+
+
+def _check_arn_patterns(field: str, patterns: Iterable[str]) -> None:
+    """Principals the registry names (override_principals, approver_principals) are IAM ARNs or patterns of them."""
+    for principal in patterns:
+        if not principal.startswith("arn:"):
+            raise ValueError(f"{field}: {principal!r} is not an IAM ARN (pattern)")

@@ -13,6 +13,19 @@ from ecs_handoff.models.base import Outcome, WorkflowModel, one_line
 from ecs_handoff.models.registry import ServiceConfig
 
 
+def parse_reference(image_uri: str) -> tuple[str, str | None, str | None]:
+    """(name, tag, digest) of an image reference: `[host/]repository[:tag][@digest]` (a `:` in the host's
+    port is not a tag)."""
+    name, _, digest = image_uri.partition("@")
+    repository, _, tag = name.rpartition(":") if ":" in name.rsplit("/", 1)[-1] else (name, "", "")
+    return repository, tag or None, digest or None
+
+
+def split_reference(image_uri: str, host: str) -> tuple[str, str | None, str | None]:
+    """(repository, tag, digest) of an image on `host`."""
+    return parse_reference(image_uri[len(host) + 1 :])
+
+
 class ImageDefinition(WorkflowModel):
     """One entry of imagedefinitions.json (the CodePipeline format)."""
 
@@ -21,9 +34,7 @@ class ImageDefinition(WorkflowModel):
 
     @property
     def tag(self) -> str | None:
-        ref = self.image_uri.split("@", 1)[0]
-        last = ref.rsplit("/", 1)[-1]
-        return last.split(":", 1)[1] if ":" in last else None
+        return parse_reference(self.image_uri)[1]
 
 
 # Object metadata keys CI may set on the upload: CodePipeline's S3 source key for a revision summary
@@ -78,6 +89,11 @@ class ImageChange(WorkflowModel):
     image_before: str | None = None
     image_after: str
     requested: str | None = None  # the tag CI uploaded, when handoff pinned it to image_after's digest
+
+    @property
+    def shown_after(self) -> str:
+        """The image after, as people read it: the tag CI uploaded, and the digest it was pinned to."""
+        return f"{self.requested} (pinned: {self.image_after})" if self.requested else self.image_after
 
 
 class DeploymentRequest(WorkflowModel):
@@ -227,7 +243,7 @@ class RolloutResult(WorkflowModel):
 
 
 class RollbackAction(StrEnum):
-    NOT_NEEDED = "NOT_NEEDED"  # the new revision runs: nothing to undo
+    MOVED_ON = "MOVED_ON"  # the service runs a newer revision someone else deployed: left as it is
     ALREADY_ROLLED_BACK = "ALREADY_ROLLED_BACK"  # ECS's circuit breaker (or a person) put the previous one back
     ROLLED_BACK = "ROLLED_BACK"  # handoff put the previous revision back
     NOTHING_DEPLOYED = "NOTHING_DEPLOYED"  # the service was never changed
@@ -289,8 +305,9 @@ class WorkflowState(WorkflowModel):
     check_error: WorkflowError | None = None  # the last failed rollout check (it is looked at again)
     watch_timeout: WorkflowError | None = None  # the last wait for ECS's event that ended without one
     failed_checks: FailedChecks | None = None  # kept by the workflow (StartRolloutWatch, CountFailedCheck)
-    result: FinalizeResult | None = None  # a verdict decided outside the steps (the ended-execution finalizer)
-    outcome: FinalizeResult | None = None  # Finalize's own result, read by the Outcome? choice
+    # The outcome the ended-execution finalizer decided for an execution that ended without its Finalize step.
+    ended_outcome: FinalizeResult | None = None
+    finalized: FinalizeResult | None = None  # what the Finalize step recorded, read by the Outcome? choice
     finalize_error: WorkflowError | None = None  # Finalize failed even after its retries
 
 
