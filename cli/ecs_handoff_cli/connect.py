@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ecs_handoff.aws.clients import aws_call, client, error_code, reset_clients
 from ecs_handoff.errors import ArtifactRejected, AwsAccessError, NotFound, TransientAwsError
 
-from ecs_handoff_cli.exits import UsageError
+from ecs_handoff_cli.exits import ConfigError, UsageError
 from ecs_handoff_cli.local import LOCAL_STATE, LOCAL_VARIABLE
 
 if TYPE_CHECKING:  # the models (pydantic) load only for the commands that use them: `handoff --help` stays fast
@@ -53,7 +53,7 @@ def use_local(path: Path) -> dict[str, Any]:
     except (OSError, ValueError, KeyError) as exc:
         raise UsageError(f"{path} is not a local.json written by `handoff local up`: {exc}") from exc
     os.environ["AWS_ENDPOINT_URL"] = endpoint
-    os.environ["AWS_DEFAULT_REGION"] = region
+    os.environ["AWS_REGION"] = os.environ["AWS_DEFAULT_REGION"] = region
     os.environ["AWS_ACCESS_KEY_ID"] = os.environ.get("AWS_ACCESS_KEY_ID", "testing")
     os.environ["AWS_SECRET_ACCESS_KEY"] = os.environ.get("AWS_SECRET_ACCESS_KEY", "testing")
     os.environ.pop("AWS_PROFILE", None)  # a real profile's credentials must never reach the embedded AWS
@@ -62,11 +62,15 @@ def use_local(path: Path) -> dict[str, Any]:
 
 
 def use_account(profile: str | None, region: str | None) -> None:
-    """--profile and --region win over AWS_PROFILE and AWS_REGION / AWS_DEFAULT_REGION, as in the AWS CLI."""
+    """--profile and --region win over AWS_PROFILE and the region's variables, as in the AWS CLI; of those,
+    AWS_REGION wins over AWS_DEFAULT_REGION, as in the AWS CLI v2 and the AWS SDKs (the SDKs and Tools
+    reference guide, "AWS Region"). botocore reads only AWS_DEFAULT_REGION, so the region chosen is written
+    to both: every client this process creates, and anything it starts, uses that one."""
     if profile:
         os.environ["AWS_PROFILE"] = profile
         for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
             os.environ.pop(key, None)  # boto3 prefers keys in the environment over a named profile
+    region = region or os.environ.get("AWS_REGION")
     if region:
         os.environ["AWS_REGION"] = os.environ["AWS_DEFAULT_REGION"] = region
     reset_clients()
@@ -84,13 +88,28 @@ def stack_outputs(env: str) -> dict[str, str]:
             # DescribeStacks answers a stack that does not exist with ValidationError (botocore's own
             # StackExists waiter reads it so); any other error is aws_call's to name.
             if error_code(exc) == "ValidationError":
-                raise NotFound(f"environment {env!r} has no stack {stack} in this account and region") from exc
+                region = client("cloudformation").meta.region_name
+                raise NotFound(
+                    f"environment {env!r} has no stack {stack} in this account and region ({region}); "
+                    f"{_environments_here()}"
+                ) from exc
             raise
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
     missing = sorted(ENVIRONMENT_OUTPUTS - set(outputs))
     if missing:
         raise NotFound(f"stack {stack} is not a handoff environment (it has no output {', '.join(missing)})")
     return outputs
+
+
+def _environments_here() -> str:
+    """The handoff environments that do exist here, in words (for the error that names one that does not)."""
+    try:
+        names = environment_names(None)
+    except NotFound:
+        return "there is no handoff environment here (--region, --profile, or `handoff local up` and --local?)"
+    except (AwsAccessError, TransientAwsError):
+        return "the environments here could not be listed (cloudformation:DescribeStacks)"
+    return f"environments here: {', '.join(names)}"
 
 
 def environment_names(env: str | None) -> list[str]:
@@ -142,8 +161,26 @@ class Env:
         try:
             return load_service(self.outputs["RegistryPrefix"], service_id)
         except ArtifactRejected as exc:
-            message = str(exc).replace("Terraform must add it before CI can deploy it", "").rstrip(". ")
-            raise NotFound(message) from exc
+            if isinstance(exc.__cause__, NotFound):  # no such parameter: the service is not registered
+                message = str(exc).replace("Terraform must add it before CI can deploy it", "").rstrip(". ")
+                raise NotFound(message) from exc
+            raise ConfigError(self._malformed(service_id, exc.__cause__ or exc)) from exc
+
+    def _malformed(self, service_id: str, cause: BaseException) -> str:
+        """A registry entry that is there but broken: which, what is wrong with it, and who fixes it."""
+        from ecs_handoff.aws.registry import parameter_name
+        from pydantic import ValidationError
+
+        what = " ".join(str(cause).split())
+        if isinstance(cause, ValidationError):
+            first = cause.errors()[0]
+            field = ".".join(str(part) for part in first["loc"])
+            said = str(first["msg"]).removeprefix("Value error, ")
+            what = f"{field}: {said}" if field else said
+        return (
+            f"the registry entry {parameter_name(self.outputs['RegistryPrefix'], service_id)} is malformed: {what} "
+            f"(Terraform writes it; `handoff doctor --env {self.name}` checks every entry)"
+        )
 
     def default_registry(self) -> str:
         """This account's ECR in this region: where images may come from when the registry entry says nothing."""

@@ -14,7 +14,7 @@ from ecs_handoff.taskdef import short_name
 
 from ecs_handoff_cli import show
 from ecs_handoff_cli.connect import Env, environment_names
-from ecs_handoff_cli.exits import EXIT_FAILED, EXIT_OK, UsageError
+from ecs_handoff_cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
 
 WIDE = 10**6  # --wide: lines are as long as their content
 
@@ -242,15 +242,15 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _details(s: ServiceStatus, env: str) -> list[str]:
-    """Indented lines under a service: what its deployment in flight waits for, how to decide it, a problem."""
+    """Indented lines under a service: what its deployment in flight waits for, how to decide it or start it
+    past what holds it, a problem."""
     lines = []
     if s.problem:
         lines.append(f"    problem: {s.problem}")
     if s.in_flight is not None:
         short = show.short_id(s.in_flight.id, s.service_id)
         lines.append(f"    {short}: {show.deployment_line(s.in_flight, s.approval)}")
-        if s.approval is not None:
-            lines += [f"    {line}" for line in show.approval_lines(s.approval, short, env)]
+        lines += [f"    {line}" for line in show.next_steps(s.in_flight, s.approval, env)]
     return lines
 
 
@@ -276,10 +276,10 @@ def follow(env: Env, record: DeploymentRecord, interval: float, timeout: float, 
             fresh_line = False
         elif not quiet and (state, text) != (shown_state, shown_text):
             print(line, flush=True)
-        if approval is not None and state != shown_state and not quiet:
-            # once, under the line that says whom it waits for: what to decide it with
-            short = show.short_id(record.id, record.service)
-            details = [f"{'':10}{d}" for d in show.approval_lines(approval, short, env.name)]
+        steps = show.next_steps(record, approval, env.name)
+        if steps and state != shown_state and not quiet:
+            # once, under the line that says what it waits for: what to decide it (or start it) with
+            details = [show.cut(f"{'':10}{step}", show.width()) for step in steps]
             # on a terminal they go under the live line, and the live line continues below them
             print(("\n" if live else "") + "\n".join(details), flush=True)
             fresh_line = True
@@ -318,4 +318,18 @@ def watch(env: Env, record: DeploymentRecord, args: argparse.Namespace, extra: d
     except TimeoutError as exc:
         print(f"handoff: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except KeyboardInterrupt:
+        return interrupted(record.id, record.service, env.name)
     return ended(record, args.json, extra)
+
+
+def interrupted(deployment_id: str, service: str, env_name: str) -> int:
+    """Ctrl-C while following a deployment: only the watching stops (the workflow runs in AWS), so say that,
+    and how to follow it again."""
+    if show.is_terminal():
+        print(flush=True)  # end the live line (the terminal has echoed ^C on it)
+    elif getattr(sys.stderr, "isatty", lambda: False)():
+        print(file=sys.stderr)  # past the ^C the terminal echoed
+    short = show.short_id(deployment_id, service)
+    print(f"deployment carries on; follow it again: handoff watch {short} --env {env_name}", file=sys.stderr)
+    return EXIT_INTERRUPTED

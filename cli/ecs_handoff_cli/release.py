@@ -19,7 +19,17 @@ from ecs_handoff_cli import show
 from ecs_handoff_cli.connect import Env
 from ecs_handoff_cli.exits import EXIT_FAILED, EXIT_OK, Refused, UsageError
 from ecs_handoff_cli.follow import watch
-from ecs_handoff_cli.release_logic import ImageDiff, build_artifact, diff, images_of, print_ci, read_artifact_json
+from ecs_handoff_cli.release_logic import (
+    ImageDiff,
+    build_artifact,
+    diff,
+    image_definitions_json,
+    images_of,
+    print_ci,
+    read_artifact_json,
+)
+
+TAKES = "give imagedefinitions.json (a JSON array of name and imageUri) or the imagedefinitions.json.zip CI uploads"
 
 
 @dataclass
@@ -66,7 +76,10 @@ def plan(env: Env, service_id: str, config: ServiceConfig, raw: bytes, source: s
     try:
         images = parse_image_definitions(raw)
     except ArtifactRejected as exc:
-        raise UsageError(f"{source}: {exc}") from exc
+        # a file that is not JSON at all (undecodable, or not JSON: both ValueErrors) was probably not the one
+        # meant: say what the command takes
+        hint = f"; {TAKES}" if isinstance(exc.__cause__, ValueError) else ""
+        raise UsageError(f"{source}: {exc}{hint}") from exc
     running_arn = str(ecs_access.describe_service(config.cluster, config.service)["taskDefinition"])
     running, _ = ecs_access.describe_task_definition(running_arn)
     base, _ = ecs_access.resolve_base(config.task_definition, keep_revisions=config.keep_revisions)
@@ -82,13 +95,18 @@ def plan(env: Env, service_id: str, config: ServiceConfig, raw: bytes, source: s
 
 
 def _read_file(path: str) -> bytes:
+    """The imagedefinitions.json the operator names, or the one inside the zip they name."""
     try:
-        return Path(path).read_bytes()
+        data = Path(path).read_bytes()
     except OSError as exc:
         hint = ""
         if not Path(path).is_absolute() and exc.errno == 2:
             hint = f" (relative to {Path.cwd()})"
         raise UsageError(f"cannot read {path}{hint}: {exc.strerror}") from exc
+    try:
+        return image_definitions_json(data)
+    except ArtifactRejected as exc:
+        raise UsageError(f"{path}: a zip the intake would refuse: {exc}") from exc
 
 
 def ci_metadata(summary: str | None = None) -> dict[str, str]:
@@ -167,9 +185,12 @@ def _upload(
         else:
             print(f"follow it with: handoff watch {deployment_id} --env {env.name}")
         return EXIT_OK
-    from ecs_handoff_cli.follow import find_deployment
+    from ecs_handoff_cli.follow import find_deployment, interrupted
 
-    _, record = find_deployment(deployment_id, env.name, wait_seconds=args.wait_for_intake)
+    try:
+        _, record = find_deployment(deployment_id, env.name, wait_seconds=args.wait_for_intake)
+    except KeyboardInterrupt:  # uploaded: the intake starts the deployment whether this waits or not
+        return interrupted(deployment_id, service_id, env.name)
     return watch(env, record, args, extra={"deployment_id": deployment_id, "upload": uploaded})
 
 
@@ -193,10 +214,19 @@ def _current(env: Env, service_id: str, version_id: str | None, what: str) -> by
         kwargs["VersionId"] = version_id
     try:
         with aws_call(f"reading s3://{env.bucket}/{env.key(service_id)}"):
-            body = client("s3").get_object(**kwargs)["Body"].read()
+            got = client("s3").get_object(**kwargs)
+            body = got["Body"].read()
     except NotFound as exc:
         raise NotFound(f"no metadata for {service_id} in {env.name} to {what} ({exc})") from exc
-    return read_artifact_json(body)
+    try:
+        return read_artifact_json(body)
+    except ArtifactRejected as exc:
+        version = got.get("VersionId") or version_id or "null"
+        raise Refused(
+            f"s3://{env.bucket}/{env.key(service_id)} (version {version}) is not metadata the intake takes, "
+            f"so there is nothing to {what}: {exc}; upload good metadata with "
+            f"`handoff upload FILE --env {env.name} --service {service_id}`"
+        ) from exc
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:

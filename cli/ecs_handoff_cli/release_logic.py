@@ -9,7 +9,7 @@ import zipfile
 from dataclasses import dataclass
 from typing import Any
 
-from ecs_handoff.artifact import MEMBER_NAME, parse_image_definitions
+from ecs_handoff.artifact import MEMBER_NAME, parse_image_definitions, read_artifact
 from ecs_handoff.errors import ArtifactRejected
 from ecs_handoff.models import DeploymentRecord, ImageDefinition, Outcome
 
@@ -25,9 +25,21 @@ def build_artifact(raw: bytes) -> tuple[bytes, list[ImageDefinition]]:
     return buffer.getvalue(), images
 
 
+ZIP_SIGNATURE = b"PK"  # every zip starts with a PK record (a local file header, or the end record of an empty one)
+
+
 def read_artifact_json(zipped: bytes) -> bytes:
+    """The imagedefinitions.json inside imagedefinitions.json.zip, read with the intake's own checks (a safe
+    unzip, the file at the root, the size limits); ArtifactRejected with the intake's reason."""
+    read_artifact(zipped)
     with zipfile.ZipFile(io.BytesIO(zipped)) as archive:
-        return archive.read(MEMBER_NAME)
+        return archive.read(MEMBER_NAME)  # bounded: read_artifact has read it within the limit
+
+
+def image_definitions_json(data: bytes) -> bytes:
+    """What an operator gives `upload` or `diff`: imagedefinitions.json itself, or the zip CI uploads (whose
+    imagedefinitions.json is taken out of it)."""
+    return read_artifact_json(data) if data.startswith(ZIP_SIGNATURE) else data
 
 
 @dataclass

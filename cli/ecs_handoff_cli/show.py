@@ -183,11 +183,29 @@ def waiting_for(record: DeploymentRecord, approval: Approval | None = None) -> s
 
 
 def approval_lines(approval: Approval, short: str, env: str) -> list[str]:
-    """The approval's id and expiry, and the command that decides it (each fits in 80 columns with an indent)."""
+    """The approval's id and expiry, and the command that decides it. Each fits in 80 columns under watch's
+    10-column indent (the expiry without its year, as history's and status's times: within days, as approvals
+    expire)."""
     return [
-        f"approval {approval.approval_id}, expires {when(_epoch_iso(approval.expires_at))} UTC",
+        f"approval {approval.approval_id}, expires {when(_epoch_iso(approval.expires_at))[5:]} UTC",
         f"decide: handoff approve|reject {short} --env {env}",
     ]
+
+
+def held_lines(record: DeploymentRecord, short: str, env: str) -> list[str]:
+    """For a deployment its release controls hold (a window, the change calendar, an alarm): the command that
+    starts it anyway, with a reason (once deploy-now is recorded, nothing: it starts at the gate's next look)."""
+    if record.outcome.terminal or record.phase is None or not record.phase.held or record.override:
+        return []
+    return [f"start now: handoff deploy-now {short} --env {env} --reason '<why>'"]
+
+
+def next_steps(record: DeploymentRecord, approval: Approval | None, env: str) -> list[str]:
+    """What the operator can do about a deployment in flight: decide its approval, or start it past what holds it."""
+    short = short_id(record.id, record.service)
+    if approval is not None:
+        return approval_lines(approval, short, env)
+    return held_lines(record, short, env)
 
 
 def _epoch_iso(epoch: int) -> str:

@@ -65,7 +65,7 @@ def watched(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 
 
 APPROVAL_LINES = (
-    "          approval aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa, expires 2030-03-17 17:46 UTC\n"
+    "          approval aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa, expires 03-17 17:46 UTC\n"
     "          decide: handoff approve|reject api-abcdef12 --env prod\n"
 )
 
