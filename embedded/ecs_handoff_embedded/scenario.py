@@ -11,13 +11,15 @@ import urllib.parse
 import urllib.request
 import zipfile
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.models import DeploymentRecord, Phase, execution_name
 
-from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.seed import ECR, artifact_images, bucket_name, pinned_image, push_image
+
+if TYPE_CHECKING:  # the builders here serve tests that run no embedded AWS (the unit tests, mutation runs)
+    from ecs_handoff_embedded.runtime import EmbeddedAws
 
 
 def artifact(images: dict[str, str] | list[dict[str, Any]] | bytes) -> bytes:

@@ -92,7 +92,7 @@ def prepare() -> None:
     shutil.rmtree(SCRATCH, ignore_errors=True)
     (SCRATCH / "tests" / "unit").mkdir(parents=True)
     shutil.copytree(ROOT / "layers" / "shared" / "ecs_handoff", SCRATCH / "src" / "ecs_handoff")
-    for name in ("__init__.py", "helpers.py"):
+    for name in ("__init__.py", "helpers.py", "samples.py"):
         shutil.copy(ROOT / "tests" / name, SCRATCH / "tests" / name)
     (SCRATCH / "tests" / "unit" / "__init__.py").write_text("")
     for test in TESTS:
