@@ -20,6 +20,8 @@ from ecs_handoff_cli.connect import Env
 from ecs_handoff_cli.exits import EXIT_FAILED, EXIT_OK, Refused, UsageError
 from ecs_handoff_cli.follow import watch
 from ecs_handoff_cli.release_logic import (
+    ECR_REGISTRY,
+    CiTarget,
     ImageDiff,
     build_artifact,
     diff,
@@ -194,11 +196,26 @@ def _upload(
     return watch(env, record, args, extra={"deployment_id": deployment_id, "upload": uploaded})
 
 
+def ci_target(env: Env, service_id: str, config: ServiceConfig) -> CiTarget:
+    """What --print-ci fills in: this account and region (from its ECR registry), and the containers CI may
+    set (the registry entry's, else every container of Terraform's base) with their base images."""
+    from ecs_handoff.aws import ecs as ecs_access
+    from ecs_handoff.aws.clients import client
+
+    registry = ECR_REGISTRY.match(env.default_registry())
+    account = registry["account"] if registry else "<account_id>"
+    region = registry["region"] if registry else str(client("ecs").meta.region_name)
+    base, _ = ecs_access.resolve_base(config.task_definition, keep_revisions=config.keep_revisions)
+    images = {str(c["name"]): str(c.get("image", "")) for c in base.get("containerDefinitions", [])}
+    settable = config.containers if config.containers is not None else list(images)
+    return CiTarget(env.name, env.bucket, service_id, region, account, {c: images.get(c, "") for c in settable})
+
+
 def cmd_upload(args: argparse.Namespace) -> int:
     env = Env(args.env)
     config = env.service(args.service)
     if args.print_ci:
-        print(print_ci(env.bucket, args.service), end="")
+        print(print_ci(ci_target(env, args.service, config)), end="")
         return EXIT_OK
     if not args.file:
         raise UsageError("give the imagedefinitions.json to upload (or --print-ci)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from dataclasses import dataclass
 from typing import Any
@@ -116,7 +117,7 @@ def images_of(task_definition: dict[str, Any], containers: list[str]) -> bytes:
     return json.dumps(entries, indent=2).encode() + b"\n"
 
 
-def ci_policy(bucket: str, service_id: str, repository_arn: str) -> dict[str, Any]:
+def ci_policy(bucket: str, service_id: str, repository_arn: str | list[str]) -> dict[str, Any]:
     """The only IAM rights CI needs for one service: upload its metadata, push its images. The Terraform
     module's aws_iam_policy_document.ci is the same policy (tests/unit/test_terraform.py holds them equal)."""
     key = f"{service_id}/imagedefinitions.json.zip"
@@ -147,15 +148,52 @@ def ci_policy(bucket: str, service_id: str, repository_arn: str) -> dict[str, An
     }
 
 
-def print_ci(bucket: str, service_id: str, account_hint: str = "<account_id>") -> str:
-    """The CI step equivalent to `handoff upload`, and the only IAM rights it needs."""
-    key = f"{service_id}/imagedefinitions.json.zip"
-    policy = ci_policy(bucket, service_id, f"arn:aws:ecr:<region>:{account_hint}:repository/<repository>")
+ECR_REGISTRY = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com")
+ECR_IMAGE = re.compile(ECR_REGISTRY.pattern + r"/(?P<repository>[^:@]+)")
+
+
+@dataclass(frozen=True)
+class CiTarget:
+    """What `--print-ci` knows of a service: where CI uploads, and the containers CI may set with the image
+    each has in Terraform's base (whose repository CI pushes to)."""
+
+    env: str
+    bucket: str
+    service_id: str
+    region: str
+    account: str
+    images: dict[str, str]  # container -> its image in Terraform's base
+
+    def repository_arns(self) -> list[str]:
+        """The ECR repositories of this account the containers' images live in (once each, in order)."""
+        arns: dict[str, None] = {}
+        for image in self.images.values():
+            found = ECR_IMAGE.match(image)
+            if found and found["account"] == self.account:
+                arns[f"arn:aws:ecr:{found['region']}:{found['account']}:repository/{found['repository']}"] = None
+        return list(arns) or [f"arn:aws:ecr:{self.region}:{self.account}:repository/<repository>"]
+
+
+def _variable(container: str) -> str:
+    return re.sub(r"[^A-Z0-9]+", "_", container.upper()).strip("_") + "_IMAGE"
+
+
+def print_ci(target: CiTarget) -> str:
+    """The CI step equivalent to `handoff upload` for this service, and the only IAM rights it needs: its
+    containers, its bucket and region, and its repositories filled in."""
+    key = f"{target.service_id}/imagedefinitions.json.zip"
+    containers = list(target.images) or ["<container>"]
+    variables = ["IMAGE_URI"] if len(containers) == 1 else [_variable(c) for c in containers]
+    entries = ",".join(f'{{"name":"{c}","imageUri":"%s"}}' for c in containers)
+    arguments = " ".join(f'"${v}"' for v in variables)
+    arns = target.repository_arns()
+    policy = ci_policy(target.bucket, target.service_id, arns[0] if len(arns) == 1 else arns)
     return (
-        "# in CI, after pushing the image:\n"
-        'printf \'[{"name":"<container>","imageUri":"%s"}]\' "$IMAGE_URI" > imagedefinitions.json\n'
+        f"# in CI, after pushing the image{'s' if len(containers) > 1 else ''} (tagged {target.env}-<commit>),\n"
+        f"# with {', '.join(f'${v}' for v in variables)} set to {'their' if len(variables) > 1 else 'its'} URI:\n"
+        f"printf '[{entries}]' \\\n  {arguments} > imagedefinitions.json\n"
         "zip -X imagedefinitions.json.zip imagedefinitions.json\n"
-        f"aws s3 cp imagedefinitions.json.zip s3://{bucket}/{key}\n"
+        f"aws s3 cp imagedefinitions.json.zip s3://{target.bucket}/{key} --region {target.region}\n"
         "\n# the only IAM policy CI needs (ecr:GetAuthorizationToken has no resource-level permissions):\n"
         + json.dumps(policy, indent=2)
         + "\n"

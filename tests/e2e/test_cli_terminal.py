@@ -59,6 +59,20 @@ def test_cli_upload_takes_the_zip_ci_uploads(world: World, tmp_path: Path, capsy
     assert out.endswith(f"dry run: {tmp_path / 'good.zip'} passes the intake's checks; nothing uploaded\n")
 
 
+def test_cli_print_ci_names_the_services_containers_region_and_repositories(
+    world: World, capsys: CaptureFixture[str]
+) -> None:
+    # GIVEN dev's api, whose base task definition has two containers from this account's ECR
+    # WHEN the operator asks for the CI step
+    assert main(["upload", "--env", "dev", "--service", "api", "--print-ci"]) == 0
+    out = capsys.readouterr().out
+    # THEN it names them, the region, and the two repositories (before: <container>, <region>, <repository>)
+    assert 'printf \'[{"name":"app-container","imageUri":"%s"},{"name":"nginx-container","imageUri":"%s"}]\'' in out
+    assert f"s3://{bucket_name('dev')}/api/imagedefinitions.json.zip --region ap-northeast-1\n" in out
+    assert "arn:aws:ecr:ap-northeast-1:123456789012:repository/api-nginx" in out
+    assert "<" not in out.replace("<commit>", "")
+
+
 def test_cli_rerun_of_metadata_that_is_not_a_zip_names_the_object_and_what_to_do(
     world: World, capsys: CaptureFixture[str]
 ) -> None:

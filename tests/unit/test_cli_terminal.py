@@ -19,7 +19,7 @@ from ecs_handoff.models import Approval, DeploymentRecord, Outcome, Phase
 from ecs_handoff_cli import follow, release, show
 from ecs_handoff_cli.exits import UsageError
 from ecs_handoff_cli.main import main
-from ecs_handoff_cli.release_logic import build_artifact
+from ecs_handoff_cli.release_logic import CiTarget, build_artifact, print_ci
 from pytest import CaptureFixture, MonkeyPatch
 
 from tests.helpers import ROOT, zip_members
@@ -300,3 +300,45 @@ def test_cli_upload_a_file_that_is_not_json_says_what_upload_takes() -> None:
     # THEN it says what it takes
     assert "logo.png: imagedefinitions.json is not valid UTF-8 (byte 0)" in str(refused.value)
     assert str(refused.value).endswith(release.TAKES)
+
+
+# --- --print-ci says what handoff knows ------------------------------------------------------------------------
+
+ECR = "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com"
+
+
+def test_cli_print_ci_fills_in_the_containers_region_and_repositories() -> None:
+    # GIVEN a service whose two containers CI sets, their base images in this account's ECR
+    target = CiTarget(
+        "dev", "dev-ecsdef-123456789012", "api", "ap-northeast-1", "123456789012",
+        {"app-container": f"{ECR}/api:dev-0a1b2c3", "nginx-container": f"{ECR}/api-nginx@sha256:{'a' * 64}"},
+    )  # fmt: skip
+    # WHEN --print-ci prints the CI step
+    printed = print_ci(target)
+    # THEN the step names each container, one variable each, and the upload's region
+    assert printed.splitlines()[:6] == [
+        "# in CI, after pushing the images (tagged dev-<commit>),",
+        "# with $APP_CONTAINER_IMAGE, $NGINX_CONTAINER_IMAGE set to their URI:",
+        'printf \'[{"name":"app-container","imageUri":"%s"},{"name":"nginx-container","imageUri":"%s"}]\' \\',
+        '  "$APP_CONTAINER_IMAGE" "$NGINX_CONTAINER_IMAGE" > imagedefinitions.json',
+        "zip -X imagedefinitions.json.zip imagedefinitions.json",
+        "aws s3 cp imagedefinitions.json.zip s3://dev-ecsdef-123456789012/api/imagedefinitions.json.zip "
+        "--region ap-northeast-1",
+    ]
+    # AND the policy names the two repositories, no placeholder left
+    policy = json.loads(printed.split("permissions):\n", 1)[1])
+    assert policy["Statement"][1]["Resource"] == [
+        "arn:aws:ecr:ap-northeast-1:123456789012:repository/api",
+        "arn:aws:ecr:ap-northeast-1:123456789012:repository/api-nginx",
+    ]
+    assert "<" not in printed.replace("<commit>", "")
+
+
+def test_cli_print_ci_one_container_outside_ecr_keeps_one_variable_and_a_placeholder_repository() -> None:
+    # GIVEN one container whose base image is on Docker Hub (CI pushes somewhere handoff cannot name)
+    target = CiTarget("prod", "prod-ecsdef-1", "web", "eu-west-1", "210987654321", {"web": "nginx:1.27"})
+    # WHEN --print-ci prints the CI step
+    printed = print_ci(target)
+    # THEN one $IMAGE_URI, and the repository left for the reader to fill in, in this account and region
+    assert '  "$IMAGE_URI" > imagedefinitions.json' in printed
+    assert '"Resource": "arn:aws:ecr:eu-west-1:210987654321:repository/<repository>"' in printed
