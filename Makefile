@@ -73,10 +73,11 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
-# Every level, unit to end-to-end, on both cores (pytest-xdist; a file's tests stay on one worker, and each
-# worker starts its own embedded AWS). The 20 slowest tests are listed at the end. CI runs this.
+# Every level, unit to end-to-end, on both cores (pytest-xdist: an end-to-end file's tests stay on one worker,
+# the unit and integration tests are one unit each; see tests/conftest.py). Each worker starts its own embedded
+# AWS. The 20 slowest tests are listed at the end. CI runs this.
 pytest: $(STAMP)
-	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile --durations=20
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --durations=20
 
 template: $(STAMP)
 	$(BIN)/cfn-lint template.yaml
@@ -105,7 +106,7 @@ terraform-fmt:
 	  echo "terraform fmt skipped: no terraform on PATH"; \
 	fi
 
-test: lint typecheck template security asl pytest build
+test: lint typecheck template terraform-fmt security asl pytest build
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .handoff .mutation $(SCAN) $(NODE_TOOLS) $(MUTATION)

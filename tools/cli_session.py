@@ -157,7 +157,8 @@ MASKS = [
     (re.compile(r"\b\d\d-\d\d \d\d:\d\d\b"), "<time>"),
     (re.compile(r"ecs-svc/\d+"), "ecs-svc/<n>"),
     (re.compile(r"\bhandoff-cli-session-\w+"), "<folder>"),
-    (re.compile(r"\b(event|poll)\b|ECS's event|handoff's look"), "<verdict>"),  # which came first is timing
+    # which came first is timing; a table pads the shorter word, so the spaces after it go too
+    (re.compile(r"(\b(event|poll)\b|ECS's event|handoff's look) *"), "<verdict> "),
 ]
 PROGRESS = re.compile(r"^\s*\d+\.\d+s  ")
 

@@ -8,6 +8,7 @@ import itertools
 import time
 from typing import Any
 
+from botocore.exceptions import ClientError
 from ecs_handoff_embedded.runtime import EmbeddedAws
 
 
@@ -45,12 +46,13 @@ def wait_for_entered(aws: EmbeddedAws, env: str, deployment_id: str, state: str,
     """Waits until the deployment's execution has entered `state` `count` times (the event a test needs, rather
     than a sleep that guesses how long the machine takes)."""
     arn = execution_arn(aws, env, deployment_id)
-    deadline = time.monotonic() + 30
-    sfn = aws.client("stepfunctions")
+    deadline = time.monotonic() + 60
     while True:
         try:
             seen = len(entered(history(aws, arn), state))
-        except sfn.exceptions.ExecutionDoesNotExist:
+        except ClientError as error:  # not started yet (each client has its own exception classes: match the code)
+            if error.response["Error"]["Code"] != "ExecutionDoesNotExist":
+                raise
             seen = 0
         if seen >= count:
             return

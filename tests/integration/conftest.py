@@ -121,7 +121,7 @@ def _ssm_parameters(parameters: Any) -> tuple[Any, ...]:
 def _register_copiers() -> None:
     from moto.ssm.models import ParameterDict
 
-    copyreg.pickle(ParameterDict, _ssm_parameters)  # type: ignore[arg-type]
+    copyreg.pickle(ParameterDict, _ssm_parameters)
 
 
 def _region_backends() -> Iterator[tuple[Any, str, str, Any]]:
