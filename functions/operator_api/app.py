@@ -4,19 +4,20 @@ the IAM identity API Gateway authenticated."""
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
-from ecs_handoff.aws.release_controls import Overrides
-from ecs_handoff.aws.secrets import signing_key
 from ecs_handoff.logic.operator_api import Answer, Caller, OperatorDesk
 from ecs_handoff.models import VoteDecision
 from ecs_handoff.observability import logger, metrics
 from ecs_handoff.settings import OperatorApiSettings
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+if TYPE_CHECKING:
+    from ecs_handoff.aws.release_controls import Overrides
 
 settings = OperatorApiSettings.from_env()  # cold start: a variable template.yaml forgot stops here, named
 
@@ -37,13 +38,25 @@ class DeployNowBody(BaseModel):
 Body = TypeVar("Body", bound=BaseModel)
 
 
+def _overrides() -> Overrides:
+    from ecs_handoff.aws.release_controls import Overrides  # deploy-now only: approve and reject never load it
+
+    return Overrides(settings.state_table)
+
+
+def _key() -> bytes:
+    from ecs_handoff.aws.secrets import signing_key  # deploy-now only (Powertools' parameters utility)
+
+    return signing_key(settings.link_secret_arn)
+
+
 def _desk() -> OperatorDesk:
     return OperatorDesk(
         ApprovalStore(settings.approvals_table),
         DeploymentRecords(settings.deployments_table),
-        Overrides(settings.state_table),
+        _overrides,
         settings.registry_prefix,
-        lambda: signing_key(settings.link_secret_arn),
+        _key,
     )
 
 

@@ -17,19 +17,16 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ecs_handoff import principals
-from ecs_handoff.approvals.overrides import OverrideClaims, sign
 from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
-from ecs_handoff.aws.registry import load_service
-from ecs_handoff.aws.release_controls import Overrides
 from ecs_handoff.errors import ArtifactRejected
 from ecs_handoff.logic.approval_page import MAX_COMMENT, ApprovalDesk, approver_for_principal
-from ecs_handoff.logic.gate import override_allowed
 from ecs_handoff.models import Approval, ApprovalStatus, ApprovalVote, VoteDecision, iso, utcnow
 from ecs_handoff.observability import logger
 
 if TYPE_CHECKING:
     from ecs_handoff.aws.clients import SFNClient
+    from ecs_handoff.aws.release_controls import Overrides
 
 MAX_REASON = 500
 OVERRIDE_KEEP_SECONDS = 7 * 86400  # the override item's TTL: long after any deployment it could open
@@ -97,7 +94,7 @@ class OperatorDesk:
         self,
         approvals: ApprovalStore,
         records: DeploymentRecords,
-        overrides: Overrides,
+        overrides: Callable[[], Overrides],
         registry_prefix: str,
         key: Callable[[], bytes],
         sfn_client: SFNClient | None = None,
@@ -153,6 +150,12 @@ class OperatorDesk:
     # -- deploy-now --------------------------------------------------------------------------------------
 
     def deploy_now(self, caller: Caller | None, deployment_id: str, reason: str) -> Answer:
+        # deploy-now's own modules (the registry, release controls, override signing) load on its first call:
+        # approve and reject, most of this function's calls, never need them.
+        from ecs_handoff.approvals.overrides import OverrideClaims, sign
+        from ecs_handoff.aws.registry import load_service
+        from ecs_handoff.logic.gate import override_allowed
+
         if caller is None or not caller.arn:
             return _unauthenticated()
         reason = " ".join(reason.split())[:MAX_REASON]
@@ -185,7 +188,7 @@ class OperatorDesk:
                 {**details, "granted": False},
             )
         claims = OverrideClaims(record.id, caller.arn, reason, iso(self.now()))
-        granted = self.overrides.grant(claims, sign(self.key(), claims), int(time.time()) + OVERRIDE_KEEP_SECONDS)
+        granted = self.overrides().grant(claims, sign(self.key(), claims), int(time.time()) + OVERRIDE_KEEP_SECONDS)
         if not granted:
             return Answer(
                 409,
