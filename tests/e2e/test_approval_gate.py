@@ -76,6 +76,7 @@ def test_gate_reject_deploys_nothing_and_keeps_the_comment(world: World, embedde
     assert status == 409 and "bob@example.com" in page
 
 
+@pytest.mark.slow
 def test_gate_expires_when_nobody_decides(world: World, embedded: EmbeddedAws, registry: Any) -> None:
     registry("prod", "worker", approval_timeout_seconds=5)
     before = world.running("prod", "worker")["task_definition"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from ecs_handoff.models import Outcome
 from ecs_handoff_embedded.gaps import next_sequencer
 from ecs_handoff_embedded.runtime import EmbeddedAws
@@ -49,6 +50,7 @@ def test_workflow_rollout_failed_is_failure_and_service_is_back_on_last_good(
     assert execution(embedded, "dev", record.id)["status"] == "FAILED"
 
 
+@pytest.mark.slow
 def test_workflow_rollout_timeout_rolls_back_itself(world: World, embedded: EmbeddedAws, registry: Any) -> None:
     # GIVEN a rollout that never finishes and a 5 s rollout timeout
     registry("dev", "worker", rollout_timeout_seconds=5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from ecs_handoff.models import Outcome
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
@@ -76,6 +77,7 @@ def test_a_failed_rollout_check_is_looked_at_again_not_rolled_back(world: World,
     assert entered(events, "Rollback") == []
 
 
+@pytest.mark.slow
 def test_a_rollout_nobody_can_check_until_its_timeout_is_rolled_back(
     world: World, embedded: EmbeddedAws, registry: Any
 ) -> None:
@@ -97,6 +99,7 @@ def test_a_rollout_nobody_can_check_until_its_timeout_is_rolled_back(
     assert world.running("dev", "worker")["task_definition"] == before["task_definition"]
 
 
+@pytest.mark.slow
 def test_a_deployment_that_cannot_get_the_lock_in_time_ends_with_the_holder_named(
     world: World, embedded: EmbeddedAws, registry: Any
 ) -> None:

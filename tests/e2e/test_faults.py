@@ -145,6 +145,7 @@ def test_fault_lock_holder_dies_and_the_next_deployment_takes_over(world: World,
     assert world.running("dev", "worker")["images"]["app"] == world.pinned(image("worker", "dev-after00"))
 
 
+@pytest.mark.slow
 def test_fault_twenty_uploads_in_a_second_are_serialised_and_the_newest_wins(
     world: World, embedded: EmbeddedAws
 ) -> None:
@@ -162,6 +163,7 @@ def test_fault_twenty_uploads_in_a_second_are_serialised_and_the_newest_wins(
     assert all(a_end <= b_start for (_, a_end), (b_start, _) in itertools.pairwise(ran))
 
 
+@pytest.mark.slow
 def test_fault_fifty_services_uploading_at_once_all_deploy(world: World, embedded: EmbeddedAws) -> None:
     # GIVEN 50 services Terraform registered
     from ecs_handoff_embedded.seed import add_simple_service

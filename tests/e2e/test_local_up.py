@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 from ecs_handoff_embedded.scenario import artifact, image
 from ecs_handoff_embedded.seed import push_image
 
 HANDOFF = [sys.executable, "-m", "ecs_handoff_cli"]
 
 
+@pytest.mark.slow
 def test_local_up_serves_uploads_from_another_process(tmp_path: Path) -> None:
     # GIVEN `handoff local up` running in its own process
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HANDOFF_", "MOTO_"))}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from ecs_handoff.models import Outcome
 from ecs_handoff_embedded import seed as terraform
 from ecs_handoff_embedded.runtime import EmbeddedAws
@@ -25,6 +26,7 @@ def revisions(aws: EmbeddedAws, status: str) -> list[int]:
         kwargs["nextToken"] = page["nextToken"]
 
 
+@pytest.mark.slow
 def test_sixty_deployments_then_a_terraform_base_change_deploys_from_the_new_base(
     world: World, embedded: EmbeddedAws
 ) -> None:

@@ -176,6 +176,7 @@ def test_foreign_and_duplicate_events_change_nothing(world: World, embedded: Emb
     assert sum(f"ignored: nothing of service dev/worker waits on {ecs_id}" in s for s in said) == 1  # duplicate
 
 
+@pytest.mark.slow
 def test_rollout_without_circuit_breaker_times_out_by_look_and_handoff_rolls_back(
     world: World, embedded: EmbeddedAws, registry: Any
 ) -> None:
