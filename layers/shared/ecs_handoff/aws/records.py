@@ -175,7 +175,10 @@ class DeploymentRecords(Table):
         )
 
     def history(self, env: str, service: str | None = None, limit: int = 20) -> list[DeploymentRecord]:
-        """Newest first, for one service or the whole environment."""
+        """Newest first, for one service or the whole environment. Read through an index, so eventually
+        consistent (DynamoDB's GSI reads have no ConsistentRead): a deployment started or finished a moment ago
+        may be missing or show its previous state. It is a listing for people, who look again; nothing decides
+        on it (a step reads its record with get())."""
         if service:
             index, key_name, key_value = BY_SERVICE_INDEX, "service", service
         else:
@@ -205,7 +208,11 @@ class DeploymentRecords(Table):
     def unfinished(self, service: str, newest: int) -> list[DeploymentRecord]:
         """The records still IN_PROGRESS or AWAITING_APPROVAL among the service's `newest` deployments: one
         page of the by_service index, newest first. DynamoDB applies the filter after the limit, so this
-        reads (and is billed for) at most `newest` items however long the service's history is."""
+        reads (and is billed for) at most `newest` items however long the service's history is.
+        The index lags the table (GSI reads are eventually consistent), and the sweeper may act on a stale
+        answer: a record finalized a moment ago still listed is looked at again (its execution is described and
+        finalize leaves a finished record as it is), and one written a moment ago but not yet listed is the next
+        sweep's."""
         running = {f":running{i}": o.value for i, o in enumerate(o for o in Outcome if not o.terminal)}
         with aws_call(f"querying the unfinished deployments of {service}"):
             page = self.ddb.query(
