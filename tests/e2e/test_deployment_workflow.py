@@ -83,7 +83,8 @@ def test_workflow_deploy_failure_is_failed_and_service_unchanged(world: World, e
     )
     record = world.wait("dev", world.upload("dev", "api", artifact({"app-container": image("api", "dev-1111111")})))
     assert record.outcome is Outcome.FAILED
-    assert "AwsAccessError before the service was changed" in record.reason and "AccessDeniedException" in record.reason
+    assert "AWS refused a call before the service was changed" in record.reason
+    assert "AccessDeniedException" in record.reason
     assert world.running("dev", "api")["task_definition"] == before["task_definition"]
 
 

@@ -94,7 +94,8 @@ def test_a_rollout_nobody_can_check_until_its_timeout_is_rolled_back(
     # THEN it is treated as a timed-out rollout: rolled back, with the last check error named
     assert record.outcome is Outcome.FAILED
     assert record.reason.startswith(
-        "the rollout could not be checked within its 5 s timeout (last error: AwsAccessError: injected: access denied)"
+        "the rollout could not be checked within its 5 s timeout (last error: AWS refused a call: injected: "
+        "access denied)"
     )
     assert world.running("dev", "worker")["task_definition"] == before["task_definition"]
 

@@ -268,7 +268,7 @@ COMPLETED = {"state": "COMPLETED", "reason": "done", "checked_at": "2026-01-01T0
             {"rollout": COMPLETED, "bake_error": {"Error": "AwsAccessError", "Cause": "denied"},
              "rollback": {"action": "ROLLED_BACK", "reason": "handoff rolled the service back to dev-api:1"}},
             Outcome.FAILED,
-            "the ECS rollout COMPLETED, but its bake could not be checked (AwsAccessError: denied); "
+            "the ECS rollout COMPLETED, but its bake could not be checked (AWS refused a call: denied); "
             "handoff rolled the service back to dev-api:1",
         ),
         (

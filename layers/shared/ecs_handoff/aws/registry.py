@@ -62,7 +62,13 @@ def list_service_ids(prefix: str, ssm: SSMClient | None = None) -> list[str]:
 
 
 def _first_error(exc: Exception) -> str:
+    """What is wrong with an entry, in the entry's words: the field (none for a rule across fields, such as
+    "give deploy_windows or change_calendar, not both") and the rule, without pydantic's "Value error, "."""
     if isinstance(exc, ValidationError):
         err = exc.errors()[0]
-        return f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
-    return str(exc)
+        field = ".".join(str(p) for p in err["loc"])
+        said = str(err["ctx"]["error"]) if err["type"] == "value_error" and "ctx" in err else err["msg"]
+        return f"{field}: {said}" if field else said
+    if isinstance(exc, json.JSONDecodeError):
+        return f"it is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+    return " ".join(str(exc).split())

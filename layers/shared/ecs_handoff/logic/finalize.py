@@ -13,7 +13,20 @@ from ecs_handoff.aws import sns
 from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords, RecordFields
 from ecs_handoff.aws.state import ServiceState
-from ecs_handoff.errors import ApprovalRejected, ApprovalSuperseded, DeploymentRefused, HandoffError, RecordConflict
+from ecs_handoff.errors import (
+    ApprovalRejected,
+    ApprovalSuperseded,
+    ArtifactRejected,
+    AwsAccessError,
+    DeployFailed,
+    DeploymentRefused,
+    HandoffError,
+    NotFound,
+    RecordConflict,
+    RollbackRefused,
+    TaskEnded,
+    TransientAwsError,
+)
 from ecs_handoff.logic.revisions import prune_old_revisions
 from ecs_handoff.models import (
     ApprovalStatus,
@@ -37,6 +50,34 @@ if TYPE_CHECKING:
     from ecs_handoff.aws.clients import ECSClient, SFNClient, SNSClient
 
 
+# What a step's error name (the project's exception class, or Step Functions' own) means, in the words a
+# record's reason uses: people read the reason, the state machine matches on the name.
+ERROR_WORDS = {
+    AwsAccessError.__name__: "AWS refused a call",
+    TransientAwsError.__name__: "AWS kept failing (throttled or unavailable) after retries",
+    DeployFailed.__name__: "registering the revision or updating the service failed",
+    NotFound.__name__: "something it needs does not exist",
+    RecordConflict.__name__: "another write to handoff's tables got there first",
+    TaskEnded.__name__: "the workflow had stopped waiting",
+    RollbackRefused.__name__: "the rollback target was refused",
+    ArtifactRejected.__name__: "it was refused",
+    DeploymentRefused.__name__: "the deploy step refused it",
+    "States.Timeout": "a step timed out",
+    "States.TaskFailed": "a step failed",
+    "States.Permissions": "Step Functions may not run a step",
+    "Sandbox.Timedout": "a function ran out of time",
+}
+
+
+def in_words(error: str) -> str:
+    """An error name as a reason says it; a name handoff does not expect (a bug) stays visible, labelled."""
+    if error in ERROR_WORDS:
+        return ERROR_WORDS[error]
+    if error.startswith("Lambda."):
+        return f"Lambda could not run the function ({error.removeprefix('Lambda.')})"
+    return f"an unexpected error ({error or 'unnamed'})"
+
+
 def decide(state: WorkflowState) -> FinalizeResult:
     """The one terminal outcome, with a reason a person can act on. Pure: every path is unit-tested."""
     if state.ended_outcome is not None:
@@ -44,18 +85,25 @@ def decide(state: WorkflowState) -> FinalizeResult:
     rollback_note = f"; {state.rollback.reason}" if state.rollback and state.rollback.reason else ""
     if state.rollback_error is not None:
         rollback_note = (
-            f"; ROLLBACK FAILED ({state.rollback_error.error}: {state.rollback_error.message}), "
+            f"; ROLLBACK FAILED ({in_words(state.rollback_error.error)}: {state.rollback_error.message}), "
             "check the service by hand"
         )
     if state.error is not None and state.error.error == DeploymentRefused.__name__:
         return FinalizeResult(
             outcome=Outcome.FAILED, reason=f"the deploy step refused it, nothing was deployed: {state.error.message}"
         )
+    if state.error is not None and state.error.error == ArtifactRejected.__name__ and state.deploy is None:
+        # A refusal before anything changed (a registry entry naming an alarm CloudWatch does not have, say):
+        # INVALID, as the intake records its refusals, not FAILED.
+        failed_rollback = rollback_note if state.rollback_error is not None else ""
+        return FinalizeResult(
+            outcome=Outcome.INVALID, reason=f"{state.error.message}; nothing was deployed{failed_rollback}"
+        )
     if state.error is not None:
         where = "before the service was changed" if state.deploy is None else "during the rollout"
         return FinalizeResult(
             outcome=Outcome.FAILED,
-            reason=f"{state.error.error} {where}: {state.error.message}{rollback_note}",
+            reason=f"{in_words(state.error.error)} {where}: {state.error.message}{rollback_note}",
         )
     if state.approval_error is not None:
         return _approval_outcome(state, state.approval_error)
@@ -72,7 +120,7 @@ def decide(state: WorkflowState) -> FinalizeResult:
             return FinalizeResult(
                 outcome=Outcome.FAILED,
                 reason=f"the ECS rollout COMPLETED, but its bake could not be checked "
-                f"({state.bake_error.error}: {state.bake_error.message}){rollback_note}",
+                f"({in_words(state.bake_error.error)}: {state.bake_error.message}){rollback_note}",
             )
         if state.bake is not None and state.bake.status is GateStatus.ALARM:
             return FinalizeResult(outcome=Outcome.FAILED, reason=f"{state.bake.reason}{rollback_note}")
@@ -86,7 +134,9 @@ def decide(state: WorkflowState) -> FinalizeResult:
         reason = state.rollout.reason
         if state.rollout.unobservable:
             timeout = state.request.service.rollout_timeout_seconds
-            last = f" (last error: {state.check_error.error}: {state.check_error.message})" if state.check_error else ""
+            last = ""
+            if state.check_error is not None:
+                last = f" (last error: {in_words(state.check_error.error)}: {state.check_error.message})"
             reason = f"the rollout could not be checked within its {timeout} s timeout{last}"
         return FinalizeResult(outcome=Outcome.FAILED, reason=f"{reason}{rollback_note}")
     return FinalizeResult(outcome=Outcome.FAILED, reason="the workflow ended without a rollout result")
@@ -114,7 +164,7 @@ def _approval_outcome(state: WorkflowState, error: WorkflowError) -> FinalizeRes
         return FinalizeResult(outcome=Outcome.INVALID, reason=error.message)
     return FinalizeResult(
         outcome=Outcome.FAILED,
-        reason=f"{error.error} while requesting approval: {error.message}; nothing was deployed",
+        reason=f"{in_words(error.error)} while requesting approval: {error.message}; nothing was deployed",
     )
 
 

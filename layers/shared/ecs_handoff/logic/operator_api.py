@@ -124,7 +124,13 @@ class OperatorDesk:
         if approver is None:
             return _not_an_approver(approval, caller.arn, details)
         details["approver"] = approver
-        if decision is VoteDecision.APPROVE and _uploaded_by(approval, caller.arn):
+        # The approval's own state is said first: an expired approval is expired, whoever asks. One that is no
+        # longer pending (decided, superseded) is said by the desk below, whose conditional write records no
+        # vote on it; the uploader rule decides only what could still be recorded.
+        if approval.status is ApprovalStatus.PENDING and approval.expires_at <= self.now().timestamp():
+            return Answer(410, "Approval expired", "This approval has expired; nothing was deployed.", details)
+        pending = approval.status is ApprovalStatus.PENDING
+        if pending and decision is VoteDecision.APPROVE and _uploaded_by(approval, caller.arn):
             logger.warning("operator refused", principal=caller.arn, approval_id=approval_id, why="uploader")
             return Answer(
                 403,
@@ -132,8 +138,6 @@ class OperatorDesk:
                 f"{caller.arn} uploaded this deployment and cannot approve it too",
                 details,
             )
-        if approval.status is ApprovalStatus.PENDING and approval.expires_at <= self.now().timestamp():
-            return Answer(410, "Approval expired", "This approval has expired; nothing was deployed.", details)
         vote = ApprovalVote(
             approver=approver,
             principal=caller.arn,
