@@ -1,12 +1,13 @@
 """The `handoff` command line: every command, its options and the function that runs it.
 
-Each command runs a typed function of its group's module (follow, release, decide, failed, doctor, local),
+Each command runs a typed function of its group's module (follow, stats, release, decide, failed, doctor, local),
 imported only when that command runs, so `handoff --help` loads neither boto3 nor pydantic."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from ecs_handoff_cli.exits import EXIT_CODES, EXIT_OK
@@ -36,6 +37,12 @@ def _watch(args: argparse.Namespace) -> int:
     from ecs_handoff_cli.follow import cmd_watch
 
     return cmd_watch(args)
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from ecs_handoff_cli.stats import cmd_stats
+
+    return cmd_stats(args)
 
 
 def _upload(args: argparse.Namespace) -> int:
@@ -126,6 +133,15 @@ def seconds(value: str) -> float:
     return number
 
 
+def period(value: str) -> timedelta:
+    """A span of time as <number><unit>: h hours, d days, w weeks (30d)."""
+    units = {"h": "hours", "d": "days", "w": "weeks"}
+    number, unit = value[:-1], value[-1:]
+    if unit not in units or not number.isdigit() or int(number) < 1:
+        raise argparse.ArgumentTypeError(f"must be whole hours, days or weeks, like 12h, 30d, 8w (got {value})")
+    return timedelta(**{units[unit]: int(number)})
+
+
 def _common() -> argparse.ArgumentParser:
     """Options every command takes, before or after the command's name (defaults are set in main, so a
     value given before the command is not reset by the command's own parser)."""
@@ -202,7 +218,7 @@ def _command(
 
 
 def _add_reading(commands: Commands, common: argparse.ArgumentParser) -> None:
-    """history, status, watch (follow.py)."""
+    """history, status, watch (follow.py), stats (stats.py)."""
     history = _command(
         commands, common, "history", "deployments of an environment, newest first, one line each", _history
     )
@@ -231,6 +247,23 @@ def _add_reading(commands: Commands, common: argparse.ArgumentParser) -> None:
     _env(watch, required=False)
     _following(watch)
     _json(watch, "print only the final record, as JSON")
+
+    stats = _command(
+        commands,
+        common,
+        "stats",
+        "the four delivery measures (frequency, lead time, change failure rate, time to restore) and a chart",
+        _stats,
+    )
+    _env(stats)
+    _service(stats, required=False)
+    stats.add_argument(
+        "--since",
+        type=period,
+        default="30d",
+        help="count the deployments uploaded in this span before now: 12h, 30d, 8w (default: 30d)",
+    )
+    _json(stats, "print the measures as JSON (the fields are a stable contract)")
 
 
 def _add_releasing(commands: Commands, common: argparse.ArgumentParser) -> None:

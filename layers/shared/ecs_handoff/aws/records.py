@@ -174,8 +174,11 @@ class DeploymentRecords(Table):
             ConditionExpression="attribute_exists(id)",
         )
 
-    def history(self, env: str, service: str | None = None, limit: int = 20) -> list[DeploymentRecord]:
-        """Newest first, for one service or the whole environment. Read through an index, so eventually
+    def history(
+        self, env: str, service: str | None = None, limit: int = 20, since: str | None = None
+    ) -> list[DeploymentRecord]:
+        """Newest first, for one service or the whole environment; with `since` (an iso() time) only those started
+        at or after it (the index's range key: older ones are not read). Read through an index, so eventually
         consistent (DynamoDB's GSI reads have no ConsistentRead): a deployment started or finished a moment ago
         may be missing or show its previous state. It is a listing for people, who look again; nothing decides
         on it (a step reads its record with get())."""
@@ -193,6 +196,10 @@ class DeploymentRecords(Table):
             "ScanIndexForward": False,
             "Limit": min(max(limit, 1), 100),
         }
+        if since is not None:
+            kwargs["KeyConditionExpression"] += " AND #s >= :s"
+            kwargs["ExpressionAttributeNames"]["#s"] = "started_at"
+            kwargs["ExpressionAttributeValues"].update(_to_item({":s": since}))
         with aws_call(f"querying deployment history of {key_value}"):
             while len(records) < limit:
                 page = self.ddb.query(**kwargs)

@@ -44,6 +44,7 @@ CI_METADATA_KEYS = {
     "commit": "commit",
     "url": "url",
     "uploader": "uploader",
+    "commit-time": "committed_at",
 }
 
 
@@ -54,6 +55,7 @@ class CiDescription(WorkflowModel):
     commit: str = ""
     url: str = ""
     uploader: str = ""  # the principal CI says uploaded (handoff upload sets its caller's ARN)
+    committed_at: str = ""  # when CI says the commit was made (ISO 8601): where `handoff stats`' lead time starts
 
     @classmethod
     def from_metadata(cls, metadata: dict[str, str]) -> CiDescription | None:
