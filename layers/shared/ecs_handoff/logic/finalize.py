@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+from datetime import datetime
 from typing import TYPE_CHECKING
+
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from aws_lambda_powertools.metrics.exceptions import MetricValueError, SchemaValidationError
 
 from ecs_handoff import notify
 from ecs_handoff.approvals.page import human_duration
@@ -30,6 +34,7 @@ from ecs_handoff.errors import (
 from ecs_handoff.logic.revisions import prune_old_revisions
 from ecs_handoff.models import (
     ApprovalStatus,
+    DeploymentRecord,
     DeploymentRequest,
     ExecutionStatus,
     ExecutionStatusDetail,
@@ -37,10 +42,13 @@ from ecs_handoff.models import (
     GateStatus,
     LockStatus,
     Outcome,
+    Phase,
+    RollbackAction,
     RolloutState,
     WorkflowError,
     WorkflowState,
     iso,
+    parse_iso,
     utcnow,
 )
 from ecs_handoff.observability import logger
@@ -194,6 +202,8 @@ def finalize(
     record = records.get(request.deployment_id)
     if not recorded and record is not None and record.outcome.terminal:
         result = FinalizeResult(outcome=record.outcome, reason=record.reason, recorded=False)
+    if recorded and record is not None:  # measured once, by the finalizer that recorded the outcome
+        publish_delivery_metrics(record, delivery_measures(state, record, result.outcome, parse_iso(now)))
     if record is not None and record.approval_id and approvals is not None:
         _close_open_approval(approvals, record.approval_id, result, now)
     if record is not None and topic_arn and records.claim_notification(request.deployment_id, now):
@@ -283,3 +293,65 @@ def _close_open_approval(approvals: ApprovalStore, approval_id: str, result: Fin
     }.get(result.outcome, ApprovalStatus.CANCELLED)
     with contextlib.suppress(RecordConflict):  # already decided or superseded: nothing left open
         approvals.close(approval_id, status, now, require_unexpired=False)
+
+
+# What finalize publishes for each deployment it records (namespace handoff, dimensions env and service, the
+# service being the deployed service's id): the dashboard in template.yaml draws exactly these.
+DELIVERY_METRICS = (
+    *(f"Deployments{outcome.value.title()}" for outcome in Outcome if outcome.terminal),
+    "UploadToVerdictSeconds",
+    "ApprovalWaitSeconds",
+    "HeldSeconds",
+    "Rollbacks",
+)
+
+
+def delivery_measures(
+    state: WorkflowState, record: DeploymentRecord, outcome: Outcome, finished: datetime
+) -> dict[str, tuple[MetricUnit, float]]:
+    """One deployment's delivery metrics: its outcome (a count), the time from its upload to its verdict, how
+    long it waited for approval and was held by release controls (only when it did), and whether its rollout was
+    rolled back (0 or 1, for a deployment that changed the service)."""
+    upload = record.source.event_time if record.source and record.source.event_time else record.started_at
+    measures = {
+        f"Deployments{outcome.value.title()}": (MetricUnit.Count, 1.0),
+        "UploadToVerdictSeconds": (MetricUnit.Seconds, max((finished - parse_iso(upload)).total_seconds(), 0.0)),
+    }
+    for name, phases in (
+        ("ApprovalWaitSeconds", {Phase.AWAITING_APPROVAL.value}),
+        ("HeldSeconds", {Phase.WAITING_FOR_WINDOW.value, Phase.WAITING_FOR_ALARM.value}),
+    ):
+        spent = _time_in(record.timeline, phases, finished)
+        if spent is not None:
+            measures[name] = (MetricUnit.Seconds, spent)
+    if record.ecs_deployment_id is not None:
+        rolled_back = state.rollback is not None and state.rollback.action in (
+            RollbackAction.ROLLED_BACK,
+            RollbackAction.ALREADY_ROLLED_BACK,
+        )
+        measures["Rollbacks"] = (MetricUnit.Count, 1.0 if rolled_back else 0.0)
+    return measures
+
+
+def _time_in(timeline: dict[str, str], phases: set[str], finished: datetime) -> float | None:
+    """Seconds from the first of `phases` reached to the first other phase reached after it (the timeline keeps
+    when each phase was first reached), or to the end; None when the deployment reached none of them."""
+    entered = [parse_iso(at) for phase, at in timeline.items() if phase in phases]
+    if not entered:
+        return None
+    start = min(entered)
+    after = [parse_iso(at) for phase, at in timeline.items() if phase not in phases and parse_iso(at) > start]
+    return max((min(after, default=finished) - start).total_seconds(), 0.0)
+
+
+def publish_delivery_metrics(record: DeploymentRecord, measures: dict[str, tuple[MetricUnit, float]]) -> None:
+    """Writes the measures as one CloudWatch embedded metric format line, with their own dimensions (env, and
+    service = the deployed service), apart from the function's own metrics (dimension service = handoff)."""
+    metrics = EphemeralMetrics(namespace="handoff", service=record.service)
+    try:
+        metrics.add_dimension(name="env", value=record.env)
+        for name, (unit, value) in measures.items():
+            metrics.add_metric(name=name, unit=unit, value=value)
+        metrics.flush_metrics()
+    except (MetricValueError, SchemaValidationError) as exc:  # a measurement: the outcome stands without it
+        logger.warning("could not publish the delivery metrics", error=str(exc))
