@@ -238,7 +238,7 @@ def test_gate_cli_refuses_the_uploader_approving_their_own_upload(
     assert main(["approve", str(record.approval_id), "--env", "prod"]) == 2
     assert "uploaded this deployment and cannot approve it too" in capsys.readouterr().err
     email = world.approval_email(ALICE, deployment_id)
-    assert "What CI says about it (provided by CI, not verified):" in email
+    assert "CI says (not verified by handoff):" in email
     assert "  Uploader: arn:aws:sts::123456789012:user/moto" in email
     world.decide(world.approval_link(ALICE, deployment_id), "reject", comment="test over")
     world.wait("prod", deployment_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ecs_handoff.approvals.page import CI_HEADING
 from ecs_handoff.models import DeploymentRecord, one_line, without_controls
 from ecs_handoff.taskdef import short_name
 
@@ -27,8 +28,6 @@ def body(record: DeploymentRecord) -> str:
             # S3's event names only the requester's account (or an AWS service), never the person or role.
             f"S3 account:  {record.source.requester or 'unknown'} (the uploader's account, as S3 names it)",
         ]
-        if record.source.ci is not None:
-            lines += [f"CI says:     {line}" for line in record.source.ci.lines()]
     for change in record.images:
         lines.append(f"Image:       {change.container}: {change.image_before or '(unknown)'} -> {change.shown_after}")
     lines += [f"Change:      {change}" for change in record.other_changes]
@@ -39,6 +38,9 @@ def body(record: DeploymentRecord) -> str:
     lines.append(f"Started:     {record.started_at}")
     if record.finished_at:
         lines.append(f"Finished:    {record.finished_at}")
+    if record.source and record.source.ci is not None:  # last: what handoff read comes before what CI says
+        lines.append(f"{CI_HEADING}:")
+        lines += [f"  {line}" for line in record.source.ci.lines()]
     # Every line is one line: nothing a person or CI typed (a comment in the reason) can add or forge lines.
     return "\n".join(without_controls(line)[:4000] for line in lines) + "\n"
 

@@ -6,16 +6,21 @@ import html
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from ecs_handoff.models import ImageChange, parse_reference
+from ecs_handoff.models import ImageChange, parse_iso, parse_reference
 
+# Every long token (a 40-character commit, a 71-character digest, an image URI, a CI run's URL) may break
+# anywhere, and no box is wider than the screen: nothing scrolls sideways on a 390 px phone.
 STYLE = (
-    "body{font-family:system-ui,sans-serif;max-width:44rem;margin:1rem auto;padding:0 1rem;line-height:1.4}"
+    "*{box-sizing:border-box}"
+    "body{font-family:system-ui,sans-serif;max-width:44rem;margin:1rem auto;padding:0 1rem;line-height:1.4;"
+    "overflow-wrap:anywhere;word-break:break-word}"
+    "body *{min-width:0;max-width:100%}"
     "table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ccc;padding:.3rem;text-align:left;"
     "word-break:break-all}textarea{width:100%;min-height:4rem}button{font-size:1.1rem;padding:.5rem 1.2rem;"
     "margin:.5rem .5rem 0 0}.approve{background:#1a7f37;color:#fff}.reject{background:#cf222e;color:#fff}"
     ".muted{color:#555}.change{border-bottom:1px solid #ccc;padding:.4rem 0}.name{font-weight:600}"
     ".repo{color:#555;font-size:.9rem;overflow-wrap:anywhere}.tags{font-family:ui-monospace,monospace;"
-    "overflow-wrap:anywhere}ul.other{padding-left:1.2rem}"
+    "overflow-wrap:anywhere}ul.other{padding-left:1.2rem}.ci{border-top:2px solid #ccc;margin-top:1.5rem}"
 )
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -40,8 +45,19 @@ def document(title: str, body: str) -> str:
     )
 
 
-def message_page(title: str, text: str) -> str:
-    return document(title, f"<h1>{_e(title)}</h1><p>{_e(text)}</p>")
+def message_page(title: str, text: str, about: str = "") -> str:
+    """A page after a decision or a refusal; `about` names the service, environment and deployment it is about."""
+    context = f"<p class=muted>{_e(about)}</p>" if about else ""
+    return document(title, f"<h1>{_e(title)}</h1>{context}<p>{_e(text)}</p>")
+
+
+def about(service: str, env: str, deployment_id: str) -> str:
+    """The line a page after a decision shows under its title: which deployment of what, where."""
+    return f"{service} in {env}, deployment {deployment_id}"
+
+
+CI_HEADING = "CI says (not verified by handoff)"
+CI_NOTE = "Provided by CI, not verified. handoff checked the change above, not these words."
 
 
 def review_page(
@@ -70,8 +86,12 @@ def review_page(
         else ""
     )
     ci = "".join(f"<li>{_e(line)}</li>" for line in ci_lines)
+    # CI's words come last, below the buttons: what handoff checked is what the approver reads first.
     ci_block = (
-        f"<h2>What CI says</h2><p class=muted>Provided by CI, not verified.</p><ul class=other>{ci}</ul>" if ci else ""
+        f"<section class=ci><h2>{_e(CI_HEADING)}</h2><p class=muted>{_e(CI_NOTE)}</p><ul class=other>{ci}</ul>"
+        "</section>"
+        if ci
+        else ""
     )
     fields = "".join(f'<input type=hidden name="{_e(k)}" value="{_e(v)}">' for k, v in hidden.items())
     so_far = (
@@ -84,7 +104,9 @@ def review_page(
         f"<h1>Deploy {_e(service)} to {_e(env)}?</h1>"
         f"<p class=muted>Deployment {_e(deployment_id)}, requested by {_e(requester or 'unknown')}. "
         f"This link is for {_e(approver)} and expires in {_e(time_left)}.</p>"
-        f"{ci_block}<h2>Images</h2>{rows}{others}"
+        "<h2>What changes</h2><p class=muted>Checked by handoff: each image in ECR (by digest), "
+        "the revision ECS runs, Terraform's base.</p>"
+        f"{rows}{others}"
         f"<p>New revision from base <b>{_e(base_task_definition)}</b>; "
         f"the service runs <b>{_e(running_task_definition)}</b> now.</p>"
         f"{so_far}"
@@ -93,6 +115,7 @@ def review_page(
         "<button class=approve type=submit name=decision value=approve>Approve</button>"
         "<button class=reject type=submit name=decision value=reject>Reject</button>"
         "</form>"
+        f"{ci_block}"
     )
     return document(f"Approve {service} in {env}?", body)
 
@@ -110,7 +133,7 @@ def _change_row(change: ImageChange) -> str:
     pinned = ""
     if change.requested:  # deployed by the digest the uploaded tag had at intake
         _, tag = split_image(change.requested)
-        pinned = f"<div class=repo>{_e(new_version.lstrip('@'))}</div>"
+        pinned = f"<div class=repo>pinned to {_e(new_version.lstrip('@'))}</div>"
         new_version = tag
     elif "@" not in change.image_after:
         pinned = "<div class=repo>not pinned to a digest</div>"
@@ -129,6 +152,14 @@ def _change_row(change: ImageChange) -> str:
 def minute_utc(epoch: float) -> str:
     """An instant as the approval's email and page show it: to the minute, in UTC (2026-11-27 09:00 UTC)."""
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def minute_of(timestamp: str) -> str:
+    """A stored ISO 8601 time (a vote's `at`) as people read it: minute_utc's form; unreadable ones as they are."""
+    try:
+        return minute_utc(parse_iso(timestamp).timestamp())
+    except ValueError:
+        return timestamp
 
 
 def human_duration(seconds: float) -> str:

@@ -72,7 +72,7 @@ class ApprovalDesk:
         if closed:
             return approval, closed
         if expired(claims):
-            return approval, _expired(approval.expires_at)
+            return approval, _expired(approval.expires_at, approval)
         return approval, None
 
     def _closed(self, approval: Approval, approver: str) -> PageResult | None:
@@ -81,20 +81,25 @@ class ApprovalDesk:
                 409,
                 "Superseded",
                 f"A newer upload ({approval.superseded_by}) replaced this deployment; this link no longer works.",
+                approval,
             )
         if approval.status is ApprovalStatus.CANCELLED:
             return _refuse(
-                409, "Deployment ended", "This deployment ended before a decision was needed; nothing to approve."
+                409,
+                "Deployment ended",
+                "This deployment ended before a decision was needed; nothing to approve.",
+                approval,
             )
         if approval.status is ApprovalStatus.EXPIRED:
-            return _expired(approval.expires_at)
+            return _expired(approval.expires_at, approval)
         if approval.status is not ApprovalStatus.PENDING:
             last = approval.votes[-1] if approval.votes else None
-            who = f" by {last.approver} at {last.at}" if last else ""
+            who = f" by {last.approver} at {page.minute_of(last.at)}" if last else ""
             return _refuse(
                 409,
                 f"Already {approval.status.value.lower()}",
                 f"This deployment was already {approval.status.value.lower()}{who}.",
+                approval,
             )
         if approver in approval.approved_by:
             return _refuse(
@@ -102,6 +107,7 @@ class ApprovalDesk:
                 "Already approved by you",
                 f"You approved this already; {len(approval.approved_by)} of {approval.approvals_required} "
                 "approvals so far.",
+                approval,
             )
         return None
 
@@ -173,6 +179,7 @@ class ApprovalDesk:
                     410,
                     "Approval expired",
                     "The deployment stopped waiting before your decision arrived; nothing was deployed.",
+                    approval,
                 )
             except TransientAwsError as exc:
                 if attempt == len(RESUME_BACKOFF_SECONDS):
@@ -182,6 +189,7 @@ class ApprovalDesk:
                         "Recorded, not yet resumed",
                         "Your decision is recorded, but AWS is busy and the deployment could not be told yet. "
                         "Submit this page again in a minute to resume it.",
+                        approval,
                     )
                 time.sleep(RESUME_BACKOFF_SECONDS[attempt])
                 continue
@@ -201,8 +209,8 @@ class ApprovalDesk:
             if current.status in (ApprovalStatus.APPROVED, ApprovalStatus.REJECTED) and not current.resumed_at:
                 # Decided, but the workflow was never told (AWS was throttling): this request tells it.
                 text = f"The deployment was {current.status.value.lower()}; its workflow has now been told."
-                return self._resume(current) or _message(200, "Resumed", text)
-            return self._closed(current, vote.approver) or _expired(current.expires_at)
+                return self._resume(current) or _message(200, "Resumed", text, approval=current)
+            return self._closed(current, vote.approver) or _expired(current.expires_at, current)
         self.records.append_vote(approval.deployment_id, vote)
         logger.info(
             "approval decision",
@@ -215,15 +223,16 @@ class ApprovalDesk:
         if refusal is not None:
             return refusal
         if updated.status is ApprovalStatus.REJECTED:
-            return _message(200, "Rejected", "Recorded. Nothing will be deployed.", "reject")
+            return _message(200, "Rejected", "Recorded. Nothing will be deployed.", "reject", updated, vote)
         if updated.status is ApprovalStatus.APPROVED:
-            return _message(200, "Approved", "Recorded. The deployment continues; the outcome is emailed.", "approve")
+            text = "Recorded. The deployment continues; the outcome is emailed."
+            return _message(200, "Approved", text, "approve", updated, vote)
         missing = updated.approvals_required - len(updated.approved_by)
         text = (
             f"Recorded ({len(updated.approved_by)} of {updated.approvals_required}); "
             f"waiting for {missing} more approver(s)."
         )
-        return _message(200, "Approval recorded", text, "approve")
+        return _message(200, "Approval recorded", text, "approve", updated, vote)
 
     def _add_approval(self, approval: Approval, vote: ApprovalVote) -> Approval:
         """The vote, written against the approval as last read; when another approver's vote landed first
@@ -261,17 +270,29 @@ def tell_workflow(approval: Approval, task_token: str, sfn_client: SFNClient | N
         sfn.send_task_failure(task_token, ApprovalSuperseded.__name__, cause, sfn_client)
 
 
-def _refuse(status: int, title: str, text: str) -> PageResult:
-    return _message(status, title, text)
+def _refuse(status: int, title: str, text: str, approval: Approval | None = None) -> PageResult:
+    return _message(status, title, text, approval=approval)
 
 
-def _message(status: int, title: str, text: str, decided: str | None = None) -> PageResult:
-    return PageResult(status, title, page.message_page(title, text), decided, text)
+def _message(
+    status: int,
+    title: str,
+    text: str,
+    decided: str | None = None,
+    approval: Approval | None = None,
+    vote: ApprovalVote | None = None,
+) -> PageResult:
+    """The page names what it is about (service, environment, deployment) and, after a vote, who and when."""
+    about = page.about(approval.service_id, approval.env, approval.deployment_id) if approval else ""
+    if about and vote is not None:
+        done = "approved" if vote.decision is VoteDecision.APPROVE else "rejected"
+        about += f"; {done} by {vote.approver} at {page.minute_of(vote.at)}"
+    return PageResult(status, title, page.message_page(title, text, about), decided, text)
 
 
-def _expired(expires_at: int) -> PageResult:
+def _expired(expires_at: int, approval: Approval | None = None) -> PageResult:
     text = f"This approval expired at {page.minute_utc(expires_at)}; nothing was deployed."
-    return _refuse(410, "Approval expired", text)
+    return _refuse(410, "Approval expired", text, approval)
 
 
 def approver_for_principal(approval: Approval, principal_arn: str) -> str | None:

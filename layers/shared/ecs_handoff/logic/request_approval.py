@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from ecs_handoff.approvals import channel
 from ecs_handoff.approvals.links import LinkClaims, link
-from ecs_handoff.approvals.page import human_duration, minute_utc
+from ecs_handoff.approvals.page import CI_HEADING, human_duration, minute_utc
 from ecs_handoff.aws import ecs as ecs_access
 from ecs_handoff.aws import sns
 from ecs_handoff.aws.approvals import ApprovalStore
@@ -208,23 +208,26 @@ def _tags(approval: Approval) -> str:
 
 
 def email_body(approval: Approval, approver: str, url: str) -> str:
+    """What handoff checked comes first (the change, by digest), then the link, and CI's words last, labelled
+    as unverified: an approver on a phone reaches the link before anything CI typed."""
     expires = minute_utc(approval.expires_at)
     lines = [
         f"{approval.requester or 'CI'} uploaded a release of {approval.service_id} to {approval.env}.",
         "It needs your approval before handoff deploys it.",
         "",
+        "What changes (checked by handoff: images in ECR, by digest; the revision ECS runs; Terraform's base):",
         f"Service:      {approval.service_id} ({approval.env})",
         f"Deployment:   {approval.deployment_id}",
         f"Uploaded by:  {approval.requester or 'unknown'}",
         f"Commit tag:   {_tags(approval) or '(none)'}",
         f"Running now:  {short_name(approval.running_task_definition)}",
+        f"New revision: from base {short_name(approval.base_task_definition)}",
         "Changes:",
     ]
     for change in approval.changes:
         lines.append(f"  {change.container}: {change.image_before or '(not running)'} -> {change.shown_after}")
-    if approval.ci is not None:
-        lines.append("What CI says about it (provided by CI, not verified):")
-        lines += [f"  {line}" for line in approval.ci.lines()]
+    if not approval.changes:
+        lines.append("  no container changes its image")
     if approval.other_changes:
         lines.append("Other changes (from Terraform's base task definition):")
         lines += [f"  {change}" for change in approval.other_changes]
@@ -236,4 +239,7 @@ def email_body(approval: Approval, approver: str, url: str) -> str:
         "",
         "Opening the link changes nothing; you approve or reject on the page.",
     ]
+    if approval.ci is not None:
+        lines += ["", f"{CI_HEADING}:"]
+        lines += [f"  {line}" for line in approval.ci.lines()]
     return "\n".join(lines) + "\n"
