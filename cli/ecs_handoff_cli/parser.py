@@ -281,6 +281,12 @@ def _add_releasing(commands: Commands, common: argparse.ArgumentParser) -> None:
     upload.add_argument(
         "--print-ci", action="store_true", help="print the equivalent CI step and CI's IAM policy; upload nothing"
     )
+    upload.add_argument(
+        "--commit", help="the commit built, shown to approvers as CI's (default: from CI's environment, or none)"
+    )
+    upload.add_argument(
+        "--summary", help="one line on the change, shown to approvers as CI's (default: from CI's environment)"
+    )
     _uploading(upload)
     _json(upload)
 

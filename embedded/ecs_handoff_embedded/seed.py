@@ -71,7 +71,7 @@ def seed(
     rollout_check_seconds: int = 2,
 ) -> None:
     """Create what Terraform owns in one environment, in the shapes the docs describe."""
-    s3, ecs, ssm, iam = (session.client(n) for n in ("s3", "ecs", "ssm", "iam"))
+    s3, ecs, ssm, iam, ecr = (session.client(n) for n in ("s3", "ecs", "ssm", "iam", "ecr"))
     bucket = bucket_name(env)
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
@@ -87,6 +87,8 @@ def seed(
     )
     for svc in seed_services(env):
         family = f"{env}-{svc.service_id}"
+        for image in svc.containers.values():  # CI pushed what runs (a rollback to it finds it in ECR)
+            push_image(ecr, image)
         roles = {
             kind: iam.create_role(RoleName=f"{family}-{kind}", Path="/ecs/", AssumeRolePolicyDocument=assume)["Role"][
                 "Arn"
