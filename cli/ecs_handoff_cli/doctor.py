@@ -18,6 +18,7 @@ from ecs_handoff_cli import show
 from ecs_handoff_cli.exits import EXIT_FAILED, EXIT_OK
 
 if TYPE_CHECKING:
+    from ecs_handoff.models import ServiceConfig
     from mypy_boto3_iam.type_defs import ContextEntryTypeDef
 
 REQUIRED_OUTPUTS = (
@@ -263,6 +264,56 @@ def _service_findings(install: Install, service_id: str) -> Iterator[Finding]:
         return
     yield _circuit_breaker_finding(item, service)
     yield _managed_tag_finding(item, config.cluster, config.service, install.env)
+    yield from _release_control_findings(install, item, config)
+
+
+# The functions that read an entry's release controls: the gate before each deploy, the deploy step again.
+CONTROL_READERS = ("gate", "deploy")
+
+
+def _release_control_findings(install: Install, item: str, config: ServiceConfig) -> Iterator[Finding]:
+    """The entry's blocking alarms exist and its change calendar can be read, and the roles of the functions
+    that read them may (IAM's simulator, on their ARNs): otherwise the gate refuses every deployment of it."""
+    from ecs_handoff_cli.release_controls import calendar_arn, control_problems
+
+    if not (config.blocking_alarms or config.change_calendar):
+        return
+    named = [f"alarm {a}" for a in config.blocking_alarms or []]
+    named += [f"change calendar {config.change_calendar}"] if config.change_calendar else []
+    permissions = [
+        Permission("cloudwatch:DescribeAlarms", install.arn("cloudwatch", f"alarm:{a}"))
+        for a in config.blocking_alarms or []
+    ]
+    if config.change_calendar:
+        permissions.append(
+            Permission("ssm:GetCalendarState", calendar_arn(config.change_calendar, install.region, install.account))
+        )
+    try:
+        problems = control_problems(config)
+    except HandoffError as exc:
+        yield Finding(
+            f"{item} release controls", False, f"could not check: {exc}", "run doctor with credentials that can read it"
+        )
+        return
+    details = [p.detail for p in problems]
+    for function in CONTROL_READERS:
+        name = f"handoff-{install.env}-{function}"
+        denied = _denied(name, function_role(name), permissions)
+        if denied:
+            details.append(f"{name} may not read them: " + "; ".join(denied))
+    fixes = list(dict.fromkeys(p.fix for p in problems))
+    if len(details) > len(problems):
+        fixes.append(
+            "deploy the template of this handoff version; a calendar of another account goes in "
+            "CrossAccountChangeCalendarArns"
+        )
+    readers = " and ".join(f"handoff-{install.env}-{f}" for f in CONTROL_READERS)
+    yield Finding(
+        f"{item} release controls",
+        not details,
+        "; ".join(details) if details else f"{', '.join(named)}: present, and {readers} may read them",
+        "; ".join(fixes),
+    )
 
 
 def _role_findings(item: str, base: dict[str, Any], role_path: str) -> Iterator[Finding]:
@@ -680,30 +731,39 @@ def needed_permissions(install: Install) -> dict[str, list[Permission]]:
     return {function: calls(resources) for function, calls in _CALLS.items()}
 
 
+def function_role(name: str) -> str:
+    with aws_call(f"reading function {name}"):
+        return str(client("lambda").get_function_configuration(FunctionName=name)["Role"])
+
+
+def _denied(name: str, role: str, permissions: list[Permission]) -> list[str]:
+    """The calls IAM's policy simulator says this role may not make, each with the simulator's decision."""
+    iam = client("iam")
+    denied = []
+    for permission in permissions:
+        entries: list[ContextEntryTypeDef] = [
+            {"ContextKeyName": k, "ContextKeyValues": [v], "ContextKeyType": "string"}
+            for k, v in permission.context.items()
+        ]
+        with aws_call(f"simulating {permission.action} for {name}"):
+            results = iam.simulate_principal_policy(
+                PolicySourceArn=role,
+                ActionNames=[permission.action],
+                ResourceArns=[permission.resource],
+                ContextEntries=entries,
+            )["EvaluationResults"]
+        denied += [
+            f"{r['EvalActionName']} on {r.get('EvalResourceName', permission.resource)} ({r['EvalDecision']})"
+            for r in results
+            if r["EvalDecision"] != "allowed"
+        ]
+    return denied
+
+
 def check_function_permissions(install: Install) -> Iterator[Finding]:
-    lam, iam = client("lambda"), client("iam")
     for function, permissions in needed_permissions(install).items():
         name = f"handoff-{install.env}-{function}"
-        with aws_call(f"reading function {name}"):
-            role = str(lam.get_function_configuration(FunctionName=name)["Role"])
-        denied = []
-        for permission in permissions:
-            entries: list[ContextEntryTypeDef] = [
-                {"ContextKeyName": k, "ContextKeyValues": [v], "ContextKeyType": "string"}
-                for k, v in permission.context.items()
-            ]
-            with aws_call(f"simulating {permission.action} for {name}"):
-                results = iam.simulate_principal_policy(
-                    PolicySourceArn=role,
-                    ActionNames=[permission.action],
-                    ResourceArns=[permission.resource],
-                    ContextEntries=entries,
-                )["EvaluationResults"]
-            denied += [
-                f"{r['EvalActionName']} on {r.get('EvalResourceName', permission.resource)} ({r['EvalDecision']})"
-                for r in results
-                if r["EvalDecision"] != "allowed"
-            ]
+        denied = _denied(name, function_role(name), permissions)
         yield Finding(
             f"IAM of {name}",
             not denied,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +14,9 @@ from ecs_handoff_cli.doctor import check_registry, load_install, needed_permissi
 from ecs_handoff_cli.main import main
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
+from ecs_handoff_embedded.seed import bucket_name, push_image
 
+from tests.e2e.release_gates import ALARM
 from tests.e2e.roles import function_role, narrowed
 
 
@@ -127,3 +130,84 @@ def test_doctor_knows_every_call_each_function_really_makes(world: World, embedd
             if function.startswith(f"handoff-{env}-"):
                 listed = {p.action for p in table[function.removeprefix(f"handoff-{env}-")]}
                 assert used <= listed, (function, used - listed)
+
+
+MISSPELT = "dev-api-5xxx"
+ELSEWHERE = "arn:aws:ssm:ap-northeast-1:999999999999:document/release-freeze"  # another account's calendar
+
+
+def test_doctor_names_a_misspelt_blocking_alarm_and_a_calendar_the_gate_may_not_read(
+    embedded: EmbeddedAws, registry: Any, alarm: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN dev's api blocks on an alarm CloudWatch does not have (one letter off the one it has), and the worker
+    # on another account's change calendar the stack was not told of (CrossAccountChangeCalendarArns)
+    alarm("OK")  # dev-api-5xx exists
+    registry("dev", "api", blocking_alarms=[MISSPELT])
+    embedded.calendars["release-freeze"] = ("OPEN", None)
+    registry("dev", "worker", change_calendar=ELSEWHERE)
+    try:
+        code, report = doctor("dev", capsys)
+    finally:
+        embedded.calendars.pop("release-freeze", None)
+    # THEN both are problems: the alarm by name with the one meant, the calendar with the roles that may not read it
+    found = problems(report)
+    assert code == 1
+    assert found["service api release controls"] == (
+        "blocking alarm 'dev-api-5xxx' does not exist in CloudWatch (did you mean 'dev-api-5xx'?); the gate would "
+        "refuse every deployment (a misspelt alarm would never hold one)"
+    )
+    assert found["service worker release controls"] == (
+        f"handoff-dev-gate may not read them: ssm:GetCalendarState on {ELSEWHERE} (implicitDeny); "
+        f"handoff-dev-deploy may not read them: ssm:GetCalendarState on {ELSEWHERE} (implicitDeny)"
+    )
+    fixes = {f["item"]: f["fix"] for f in report["findings"] if not f["ok"]}
+    assert fixes["service api release controls"] == (
+        "fix blocking_alarms in the registry entry (Terraform writes it), then upload again"
+    )
+    assert "CrossAccountChangeCalendarArns" in fixes["service worker release controls"]
+
+
+def test_doctor_release_controls_that_exist_and_may_be_read_are_ok(
+    embedded: EmbeddedAws, registry: Any, alarm: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN dev's api blocks on an alarm that exists, and the worker on this account's calendar
+    alarm("OK")
+    registry("dev", "api", blocking_alarms=[ALARM])
+    embedded.calendars["release-freeze"] = ("CLOSED", None)
+    registry("dev", "worker", change_calendar="release-freeze")
+    try:
+        code, report = doctor("dev", capsys)
+    finally:
+        embedded.calendars.pop("release-freeze", None)
+    # THEN all is well (a CLOSED calendar holds deployments; it is not a problem of the install)
+    assert problems(report) == {} and code == 0
+    details = {f["item"]: f["detail"] for f in report["findings"]}
+    assert details["service api release controls"] == (
+        "alarm dev-api-5xx: present, and handoff-dev-gate and handoff-dev-deploy may read them"
+    )
+    assert details["service worker release controls"] == (
+        "change calendar release-freeze: present, and handoff-dev-gate and handoff-dev-deploy may read them"
+    )
+
+
+def test_upload_refuses_a_misspelt_blocking_alarm_before_anything_is_uploaded(
+    world: World, registry: Any, alarm: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN dev's api blocks on an alarm CloudWatch does not have
+    alarm("OK")
+    registry("dev", "api", blocking_alarms=[MISSPELT])
+    path = tmp_path / "imagedefinitions.json"
+    path.write_text(json.dumps([{"name": "app-container", "imageUri": image("api", "dev-a1a1a1a")}]))
+    push_image(world.aws.client("ecr"), image("api", "dev-a1a1a1a"))
+    versions = world.aws.client("s3").list_object_versions(Bucket=bucket_name("dev"), Prefix="api/")
+    before = len(versions.get("Versions", []))
+    capsys.readouterr()
+    # WHEN an operator uploads
+    code = main(["upload", str(path), "--env", "dev", "--service", "api"])
+    # THEN refused with the alarm's name, the one meant and the fix; nothing reached the bucket
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "the intake would refuse it, so nothing was uploaded: blocking alarm 'dev-api-5xxx' does not exist" in err
+    assert "(did you mean 'dev-api-5xx'?)" in err and "fix blocking_alarms in the registry entry" in err
+    versions = world.aws.client("s3").list_object_versions(Bucket=bucket_name("dev"), Prefix="api/")
+    assert len(versions.get("Versions", [])) == before
