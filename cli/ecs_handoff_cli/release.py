@@ -5,6 +5,7 @@ so that a file the intake would refuse never becomes the service's current metad
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ecs_handoff.errors import ArtifactRejected, NotFound
-from ecs_handoff.models import ImageDefinition, ServiceConfig, execution_name
+from ecs_handoff.models import DeploymentRecord, ImageDefinition, ServiceConfig, execution_name
 from ecs_handoff.taskdef import short_name
 
 from ecs_handoff_cli import show
@@ -24,6 +25,8 @@ from ecs_handoff_cli.release_logic import (
     CiTarget,
     ImageDiff,
     build_artifact,
+    by_digest,
+    change_metadata,
     diff,
     image_definitions_json,
     images_of,
@@ -44,6 +47,7 @@ class Plan:
     base: str  # Terraform's base, onto which the images go
     rows: list[ImageDiff]
     refused: str = ""  # the intake's reason to refuse it; empty when it would deploy
+    registry: str = ""  # this account's ECR, whose host lines leave out
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -52,7 +56,13 @@ class Plan:
             "base_task_definition": self.base,
             "refused": self.refused or None,
             "containers": [
-                {"container": r.container, "running": r.running, "proposed": r.proposed, "change": r.change}
+                {
+                    "container": r.container,
+                    "running": r.running,
+                    "proposed": r.proposed,
+                    "requested": r.requested,
+                    "change": r.change,
+                }
                 for r in self.rows
             ],
         }
@@ -63,17 +73,19 @@ class Plan:
             f"Terraform's base {short_name(self.base)} with the images in {self.source}"
         )
         for r in self.rows:
-            mark = "=" if r.change == "unchanged" else ("!" if r.change.startswith("refused") else "~")
-            after = f" -> {r.proposed}" if r.proposed and r.proposed != r.running else ""
-            print(f"  {mark} {r.container}: {r.running or '(not running)'}{after}  [{r.change}]")
+            print(r.text(self.registry))
 
 
 def plan(env: Env, service_id: str, config: ServiceConfig, raw: bytes, source: str) -> Plan:
-    """The intake's checks, run here before anything is uploaded; a bad file is a UsageError naming it."""
+    """The intake's checks, run here before anything is uploaded; a bad file is a UsageError naming it. Each
+    image is compared with the running one as the intake will deploy it: pinned to the digest its tag has now
+    (pin_images, the intake's own), so a tag of the running digest is no change."""
     from ecs_handoff.artifact import parse_image_definitions
     from ecs_handoff.aws import ecs as ecs_access
     from ecs_handoff.logic.intake import pin_images
     from ecs_handoff.taskdef import check_containers, check_policy
+
+    from ecs_handoff_cli.release_controls import check_release_controls
 
     from ecs_handoff_cli.release_controls import check_release_controls
 
@@ -87,16 +99,19 @@ def plan(env: Env, service_id: str, config: ServiceConfig, raw: bytes, source: s
     running_arn = str(ecs_access.describe_service(config.cluster, config.service)["taskDefinition"])
     running, _ = ecs_access.describe_task_definition(running_arn)
     base, _ = ecs_access.resolve_base(config.task_definition, keep_revisions=config.keep_revisions)
-    result = Plan(source, images, running_arn, str(base["taskDefinitionArn"]), diff(running, base, images))
+    registry = env.default_registry()
+    deployed, refused = images, ""
+    pinned_from: dict[str, str] = {}
     try:
-        registry = env.default_registry()
         check_policy(config.allowed_registries or [registry], config.containers, service_id, images)
         check_containers(base, images)
-        pin_images(images, registry, config.pin_digests)
+        deployed, pinned_from = pin_images(images, registry, config.pin_digests)
+        check_release_controls(config)  # the gate's own refusal, before anything is uploaded
         check_release_controls(config)  # the gate's own refusal, before anything is uploaded
     except ArtifactRejected as exc:
-        result.refused = str(exc)
-    return result
+        refused = str(exc)
+    rows = diff(running, base, deployed, pinned_from)
+    return Plan(source, images, running_arn, str(base["taskDefinitionArn"]), rows, refused, registry)
 
 
 def _read_file(path: str) -> bytes:
@@ -114,29 +129,13 @@ def _read_file(path: str) -> bytes:
         raise UsageError(f"{path}: a zip the intake would refuse: {exc}") from exc
 
 
-def ci_metadata(summary: str | None = None) -> dict[str, str]:
-    """What this upload says about the change (object metadata the approver sees, labelled as CI's):
-    the commit and its subject from git (or summary), the CI run's URL where the CI says it, and who uploads."""
-    import subprocess  # nosec B404 - fixed git commands, no shell
-
+def ci_metadata(commit: str | None = None, summary: str | None = None, from_ci: bool = True) -> dict[str, str]:
+    """What this upload says about the change (object metadata the approver sees, labelled as CI's): the
+    commit, its subject and the CI run's URL from CI's environment (or as given), and who uploads. Never
+    from git in the current folder: what is deployed need not be built from it."""
     from ecs_handoff.aws.clients import aws_call, client
 
-    def git(*args: str) -> str:
-        try:
-            done = subprocess.run(["git", *args], capture_output=True, text=True, timeout=5, check=False)  # noqa: S603, S607  # nosec B603 B607
-        except (OSError, subprocess.SubprocessError):
-            return ""
-        return done.stdout.strip() if done.returncode == 0 else ""
-
-    metadata = {
-        "commit": git("rev-parse", "HEAD") if summary is None else "",
-        "codepipeline-artifact-revision-summary": summary or git("log", "-1", "--format=%s"),
-    }
-    if os.environ.get("GITHUB_SERVER_URL") and os.environ.get("GITHUB_RUN_ID"):
-        repository = os.environ.get("GITHUB_REPOSITORY", "")
-        metadata["url"] = f"{os.environ['GITHUB_SERVER_URL']}/{repository}/actions/runs/{os.environ['GITHUB_RUN_ID']}"
-    elif os.environ.get("CIRCLE_BUILD_URL"):
-        metadata["url"] = os.environ["CIRCLE_BUILD_URL"]
+    metadata = change_metadata(os.environ, commit, summary, from_ci)
     with aws_call("finding who you are (sts:GetCallerIdentity)"):
         metadata["uploader"] = str(client("sts").get_caller_identity()["Arn"])
     # S3 metadata is ASCII: anything else is dropped rather than mangled.
@@ -171,7 +170,9 @@ def _upload(
             print(f"dry run: {source} passes the intake's checks; nothing uploaded")
         return EXIT_OK
     body, images = build_artifact(raw)
-    version = s3.put_bytes(env.bucket, env.key(service_id), body, metadata=metadata or ci_metadata())
+    if metadata is None:
+        metadata = ci_metadata(getattr(args, "commit", None), getattr(args, "summary", None))
+    version = s3.put_bytes(env.bucket, env.key(service_id), body, metadata=metadata)
     deployment_id = execution_name(service_id, version)
     uploaded = {
         "deployment_id": deployment_id,
@@ -225,8 +226,8 @@ def cmd_upload(args: argparse.Namespace) -> int:
     return _upload(env, args.service, config, _read_file(args.file), args.file, args, "upload")
 
 
-def _current(env: Env, service_id: str, version_id: str | None, what: str) -> bytes:
-    """The imagedefinitions.json of the service's current metadata (or of one version of it)."""
+def _current(env: Env, service_id: str, version_id: str | None, what: str) -> tuple[bytes, str]:
+    """The imagedefinitions.json of the service's current metadata (or of one version of it), and its version."""
     from ecs_handoff.aws.clients import aws_call, client
 
     kwargs: dict[str, Any] = {"Bucket": env.bucket, "Key": env.key(service_id)}
@@ -238,10 +239,10 @@ def _current(env: Env, service_id: str, version_id: str | None, what: str) -> by
             body = got["Body"].read()
     except NotFound as exc:
         raise NotFound(f"no metadata for {service_id} in {env.name} to {what} ({exc})") from exc
+    version = str(got.get("VersionId") or version_id or "null")
     try:
-        return read_artifact_json(body)
+        return read_artifact_json(body), version
     except ArtifactRejected as exc:
-        version = got.get("VersionId") or version_id or "null"
         raise Refused(
             f"s3://{env.bucket}/{env.key(service_id)} (version {version}) is not metadata the intake takes, "
             f"so there is nothing to {what}: {exc}; upload good metadata with "
@@ -249,12 +250,46 @@ def _current(env: Env, service_id: str, version_id: str | None, what: str) -> by
         ) from exc
 
 
+def _ran(record: DeploymentRecord, uploaded: bytes | None) -> tuple[bytes, list[str]] | None:
+    """imagedefinitions.json of exactly the images record deployed (its validated images: by digest where the
+    intake pinned them), with a line for each naming the tag it was uploaded as; None when the intake
+    refused the record, so it deployed nothing."""
+    from ecs_handoff.artifact import parse_image_definitions
+
+    if not record.validated_images:
+        return None
+    tags = [ImageDefinition(name=c.container, image_uri=c.requested) for c in record.images if c.requested]
+    if uploaded is not None:
+        with contextlib.suppress(ArtifactRejected):  # the tags are only shown: the record has the digests
+            tags = parse_image_definitions(uploaded) + tags
+    return by_digest(record.validated_images, tags)
+
+
+def _listed(raw: bytes) -> list[str]:
+    """A line for each image of metadata that deploys tags (no deployment recorded the digests they ran)."""
+    from ecs_handoff.artifact import parse_image_definitions
+
+    return [f"  {i.name}: {i.image_uri.rsplit('/', 1)[-1]}" for i in parse_image_definitions(raw)]
+
+
 def cmd_rerun(args: argparse.Namespace) -> int:
     env = Env(args.env)
     config = env.service(args.service)
-    raw = _current(env, args.service, None, "rerun")
-    source = f"s3://{env.bucket}/{env.key(args.service)} (current)"
-    return _upload(env, args.service, config, raw, source, args, "rerun", ci_metadata("rerun of the current metadata"))
+    raw, version = _current(env, args.service, None, "rerun")
+    record = env.records().get(execution_name(args.service, version))
+    ran = _ran(record, raw) if record is not None else None
+    if record is not None and ran is not None:
+        raw, lines = ran
+        source, summary = f"deployment {record.id}", f"rerun of deployment {record.id}"
+        said = f"rerunning {args.service} in {args.env}: the images deployment {record.id} ran, by digest"
+    else:
+        source, summary = f"s3://{env.bucket}/{env.key(args.service)} (current)", "rerun of the current metadata"
+        lines = _listed(raw)
+        said = f"rerunning {args.service} in {args.env}: the current metadata, its tags at the digests they have now"
+    if not args.json:
+        print(said)
+        print("\n".join(lines))
+    return _upload(env, args.service, config, raw, source, args, "rerun", ci_metadata(summary=summary, from_ci=False))
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
@@ -288,11 +323,24 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     if target.record is not None:
         record = target.record
         assert record.source is not None  # rollback_target and --to take only deployments with a source
-        raw = _current(env, args.service, record.source.object_version, "roll back to")
+        uploaded: bytes | None = None
+        try:
+            uploaded, _ = _current(env, args.service, record.source.object_version, "roll back to")
+        except (NotFound, Refused):
+            if not record.validated_images:  # nothing else says what it deployed
+                raise
+        ran = _ran(record, uploaded)
+        if ran is not None:
+            raw, lines = ran
+            said = f"rolling {args.service} in {args.env} back to deployment {record.id}: the images it ran, by digest"
+        else:  # a record from before handoff kept the validated images
+            assert uploaded is not None
+            raw, lines = uploaded, _listed(uploaded)
+            said = f"rolling {args.service} in {args.env} back to deployment {record.id}: its metadata again"
         source, summary = f"deployment {record.id}", f"rollback to deployment {record.id}"
         if not args.json:
-            images = show.images_text(record.images)
-            print(f"rolling {args.service} in {args.env} back to deployment {record.id} ({images})")
+            print(said)
+            print("\n".join(lines))
     else:
         assert target.revision is not None
         previous, _ = ecs_access.describe_task_definition(target.revision)
@@ -303,7 +351,8 @@ def cmd_rollback(args: argparse.Namespace) -> int:
                 f"rolling {args.service} in {args.env} back to {short_name(target.revision)}, the revision that ran "
                 f"before handoff's first deployment {target.current.id}: its images go onto Terraform's base"
             )
-    return _upload(env, args.service, config, raw, source, args, "rollback", ci_metadata(summary))
+    metadata = ci_metadata(summary=summary, from_ci=False)
+    return _upload(env, args.service, config, raw, source, args, "rollback", metadata)
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -312,7 +361,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
     if args.file:
         raw, source = _read_file(args.file), args.file
     else:
-        raw, source = _current(env, args.service, None, "diff"), f"s3://{env.bucket}/{env.key(args.service)} (current)"
+        raw, _ = _current(env, args.service, None, "diff")
+        source = f"s3://{env.bucket}/{env.key(args.service)} (current)"
     checked = plan(env, args.service, config, raw, source)
     if args.json:
         show.print_json(checked.as_json())
