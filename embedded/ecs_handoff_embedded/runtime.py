@@ -64,6 +64,9 @@ class EmbeddedAws:
     # A subscription's FilterPolicy change filters messages only this long after it is made (AWS: up to 15
     # minutes). handoff sets no filter policy; tests/integration/test_sns_filter_lag.py shows the lag.
     sns_filter_policy_lag_seconds: float = 0.0
+    # Blue/green, linear and canary deployments run this many embedded seconds per AWS second (1/180: a linear
+    # step's default 6-minute bake lasts 2 s, so a test or a person can act between steps; gaps/ecs_deployments.py).
+    ecs_deployment_time_scale: float = 1 / 180
 
     def __post_init__(self) -> None:
         self.deliveries = gaps.Deliveries(lambda: self.event_delivery_max_delay_seconds)
@@ -157,6 +160,9 @@ class EmbeddedAws:
             gaps.install_s3_events(self.runner, self.deliveries),
             gaps.install_ecs_rollouts(lambda: self.rollout_seconds, self.emit_ecs_event, self.held_rollouts),
             gaps.install_ecs_listing_lag(lambda: self.ecs_listing_lag_seconds),
+            gaps.install_ecs_deployments(
+                lambda: self.ecs_deployment_time_scale, self.emit_ecs_event, gaps.lambda_hook_invoker(self.runner)
+            ),
             gaps.install_index_lag(lambda: self.ddb_index_lag_seconds),
             gaps.install_filter_policy_lag(lambda: self.sns_filter_policy_lag_seconds),
             gaps.install_email_outbox(self.outbox),

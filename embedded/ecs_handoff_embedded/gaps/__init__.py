@@ -48,6 +48,7 @@ from ecs_handoff_embedded.gaps.ecs import (
     install_ecs_rollouts,
     install_ecs_task_definitions,
 )
+from ecs_handoff_embedded.gaps.ecs_deployments import ServiceDeployments, install_ecs_deployments, lambda_hook_invoker
 from ecs_handoff_embedded.gaps.events import Deliveries, EventSink, aws_event, fire_schedule, put_event
 from ecs_handoff_embedded.gaps.patching import Undo, add, all_of, replace
 from ecs_handoff_embedded.gaps.s3 import install_bucket_notification_read_back, install_s3_events, next_sequencer
@@ -67,6 +68,7 @@ __all__ = [
     "Deliveries",
     "EventSink",
     "Outbox",
+    "ServiceDeployments",
     "Undo",
     "add",
     "all_of",
@@ -78,6 +80,7 @@ __all__ = [
     "install_change_calendars",
     "install_concurrency_quota",
     "install_deployment_configuration_read_back",
+    "install_ecs_deployments",
     "install_ecs_listing_lag",
     "install_ecs_rollouts",
     "install_ecs_task_definitions",
@@ -90,6 +93,7 @@ __all__ = [
     "install_send_task_failure_cause",
     "install_stop_execution",
     "install_strict_choice",
+    "lambda_hook_invoker",
     "next_sequencer",
     "put_event",
     "replace",

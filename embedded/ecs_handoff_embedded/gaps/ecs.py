@@ -82,7 +82,9 @@ def install_ecs_rollouts(
         previous = before.task_definition if before is not None else None
         service = original(self, service_properties)
         new_td = service.task_definition
-        if wanted and (new_td != previous or forced):
+        # BLUE_GREEN, LINEAR and CANARY deployments are ecs_deployments.py's
+        rolling = (getattr(service, "deployment_configuration", None) or {}).get("strategy", "ROLLING") == "ROLLING"
+        if wanted and (new_td != previous or forced) and rolling:
             _start_rollout(self, service, str(previous), new_td, delay_seconds(), events, held)
         return service
 
