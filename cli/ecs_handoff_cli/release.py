@@ -87,8 +87,6 @@ def plan(env: Env, service_id: str, config: ServiceConfig, raw: bytes, source: s
 
     from ecs_handoff_cli.release_controls import check_release_controls
 
-    from ecs_handoff_cli.release_controls import check_release_controls
-
     try:
         images = parse_image_definitions(raw)
     except ArtifactRejected as exc:
@@ -106,7 +104,6 @@ def plan(env: Env, service_id: str, config: ServiceConfig, raw: bytes, source: s
         check_policy(config.allowed_registries or [registry], config.containers, service_id, images)
         check_containers(base, images)
         deployed, pinned_from = pin_images(images, registry, config.pin_digests)
-        check_release_controls(config)  # the gate's own refusal, before anything is uploaded
         check_release_controls(config)  # the gate's own refusal, before anything is uploaded
     except ArtifactRejected as exc:
         refused = str(exc)
