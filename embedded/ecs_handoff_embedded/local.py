@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import shlex
+import shutil
 import signal
 import sys
 import threading
+from pathlib import Path
 
 # The `local` extra, imported when this module is (the server imports it only as it starts), so that
 # `handoff local up` without the extra fails at once with the CLI's "pip install 'ecs-handoff[local]'".
@@ -15,6 +18,19 @@ import samtranslator  # noqa: F401
 
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.seed import SAMPLE_IMAGES, bucket_name, push_image
+
+
+def handoff_command() -> str:
+    """This installation's `handoff`, as the commands printed below must say it to work when pasted: `handoff`
+    when that is the one on PATH; else its path (`make local` runs .venv/bin/handoff, which a shell without the
+    virtualenv activated does not find); else the module, run by this Python."""
+    here = Path(sys.executable).parent / "handoff"
+    if not here.exists():
+        return f"{shlex.quote(sys.executable)} -m ecs_handoff_cli"
+    on_path = shutil.which("handoff")
+    if on_path is not None and Path(on_path).resolve() == here.resolve():
+        return "handoff"
+    return shlex.quote(str(here))
 
 
 def serve(port: int = 0, rollout_seconds: float = 1.0) -> int:
@@ -42,9 +58,10 @@ def serve(port: int = 0, rollout_seconds: float = 1.0) -> int:
         print(f"  {env}: bucket {bucket_name(env)}, stack handoff-{env}")
     print("the CLI finds it from this folder and those below; from anywhere else:")
     print(f"  export HANDOFF_LOCAL={local_json}")
+    handoff = handoff_command()
     print("deploy a sample, then look:")
-    print(f"  handoff upload {sample} --env dev --service api --local")
-    print("  handoff history --env dev --local")
+    print(f"  {handoff} upload {shlex.quote(str(sample))} --env dev --service api --local")
+    print(f"  {handoff} history --env dev --local")
     print("or upload as CI would, with any AWS client:")
     print(
         f"  export AWS_ENDPOINT_URL={aws.endpoint} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
