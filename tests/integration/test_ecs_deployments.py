@@ -598,3 +598,30 @@ def test_undo_puts_moto_back() -> None:
     undo()
     assert (EC2ContainerServiceBackend.update_service, EC2ContainerServiceResponse.create_service) == before
     assert not hasattr(EC2ContainerServiceResponse, "describe_service_deployments")
+
+
+def test_deployment_alarm_without_rollback_stops_the_deployment_where_it_is(world: World) -> None:
+    # GIVEN deployment alarms with rollback off, and an alarm already in ALARM
+    world.cloudwatch.put_metric_alarm(
+        AlarmName="web-latency",
+        MetricName="TargetResponseTime",
+        Namespace="AWS/ApplicationELB",
+        Statistic="Average",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+    world.cloudwatch.set_alarm_state(AlarmName="web-latency", StateValue="ALARM", StateReason="slow")
+    world.service(
+        strategy="BLUE_GREEN",
+        bakeTimeInMinutes=0,
+        alarms={"alarmNames": ["web-latency"], "enable": True, "rollback": False},
+    )
+    # WHEN deployed
+    arn = world.deploy()
+    ended = world.end(arn)
+    # THEN it is STOPPED (never SUCCESSFUL), not rolled back, and ECS says it failed
+    assert ended["status"] == "STOPPED" and "web-latency" in ended["statusReason"]
+    assert "rollback" not in ended
+    assert world.event_names("ECS Deployment State Change")[-1] == "SERVICE_DEPLOYMENT_FAILED"

@@ -83,6 +83,14 @@ class _RollBack(Exception):
         self.reason = reason
 
 
+class _Halt(Exception):
+    """The deployment fails where it is, without rolling back (a deployment alarm whose rollback is off)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class _Superseded(Exception):
     """A newer deployment of the service took over: this one stops where it is."""
 
@@ -386,6 +394,8 @@ class _Runner:
             triggered = _alarms_in_alarm(self.d.backend, list(alarms.get("alarmNames") or []))
             if triggered:
                 self.d.alarms.update(status="TRIGGERED", triggeredAlarmNames=triggered)
+                if not alarms.get("rollback"):
+                    raise _Halt(f"Service deployment stopped because alarm(s) {', '.join(triggered)} went into ALARM.")
                 raise _RollBack(
                     f"Service deployment rolled back because alarm(s) {', '.join(triggered)} went into ALARM."
                 )
@@ -428,6 +438,7 @@ class _Runner:
         if not hooks:
             return
         outcomes: list[str | None] = [None] * len(hooks)
+        halted: list[_Halt] = []
 
         def one(index: int, hook: dict[str, Any]) -> None:
             try:
@@ -439,6 +450,8 @@ class _Runner:
                 outcomes[index] = exc.reason
             except _Superseded:
                 outcomes[index] = ""
+            except _Halt as exc:
+                halted.append(exc)
             except Exception as exc:  # a hook ECS cannot run (no such function...) rolls back
                 outcomes[index] = f"Lifecycle hook at {stage} could not run: {exc!r}."
 
@@ -449,6 +462,8 @@ class _Runner:
             thread.join()
         if self.d.superseded:
             raise _Superseded()
+        if halted:
+            raise halted[0]
         reasons = [r for r in outcomes if r]
         if reasons:
             raise _RollBack(reasons[0])
@@ -572,6 +587,8 @@ class _Runner:
             pass
         except _RollBack as exc:
             self.roll_back(exc.reason)
+        except _Halt as exc:
+            self.halt(exc.reason)
         except Exception as exc:  # the emulator's own fault: the deployment must still end
             self.roll_back(f"Service deployment failed in the embedded ECS: {exc!r}")
         finally:
@@ -580,7 +597,9 @@ class _Runner:
     def forward(self) -> None:
         d = self.d
         with _LOCK:
-            d.status, d.started_at = "IN_PROGRESS", _now()
+            d.started_at = _now()
+            if d.status == "PENDING":  # not if a StopServiceDeployment came first
+                d.status = "IN_PROGRESS"
         self.deployment_event("SERVICE_DEPLOYMENT_IN_PROGRESS", d.ecs_deployment["rolloutStateReason"])
         none: dict[str, int] = {}
         if d.reconcile:
@@ -646,6 +665,15 @@ class _Runner:
         )
         d.service.deployments = [ours]
         self.deployment_event("SERVICE_DEPLOYMENT_COMPLETED", ours["rolloutStateReason"])
+
+    def halt(self, reason: str) -> None:
+        """STOPPED where it is: traffic stays as it was shifted, the service on the new revision."""
+        d = self.d
+        now = _now()
+        with _LOCK:
+            d.status, d.status_reason, d.stopped_at, d.finished_at, d.updated_at = "STOPPED", reason, now, now, now
+        d.ecs_deployment.update(rolloutState="FAILED", updatedAt=now, rolloutStateReason=reason)
+        self.deployment_event("SERVICE_DEPLOYMENT_FAILED", reason)
 
     def roll_back(self, reason: str) -> None:
         """Production and test traffic back on blue, the traffic-shift hooks run again with the weights
@@ -963,10 +991,13 @@ def install_ecs_deployments(
             # The API reference documents only ROLLBACK ("The valid values are ROLLBACK"), though the model lists ABORT.
             raise _invalid(f"stopType must be ROLLBACK, not {stop_type}")
         with _LOCK:
-            if deployment.status not in ("PENDING", "IN_PROGRESS"):
+            # stop-service-deployment: PENDING and IN_PROGRESS move to ROLLBACK_REQUESTED; a deployment already
+            # stopping or rolling back carries on; one that has ended has nothing to stop.
+            if deployment.status not in ("PENDING", "IN_PROGRESS", "ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS"):
                 raise _client_error("ConflictException", f"service deployment is {deployment.status}: nothing to stop")
-            deployment.status = "ROLLBACK_REQUESTED"
-            deployment.stop_requested.set()
+            if deployment.status in ("PENDING", "IN_PROGRESS"):
+                deployment.status = "ROLLBACK_REQUESTED"
+                deployment.stop_requested.set()
         return ActionResult({"serviceDeploymentArn": deployment.arn})
 
     return all_of(
