@@ -625,3 +625,41 @@ def test_deployment_alarm_without_rollback_stops_the_deployment_where_it_is(worl
     assert ended["status"] == "STOPPED" and "web-latency" in ended["statusReason"]
     assert "rollback" not in ended
     assert world.event_names("ECS Deployment State Change")[-1] == "SERVICE_DEPLOYMENT_FAILED"
+
+
+def test_rolling_services_keep_their_rollouts_and_get_no_service_deployment() -> None:
+    # GIVEN the gaps installed in EmbeddedAws's order: the rolling rollouts first, the service deployments after
+    with mock_aws():
+        events: list[dict[str, Any]] = []
+        deployments = ServiceDeployments()
+        undo = gaps.all_of(
+            gaps.install_ecs_rollouts(lambda: 0.01, events.append),
+            gaps.install_ecs_deployments(lambda: SCALE, events.append, Hooks(), deployments),
+            gaps.install_deployment_configuration_read_back(),
+        )
+        try:
+            ecs = boto3.client("ecs", region_name=seed.REGION)
+            ecs.create_cluster(clusterName="c")
+            definition = {"name": "app", "image": "web:1", "memory": 128}
+            first = ecs.register_task_definition(family="api", containerDefinitions=[definition])
+            second = ecs.register_task_definition(family="api", containerDefinitions=[definition])
+            ecs.create_service(
+                cluster="c",
+                serviceName="api",
+                taskDefinition=first["taskDefinition"]["taskDefinitionArn"],
+                desiredCount=1,
+                deploymentConfiguration={"strategy": "ROLLING", "maximumPercent": 200},
+            )
+            # WHEN a ROLLING service is updated
+            ecs.update_service(cluster="c", service="api", taskDefinition=second["taskDefinition"]["taskDefinitionArn"])
+            deadline = time.monotonic() + 5
+            while len(events) < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            # THEN gaps/ecs.py's rollout ran as before, and no service deployment was started
+            assert [e["detail"]["eventName"] for e in events] == [
+                "SERVICE_DEPLOYMENT_IN_PROGRESS",
+                "SERVICE_DEPLOYMENT_COMPLETED",
+            ]
+            assert ecs.list_service_deployments(cluster="c", service="api")["serviceDeployments"] == []
+        finally:
+            undo()
