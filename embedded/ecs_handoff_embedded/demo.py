@@ -231,6 +231,17 @@ def summary(steps: list[Step]) -> None:
         )
 
 
+def delivery_stats() -> bool:
+    """The last chapter: `handoff stats` of the deployments above, in each environment, as the CLI prints it."""
+    from ecs_handoff_cli.main import main as handoff
+
+    ok = True
+    for env in ("dev", "prod"):
+        print(f"\n== handoff stats --env {env}\n", flush=True)
+        ok = handoff(["stats", "--env", env]) == 0 and ok
+    return ok
+
+
 def main() -> int:
     state_dir = Path(tempfile.mkdtemp(prefix="handoff-demo-"))
     print("handoff demo: the real template.yaml, state machine and handlers on an embedded AWS")
@@ -247,7 +258,8 @@ def main() -> int:
         if emails:
             print("    " + emails[-1].read_text(encoding="utf-8").replace("\n", "\n    "))
         print(f"scenario took {time.monotonic() - started:.1f}s in all")
-        return 0 if all(step.ok for step in steps) else 1
+        measured = delivery_stats()
+        return 0 if all(step.ok for step in steps) and measured else 1
     finally:
         aws.stop()
         shutil.rmtree(state_dir, ignore_errors=True)
