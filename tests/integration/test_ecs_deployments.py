@@ -640,7 +640,7 @@ def test_rolling_services_keep_their_rollouts_and_get_no_service_deployment() ->
         try:
             ecs = boto3.client("ecs", region_name=seed.REGION)
             ecs.create_cluster(clusterName="c")
-            definition = {"name": "app", "image": "web:1", "memory": 128}
+            definition: Any = {"name": "app", "image": "web:1", "memory": 128}
             first = ecs.register_task_definition(family="api", containerDefinitions=[definition])
             second = ecs.register_task_definition(family="api", containerDefinitions=[definition])
             ecs.create_service(
@@ -663,3 +663,52 @@ def test_rolling_services_keep_their_rollouts_and_get_no_service_deployment() ->
             assert ecs.list_service_deployments(cluster="c", service="api")["serviceDeployments"] == []
         finally:
             undo()
+
+
+HOOK_SOURCE = """
+def handler(event, context):
+    if event["lifecycleStage"] == "POST_PRODUCTION_TRAFFIC_SHIFT":
+        raise RuntimeError("green answers 500")
+    if not event["hookDetails"].get("seen"):
+        return {"hookStatus": "IN_PROGRESS", "callBackDelay": 1, "hookDetails": {"seen": True}}
+    return {"hookStatus": "SUCCEEDED"}
+"""
+
+
+def test_lambda_hook_runs_through_the_embedded_lambda_runner(world: World, tmp_path: Any) -> None:
+    # GIVEN the hook deployed as a Lambda function, run by the embedded runner as EmbeddedAws wires it
+    import io
+    import zipfile
+
+    from ecs_handoff_embedded.runner import FunctionRunner
+
+    (tmp_path / "hook.py").write_text(HOOK_SOURCE, encoding="utf-8")
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("hook.py", HOOK_SOURCE)
+    iam = boto3.client("iam", region_name=seed.REGION)
+    role = iam.create_role(RoleName="hook", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    boto3.client("lambda", region_name=seed.REGION).create_function(
+        FunctionName="hook",
+        Runtime="python3.12",
+        Role=role,
+        Handler="hook.handler",
+        Code={"ZipFile": archive.getvalue()},
+    )
+    runner = FunctionRunner({})
+    runner.register("hook", tmp_path)
+    invoke = gaps.lambda_hook_invoker(runner)
+    world.hooks.answer = lambda payload: invoke(HOOK, payload)
+    world.service(
+        strategy="BLUE_GREEN",
+        bakeTimeInMinutes=0,
+        lifecycleHooks=[hook("POST_TEST_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT")],
+    )
+    # WHEN deployed
+    arn = world.deploy()
+    ended = world.end(arn)
+    # THEN the function ran (IN_PROGRESS, then SUCCEEDED), and its error at POST_PRODUCTION_TRAFFIC_SHIFT rolled back
+    assert [i.error for i in runner.invocations] == [None, None, "RuntimeError"]
+    assert ended["status"] == "ROLLBACK_SUCCESSFUL"
+    assert "green answers 500" in ended["rollback"]["reason"]
+    assert world.weights(world.production_rule) == (100, 0)
