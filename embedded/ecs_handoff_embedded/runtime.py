@@ -161,7 +161,10 @@ class EmbeddedAws:
             gaps.install_ecs_rollouts(lambda: self.rollout_seconds, self.emit_ecs_event, self.held_rollouts),
             gaps.install_ecs_listing_lag(lambda: self.ecs_listing_lag_seconds),
             gaps.install_ecs_deployments(
-                lambda: self.ecs_deployment_time_scale, self.emit_ecs_event, gaps.lambda_hook_invoker(self.runner)
+                lambda: self.ecs_deployment_time_scale,
+                self.emit_ecs_event,
+                gaps.lambda_hook_invoker(self.runner),
+                role_check=gaps.hook_role_problem if self.enforce_iam else None,
             ),
             gaps.install_index_lag(lambda: self.ddb_index_lag_seconds),
             gaps.install_filter_policy_lag(lambda: self.sns_filter_policy_lag_seconds),

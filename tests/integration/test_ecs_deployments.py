@@ -5,6 +5,7 @@ and service on moto, with a scripted hook function in place of Lambda."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -62,6 +63,7 @@ class World:
     events: list[dict[str, Any]]
     deployments: ServiceDeployments
     scale: list[float]
+    role_check: list[Callable[[str, str], str | None]]
 
     def service(self, image: str = "web:1", **configuration: Any) -> None:
         self.ecs.create_service(
@@ -139,12 +141,17 @@ def world() -> Iterator[World]:
     with mock_aws():
         events: list[dict[str, Any]] = []
         hooks, deployments, scale = Hooks(), ServiceDeployments(), [SCALE]
+        role_check: list[Callable[[str, str], str | None]] = [lambda role, function: None]
         undo = gaps.all_of(
             gaps.install_deployment_configuration_read_back(),
-            gaps.install_ecs_deployments(lambda: scale[0], events.append, hooks, deployments),
+            gaps.install_ecs_deployments(
+                lambda: scale[0], events.append, hooks, deployments, lambda r, f: role_check[0](r, f)
+            ),
         )
         try:
-            yield _build(hooks, events, deployments, scale)
+            world = _build(hooks, events, deployments, scale)
+            world.role_check = role_check
+            yield world
         finally:
             for deployment in list(deployments.by_arn.values()):
                 deployment.superseded = True  # a deployment still running stops with the test
@@ -196,6 +203,7 @@ def _build(hooks: Hooks, events: list[dict[str, Any]], deployments: ServiceDeplo
         events=events,
         deployments=deployments,
         scale=scale,
+        role_check=[],
     )
 
 
@@ -712,3 +720,35 @@ def test_lambda_hook_runs_through_the_embedded_lambda_runner(world: World, tmp_p
     assert ended["status"] == "ROLLBACK_SUCCESSFUL"
     assert "green answers 500" in ended["rollback"]["reason"]
     assert world.weights(world.production_rule) == (100, 0)
+
+
+def test_lambda_hook_role_must_let_ecs_invoke_the_function(world: World) -> None:
+    # GIVEN IAM enforced on hook roles, and a role ECS may assume but that has no lambda:InvokeFunction
+    world.role_check[0] = gaps.hook_role_problem
+    iam = boto3.client("iam", region_name=seed.REGION)
+    trust: dict[str, Any] = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    }
+    iam.create_role(RoleName="ecs-hooks", AssumeRolePolicyDocument=json.dumps(trust))
+    world.service(strategy="BLUE_GREEN", bakeTimeInMinutes=0, lifecycleHooks=[hook("PRE_SCALE_UP")])
+    # WHEN deployed
+    arn = world.deploy()
+    ended = world.end(arn)
+    # THEN ECS could not invoke the hook: rolled back with the reason, the function never called
+    assert ended["status"] == "ROLLBACK_SUCCESSFUL"
+    assert "not allowed lambda:InvokeFunction" in ended["rollback"]["reason"]
+    assert world.hooks.calls == []
+    # AND once the role allows it (and is trusted by ECS), the hook runs
+    allow = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": HOOK}],
+    }
+    iam.put_role_policy(RoleName="ecs-hooks", PolicyName="invoke", PolicyDocument=json.dumps(allow))
+    assert gaps.hook_role_problem(ROLE, HOOK) is None
+    assert world.end(world.deploy(image="web:3"))["status"] == "SUCCESSFUL"
+    assert world.hooks.stages() == ["PRE_SCALE_UP"]
+    # AND a role ECS may not assume is refused too
+    lambda_trust = {**trust, "Statement": [{**trust["Statement"][0], "Principal": {"Service": "lambda.amazonaws.com"}}]}
+    iam.update_assume_role_policy(RoleName="ecs-hooks", PolicyDocument=json.dumps(lambda_trust))
+    assert "ecs.amazonaws.com" in str(gaps.hook_role_problem(ROLE, HOOK))

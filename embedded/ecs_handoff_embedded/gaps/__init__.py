@@ -48,7 +48,12 @@ from ecs_handoff_embedded.gaps.ecs import (
     install_ecs_rollouts,
     install_ecs_task_definitions,
 )
-from ecs_handoff_embedded.gaps.ecs_deployments import ServiceDeployments, install_ecs_deployments, lambda_hook_invoker
+from ecs_handoff_embedded.gaps.ecs_deployments import (
+    ServiceDeployments,
+    hook_role_problem,
+    install_ecs_deployments,
+    lambda_hook_invoker,
+)
 from ecs_handoff_embedded.gaps.events import Deliveries, EventSink, aws_event, fire_schedule, put_event
 from ecs_handoff_embedded.gaps.patching import Undo, add, all_of, replace
 from ecs_handoff_embedded.gaps.s3 import install_bucket_notification_read_back, install_s3_events, next_sequencer
@@ -76,6 +81,7 @@ __all__ = [
     "ecs_deployment_event",
     "execution_status_event",
     "fire_schedule",
+    "hook_role_problem",
     "install_bucket_notification_read_back",
     "install_change_calendars",
     "install_concurrency_quota",

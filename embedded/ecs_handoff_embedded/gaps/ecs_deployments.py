@@ -53,6 +53,8 @@ LINEAR_DEFAULTS = {"stepPercent": 10.0, "stepBakeTimeInMinutes": 6}
 CANARY_DEFAULTS = {"canaryPercent": 5.0, "canaryBakeTimeInMinutes": 10}
 ALARM_POLL_SECONDS = 0.05  # how often a bake looks at the deployment alarms (and a stop request)
 
+RoleCheck = Callable[[str, str], str | None]
+"""(the hook's roleArn, its function ARN) -> why ECS could not invoke the function with that role, or None."""
 HookInvoker = Callable[[str, dict[str, Any]], Any]
 """Invokes a hook's Lambda function (ARN, payload) and returns its decoded response; raises HookFunctionError
 when the function errors."""
@@ -359,9 +361,15 @@ class _Runner:
     """Runs one deployment on its own thread, stage by stage."""
 
     def __init__(
-        self, deployment: Deployment, scale: Callable[[], float], events: EventSink, invoke: HookInvoker
+        self,
+        deployment: Deployment,
+        scale: Callable[[], float],
+        events: EventSink,
+        invoke: HookInvoker,
+        role_check: RoleCheck | None = None,
     ) -> None:
         self.d = deployment
+        self.role_check = role_check
         self.scale = scale
         self.events = events
         self.invoke = invoke
@@ -489,6 +497,10 @@ class _Runner:
     def lambda_hook(self, hook: dict[str, Any], stage: str, test: dict[str, int], production: dict[str, int]) -> None:
         """Invokes the function until it answers SUCCEEDED (or FAILED, an error, no valid hookStatus: rollback)."""
         entry = self.new_hook(hook, "AWS_LAMBDA", "IN_PROGRESS")
+        problem = self.role_check(hook["roleArn"], hook["hookTargetArn"]) if self.role_check else None
+        if problem:
+            entry.detail["status"] = "FAILED"
+            raise _RollBack(f"Lifecycle hook {hook['hookTargetArn']} at {stage} could not be invoked: {problem}.")
         details: dict[str, Any] = copy.deepcopy(_json_object(hook.get("hookDetails")))
         arn = hook["hookTargetArn"]
         while True:
@@ -794,6 +806,7 @@ def start_deployment(
     scale: Callable[[], float],
     events: EventSink,
     invoke: HookInvoker,
+    role_check: RoleCheck | None = None,
 ) -> Deployment:
     """A service deployment from `previous` to the service's task definition, run on its own thread."""
     configuration = copy.deepcopy(getattr(service, "deployment_configuration", None) or {})
@@ -856,7 +869,7 @@ def start_deployment(
         registry.by_arn[arn] = deployment
         registry.revisions[service.arn] = target
 
-    runner = _Runner(deployment, scale, events, invoke)
+    runner = _Runner(deployment, scale, events, invoke, role_check)
 
     def run() -> None:
         runner.run()
@@ -873,10 +886,12 @@ def install_ecs_deployments(
     events: EventSink,
     invoke: HookInvoker,
     registry: ServiceDeployments | None = None,
+    role_check: RoleCheck | None = None,
 ) -> Undo:
     """UpdateService on a BLUE_GREEN, LINEAR or CANARY service runs a service deployment (time_scale(): embedded
     seconds per AWS second); the four service-deployment calls; Create/UpdateService refuse a configuration AWS
-    refuses. ECS's events go to `events`, hooks to `invoke`."""
+    refuses. ECS's events go to `events`, hooks to `invoke`, each Lambda hook's role through `role_check` first
+    (hook_role_problem, where IAM is enforced)."""
     from moto.ecs.models import EC2ContainerServiceBackend
     from moto.ecs.responses import EC2ContainerServiceResponse
 
@@ -899,7 +914,7 @@ def install_ecs_deployments(
             and (service.task_definition != previous or forced)
             and _strategy(configuration) in TRAFFIC_STRATEGIES
         ):
-            start_deployment(self, service, str(previous), deployments, time_scale, events, invoke)
+            start_deployment(self, service, str(previous), deployments, time_scale, events, invoke, role_check)
         return service
 
     def validating(original: Callable[..., Any], creating: bool) -> Callable[..., Any]:
@@ -1031,3 +1046,39 @@ def lambda_hook_invoker(runner: Any) -> HookInvoker:
         return json.loads(body) if body else None
 
     return invoke
+
+
+def hook_role_problem(role_arn: str, function_arn: str) -> str | None:
+    """Why ECS could not invoke a Lambda hook with its roleArn ("Permissions required for Lambda functions in
+    Amazon ECS blue/green deployments": a role ECS may assume, allowed lambda:InvokeFunction on the function),
+    or None when it can. Identity policies only, as iam.py evaluates them."""
+    from moto.iam.exceptions import NotFoundException
+    from moto.iam.models import iam_backends
+
+    from ecs_handoff_embedded import iam
+
+    account, name = role_arn.split(":")[4], role_arn.rsplit("/", 1)[-1]
+    try:
+        role = iam_backends[account]["global"].get_role(name)
+    except NotFoundException:
+        return f"role {role_arn} does not exist"
+    trust = _json_object(role.assume_role_policy_document)
+    statements = trust.get("Statement") or []
+    trusted = any(
+        st.get("Effect") == "Allow"
+        and "sts:AssumeRole" in _listed(st.get("Action"))
+        and "ecs.amazonaws.com" in _listed((st.get("Principal") or {}).get("Service"))
+        for st in (statements if isinstance(statements, list) else [statements])
+    )
+    if not trusted:
+        return f"role {role_arn} does not let ecs.amazonaws.com assume it (sts:AssumeRole in its trust policy)"
+    documents = iam.Authorizer(account).documents_for_role(name)
+    if not iam.evaluate(documents, iam.Check("lambda:InvokeFunction", function_arn)):
+        return f"role {role_arn} is not allowed lambda:InvokeFunction on {function_arn}"
+    return None
+
+
+def _listed(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
