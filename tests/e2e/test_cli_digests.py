@@ -11,12 +11,15 @@ from pathlib import Path
 import pytest
 from ecs_handoff.models import Outcome
 from ecs_handoff_cli.main import main
-from ecs_handoff_cli.release_logic import CI_SYSTEMS
 from ecs_handoff_embedded.scenario import World, image
 from ecs_handoff_embedded.seed import ECR, bucket_name, push_image, seed_services
 
-from tests.helpers import ROOT
-
+# what says "this runs in CI, building this commit" in the CIs docs/cli.md lists
+CI_VARIABLES = (
+    *("GITHUB_ACTIONS", "GITHUB_SHA", "GITLAB_CI", "CI_COMMIT_SHA", "CODEBUILD_BUILD_ID"),
+    *("CODEBUILD_RESOLVED_SOURCE_VERSION", "BUILDKITE", "BUILDKITE_COMMIT", "CIRCLECI", "CIRCLE_SHA1"),
+    *("JENKINS_URL", "GIT_COMMIT"),
+)
 WATCH = ["--env", "dev", "--service", "worker", "--interval", "0.1"]
 
 
@@ -112,12 +115,19 @@ def test_rollback_and_rerun_deploy_the_digests_that_ran_not_what_tags_point_at_n
 
 
 @pytest.fixture
-def outside_ci(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No CI's variables (the tests may run in one), in a folder with a git history (this repository)."""
-    for system in CI_SYSTEMS:
-        monkeypatch.delenv(system.marker, raising=False)
-        monkeypatch.delenv(system.commit, raising=False)
-    monkeypatch.chdir(ROOT)
+def outside_ci(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No CI's variables (the tests may run in one), in a folder with a git history of its own."""
+    import subprocess
+
+    for name in CI_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    folder = tmp_path / "checkout"
+    folder.mkdir()
+    (folder / "README").write_text("not what is deployed\n")
+    identity = ["-c", "user.name=someone", "-c", "user.email=someone@example.com"]
+    for command in (["init", "-q"], ["add", "README"], [*identity, "commit", "-q", "-m", "Unrelated work"]):
+        subprocess.run(["git", *command], cwd=folder, check=True, capture_output=True)
+    monkeypatch.chdir(folder)
 
 
 def test_upload_says_only_what_ci_or_the_flags_say_about_the_commit(
