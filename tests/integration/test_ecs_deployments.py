@@ -752,3 +752,29 @@ def test_lambda_hook_role_must_let_ecs_invoke_the_function(world: World) -> None
     lambda_trust = {**trust, "Statement": [{**trust["Statement"][0], "Principal": {"Service": "lambda.amazonaws.com"}}]}
     iam.update_assume_role_policy(RoleName="ecs-hooks", PolicyDocument=json.dumps(lambda_trust))
     assert "ecs.amazonaws.com" in str(gaps.hook_role_problem(ROLE, HOOK))
+
+
+def test_rollback_hooks_answering_in_progress_are_called_again(world: World) -> None:
+    # GIVEN a TEST_TRAFFIC_SHIFT hook that answers IN_PROGRESS once per run, and a pause after the test shift
+    def answer(payload: dict[str, Any]) -> Any:
+        if not payload["hookDetails"].get("seen"):
+            return {"hookStatus": "IN_PROGRESS", "callBackDelay": 5, "hookDetails": {"seen": True}}
+        return {"hookStatus": "SUCCEEDED"}
+
+    world.hooks.answer = answer
+    world.service(
+        strategy="BLUE_GREEN",
+        bakeTimeInMinutes=0,
+        lifecycleHooks=[hook("TEST_TRAFFIC_SHIFT"), hook("POST_TEST_TRAFFIC_SHIFT", kind="PAUSE")],
+    )
+    arn = world.deploy()
+    world.wait_until(arn, lambda d: any(h["status"] == "AWAITING_ACTION" for h in d["lifecycleHookDetails"]))
+    # WHEN the operator stops it
+    world.ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
+    ended = world.end(arn)
+    # THEN the rollback's run of the hook was called again until it succeeded, with the weights reversed
+    assert ended["status"] == "ROLLBACK_SUCCESSFUL"
+    source = ended["sourceServiceRevisions"][0]["arn"]
+    rollback_calls = world.hooks.calls[2:]
+    assert [c["hookDetails"] for c in rollback_calls] == [{}, {"seen": True}]
+    assert all(c["executionDetails"]["testTrafficWeights"][source] == 100 for c in rollback_calls)

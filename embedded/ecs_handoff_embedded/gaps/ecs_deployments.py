@@ -23,6 +23,7 @@ import datetime as dt
 import json
 import math
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -388,7 +389,10 @@ class _Runner:
             remaining = deadline - _monotonic()
             if remaining <= 0:
                 return
-            self.d.stop_requested.wait(min(remaining, ALARM_POLL_SECONDS))
+            if self.rolling_back:  # the stop request is set for good by then: it must not wake every wait
+                time.sleep(min(remaining, ALARM_POLL_SECONDS))
+            else:
+                self.d.stop_requested.wait(min(remaining, ALARM_POLL_SECONDS))
 
     def check(self, watch_alarms: bool = True) -> None:
         if self.d.superseded:
@@ -744,8 +748,6 @@ _LOCK = threading.RLock()
 
 
 def _monotonic() -> float:
-    import time
-
     return time.monotonic()
 
 
