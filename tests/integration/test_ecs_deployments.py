@@ -126,6 +126,19 @@ class World:
     def stages(self, arn: str) -> list[str]:
         return list(self.deployments.get(arn).stages)
 
+    def alarm(self, name: str) -> None:
+        """A CloudWatch alarm (state OK) on the ALB's target 5xx count."""
+        self.cloudwatch.put_metric_alarm(
+            AlarmName=name,
+            MetricName="HTTPCode_Target_5XX_Count",
+            Namespace="AWS/ApplicationELB",
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=1,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+        )
+
     def event_names(self, detail_type: str) -> list[str]:
         return [e["detail"]["eventName"] for e in self.events if e["detail-type"] == detail_type]
 
@@ -485,16 +498,7 @@ def test_stop_service_deployment_rolls_back_mid_deployment(world: World) -> None
 
 def test_deployment_alarm_in_alarm_rolls_back(world: World) -> None:
     # GIVEN a LINEAR service watching web-5xx, which goes into ALARM once green has production traffic
-    world.cloudwatch.put_metric_alarm(
-        AlarmName="web-5xx",
-        MetricName="HTTPCode_Target_5XX_Count",
-        Namespace="AWS/ApplicationELB",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-    )
+    world.alarm("web-5xx")
     shifted = threading.Event()
 
     def answer(payload: dict[str, Any]) -> Any:
@@ -610,16 +614,7 @@ def test_undo_puts_moto_back() -> None:
 
 def test_deployment_alarm_without_rollback_stops_the_deployment_where_it_is(world: World) -> None:
     # GIVEN deployment alarms with rollback off, and an alarm already in ALARM
-    world.cloudwatch.put_metric_alarm(
-        AlarmName="web-latency",
-        MetricName="TargetResponseTime",
-        Namespace="AWS/ApplicationELB",
-        Statistic="Average",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-    )
+    world.alarm("web-latency")
     world.cloudwatch.set_alarm_state(AlarmName="web-latency", StateValue="ALARM", StateReason="slow")
     world.service(
         strategy="BLUE_GREEN",

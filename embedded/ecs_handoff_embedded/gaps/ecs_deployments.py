@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ecs_handoff_embedded.gaps.ecs import FAIL_TAG_PREFIX, ecs_deployment_event
+from ecs_handoff_embedded.gaps.ecs import FAIL_TAG_PREFIX, _deployment, _tags, ecs_deployment_event
 from ecs_handoff_embedded.gaps.events import EventSink, aws_event
 from ecs_handoff_embedded.gaps.patching import Undo, add, all_of, replace
 
@@ -352,8 +352,6 @@ def _alarms_in_alarm(backend: Any, names: list[str]) -> list[str]:
 
 
 def _image_fails(backend: Any, task_definition: str) -> bool:
-    from ecs_handoff_embedded.gaps.ecs import _tags
-
     images = [c.get("image", "") for c in backend.describe_task_definition(task_definition).container_definitions]
     return any(tag.startswith(FAIL_TAG_PREFIX) for image in images for tag in _tags(backend, image))
 
@@ -705,7 +703,7 @@ class _Runner:
             d.updated_at = now
         ours = d.ecs_deployment
         ours.update(rolloutState="FAILED", status="ACTIVE", updatedAt=now, rolloutStateReason=reason)
-        back = _ecs_deployment(d.service, d.source_task_definition, "IN_PROGRESS")
+        back = _deployment(d.service, d.source_task_definition, "IN_PROGRESS")
         d.service.task_definition = d.source_task_definition
         d.service.deployments = [back, ours]
         self.deployment_event("SERVICE_DEPLOYMENT_FAILED", reason)
@@ -760,28 +758,6 @@ def _json_object(value: Any) -> dict[str, Any]:
     if isinstance(value, str):
         value = json.loads(value) if value.strip() else {}
     return dict(value) if isinstance(value, dict) else {}
-
-
-def _ecs_deployment(service: Any, task_definition: str, state: str) -> dict[str, Any]:
-    """The service's `deployments[]` entry DescribeServices shows for a service deployment."""
-    deployment_id = f"ecs-svc/{uuid.uuid4().int % 10**19:019d}"
-    now = _now()
-    desired = int(service.desired_count)
-    progress = "in progress" if state == "IN_PROGRESS" else "completed"
-    return {
-        "id": deployment_id,
-        "status": "PRIMARY",
-        "taskDefinition": task_definition,
-        "desiredCount": desired,
-        "pendingCount": desired if state == "IN_PROGRESS" else 0,
-        "runningCount": 0 if state == "IN_PROGRESS" else desired,
-        "failedTasks": 0,
-        "createdAt": now,
-        "updatedAt": now,
-        "launchType": service.launch_type or "FARGATE",
-        "rolloutState": state,
-        "rolloutStateReason": f"ECS deployment {deployment_id} {progress}.",
-    }
 
 
 def _revision(service: Any, task_definition: str, count: int) -> dict[str, Any]:
@@ -863,7 +839,7 @@ def start_deployment(
                 "threshold": min(200, max(3, math.ceil(desired / 2))),
             },
         )
-        ours = _ecs_deployment(service, service.task_definition, "IN_PROGRESS")
+        ours = _deployment(service, service.task_definition, "IN_PROGRESS")
         for old in service.deployments:
             old["status"] = "ACTIVE"
         service.deployments = [ours, *[d for d in service.deployments if d.get("rolloutState") != "FAILED"][:1]]
