@@ -773,3 +773,18 @@ def test_rollback_hooks_answering_in_progress_are_called_again(world: World) -> 
     rollback_calls = world.hooks.calls[2:]
     assert [c["hookDetails"] for c in rollback_calls] == [{}, {"seen": True}]
     assert all(c["executionDetails"]["testTrafficWeights"][source] == 100 for c in rollback_calls)
+
+
+def test_failing_image_without_circuit_breaker_keeps_trying_until_stopped(world: World) -> None:
+    # GIVEN no circuit breaker  WHEN green's image never starts
+    world.service(strategy="BLUE_GREEN", bakeTimeInMinutes=0)
+    arn = world.deploy(image="web:fail-2")
+    world.wait_until(arn, lambda d: d.get("lifecycleStage") == "SCALE_UP")
+    time.sleep(0.2)
+    # THEN ECS keeps trying: still IN_PROGRESS at SCALE_UP, no traffic moved, until the operator stops it
+    stuck = world.describe(arn)
+    assert (stuck["status"], stuck["lifecycleStage"]) == ("IN_PROGRESS", "SCALE_UP")
+    assert stuck["deploymentCircuitBreaker"]["status"] == "DISABLED"
+    assert world.weights(world.test_rule) == (100, 0)
+    world.ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
+    assert world.end(arn)["status"] == "ROLLBACK_SUCCESSFUL"
