@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import shutil
 import sys
 import tempfile
@@ -231,14 +232,20 @@ def summary(steps: list[Step]) -> None:
         )
 
 
-def delivery_stats() -> bool:
-    """The last chapter: `handoff stats` of the deployments above, in each environment, as the CLI prints it."""
-    from ecs_handoff_cli.main import main as handoff
+def delivery_stats(aws: EmbeddedAws) -> bool:
+    """The last chapter: `handoff stats` of the deployments above, in each environment, run as an operator runs it
+    against `handoff local up`: the CLI in its own process, finding this embedded AWS through its local.json (the
+    embedded AWS does not import the CLI; the CLI is one of its clients)."""
+    import subprocess  # nosec B404 - the CLI of this same install, fixed arguments, no shell
 
+    local = aws.write_local_json()
+    environment = {**os.environ, "HANDOFF_LOCAL": str(local), "COLUMNS": "80"}
     ok = True
     for env in ("dev", "prod"):
-        print(f"\n== handoff stats --env {env}\n", flush=True)
-        ok = handoff(["stats", "--env", env]) == 0 and ok
+        print(f"\n== handoff --local stats --env {env}\n", flush=True)
+        command = [sys.executable, "-m", "ecs_handoff_cli", "--local", "stats", "--env", env]
+        done = subprocess.run(command, env=environment, check=False, timeout=120)  # noqa: S603  # nosec B603
+        ok = done.returncode == 0 and ok
     return ok
 
 
@@ -258,7 +265,7 @@ def main() -> int:
         if emails:
             print("    " + emails[-1].read_text(encoding="utf-8").replace("\n", "\n    "))
         print(f"scenario took {time.monotonic() - started:.1f}s in all")
-        measured = delivery_stats()
+        measured = delivery_stats(aws)
         return 0 if all(step.ok for step in steps) and measured else 1
     finally:
         aws.stop()
