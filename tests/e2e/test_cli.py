@@ -132,9 +132,19 @@ def test_cli_rerun_makes_exactly_one_more_deployment(world: World, capsys: pytes
 
 
 def test_cli_rollback_with_nothing_to_roll_back_to_is_refused(world: World, capsys: pytest.CaptureFixture[str]) -> None:
-    # (no SUCCEEDED deployment yet, or only one whose previous revision's images are not in this ECR)
-    assert main(["rollback", "--env", "prod", "--service", "worker"]) == 1
-    assert "refuse" in capsys.readouterr().err
+    from ecs_handoff_embedded.seed import add_simple_service
+
+    # GIVEN a service Terraform just added, which handoff has never deployed (whatever other tests did before)
+    original = image("untouched", "terraform-1")
+    world.push(artifact({"app": original}))
+    add_simple_service(world.aws.session(), "dev", "untouched", original)
+    try:
+        # THEN there is no deployment of handoff's to roll back: refused, nothing uploaded
+        assert main(["rollback", "--env", "dev", "--service", "untouched", "--no-wait"]) == 1
+        assert "refuse" in capsys.readouterr().err
+        assert world.records("dev").history("dev", "untouched", 1) == []
+    finally:
+        world.aws.client("ssm").delete_parameter(Name="/handoff/dev/services/untouched")
 
 
 def test_cli_diff_and_bad_input(world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
