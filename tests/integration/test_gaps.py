@@ -35,6 +35,7 @@ INSTALLERS: dict[str, Callable[[], gaps.Undo]] = {
     "stop execution": gaps.install_stop_execution,
     "strict choice": gaps.install_strict_choice,
     "change calendars": lambda: gaps.install_change_calendars({}),
+    "ecs service deployments": lambda: gaps.install_ecs_deployments(lambda: 1.0, lambda event: None, lambda *a: {}),
 }
 
 
@@ -52,7 +53,17 @@ def patched(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, str, Any]]:
         calls.append((owner, name, None))
         return real_add(owner, name, new)
 
-    for module in (gaps.awslambda, gaps.s3, gaps.ecs, gaps.sns, gaps.stepfunctions, gaps.ssm, gaps.dynamodb):
+    modules = (
+        gaps.awslambda,
+        gaps.s3,
+        gaps.ecs,
+        gaps.ecs_deployments,
+        gaps.sns,
+        gaps.stepfunctions,
+        gaps.ssm,
+        gaps.dynamodb,
+    )
+    for module in modules:
         for helper, fake in (("replace", replace), ("add", add)):
             if hasattr(module, helper):
                 monkeypatch.setattr(module, helper, fake)
@@ -96,6 +107,6 @@ def test_the_helper_refuses_what_moto_does_not_have_and_to_add_what_it_has() -> 
 def test_every_gap_names_tests_that_exist() -> None:
     doc = gaps.__doc__ or ""
     named = set(re.findall(r"\btest_\w+", doc)) - {"test_gaps"}
-    assert len(re.findall(r"^ ?\d+ ", doc, re.M)) == 16, "the docstring lists 16 gaps"
+    assert len(re.findall(r"^ ?\d+ ", doc, re.M)) == 17, "the docstring lists 17 gaps"
     files = {p.stem for p in (ROOT / "tests").rglob("test_*.py")}
     assert named and named <= files, sorted(named - files)

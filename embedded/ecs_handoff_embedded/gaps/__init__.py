@@ -31,6 +31,9 @@ Each gap: the AWS service, its module here, what AWS does that moto does not, an
 15 DynamoDB (dynamodb): Query and Scan on a global secondary index see the table as it was a set lag ago.
    test_index_lag, test_lagging_aws.
 16 SNS (sns): a subscription's filter policy change takes effect only after a set lag. test_sns_filter_lag.
+17 ECS (ecs_deployments): BLUE_GREEN, LINEAR and CANARY service deployments (moto has none): lifecycle stages,
+   test and production traffic on ELBv2 listener rules, bake times, Lambda and PAUSE hooks, deployment alarms,
+   Continue/StopServiceDeployment, List/DescribeServiceDeployments and their events. test_ecs_deployments.
 
 IAM (9) is not a patch: iam.py puts its own WSGI layer in front of the moto server. tests/integration/
 test_gaps.py installs and undoes every patch and checks moto is back as it was. (The state machine's
