@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,24 @@ def registry(embedded: EmbeddedAws) -> Iterator[Any]:
     yield edit
     for name, value in saved.items():
         ssm.put_parameter(Name=name, Type="String", Overwrite=True, Value=value)
+
+
+@pytest.fixture
+def new_service(embedded: EmbeddedAws) -> Iterator[Callable[[str, str, str], None]]:
+    """Adds a one-container service as Terraform would (env, service id, image); its registry entry is removed
+    after the test, so later tests (and doctor) see the world as it was."""
+    from ecs_handoff_embedded.seed import add_simple_service
+
+    added: list[str] = []
+
+    def add(env: str, service_id: str, image_uri: str) -> None:
+        add_simple_service(embedded.session(), env, service_id, image_uri)
+        added.append(f"/handoff/{env}/services/{service_id}")
+
+    yield add
+    ssm = embedded.client("ssm")
+    for name in added:
+        ssm.delete_parameter(Name=name)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import argparse
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ecs_handoff.models import Outcome
@@ -131,20 +132,17 @@ def test_cli_rerun_makes_exactly_one_more_deployment(world: World, capsys: pytes
     assert len(after) == len(before) + 1 and after[0].id == deployment_id
 
 
-def test_cli_rollback_with_nothing_to_roll_back_to_is_refused(world: World, capsys: pytest.CaptureFixture[str]) -> None:
-    from ecs_handoff_embedded.seed import add_simple_service
-
+def test_cli_rollback_with_nothing_to_roll_back_to_is_refused(
+    world: World, new_service: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     # GIVEN a service Terraform just added, which handoff has never deployed (whatever other tests did before)
     original = image("untouched", "terraform-1")
     world.push(artifact({"app": original}))
-    add_simple_service(world.aws.session(), "dev", "untouched", original)
-    try:
-        # THEN there is no deployment of handoff's to roll back: refused, nothing uploaded
-        assert main(["rollback", "--env", "dev", "--service", "untouched", "--no-wait"]) == 1
-        assert "refuse" in capsys.readouterr().err
-        assert world.records("dev").history("dev", "untouched", 1) == []
-    finally:
-        world.aws.client("ssm").delete_parameter(Name="/handoff/dev/services/untouched")
+    new_service("dev", "untouched", original)
+    # THEN there is no deployment of handoff's to roll back: refused, nothing uploaded
+    assert main(["rollback", "--env", "dev", "--service", "untouched", "--no-wait"]) == 1
+    assert "refuse" in capsys.readouterr().err
+    assert world.records("dev").history("dev", "untouched", 1) == []
 
 
 def test_cli_diff_and_bad_input(world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from ecs_handoff.models import Outcome
-from ecs_handoff_embedded import seed as terraform
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
 
@@ -28,10 +29,10 @@ def revisions(aws: EmbeddedAws, status: str) -> list[int]:
 
 @pytest.mark.slow
 def test_sixty_deployments_then_a_terraform_base_change_deploys_from_the_new_base(
-    world: World, embedded: EmbeddedAws
+    world: World, embedded: EmbeddedAws, new_service: Any
 ) -> None:
     # GIVEN a service whose registry entry names a bare family (Terraform's revision 1), keep_revisions 10
-    terraform.add_simple_service(embedded.session(), "dev", SERVICE, image(SERVICE, "dev-base0001"))
+    new_service("dev", SERVICE, image(SERVICE, "dev-base0001"))
     embedded.rollout_seconds = 0.05
     # WHEN 60 deployments run in a row
     for n in range(60):
