@@ -110,21 +110,44 @@ def cmd_history(args: argparse.Namespace) -> int:
     columns += [show.Column("OUTCOME", 10, shrink=1), show.Column("IMAGES", 12, shrink=5)]
     columns.append(show.Column("APPROVED BY", 6, shrink=4))
     if args.wide:
-        columns += [show.Column("REVISION", 8), show.Column("VERDICT", 5), show.Column("REASON", 10)]
-    rows = []
+        columns += [show.Column("REVISION", 8), show.Column("VERDICT", 5), show.Column("DEPLOY-NOW", 10)]
+        columns.append(show.Column("REASON", 10))
+    rows, details = [], []
     for r in records:
         row = [r.id if args.wide else show.short_id(r.id, r.service), _started(r.started_at, args.wide)]
         if not args.service:
             row.append(r.service)
-        row += [r.outcome.value, show.images_text(r.images, containers=args.wide), ", ".join(r.approved_by) or "-"]
+        refused = r.outcome is Outcome.INVALID and not r.images
+        images = "(refused)" if refused else show.images_text(r.images, containers=args.wide)
+        marker = OVERRIDDEN if r.override else ""
+        row += [r.outcome.value + marker, images, ", ".join(r.approved_by) or "-"]
         if args.wide:
             revision = short_name(r.new_task_definition) if r.new_task_definition else "-"
-            row += [revision, r.verdict_by.value if r.verdict_by else "-", r.reason]
+            row += [revision, r.verdict_by.value if r.verdict_by else "-", _override_text(r), r.reason]
         rows.append(row)
+        # the short form has no REASON column: why the intake refused it, on a line of its own
+        details.append([f"    refused: {r.reason}"] if r.outcome is Outcome.INVALID and not args.wide else [])
+    total = WIDE if args.wide else show.width()
     outcome_column = [c.title for c in columns].index("OUTCOME")
-    lines = show.table(columns, rows, WIDE if args.wide else None, paint=_painter(outcome_column))
-    print("\n".join(lines))
+    lines = show.table(columns, rows, total, paint=_painter(outcome_column))
+    print(lines[0])
+    for line, extra in zip(lines[1:], details, strict=True):
+        print(line)
+        for detail in extra:
+            print(show.cut(detail, total))
+    if not args.wide and any(r.override for r in records):
+        print(show.cut(f"{OVERRIDDEN} started past its release controls by deploy-now (who and why: --wide)", total))
     return EXIT_OK
+
+
+OVERRIDDEN = "*"  # history's mark on the outcome of a deployment `handoff deploy-now` started
+
+
+def _override_text(record: DeploymentRecord) -> str:
+    """Who started a deployment past its release controls with `handoff deploy-now`, and why ("-" if nobody)."""
+    if not record.override:
+        return "-"
+    return f"{record.override.get('principal', '?')}: {record.override.get('reason', '')}"
 
 
 def _started(iso_time: str, wide: bool) -> str:
@@ -133,7 +156,7 @@ def _started(iso_time: str, wide: bool) -> str:
 
 def _painter(outcome_column: int) -> Any:
     def paint(column: int, value: str, padded: str) -> str:
-        return show.outcome(value, padded) if column == outcome_column else padded
+        return show.outcome(value.removesuffix(OVERRIDDEN), padded) if column == outcome_column else padded
 
     return paint
 
@@ -145,10 +168,35 @@ class ServiceStatus:
     ecs_service: str = ""
     running_task_definition: str = ""
     running_images: dict[str, str] = field(default_factory=dict)
-    in_flight: DeploymentRecord | None = None
+    in_flight: DeploymentRecord | None = None  # the newest deployment in flight
     approval: Approval | None = None  # the approval the deployment in flight waits for
     last: DeploymentRecord | None = None
     problem: str = ""
+    # every deployment in flight, newest first, with the approval each waits for
+    all_in_flight: list[tuple[DeploymentRecord, Approval | None]] = field(default_factory=list)
+    ecs_deployments: list[dict[str, Any]] = field(default_factory=list)  # ECS's, PRIMARY first
+
+    def flights(self) -> list[tuple[DeploymentRecord, Approval | None]]:
+        """Every deployment in flight with its approval (the newest alone where only it is known)."""
+        if self.all_in_flight or self.in_flight is None:
+            return self.all_in_flight
+        return [(self.in_flight, self.approval)]
+
+    @property
+    def running(self) -> str:
+        """What runs, from ECS's counts: the revision alone once its tasks all run, else what it is doing."""
+        if not self.running_task_definition:
+            return "(not found)"
+        primary = next((d for d in self.ecs_deployments if d.get("status") == "PRIMARY"), None)
+        return ecs_words(primary) if primary else short_name(self.running_task_definition)
+
+    def ecs_lines(self) -> list[str]:
+        """ECS's deployments when the service is not steady: each revision and its tasks."""
+        if not self.ecs_deployments:
+            return []
+        if len(self.ecs_deployments) < 2 and self.running == short_name(self.running_task_definition):
+            return []
+        return ["ECS: " + "; ".join(ecs_words(d, counts=True) for d in self.ecs_deployments)]
 
     def as_json(self) -> dict[str, Any]:
         in_flight = None
@@ -164,7 +212,37 @@ class ServiceStatus:
             "approval": show.approval_json(self.approval) if self.approval is not None else None,
             "last": show.record_json(self.last) if self.last else None,
             "problem": self.problem or None,
+            "running": self.running,
+            "in_flight_all": [{**show.record_json(r), "now": show.deployment_line(r, a)} for r, a in self.flights()],
+            "ecs_deployments": [
+                {
+                    "status": d.get("status"),
+                    "task_definition": d.get("taskDefinition"),
+                    "rollout_state": d.get("rolloutState"),
+                    "desired_count": d.get("desiredCount", 0),
+                    "running_count": d.get("runningCount", 0),
+                    "pending_count": d.get("pendingCount", 0),
+                }
+                for d in self.ecs_deployments
+            ],
         }
+
+
+def ecs_words(deployment: dict[str, Any], counts: bool = False) -> str:
+    """One ECS deployment in words from its counts: "prod-api:2 starting (0/2 tasks running)" until its tasks
+    all run, "prod-api:2 failed (…)" when ECS gave up on it, an older one "draining (2 tasks)" while its tasks stop;
+    a steady one is its revision alone (with counts: and "(2/2 tasks running)")."""
+    name = short_name(str(deployment.get("taskDefinition", "")))
+    running, desired = int(deployment.get("runningCount", 0)), int(deployment.get("desiredCount", 0))
+    state = deployment.get("rolloutState")
+    tasks = f"({running}/{desired} tasks running)"
+    if deployment.get("status") != "PRIMARY":
+        return f"{name} draining ({running} task{'s' if running != 1 else ''})"
+    if state == "FAILED":
+        return f"{name} failed {tasks}"
+    if running < desired or state == "IN_PROGRESS":
+        return f"{name} starting {tasks}"
+    return f"{name} {tasks}" if counts else name
 
 
 def summarise(history: list[DeploymentRecord]) -> tuple[DeploymentRecord | None, DeploymentRecord | None]:
@@ -182,13 +260,17 @@ def service_status(env: Env, service_id: str) -> ServiceStatus:
     try:
         running = ecs_access.describe_service(config.cluster, config.service)
         status.running_task_definition = str(running["taskDefinition"])
+        deployments = [d for d in running.get("deployments", []) if d.get("status") in ("PRIMARY", "ACTIVE")]
+        status.ecs_deployments = sorted(deployments, key=lambda d: d.get("status") != "PRIMARY")
         td, _ = ecs_access.describe_task_definition(status.running_task_definition)
         status.running_images = {c["name"]: c.get("image", "") for c in td["containerDefinitions"]}
     except NotFound as exc:
         status.problem = str(exc)
-    status.in_flight, status.last = summarise(env.records().history(env.name, service_id, 20))
-    if status.in_flight is not None:
-        status.approval = approval_of(env, status.in_flight)
+    history = env.records().history(env.name, service_id, 20)
+    status.in_flight, status.last = summarise(history)
+    status.all_in_flight = [(r, approval_of(env, r)) for r in history if not r.outcome.terminal]
+    if status.all_in_flight:
+        status.approval = status.all_in_flight[0][1]
     return status
 
 
@@ -217,15 +299,16 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"handoff {name}")
         table_rows, details = [], []
         for s in rows:
-            running = short_name(s.running_task_definition) if s.running_task_definition else "(not found)"
             now = "-"
             if s.in_flight is not None:
                 now = f"{show.short_id(s.in_flight.id, s.service_id)} {s.in_flight.outcome.value}"
+                if len(s.flights()) > 1:
+                    now += f" +{len(s.flights()) - 1}"
             row = [
                 s.service_id,
-                running,
+                s.running.split(" (")[0],  # the counts are on the ECS line under it
                 s.last.outcome.value if s.last else "-",
-                show.when(s.last.finished_at)[5:] if s.last else "-",
+                show.when(s.last.finished_at)[5:] if s.last and s.last.finished_at else "-",
                 now,
             ]
             if args.wide:
@@ -247,28 +330,30 @@ def _details(s: ServiceStatus, env: str) -> list[str]:
     lines = []
     if s.problem:
         lines.append(f"    problem: {s.problem}")
-    if s.in_flight is not None:
-        short = show.short_id(s.in_flight.id, s.service_id)
-        lines.append(f"    {short}: {show.deployment_line(s.in_flight, s.approval)}")
-        lines += [f"    {line}" for line in show.next_steps(s.in_flight, s.approval, env)]
+    lines += [f"    {line}" for line in s.ecs_lines()]
+    for record, approval in s.flights():
+        short = show.short_id(record.id, s.service_id)
+        lines.append(f"    {short}: {show.deployment_line(record, approval)}")
+        lines += [f"    {line}" for line in show.next_steps(record, approval, env)]
     return lines
 
 
 def follow(env: Env, record: DeploymentRecord, interval: float, timeout: float, quiet: bool) -> DeploymentRecord:
-    """Print a deployment's progress until it ends: on a terminal one live line (elapsed, outcome, phase,
-    task counts or whom it waits for) and a new line whenever the phase changes; in a log one line per
-    change. The last line is drawn from the record as finalize left it (the final task counts).
-    TimeoutError after timeout seconds."""
+    """Print a deployment's progress until it ends: on a terminal one live line (when the phase began, in
+    seconds after the upload; outcome, phase, task counts or whom it waits for) and a new line whenever the
+    phase changes; in a log one line per change. The last line is drawn from the record as finalize left it
+    (the final task counts). TimeoutError after timeout seconds."""
     started = time.monotonic()
     live = show.is_terminal() and not quiet
     shown_state, shown_text = "", ""
+    first_seen: dict[str, float] = {}  # a phase the record's timeline lacks: when this watch first saw it
     fresh_line = True  # on a terminal: the cursor is at the start of an empty line
     while True:
         approval = approval_of(env, record)
         text = show.deployment_line(record, approval)
         state = f"{record.outcome.value} {record.phase or ''}"
         value = record.outcome.value
-        line = f"{time.monotonic() - started:7.1f}s  {show.outcome(value, value.ljust(17))} "
+        line = f"{_seconds(_began(record, first_seen))}  {show.outcome(value, value.ljust(17))} "
         line += show.cut(text, max(show.width() - 28, 20))
         if live:
             moved_on = shown_state and state != shown_state and not fresh_line
@@ -293,6 +378,28 @@ def follow(env: Env, record: DeploymentRecord, interval: float, timeout: float, 
             raise TimeoutError(f"{record.id} is still {record.outcome.value} after {timeout:.0f} s of watching")
         time.sleep(interval)
         record = env.records().get(record.id) or record
+
+
+def _seconds(seconds: float) -> str:
+    """8 characters: seconds to a tenth, hours past a day (a deployment that waited long for its approval)."""
+    return f"{seconds:7.1f}s" if seconds < 100_000 else f"{seconds / 3600:7.1f}h"
+
+
+def _began(record: DeploymentRecord, first_seen: dict[str, float]) -> float:
+    """Seconds from the upload (the record's started_at) to when its current phase began: the phase's first
+    time in the record's timeline (each phase keeps the time it was first reached); for a phase the timeline
+    lacks, when this watch first saw it."""
+    from ecs_handoff.models import parse_iso
+
+    phase = str(record.phase or "")
+    at = record.timeline.get(phase)
+    try:
+        start = parse_iso(record.started_at).timestamp()
+        if at:
+            return max(parse_iso(at).timestamp() - start, 0.0)
+    except ValueError:
+        return 0.0
+    return max(first_seen.setdefault(phase, time.time()) - start, 0.0)
 
 
 def ended(record: DeploymentRecord, as_json: bool, extra: dict[str, Any] | None = None) -> int:

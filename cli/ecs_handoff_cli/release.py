@@ -68,12 +68,17 @@ class Plan:
         }
 
     def print(self, env: Env, service_id: str) -> None:
-        print(
-            f"{service_id} in {env.name}: running {short_name(self.running)}; the new revision would be "
-            f"Terraform's base {short_name(self.base)} with the images in {self.source}"
-        )
+        """The plan in lines that fit the terminal: each container's line cut with … before its [change],
+        which always shows."""
+        size = show.width()
+        print(show.cut(f"{service_id} in {env.name}: running {short_name(self.running)}", size))
+        base = short_name(self.base)
+        print(show.cut(f"new revision: Terraform's base {base} with the images in {self.source}", size))
         for r in self.rows:
-            print(r.text(self.registry))
+            line = r.text(self.registry)
+            what, sep, change = line.rpartition("  [")
+            tail = f"{sep}{change}" if sep else ""
+            print(show.cut(what if sep else line, max(size - len(tail), 20)) + tail)
 
 
 def plan(env: Env, service_id: str, config: ServiceConfig, raw: bytes, source: str) -> Plan:

@@ -151,6 +151,7 @@ def record_json(record: DeploymentRecord) -> dict[str, Any]:
         "started_at": record.started_at,
         "finished_at": record.finished_at,
         "timeline": record.timeline,
+        "override": record.override,  # `handoff deploy-now`: principal, reason, at (None when nobody overrode)
     }
 
 

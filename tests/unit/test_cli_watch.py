@@ -13,9 +13,10 @@ from pytest import CaptureFixture, MonkeyPatch
 
 
 def record(outcome: Outcome, phase: Phase, **more: Any) -> DeploymentRecord:
+    """A record whose timeline has its phase (reached a second after the upload)."""
     return DeploymentRecord(
         id="api-abcdef1234", env="prod", service="api", outcome=outcome, phase=phase,
-        started_at="2026-11-27T00:00:00.000Z", **more,
+        started_at="2026-11-27T00:00:00.000Z", timeline={phase.value: "2026-11-27T00:00:01.000Z"}, **more,
     )  # fmt: skip
 
 
