@@ -124,4 +124,4 @@ $(MUTATION_STAMP): pyproject.toml
 	touch $(MUTATION_STAMP)
 
 mutation: $(MUTATION_STAMP)
-	$(MUTATION)/bin/python tests/mutation/run.py
+	$(MUTATION)/bin/python tests/mutation/run.py --survivors
