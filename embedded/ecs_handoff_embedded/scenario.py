@@ -138,7 +138,7 @@ class World:
 
     # -- approvers ----------------------------------------------------------------------------------
 
-    def wait_phase(self, env: str, deployment_id: str, phase: str, timeout: float = 30.0) -> DeploymentRecord:
+    def wait_phase(self, env: str, deployment_id: str, phase: str, timeout: float = 60.0) -> DeploymentRecord:
         deadline = time.monotonic() + timeout
         while True:
             record = self.records(env).get(deployment_id)
@@ -148,7 +148,7 @@ class World:
                 raise TimeoutError(f"deployment {deployment_id} never reached {phase}: {record}")
             time.sleep(0.05)
 
-    def outcome_emails(self, env: str, deployment_id: str, timeout: float = 10.0) -> list[str]:
+    def outcome_emails(self, env: str, deployment_id: str, timeout: float = 30.0) -> list[str]:
         """The outcome notifications the platform inbox got for a deployment, once there is at least one
         (the notification is sent just after the outcome is recorded)."""
         deadline = time.monotonic() + timeout

@@ -60,7 +60,7 @@ def wait_for_entered(aws: EmbeddedAws, env: str, deployment_id: str, state: str,
         time.sleep(0.05)
 
 
-def execution_ended(aws: EmbeddedAws, execution_arn: str, timeout: float = 10.0) -> str:
+def execution_ended(aws: EmbeddedAws, execution_arn: str, timeout: float = 60.0) -> str:
     sfn, deadline = aws.client("stepfunctions"), time.monotonic() + timeout
     while (status := str(sfn.describe_execution(executionArn=execution_arn)["status"])) == "RUNNING":
         assert time.monotonic() < deadline, "the execution is still running"
@@ -71,8 +71,8 @@ def execution_ended(aws: EmbeddedAws, execution_arn: str, timeout: float = 10.0)
 def execution(aws: EmbeddedAws, env: str, deployment_id: str) -> dict[str, Any]:
     """DescribeExecution of the deployment's execution, once it has ended."""
     arn = execution_arn(aws, env, deployment_id)
-    sfn = aws.client("stepfunctions")
-    for _ in range(100):
+    sfn, deadline = aws.client("stepfunctions"), time.monotonic() + 60
+    while time.monotonic() < deadline:
         described = sfn.describe_execution(executionArn=arn)
         if described["status"] != "RUNNING":
             return dict(described)

@@ -40,7 +40,7 @@ def stop(embedded: EmbeddedAws, record: DeploymentRecord, lose_its_event: bool) 
         while not emitted():
             assert time.monotonic() < deadline, "the execution ended without a status event"
             time.sleep(0.02)
-        assert embedded.wait_idle(10)
+        assert embedded.wait_idle(60)
     finally:
         embedded.drop_execution_status_events = False
     [event] = emitted()

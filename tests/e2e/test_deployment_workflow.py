@@ -104,7 +104,7 @@ def test_workflow_lock_held_waits_for_running_deployment(world: World, embedded:
     # GIVEN a deployment rolling out until ECS is let finish it
     embedded.hold_rollouts()
     first = world.upload("dev", "worker", artifact({"app": image("worker", "dev-aaaaaaa")}))
-    world.wait_phase("dev", first, "deploying", timeout=10)
+    world.wait_phase("dev", first, "deploying")
     # WHEN a second upload for the same service arrives, and waits for the lock
     second = world.upload("dev", "worker", artifact({"app": image("worker", "dev-bbbbbbb")}))
     world.wait_phase("dev", second, "waiting_for_lock")

@@ -51,7 +51,7 @@ def test_a_workflow_that_ends_failed_is_finalized_once_though_the_status_rule_al
     assert record.outcome is Outcome.FAILED
     assert record.execution_arn is not None
     execution_ended(embedded, record.execution_arn)
-    assert embedded.wait_idle(10)
+    assert embedded.wait_idle(60)
     # THEN the ended-execution rule ran the finalizer a second time, and it changed nothing
     assert finalize_runs(embedded, "dev") - before == 2
     after = world.records("dev").get(record.id)
@@ -108,7 +108,7 @@ def test_a_deployment_that_cannot_get_the_lock_in_time_ends_with_the_holder_name
     registry("dev", "worker", lock_timeout_seconds=5)
     embedded.hold_rollouts()
     first = world.upload("dev", "worker", artifact({"app": image("worker", "dev-holder1")}))
-    world.wait_phase("dev", first, "deploying", timeout=10)
+    world.wait_phase("dev", first, "deploying")
     # WHEN a second upload waits behind it
     second = world.wait("dev", world.upload("dev", "worker", artifact({"app": image("worker", "dev-waiter1")})))
     # THEN the second gives up with a reason naming the holder, and the first still finishes

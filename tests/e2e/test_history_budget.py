@@ -57,7 +57,7 @@ def test_history_budget_measured_per_rollout_check_and_per_lock_wait(world: Worl
     # for its lock
     embedded.hold_rollouts()
     first = world.upload("dev", "worker", artifact({"app": image("worker", "dev-budget1")}))
-    world.wait_phase("dev", first, "deploying", timeout=10)
+    world.wait_phase("dev", first, "deploying")
     second = world.upload("dev", "worker", artifact({"app": image("worker", "dev-budget2")}))
     # (ECS finishes the first only once it has been looked at three times and the second has asked three times)
     wait_for_entered(embedded, "dev", first, "WatchRollout", 3)

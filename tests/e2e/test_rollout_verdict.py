@@ -41,7 +41,6 @@ def test_verdict_completed_comes_from_ecs_event(world: World, embedded: Embedded
     # GIVEN a rollout still running at the workflow's first look, which would look again only after a minute
     registry("dev", "worker", rollout_check_seconds=SLOW_CHECKS)
     embedded.hold_rollouts()
-    started = time.monotonic()
     deployment_id = world.upload("dev", "worker", artifact({"app": image("worker", "dev-evt001")}))
     world.wait_phase("dev", deployment_id, "rolling_out")
     # WHEN ECS finishes the rollout
@@ -50,7 +49,6 @@ def test_verdict_completed_comes_from_ecs_event(world: World, embedded: Embedded
     # THEN ECS's COMPLETED event decided it, long before the first look would have
     assert record.outcome is Outcome.SUCCEEDED, record.reason
     assert record.verdict_by is VerdictSource.EVENT
-    assert time.monotonic() - started < 20
     (completed,) = [
         e for e in ecs_events(embedded, record.ecs_deployment_id) if e["detail"]["eventName"].endswith("COMPLETED")
     ]
@@ -79,7 +77,7 @@ def test_verdict_failed_comes_from_ecs_event_and_rollback_events_are_ignored(
     assert "circuit breaker" in record.reason and "1 task failed" in record.reason
     assert world.running("dev", "worker")["task_definition"] == good["task_definition"]
     # AND ECS's events about its own rollback deployment found nobody waiting on them
-    assert embedded.wait_idle(10)
+    assert embedded.wait_idle(60)
     rollback_ids = {
         e["detail"]["deploymentId"]
         for e in embedded.ecs_events
@@ -128,16 +126,17 @@ def test_event_before_the_token_is_stored_is_decided_by_the_first_look(
         while not any(e["detail"]["eventName"].endswith("COMPLETED") for e in ecs_events(embedded, ecs_id)):
             assert time.monotonic() < deadline, "ECS never finished"
             time.sleep(0.05)
-        assert embedded.wait_idle(10)
+        assert embedded.wait_idle(60)
         said = event_function_said(embedded, since)
         assert any(f"ignored: nothing of service dev/worker waits on {ecs_id}" in s for s in said)
     finally:
         gate.set()
-    # WHEN the token is stored after all  THEN the look right after it decides, without waiting a minute
-    started = time.monotonic()
-    record = world.wait("dev", deployment_id, timeout=20)
+    # WHEN the token is stored after all  THEN the look right after it decides, without waiting a minute: the
+    # workflow looked once (a second look would come only after SLOW_CHECKS)
+    record = world.wait("dev", deployment_id, timeout=SLOW_CHECKS * 2)
     assert record.outcome is Outcome.SUCCEEDED and record.verdict_by is VerdictSource.POLL
-    assert time.monotonic() - started < 15
+    assert record.execution_arn is not None
+    assert len(entered(history(embedded, record.execution_arn), "WatchRollout")) == 1
 
 
 def test_foreign_and_duplicate_events_change_nothing(world: World, embedded: EmbeddedAws, registry: Any) -> None:
@@ -157,18 +156,18 @@ def test_foreign_and_duplicate_events_change_nothing(world: World, embedded: Emb
     elsewhere["resources"] = [started["resources"][0].replace("service/dev/worker", "service/dev/api")]
     for event in (foreign, elsewhere):
         embedded.emit_ecs_event(event)
-    assert embedded.wait_idle(10)
+    assert embedded.wait_idle(60)
     assert world.records("dev").get(deployment_id).outcome is Outcome.IN_PROGRESS  # type: ignore[union-attr]
     # THEN the real event decides; a duplicate of it afterwards changes nothing
     assert embedded.release_rollouts("dev/worker") == 1
     assert world.wait("dev", deployment_id).outcome is Outcome.SUCCEEDED
     # (the record is final once the execution has ended: Finalize notifies after recording the outcome)
-    assert execution(embedded, "dev", deployment_id)["status"] == "SUCCEEDED" and embedded.wait_idle(10)
+    assert execution(embedded, "dev", deployment_id)["status"] == "SUCCEEDED" and embedded.wait_idle(60)
     record = world.records("dev").get(deployment_id)
     assert record is not None and record.verdict_by is VerdictSource.EVENT
     (completed,) = [e for e in ecs_events(embedded, ecs_id) if e["detail"]["eventName"].endswith("COMPLETED")]
     embedded.emit_ecs_event(copy.deepcopy(completed))
-    assert embedded.wait_idle(10)
+    assert embedded.wait_idle(60)
     assert world.records("dev").get(deployment_id) == record
     said = event_function_said(embedded, since)
     assert any("ignored: nothing of service dev/worker waits on ecs-svc/1111111111111111111" in s for s in said)
