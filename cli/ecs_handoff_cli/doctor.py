@@ -572,8 +572,7 @@ def _lock_calls(r: _Resources) -> list[Permission]:
     return [
         Permission("dynamodb:UpdateItem", r.deployments),
         *r.write(r.state, actions=("GetItem", "PutItem")),
-        Permission("dynamodb:UpdateItem", r.approvals),
-        Permission("dynamodb:Query", r.install.table("ApprovalsTableName", "by_deployment")),
+        *r.write(r.approvals, actions=("GetItem", "UpdateItem")),
         Permission("states:SendTaskFailure"),
         Permission("states:DescribeExecution", r.execution),
     ]

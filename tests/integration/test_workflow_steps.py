@@ -18,6 +18,7 @@ from tests.integration.steps import (
     deployed,
     ecs_event,
     ecs_service,
+    edit_registry,
     lock,
     records,
     start,
@@ -119,6 +120,27 @@ def test_deploy_retried_after_update_service_but_before_recording_finds_what_it_
     record = records(stack).get(state["request"]["deployment_id"])
     assert record is not None and record.ecs_deployment_id == first["ecs_deployment_id"]
     assert record.previous_task_definition == second["previous_task_definition"]
+
+
+def test_deploy_retried_after_update_service_is_not_refused_by_an_alarm_that_fired_since(stack: Stack) -> None:
+    from ecs_handoff_embedded.scenario import set_alarm
+
+    # GIVEN a service held by a blocking alarm, which was OK when the first attempt updated the service and died
+    # before writing the record
+    cloudwatch = stack.client("cloudwatch")
+    set_alarm(cloudwatch, "dev-api-5xx", "OK")
+    edit_registry(stack, "api", blocking_alarms=["dev-api-5xx"])
+    state = start(stack, NEW)
+    first = stack.invoke("deploy", {"request": state["request"]})
+    forget_deploy(stack, state["request"]["deployment_id"])
+    # AND the alarm fires meanwhile (say the new tasks set it off)
+    set_alarm(cloudwatch, "dev-api-5xx", "ALARM", "Threshold Crossed")
+    # WHEN Step Functions retries the step
+    second = stack.invoke("deploy", {"request": state["request"], "attempt": 1})
+    # THEN the retry finds what the first attempt did (the rollout is watched, and rolled back if it fails), rather
+    # than refusing with "nothing was deployed" while the new revision runs
+    assert second["ecs_deployment_id"] == first["ecs_deployment_id"]
+    assert second["new_task_definition"] == first["new_task_definition"]
 
 
 def authorize(stack: Stack, request: Any, attempt: int = 0) -> Any:

@@ -39,6 +39,21 @@ def test_decide_a_release_control_refused_before_anything_ran_is_invalid_in_word
     assert "ArtifactRejected" not in result.reason and "FAILED" not in result.reason
 
 
+def test_decide_a_refusal_after_rollback_ran_is_failed_not_invalid() -> None:
+    # GIVEN the deploy step's own failure went through Rollback (a retried step may have changed the service)
+    state = WorkflowState.model_validate(
+        {
+            "request": REQUEST,
+            "error": caught("ArtifactRejected", "the base task definition has 51 tags"),
+            "rollback": {"action": "NOTHING_DEPLOYED", "reason": "nothing of this deployment is on the service"},
+        }
+    )
+    # WHEN finalize decides  THEN FAILED, with what Rollback found: never INVALID, which says nothing ever ran
+    result = decide(state)
+    assert result.outcome is Outcome.FAILED
+    assert "nothing of this deployment is on the service" in result.reason
+
+
 @pytest.mark.parametrize(
     ("name", "words"),
     [

@@ -99,7 +99,11 @@ def authorize(
             f"deployment {me} was already deployed (at {record.deploy_claimed_at or '?'}); "
             "a deployment deploys once (a retried step finds what it did)"
         )
-    _check_release_controls(config, me, guards, now(), cloudwatch_client, ssm_client)
+    if not (attempt > 0 and record.deploy_claimed_at):
+        # A retry after the claim finishes what that attempt started (it may have updated the service already):
+        # the release controls held it back then; refusing now (say the new tasks set an alarm off) would end
+        # the deployment "nothing was deployed" with a new revision running and no rollback.
+        _check_release_controls(config, me, guards, now(), cloudwatch_client, ssm_client)
     if config.approval_required:
         check_approval(me, config, derived.images, guards.approvals)
     object_version = record.source.object_version if record.source else ""

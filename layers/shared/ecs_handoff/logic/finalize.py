@@ -100,13 +100,12 @@ def decide(state: WorkflowState) -> FinalizeResult:
         return FinalizeResult(
             outcome=Outcome.FAILED, reason=f"the deploy step refused it, nothing was deployed: {state.error.message}"
         )
-    if state.error is not None and state.error.error == ArtifactRejected.__name__ and state.deploy is None:
+    nothing_ran = state.deploy is None and state.rollback is None and state.rollback_error is None
+    if state.error is not None and state.error.error == ArtifactRejected.__name__ and nothing_ran:
         # A refusal before anything changed (a registry entry naming an alarm CloudWatch does not have, say):
-        # INVALID, as the intake records its refusals, not FAILED.
-        failed_rollback = rollback_note if state.rollback_error is not None else ""
-        return FinalizeResult(
-            outcome=Outcome.INVALID, reason=f"{state.error.message}; nothing was deployed{failed_rollback}"
-        )
+        # INVALID, as the intake records its refusals, not FAILED. Once Rollback has run (the deploy step's own
+        # failures go there, and a retried step may have changed the service) it is FAILED, with what Rollback did.
+        return FinalizeResult(outcome=Outcome.INVALID, reason=f"{state.error.message}; nothing was deployed")
     if state.error is not None:
         where = "before the service was changed" if state.deploy is None else "during the rollout"
         return FinalizeResult(

@@ -115,8 +115,9 @@ def _new_approval(
         other_changes=other_changes,
         base_task_definition=req.base_task_definition,
         running_task_definition=running_arn,
-        requester=req.source.requester,
-        ci=req.source.ci,
+        # who uploaded and what CI said, as the intake recorded them (not as the step's input says)
+        requester=(derived.record.source or req.source).requester,
+        ci=(derived.record.source or req.source).ci,
         requested_at=iso(utcnow()),
         expires_at=int(time.time()) + config.approval_timeout_seconds,
         approvers=approvers,

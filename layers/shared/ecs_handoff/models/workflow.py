@@ -7,7 +7,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ecs_handoff.models.base import Outcome, WorkflowModel, one_line
 from ecs_handoff.models.registry import ServiceConfig
@@ -56,6 +56,13 @@ class CiDescription(WorkflowModel):
     url: str = ""
     uploader: str = ""  # the principal CI says uploaded (handoff upload sets its caller's ARN)
     committed_at: str = ""  # when CI says the commit was made (ISO 8601): where `handoff stats`' lead time starts
+
+    @field_validator("summary", "commit", "url", "uploader", "committed_at", mode="after")
+    @classmethod
+    def _one_line(cls, value: str, info: ValidationInfo) -> str:
+        """One line however the description was built (from metadata, or a workflow input someone wrote): CI's
+        words can never add a line that looks like what handoff checked."""
+        return one_line(value, 1000 if info.field_name == "summary" else 300)
 
     @classmethod
     def from_metadata(cls, metadata: dict[str, str]) -> CiDescription | None:
