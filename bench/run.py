@@ -292,7 +292,8 @@ def bench_burst(aws: Any) -> dict[str, Any]:
         if recs[-1].outcome is not Outcome.SUCCEEDED:
             correct, problems = False, [*problems, f"{service} newest ended {recs[-1].outcome}"]
         if any(r.outcome not in (Outcome.SUCCEEDED, Outcome.SUPERSEDED) for r in recs):
-            correct, problems = False, [*problems, f"{service}: {[r.outcome.value for r in recs]}"]
+            said = [f"{r.outcome.value}: {r.reason}" if r.outcome is Outcome.FAILED else r.outcome.value for r in recs]
+            correct, problems = False, [*problems, f"{service}: {said}"]
     all_records = [r for recs in records.values() for r in recs]
     duplicates = len(all_records) - len({r.id for r in all_records})
     return {
