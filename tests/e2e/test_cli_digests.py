@@ -53,8 +53,9 @@ def push_again(world: World, tag: str) -> str:
 
 
 def test_diff_of_a_tag_of_the_running_digest_says_unchanged(
-    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # the whole line (at 80 columns it is cut before its [change])
     # GIVEN the worker running dev-same0001, by its digest
     path = images_file(tmp_path, "dev-same0001")
     deploy(world, path, capsys)
