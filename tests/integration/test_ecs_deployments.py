@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 from botocore.loaders import Loader
 from ecs_handoff_embedded import gaps, seed
 from ecs_handoff_embedded.gaps.ecs_deployments import HookFunctionError, ServiceDeployments
+from ecs_handoff_embedded.scenario import set_alarm
 from moto import mock_aws
 
 HOOK = f"arn:aws:lambda:{seed.REGION}:{seed.ACCOUNT_ID}:function:hook"
@@ -127,17 +128,8 @@ class World:
         return list(self.deployments.get(arn).stages)
 
     def alarm(self, name: str) -> None:
-        """A CloudWatch alarm (state OK) on the ALB's target 5xx count."""
-        self.cloudwatch.put_metric_alarm(
-            AlarmName=name,
-            MetricName="HTTPCode_Target_5XX_Count",
-            Namespace="AWS/ApplicationELB",
-            Statistic="Sum",
-            Period=60,
-            EvaluationPeriods=1,
-            Threshold=1,
-            ComparisonOperator="GreaterThanOrEqualToThreshold",
-        )
+        """A CloudWatch alarm (state OK) on the ALB's target 5xx count, as the scenario makes one."""
+        set_alarm(self.cloudwatch, name, "OK")
 
     def event_names(self, detail_type: str) -> list[str]:
         return [e["detail"]["eventName"] for e in self.events if e["detail-type"] == detail_type]
