@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from ecs_handoff.aws.ecs import SCAN_MARGIN
+from ecs_handoff.logic.revisions import PRUNE_WINDOW
 from ecs_handoff.models import Outcome
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
@@ -12,6 +14,7 @@ from ecs_handoff_embedded.scenario import World, artifact, image
 from tests.e2e.history import execution_ended
 
 SERVICE = "churn"
+DEPLOYMENTS = 30
 FAMILY = f"dev-{SERVICE}"
 
 
@@ -28,14 +31,16 @@ def revisions(aws: EmbeddedAws, status: str) -> list[int]:
 
 
 @pytest.mark.slow
-def test_sixty_deployments_then_a_terraform_base_change_deploys_from_the_new_base(
+def test_thirty_deployments_then_a_terraform_base_change_deploys_from_the_new_base(
     world: World, embedded: EmbeddedAws, new_service: Any
 ) -> None:
     # GIVEN a service whose registry entry names a bare family (Terraform's revision 1), keep_revisions 10
     new_service("dev", SERVICE, image(SERVICE, "dev-base0001"))
     embedded.rollout_seconds = 0.05
-    # WHEN 60 deployments run in a row
-    for n in range(60):
+    # WHEN 30 deployments run in a row: more than the 20 newest ACTIVE revisions base resolution scans
+    # (keep_revisions + PRUNE_WINDOW + SCAN_MARGIN), so without pruning Terraform's revision 1 would be out of sight
+    assert DEPLOYMENTS > 10 + PRUNE_WINDOW + SCAN_MARGIN
+    for n in range(DEPLOYMENTS):
         record = world.wait("dev", world.upload("dev", SERVICE, artifact({"app": image(SERVICE, f"dev-{n:07x}")})))
         assert record.outcome is Outcome.SUCCEEDED, (n, record.reason)
     assert record.execution_arn is not None
@@ -43,10 +48,11 @@ def test_sixty_deployments_then_a_terraform_base_change_deploys_from_the_new_bas
     running = world.running("dev", SERVICE)["task_definition"]
     # THEN Terraform's revision and handoff's newest 10 stay ACTIVE, the older ones are INACTIVE but describable
     active = revisions(embedded, "ACTIVE")
-    assert active == [1, *range(52, 62)], active
-    assert running.endswith(":61")
+    newest = DEPLOYMENTS + 1
+    assert active == [1, *range(newest - 9, newest + 1)], active
+    assert running.endswith(f":{newest}")
     inactive = revisions(embedded, "INACTIVE")
-    assert inactive == list(range(2, 52))
+    assert inactive == list(range(2, newest - 9))
     described = embedded.client("ecs").describe_task_definition(taskDefinition=f"{FAMILY}:2")["taskDefinition"]
     assert described["status"] == "INACTIVE"
 
