@@ -15,7 +15,9 @@ from ecs_handoff.models import Outcome, VerdictSource
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
 
+from tests.e2e.history import wait_for_entered
 from tests.e2e.people import ALICE
+from tests.e2e.release_gates import ALARM, FAST, upload, wait_for
 from tests.e2e.sweeping import SWEEPER, Hold, assert_finalized_as_stopped, stop, sweep
 
 ECS_LAG_SECONDS = 1.0  # the rollout takes 0.5 s: ECS decides before its reads show it
@@ -127,3 +129,66 @@ def test_lagging_the_sweeper_finalizes_a_deployment_whose_status_event_was_lost(
     # THEN it is finalized as without the lag: FAILED and why, one notification, the lock free
     assert record.id in {swept["deployment_id"] for swept in result["finalized"]}, (SWEEPER, result)
     assert_finalized_as_stopped(lagging, embedded, record.id)
+
+
+def test_lagging_a_gate_held_by_an_alarm_deploys_once_it_clears(lagging: World, registry: Any, alarm: Any) -> None:
+    # GIVEN dev api held by a blocking alarm in ALARM
+    registry("dev", "api", blocking_alarms=[ALARM], **FAST)
+    alarm("ALARM", "Threshold Crossed: 5xx")
+    before = running(lagging, "dev", "api")["task_definition"]
+    deployment = upload(lagging, "dev-lag0010")
+    assert wait_for(lagging, deployment, "waiting_for_alarm").outcome is Outcome.IN_PROGRESS
+    wait_for_entered(lagging.aws, "dev", deployment, "CheckReleaseGates", 2)
+    assert running(lagging, "dev", "api")["task_definition"] == before
+    # WHEN the alarm clears
+    alarm("OK")
+    # THEN it deploys and succeeds as without the lag
+    record = lagging.wait("dev", deployment)
+    assert record.outcome is Outcome.SUCCEEDED, record.reason
+    assert running(lagging, "dev", "api")["task_definition"] == record.new_task_definition
+
+
+def test_lagging_an_alarm_during_the_bake_rolls_back(lagging: World, registry: Any, alarm: Any) -> None:
+    # GIVEN a deployment baking for 30 s under a blocking alarm
+    registry("dev", "api", blocking_alarms=[ALARM], bake_seconds=30, **FAST)
+    alarm("OK")
+    before = running(lagging, "dev", "api")["task_definition"]
+    deployment = upload(lagging, "dev-lag0011")
+    wait_for(lagging, deployment, "baking")
+    # WHEN the alarm fires during the bake
+    alarm("ALARM", "Threshold Crossed: 5xx after the deploy")
+    # THEN the deployment is FAILED with the alarm named, and the service is back on the revision before it
+    record = lagging.wait("dev", deployment)
+    assert record.outcome is Outcome.FAILED and f"alarm {ALARM} went to ALARM during the 30 s bake" in record.reason
+    assert "rolled the service back to" in record.reason, record.reason
+    assert running(lagging, "dev", "api")["task_definition"] == before
+
+
+def test_lagging_a_rollout_that_never_finishes_times_out_and_is_rolled_back(
+    lagging: World, embedded: EmbeddedAws, registry: Any
+) -> None:
+    # GIVEN a rollout ECS never finishes and a 5 s rollout timeout (the listing lag is 1 s of it)
+    registry("dev", "worker", rollout_timeout_seconds=5)
+    good = running(lagging, "dev", "worker")["task_definition"]
+    embedded.hold_rollouts()
+    record = lagging.wait(
+        "dev", lagging.upload("dev", "worker", artifact({"app": image("worker", "dev-lag0012")})), timeout=60
+    )
+    # THEN FAILED by the timeout (not by the deployment missing from ECS's lagging reads), and rolled back
+    assert record.outcome is Outcome.FAILED, record.reason
+    assert "did not complete within 5 s" in record.reason and "handoff rolled the service back" in record.reason
+    embedded.release_rollouts(timeout=0)
+    assert running(lagging, "dev", "worker")["task_definition"] == good
+
+
+def test_lagging_an_approval_nobody_gives_expires_and_deploys_nothing(lagging: World, registry: Any) -> None:
+    # GIVEN prod worker, whose approvals expire after 5 s
+    registry("prod", "worker", approval_timeout_seconds=5)
+    before = running(lagging, "prod", "worker")["task_definition"]
+    deployment = lagging.upload("prod", "worker", artifact({"app": image("worker", "prod-lag0013")}))
+    # WHEN nobody decides
+    record = lagging.wait("prod", deployment, timeout=60)
+    # THEN EXPIRED, nothing deployed, and the link says so
+    assert record.outcome is Outcome.EXPIRED and "nobody approved within 5 s" in record.reason, record.reason
+    assert running(lagging, "prod", "worker")["task_definition"] == before
+    assert lagging.decide(lagging.approval_link(ALICE, deployment), "approve")[0] == 410
