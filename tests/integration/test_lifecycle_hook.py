@@ -6,174 +6,29 @@ The hook's clock is the test's, so a deployment window can close between two ste
 from __future__ import annotations
 
 import datetime as dt
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from ecs_handoff.logic import lifecycle_hook
-from ecs_handoff.models import DeploymentRecord
-from ecs_handoff_embedded import gaps, seed
-from ecs_handoff_embedded.gaps.ecs_deployments import ServiceDeployments
 from ecs_handoff_embedded.scenario import edit_registry_entry, set_alarm
 
 from tests.integration.conftest import Stack
-from tests.integration.steps import NEW, ecs_service, records, start
+from tests.integration.steps import ecs_service
+from tests.integration.traffic import Traffic, open_hours, traffic_world
 
-HOOK_FUNCTION = "handoff-dev-lifecycle-hook"
-SCALE = 0.005  # one AWS minute lasts 0.3 s here; a callBackDelay of 1 s lasts 5 ms
 ALARM = "dev-api-5xx"
-
-
-@dataclass
-class Traffic:
-    """The api service as Terraform would make it LINEAR behind an ALB, with handoff's hook at
-    PRE_PRODUCTION_TRAFFIC_SHIFT, and what the hook answered ECS."""
-
-    stack: Stack
-    elbv2: Any
-    blue: str
-    green: str
-    production_rule: str
-    deployments: ServiceDeployments
-    clock: list[dt.datetime]
-    answers: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
-    after_first_shift: list[Callable[[], None]] = field(default_factory=list)
-
-    def deploy(self) -> tuple[str, str]:
-        """A deployment through the intake, the lock and the real deploy step; (deployment id, service
-        deployment ARN)."""
-        state = start(self.stack, NEW)
-        self.stack.invoke("deploy", {"request": state["request"]})
-        listed = self.stack.client("ecs").list_service_deployments(cluster="dev", service="api")
-        return state["request"]["deployment_id"], str(listed["serviceDeployments"][0]["serviceDeploymentArn"])
-
-    def weights(self) -> tuple[int, int]:
-        rule = self.elbv2.describe_rules(RuleArns=[self.production_rule])["Rules"][0]
-        forward = next(a for a in rule["Actions"] if a["Type"] == "forward")
-        groups = {g["TargetGroupArn"]: g["Weight"] for g in forward["ForwardConfig"]["TargetGroups"]}
-        return groups.get(self.blue, 0), groups.get(self.green, 0)
-
-    def record(self, deployment_id: str) -> DeploymentRecord:
-        found = records(self.stack).get(deployment_id)
-        assert found is not None
-        return found
-
-    def until(self, check: Callable[[], bool], timeout: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if check():
-                return
-            time.sleep(0.02)
-        raise AssertionError(f"never happened; the hook answered: {[a for _, a in self.answers]}")
-
-    def statuses(self) -> list[str]:
-        return [str(a.get("hookStatus")) for _, a in self.answers]
-
-
-def _load_balancer(stack: Stack) -> tuple[Any, str, str, str, str]:
-    """An ALB with a production and a test listener, each with a rule forwarding to blue 100 / green 0."""
-    ec2, elbv2 = stack.client("ec2"), stack.client("elbv2")
-    vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.1.{i}.0/24", AvailabilityZone=f"{seed.REGION}{z}")["Subnet"][
-            "SubnetId"
-        ]
-        for i, z in enumerate("ac")
-    ]
-    lb = elbv2.create_load_balancer(Name="api", Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
-    blue, green = (
-        elbv2.create_target_group(Name=n, Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip")["TargetGroups"][0][
-            "TargetGroupArn"
-        ]
-        for n in ("api-blue", "api-green")
-    )
-    rules = []
-    for port in (80, 8080):
-        listener = elbv2.create_listener(
-            LoadBalancerArn=lb,
-            Protocol="HTTP",
-            Port=port,
-            DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
-        )["Listeners"][0]["ListenerArn"]
-        forward = {"TargetGroups": [{"TargetGroupArn": blue, "Weight": 100}, {"TargetGroupArn": green, "Weight": 0}]}
-        rules.append(
-            elbv2.create_rule(
-                ListenerArn=listener,
-                Priority=1,
-                Conditions=[{"Field": "path-pattern", "Values": ["/*"]}],
-                Actions=[{"Type": "forward", "ForwardConfig": forward}],
-            )["Rules"][0]["RuleArn"]
-        )
-    return elbv2, blue, green, rules[0], rules[1]
-
-
-def _open_hours(now: dt.datetime) -> str:
-    """A deployment window from an hour before `now` to two hours after (past midnight when it must be)."""
-    return f"{(now - dt.timedelta(hours=1)):%H}:00-{(now + dt.timedelta(hours=2)):%H}:00"
 
 
 @pytest.fixture
 def traffic(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Traffic]:
-    elbv2, blue, green, production_rule, test_rule = _load_balancer(stack)
-    service = ecs_service("api")
-    service.load_balancers = [
-        {
-            "targetGroupArn": blue,
-            "containerName": "app-container",
-            "containerPort": 80,
-            "advancedConfiguration": {
-                "alternateTargetGroupArn": green,
-                "productionListenerRule": production_rule,
-                "testListenerRule": test_rule,
-                "roleArn": stack.outputs["LifecycleHookRoleArn"],
-            },
-        }
-    ]
-    hook_arn = f"arn:aws:lambda:{seed.REGION}:{seed.ACCOUNT_ID}:function:{HOOK_FUNCTION}"
-    service.deployment_configuration = {
-        "strategy": "LINEAR",
-        "linearConfiguration": {"stepPercent": 50.0, "stepBakeTimeInMinutes": 1},
-        "lifecycleHooks": [
-            {
-                "hookTargetArn": hook_arn,
-                "roleArn": stack.outputs["LifecycleHookRoleArn"],
-                "lifecycleStages": ["PRE_PRODUCTION_TRAFFIC_SHIFT"],
-            }
-        ],
-    }
-    clock = [dt.datetime.now(dt.UTC)]
-    monkeypatch.setattr(lifecycle_hook, "utcnow", lambda: clock[0])
-    deployments = ServiceDeployments()
-    real = gaps.lambda_hook_invoker(stack.runner)
-    world = Traffic(stack, elbv2, blue, green, production_rule, deployments, clock)
-
-    def invoke(arn: str, payload: dict[str, Any]) -> Any:
-        answer = real(arn, payload)
-        world.answers.append((payload, answer))
-        if answer.get("hookStatus") == "SUCCEEDED" and sum(s == "SUCCEEDED" for s in world.statuses()) == 1:
-            for act in world.after_first_shift:
-                act()
-        return answer
-
-    undo = gaps.all_of(
-        gaps.install_deployment_configuration_read_back(),
-        gaps.install_ecs_deployments(lambda: SCALE, lambda event: None, invoke, deployments, gaps.hook_role_problem),
-    )
-    edit_registry_entry(stack.client("ssm"), "dev", "api", gate_poll_seconds=1, max_gate_wait_seconds=600)
-    try:
+    with traffic_world(stack, monkeypatch) as world:
         yield world
-    finally:
-        for running in list(deployments.by_arn.values()):
-            running.superseded = True
-        undo()
 
 
 def test_lifecycle_hook_window_closing_between_linear_steps_holds_the_next_shift(traffic: Traffic) -> None:
     # GIVEN a window open now, which closes right after the first production shift (50 %)
     now = traffic.clock[0]
-    edit_registry_entry(traffic.stack.client("ssm"), "dev", "api", deploy_windows=[{"hours": _open_hours(now)}])
+    edit_registry_entry(traffic.stack.client("ssm"), "dev", "api", deploy_windows=[{"hours": open_hours(now)}])
     closed = now + dt.timedelta(hours=6)
     traffic.after_first_shift.append(lambda: traffic.clock.__setitem__(0, closed))
     # WHEN handoff deploys
@@ -224,7 +79,7 @@ def test_lifecycle_hook_held_past_max_wait_rolls_back(traffic: Traffic) -> None:
     # GIVEN a window that closes after the first shift, and at most 60 s of waiting for it
     now = traffic.clock[0]
     ssm = traffic.stack.client("ssm")
-    edit_registry_entry(ssm, "dev", "api", deploy_windows=[{"hours": _open_hours(now)}], max_gate_wait_seconds=60)
+    edit_registry_entry(ssm, "dev", "api", deploy_windows=[{"hours": open_hours(now)}], max_gate_wait_seconds=60)
     traffic.after_first_shift.append(lambda: traffic.clock.__setitem__(0, now + dt.timedelta(hours=6)))
     deployment_id, arn = traffic.deploy()
     traffic.until(lambda: "IN_PROGRESS" in traffic.statuses())
@@ -260,7 +115,7 @@ def _hook_payload(arn: str, described: dict[str, Any]) -> dict[str, Any]:
 def test_lifecycle_hook_refuses_a_forged_payload_and_writes_nothing(traffic: Traffic) -> None:
     # GIVEN a deployment held at its second shift (the window closed)
     now = traffic.clock[0]
-    edit_registry_entry(traffic.stack.client("ssm"), "dev", "api", deploy_windows=[{"hours": _open_hours(now)}])
+    edit_registry_entry(traffic.stack.client("ssm"), "dev", "api", deploy_windows=[{"hours": open_hours(now)}])
     traffic.after_first_shift.append(lambda: traffic.clock.__setitem__(0, now + dt.timedelta(hours=6)))
     deployment_id, arn = traffic.deploy()
     traffic.until(lambda: "IN_PROGRESS" in traffic.statuses())

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from ecs_handoff.aws.clients import aws_call, client
+from ecs_handoff.aws.clients import aws_call, client, error_code
 from ecs_handoff.aws.state import StateTable
 
 if TYPE_CHECKING:
@@ -44,11 +44,20 @@ def list_active_service_deployments(cluster: str, service: str, ecs: ECSClient |
     return [dict(d) for d in response.get("serviceDeployments", [])]
 
 
-def stop_service_deployment(arn: str, ecs: ECSClient | None = None) -> None:
-    """StopServiceDeployment(ROLLBACK): production and test traffic go back to blue at once, then clean-up."""
+def stop_service_deployment(arn: str, ecs: ECSClient | None = None) -> bool:
+    """StopServiceDeployment(ROLLBACK): production and test traffic go back to blue at once, then clean-up.
+    False when ECS answers ConflictException (the deployment has ended: nothing to stop)."""
+    from botocore.exceptions import ClientError
+
     ecs = ecs or client("ecs")
     with aws_call(f"stopping service deployment {arn}"):
-        ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
+        try:
+            ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
+        except ClientError as exc:
+            if error_code(exc) == "ConflictException":
+                return False
+            raise
+    return True
 
 
 def hold_key(service_deployment_arn: str, production_percent: float) -> str:
