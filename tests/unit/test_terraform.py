@@ -497,7 +497,10 @@ def test_terraform_people_hold_exactly_execute_api_invoke_on_their_operator_api_
         ["execute-api:Invoke"],
         [f"{base}/{routes['Approve']}", f"{base}/{routes['Reject']}"],
     )
-    assert granted("oncall") == (["execute-api:Invoke"], [f"{base}/{routes['DeployNow']}"])
+    assert granted("oncall") == (
+        ["execute-api:Invoke"],
+        [f"{base}/{routes['DeployNow']}", f"{base}/{routes['Rollback']}"],
+    )
     roles = blocks(people, "resource")
     assert {k for k in roles if k[0] == "aws_iam_role_policy"} == {
         ("aws_iam_role_policy", "approver"),
