@@ -12,8 +12,8 @@ from ecs_handoff_cli.doctor_strategy import approval_stage, strategy_problems, t
 HOOK = "arn:aws:lambda:ap-northeast-1:123456789012:function:handoff-prod-lifecycle-hook"
 ROLE = "arn:aws:iam::123456789012:role/handoff-prod-ecs-lifecycle-hook"
 OUTPUTS = {"LifecycleHookFunctionArn": HOOK, "LifecycleHookRoleArn": ROLE}
-WINDOWED = ServiceConfig(
-    cluster="prod", service="web", task_definition="prod-web:1", deploy_windows=[{"hours": "09:00-17:00"}]
+WINDOWED = ServiceConfig.model_validate(
+    {"cluster": "prod", "service": "web", "task_definition": "prod-web:1", "deploy_windows": [{"hours": "09:00-17:00"}]}
 )
 
 
