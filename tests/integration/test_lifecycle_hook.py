@@ -14,7 +14,7 @@ from ecs_handoff_embedded.scenario import edit_registry_entry, set_alarm
 
 from tests.integration.conftest import Stack
 from tests.integration.steps import ecs_service
-from tests.integration.traffic import Traffic, open_hours, traffic_world
+from tests.integration.traffic import Traffic, open_hours, operator_event, traffic_world
 
 ALARM = "dev-api-5xx"
 
@@ -178,3 +178,27 @@ def test_lifecycle_hook_at_another_stage_never_holds(traffic: Traffic) -> None:
 
 def test_lifecycle_hook_not_an_ecs_payload_is_refused(traffic: Traffic) -> None:
     assert traffic.stack.invoke("lifecycle-hook", {"hello": "world"}) == {"hookStatus": "FAILED"}
+
+
+def test_lifecycle_hook_deploy_now_releases_a_held_shift(traffic: Traffic) -> None:
+    # GIVEN a deployment held at its second shift by a closed window, and an on-call role allowed to override
+    now = traffic.clock[0]
+    oncall = "arn:aws:sts::123456789012:assumed-role/oncall/erin"
+    ssm = traffic.stack.client("ssm")
+    edit_registry_entry(ssm, "dev", "api", deploy_windows=[{"hours": open_hours(now)}], override_principals=[oncall])
+    traffic.after_first_shift.append(lambda: traffic.clock.__setitem__(0, now + dt.timedelta(hours=6)))
+    deployment_id, arn = traffic.deploy()
+    traffic.until(lambda: "IN_PROGRESS" in traffic.statuses())
+    # WHEN the on-call person uses deploy-now through the operator API
+    path = f"/deployments/{deployment_id}/deploy-now"
+    event = operator_event(
+        path, "/deployments/{deployment_id}/deploy-now", {"deployment_id": deployment_id}, {"reason": "INC-3"}, oncall
+    )
+    answer = traffic.stack.invoke("operator-api", event)
+    assert answer["statusCode"] == 200, answer
+    # THEN the next call lets the shift go on, the window still closed, and the record says who let it
+    assert traffic.deployments.wait(arn, timeout=15).status == "SUCCESSFUL"
+    record = traffic.record(deployment_id)
+    assert [h["event"] for h in record.release_holds] == ["held", "overridden"]
+    assert record.release_holds[-1]["reason"] == f"deploy-now by {oncall}: INC-3"
+    assert record.override is not None and record.override["principal"] == oncall
