@@ -4,12 +4,15 @@ gives up; and the answer's shape as ECS reads it."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from ecs_handoff.logic import lifecycle_hook
 from ecs_handoff.logic.gate import Hold
 from ecs_handoff.models import Phase, ServiceConfig
 from ecs_handoff.models.hooks import HookStatus, LifecycleHookAnswer, LifecycleHookEvent
+
+from tests.helpers import ROOT
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 CONFIG = ServiceConfig(
@@ -94,3 +97,10 @@ def test_event_reads_ecs_payload() -> None:
     )
     assert event.execution_details.production_traffic_weights == {"rev-blue": 90.0, "rev-green": 10.0}
     assert event.execution_details.service_arn.endswith(":service/dev/api")
+
+
+def test_event_sample_is_a_payload_the_hook_reads() -> None:
+    sample = json.loads((ROOT / "events" / "ecs-lifecycle-hook.json").read_text())
+    event = LifecycleHookEvent.model_validate(sample)
+    assert event.lifecycle_stage == "PRE_PRODUCTION_TRAFFIC_SHIFT"
+    assert event.resource_arn.startswith("arn:aws:ecs:ap-northeast-1:123456789012:service-deployment/dev/web/")
