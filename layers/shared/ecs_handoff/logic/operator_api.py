@@ -211,7 +211,6 @@ class OperatorDesk:
             {**details, "granted": True},
         )
 
-
     # -- rollback during a blue/green, linear or canary deployment ----------------------------------------
 
     def rollback(self, caller: Caller | None, deployment_id: str, reason: str) -> Answer:
