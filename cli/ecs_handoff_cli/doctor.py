@@ -265,6 +265,51 @@ def _service_findings(install: Install, service_id: str) -> Iterator[Finding]:
     yield _circuit_breaker_finding(item, service)
     yield _managed_tag_finding(item, config.cluster, config.service, install.env)
     yield from _release_control_findings(install, item, config)
+    yield from _strategy_findings(install, item, config, service)
+
+
+def _strategy_findings(
+    install: Install, item: str, config: ServiceConfig, service: dict[str, Any]
+) -> Iterator[Finding]:
+    """A BLUE_GREEN, LINEAR or CANARY service (or an entry that needs one): its hooks as the entry needs them, and
+    each role ECS invokes handoff's hook with (trusted by ecs.amazonaws.com, allowed to invoke it)."""
+    from ecs_handoff_cli.doctor_strategy import TRAFFIC_STRATEGIES, approval_stage, hook_roles, strategy_problems
+
+    strategy = (service.get("deploymentConfiguration") or {}).get("strategy") or "ROLLING"
+    if strategy not in TRAFFIC_STRATEGIES and approval_stage(config) == "before_deploy":
+        return  # a rolling service: nothing here concerns it
+    said, problems = strategy_problems(config, service, install.outputs)
+    yield Finding(
+        f"{item} deployment strategy",
+        not problems,
+        "; ".join(p.detail for p in problems) if problems else said,
+        "; ".join(p.fix for p in problems),
+    )
+    function = install.outputs.get("LifecycleHookFunctionArn", "")
+    for role in hook_roles(service, function) if function else []:
+        yield _hook_role_finding(item, role, function)
+
+
+def _hook_role_finding(item: str, role: str, function: str) -> Finding:
+    """ECS assumes the hook's role to invoke the function ("Permissions required for Lambda functions in Amazon ECS
+    blue/green deployments"): its trust policy must name ecs.amazonaws.com, and it must allow the invoke."""
+    import json
+    import urllib.parse
+
+    from ecs_handoff_cli.doctor_strategy import trusts_ecs
+
+    name = role.rsplit("/", 1)[-1]
+    with aws_call(f"reading role {name}"):
+        document = client("iam").get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"]
+    trust = json.loads(urllib.parse.unquote(document)) if isinstance(document, str) else dict(document)
+    problems = [] if trusts_ecs(trust) else [f"{role} does not let ecs.amazonaws.com assume it"]
+    problems += _denied(name, role, [Permission("lambda:InvokeFunction", function)])
+    return Finding(
+        f"{item} lifecycle hook role",
+        not problems,
+        "; ".join(problems) if problems else f"{role}: ECS may assume it and invoke {function.rsplit(':', 1)[-1]}",
+        "" if not problems else "use the stack's LifecycleHookRoleArn output as the hook's role_arn",
+    )
 
 
 # The functions that read an entry's release controls: the gate before each deploy, the deploy step again.
@@ -702,6 +747,22 @@ def _operator_api_calls(r: _Resources) -> list[Permission]:
         *r.read_registry(),
         Permission("secretsmanager:GetSecretValue", r.secret),
         *r.send_task_result(),
+        # `handoff rollback` during a blue/green, linear or canary deployment: find it, stop it
+        *r.on_services("ListServiceDeployments"),
+        Permission("ecs:DescribeServiceRevisions", r.install.arn("ecs", "service-revision/doctor/doctor/1")),
+        Permission("ecs:StopServiceDeployment", r.install.arn("ecs", "service-deployment/doctor/doctor/1")),
+    ]
+
+
+def _lifecycle_hook_calls(r: _Resources) -> list[Permission]:
+    return [
+        Permission("ecs:DescribeServiceDeployments", r.install.arn("ecs", "service-deployment/doctor/doctor/1")),
+        Permission("ecs:DescribeServiceRevisions", r.install.arn("ecs", "service-revision/doctor/doctor/1")),
+        Permission("ecs:DescribeTaskDefinition"),
+        *r.write(r.deployments),
+        *r.write(r.state, actions=("GetItem", "PutItem", "DeleteItem")),
+        *r.read_registry(),
+        *r.read_release_controls(),
     ]
 
 
@@ -719,6 +780,7 @@ _CALLS: dict[str, Callable[[_Resources], list[Permission]]] = {
     "request-approval": _request_approval_calls,
     "approval-page": _approval_page_calls,
     "operator-api": _operator_api_calls,
+    "lifecycle-hook": _lifecycle_hook_calls,
 }
 
 

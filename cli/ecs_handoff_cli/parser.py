@@ -308,6 +308,12 @@ def _add_releasing(commands: Commands, common: argparse.ArgumentParser) -> None:
     _env(rollback)
     _service(rollback)
     rollback.add_argument("--to", help="the deployment (id or short id) to return to (default: the one before)")
+    rollback.add_argument(
+        "--reason",
+        default="",
+        help="why (recorded on the deployment); used when a blue/green, linear or canary deployment is still running, "
+        "which is then stopped where it is (StopServiceDeployment) instead of deploying an earlier release",
+    )
     _uploading(rollback)
     _json(rollback)
 

@@ -294,6 +294,39 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     return _upload(env, args.service, config, raw, source, args, "rerun", ci_metadata(summary=summary, from_ci=False))
 
 
+def _stop_running(env: Env, config: ServiceConfig, running: DeploymentRecord, args: argparse.Namespace) -> int | None:
+    """A deployment still running on a BLUE_GREEN, LINEAR or CANARY service is stopped where it is: the operator
+    API calls StopServiceDeployment(ROLLBACK), and ECS puts production and test traffic back on the previous
+    revision at once. None when ECS runs no such deployment of it (a rolling one, or one that has just ended):
+    then rollback deploys an earlier release, as for a finished deployment."""
+    from ecs_handoff.aws import ecs as ecs_access
+
+    from ecs_handoff_cli.decide import refused
+
+    service = ecs_access.describe_service(config.cluster, config.service)
+    if (service.get("deploymentConfiguration") or {}).get("strategy") not in ("BLUE_GREEN", "LINEAR", "CANARY"):
+        return None  # a rolling update: ECS's own rollback, or an earlier release deployed after it
+    reason = args.reason or f"handoff rollback during {running.id}"
+    answer = env.operator_api(f"/deployments/{running.id}/rollback", {"reason": reason})
+    if answer.status == 409:
+        return None
+    refused(answer)
+    said = answer.body
+    if args.json:
+        show.print_json(
+            {k: said.get(k) for k in ("deployment_id", "service_deployment", "principal", "reason", "stopped")}
+        )
+    elif answer.status < 400:
+        print(
+            f"rolling back {running.id} in {env.name} where it is: ECS stopped {said.get('service_deployment')} and "
+            f"moves production and test traffic back to the previous revision ({said.get('principal')}: "
+            f"{said.get('reason')})"
+        )
+    else:
+        print(f"handoff: {said.get('message') or answer.text}", file=sys.stderr)
+    return EXIT_OK if answer.status < 400 else EXIT_FAILED
+
+
 def cmd_rollback(args: argparse.Namespace) -> int:
     from ecs_handoff.aws import ecs as ecs_access
 
@@ -302,6 +335,10 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     env = Env(args.env)
     config = env.service(args.service)
     history = env.records().history(args.env, args.service, 200)
+    if not args.to and history and not history[0].outcome.terminal and history[0].new_task_definition:
+        stopped = _stop_running(env, config, history[0], args)
+        if stopped is not None:
+            return stopped
     if args.to:
         from ecs_handoff_cli.follow import find_deployment
 

@@ -38,6 +38,7 @@ REQUEST_CONTEXT_KEYS = (
     "iam:PassedToService",
     "ecs:CreateAction",
     "ecs:cluster",
+    "ecs:service",  # service deployments and revisions (the service their ARN names)
     "aws:RequestedRegion",
     "dynamodb:LeadingKeys",  # multivalued (ArrayOfString): the partition key value(s) the request touches
 )
@@ -300,6 +301,21 @@ def _leading_keys(region: str, account: str, op: str, p: dict[str, Any]) -> list
     return [_attribute_text(p["ExpressionAttributeValues"][found.group(1)])]
 
 
+def _service_deployment_check(op: str, arn: str, regional: Mapping[str, str]) -> Check:
+    """arn:aws:ecs:<region>:<account>:service-deployment|service-revision/<cluster>/<service>/<id>, with the
+    ecs:cluster and ecs:service condition keys the Service Authorization Reference lists for those types."""
+    head, _, path = arn.partition("/")
+    cluster, _, rest = path.partition("/")
+    service = rest.partition("/")[0]
+    prefix = head.rsplit(":", 1)[0]
+    context: dict[str, ContextValue] = {
+        **regional,
+        "ecs:cluster": f"{prefix}:cluster/{cluster}",
+        "ecs:service": f"{prefix}:service/{cluster}/{service}",
+    }
+    return Check(f"ecs:{op}", arn, context)
+
+
 def checks_for(call: ApiCall, account: str) -> list[Check]:
     """The authorizations AWS makes for one API call. An operation without a rule here is refused:
     a function that starts calling something new must be taught to this table, never waved through."""
@@ -350,6 +366,16 @@ def checks_for(call: ApiCall, account: str) -> list[Check]:
             return checks
         if op == "TagResource":
             return [Check("ecs:TagResource", str(p["resourceArn"]), regional)]
+        # Service deployments and revisions are named by ARN, which carries the cluster and the service.
+        if op == "DescribeServiceDeployments":
+            return [_service_deployment_check(op, str(a), regional) for a in p.get("serviceDeploymentArns", [])]
+        if op == "DescribeServiceRevisions":
+            return [_service_deployment_check(op, str(a), regional) for a in p.get("serviceRevisionArns", [])]
+        if op in ("StopServiceDeployment", "ContinueServiceDeployment"):
+            return [_service_deployment_check(op, str(p["serviceDeploymentArn"]), regional)]
+        if op == "ListServiceDeployments":
+            arn = _service_arn(region, account, cluster, str(p["service"]))
+            return [Check("ecs:ListServiceDeployments", arn, {**regional, "ecs:cluster": cluster_arn})]
     if call.service == "states":
         if op in ("SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat"):
             return [Check(f"states:{op}", "*", regional)]

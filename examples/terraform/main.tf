@@ -60,6 +60,7 @@ data "aws_iam_policy_document" "ci_trust" {
   for_each = {
     api    = "repo:example/api:ref:refs/heads/main"
     worker = "repo:example/worker:ref:refs/heads/main"
+    web    = "repo:example/web:ref:refs/heads/main"
   }
   statement {
     actions = ["sts:AssumeRoleWithWebIdentity"]
@@ -155,4 +156,49 @@ module "worker" {
     { capacity_provider = "FARGATE_SPOT", weight = 3 },
     { capacity_provider = "FARGATE", weight = 1, base = 1 },
   ]
+}
+
+# web: ECS's own blue/green deployment behind the public ALB. ECS starts each release in the green target group,
+# sends the test listener (:8443) to it, then production; before production moves, handoff's lifecycle hook
+# holds the shift while web's release controls do (a window here). The stack's outputs name the hook and the
+# role ECS invokes it with.
+module "web" {
+  source                = "./modules/handoff-service"
+  env                   = "prod"
+  service_id            = "web"
+  cluster_name          = aws_ecs_cluster.prod.name
+  bucket_name           = module.prod.bucket_name
+  task_role_arn         = "arn:aws:iam::123456789012:role/ecs/prod-web-task"
+  execution_role_arn    = "arn:aws:iam::123456789012:role/ecs/prod-web-execution"
+  subnet_ids            = ["subnet-0123456789abcdef0"]
+  security_group_ids    = ["sg-0123456789abcdef0"]
+  ecr_repository_arn    = "arn:aws:ecr:ap-northeast-1:123456789012:repository/web"
+  ci_assume_role_policy = data.aws_iam_policy_document.ci_trust["web"].json
+  approval_required     = true
+  approvers             = local.approvers
+  override_principals   = ["arn:aws:sts::123456789012:assumed-role/oncall/*"] # deploy-now, and rollback mid-deployment
+  deploy_windows        = [{ days = "MON-FRI", hours = "09:00-17:00", time_zone = "Asia/Tokyo" }]
+  container_definitions = [
+    {
+      name         = "web"
+      image        = "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/web:prod-initial"
+      essential    = true
+      portMappings = [{ containerPort = 8080 }]
+    },
+  ]
+  traffic = {
+    strategy                = "BLUE_GREEN"
+    bake_time_in_minutes    = 15
+    vpc_id                  = "vpc-0123456789abcdef0"
+    container_name          = "web"
+    container_port          = 8080
+    health_check_path       = "/healthz"
+    production_listener_arn = "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:listener/app/prod-public/0123456789abcdef/0123456789abcdef"
+    test_listener_arn       = "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:listener/app/prod-public/0123456789abcdef/fedcba9876543210"
+    path_patterns           = ["/web/*"]
+    rule_priority           = 20
+    deployment_alarms       = ["prod-web-5xx"]
+    hook_function_arn       = data.aws_cloudformation_stack.handoff.outputs["LifecycleHookFunctionArn"]
+    hook_role_arn           = data.aws_cloudformation_stack.handoff.outputs["LifecycleHookRoleArn"]
+  }
 }

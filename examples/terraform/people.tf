@@ -1,4 +1,5 @@
-# People decide through handoff's operator API: `handoff approve|reject` and `handoff deploy-now` send
+# People decide through handoff's operator API: `handoff approve|reject`, `handoff deploy-now` and `handoff
+# rollback` during a blue/green, linear or canary deployment send
 # SigV4-signed requests to routes with AWS_IAM authorization. Their roles hold execute-api:Invoke on
 # exactly those routes and nothing else of handoff's: no table writes, no states:SendTask*. Which
 # service each may decide for is the registry's approver_principals / override_principals (main.tf);
@@ -50,9 +51,9 @@ resource "aws_iam_role" "oncall" {
 
 data "aws_iam_policy_document" "oncall" {
   statement {
-    sid       = "DeployNow"
+    sid       = "DeployNowAndRollBack"
     actions   = ["execute-api:Invoke"]
-    resources = ["${local.operator_api}/POST/deployments/*/deploy-now"]
+    resources = ["${local.operator_api}/POST/deployments/*/deploy-now", "${local.operator_api}/POST/deployments/*/rollback"]
   }
 }
 

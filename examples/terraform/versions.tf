@@ -3,7 +3,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 5.40"
+      version = ">= 6.25.0" # ECS blue/green, linear and canary: deployment_configuration, advanced_configuration
     }
   }
 }

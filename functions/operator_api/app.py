@@ -1,5 +1,5 @@
-"""Operator API function (HTTP API, every route AWS_IAM): `handoff approve|reject|deploy-now`, decided as
-the IAM identity API Gateway authenticated."""
+"""Operator API function (HTTP API, every route AWS_IAM): `handoff approve|reject|deploy-now|rollback`, decided
+as the IAM identity API Gateway authenticated."""
 
 from __future__ import annotations
 
@@ -31,6 +31,12 @@ class DecisionBody(BaseModel):
 
 
 class DeployNowBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    reason: str = ""
+
+
+class RollbackBody(BaseModel):
+    # Which ECS service deployment to stop is found from the record and ECS; a body naming one is ignored.
     model_config = ConfigDict(extra="ignore")
     reason: str = ""
 
@@ -101,6 +107,14 @@ def deploy_now(deployment_id: str) -> Response[str]:
     if body is None:
         return _json(Answer(400, "Bad request", 'send a JSON object: {"reason": "..."}'))
     return _json(_desk().deploy_now(_caller(), deployment_id, body.reason))
+
+
+@app.post("/deployments/<deployment_id>/rollback")
+def rollback(deployment_id: str) -> Response[str]:
+    body = _body(RollbackBody)
+    if body is None:
+        return _json(Answer(400, "Bad request", 'send a JSON object: {"reason": "..."}'))
+    return _json(_desk().rollback(_caller(), deployment_id, body.reason))
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId", log_event=False)

@@ -211,3 +211,73 @@ def test_upload_refuses_a_misspelt_blocking_alarm_before_anything_is_uploaded(
     assert "(did you mean 'dev-api-5xx'?)" in err and "fix blocking_alarms in the registry entry" in err
     versions = world.aws.client("s3").list_object_versions(Bucket=bucket_name("dev"), Prefix="api/")
     assert len(versions.get("Versions", [])) == before
+
+
+@contextmanager
+def deployed_by_ecs(embedded: EmbeddedAws, env: str, service: str, configuration: dict[str, Any]) -> Iterator[None]:
+    """The service's deployment configuration with `configuration`'s keys as Terraform would set them (moto keeps it
+    as it is given); put back afterwards."""
+    from ecs_handoff_embedded.seed import ACCOUNT_ID, REGION
+    from moto.ecs.models import ecs_backends
+
+    ecs = ecs_backends[ACCOUNT_ID][REGION].services[f"{env}:{service}"]
+    saved = getattr(ecs, "deployment_configuration", None)
+    ecs.deployment_configuration = {**(saved or {}), **configuration}
+    try:
+        yield
+    finally:
+        ecs.deployment_configuration = saved
+
+
+def test_doctor_checks_a_blue_green_services_hooks_against_its_registry_entry(
+    embedded: EmbeddedAws, registry: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN prod's api deploys BLUE_GREEN with handoff's lifecycle hook before production traffic, through the
+    # stack's role, and has a deployment window
+    outputs = embedded.stacks["prod"].outputs
+    hook = {
+        "targetType": "AWS_LAMBDA",
+        "hookTargetArn": outputs["LifecycleHookFunctionArn"],
+        "roleArn": outputs["LifecycleHookRoleArn"],
+        "lifecycleStages": ["PRE_PRODUCTION_TRAFFIC_SHIFT"],
+    }
+    registry("prod", "api", deploy_windows=[{"hours": "00:00-24:00"}])
+    with deployed_by_ecs(embedded, "prod", "api", {"strategy": "BLUE_GREEN", "lifecycleHooks": [hook]}):
+        code, report = doctor("prod", capsys)
+    # THEN its strategy, hook and role are ok, and so is the hook function's own IAM
+    details = {f["item"]: (f["ok"], f["detail"]) for f in report["findings"]}
+    assert details["service api deployment strategy"] == (
+        True,
+        "BLUE_GREEN, handoff's lifecycle hook at PRE_PRODUCTION_TRAFFIC_SHIFT (1440 min)",
+    )
+    assert details["service api lifecycle hook role"][0] is True
+    assert details["IAM of handoff-prod-lifecycle-hook"][0] is True
+    assert problems(report) == {} and code == 0
+    # WHEN the hook is missing (a window, but nothing holds the production traffic shifts)
+    with deployed_by_ecs(embedded, "prod", "api", {"strategy": "BLUE_GREEN", "lifecycleHooks": []}):
+        code, report = doctor("prod", capsys)
+    # THEN doctor says so, and how to fix it
+    assert code == 1
+    assert problems(report) == {
+        "service api deployment strategy": "the entry has release controls but handoff's lifecycle hook does not run "
+        "at PRE_PRODUCTION_TRAFFIC_SHIFT: they apply before the deploy only, never to the production traffic shifts"
+    }
+
+
+def test_doctor_names_a_hook_role_ecs_cannot_use(
+    embedded: EmbeddedAws, registry: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN api's hook names a role ECS cannot assume (the deploy function's own role)
+    outputs = embedded.stacks["prod"].outputs
+    role = str(embedded.client("lambda").get_function_configuration(FunctionName="handoff-prod-deploy")["Role"])
+    hook = {
+        "hookTargetArn": outputs["LifecycleHookFunctionArn"],
+        "roleArn": role,
+        "lifecycleStages": ["PRE_PRODUCTION_TRAFFIC_SHIFT"],
+    }
+    with deployed_by_ecs(embedded, "prod", "api", {"strategy": "LINEAR", "lifecycleHooks": [hook]}):
+        code, report = doctor("prod", capsys)
+    # THEN the role is a problem: not trusted by ECS, and not allowed to invoke the hook
+    found = problems(report)["service api lifecycle hook role"]
+    assert code == 1
+    assert found.startswith(f"{role} does not let ecs.amazonaws.com assume it; lambda:InvokeFunction on ")

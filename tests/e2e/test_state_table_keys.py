@@ -23,6 +23,7 @@ FUNCTIONS = [
     "request-approval",
     "approval-page",
     "sweeper",
+    "lifecycle-hook",
 ]
 
 
@@ -87,3 +88,19 @@ def test_a_function_still_writes_its_own_keys(embedded: EmbeddedAws) -> None:
     # THEN its own key passes IAM (the condition, not IAM, stops this write), another's does not
     assert renew("lock#api") == "ConditionalCheckFailedException"
     assert renew("rollout#ecs-svc/123") == "AccessDeniedException"
+
+
+def test_the_lifecycle_hook_writes_only_held_steps(embedded: EmbeddedAws) -> None:
+    # GIVEN the lifecycle hook's role, which may put and delete hookhold#<service deployment>#<step>
+    table, ddb = embedded.stacks["dev"].outputs["StateTableName"], as_function(embedded, "lifecycle-hook")
+
+    def put(pk: str) -> str:
+        item = {"pk": {"S": pk}, "held_at": {"S": "2026-12-05T12:00:00.000Z"}}
+        return error_code(
+            lambda: ddb.put_item(TableName=table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+        )
+
+    # THEN its own key passes, a lock or a rollout token does not
+    assert put("hookhold#arn:aws:ecs:ap-northeast-1:123456789012:service-deployment/dev/api/x#50") == "OK"
+    assert put("lock#api") == "AccessDeniedException"
+    assert put("rollout#ecs-svc/123") == "AccessDeniedException"

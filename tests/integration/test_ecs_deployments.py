@@ -568,6 +568,28 @@ def test_list_and_describe_follow_the_api_model(world: World) -> None:
     assert world.weights(world.production_rule) == (100, 0)
 
 
+def test_describe_service_revisions_names_each_revisions_task_definition(world: World) -> None:
+    # GIVEN a deployment from web:1 to web:2
+    world.service(strategy="BLUE_GREEN", bakeTimeInMinutes=0)
+    before = world.ecs.describe_services(cluster="c", services=["web"])["services"][0]["taskDefinition"]
+    arn = world.deploy()
+    ended = world.end(arn)
+    after = world.ecs.describe_services(cluster="c", services=["web"])["services"][0]["taskDefinition"]
+    target, source = ended["targetServiceRevision"]["arn"], ended["sourceServiceRevisions"][0]["arn"]
+    missing = target.rsplit("/", 1)[0] + "/0"
+    # WHEN the revisions are described
+    described = world.ecs.describe_service_revisions(serviceRevisionArns=[target, source, missing])
+    # THEN each names the task definition it runs, in the model's shape; an unknown one is MISSING
+    revisions = {r["serviceRevisionArn"]: r for r in described["serviceRevisions"]}
+    assert (revisions[target]["taskDefinition"], revisions[source]["taskDefinition"]) == (after, before)
+    assert all(set(r) <= _members("ServiceRevision") for r in revisions.values())
+    assert revisions[target]["serviceArn"].endswith(":service/c/web")
+    assert described["failures"] == [{"arn": missing, "reason": "MISSING"}]
+    with pytest.raises(ClientError) as too_many:
+        world.ecs.describe_service_revisions(serviceRevisionArns=[target] * 21)
+    assert too_many.value.response["Error"]["Code"] == "InvalidParameterException"
+
+
 @pytest.mark.parametrize(
     ("configuration", "why"),
     [

@@ -126,6 +126,32 @@ def test_registering_with_tags_and_roles_needs_tag_resource_and_pass_role() -> N
     assert checks[0].resource == f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/never-registered:1"
 
 
+def test_service_deployment_calls_are_authorized_on_the_deployment_with_its_cluster_and_service() -> None:
+    # GIVEN a service deployment and a service revision of dev/api, named by ARN as ECS names them
+    deployment = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/dev/api/abc123"
+    revision = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service-revision/dev/api/4567"
+    calls = [
+        ApiCall("ecs", "DescribeServiceDeployments", {"serviceDeploymentArns": [deployment]}, REGION),
+        ApiCall("ecs", "DescribeServiceRevisions", {"serviceRevisionArns": [revision]}, REGION),
+        ApiCall("ecs", "StopServiceDeployment", {"serviceDeploymentArn": deployment, "stopType": "ROLLBACK"}, REGION),
+    ]
+    checks = [check for call in calls for check in checks_for(call, ACCOUNT)]
+    # THEN each is checked on that ARN, with ecs:cluster and ecs:service from it
+    assert [(c.action, c.resource) for c in checks] == [
+        ("ecs:DescribeServiceDeployments", deployment),
+        ("ecs:DescribeServiceRevisions", revision),
+        ("ecs:StopServiceDeployment", deployment),
+    ]
+    assert {(c.context["ecs:cluster"], c.context["ecs:service"]) for c in checks} == {
+        (f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/dev", f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/dev/api")
+    }
+    # and a policy naming this cluster's deployments allows the stop, one naming another cluster's does not
+    ours = allow("ecs:StopServiceDeployment", f"arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/dev/*")
+    other = allow("ecs:StopServiceDeployment", f"arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/prod/*")
+    assert evaluate(policy(ours), checks[2])
+    assert not evaluate(policy(other), checks[2])
+
+
 def test_an_operation_nobody_mapped_is_refused_not_waved_through() -> None:
     from ecs_handoff_embedded.iam import AccessDenied
 

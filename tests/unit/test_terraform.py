@@ -189,7 +189,7 @@ def ecs_services() -> list[tuple[Scope, str, dict[str, Any]]]:
 
 def test_terraform_every_service_keeps_handoffs_revision_and_has_circuit_breaker() -> None:
     services = ecs_services()
-    assert sorted(label for _, label, _ in services) == ["billing", "this", "this"]  # billing, api, worker
+    assert sorted(label for _, label, _ in services) == ["billing", "this", "this", "this"]  # billing, api, worker, web
     for _, label, service in services:
         [lifecycle] = service["lifecycle"]
         assert "task_definition" in lifecycle["ignore_changes"], label
@@ -497,13 +497,78 @@ def test_terraform_people_hold_exactly_execute_api_invoke_on_their_operator_api_
         ["execute-api:Invoke"],
         [f"{base}/{routes['Approve']}", f"{base}/{routes['Reject']}"],
     )
-    assert granted("oncall") == (["execute-api:Invoke"], [f"{base}/{routes['DeployNow']}"])
+    assert granted("oncall") == (
+        ["execute-api:Invoke"],
+        [f"{base}/{routes['DeployNow']}", f"{base}/{routes['Rollback']}"],
+    )
     roles = blocks(people, "resource")
     assert {k for k in roles if k[0] == "aws_iam_role_policy"} == {
         ("aws_iam_role_policy", "approver"),
         ("aws_iam_role_policy", "oncall"),
     }
     assert not [k for k in roles if k[0] in ("aws_iam_role_policy_attachment", "aws_iam_policy")]
+
+
+def test_terraform_blue_green_service_wires_ecs_to_its_listener_rules_and_handoffs_hook() -> None:
+    # GIVEN web, which handoff-service makes a BLUE_GREEN service (traffic.tf and the service's dynamic blocks)
+    web = Scope().module("web")
+    traffic = web.resolve(web.args["traffic"])
+    service = blocks(web.doc, "resource")[("aws_ecs_service", "this")]
+    dynamic = [(unquote(name), body) for entry in service["dynamic"] for name, body in entry.items()]
+    [configuration] = [body for name, body in dynamic if name == "deployment_configuration"]
+    content = configuration["content"][0]
+    [hook] = content["lifecycle_hook"]
+    [_, traffic_balancer] = [body for name, body in dynamic if name == "load_balancer"]
+    [advanced] = traffic_balancer["content"][0]["advanced_configuration"]
+    # THEN ECS gets the strategy, handoff's hook before each production traffic shift with the stack's role, and
+    # the green group, both listener rules and the role that moves their weights
+    assert (
+        traffic["strategy"] == "BLUE_GREEN"
+        and unquote(content["strategy"]) == "${deployment_configuration.value.strategy}"
+    )
+    assert [unquote(s) for s in hook["lifecycle_stages"]] == ["PRE_PRODUCTION_TRAFFIC_SHIFT"]
+    assert (
+        traffic["hook_function_arn"] == '${data.aws_cloudformation_stack.handoff.outputs["LifecycleHookFunctionArn"]}'
+    )
+    assert traffic["hook_role_arn"] == '${data.aws_cloudformation_stack.handoff.outputs["LifecycleHookRoleArn"]}'
+    assert unquote(advanced["production_listener_rule"]) == '${aws_lb_listener_rule.traffic["production"].arn}'
+    assert unquote(advanced["test_listener_rule"]) == '${aws_lb_listener_rule.traffic["test"].arn}'
+    assert unquote(advanced["alternate_target_group_arn"]) == '${aws_lb_target_group.traffic["green"].arn}'
+    # AND ECS, not Terraform, owns the rules' weights once created
+    rule = blocks(web.doc, "resource")[("aws_lb_listener_rule", "traffic")]
+    assert rule["lifecycle"][0]["ignore_changes"] == ["action"]
+    # AND the infrastructure role is ECS's, with AWS's managed policy for load balancers
+    attachment = blocks(web.doc, "resource")[("aws_iam_role_policy_attachment", "ecs_infrastructure")]
+    assert unquote(attachment["policy_arn"]).endswith(":policy/AmazonECSInfrastructureRolePolicyForLoadBalancers")
+    # AND the stack outputs the module reads exist
+    outputs = yaml_outputs()
+    assert {"LifecycleHookFunctionArn", "LifecycleHookRoleArn"} <= outputs
+
+
+def yaml_outputs() -> set[str]:
+    from ecs_handoff_embedded.provision import load_template
+
+    return set(load_template(ROOT / "template.yaml")["Outputs"])
+
+
+def test_terraform_schema_says_where_each_type_came_from() -> None:
+    # The stored schema is provider 5.100.0's (terraform providers schema -json); the types ECS's blue/green,
+    # linear and canary deployments need come from a newer provider, read from @cdktf/provider-aws
+    # (tools/terraform_schema_from_cdktf.py), and the file names that source for each.
+    schema = json.loads(SCHEMA.read_text())
+    assert schema["sources"]["resource.aws_ecs_service"].endswith(
+        "generated from registry.terraform.io/hashicorp/aws 6.25.0"
+    )
+    service = schema["resource"]["aws_ecs_service"]["blocks"]
+    assert {"strategy", "bake_time_in_minutes"} <= set(service["deployment_configuration"]["attributes"])
+    assert set(service["load_balancer"]["blocks"]["advanced_configuration"]["attributes"]) == {
+        "alternate_target_group_arn",
+        "production_listener_rule",
+        "role_arn",
+        "test_listener_rule",
+    }
+    pin = load(TF / "versions.tf")["terraform"][0]["required_providers"][0]["aws"]["version"]
+    assert unquote(pin) == ">= 6.25.0"
 
 
 def trim_schema(full: dict[str, Any], version: str, used: dict[str, set[str]]) -> dict[str, Any]:

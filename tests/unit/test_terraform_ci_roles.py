@@ -28,6 +28,7 @@ def test_terraform_no_two_services_share_a_ci_trust() -> None:
     assert modules == {
         "api": '${data.aws_iam_policy_document.ci_trust["api"].json}',
         "worker": '${data.aws_iam_policy_document.ci_trust["worker"].json}',
+        "web": '${data.aws_iam_policy_document.ci_trust["web"].json}',
     }
     trust = blocks(root, "data")[("aws_iam_policy_document", "ci_trust")]
     subjects = {unquote(k): unquote(v) for k, v in trust["for_each"].items()}

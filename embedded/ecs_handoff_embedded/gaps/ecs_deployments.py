@@ -957,6 +957,23 @@ def install_ecs_deployments(
                     found.append(deployment.describe())
         return ActionResult({"serviceDeployments": found, "failures": failures})
 
+    def describe_service_revisions(self: Any) -> Any:
+        """DescribeServiceRevisions (1-20 ARNs; unknown ones in `failures` as MISSING): the revisions the service
+        deployments went from and to, each with the task definition it runs."""
+        from moto.core.responses import ActionResult
+
+        arns = list(self._get_param("serviceRevisionArns") or [])
+        if not 1 <= len(arns) <= 20:
+            raise _invalid("serviceRevisionArns must list 1 to 20 ARNs")
+        found, failures = [], []
+        for arn in arns:
+            revision = _find_revision(deployments, arn)
+            if revision is None:
+                failures.append({"arn": arn, "reason": "MISSING"})
+            else:
+                found.append(revision)
+        return ActionResult({"serviceRevisions": found, "failures": failures})
+
     def continue_service_deployment(self: Any) -> Any:
         from moto.core.responses import ActionResult
 
@@ -999,9 +1016,33 @@ def install_ecs_deployments(
         replace(EC2ContainerServiceResponse, "update_service", validating(original_update_response, False)),
         add(EC2ContainerServiceResponse, "list_service_deployments", list_service_deployments),
         add(EC2ContainerServiceResponse, "describe_service_deployments", describe_service_deployments),
+        add(EC2ContainerServiceResponse, "describe_service_revisions", describe_service_revisions),
         add(EC2ContainerServiceResponse, "continue_service_deployment", continue_service_deployment),
         add(EC2ContainerServiceResponse, "stop_service_deployment", stop_service_deployment),
     )
+
+
+def _find_revision(deployments: ServiceDeployments, arn: str) -> dict[str, Any] | None:
+    """A service revision as DescribeServiceRevisions shows it (the model's ServiceRevision: its ARN, service,
+    cluster, task definition, launch type and load balancers, when it was created)."""
+    with deployments.lock:
+        known = list(deployments.by_arn.values())
+    for deployment in known:
+        for revision, task_definition in (
+            (deployment.target_revision, deployment.target_task_definition),
+            (deployment.source_revision, deployment.source_task_definition),
+        ):
+            if revision["arn"] == arn:
+                service = deployment.service
+                return {
+                    "serviceRevisionArn": arn,
+                    "serviceArn": service.arn,
+                    "clusterArn": service.cluster_arn,
+                    "taskDefinition": task_definition,
+                    "loadBalancers": copy.deepcopy(service.load_balancers),
+                    "createdAt": deployment.created_at,
+                }
+    return None
 
 
 def _timestamp(value: Any) -> dt.datetime:

@@ -67,6 +67,16 @@ class GateSettings(FunctionSettings):
     link_secret_arn: Setting  # verifies an override's signature (the operator API signs with it)
 
 
+class LifecycleHookSettings(FunctionSettings):
+    """ECS's lifecycle hook before each production traffic shift: the record, the registry entry, the held
+    steps and a signed deploy-now."""
+
+    deployments_table: Setting
+    state_table: Setting  # hookhold#<service deployment>#<step> items, and deploy-now overrides (read)
+    registry_prefix: Setting
+    link_secret_arn: Setting  # verifies a deploy-now's signature
+
+
 class DeploySettings(FunctionSettings):
     """The deploy step re-reads what it deploys: the record, the registry entry, the lock, release controls,
     a signed deploy-now, and the approval."""

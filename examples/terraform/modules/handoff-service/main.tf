@@ -66,6 +66,46 @@ resource "aws_ecs_service" "this" {
     rollback = true
   }
 
+  # ECS's own blue/green, linear or canary deployment (var.traffic): handoff updates the service as always and
+  # follows the service deployment ECS runs. Before each production traffic shift ECS calls handoff's lifecycle
+  # hook, which holds the shift while a release control does (and rolls back after max_gate_wait_seconds).
+  dynamic "deployment_configuration" {
+    for_each = local.traffic
+    content {
+      strategy             = deployment_configuration.value.strategy
+      bake_time_in_minutes = deployment_configuration.value.bake_time_in_minutes
+      dynamic "linear_configuration" {
+        for_each = deployment_configuration.value.strategy == "LINEAR" ? [deployment_configuration.value.linear] : []
+        content {
+          step_percent              = linear_configuration.value.step_percent
+          step_bake_time_in_minutes = linear_configuration.value.step_bake_time_in_minutes
+        }
+      }
+      dynamic "canary_configuration" {
+        for_each = deployment_configuration.value.strategy == "CANARY" ? [deployment_configuration.value.canary] : []
+        content {
+          canary_percent              = canary_configuration.value.canary_percent
+          canary_bake_time_in_minutes = canary_configuration.value.canary_bake_time_in_minutes
+        }
+      }
+      lifecycle_hook {
+        hook_target_arn  = deployment_configuration.value.hook_function_arn
+        role_arn         = deployment_configuration.value.hook_role_arn
+        lifecycle_stages = ["PRE_PRODUCTION_TRAFFIC_SHIFT"]
+      }
+    }
+  }
+
+  # Deployment alarms: ECS rolls a deployment back when one goes to ALARM while it runs (every traffic step).
+  dynamic "alarms" {
+    for_each = length(try(var.traffic.deployment_alarms, [])) > 0 ? [var.traffic.deployment_alarms] : []
+    content {
+      alarm_names = alarms.value
+      enable      = true
+      rollback    = true
+    }
+  }
+
   network_configuration {
     subnets          = var.subnet_ids
     security_groups  = var.security_group_ids
@@ -82,7 +122,23 @@ resource "aws_ecs_service" "this" {
       container_port   = load_balancer.value.container_port
     }
   }
-  health_check_grace_period_seconds = length(var.load_balancers) == 0 ? null : var.health_check_grace_period_seconds
+  # With var.traffic, ECS serves production from blue and starts each deployment's tasks in green, moving the
+  # listener rules' weights with the infrastructure role (traffic.tf).
+  dynamic "load_balancer" {
+    for_each = local.traffic
+    content {
+      target_group_arn = aws_lb_target_group.traffic["blue"].arn
+      container_name   = load_balancer.value.container_name
+      container_port   = load_balancer.value.container_port
+      advanced_configuration {
+        alternate_target_group_arn = aws_lb_target_group.traffic["green"].arn
+        production_listener_rule   = aws_lb_listener_rule.traffic["production"].arn
+        test_listener_rule         = aws_lb_listener_rule.traffic["test"].arn
+        role_arn                   = aws_iam_role.ecs_infrastructure[load_balancer.key].arn
+      }
+    }
+  }
+  health_check_grace_period_seconds = length(var.load_balancers) == 0 && var.traffic == null ? null : var.health_check_grace_period_seconds
 
   lifecycle {
     # handoff owns the running revision; without task_definition here, every `terraform apply` would

@@ -248,3 +248,45 @@ variable "override_principals" {
   type        = list(string)
   default     = []
 }
+
+variable "traffic" {
+  description = <<-EOT
+    ECS's own traffic-shifting deployment (null: rolling updates, as before). The module creates a blue and a
+    green target group, a rule on the production listener and one on the test listener (forwarding to blue
+    100 / green 0; ECS moves the weights), the role ECS uses to change them, and the deployment configuration:
+    strategy BLUE_GREEN, LINEAR or CANARY, its bake times, deployment alarms, and handoff's lifecycle hook before
+    each production traffic shift (the handoff stack's LifecycleHookFunctionArn and LifecycleHookRoleArn), which
+    holds a shift while a release control (deploy_windows, change_calendar, blocking_alarms) does.
+  EOT
+  type = object({
+    strategy                = string
+    bake_time_in_minutes    = optional(number, 0)
+    linear                  = optional(object({ step_percent = optional(number, 10), step_bake_time_in_minutes = optional(number, 6) }))
+    canary                  = optional(object({ canary_percent = optional(number, 5), canary_bake_time_in_minutes = optional(number, 10) }))
+    vpc_id                  = string
+    container_name          = string
+    container_port          = number
+    health_check_path       = optional(string, "/")
+    production_listener_arn = string
+    test_listener_arn       = string
+    path_patterns           = optional(list(string), ["/*"])
+    rule_priority           = number
+    deployment_alarms       = optional(list(string), [])
+    hook_function_arn       = string
+    hook_role_arn           = string
+  })
+  default = null
+
+  validation {
+    condition     = var.traffic == null || contains(["BLUE_GREEN", "LINEAR", "CANARY"], try(var.traffic.strategy, ""))
+    error_message = "traffic.strategy must be BLUE_GREEN, LINEAR or CANARY."
+  }
+  validation {
+    condition     = var.traffic == null || try(var.traffic.strategy, "") != "LINEAR" || try(var.traffic.linear, null) != null
+    error_message = "traffic.linear (step_percent, step_bake_time_in_minutes) is needed with LINEAR."
+  }
+  validation {
+    condition     = var.traffic == null || try(var.traffic.strategy, "") != "CANARY" || try(var.traffic.canary, null) != null
+    error_message = "traffic.canary (canary_percent, canary_bake_time_in_minutes) is needed with CANARY."
+  }
+}

@@ -238,6 +238,11 @@ class DeploymentRecords(Table):
         """Something that happened to a deployment after its outcome (a decision that came too late)."""
         self._append(deployment_id, "notes", note, f"adding a note to deployment record {deployment_id}")
 
+    def append_release_hold(self, deployment_id: str, event: dict[str, str]) -> None:
+        """A production traffic step held, released, overridden or expired by the release controls (the lifecycle
+        hook): at, event, production_percent (green's share before the shift), reason."""
+        self._append(deployment_id, "release_holds", event, f"recording a held traffic step on {deployment_id}")
+
     def append_vote(self, deployment_id: str, vote: ApprovalVote) -> None:
         """Adds one approval decision (who, decision, comment, time, source address, user agent)."""
         stored = vote.model_dump(mode="json")

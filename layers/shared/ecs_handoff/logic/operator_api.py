@@ -1,4 +1,4 @@
-"""The operator API: `handoff approve|reject|deploy-now` decided on the server, as the IAM identity API
+"""The operator API: `handoff approve|reject|deploy-now|rollback` decided on the server, as the IAM identity API
 Gateway authenticated.
 
 Every route is AWS_IAM authorized: API Gateway checks the SigV4 signature and the caller's
@@ -25,7 +25,7 @@ from ecs_handoff.models import Approval, ApprovalStatus, ApprovalVote, VoteDecis
 from ecs_handoff.observability import logger
 
 if TYPE_CHECKING:
-    from ecs_handoff.aws.clients import SFNClient
+    from ecs_handoff.aws.clients import ECSClient, SFNClient
     from ecs_handoff.aws.release_controls import Overrides
 
 MAX_REASON = 500
@@ -99,9 +99,11 @@ class OperatorDesk:
         key: Callable[[], bytes],
         sfn_client: SFNClient | None = None,
         now: Callable[[], datetime] = utcnow,
+        ecs_client: ECSClient | None = None,
     ) -> None:
         self.approvals, self.records, self.overrides = approvals, records, overrides
         self.registry_prefix, self.key, self.sfn, self.now = registry_prefix, key, sfn_client, now
+        self.ecs = ecs_client
 
     # -- approve / reject --------------------------------------------------------------------------------
 
@@ -208,6 +210,86 @@ class OperatorDesk:
             f"it starts at its next look (within {config.gate_poll_seconds} s)",
             {**details, "granted": True},
         )
+
+    # -- rollback during a blue/green, linear or canary deployment ----------------------------------------
+
+    def rollback(self, caller: Caller | None, deployment_id: str, reason: str) -> Answer:
+        """StopServiceDeployment(ROLLBACK) on the ECS service deployment that runs this deployment's revision:
+        ECS moves production and test traffic back to blue at once, then cleans up. Who may: the registry
+        entry's override_principals (as for deploy-now). Which service deployment: found in ECS (the
+        service's running deployments whose target revision runs the record's new task definition), never
+        named by the caller."""
+        from ecs_handoff.aws import traffic_hooks
+        from ecs_handoff.aws.registry import load_service
+        from ecs_handoff.logic.gate import override_allowed
+
+        if caller is None or not caller.arn:
+            return _unauthenticated()
+        reason = " ".join(reason.split())[:MAX_REASON]
+        if not reason:
+            return Answer(400, "Reason required", "say why (it is recorded on the deployment with your identity)")
+        record = self.records.get(deployment_id)
+        if record is None:
+            return Answer(404, "Deployment not found", f"there is no deployment {deployment_id}")
+        details: dict[str, Any] = {"deployment_id": record.id, "principal": caller.arn, "reason": reason}
+        if record.outcome.terminal:
+            return Answer(
+                409,
+                "Not in progress",
+                f"deployment {record.id} ended {record.outcome.value}; roll back by deploying an earlier release "
+                "(`handoff rollback` without a running deployment does)",
+                {**details, "stopped": False},
+            )
+        try:
+            config = load_service(self.registry_prefix, record.service)
+        except ArtifactRejected as exc:
+            return Answer(409, "Service not registered", str(exc), {**details, "stopped": False})
+        if not override_allowed(caller.arn, config.override_principals):
+            logger.warning("operator refused", principal=caller.arn, deployment_id=record.id, why="not on call")
+            return Answer(
+                403,
+                "Not allowed to roll back",
+                f"{caller.arn} may not roll back deployments of {record.service} in {record.env}: it is not in the "
+                "registry entry's override_principals",
+                {**details, "stopped": False},
+            )
+        running = self._service_deployment_of(record.new_task_definition, config.cluster, config.service)
+        if running is None:
+            return Answer(
+                409,
+                "Not in progress",
+                f"ECS runs no blue/green, linear or canary deployment of {record.id}'s revision on {config.service} "
+                f"(it is {record.phase or 'starting'}); nothing to stop",
+                {**details, "stopped": False},
+            )
+        if not traffic_hooks.stop_service_deployment(running, self.ecs):
+            return Answer(
+                409,
+                "Not in progress",
+                f"{running} ended while this request was on its way; nothing to stop",
+                {**details, "stopped": False},
+            )
+        self.records.append_note(record.id, f"{iso(self.now())} rollback by {caller.arn}: {reason} ({running} stopped)")
+        logger.info("rollback requested", deployment_id=record.id, principal=caller.arn, service_deployment=running)
+        return Answer(
+            200,
+            "Rollback started",
+            "ECS moves production and test traffic back to the previous revision now, then cleans up",
+            {**details, "service_deployment": running, "stopped": True},
+        )
+
+    def _service_deployment_of(self, task_definition: str | None, cluster: str, service: str) -> str | None:
+        """The service deployment ECS runs now (PENDING or IN_PROGRESS) whose target revision runs
+        `task_definition`, or None."""
+        from ecs_handoff.aws import traffic_hooks
+
+        if not task_definition:
+            return None
+        for listed in traffic_hooks.list_active_service_deployments(cluster, service, self.ecs):
+            target = str(listed.get("targetServiceRevisionArn", ""))
+            if target and traffic_hooks.service_revision_task_definition(target, self.ecs) == task_definition:
+                return str(listed["serviceDeploymentArn"])
+        return None
 
 
 def _unauthenticated() -> Answer:

@@ -45,6 +45,8 @@ class DeploymentRecord(Model):
     ecs_reported_at: str | None = None  # when ECS reported the deployment COMPLETED or FAILED
     gate: dict[str, str] = Field(default_factory=dict)  # what a release control holds it for (reason, opens_at)
     override: dict[str, str] | None = None  # `handoff deploy-now`: who, why, when
+    # Production traffic steps the lifecycle hook held and released (logic/lifecycle_hook.py), in order.
+    release_holds: list[dict[str, str]] = Field(default_factory=list)
 
     @property
     def object_version(self) -> str | None:

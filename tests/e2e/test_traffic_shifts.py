@@ -1,0 +1,78 @@
+"""Release controls before each production traffic shift, and `handoff rollback` in the middle of one, through
+the real ASL on the embedded AWS: dev's api deployed LINEAR by the embedded ECS, handoff's lifecycle hook invoked
+with the stack's role and running with its own (IAM enforced)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ecs_handoff.models import Outcome
+from ecs_handoff_embedded.runtime import EmbeddedAws
+from ecs_handoff_embedded.scenario import World
+from pytest import CaptureFixture
+
+from tests.e2e.release_gates import ALARM, FAST, upload, wait_for
+from tests.e2e.traffic import deployed_by_ecs
+
+# Two production steps of 50 %; between them a bake of 5 AWS minutes (about 1.7 s here): time to act.
+LINEAR = {"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 50.0, "stepBakeTimeInMinutes": 5}}
+
+
+def until(check: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "never happened"
+        time.sleep(0.02)
+
+
+def test_an_alarm_between_linear_steps_holds_the_next_production_shift(
+    world: World, embedded: EmbeddedAws, registry: Any, alarm: Any
+) -> None:
+    # GIVEN dev's api deployed LINEAR by ECS with handoff's hook, and a blocking alarm (OK at the upload)
+    registry("dev", "api", blocking_alarms=[ALARM], **FAST)
+    with deployed_by_ecs(embedded, "dev", "api", LINEAR) as traffic:
+        deployment = upload(world, "dev-lin0001")
+        # WHEN the alarm goes to ALARM once half of production is on green
+        until(lambda: traffic.weights() == (50, 50))
+        alarm("ALARM", "5xx above 10")
+        # THEN the next shift waits: the record says why, production stays half and half
+        held = wait_for(world, deployment, "waiting_for_alarm")
+        assert f"alarm {ALARM} is in ALARM: 5xx above 10" in held.gate["reason"]
+        assert held.gate["production_percent"] == "50"
+        time.sleep(0.5)
+        assert traffic.weights() == (50, 50)
+        # WHEN the alarm is OK again THEN the deployment shifts the rest and succeeds
+        alarm("OK")
+        done = world.wait("dev", deployment)
+        assert done.outcome is Outcome.SUCCEEDED, done.reason
+        assert traffic.weights() == (0, 100)
+        assert [(h["event"], h["production_percent"]) for h in done.release_holds] == [
+            ("held", "50"),
+            ("released", "50"),
+        ]
+
+
+def test_handoff_rollback_stops_a_linear_deployment_where_it_is(
+    world: World, embedded: EmbeddedAws, registry: Any, capsys: CaptureFixture[str]
+) -> None:
+    from ecs_handoff_cli.main import main
+
+    # GIVEN a LINEAR deployment with half of production on green (a long bake before the rest)
+    registry("dev", "api", override_principals=["arn:aws:sts::123456789012:user/*"], **FAST)
+    slow = {**LINEAR, "linearConfiguration": {"stepPercent": 50.0, "stepBakeTimeInMinutes": 600}}
+    with deployed_by_ecs(embedded, "dev", "api", slow) as traffic:
+        deployment = upload(world, "dev-lin0002")
+        until(lambda: traffic.weights() == (50, 50))
+        # WHEN the operator rolls back
+        capsys.readouterr()
+        code = main(["rollback", "--env", "dev", "--service", "api", "--reason", "INC-7: 5xx on green", "--json"])
+        said = json.loads(capsys.readouterr().out)
+        # THEN ECS stopped it: production back on blue at once, the deployment FAILED, who and why recorded
+        assert (code, said["stopped"], said["deployment_id"]) == (0, True, deployment)
+        until(lambda: traffic.weights() == (100, 0))
+        done = world.wait("dev", deployment)
+        assert done.outcome is Outcome.FAILED
+        assert any("rollback by arn:aws:sts::123456789012:user/moto: INC-7: 5xx on green" in n for n in done.notes)

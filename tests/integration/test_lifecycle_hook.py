@@ -1,0 +1,204 @@
+"""handoff's lifecycle hook (functions/lifecycle_hook) invoked by the embedded ECS before each production traffic
+shift of a LINEAR deployment of the dev stack's `api` service: the real deploy step updates the service, the
+gap's engine (gaps/ecs_deployments.py) runs the deployment and calls the real hook function through the runner.
+The hook's clock is the test's, so a deployment window can close between two steps."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from ecs_handoff_embedded.scenario import edit_registry_entry, set_alarm
+
+from tests.integration.conftest import Stack
+from tests.integration.steps import ecs_service
+from tests.integration.traffic import Traffic, open_hours, operator_event, traffic_world
+
+ALARM = "dev-api-5xx"
+
+
+@pytest.fixture
+def traffic(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Traffic]:
+    with traffic_world(stack, monkeypatch) as world:
+        yield world
+
+
+def test_lifecycle_hook_window_closing_between_linear_steps_holds_the_next_shift(traffic: Traffic) -> None:
+    # GIVEN a window open now, which closes right after the first production shift (50 %)
+    now = traffic.clock[0]
+    edit_registry_entry(traffic.stack.client("ssm"), "dev", "api", deploy_windows=[{"hours": open_hours(now)}])
+    closed = now + dt.timedelta(hours=6)
+    traffic.after_first_shift.append(lambda: traffic.clock.__setitem__(0, closed))
+    # WHEN handoff deploys
+    deployment_id, arn = traffic.deploy()
+    # THEN the second shift is held: production stays 50/50, the hook answers IN_PROGRESS, the record says why
+    traffic.until(lambda: traffic.statuses().count("IN_PROGRESS") >= 3)
+    assert traffic.weights() == (50, 50)
+    assert traffic.deployments.get(arn).status == "IN_PROGRESS"
+    held = traffic.record(deployment_id)
+    assert held.phase is not None and held.phase.value == "waiting_for_window"
+    assert "outside the deployment windows" in held.gate["reason"] and held.gate["production_percent"] == "50"
+    assert [(h["event"], h["production_percent"]) for h in held.release_holds] == [("held", "50")]
+    assert all(a.get("callBackDelay") == 1 for _, a in traffic.answers if a["hookStatus"] == "IN_PROGRESS")
+    # WHEN the window opens again
+    traffic.clock[0] = now
+    # THEN the shift goes on and the deployment succeeds, the release on the record's timeline
+    assert traffic.deployments.wait(arn, timeout=15).status == "SUCCESSFUL"
+    assert traffic.weights() == (0, 100)
+    released = traffic.record(deployment_id)
+    assert [(h["event"], h["production_percent"]) for h in released.release_holds] == [
+        ("held", "50"),
+        ("released", "50"),
+    ]
+    assert released.gate == {}
+
+
+def test_lifecycle_hook_alarm_in_alarm_holds_the_shift(traffic: Traffic) -> None:
+    # GIVEN a blocking alarm, OK at the deploy, which goes to ALARM after the first shift
+    cloudwatch = traffic.stack.client("cloudwatch")
+    set_alarm(cloudwatch, ALARM, "OK")
+    edit_registry_entry(traffic.stack.client("ssm"), "dev", "api", blocking_alarms=[ALARM])
+    traffic.after_first_shift.append(lambda: set_alarm(cloudwatch, ALARM, "ALARM", "5xx above 10"))
+    # WHEN handoff deploys
+    deployment_id, arn = traffic.deploy()
+    # THEN the next shift waits while the alarm is in ALARM
+    traffic.until(lambda: traffic.statuses().count("IN_PROGRESS") >= 2)
+    assert traffic.weights() == (50, 50)
+    held = traffic.record(deployment_id)
+    assert held.phase is not None and held.phase.value == "waiting_for_alarm"
+    assert f"alarm {ALARM} is in ALARM: 5xx above 10" in held.gate["reason"]
+    # WHEN the alarm is OK again THEN the deployment finishes
+    set_alarm(cloudwatch, ALARM, "OK")
+    assert traffic.deployments.wait(arn, timeout=15).status == "SUCCESSFUL"
+    assert [h["event"] for h in traffic.record(deployment_id).release_holds] == ["held", "released"]
+
+
+def test_lifecycle_hook_held_past_max_wait_rolls_back(traffic: Traffic) -> None:
+    # GIVEN a window that closes after the first shift, and at most 60 s of waiting for it
+    now = traffic.clock[0]
+    ssm = traffic.stack.client("ssm")
+    edit_registry_entry(ssm, "dev", "api", deploy_windows=[{"hours": open_hours(now)}], max_gate_wait_seconds=60)
+    traffic.after_first_shift.append(lambda: traffic.clock.__setitem__(0, now + dt.timedelta(hours=6)))
+    deployment_id, arn = traffic.deploy()
+    traffic.until(lambda: "IN_PROGRESS" in traffic.statuses())
+    # WHEN the step has been held for 61 s (by the hook's clock)
+    traffic.clock[0] = now + dt.timedelta(hours=6, seconds=61)
+    # THEN the hook answers FAILED and ECS rolls back: production traffic back on blue
+    ended = traffic.deployments.wait(arn, timeout=15)
+    assert ended.status == "ROLLBACK_SUCCESSFUL"
+    assert traffic.statuses()[-1] == "FAILED"
+    assert traffic.weights() == (100, 0)
+    assert ended.rollback is not None and "returned FAILED" in ended.rollback["reason"]
+    record = traffic.record(deployment_id)
+    assert [h["event"] for h in record.release_holds] == ["held", "expired"]
+    assert "held for 1 min (max_gate_wait_seconds)" in record.release_holds[-1]["reason"]
+    assert "max_gate_wait_seconds" in record.gate["reason"]
+
+
+def _hook_payload(arn: str, described: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "executionId": "ecs-lambda-forged",
+        "lifecycleStage": "PRE_PRODUCTION_TRAFFIC_SHIFT",
+        "resourceArn": arn,
+        "executionDetails": {
+            "serviceArn": described["serviceArn"],
+            "targetServiceRevisionArn": described["targetServiceRevision"]["arn"],
+            "testTrafficWeights": {},
+            "productionTrafficWeights": {},
+        },
+        "hookDetails": {},
+    }
+
+
+def test_lifecycle_hook_refuses_a_forged_payload_and_writes_nothing(traffic: Traffic) -> None:
+    # GIVEN a deployment held at its second shift (the window closed)
+    now = traffic.clock[0]
+    edit_registry_entry(traffic.stack.client("ssm"), "dev", "api", deploy_windows=[{"hours": open_hours(now)}])
+    traffic.after_first_shift.append(lambda: traffic.clock.__setitem__(0, now + dt.timedelta(hours=6)))
+    deployment_id, arn = traffic.deploy()
+    traffic.until(lambda: "IN_PROGRESS" in traffic.statuses())
+    described = traffic.stack.client("ecs").describe_service_deployments(serviceDeploymentArns=[arn])
+    real = _hook_payload(arn, described["serviceDeployments"][0])
+    before = traffic.record(deployment_id)
+    worker = traffic.stack.client("ecs").describe_services(cluster="dev", services=["worker"])["services"][0]
+    forged = {
+        # this deployment, but claiming another service
+        "another service": {
+            **real,
+            "executionDetails": {**real["executionDetails"], "serviceArn": worker["serviceArn"]},
+        },
+        # another revision of the same service
+        "another revision": {
+            **real,
+            "executionDetails": {
+                **real["executionDetails"],
+                "targetServiceRevisionArn": arn.replace("deployment", "revision"),
+            },
+        },
+        # a service deployment ECS has never heard of
+        "unknown deployment": {**real, "resourceArn": arn.rsplit("/", 1)[0] + "/0000000000000000000000"},
+        "not an ARN": {**real, "resourceArn": "api"},
+    }
+    for name, payload in forged.items():
+        # WHEN someone allowed to invoke the function sends it
+        answer = traffic.stack.invoke("lifecycle-hook", payload)
+        # THEN it is refused (FAILED, with nothing looked up past the mismatch) and the record is untouched
+        assert answer == {"hookStatus": "FAILED"}, name
+    after = traffic.record(deployment_id)
+    assert (after.release_holds, after.gate, after.phase) == (before.release_holds, before.gate, before.phase)
+    # and the real deployment is still held, not rolled back, by the forged answers
+    assert traffic.deployments.get(arn).status == "IN_PROGRESS"
+    assert traffic.weights() == (50, 50)
+
+
+def test_lifecycle_hook_refuses_a_deployment_handoff_did_not_make(traffic: Traffic) -> None:
+    # GIVEN a service deployment of api whose revision handoff never registered (someone ran UpdateService)
+    ecs = traffic.stack.client("ecs")
+    base = ecs.describe_task_definition(taskDefinition=ecs_service("api").task_definition)["taskDefinition"]
+    keep = ("family", "containerDefinitions", "cpu", "memory", "networkMode", "requiresCompatibilities")
+    other = ecs.register_task_definition(**{k: base[k] for k in keep if k in base})["taskDefinition"]
+    ecs.update_service(cluster="dev", service="api", taskDefinition=other["taskDefinitionArn"])
+    arn = ecs.list_service_deployments(cluster="dev", service="api")["serviceDeployments"][0]["serviceDeploymentArn"]
+    # WHEN ECS reaches the first production shift
+    ended = traffic.deployments.wait(arn, timeout=15)
+    # THEN the hook refused it and ECS rolled it back
+    assert traffic.statuses() == ["FAILED"]
+    assert ended.status == "ROLLBACK_SUCCESSFUL"
+    assert traffic.weights() == (100, 0)
+
+
+def test_lifecycle_hook_at_another_stage_never_holds(traffic: Traffic) -> None:
+    # GIVEN a payload for a stage that shifts no production traffic (a rollback's PRODUCTION_TRAFFIC_SHIFT)
+    payload = {"lifecycleStage": "PRODUCTION_TRAFFIC_SHIFT", "resourceArn": "arn:aws:ecs:x", "executionDetails": {}}
+    # WHEN the hook is invoked THEN it lets it through without looking anything up
+    assert traffic.stack.invoke("lifecycle-hook", payload) == {"hookStatus": "SUCCEEDED"}
+
+
+def test_lifecycle_hook_not_an_ecs_payload_is_refused(traffic: Traffic) -> None:
+    assert traffic.stack.invoke("lifecycle-hook", {"hello": "world"}) == {"hookStatus": "FAILED"}
+
+
+def test_lifecycle_hook_deploy_now_releases_a_held_shift(traffic: Traffic) -> None:
+    # GIVEN a deployment held at its second shift by a closed window, and an on-call role allowed to override
+    now = traffic.clock[0]
+    oncall = "arn:aws:sts::123456789012:assumed-role/oncall/erin"
+    ssm = traffic.stack.client("ssm")
+    edit_registry_entry(ssm, "dev", "api", deploy_windows=[{"hours": open_hours(now)}], override_principals=[oncall])
+    traffic.after_first_shift.append(lambda: traffic.clock.__setitem__(0, now + dt.timedelta(hours=6)))
+    deployment_id, arn = traffic.deploy()
+    traffic.until(lambda: "IN_PROGRESS" in traffic.statuses())
+    # WHEN the on-call person uses deploy-now through the operator API
+    path = f"/deployments/{deployment_id}/deploy-now"
+    event = operator_event(
+        path, "/deployments/{deployment_id}/deploy-now", {"deployment_id": deployment_id}, {"reason": "INC-3"}, oncall
+    )
+    answer = traffic.stack.invoke("operator-api", event)
+    assert answer["statusCode"] == 200, answer
+    # THEN the next call lets the shift go on, the window still closed, and the record says who let it
+    assert traffic.deployments.wait(arn, timeout=15).status == "SUCCESSFUL"
+    record = traffic.record(deployment_id)
+    assert [h["event"] for h in record.release_holds] == ["held", "overridden"]
+    assert record.release_holds[-1]["reason"] == f"deploy-now by {oncall}: INC-3"
+    assert record.override is not None and record.override["principal"] == oncall
