@@ -25,7 +25,8 @@ def variable(field: str) -> str:
 class FunctionSettings(BaseModel):
     """HANDOFF_ENV, which every function gets (template.yaml's Globals)."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # defer_build: a function builds only its own settings model, at its cold start, not all thirteen.
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     env: Setting
 
