@@ -190,6 +190,9 @@ def prepare() -> None:
     (SCRATCH / "tests" / "unit" / "__init__.py").write_text("")
     for test in TESTS:
         shutil.copy(ROOT / "tests" / "unit" / test, SCRATCH / "tests" / "unit" / test)
+    for shared in (ROOT / "tests" / "unit").glob("*.py"):  # the unit tests' helper modules (approval_desk.py)
+        if not shared.name.startswith(("test_", "__init__")):
+            shutil.copy(shared, SCRATCH / "tests" / "unit" / shared.name)
     only = "\n    ".join(f"src/ecs_handoff/{m}" for m in MODULES)
     tests = "\n    ".join(f"tests/unit/{t}" for t in TESTS)
     (SCRATCH / "setup.cfg").write_text(

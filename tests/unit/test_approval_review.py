@@ -22,7 +22,7 @@ from ecs_handoff.models import (
 )
 
 from tests.samples import approval
-from tests.unit.test_approval_decision import desk_with, signed
+from tests.unit.approval_desk import desk_with, signed
 
 ECR = "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com"
 DIGEST = "sha256:" + "d" * 64

@@ -16,7 +16,7 @@ from ecs_handoff.logic.approval_page import ApprovalDesk, PageResult
 from ecs_handoff.models import Approval, ApprovalStatus, ApprovalVote
 
 from tests.samples import approval
-from tests.unit.test_approval_decision import (
+from tests.unit.approval_desk import (
     FakeRecords,
     FakeStore,
     StoppedWorkflow,
