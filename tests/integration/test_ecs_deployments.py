@@ -568,6 +568,27 @@ def test_list_and_describe_follow_the_api_model(world: World) -> None:
     assert world.weights(world.production_rule) == (100, 0)
 
 
+def test_describe_service_revisions_names_each_revisions_task_definition(world: World) -> None:
+    # GIVEN a blue/green service deployed once
+    world.service(image="web:1", strategy="BLUE_GREEN", bakeTimeInMinutes=0)
+    blue_td = world.ecs.describe_services(cluster="c", services=["web"])["services"][0]["taskDefinition"]
+    arn = world.deploy(image="web:2")
+    deployment = world.end(arn)
+    source, target = deployment["sourceServiceRevisions"][0]["arn"], deployment["targetServiceRevision"]["arn"]
+    missing = source.rsplit("/", 1)[0] + "/0"
+    # WHEN both revisions (and one ECS does not know) are described
+    described = world.ecs.describe_service_revisions(serviceRevisionArns=[source, target, missing])
+    # THEN each names the task definition it runs (how a tool finds the deployment of its revision)
+    shown = {r["serviceRevisionArn"]: r["taskDefinition"] for r in described["serviceRevisions"]}
+    green_td = world.ecs.describe_services(cluster="c", services=["web"])["services"][0]["taskDefinition"]
+    assert shown == {source: blue_td, target: green_td} and blue_td != green_td
+    assert described["failures"] == [{"arn": missing, "reason": "MISSING"}]
+    assert all(set(r) <= _members("ServiceRevision") for r in described["serviceRevisions"])
+    with pytest.raises(ClientError) as refused:
+        world.ecs.describe_service_revisions(serviceRevisionArns=[])
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterException"
+
+
 @pytest.mark.parametrize(
     ("configuration", "why"),
     [

@@ -224,7 +224,17 @@ class TurnWaits:
         self.current: RolloutWait | None = None
         self.takes = 0
 
-    def wait(self, ecs_id: str, token: str, order: str, deployment_id: str, path: str, expires: int) -> bool:
+    def wait(
+        self,
+        ecs_id: str,
+        token: str,
+        order: str,
+        deployment_id: str,
+        path: str,
+        expires: int,
+        task_definition: str = "",
+        pause: bool = False,
+    ) -> bool:
         self.stored.append((ecs_id, token, order, deployment_id, path, expires))
         if self.newer_turn:
             return False
@@ -405,16 +415,18 @@ def on_event(change: EcsDeploymentStateChange, waits: EventWaits, ecs: Ecs, work
     return rollout.on_event(change, waits, ecs, workflow)  # type: ignore[arg-type]  # fakes
 
 
+NOT_ECS = "not ECS's deployment or hook event (aws.ecs, ECS Deployment State Change or ECS Hook State Change)"
+
+
 @pytest.mark.parametrize(
     ("envelope", "done"),
     [
         ({"source": "aws.evil"},
-         "refused: source is 'aws.evil', not ECS's deployment event (aws.ecs, ECS Deployment State Change)"),
+         f"refused: source is 'aws.evil', {NOT_ECS}"),
         ({"detail-type": "ECS Service Action"},
-         "refused: detail-type is 'ECS Service Action', not ECS's deployment event "
-         "(aws.ecs, ECS Deployment State Change)"),
+         f"refused: detail-type is 'ECS Service Action', {NOT_ECS}"),
         ({"source": "my.app", "detail-type": "ECS Service Action"},
-         "refused: source is 'my.app', not ECS's deployment event (aws.ecs, ECS Deployment State Change)"),
+         f"refused: source is 'my.app', {NOT_ECS}"),
     ],
 )  # fmt: skip
 def test_an_event_that_is_not_ecs_deployment_event_is_refused(envelope: dict[str, str], done: str) -> None:
@@ -588,7 +600,7 @@ def test_what_the_event_function_did_is_logged(log: LogRecorder, sleeps: list[fl
     on_event(event(), EventWaits(), Ecs(service(ours(rolloutState="IN_PROGRESS"))), Workflow())
     on_event(event(), EventWaits(), Ecs(service(ours(rolloutState="COMPLETED"))), Workflow())
     on_event(event(), EventWaits(), Ecs(service(ours(rolloutState="COMPLETED"))), Workflow(ended=True))
-    refused = "refused: source is 'aws.evil', not ECS's deployment event (aws.ecs, ECS Deployment State Change)"
+    refused = f"refused: source is 'aws.evil', {NOT_ECS}"
     disagreement = "the event says COMPLETED, but ECS shows deployment ecs-svc/new IN_PROGRESS"
     assert log.lines == [
         ("warning", "event refused", {"reason": refused, "ecs_deployment_id": "ecs-svc/new"}),

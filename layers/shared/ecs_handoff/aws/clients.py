@@ -72,6 +72,7 @@ NOT_FOUND_CODES = frozenset(
         "ResourceNotFoundException",
         "ServiceNotFoundException",
         "ClusterNotFoundException",
+        "ServiceDeploymentNotFoundException",
         "ExecutionDoesNotExist",
         "StateMachineDoesNotExist",
     }

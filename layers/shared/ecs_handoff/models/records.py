@@ -45,6 +45,10 @@ class DeploymentRecord(Model):
     ecs_reported_at: str | None = None  # when ECS reported the deployment COMPLETED or FAILED
     gate: dict[str, str] = Field(default_factory=dict)  # what a release control holds it for (reason, opens_at)
     override: dict[str, str] | None = None  # `handoff deploy-now`: who, why, when
+    # BLUE_GREEN, LINEAR and CANARY services: the ECS service deployment as last seen (ARN, strategy, status,
+    # stage, production and test weights blue/green, hook states, how to reach green); each stage it was seen
+    # at is on the timeline as ecs:<STAGE>.
+    service_deployment: dict[str, str] = Field(default_factory=dict)
 
     @property
     def object_version(self) -> str | None:
