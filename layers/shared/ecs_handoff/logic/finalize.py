@@ -143,9 +143,13 @@ def decide(state: WorkflowState) -> FinalizeResult:
         approved = f" (approved by {', '.join(state.approval.approved_by)})" if state.approval else ""
         early = f"; started by {state.gate.reason}" if state.gate is not None and state.gate.override else ""
         baked = f"; {state.bake.reason}" if state.bake is not None and state.bake.status is GateStatus.DONE else ""
-        return FinalizeResult(
-            outcome=Outcome.SUCCEEDED, reason=f"the ECS rollout of this deployment COMPLETED{approved}{early}{baked}"
+        # ECS's own strategies (BLUE_GREEN, LINEAR, CANARY) say which deployment ended how (rollout.reason).
+        what = (
+            state.rollout.reason
+            if state.rollout.service_deployment_arn
+            else "the ECS rollout of this deployment COMPLETED"
         )
+        return FinalizeResult(outcome=Outcome.SUCCEEDED, reason=f"{what}{approved}{early}{baked}")
     if state.rollout is not None and state.rollout.state is RolloutState.FAILED:
         reason = state.rollout.reason
         if state.rollout.unobservable:

@@ -265,6 +265,7 @@ def on_event(
     waits: RolloutWaits,
     ecs_client: ECSClient | None = None,
     sfn_client: SFNClient | None = None,
+    records: DeploymentRecords | None = None,
 ) -> str:
     """ECS's event ends the wait of the deployment it names, but only with ECS's agreement: the event may
     come from anyone allowed to invoke the function, so its word decides nothing. Returns what was done, for
@@ -288,7 +289,10 @@ def on_event(
         path = _path_of_arn(detail.service_arn)
         if "/" not in path:
             return f"ignored: the hook event names no service ARN with its cluster ({detail.service_arn!r})"
-        return _wake_service(path, waits, ecs_client, sfn_client) or f"ignored: nothing of service {path} waits on it"
+        return (
+            _wake_service(path, waits, ecs_client, sfn_client, records)
+            or f"ignored: nothing of service {path} waits on it"
+        )
     ecs_id = detail.deployment_id
     state = ECS_EVENT_VERDICTS.get(detail.event_name)
     if state is None:
@@ -303,7 +307,7 @@ def on_event(
             wait = None
     if wait is None:
         # A BLUE_GREEN, LINEAR or CANARY service's rollback deployment ends handoff's wait too.
-        woken = _wake_service(service, waits, ecs_client, sfn_client) if "/" in service else None
+        woken = _wake_service(service, waits, ecs_client, sfn_client, records) if "/" in service else None
         if woken is not None:
             return woken
         return f"ignored: nothing of service {service or '?'} waits on {ecs_id} (not handoff's, or already decided)"
@@ -315,7 +319,7 @@ def on_event(
             waits.give_back(ecs_id, wait)
             raise
         if strategies.follows_ecs_strategy(described):
-            return _decide_from_service_deployment(ecs_id, wait, waits, ecs_client, sfn_client)
+            return _decide_from_service_deployment(ecs_id, wait, waits, ecs_client, sfn_client, records)
     try:
         # The service handoff stored with its own wait (equal to the event's: take checked it).
         result, disagreement = _as_ecs_shows_it(wait.service or service, ecs_id, state, ecs_client)
@@ -335,7 +339,9 @@ def on_event(
     return f"{state.value}: sent to deployment {wait.deployment_id}"
 
 
-def _wake_service(path: str, waits: RolloutWaits, ecs_client: Any, sfn_client: Any) -> str | None:
+def _wake_service(
+    path: str, waits: RolloutWaits, ecs_client: Any, sfn_client: Any, records: DeploymentRecords | None
+) -> str | None:
     """An event about a BLUE_GREEN, LINEAR or CANARY service (a hook's state, or a deployment of the service
     nobody waits on, such as ECS's rollback deployment): each of the service's deployments handoff waits on is
     judged from its service deployment, as ECS shows it (the event itself says only when to look). None when the
@@ -352,12 +358,17 @@ def _wake_service(path: str, waits: RolloutWaits, ecs_client: Any, sfn_client: A
         ecs_id = str(deployment.get("id", ""))
         wait = waits.take(ecs_id, path) if ecs_id else None
         if wait is not None:
-            done.append(_decide_from_service_deployment(ecs_id, wait, waits, ecs_client, sfn_client))
+            done.append(_decide_from_service_deployment(ecs_id, wait, waits, ecs_client, sfn_client, records))
     return "; ".join(done) or f"ignored: nothing of service {path} waits on a deployment ECS lists"
 
 
 def _decide_from_service_deployment(
-    ecs_id: str, wait: RolloutWait, waits: RolloutWaits, ecs_client: Any, sfn_client: Any
+    ecs_id: str,
+    wait: RolloutWait,
+    waits: RolloutWaits,
+    ecs_client: Any,
+    sfn_client: Any,
+    records: DeploymentRecords | None = None,
 ) -> str:
     """Sends the verdict ECS's service deployment for the wait's revision shows (COMPLETED, FAILED, or PAUSED
     for a deployment that asks its approvers before production traffic); gives the wait back otherwise."""
@@ -374,6 +385,10 @@ def _decide_from_service_deployment(
             if found is not None
             else None
         )
+        if found is not None and records is not None and result is not None:
+            # What ECS shows (stage, weights, hooks) on the record: `handoff watch` and `status` read it.
+            shown = {"arn": result.service_deployment_arn or "", **strategies.snapshot(found).fields()}
+            records.update(wait.deployment_id, at=result.checked_at, service_deployment=shown)
         if result is None or result.state is RolloutState.IN_PROGRESS:
             waits.give_back(ecs_id, wait)
             shown = result.reason if result is not None else "no service deployment of its revision yet"
