@@ -54,3 +54,118 @@ def test_blue_green_approved_moves_production_traffic_only_after_the_decision(
     entered = state_transitions(embedded, "prod", deployment_id)
     assert len(entered) <= 20, entered
     assert entered.count("RequestTrafficApproval") == 1 and "RequestApproval" not in entered
+
+
+def test_blue_green_rejected_rolls_green_back_and_production_never_moves(world: World, embedded: EmbeddedAws) -> None:
+    # GIVEN a build ECS holds on the test listener
+    rules = listeners(embedded, "prod")
+    before = world.running("prod", "web")["task_definition"]
+    deployment_id = release(world, "prod-b1a0002")
+    assert rules.weights("test") == (0, 100)
+    # WHEN bob rejects it
+    assert world.decide(world.approval_link(BOB, deployment_id), "reject", "green returns 500 on /health")[0] == 200
+    record = world.wait("prod", deployment_id, timeout=60)
+    # THEN ECS rolled it back: test traffic back on blue, production never left it, the service on its revision
+    assert record.outcome is Outcome.REJECTED, record.reason
+    assert record.reason.startswith("rejected by bob@example.com: green returns 500 on /health; production traffic")
+    assert "ECS rolled back" in record.reason
+    assert rules.weights("production") == (100, 0) and rules.weights("test") == (100, 0)
+    assert world.running("prod", "web")["task_definition"] == before
+    entered = state_transitions(embedded, "prod", deployment_id)
+    assert "HoldProductionTraffic" in entered and "ReleaseProductionTraffic" not in entered
+
+
+def test_blue_green_expired_rolls_green_back(world: World, embedded: EmbeddedAws, registry: Any) -> None:
+    # GIVEN approvers who have 5 s to decide
+    registry("prod", "web", approval_timeout_seconds=5)
+    rules = listeners(embedded, "prod")
+    deployment_id = release(world, "prod-b1a0003")
+    # WHEN nobody decides
+    record = world.wait("prod", deployment_id, timeout=60)
+    # THEN it is EXPIRED, and ECS rolled green back
+    assert record.outcome is Outcome.EXPIRED, record.reason
+    assert record.reason.startswith("nobody approved within 5 s; production traffic never left the running revision")
+    assert rules.weights("production") == (100, 0) and rules.weights("test") == (100, 0)
+    status, page = world.open(world.approval_link(ALICE, deployment_id))
+    assert status == 410
+
+
+def test_before_production_traffic_is_refused_on_a_rolling_service(world: World, registry: Any) -> None:
+    # GIVEN prod's api (a rolling update, no PAUSE hook) with approval before production traffic
+    registry("prod", "api", approval_stage="before_production_traffic")
+    before = world.running("prod", "api")["task_definition"]
+    # WHEN a build is uploaded
+    record = world.wait("prod", world.upload("prod", "api", artifact({"app-container": image("api", "prod-b1a0004")})))
+    # THEN the intake refuses it, saying what Terraform must change; nothing was deployed
+    assert record.outcome is Outcome.INVALID
+    assert "api's registry entry asks its approvers before production traffic, but its ECS service uses the ROLLING" in (
+        record.reason
+    )
+    assert world.running("prod", "api")["task_definition"] == before
+
+
+def test_linear_rolled_back_by_its_deployment_alarm(world: World, embedded: EmbeddedAws) -> None:
+    # GIVEN dev's web, whose LINEAR deployments roll back when dev-web-5xx goes to ALARM
+    rules = listeners(embedded, "dev")
+    before = world.running("dev", "web")["task_definition"]
+    deployment_id = world.upload("dev", "web", artifact({"app": image("web", "dev-l1a0001")}))
+    # WHEN the alarm fires once some production traffic has moved to green
+    deadline = time.monotonic() + 60
+    while not 0 < rules.weights("production")[1] < 100:
+        assert time.monotonic() < deadline, rules.weights("production")
+        time.sleep(0.05)
+    world.alarm("dev-web-5xx", "ALARM", "5xx from green")
+    try:
+        record = world.wait("dev", deployment_id, timeout=60)
+    finally:
+        world.alarm("dev-web-5xx", "OK")
+    # THEN ECS rolled back, and handoff's outcome names the alarm ECS named
+    assert record.outcome is Outcome.FAILED, record.reason
+    assert "ECS rolled back" in record.reason and "dev-web-5xx" in record.reason
+    assert rules.weights("production") == (100, 0)
+    assert world.running("dev", "web")["task_definition"] == before
+    assert record.phase is Phase.FINISHED
+
+
+def test_linear_with_ten_steps_costs_no_transition_per_step(world: World, embedded: EmbeddedAws) -> None:
+    # GIVEN dev's web moving production traffic in ten 10 % steps (each step's bake scaled to about 1 s)
+    ecs = embedded.client("ecs")
+    saved = ecs.describe_services(cluster="dev", services=["web"])["services"][0]["deploymentConfiguration"]
+    ten_steps = {**saved, "linearConfiguration": {"stepPercent": 10.0, "stepBakeTimeInMinutes": 3}}
+    ecs.update_service(cluster="dev", service="web", deploymentConfiguration=ten_steps)
+    try:
+        deployment_id = world.upload("dev", "web", artifact({"app": image("web", "dev-l1a0002")}))
+        record = world.wait("dev", deployment_id, timeout=90)
+    finally:
+        ecs.update_service(cluster="dev", service="web", deploymentConfiguration=saved)
+    # THEN it SUCCEEDED on ECS's verdict, and ten steps cost no more transitions than one
+    assert record.outcome is Outcome.SUCCEEDED, record.reason
+    assert listeners(embedded, "dev").weights("production") == (100, 0)  # green is the new blue
+    entered = state_transitions(embedded, "dev", deployment_id)
+    assert len(entered) <= 20, entered
+
+
+def test_canary_succeeds(world: World, embedded: EmbeddedAws) -> None:
+    # GIVEN dev's web as a CANARY service (5 % first, then the rest)
+    ecs = embedded.client("ecs")
+    saved = ecs.describe_services(cluster="dev", services=["web"])["services"][0]["deploymentConfiguration"]
+    canary = {
+        k: v for k, v in saved.items() if k not in ("linearConfiguration", "strategy")
+    } | {"strategy": "CANARY", "canaryConfiguration": {"canaryPercent": 5.0, "canaryBakeTimeInMinutes": 3}}
+    ecs.update_service(cluster="dev", service="web", deploymentConfiguration=canary)
+    rules = listeners(embedded, "dev")
+    seen: set[tuple[int, int]] = set()
+    try:
+        deployment_id = world.upload("dev", "web", artifact({"app": image("web", "dev-c1a0001")}))
+        deadline = time.monotonic() + 60
+        while (record := world.records("dev").get(deployment_id)) is None or not record.outcome.terminal:
+            seen.add(rules.weights("production"))
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        record = world.wait("dev", deployment_id)
+    finally:
+        ecs.update_service(cluster="dev", service="web", deploymentConfiguration=saved)
+    # THEN the canary took 5 % of production first, then ECS moved the rest and SUCCEEDED
+    assert record.outcome is Outcome.SUCCEEDED, record.reason
+    assert (95, 5) in seen and "CANARY" in record.reason
+    assert rules.weights("production") == (0, 100)
