@@ -86,8 +86,7 @@ def test_blue_green_expired_rolls_green_back(world: World, embedded: EmbeddedAws
     assert record.outcome is Outcome.EXPIRED, record.reason
     assert record.reason.startswith("nobody approved within 5 s; production traffic never left the running revision")
     assert rules.weights("production") == (100, 0) and rules.weights("test") == (100, 0)
-    status, page = world.open(world.approval_link(ALICE, deployment_id))
-    assert status == 410
+    assert world.open(world.approval_link(ALICE, deployment_id))[0] == 410
 
 
 def test_before_production_traffic_is_refused_on_a_rolling_service(world: World, registry: Any) -> None:
@@ -98,9 +97,8 @@ def test_before_production_traffic_is_refused_on_a_rolling_service(world: World,
     record = world.wait("prod", world.upload("prod", "api", artifact({"app-container": image("api", "prod-b1a0004")})))
     # THEN the intake refuses it, saying what Terraform must change; nothing was deployed
     assert record.outcome is Outcome.INVALID
-    assert "api's registry entry asks its approvers before production traffic, but its ECS service uses the ROLLING" in (
-        record.reason
-    )
+    refusal = "api's registry entry asks its approvers before production traffic, but its ECS service uses the ROLLING"
+    assert refusal in record.reason
     assert world.running("prod", "api")["task_definition"] == before
 
 
@@ -149,9 +147,10 @@ def test_canary_succeeds(world: World, embedded: EmbeddedAws) -> None:
     # GIVEN dev's web as a CANARY service (5 % first, then the rest)
     ecs = embedded.client("ecs")
     saved = ecs.describe_services(cluster="dev", services=["web"])["services"][0]["deploymentConfiguration"]
-    canary = {
-        k: v for k, v in saved.items() if k not in ("linearConfiguration", "strategy")
-    } | {"strategy": "CANARY", "canaryConfiguration": {"canaryPercent": 5.0, "canaryBakeTimeInMinutes": 3}}
+    canary = {k: v for k, v in saved.items() if k not in ("linearConfiguration", "strategy")} | {
+        "strategy": "CANARY",
+        "canaryConfiguration": {"canaryPercent": 5.0, "canaryBakeTimeInMinutes": 3},
+    }
     ecs.update_service(cluster="dev", service="web", deploymentConfiguration=canary)
     rules = listeners(embedded, "dev")
     seen: set[tuple[int, int]] = set()

@@ -387,8 +387,8 @@ def _decide_from_service_deployment(
         )
         if found is not None and records is not None and result is not None:
             # What ECS shows (stage, weights, hooks) on the record: `handoff watch` and `status` read it.
-            shown = {"arn": result.service_deployment_arn or "", **strategies.snapshot(found).fields()}
-            records.update(wait.deployment_id, at=result.checked_at, service_deployment=shown)
+            seen = strategies.snapshot(found).fields()
+            records.update(wait.deployment_id, at=result.checked_at, service_deployment=seen)
         if result is None or result.state is RolloutState.IN_PROGRESS:
             waits.give_back(ecs_id, wait)
             shown = result.reason if result is not None else "no service deployment of its revision yet"
