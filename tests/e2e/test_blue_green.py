@@ -9,10 +9,10 @@ from typing import Any
 
 from ecs_handoff.models import Outcome, Phase
 from ecs_handoff_embedded.runtime import EmbeddedAws
-from ecs_handoff_embedded.scenario import World, artifact, image
+from ecs_handoff_embedded.scenario import World, artifact, image, listeners
 
 from tests.e2e.people import ALICE, BOB
-from tests.e2e.traffic import listeners, state_transitions
+from tests.e2e.traffic import state_transitions
 
 
 def release(world: World, tag: str) -> str:
