@@ -168,3 +168,80 @@ def test_canary_succeeds(world: World, embedded: EmbeddedAws) -> None:
     assert record.outcome is Outcome.SUCCEEDED, record.reason
     assert (95, 5) in seen and "CANARY" in record.reason
     assert rules.weights("production") == (0, 100)
+
+
+HOOK_SOURCE = '''
+def handler(event, context):
+    """Holds the deployment for three calls (IN_PROGRESS, counting in hookDetails), then lets it go on."""
+    calls = int((event.get("hookDetails") or {}).get("calls", 0)) + 1
+    if calls < 4:
+        return {"hookStatus": "IN_PROGRESS", "callBackDelay": 30, "hookDetails": {"calls": calls}}
+    return {"hookStatus": "SUCCEEDED"}
+'''
+
+
+def test_a_lambda_hook_answering_in_progress_several_times_costs_the_workflow_nothing(
+    world: World, embedded: EmbeddedAws, tmp_path: Any
+) -> None:
+    # GIVEN a Lambda hook at POST_SCALE_UP on dev's web that answers IN_PROGRESS three times, with a role ECS
+    # may assume and that may invoke it (the embedded ECS checks both)
+    import io
+    import json
+    import zipfile
+
+    from ecs_handoff_embedded.seed import ACCOUNT_ID, REGION
+
+    name = "dev-web-scale-up-check"
+    (tmp_path / "scale_up_check.py").write_text(HOOK_SOURCE, encoding="utf-8")
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("scale_up_check.py", HOOK_SOURCE)
+    iam, lambdas = embedded.client("iam"), embedded.client("lambda")
+    trust = {"Service": "ecs.amazonaws.com"}
+    role = iam.create_role(
+        RoleName=f"{name}-ecs",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": trust, "Action": "sts:AssumeRole"}],
+            }
+        ),
+    )["Role"]["Arn"]
+    function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
+    allow = {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": function_arn}
+    iam.put_role_policy(
+        RoleName=f"{name}-ecs",
+        PolicyName="invoke",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [allow]}),
+    )
+    lambdas.create_function(
+        FunctionName=name,
+        Runtime="python3.13",
+        Role=role,
+        Handler="scale_up_check.handler",
+        Code={"ZipFile": archive.getvalue()},
+    )
+    assert embedded.runner is not None
+    embedded.runner.register(name, tmp_path)
+    ecs = embedded.client("ecs")
+    saved = ecs.describe_services(cluster="dev", services=["web"])["services"][0]["deploymentConfiguration"]
+    hook = {
+        "targetType": "AWS_LAMBDA",
+        "hookTargetArn": function_arn,
+        "roleArn": role,
+        "lifecycleStages": ["POST_SCALE_UP"],
+    }
+    ecs.update_service(cluster="dev", service="web", deploymentConfiguration={**saved, "lifecycleHooks": [hook]})
+    try:
+        # WHEN a build is deployed
+        deployment_id = world.upload("dev", "web", artifact({"app": image("web", "dev-h1a0001")}))
+        record = world.wait("dev", deployment_id, timeout=90)
+    finally:
+        ecs.update_service(cluster="dev", service="web", deploymentConfiguration=saved)
+        lambdas.delete_function(FunctionName=name)
+    # THEN ECS called the hook four times (its hookDetails carried from call to call) and went on to SUCCEEDED
+    assert record.outcome is Outcome.SUCCEEDED, record.reason
+    calls = [i for i in embedded.runner.invocations if i.function == name]
+    assert len(calls) == 4 and all(i.error is None for i in calls)
+    # AND the workflow waited on ECS's verdict, not on the hook: no transition per call
+    assert len(state_transitions(embedded, "dev", deployment_id)) <= 20
