@@ -245,3 +245,31 @@ def test_a_lambda_hook_answering_in_progress_several_times_costs_the_workflow_no
     assert len(calls) == 4 and all(i.error is None for i in calls)
     # AND the workflow waited on ECS's verdict, not on the hook: no transition per call
     assert len(state_transitions(embedded, "dev", deployment_id)) <= 20
+
+
+def test_handoffs_own_rollout_timeout_asks_ecs_to_roll_back(world: World, embedded: EmbeddedAws, registry: Any) -> None:
+    # GIVEN dev's web, whose ten-step LINEAR deployment (about 18 s) takes longer than the 5 s handoff allows it
+    registry("dev", "web", rollout_timeout_seconds=5, rollout_check_seconds=1)
+    ecs = embedded.client("ecs")
+    saved = ecs.describe_services(cluster="dev", services=["web"])["services"][0]["deploymentConfiguration"]
+    ecs.update_service(
+        cluster="dev", service="web", deploymentConfiguration={**saved, "linearConfiguration": {"stepPercent": 10.0}}
+    )
+    rules = listeners(embedded, "dev")
+    before = world.running("dev", "web")["task_definition"]
+    try:
+        # WHEN the timeout passes mid-deployment
+        deployment_id = world.upload("dev", "web", artifact({"app": image("web", "dev-t1a0001")}))
+        record = world.wait("dev", deployment_id, timeout=60)
+    finally:
+        ecs.update_service(cluster="dev", service="web", deploymentConfiguration=saved)
+    # THEN handoff asked ECS to roll back (StopServiceDeployment), never UpdateService (which would start another
+    # service deployment): traffic goes back to blue and the service to its revision
+    assert record.outcome is Outcome.FAILED, record.reason
+    assert "did not complete within 5 s" in record.reason and "StopServiceDeployment" in record.reason
+    deadline = time.monotonic() + 30
+    while rules.weights("production") != (100, 0) or world.running("dev", "web")["task_definition"] != before:
+        assert time.monotonic() < deadline, (rules.weights("production"), world.running("dev", "web"))
+        time.sleep(0.05)
+    listed = ecs.list_service_deployments(cluster="dev", service="web")["serviceDeployments"]
+    assert listed[0]["status"] in ("ROLLBACK_IN_PROGRESS", "ROLLBACK_SUCCESSFUL")

@@ -17,6 +17,8 @@ from ecs_handoff.aws import service_deployments as sd_access
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.errors import DeploymentRefused, ServiceDeploymentMoved
 from ecs_handoff.models import (
+    Outcome,
+    Phase,
     RolloutResult,
     RolloutState,
     ServiceConfig,
@@ -265,7 +267,16 @@ def act_at_pause(
         reason = "ECS stops the deployment (StopServiceDeployment ROLLBACK): traffic back on the running revision"
     else:
         reason = f"nothing to roll back at the PAUSE hook: ECS shows the deployment {shot.status}"
-    records.update(record.id, service_deployment=snapshot_fields(config, found))
+    if event.action is TrafficAction.CONTINUE:  # past the approval gate: rolling out again
+        records.update(
+            record.id,
+            phase=Phase.ROLLING_OUT,
+            at=now,
+            outcome=Outcome.IN_PROGRESS,
+            service_deployment=snapshot_fields(config, found),
+        )
+    else:
+        records.update(record.id, service_deployment=snapshot_fields(config, found))
     logger.info("acted at the pause hook", action=event.action.value, hook_id=hook, reason=reason)
     return TrafficResult(
         action=event.action, service_deployment_arn=shot.arn, hook_id=hook or "", at=now, reason=reason
