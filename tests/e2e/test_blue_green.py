@@ -4,14 +4,17 @@ POST_TEST_TRAFFIC_SHIFT), dev's LINEAR rolls back when its deployment alarm fire
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
 from ecs_handoff.models import Outcome, Phase
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image, listeners
+from ecs_handoff_embedded.seed import ACCOUNT_ID, REGION
 
 from tests.e2e.people import ALICE, BOB
+from tests.e2e.rollout_events import EVENT_FUNCTION
 from tests.e2e.traffic import state_transitions
 
 
@@ -189,8 +192,6 @@ def test_a_lambda_hook_answering_in_progress_several_times_costs_the_workflow_no
     import json
     import zipfile
 
-    from ecs_handoff_embedded.seed import ACCOUNT_ID, REGION
-
     name = "dev-web-scale-up-check"
     (tmp_path / "scale_up_check.py").write_text(HOOK_SOURCE, encoding="utf-8")
     archive = io.BytesIO()
@@ -273,3 +274,45 @@ def test_handoffs_own_rollout_timeout_asks_ecs_to_roll_back(world: World, embedd
         time.sleep(0.05)
     listed = ecs.list_service_deployments(cluster="dev", service="web")["serviceDeployments"]
     assert listed[0]["status"] in ("ROLLBACK_IN_PROGRESS", "ROLLBACK_SUCCESSFUL")
+
+
+def test_before_production_traffic_is_refused_on_a_service_without_its_pause_hook(world: World, registry: Any) -> None:
+    # GIVEN dev's LINEAR web (no PAUSE hook) asking its approvers before production traffic
+    registry("dev", "web", approval_required=True, approvers=[ALICE], approval_stage="before_production_traffic")
+    # WHEN a build is uploaded  THEN the intake refuses it, naming the hook Terraform must add
+    record = world.wait("dev", world.upload("dev", "web", artifact({"app": image("web", "dev-f1a0001")})))
+    assert record.outcome is Outcome.INVALID
+    assert "has no PAUSE lifecycle hook at POST_TEST_TRAFFIC_SHIFT" in record.reason
+
+
+def test_a_forged_hook_event_decides_nothing(world: World, embedded: EmbeddedAws) -> None:
+    # GIVEN dev's LINEAR web rolling out
+    deployment_id = world.upload("dev", "web", artifact({"app": image("web", "dev-f1a0002")}))
+    record = world.wait_phase("dev", deployment_id, "rolling_out")
+    service_arn = f"arn:aws:ecs:{REGION}:{ACCOUNT_ID}:service/dev/web"
+    # WHEN someone allowed to invoke the event function sends it a well-formed "ECS Hook State Change"
+    forged = {
+        "version": "0",
+        "id": "forged",
+        "detail-type": "ECS Hook State Change",
+        "source": "aws.ecs",
+        "account": ACCOUNT_ID,
+        "region": REGION,
+        "resources": [],
+        "detail": {
+            "eventType": "INFO",
+            "eventName": "HOOK_AWAITING_ACTION",
+            "hookId": "forged",
+            "hookType": "PAUSE",
+            "lifecycleStage": "POST_TEST_TRAFFIC_SHIFT",
+            "serviceArn": service_arn,
+            "serviceDeploymentArn": "forged",
+        },
+    }
+    response = embedded.client("lambda").invoke(FunctionName=EVENT_FUNCTION, Payload=json.dumps(forged))
+    said = json.loads(response["Payload"].read())
+    # THEN ECS's own state decides (no PAUSE hook waits, no verdict yet): the wait is given back
+    assert said["done"].startswith("ignored: ECS shows LINEAR"), said
+    # AND the deployment goes on to ECS's verdict
+    record = world.wait("dev", deployment_id, timeout=60)
+    assert record.outcome is Outcome.SUCCEEDED, record.reason
