@@ -120,7 +120,7 @@ def decide(state: WorkflowState) -> FinalizeResult:
         where = state.rollout.reason if state.rollout is not None and state.rollout.state is RolloutState.FAILED else ""
         return FinalizeResult(
             outcome=Outcome.FAILED,
-            reason=f"production traffic was not released ({in_words(state.traffic_error.error)}: "
+            reason=f"production traffic was not released ({_traffic_words(state.traffic_error)}: "
             f"{state.traffic_error.message}){'; ' + where if where else ''}{rollback_note}",
         )
     if state.lock is not None and state.lock.status is LockStatus.SUPERSEDED:
@@ -160,6 +160,12 @@ def decide(state: WorkflowState) -> FinalizeResult:
             reason = f"the rollout could not be checked within its {timeout} s timeout{last}"
         return FinalizeResult(outcome=Outcome.FAILED, reason=f"{reason}{rollback_note}")
     return FinalizeResult(outcome=Outcome.FAILED, reason="the workflow ended without a rollout result")
+
+
+def _traffic_words(error: WorkflowError) -> str:
+    """Why the step at the PAUSE hook did not continue: its own refusal (the approval re-read, ECS's hook), or an
+    error in words."""
+    return "handoff refused to continue" if error.error == DeploymentRefused.__name__ else in_words(error.error)
 
 
 def _traffic_approval_outcome(state: WorkflowState, error: WorkflowError, rollback_note: str) -> FinalizeResult:
