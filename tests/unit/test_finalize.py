@@ -112,7 +112,8 @@ def error(name: str, message: str) -> dict[str, str]:
          "listener (ECS was not asked to roll back: throttled; the PAUSE hook's timeout rolls back)"),
         ({"deploy": DEPLOYED, "traffic_error": error("DeploymentRefused", "the approval is PENDING"),
           "rollout": {**BG_ROLLED_BACK}, "rollback": ALREADY}, Outcome.FAILED,
-         "production traffic was not released (handoff refused to continue: the approval is PENDING); ECS rolled back the BLUE_GREEN deployment: x; the service is back on dev-api:2"),
+         "production traffic was not released (handoff refused to continue: the approval is PENDING); "
+         "ECS rolled back the BLUE_GREEN deployment: x; the service is back on dev-api:2"),
     ],
 )  # fmt: skip
 def test_decide(parts: dict[str, Any], outcome: Outcome, reason: str) -> None:
