@@ -618,3 +618,29 @@ def test_what_a_watch_turn_did_is_logged(log: LogRecorder) -> None:
         ("info", "a newer wait for this rollout has begun; it looks instead", {"ecs_deployment_id": "ecs-svc/new"}),
         ("info", "rollout verdict sent", {"ecs_deployment_id": "ecs-svc/new", "state": "FAILED", "by": "poll"}),
     ]
+
+
+def test_a_rolling_services_event_asks_ecs_once_though_its_wait_names_the_revision() -> None:
+    # GIVEN the wait as the rollout stores it now (with the revision it deployed), for a ROLLING service
+    waits = EventWaits()
+    assert waits.wait is not None
+    waits.wait = waits.wait.model_copy(update={"task_definition": "dev-api:3"})
+    ecs, workflow = Ecs(service(ours(rolloutState="COMPLETED"))), Workflow()
+    # WHEN ECS's COMPLETED event comes  THEN one DescribeServices both says it is a rolling update and decides
+    assert on_event(event(), waits, ecs, workflow) == "COMPLETED: sent to deployment api-v1"
+    assert ecs.asked == [("dev", ["api"])] and len(workflow.sent) == 1
+
+
+def test_a_hook_event_of_a_rolling_service_wakes_nothing() -> None:
+    waits, ecs = EventWaits(), Ecs(service(ours(rolloutState="IN_PROGRESS")))
+    hook = EcsDeploymentStateChange.model_validate(
+        {
+            "detail-type": "ECS Hook State Change",
+            "source": "aws.ecs",
+            "detail": {"eventName": "HOOK_AWAITING_ACTION", "serviceArn": SERVICE_ARN, "hookId": "h"},
+        }
+    )
+    assert on_event(hook, waits, ecs, Workflow()) == "ignored: nothing of service dev/api waits on it"
+    assert waits.took == [] and waits.wait is not None
+    other = hook.model_copy(update={"detail": hook.detail.model_copy(update={"event_name": "HOOK_SUCCEEDED"})})
+    assert on_event(other, waits, ecs, Workflow()) == "ignored: HOOK_SUCCEEDED decides nothing"

@@ -311,18 +311,21 @@ def on_event(
         if woken is not None:
             return woken
         return f"ignored: nothing of service {service or '?'} waits on {ecs_id} (not handoff's, or already decided)"
+    first: dict[str, Any] | None = None  # the first look, which also says whether ECS runs the strategy
     if wait.task_definition:
+        cluster, name = (wait.service or service).split("/", 1)
         try:
-            cluster, name = (wait.service or service).split("/", 1)
-            described = ecs_access.describe_service(cluster, name, ecs_client)
+            first = ecs_access.describe_service(cluster, name, ecs_client)
+        except NotFound:
+            first = None
         except HandoffError:
             waits.give_back(ecs_id, wait)
             raise
-        if strategies.follows_ecs_strategy(described):
+        if first is not None and strategies.follows_ecs_strategy(first):
             return _decide_from_service_deployment(ecs_id, wait, waits, ecs_client, sfn_client, records)
     try:
         # The service handoff stored with its own wait (equal to the event's: take checked it).
-        result, disagreement = _as_ecs_shows_it(wait.service or service, ecs_id, state, ecs_client)
+        result, disagreement = _as_ecs_shows_it(wait.service or service, ecs_id, state, ecs_client, first)
         for delay in AGREEMENT_RETRY_SECONDS:  # ECS's API is eventually consistent: its event can come first
             if result is not None:
                 break
@@ -405,13 +408,14 @@ def _path_of_arn(service_arn: str) -> str:
 
 
 def _as_ecs_shows_it(
-    path: str, ecs_id: str, claimed: RolloutState, ecs_client: Any
+    path: str, ecs_id: str, claimed: RolloutState, ecs_client: Any, looked: dict[str, Any] | None = None
 ) -> tuple[RolloutResult | None, str]:
-    """The verdict as DescribeServices shows it, when ECS agrees with the event's; else None and why not.
-    ECS is eventually consistent: a deployment it does not show decided yet is left to the workflow's look."""
+    """The verdict as DescribeServices shows it (`looked`: what it showed a moment ago, else asked now), when
+    ECS agrees with the event's; else None and why not. ECS is eventually consistent: a deployment it does not
+    show decided yet is left to the workflow's look."""
     cluster, service = path.split("/", 1)
     try:
-        described = ecs_access.describe_service(cluster, service, ecs_client)
+        described = looked if looked is not None else ecs_access.describe_service(cluster, service, ecs_client)
     except NotFound:
         return None, f"the event says {claimed.value}, but ECS shows no service {path}"
     ours = next((d for d in described.get("deployments", []) if d.get("id") == ecs_id), None)
