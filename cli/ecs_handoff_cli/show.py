@@ -152,6 +152,9 @@ def record_json(record: DeploymentRecord) -> dict[str, Any]:
         "finished_at": record.finished_at,
         "timeline": record.timeline,
         "override": record.override,  # `handoff deploy-now`: principal, reason, at (None when nobody overrode)
+        # BLUE_GREEN, LINEAR, CANARY: ECS's service deployment as last seen (arn, strategy, status, stage,
+        # production and test weights blue/green, hooks, test_traffic); {} for a rolling update
+        "service_deployment": record.service_deployment,
     }
 
 
@@ -163,8 +166,13 @@ def approval_json(approval: Approval) -> dict[str, Any]:
 
 def deployment_line(record: DeploymentRecord, approval: Approval | None = None) -> str:
     """What a deployment is doing now, in a few words: phase, task counts, or who it waits for."""
+    traffic = record.service_deployment.get("words") if not record.outcome.terminal else None
     if record.outcome.value == "AWAITING_APPROVAL":
-        return waiting_for(record, approval)
+        # approval before production traffic: green is on the test listener while they decide
+        return waiting_for(record, approval) + (f"; ECS: {traffic}" if traffic else "")
+    if traffic and record.phase is Phase.ROLLING_OUT:
+        # ECS's own strategy (BLUE_GREEN, LINEAR, CANARY): its stage, traffic weights and hooks
+        return f"{record.phase}: {traffic}"
     if record.gate.get("reason") and record.phase in (Phase.WAITING_FOR_WINDOW, Phase.WAITING_FOR_ALARM, Phase.BAKING):
         return f"{record.phase}: {record.gate['reason']}"
     counts = record.rollout

@@ -18,7 +18,7 @@ from ecs_handoff.models import DeploymentRecord, Outcome
 from ecs_handoff.taskdef import short_name
 
 from ecs_handoff_embedded.runtime import EmbeddedAws
-from ecs_handoff_embedded.scenario import World, artifact, image
+from ecs_handoff_embedded.scenario import World, artifact, image, listeners
 from ecs_handoff_embedded.seed import SAMPLE_IMAGES, bucket_name
 
 
@@ -212,12 +212,55 @@ def held_by_an_alarm(story: Story) -> None:
     )
 
 
+def blue_green_approved_on_test_traffic(story: Story) -> None:
+    """Step 7: prod's web is a BLUE_GREEN service: ECS puts green on the test listener and holds it at a PAUSE
+    hook; alice looks at green, approves, and ECS moves production traffic."""
+    world = story.world
+    rules = listeners(world.aws, "prod")
+
+    def weights() -> str:
+        (pb, pg), (tb, tg) = rules.weights("production"), rules.weights("test")
+        return f"production blue {pb} % / green {pg} %, test blue {tb} % / green {tg} %"
+
+    def approve_on_green(deployment_id: str) -> None:
+        print(f"    ECS holds green at its PAUSE hook: {weights()}")
+        email = world.approval_email("alice@example.com", deployment_id)
+        green = next((line for line in email.splitlines() if line.startswith("Green is up")), "")
+        print(f"    alice's email says: {green}")
+        time.sleep(1)
+        print(f"    1 s later, nobody has decided: {weights()}")
+        status, _ = world.decide(
+            world.approval_link("alice@example.com", deployment_id), "approve", "green OK on :8080"
+        )
+        print(f"    alice presses Approve: HTTP {status}; handoff continues the deployment (ContinueServiceDeployment)")
+
+    web_images = {"app": image("web", "prod-4f2a9c1")}
+
+    def moved(record: DeploymentRecord) -> str | None:
+        print(f"    after ECS's verdict: {weights()}")
+        wrong = story.running_images_are("prod", "web", web_images)(record)
+        return wrong or (None if rules.weights("production") == (0, 100) else "production traffic did not move")
+
+    story.deploy(
+        Step(
+            "prod: web is BLUE_GREEN: green on the test listener, alice approves, production traffic moves",
+            "prod",
+            "web",
+            Outcome.SUCCEEDED,
+        ),
+        artifact(web_images),
+        moved,
+        approve=approve_on_green,
+    )
+
+
 def run(world: World) -> list[Step]:
     story = Story(world)
     good = dev_release(story)
     prod_release_approved_by_email(story)
     refusals_and_rerun(story, good)
     held_by_an_alarm(story)
+    blue_green_approved_on_test_traffic(story)
     return story.steps
 
 

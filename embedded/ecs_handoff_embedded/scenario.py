@@ -11,6 +11,7 @@ import urllib.parse
 import urllib.request
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ecs_handoff.aws.records import DeploymentRecords
@@ -61,6 +62,39 @@ def edit_registry_entry(ssm: Any, env: str, service_id: str, /, **changes: Any) 
     current = str(ssm.get_parameter(Name=name)["Parameter"]["Value"])
     ssm.put_parameter(Name=name, Type="String", Overwrite=True, Value=json.dumps({**json.loads(current), **changes}))
     return current
+
+
+@dataclass(frozen=True)
+class Listeners:
+    """web's production and test listener rules, and which target group is blue (serving production now)."""
+
+    elbv2: Any
+    production_rule: str
+    test_rule: str
+    blue: str
+    green: str
+
+    def weights(self, traffic: str) -> tuple[int, int]:
+        """(blue, green) percentages on the production or test listener rule."""
+        rule = self.production_rule if traffic == "production" else self.test_rule
+        found = self.elbv2.describe_rules(RuleArns=[rule])["Rules"][0]
+        forward = next(a for a in found["Actions"] if a["Type"] == "forward")
+        groups = {g["TargetGroupArn"]: int(g["Weight"]) for g in forward["ForwardConfig"]["TargetGroups"]}
+        return groups.get(self.blue, 0), groups.get(self.green, 0)
+
+
+def listeners(aws: EmbeddedAws, env: str, service: str = "web") -> Listeners:
+    """Read from ECS and ELBv2 as they are now: blue is whichever target group production traffic goes to."""
+    described = aws.client("ecs").describe_services(cluster=env, services=[service])["services"][0]
+    balancer = next(lb for lb in described["loadBalancers"] if lb.get("advancedConfiguration"))
+    advanced = balancer["advancedConfiguration"]
+    elbv2 = aws.client("elbv2")
+    first, second = balancer["targetGroupArn"], advanced["alternateTargetGroupArn"]
+    rule = elbv2.describe_rules(RuleArns=[advanced["productionListenerRule"]])["Rules"][0]
+    forward = next(a for a in rule["Actions"] if a["Type"] == "forward")
+    production = {g["TargetGroupArn"]: int(g["Weight"]) for g in forward["ForwardConfig"]["TargetGroups"]}
+    blue, green = (second, first) if production.get(second, 0) > production.get(first, 0) else (first, second)
+    return Listeners(elbv2, advanced["productionListenerRule"], advanced["testListenerRule"], blue, green)
 
 
 class World:

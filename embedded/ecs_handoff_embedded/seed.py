@@ -29,6 +29,7 @@ class SeedService:
     service_id: str
     containers: dict[str, str]  # container name -> image Terraform sets
     desired_count: int
+    strategy: str = "ROLLING"  # deploymentConfiguration.strategy (web: behind an ALB, ECS shifts the traffic)
 
 
 # The tag Terraform puts on every ECS service handoff deploys (its value: the environment); the deploy and
@@ -51,7 +52,93 @@ def seed_services(env: str) -> list[SeedService]:
             },
             1,
         ),
+        # Behind an ALB with a production and a test listener (web_load_balancer): prod's is BLUE_GREEN and its
+        # approvers decide while green serves only the test listener; dev's moves traffic in LINEAR steps and
+        # rolls back when its dev-web-5xx alarm fires.
+        SeedService("web", {"app": f"{ECR}/web:{env}-0a1b2c3"}, 2, "BLUE_GREEN" if env == "prod" else "LINEAR"),
     ]
+
+
+# What Terraform sets on each web service's deployments (AWS minutes: the embedded ECS scales them down, 1/180 by
+# default, so a 6-minute step lasts 2 s and a test or a person can act between steps).
+WEB_ALARM = "dev-web-5xx"
+# The PAUSE hook's timeout (AWS minutes; ROLLBACK when it runs out): longer than the approvers' wait below.
+WEB_PAUSE_TIMEOUT_MINUTES = 10080
+WEB_APPROVAL_TIMEOUT_SECONDS = 3000
+
+
+def web_deployment_configuration(env: str) -> dict[str, Any]:
+    if env == "prod":
+        return {
+            "strategy": "BLUE_GREEN",
+            "bakeTimeInMinutes": 3,
+            "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+            "lifecycleHooks": [
+                {
+                    "targetType": "PAUSE",
+                    "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"],
+                    "timeoutConfiguration": {"timeoutInMinutes": WEB_PAUSE_TIMEOUT_MINUTES, "action": "ROLLBACK"},
+                }
+            ],
+        }
+    return {
+        "strategy": "LINEAR",
+        "linearConfiguration": {"stepPercent": 25.0, "stepBakeTimeInMinutes": 6},
+        "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+        "alarms": {"alarmNames": [WEB_ALARM], "enable": True, "rollback": True},
+    }
+
+
+@dataclass(frozen=True)
+class WebLoadBalancer:
+    """web's ALB: production traffic on port 80, test traffic on 8080, each a listener rule forwarding between
+    the blue and the green target group (ECS moves the weights)."""
+
+    dns_name: str
+    blue: str
+    green: str
+    production_rule: str
+    test_rule: str
+
+    @property
+    def test_url(self) -> str:
+        return f"http://{self.dns_name}:8080"
+
+
+def web_load_balancer(session: Any, env: str) -> WebLoadBalancer:
+    ec2, elbv2 = session.client("ec2"), session.client("elbv2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{REGION}{zone}")["Subnet"][
+            "SubnetId"
+        ]
+        for i, zone in enumerate("ac")
+    ]
+    balancer = elbv2.create_load_balancer(Name=f"{env}-web", Subnets=subnets)["LoadBalancers"][0]
+    blue, green = (
+        elbv2.create_target_group(Name=f"{env}-web-{color}", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip")[
+            "TargetGroups"
+        ][0]["TargetGroupArn"]
+        for color in ("blue", "green")
+    )
+    rules = []
+    for port in (80, 8080):  # production, then test
+        listener = elbv2.create_listener(
+            LoadBalancerArn=balancer["LoadBalancerArn"],
+            Protocol="HTTP",
+            Port=port,
+            DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
+        )["Listeners"][0]["ListenerArn"]
+        forward = {"TargetGroups": [{"TargetGroupArn": blue, "Weight": 100}, {"TargetGroupArn": green, "Weight": 0}]}
+        rules.append(
+            elbv2.create_rule(
+                ListenerArn=listener,
+                Priority=1,
+                Conditions=[{"Field": "path-pattern", "Values": ["/*"]}],
+                Actions=[{"Type": "forward", "ForwardConfig": forward}],
+            )["Rules"][0]["RuleArn"]
+        )
+    return WebLoadBalancer(str(balancer["DNSName"]), str(blue), str(green), str(rules[0]), str(rules[1]))
 
 
 # A build CI would upload for the api service (both its images), used by `make demo`, `handoff local up`'s
@@ -120,13 +207,19 @@ def seed(
             containerDefinitions=containers,
             tags=[{"key": "managed-by", "value": "terraform"}, {"key": "service", "value": svc.service_id}],
         )["taskDefinition"]
+        extra: dict[str, Any] = {
+            "deploymentConfiguration": {"deploymentCircuitBreaker": {"enable": True, "rollback": True}}
+        }
+        traffic: dict[str, Any] = {}
+        if svc.strategy != "ROLLING":
+            extra, traffic = _behind_the_load_balancer(session, env)
         ecs.create_service(
             cluster=env,
             serviceName=svc.service_id,
             taskDefinition=task_def["taskDefinitionArn"],
             desiredCount=svc.desired_count,
-            deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}},
             tags=[{"key": MANAGED_TAG, "value": env}],  # handoff's roles may update only services tagged so
+            **extra,
         )
         _mark_running(env, svc.service_id)
         ssm.put_parameter(
@@ -149,10 +242,63 @@ def seed(
                     # The embedded AWS's own caller (moto's user) may decide from the CLI, as bob.
                     "approver_principals": {OPERATOR_ARN: "bob@example.com"} if env == "prod" else {},
                     **({"containers": ["app"]} if svc.service_id == "worker" else {}),  # the log router is Terraform's
+                    **traffic,
                 }
             ),
         )
     create_approver_topics(session, env)
+
+
+def _behind_the_load_balancer(session: Any, env: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """web's CreateService arguments (the ALB, ECS's deployment strategy) and its registry entry's keys."""
+    balancer = web_load_balancer(session, env)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    }
+    # The role ECS moves the listener rules' weights with (AmazonECSInfrastructureRolePolicyForLoadBalancers).
+    role = session.client("iam").create_role(
+        RoleName=f"{env}-web-ecs-infrastructure", Path="/ecs/", AssumeRolePolicyDocument=json.dumps(trust)
+    )["Role"]["Arn"]
+    if env != "prod":
+        cloudwatch = session.client("cloudwatch")
+        cloudwatch.put_metric_alarm(
+            AlarmName=WEB_ALARM,
+            MetricName="HTTPCode_Target_5XX_Count",
+            Namespace="AWS/ApplicationELB",
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=10,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+        cloudwatch.set_alarm_state(AlarmName=WEB_ALARM, StateValue="OK", StateReason="seeded")
+    service = {
+        "deploymentController": {"type": "ECS"},
+        "loadBalancers": [
+            {
+                "targetGroupArn": balancer.blue,
+                "containerName": "app",
+                "containerPort": 80,
+                "advancedConfiguration": {
+                    "alternateTargetGroupArn": balancer.green,
+                    "productionListenerRule": balancer.production_rule,
+                    "testListenerRule": balancer.test_rule,
+                    "roleArn": role,
+                },
+            }
+        ],
+        "deploymentConfiguration": web_deployment_configuration(env),
+    }
+    entry: dict[str, Any] = {
+        "test_traffic": {"url": balancer.test_url},
+        # ECS's events decide; the look after them is the fallback, so it need not come often.
+        "rollout_check_seconds": 30,
+        "rollout_timeout_seconds": 300,
+    }
+    if env == "prod":
+        entry.update(approval_stage="before_production_traffic", approval_timeout_seconds=WEB_APPROVAL_TIMEOUT_SECONDS)
+    return service, entry
 
 
 def _mark_running(cluster: str, service: str) -> None:

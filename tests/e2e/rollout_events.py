@@ -11,4 +11,5 @@ SLOW_CHECKS = 60  # the workflow's own look comes only after a minute: a quick v
 
 
 def ecs_events(embedded: EmbeddedAws, ecs_deployment_id: str | None) -> list[dict[str, Any]]:
-    return [e for e in embedded.ecs_events if e["detail"]["deploymentId"] == ecs_deployment_id]
+    # (hook events, of BLUE_GREEN, LINEAR and CANARY services, name no deploymentId)
+    return [e for e in embedded.ecs_events if e["detail"].get("deploymentId") == ecs_deployment_id]

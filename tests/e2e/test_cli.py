@@ -58,7 +58,7 @@ def test_cli_unknown_env_is_exit_3_with_one_line(world: World, capsys: pytest.Ca
 
 def test_cli_unknown_service_is_exit_3(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["history", "--env", "dev", "--service", "billing"]) == 3
-    assert "service 'billing' is not registered in dev; registered: api, worker" in capsys.readouterr().err
+    assert "service 'billing' is not registered in dev; registered: api, web, worker" in capsys.readouterr().err
 
 
 def test_cli_usage_error_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:

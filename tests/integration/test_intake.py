@@ -110,7 +110,7 @@ def test_intake_unregistered_service_lists_registered_ones(stack: Stack) -> None
     assert result["action"] == "INVALID"
     assert (
         "service 'billing' is not registered" in result["reason"]
-        and "registered services: api, worker" in result["reason"]
+        and "registered services: api, web, worker" in result["reason"]
     )
 
 

@@ -28,6 +28,9 @@ STATES: dict[str, dict[str, Any]] = ASL["States"]
 TASK_INPUT: dict[str, type[BaseModel]] = {
     "AcquireLock": models.LockInput,
     "RequestApproval": models.ApprovalInput,
+    "RequestTrafficApproval": models.ApprovalInput,  # the same function, at the PAUSE hook
+    "ReleaseProductionTraffic": models.TrafficInput,
+    "HoldProductionTraffic": models.TrafficInput,
     "Deploy": models.DeployInput,
     "WatchRollout": models.RolloutInput,
     "Rollback": models.StepInput,

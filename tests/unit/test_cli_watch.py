@@ -89,3 +89,17 @@ def test_in_a_log_one_line_per_change(monkeypatch: MonkeyPatch, capsys: CaptureF
         + "    T  IN_PROGRESS       rolling_out tasks 1/2 running\n"
         "    T  SUCCEEDED         finished tasks 2/2 running\n"
     )
+
+
+def test_a_blue_green_deployment_shows_ecs_stage_weights_and_hook() -> None:
+    # GIVEN the service deployment as the rollout last saw it (ECS runs the strategy)
+    words = "BLUE_GREEN IN_PROGRESS · PRODUCTION_TRAFFIC_SHIFT · production blue 0 % / green 100 %"
+    rolling = record(Outcome.IN_PROGRESS, Phase.ROLLING_OUT, service_deployment={"words": words})
+    held = record(Outcome.AWAITING_APPROVAL, Phase.AWAITING_APPROVAL, service_deployment={"words": "held at hook"})
+    # THEN watch and status say where ECS is, and while the approvers decide, that green is held
+    assert show.deployment_line(rolling) == f"rolling_out: {words}"
+    assert show.deployment_line(held, APPROVAL) == "waits for 1 approval of alice@example.com; ECS: held at hook"
+    # AND once it has ended, the last look no longer speaks for it
+    done = record(Outcome.SUCCEEDED, Phase.FINISHED, service_deployment={"words": words})
+    assert "BLUE_GREEN" not in show.deployment_line(done)
+    assert show.record_json(rolling)["service_deployment"] == {"words": words}

@@ -39,6 +39,12 @@ COMPLETED = {"state": "COMPLETED", "decided_by": "event", "ecs_reported_at": "20
              "running_count": 2, "desired_count": 2}  # fmt: skip
 FAILED = {"state": "FAILED", "reason": "ECS reports the rollout FAILED: tasks failed to start"}
 ROLLED_BACK = {"action": "ROLLED_BACK", "reason": "handoff rolled the service back to dev-api:2"}
+BG_ROLLED_BACK = {
+    "state": "FAILED",
+    "reason": "ECS rolled back the BLUE_GREEN deployment: x",
+    "service_deployment_arn": "s",
+}
+ALREADY = {"action": "ALREADY_ROLLED_BACK", "reason": "the service is back on dev-api:2"}
 
 
 def state(**parts: Any) -> WorkflowState:
@@ -87,6 +93,27 @@ def error(name: str, message: str) -> dict[str, str]:
          "the rollout could not be checked within its 600 s timeout (last error: AWS refused a call: x)"),
         ({}, Outcome.FAILED, "the workflow ended without a rollout result"),
         ({"deploy": DEPLOYED}, Outcome.FAILED, "the workflow ended without a rollout result"),
+        # ECS's own strategies: its verdict says which deployment ended how
+        ({"deploy": DEPLOYED, "rollout": {**COMPLETED, "reason": "ECS's BLUE_GREEN deployment x is SUCCESSFUL",
+          "service_deployment_arn": "arn:sd/x"}, "approval": {"approval_id": "a", "approved_by": ["alice"]}},
+         Outcome.SUCCEEDED, "ECS's BLUE_GREEN deployment x is SUCCESSFUL (approved by alice)"),
+        # approval before production traffic: green served only the test listener, and ECS rolled it back
+        ({"deploy": DEPLOYED, "approval_error": {"Error": "ApprovalRejected", "Cause": "rejected by bob: no"},
+          "rollout": {**BG_ROLLED_BACK}, "rollback": ALREADY}, Outcome.REJECTED,
+         "rejected by bob: no; production traffic never left the running revision: the new one served only the test "
+         "listener (ECS rolled back the BLUE_GREEN deployment: x); the service is back on dev-api:2"),
+        ({"deploy": DEPLOYED, "approval_error": {"Error": "States.Timeout", "Cause": ""}, "rollout": {**BG_ROLLED_BACK},
+          "rollback": ALREADY}, Outcome.EXPIRED,
+         "nobody approved within 2 h 0 min; production traffic never left the running revision: the new one served "
+         "only the test listener (ECS rolled back the BLUE_GREEN deployment: x); the service is back on dev-api:2"),
+        ({"deploy": DEPLOYED, "approval_error": {"Error": "ApprovalSuperseded", "Cause": "a newer upload"},
+          "traffic_error": error("TransientAwsError", "throttled")}, Outcome.SUPERSEDED,
+         "a newer upload; production traffic never left the running revision: the new one served only the test "
+         "listener (ECS was not asked to roll back: throttled; the PAUSE hook's timeout rolls back)"),
+        ({"deploy": DEPLOYED, "traffic_error": error("DeploymentRefused", "the approval is PENDING"),
+          "rollout": {**BG_ROLLED_BACK}, "rollback": ALREADY}, Outcome.FAILED,
+         "production traffic was not released (handoff refused to continue: the approval is PENDING); "
+         "ECS rolled back the BLUE_GREEN deployment: x; the service is back on dev-api:2"),
     ],
 )  # fmt: skip
 def test_decide(parts: dict[str, Any], outcome: Outcome, reason: str) -> None:

@@ -161,14 +161,14 @@ def test_decide_superseded_and_explicit_result() -> None:
 
 def test_service_config_refuses_loops_that_could_overflow_one_execution_history() -> None:
     # GIVEN 24 h of rollout looked at every 30 s without an event: 2,880 looks of up to 11 events, plus
-    # 240 lock waits of 9 (an hour polled every 15 s) and 239 outside the loops
+    # 240 lock waits of 9 (an hour polled every 15 s) and 315 outside the loops
     entry = {"cluster": "c", "service": "s", "task_definition": "t", "rollout_timeout_seconds": 86400}
     # THEN it is refused with the numbers, since AWS fails an execution past 25,000 events
-    with pytest.raises(ValidationError, match=r"could need 34079 Step Functions history events; at most 20000 fit"):
+    with pytest.raises(ValidationError, match=r"could need 34155 Step Functions history events; at most 20000 fit"):
         ServiceConfig.model_validate({**entry, "rollout_check_seconds": 30})
-    # AND looking every 60 s fits (1,440 looks: 18,239 events)
+    # AND looking every 60 s fits (1,440 looks: 18,315 events)
     config = ServiceConfig.model_validate({**entry, "rollout_check_seconds": 60})
-    assert limits.planned_events(1440, 240) == 18239
+    assert limits.planned_events(1440, 240) == 18315
     assert config.rollout_check_seconds == 60 and config.rollout_check_every == 60
 
 
@@ -182,7 +182,7 @@ def test_service_config_counts_release_control_waits_in_the_history_budget() -> 
     # the default (every 60 s: 1,440 waits) fits; so does a 10-minute bake looked at every 10 s
     assert ServiceConfig.model_validate(entry).gate_poll_seconds == 60
     assert ServiceConfig.model_validate({**entry, "bake_seconds": 600, "gate_poll_seconds": 60}).has_bake
-    assert limits.planned_events(0, 0, gate_waits=1440, bake_checks=10) == 239 + 1450 * 9
+    assert limits.planned_events(0, 0, gate_waits=1440, bake_checks=10) == 315 + 1450 * 9
 
 
 def test_service_config_release_controls_agree() -> None:

@@ -93,16 +93,16 @@ def test_which_settings_are_release_controls_and_which_a_bake(
 
 # -- the history budget -----------------------------------------------------------------------------------
 
-# 5 rollout checks (5 s every 1 s), 32,844 s of lock waits every 15 s: 239 + 5 x 11 + 2,189.6 x 9 = 20,000.4
+# 5 rollout checks (5 s every 1 s), 32,718 s of lock waits every 15 s: 315 + 5 x 11 + 2,181.2 x 9 = 20,000.8
 AT_THE_BUDGET = {"rollout_timeout_seconds": 5, "rollout_check_seconds": 1, "poll_interval_seconds": 15,
-                 "lock_timeout_seconds": 32844}  # fmt: skip
+                 "lock_timeout_seconds": 32718}  # fmt: skip
 
 
 def test_an_entry_exactly_at_the_history_budget_fits_and_one_event_more_does_not() -> None:
-    assert limits.planned_events(5, 32844 / 15) == limits.HISTORY_BUDGET
-    assert ServiceConfig.model_validate({**ENTRY, **AT_THE_BUDGET}).lock_timeout_seconds == 32844
-    assert refusal(**{**AT_THE_BUDGET, "lock_timeout_seconds": 32845}) == (
-        "rollout_timeout_seconds 5 checked every 1 s and lock_timeout_seconds 32845 polled every 15 s could need "
+    assert limits.planned_events(5, 32718 / 15) == limits.HISTORY_BUDGET
+    assert ServiceConfig.model_validate({**ENTRY, **AT_THE_BUDGET}).lock_timeout_seconds == 32718
+    assert refusal(**{**AT_THE_BUDGET, "lock_timeout_seconds": 32719}) == (
+        "rollout_timeout_seconds 5 checked every 1 s and lock_timeout_seconds 32719 polled every 15 s could need "
         "20001 Step Functions history events; at most 20000 fit in one execution (AWS's limit is 25000), so raise "
         "rollout_check_seconds, poll_interval_seconds or gate_poll_seconds, or lower the timeouts"
     )

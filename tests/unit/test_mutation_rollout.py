@@ -224,7 +224,17 @@ class TurnWaits:
         self.current: RolloutWait | None = None
         self.takes = 0
 
-    def wait(self, ecs_id: str, token: str, order: str, deployment_id: str, path: str, expires: int) -> bool:
+    def wait(
+        self,
+        ecs_id: str,
+        token: str,
+        order: str,
+        deployment_id: str,
+        path: str,
+        expires: int,
+        task_definition: str = "",
+        pause: bool = False,
+    ) -> bool:
         self.stored.append((ecs_id, token, order, deployment_id, path, expires))
         if self.newer_turn:
             return False
@@ -405,16 +415,18 @@ def on_event(change: EcsDeploymentStateChange, waits: EventWaits, ecs: Ecs, work
     return rollout.on_event(change, waits, ecs, workflow)  # type: ignore[arg-type]  # fakes
 
 
+NOT_ECS = "not ECS's deployment or hook event (aws.ecs, ECS Deployment State Change or ECS Hook State Change)"
+
+
 @pytest.mark.parametrize(
     ("envelope", "done"),
     [
         ({"source": "aws.evil"},
-         "refused: source is 'aws.evil', not ECS's deployment event (aws.ecs, ECS Deployment State Change)"),
+         f"refused: source is 'aws.evil', {NOT_ECS}"),
         ({"detail-type": "ECS Service Action"},
-         "refused: detail-type is 'ECS Service Action', not ECS's deployment event "
-         "(aws.ecs, ECS Deployment State Change)"),
+         f"refused: detail-type is 'ECS Service Action', {NOT_ECS}"),
         ({"source": "my.app", "detail-type": "ECS Service Action"},
-         "refused: source is 'my.app', not ECS's deployment event (aws.ecs, ECS Deployment State Change)"),
+         f"refused: source is 'my.app', {NOT_ECS}"),
     ],
 )  # fmt: skip
 def test_an_event_that_is_not_ecs_deployment_event_is_refused(envelope: dict[str, str], done: str) -> None:
@@ -588,7 +600,7 @@ def test_what_the_event_function_did_is_logged(log: LogRecorder, sleeps: list[fl
     on_event(event(), EventWaits(), Ecs(service(ours(rolloutState="IN_PROGRESS"))), Workflow())
     on_event(event(), EventWaits(), Ecs(service(ours(rolloutState="COMPLETED"))), Workflow())
     on_event(event(), EventWaits(), Ecs(service(ours(rolloutState="COMPLETED"))), Workflow(ended=True))
-    refused = "refused: source is 'aws.evil', not ECS's deployment event (aws.ecs, ECS Deployment State Change)"
+    refused = f"refused: source is 'aws.evil', {NOT_ECS}"
     disagreement = "the event says COMPLETED, but ECS shows deployment ecs-svc/new IN_PROGRESS"
     assert log.lines == [
         ("warning", "event refused", {"reason": refused, "ecs_deployment_id": "ecs-svc/new"}),
@@ -606,3 +618,29 @@ def test_what_a_watch_turn_did_is_logged(log: LogRecorder) -> None:
         ("info", "a newer wait for this rollout has begun; it looks instead", {"ecs_deployment_id": "ecs-svc/new"}),
         ("info", "rollout verdict sent", {"ecs_deployment_id": "ecs-svc/new", "state": "FAILED", "by": "poll"}),
     ]
+
+
+def test_a_rolling_services_event_asks_ecs_once_though_its_wait_names_the_revision() -> None:
+    # GIVEN the wait as the rollout stores it now (with the revision it deployed), for a ROLLING service
+    waits = EventWaits()
+    assert waits.wait is not None
+    waits.wait = waits.wait.model_copy(update={"task_definition": "dev-api:3"})
+    ecs, workflow = Ecs(service(ours(rolloutState="COMPLETED"))), Workflow()
+    # WHEN ECS's COMPLETED event comes  THEN one DescribeServices both says it is a rolling update and decides
+    assert on_event(event(), waits, ecs, workflow) == "COMPLETED: sent to deployment api-v1"
+    assert ecs.asked == [("dev", ["api"])] and len(workflow.sent) == 1
+
+
+def test_a_hook_event_of_a_rolling_service_wakes_nothing() -> None:
+    waits, ecs = EventWaits(), Ecs(service(ours(rolloutState="IN_PROGRESS")))
+    hook = EcsDeploymentStateChange.model_validate(
+        {
+            "detail-type": "ECS Hook State Change",
+            "source": "aws.ecs",
+            "detail": {"eventName": "HOOK_AWAITING_ACTION", "serviceArn": SERVICE_ARN, "hookId": "h"},
+        }
+    )
+    assert on_event(hook, waits, ecs, Workflow()) == "ignored: nothing of service dev/api waits on it"
+    assert waits.took == [] and waits.wait is not None
+    other = hook.model_copy(update={"detail": hook.detail.model_copy(update={"event_name": "HOOK_SUCCEEDED"})})
+    assert on_event(other, waits, ecs, Workflow()) == "ignored: HOOK_SUCCEEDED decides nothing"

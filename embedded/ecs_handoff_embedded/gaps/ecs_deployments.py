@@ -11,7 +11,8 @@ not have, as the Amazon ECS developer guide documents them (docs/embedded-aws.md
 - A failed hook, a deployment alarm in ALARM, the circuit breaker (a `fail-` image) or StopServiceDeployment
   (ROLLBACK) rolls back: production and test traffic back on blue, the traffic-shift hooks called again with
   the weights reversed.
-- ListServiceDeployments, DescribeServiceDeployments, ContinueServiceDeployment and StopServiceDeployment;
+- ListServiceDeployments, DescribeServiceDeployments, DescribeServiceRevisions (the task definition each revision
+  runs), ContinueServiceDeployment and StopServiceDeployment;
   "ECS Deployment State Change" and, for PAUSE hooks, "ECS Hook State Change" events.
 ROLLING services are left to gaps/ecs.py. The service's deploymentConfiguration itself is kept by
 install_deployment_configuration_read_back (gaps/ecs.py), which must be installed too."""
@@ -204,6 +205,19 @@ class ServiceDeployments:
         self.lock = threading.RLock()
         self.by_arn: dict[str, Deployment] = {}
         self.revisions: dict[str, dict[str, Any]] = {}  # service ARN -> its current (production) revision
+        # service revision ARN -> what DescribeServiceRevisions shows of it (its task definition above all)
+        self.revision_details: dict[str, dict[str, Any]] = {}
+
+    def keep_revision(self, service: Any, revision: dict[str, Any], task_definition: str) -> None:
+        if revision["arn"] not in self.revision_details:
+            self.revision_details[revision["arn"]] = {
+                "serviceRevisionArn": revision["arn"],
+                "serviceArn": service.arn,
+                "clusterArn": service.cluster_arn,
+                "taskDefinition": task_definition,
+                "loadBalancers": copy.deepcopy(service.load_balancers),
+                "createdAt": _now(),
+            }
 
     def of_service(self, service_arn: str) -> list[Deployment]:
         with self.lock:
@@ -810,6 +824,8 @@ def start_deployment(
         source = {**source, "runningTaskCount": desired, "pendingTaskCount": 0, "requestedTaskCount": desired}
         source.update(requestedProductionTrafficWeight=100.0, requestedTestTrafficWeight=100.0)
         target = _revision(service, service.task_definition, desired)
+        registry.keep_revision(service, source, previous)
+        registry.keep_revision(service, target, service.task_definition)
         cluster, name = service.cluster_name, service.name
         arn = (
             f"arn:aws:ecs:{service.region_name}:{service._account_id}:service-deployment/{cluster}/{name}/{_short_id()}"
@@ -958,20 +974,19 @@ def install_ecs_deployments(
         return ActionResult({"serviceDeployments": found, "failures": failures})
 
     def describe_service_revisions(self: Any) -> Any:
-        """DescribeServiceRevisions (1-20 ARNs; unknown ones in `failures` as MISSING): the revisions the service
-        deployments went from and to, each with the task definition it runs."""
         from moto.core.responses import ActionResult
 
         arns = list(self._get_param("serviceRevisionArns") or [])
         if not 1 <= len(arns) <= 20:
             raise _invalid("serviceRevisionArns must list 1 to 20 ARNs")
         found, failures = [], []
-        for arn in arns:
-            revision = _find_revision(deployments, arn)
-            if revision is None:
-                failures.append({"arn": arn, "reason": "MISSING"})
-            else:
-                found.append(revision)
+        with deployments.lock:
+            for arn in arns:
+                revision = deployments.revision_details.get(arn)
+                if revision is None:
+                    failures.append({"arn": arn, "reason": "MISSING"})
+                else:
+                    found.append(copy.deepcopy(revision))
         return ActionResult({"serviceRevisions": found, "failures": failures})
 
     def continue_service_deployment(self: Any) -> Any:
@@ -1020,29 +1035,6 @@ def install_ecs_deployments(
         add(EC2ContainerServiceResponse, "continue_service_deployment", continue_service_deployment),
         add(EC2ContainerServiceResponse, "stop_service_deployment", stop_service_deployment),
     )
-
-
-def _find_revision(deployments: ServiceDeployments, arn: str) -> dict[str, Any] | None:
-    """A service revision as DescribeServiceRevisions shows it (the model's ServiceRevision: its ARN, service,
-    cluster, task definition, launch type and load balancers, when it was created)."""
-    with deployments.lock:
-        known = list(deployments.by_arn.values())
-    for deployment in known:
-        for revision, task_definition in (
-            (deployment.target_revision, deployment.target_task_definition),
-            (deployment.source_revision, deployment.source_task_definition),
-        ):
-            if revision["arn"] == arn:
-                service = deployment.service
-                return {
-                    "serviceRevisionArn": arn,
-                    "serviceArn": service.arn,
-                    "clusterArn": service.cluster_arn,
-                    "taskDefinition": task_definition,
-                    "loadBalancers": copy.deepcopy(service.load_balancers),
-                    "createdAt": deployment.created_at,
-                }
-    return None
 
 
 def _timestamp(value: Any) -> dt.datetime:

@@ -66,6 +66,11 @@ class ApprovalSuperseded(HandoffError):
     """A newer upload replaced a deployment waiting for approval: the error name its SendTaskFailure carries."""
 
 
+class ServiceDeploymentMoved(HandoffError):
+    """ECS refused to continue or stop a service deployment because it is no longer where the call expected it
+    (the PAUSE hook is no longer AWAITING_ACTION, or the deployment has ended)."""
+
+
 class SweepIncomplete(HandoffError):
     """The sweeper could not finalize one or more deployments whose execution ended (each is named); the
     others were finalized. Raised so Lambda retries the sweep and then keeps it in the on-failure destination."""

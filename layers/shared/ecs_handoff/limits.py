@@ -26,7 +26,7 @@ EVENTS_PER_FAILED_CHECK = 11
 EVENTS_PER_GATE_WAIT = 9
 # Everything outside the loops on the longest path, each task retried to its MaxAttempts:
 # derived from the ASL by the same test.
-EVENTS_OUTSIDE_LOOPS = 239
+EVENTS_OUTSIDE_LOOPS = 315
 
 
 def planned_events(rollout_checks: float, lock_waits: float, gate_waits: float = 0, bake_checks: float = 0) -> int:

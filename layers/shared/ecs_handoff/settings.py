@@ -98,6 +98,18 @@ class RolloutSettings(FunctionSettings):
 
 class RolloutEventSettings(FunctionSettings):
     state_table: Setting
+    deployments_table: Setting  # what ECS's service deployment shows (stage, weights, hooks), on the record
+
+
+class TrafficSettings(FunctionSettings):
+    """The step at a PAUSE hook re-reads the record, the registry entry and the approval before it continues a
+    service deployment (or rolls it back)."""
+
+    deployments_table: Setting
+    approvals_table: Setting
+    registry_prefix: Setting
+    require_approval: bool
+    default_registry: Setting
 
 
 class RollbackSettings(FunctionSettings):

@@ -26,6 +26,10 @@ locals {
     approval_required        = var.approval_required
     approvers                = var.approvers
     approvals_required       = var.approvals_required
+    # before_deploy, or before_production_traffic: ECS holds green on the test listener at a PAUSE hook
+    # (POST_TEST_TRAFFIC_SHIFT) while the approvers decide; test_traffic says how they reach green.
+    approval_stage           = var.approval_stage
+    test_traffic             = var.test_traffic
     rollout_timeout_seconds  = var.rollout_timeout_seconds
     approval_timeout_seconds = var.approval_timeout_seconds
     poll_interval_seconds    = var.poll_interval_seconds

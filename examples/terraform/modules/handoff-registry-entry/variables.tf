@@ -55,6 +55,22 @@ variable "approvals_required" {
   default     = 1
 }
 
+variable "approval_stage" {
+  description = "before_deploy, or before_production_traffic (a BLUE_GREEN, LINEAR or CANARY service with a PAUSE hook at POST_TEST_TRAFFIC_SHIFT whose timeout action is ROLLBACK)."
+  type        = string
+  default     = "before_deploy"
+  validation {
+    condition     = contains(["before_deploy", "before_production_traffic"], var.approval_stage)
+    error_message = "approval_stage: before_deploy or before_production_traffic."
+  }
+}
+
+variable "test_traffic" {
+  description = "How approvers reach green on the test listener: { url = \"https://...\", header = \"x-name: value\" } (either may be empty); null: not shown."
+  type        = object({ url = optional(string, ""), header = optional(string, "") })
+  default     = null
+}
+
 variable "rollout_timeout_seconds" {
   description = "How long a rollout may take before handoff calls it FAILED and rolls back."
   type        = number

@@ -197,6 +197,8 @@ module "registry" {
   approval_required        = var.approval_required
   approvers                = var.approvers
   approvals_required       = var.approvals_required
+  approval_stage           = var.approval_stage
+  test_traffic             = var.test_traffic
   rollout_timeout_seconds  = var.rollout_timeout_seconds
   approval_timeout_seconds = var.approval_timeout_seconds
   poll_interval_seconds    = var.poll_interval_seconds

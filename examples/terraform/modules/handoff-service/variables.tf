@@ -126,6 +126,18 @@ variable "approvals_required" {
   default     = 1
 }
 
+variable "approval_stage" {
+  description = "before_deploy, or before_production_traffic (the service's strategy must then be BLUE_GREEN, LINEAR or CANARY with a PAUSE hook at POST_TEST_TRAFFIC_SHIFT)."
+  type        = string
+  default     = "before_deploy"
+}
+
+variable "test_traffic" {
+  description = "How approvers reach green on the test listener: { url, header }; null: not shown."
+  type        = object({ url = optional(string, ""), header = optional(string, "") })
+  default     = null
+}
+
 variable "rollout_timeout_seconds" {
   description = "How long a rollout may take before handoff calls it FAILED and rolls back."
   type        = number

@@ -77,7 +77,10 @@ def review_page(
     approvals_required: int,
     form_action: str,
     hidden: dict[str, str],
+    green: str | None = None,
 ) -> str:
+    """`green`: set when the approvers decide before production traffic (ECS holds the new revision on the test
+    listener): how to reach it, or "" when the registry says nothing."""
     rows = "".join(_change_row(c) for c in changes) or "<p>No container changes its image.</p>"
     others = (
         "<h2>Other changes</h2><p class=muted>From Terraform's base task definition, against what runs now.</p>"
@@ -109,6 +112,7 @@ def review_page(
         f"{rows}{others}"
         f"<p>New revision from base <b>{_e(base_task_definition)}</b>; "
         f"the service runs <b>{_e(running_task_definition)}</b> now.</p>"
+        f"{_green_block(green)}"
         f"{so_far}"
         f'<form method=post action="{_e(form_action)}">{fields}'
         "<label for=comment>Comment (optional)</label><textarea id=comment name=comment maxlength=1000></textarea>"
@@ -118,6 +122,16 @@ def review_page(
         f"{ci_block}"
     )
     return document(f"Approve {service} in {env}?", body)
+
+
+def _green_block(green: str | None) -> str:
+    if green is None:
+        return ""
+    reach = f" Reach it at <b>{_e(green)}</b>." if green else ""
+    return (
+        "<h2>Green is up on the test listener</h2><p>ECS has deployed the new revision and holds it before any "
+        f"production traffic moves.{reach} Approve to move production traffic to it; reject to roll it back.</p>"
+    )
 
 
 def split_image(image: str) -> tuple[str, str]:

@@ -74,6 +74,7 @@ NOT_FOUND_CODES = frozenset(
         "ResourceNotFoundException",
         "ServiceNotFoundException",
         "ClusterNotFoundException",
+        "ServiceDeploymentNotFoundException",
         "ExecutionDoesNotExist",
         "StateMachineDoesNotExist",
     }

@@ -17,6 +17,8 @@ from ecs_handoff.models import ApprovalVote, DeploymentRecord, ImageChange, Outc
 
 BY_SERVICE_INDEX = "by_service"
 BY_ENV_INDEX = "by_env"
+# Timeline keys of the ECS lifecycle stages a BLUE_GREEN, LINEAR or CANARY deployment was seen at.
+ECS_STAGE_PREFIX = "ecs:"
 
 
 class RecordFields(TypedDict, total=False):
@@ -36,6 +38,7 @@ class RecordFields(TypedDict, total=False):
     ecs_reported_at: str | None
     gate: dict[str, str]
     override: dict[str, str]
+    service_deployment: dict[str, str]
 
 
 class RecordUpdate(RecordFields, total=False):
@@ -93,6 +96,11 @@ class DeploymentRecords(Table):
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
         sets = _set_clauses(fields, names, values)
+        stage = (fields.get("service_deployment") or {}).get("stage")
+        if stage and at:  # each ECS lifecycle stage seen, with when it was first seen
+            names["#timeline"], names["#stage"] = "timeline", f"{ECS_STAGE_PREFIX}{stage}"
+            values[":stage_at"] = at
+            sets.append("#timeline.#stage = if_not_exists(#timeline.#stage, :stage_at)")
         if phase:
             names["#phase"], names["#timeline"], names["#ph"] = "phase", "timeline", phase.value
             values[":phase"], values[":at"] = phase.value, at

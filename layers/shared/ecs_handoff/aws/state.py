@@ -163,6 +163,11 @@ class RolloutWait(Model):
     service: str = ""  # cluster/service, as ECS's events name it
     wait_order: str = ""  # which WatchRollout turn stored it (a later turn replaces it)
     expires_at: int = 0  # the table's TTL attribute
+    # The task definition handoff deployed (its ECS service deployment, for BLUE_GREEN, LINEAR and CANARY
+    # services, is the one whose target revision runs it), and whether ECS holding that deployment at its PAUSE
+    # hook is a verdict (approval before production traffic, not yet decided).
+    task_definition: str = ""
+    pause: bool = False
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> RolloutWait | None:
@@ -180,6 +185,8 @@ class RolloutWait(Model):
             "deployment_id": {"S": self.deployment_id},
             "service": {"S": self.service},
             "expires_at": {"N": str(self.expires_at)},
+            "pause": {"S": "true" if self.pause else "false"},
+            **({"task_definition": {"S": self.task_definition}} if self.task_definition else {}),
         }
 
 
@@ -194,13 +201,27 @@ class RolloutWaits(StateTable):
     nothing and do nothing."""
 
     def wait(
-        self, ecs_deployment_id: str, token: str, order: str, deployment_id: str, service: str, expires_at: int
+        self,
+        ecs_deployment_id: str,
+        token: str,
+        order: str,
+        deployment_id: str,
+        service: str,
+        expires_at: int,
+        task_definition: str = "",
+        pause: bool = False,
     ) -> bool:
         """Stores (or replaces: an earlier wait timed out) the token this rollout waits on; False when a
         newer wait (a later `order`) is already stored, i.e. this look has outlived its own wait."""
         # expires_at is the table's TTL attribute: a wait nobody ended goes away.
         stored = RolloutWait(
-            token=token, wait_order=order, deployment_id=deployment_id, service=service, expires_at=expires_at
+            token=token,
+            wait_order=order,
+            deployment_id=deployment_id,
+            service=service,
+            expires_at=expires_at,
+            task_definition=task_definition,
+            pause=pause,
         )
         return self._written(
             "put_item",

@@ -17,7 +17,7 @@ from ecs_handoff.aws import sfn
 from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.errors import ApprovalRejected, ApprovalSuperseded, RecordConflict, TaskEnded, TransientAwsError
-from ecs_handoff.models import Approval, ApprovalStatus, ApprovalVote, VoteDecision, iso, utcnow
+from ecs_handoff.models import Approval, ApprovalStage, ApprovalStatus, ApprovalVote, VoteDecision, iso, utcnow
 from ecs_handoff.observability import logger
 from ecs_handoff.taskdef import short_name
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ecs_handoff.aws.clients import SFNClient
 
 MAX_COMMENT = 1000
+BEFORE_PRODUCTION_TRAFFIC = ApprovalStage.BEFORE_PRODUCTION_TRAFFIC.value
 
 
 @dataclass
@@ -134,6 +135,7 @@ class ApprovalDesk:
             approvals_required=approval.approvals_required,
             form_action=form_action,
             hidden={"approver": link.approver.lower(), "expires": link.expires, "sig": link.signature},
+            green=approval.test_traffic if approval.stage == BEFORE_PRODUCTION_TRAFFIC else None,
         )
         return PageResult(200, f"Approve {approval.service_id} in {approval.env}?", html)
 

@@ -26,6 +26,7 @@ from ecs_handoff.aws.state import ServiceState
 from ecs_handoff.errors import ArtifactRejected, DeployFailed, DeploymentRefused, HandoffError, TransientAwsError
 from ecs_handoff.logic import gate
 from ecs_handoff.logic.authority import Where, derive
+from ecs_handoff.logic.service_deployments import approval_hook_problem
 from ecs_handoff.models import (
     ApprovalStatus,
     ApprovalVote,
@@ -104,7 +105,13 @@ def authorize(
         # the release controls held it back then; refusing now (say the new tasks set an alarm off) would end
         # the deployment "nothing was deployed" with a new revision running and no rollback.
         _check_release_controls(config, me, guards, now(), cloudwatch_client, ssm_client)
-    if config.approval_required:
+    if config.approves_before_production_traffic:
+        # No approval yet: the approvers decide while ECS holds the new revision at its PAUSE hook, so that hook
+        # must be there now (Terraform may have changed the service since the upload), or nothing deploys.
+        problem = approval_hook_problem(ecs_access.describe_service(config.cluster, config.service, ecs_client))
+        if problem is not None:
+            raise DeploymentRefused(f"its approvers decide before production traffic, but {problem}")
+    elif config.approval_required:
         check_approval(me, config, derived.images, guards.approvals)
     object_version = record.source.object_version if record.source else ""
     registration = render(derived.base, derived.base_tags, derived.images, me, object_version)

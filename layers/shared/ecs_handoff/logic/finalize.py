@@ -112,8 +112,17 @@ def decide(state: WorkflowState) -> FinalizeResult:
             outcome=Outcome.FAILED,
             reason=f"{in_words(state.error.error)} {where}: {state.error.message}{rollback_note}",
         )
+    if state.approval_error is not None and state.deploy is not None:
+        return _traffic_approval_outcome(state, state.approval_error, rollback_note)
     if state.approval_error is not None:
         return _approval_outcome(state, state.approval_error)
+    if state.traffic_error is not None:
+        where = state.rollout.reason if state.rollout is not None and state.rollout.state is RolloutState.FAILED else ""
+        return FinalizeResult(
+            outcome=Outcome.FAILED,
+            reason=f"production traffic was not released ({_traffic_words(state.traffic_error)}: "
+            f"{state.traffic_error.message}){'; ' + where if where else ''}{rollback_note}",
+        )
     if state.lock is not None and state.lock.status is LockStatus.SUPERSEDED:
         return FinalizeResult(outcome=Outcome.SUPERSEDED, reason=state.lock.reason)
     if state.lock is not None and state.lock.status is LockStatus.TIMED_OUT:
@@ -134,9 +143,13 @@ def decide(state: WorkflowState) -> FinalizeResult:
         approved = f" (approved by {', '.join(state.approval.approved_by)})" if state.approval else ""
         early = f"; started by {state.gate.reason}" if state.gate is not None and state.gate.override else ""
         baked = f"; {state.bake.reason}" if state.bake is not None and state.bake.status is GateStatus.DONE else ""
-        return FinalizeResult(
-            outcome=Outcome.SUCCEEDED, reason=f"the ECS rollout of this deployment COMPLETED{approved}{early}{baked}"
+        # ECS's own strategies (BLUE_GREEN, LINEAR, CANARY) say which deployment ended how (rollout.reason).
+        what = (
+            state.rollout.reason
+            if state.rollout.service_deployment_arn
+            else "the ECS rollout of this deployment COMPLETED"
         )
+        return FinalizeResult(outcome=Outcome.SUCCEEDED, reason=f"{what}{approved}{early}{baked}")
     if state.rollout is not None and state.rollout.state is RolloutState.FAILED:
         reason = state.rollout.reason
         if state.rollout.unobservable:
@@ -147,6 +160,33 @@ def decide(state: WorkflowState) -> FinalizeResult:
             reason = f"the rollout could not be checked within its {timeout} s timeout{last}"
         return FinalizeResult(outcome=Outcome.FAILED, reason=f"{reason}{rollback_note}")
     return FinalizeResult(outcome=Outcome.FAILED, reason="the workflow ended without a rollout result")
+
+
+def _traffic_words(error: WorkflowError) -> str:
+    """Why the step at the PAUSE hook did not continue: its own refusal (the approval re-read, ECS's hook), or an
+    error in words."""
+    return "handoff refused to continue" if error.error == DeploymentRefused.__name__ else in_words(error.error)
+
+
+def _traffic_approval_outcome(state: WorkflowState, error: WorkflowError, rollback_note: str) -> FinalizeResult:
+    """The approvers' decision at the PAUSE hook (approval before production traffic) was not an approval: the
+    new revision ran on the test listener only, and ECS rolled it back (what ECS said, when the workflow saw it)."""
+    decided = _approval_outcome(state, error)
+    if decided.outcome not in (Outcome.REJECTED, Outcome.EXPIRED, Outcome.SUPERSEDED):
+        return decided
+    why = decided.reason.removesuffix("; nothing was deployed")
+    if error.error == "States.Timeout":
+        why = f"nobody approved within {human_duration(state.request.service.approval_timeout_seconds)}"
+    ecs = ""
+    if state.rollout is not None and state.rollout.state is RolloutState.FAILED:
+        ecs = f" ({state.rollout.reason})"
+    elif state.traffic_error is not None:
+        ecs = f" (ECS was not asked to roll back: {state.traffic_error.message}; the PAUSE hook's timeout rolls back)"
+    return FinalizeResult(
+        outcome=decided.outcome,
+        reason=f"{why}; production traffic never left the running revision: the new one served only the test "
+        f"listener{ecs}{rollback_note}",
+    )
 
 
 def _approval_outcome(state: WorkflowState, error: WorkflowError) -> FinalizeResult:

@@ -15,8 +15,10 @@ from ecs_handoff.aws import ecs as ecs_access
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.aws.state import EventOrder, ServiceState
 from ecs_handoff.errors import ArtifactRejected, NotFound
+from ecs_handoff.logic.service_deployments import approval_hook_problem
 from ecs_handoff.models import (
     SERVICE_ID_PATTERN,
+    ApprovalStage,
     CiDescription,
     DeploymentRecord,
     DeploymentRequest,
@@ -231,6 +233,12 @@ class Intake:
                 f"the registry points at ECS service {config.service!r} in cluster {config.cluster!r}, "
                 f"which does not exist: {exc}"
             ) from exc
+        if config.approval_stage is ApprovalStage.BEFORE_PRODUCTION_TRAFFIC:
+            problem = approval_hook_problem(service)
+            if problem is not None:
+                raise ArtifactRejected(
+                    f"{config.service}'s registry entry asks its approvers before production traffic, but {problem}"
+                )
         running, _ = ecs_access.describe_task_definition(service["taskDefinition"], self.ecs)
         return running
 

@@ -16,11 +16,13 @@ from ecs_handoff.aws import sns
 from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.errors import ApprovalChannelUnsafe, ArtifactRejected, DeploymentRefused, NotFound, RecordConflict
+from ecs_handoff.logic import service_deployments as strategies
 from ecs_handoff.logic.approval_page import tell_workflow
 from ecs_handoff.logic.authority import Derived, Where, derive
 from ecs_handoff.models import (
     Approval,
     ApprovalInput,
+    ApprovalStage,
     ApprovalStatus,
     Outcome,
     Phase,
@@ -55,6 +57,7 @@ def request_approval(
     # who can start an execution writes).
     derived = derive(req, where, records, ecs_client, ssm_client)
     approvers = _approvers(req.service_id, req.env, derived.config)
+    _check_stage(derived, ecs_client)
     for approver in approvers:  # before anything is stored: no approval whose links cannot go
         check_channel(sns_arn_prefix, where.env, approver, sns_client)
     approval = _new_approval(event, derived, approvers, ecs_client)
@@ -93,13 +96,45 @@ def _approvers(service_id: str, env: str, config: ServiceConfig) -> list[str]:
     return [a.lower() for a in config.approvers]
 
 
+def _check_stage(derived: Derived, ecs_client: ECSClient | None) -> None:
+    """Approval before production traffic is asked only while ECS holds this deployment's revision at its PAUSE
+    hook (read from ECS); approval before the deploy only while nothing is deployed. Whatever started this step
+    (a forged execution, a replayed payload) cannot ask the approvers about anything else."""
+    record, config = derived.record, derived.config
+    if not config.approves_before_production_traffic:
+        if record.new_task_definition:
+            raise DeploymentRefused(
+                f"deployment {record.id} is already deployed; its approvers decide before the deploy"
+            )
+        return
+    if not record.new_task_definition:
+        raise DeploymentRefused(
+            f"{record.service}'s approvers decide before production traffic, once ECS holds the new revision at its "
+            "PAUSE hook; nothing is deployed yet"
+        )
+    found = strategies.find(
+        config.cluster, config.service, record.new_task_definition, record.deploy_claimed_at, ecs_client
+    )
+    shot = strategies.snapshot(found) if found is not None else None
+    if shot is None or shot.awaiting_pause() is None:
+        raise DeploymentRefused(
+            f"ECS does not hold deployment {record.id} at a PAUSE hook awaiting action "
+            f"({shot.words() if shot else 'no service deployment of its revision'}); nothing to ask the approvers"
+        )
+
+
 def _new_approval(
     event: ApprovalInput, derived: Derived, approvers: list[str], ecs_client: ECSClient | None
 ) -> Approval:
     """The approval to store: what changes from the revision the service runs now to the one it would deploy."""
     req, config = event.request, derived.config
-    service = ecs_access.describe_service(config.cluster, config.service, ecs_client)
-    running_arn = str(service["taskDefinition"])
+    before_traffic = config.approves_before_production_traffic
+    if before_traffic and derived.record.previous_task_definition:
+        # ECS already runs the new revision on the test listener: the change is against what production runs.
+        running_arn = derived.record.previous_task_definition
+    else:
+        service = ecs_access.describe_service(config.cluster, config.service, ecs_client)
+        running_arn = str(service["taskDefinition"])
     running, _ = ecs_access.describe_task_definition(running_arn, ecs_client)
     changes, other_changes = revision_changes(running, new_revision(derived.base, derived.images))
     changes = with_requested(changes, {c.container: c.requested for c in derived.record.images if c.requested})
@@ -123,6 +158,8 @@ def _new_approval(
         approvers=approvers,
         approvals_required=config.approvals_required,
         approver_principals={k: v.lower() for k, v in config.approver_principals.items()},
+        stage=config.approval_stage.value,
+        test_traffic=config.test_traffic.words() if config.test_traffic is not None else "",
     )
 
 
@@ -212,9 +249,12 @@ def email_body(approval: Approval, approver: str, url: str) -> str:
     """What handoff checked comes first (the change, by digest), then the link, and CI's words last, labelled
     as unverified: an approver on a phone reaches the link before anything CI typed."""
     expires = minute_utc(approval.expires_at)
+    before_traffic = approval.stage == ApprovalStage.BEFORE_PRODUCTION_TRAFFIC.value
     lines = [
         f"{approval.requester or 'CI'} uploaded a release of {approval.service_id} to {approval.env}.",
-        "It needs your approval before handoff deploys it.",
+        "It needs your approval before production traffic moves to it."
+        if before_traffic
+        else "It needs your approval before handoff deploys it.",
         "",
         "What changes (checked by handoff: images in ECR, by digest; the revision ECS runs; Terraform's base):",
         f"Service:      {approval.service_id} ({approval.env})",
@@ -232,6 +272,13 @@ def email_body(approval: Approval, approver: str, url: str) -> str:
     if approval.other_changes:
         lines.append("Other changes (from Terraform's base task definition):")
         lines += [f"  {change}" for change in approval.other_changes]
+    if before_traffic:
+        reach = f" Reach it at {approval.test_traffic}." if approval.test_traffic else ""
+        lines += [
+            "",
+            "Green is up: ECS has deployed the new revision on the test listener and holds it there; production "
+            f"traffic stays on the running revision until you decide.{reach}",
+        ]
     lines += [
         "",
         f"Review and decide (this link is for {approver} only; it expires {expires}, "

@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from ecs_handoff.aws import ecs as ecs_access
 from ecs_handoff.aws import registry
+from ecs_handoff.aws import service_deployments as sd_access
 from ecs_handoff.aws.records import DeploymentRecords
-from ecs_handoff.errors import ArtifactRejected, AwsAccessError, NotFound, RollbackRefused
+from ecs_handoff.errors import ArtifactRejected, AwsAccessError, NotFound, RollbackRefused, ServiceDeploymentMoved
+from ecs_handoff.logic import service_deployments as strategies
 from ecs_handoff.models import DeploymentRequest, Phase, RollbackAction, RollbackResult, ServiceConfig, iso, utcnow
 from ecs_handoff.observability import logger
 from ecs_handoff.taskdef import is_handoff_revision, short_name
@@ -63,6 +65,13 @@ def rollback(
             task_definition=current,
             reason=f"the service has moved on to {short_name(current)}, not ours; left as it is",
         )
+    if strategies.follows_ecs_strategy(service):
+        stopped = _stop_service_deployment(
+            record.new_task_definition, previous, record.deploy_claimed_at, config, ecs_client
+        )
+        if stopped is not None:
+            records.update(me, phase=Phase.ROLLED_BACK, at=iso(utcnow()))
+            return stopped
     target = checked_target(previous, config, service, request.service_id, ecs_client)
     rollback_id = ecs_access.update_service(config.cluster, config.service, target, ecs_client)
     records.update(me, phase=Phase.ROLLED_BACK, at=iso(utcnow()))
@@ -71,6 +80,30 @@ def rollback(
         action=RollbackAction.ROLLED_BACK,
         task_definition=target,
         reason=f"handoff rolled the service back to {short_name(target)} (ECS deployment {rollback_id})",
+    )
+
+
+def _stop_service_deployment(
+    new_task_definition: str, previous: str, since: str | None, config: ServiceConfig, ecs_client: Any
+) -> RollbackResult | None:
+    """A BLUE_GREEN, LINEAR or CANARY deployment still running (handoff's own timeout, say): ECS is asked to
+    roll it back (StopServiceDeployment), which puts traffic back on blue at once. UpdateService back to the
+    previous revision would start another service deployment instead, one that a PAUSE hook could hold and
+    whose own rollback would return to the new revision. None when ECS's deployment has already ended."""
+    found = strategies.find(config.cluster, config.service, new_task_definition, since, ecs_client)
+    if found is None or str(found.get("status")) not in ("PENDING", "IN_PROGRESS"):
+        return None
+    arn = str(found["serviceDeploymentArn"])
+    try:
+        sd_access.stop(arn, ecs_client)
+    except ServiceDeploymentMoved:
+        return None  # it ended meanwhile: the service is where ECS left it, handled as a rolling update would be
+    logger.warning("stopped the service deployment", service_deployment=arn)
+    return RollbackResult(
+        action=RollbackAction.ROLLED_BACK,
+        task_definition=previous,
+        reason=f"handoff asked ECS to roll back its {strategies.strategy_of(found)} deployment "
+        f"(StopServiceDeployment): traffic goes back to {short_name(previous)}",
     )
 
 

@@ -31,7 +31,7 @@ from ecs_handoff.models.events import (
     SweptDeployment,
 )
 from ecs_handoff.models.records import DeploymentRecord
-from ecs_handoff.models.registry import DeployWindow, ServiceConfig
+from ecs_handoff.models.registry import ApprovalStage, DeployWindow, ServiceConfig, TestTraffic
 from ecs_handoff.models.workflow import (
     CI_METADATA_KEYS,
     COMPUTED_FOR_WORKFLOW,
@@ -58,6 +58,9 @@ from ecs_handoff.models.workflow import (
     RolloutState,
     Source,
     StepInput,
+    TrafficAction,
+    TrafficInput,
+    TrafficResult,
     VerdictSource,
     WorkflowError,
     WorkflowState,
@@ -73,6 +76,7 @@ __all__ = [
     "Approval",
     "ApprovalInput",
     "ApprovalResult",
+    "ApprovalStage",
     "ApprovalStatus",
     "ApprovalVote",
     "CiDescription",
@@ -110,6 +114,10 @@ __all__ = [
     "StepInput",
     "SweepResult",
     "SweptDeployment",
+    "TestTraffic",
+    "TrafficAction",
+    "TrafficInput",
+    "TrafficResult",
     "VerdictSource",
     "VoteDecision",
     "WorkflowError",

@@ -79,3 +79,6 @@ class Approval(Model):
     emailed: list[str] = Field(default_factory=list)  # approvers whose link has been sent
     approver_principals: dict[str, str] = Field(default_factory=dict)  # CLI: IAM ARN pattern -> approver
     resumed_at: str | None = None  # when the workflow was told the decision
+    # before_deploy, or before_production_traffic: ECS holds the new revision on the test listener meanwhile
+    stage: str = "before_deploy"
+    test_traffic: str = ""  # how an approver reaches green then (the registry's test_traffic, in words)

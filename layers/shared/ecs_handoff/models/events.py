@@ -10,13 +10,20 @@ from ecs_handoff.models.base import Model, Outcome
 
 
 class EcsDeploymentDetail(Model):
-    """The detail of ECS's "ECS Deployment State Change" event (Amazon ECS developer guide)."""
+    """The detail of ECS's "ECS Deployment State Change" event, or of its "ECS Hook State Change" event (a
+    lifecycle hook of a BLUE_GREEN, LINEAR or CANARY service deployment), as the Amazon ECS developer guide
+    shows them: a deployment event names the service's deployment (deploymentId), a hook event the service
+    deployment and the hook."""
 
     event_type: str = Field(default="", alias="eventType")
     event_name: str = Field(alias="eventName")
-    deployment_id: str = Field(alias="deploymentId")
+    deployment_id: str = Field(default="", alias="deploymentId")
     updated_at: str = Field(default="", alias="updatedAt")
     reason: str = ""
+    service_deployment_arn: str = Field(default="", alias="serviceDeploymentArn")
+    service_arn: str = Field(default="", alias="serviceArn")
+    hook_id: str = Field(default="", alias="hookId")
+    lifecycle_stage: str = Field(default="", alias="lifecycleStage")
 
 
 class EcsDeploymentStateChange(Model):

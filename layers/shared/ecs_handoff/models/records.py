@@ -47,6 +47,10 @@ class DeploymentRecord(Model):
     override: dict[str, str] | None = None  # `handoff deploy-now`: who, why, when
     # Production traffic steps the lifecycle hook held and released (logic/lifecycle_hook.py), in order.
     release_holds: list[dict[str, str]] = Field(default_factory=list)
+    # BLUE_GREEN, LINEAR and CANARY services: the ECS service deployment as last seen (ARN, strategy, status,
+    # stage, production and test weights blue/green, hook states, how to reach green); each stage it was seen
+    # at is on the timeline as ecs:<STAGE>.
+    service_deployment: dict[str, str] = Field(default_factory=dict)
 
     @property
     def object_version(self) -> str | None:

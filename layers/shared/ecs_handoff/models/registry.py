@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from enum import StrEnum
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
@@ -28,6 +29,42 @@ class DeployWindow(Model):
         return self
 
 
+class ApprovalStage(StrEnum):
+    """When the approvers decide: before anything is deployed, or while the new revision (green) serves only the
+    test listener and ECS holds the deployment at a PAUSE hook before production traffic moves."""
+
+    BEFORE_DEPLOY = "before_deploy"
+    BEFORE_PRODUCTION_TRAFFIC = "before_production_traffic"
+
+
+class TestTraffic(Model):
+    """How an approver reaches green while it serves only test traffic (shown on the email and the page)."""
+
+    __test__ = False  # not a pytest test class, whatever its name says
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(default="", max_length=500, pattern=r"^(https?://[^\s]+)?$", description="the test listener")
+    header: str = Field(
+        default="",
+        max_length=200,
+        pattern=r"^([A-Za-z0-9-]+: ?[^\r\n]{1,150})?$",
+        description="a header the test listener rule matches, e.g. 'x-handoff-green: 1'",
+    )
+
+    @model_validator(mode="after")
+    def _says_something(self) -> TestTraffic:
+        if not (self.url or self.header):
+            raise ValueError("test_traffic needs a url or a header (how an approver reaches green)")
+        return self
+
+    def words(self) -> str:
+        """One line: how to reach green."""
+        parts = [self.url] if self.url else []
+        if self.header:
+            parts.append(f"with header {self.header}")
+        return " ".join(parts)
+
+
 class ServiceConfig(Model):
     """A registry entry, written by Terraform: which ECS service a service id deploys to, and how."""
 
@@ -44,6 +81,15 @@ class ServiceConfig(Model):
     approval_required: bool = False
     approvers: list[str] = Field(default_factory=list)
     approvals_required: int = Field(default=1, ge=1, le=10)
+    approval_stage: ApprovalStage = Field(
+        default=ApprovalStage.BEFORE_DEPLOY,
+        description="before_deploy: approvers decide before anything changes; before_production_traffic: ECS "
+        "deploys the new revision behind the test listener and a PAUSE hook holds it until they decide (a "
+        "BLUE_GREEN, LINEAR or CANARY service with a PAUSE hook at POST_TEST_TRAFFIC_SHIFT).",
+    )
+    test_traffic: TestTraffic | None = Field(
+        default=None, description="How approvers reach green on the test listener (URL and/or header)."
+    )
     rollout_timeout_seconds: int = Field(default=1800, ge=5, le=86400)
     approval_timeout_seconds: int = Field(default=86400, ge=5, le=604800)
     poll_interval_seconds: int = Field(
@@ -138,6 +184,15 @@ class ServiceConfig(Model):
     @property
     def has_bake(self) -> bool:
         return bool(self.bake_seconds and self.blocking_alarms)
+
+    @property
+    def approves_before_deploy(self) -> bool:
+        """Whether the workflow asks the approvers before it deploys (else, if at all, at production traffic)."""
+        return self.approval_required and self.approval_stage is ApprovalStage.BEFORE_DEPLOY
+
+    @property
+    def approves_before_production_traffic(self) -> bool:
+        return self.approval_required and self.approval_stage is ApprovalStage.BEFORE_PRODUCTION_TRAFFIC
 
     @model_validator(mode="after")
     def _release_controls_agree(self) -> ServiceConfig:

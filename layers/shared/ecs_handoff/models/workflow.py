@@ -146,6 +146,12 @@ class DeploymentRequest(WorkflowModel):
         """Whether the workflow bakes after the rollout COMPLETED (else it finalizes at once)."""
         return self.service.has_bake
 
+    @property
+    def approves_before_deploy(self) -> bool:
+        """Whether the workflow asks the approvers before the deploy (approval_stage before_deploy); with
+        before_production_traffic it asks when ECS pauses the deployment (the rollout's PAUSED verdict)."""
+        return self.service.approves_before_deploy
+
     def workflow_input(self) -> dict[str, Any]:
         data = self.model_dump(mode="json", by_alias=True)
         data.update({name: getattr(self, name) for name in sorted(COMPUTED_FOR_WORKFLOW)})
@@ -153,7 +159,7 @@ class DeploymentRequest(WorkflowModel):
 
 
 # DeploymentRequest's properties the workflow input carries (the ASL's Choices and TimeoutSecondsPath read them).
-COMPUTED_FOR_WORKFLOW = frozenset({"approval_wait_seconds", "has_release_gates", "has_bake"})
+COMPUTED_FOR_WORKFLOW = frozenset({"approval_wait_seconds", "has_release_gates", "has_bake", "approves_before_deploy"})
 
 
 class GateStatus(StrEnum):
@@ -197,6 +203,23 @@ class LockResult(WorkflowModel):
     holder: str | None = None
 
 
+class TrafficAction(StrEnum):
+    """What the workflow asks of a deployment ECS holds at its PAUSE hook."""
+
+    CONTINUE = "continue"  # the approvers approved: production traffic moves
+    ROLLBACK = "rollback"  # rejected, expired or superseded: ECS rolls back, traffic stays on blue
+
+
+class TrafficResult(WorkflowModel):
+    """What the ReleaseProductionTraffic / HoldProductionTraffic step did at the PAUSE hook."""
+
+    action: TrafficAction
+    service_deployment_arn: str = ""
+    hook_id: str = ""
+    at: str = ""
+    reason: str = ""
+
+
 class DeployResult(WorkflowModel):
     new_task_definition: str
     previous_task_definition: str
@@ -208,6 +231,9 @@ class DeployResult(WorkflowModel):
     # How many failed rollout checks amount to the rollout timeout (as many as it allows checks).
     max_failed_checks: int = 1
     images: list[ImageChange]
+    # Set by the workflow's ReleaseProductionTraffic step (approval before production traffic): the rollout
+    # timeout counts from then, not across the approvers' wait.
+    traffic: TrafficResult | None = None
 
 
 class ApprovalResult(WorkflowModel):
@@ -221,6 +247,9 @@ class RolloutState(StrEnum):
     IN_PROGRESS = "IN_PROGRESS"
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
+    # ECS holds the deployment at its PAUSE hook, green on the test listener: the approvers decide now
+    # (approval_stage before_production_traffic).
+    PAUSED = "PAUSED"
 
 
 class VerdictSource(StrEnum):
@@ -241,6 +270,10 @@ class RolloutResult(WorkflowModel):
     decided_by: VerdictSource | None = None
     ecs_reported_at: str | None = None  # when ECS says the deployment reached this state
     unobservable: bool = False  # set by the workflow: no check succeeded before the rollout deadline
+    # ECS's own strategies (BLUE_GREEN, LINEAR, CANARY): the service deployment followed, and with PAUSED the
+    # PAUSE hook that holds it.
+    service_deployment_arn: str | None = None
+    hook_id: str | None = None
 
     def counts(self) -> dict[str, int]:
         return {
@@ -307,6 +340,7 @@ class WorkflowState(WorkflowModel):
     rollback: RollbackResult | None = None
     error: WorkflowError | None = None
     approval_error: WorkflowError | None = None
+    traffic_error: WorkflowError | None = None  # the step at the PAUSE hook failed (ECS's hook timeout applies)
     rollback_error: WorkflowError | None = None
     gate: GateResult | None = None  # the release controls before the deploy
     bake: GateResult | None = None  # the alarms watched after the rollout COMPLETED
@@ -354,3 +388,11 @@ class ApprovalInput(WorkflowModel):
     request: DeploymentRequest
     task_token: str = Field(repr=False)
     execution_arn: str
+
+
+class TrafficInput(WorkflowModel):
+    """ReleaseProductionTraffic's and HoldProductionTraffic's payload: the action is re-checked against the
+    recorded approval (continue) and ECS's own service deployment (both) before anything is asked of ECS."""
+
+    request: DeploymentRequest
+    action: TrafficAction
