@@ -6,6 +6,7 @@ The hook's clock is the test's, so a deployment window can close between two ste
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 from ecs_handoff_embedded.scenario import edit_registry_entry, set_alarm
 
 from tests.integration.conftest import Stack
-from tests.integration.steps import ecs_service
+from tests.integration.steps import ARN_PREFIX, ecs_service
 from tests.integration.traffic import Traffic, open_hours, operator_event, traffic_world
 
 ALARM = "dev-api-5xx"
@@ -202,3 +203,28 @@ def test_lifecycle_hook_deploy_now_releases_a_held_shift(traffic: Traffic) -> No
     assert [h["event"] for h in record.release_holds] == ["held", "overridden"]
     assert record.release_holds[-1]["reason"] == f"deploy-now by {oncall}: INC-3"
     assert record.override is not None and record.override["principal"] == oncall
+
+
+def test_lifecycle_hook_lets_handoffs_own_rollback_through(traffic: Traffic) -> None:
+    # GIVEN a deployment ECS completed, then rolled back by handoff's rollback step (a bake alarm: UpdateService
+    # back to the revision the service ran before), while the same alarm blocks new releases
+    cloudwatch = traffic.stack.client("cloudwatch")
+    set_alarm(cloudwatch, ALARM, "OK")
+    edit_registry_entry(traffic.stack.client("ssm"), "dev", "api", blocking_alarms=[ALARM])
+    previous = ecs_service("api").task_definition
+    deployment_id, arn = traffic.deploy()
+    assert traffic.deployments.wait(arn, timeout=15).status == "SUCCESSFUL"
+    set_alarm(cloudwatch, ALARM, "ALARM", "5xx above 10")
+    execution = traffic.stack.client("stepfunctions").describe_execution(executionArn=ARN_PREFIX + deployment_id)
+    rolled = traffic.stack.invoke("rollback", {"request": json.loads(execution["input"])["request"]})
+    assert rolled["action"] == "ROLLED_BACK", rolled
+    listed = traffic.stack.client("ecs").list_service_deployments(cluster="dev", service="api")
+    rollback_arn = next(
+        d["serviceDeploymentArn"] for d in listed["serviceDeployments"] if d["serviceDeploymentArn"] != arn
+    )
+    # WHEN ECS reaches the rollback's production traffic shifts
+    ended = traffic.deployments.wait(rollback_arn, timeout=15)
+    # THEN the hook lets them through (neither refused as a deployment handoff did not make, nor held by the
+    # alarm that caused the rollback): the service is back on the revision it ran before
+    assert ended.status == "SUCCESSFUL", traffic.answers[-1]
+    assert ecs_service("api").task_definition == previous
