@@ -118,6 +118,17 @@ def strategy_problems(
                         f"a hook timeout of at least {-(-wait // 60)} min, or a shorter max_gate_wait_seconds",
                     )
                 )
+            if (before_shift[0].get("timeoutConfiguration") or {}).get("action") == "CONTINUE":
+                # The hook answers FAILED once max_gate_wait_seconds is up, but ECS's timer starts at its first
+                # call and the registry's wait can grow later: a timeout must roll back, never go ahead.
+                problems.append(
+                    StrategyProblem(
+                        "handoff's lifecycle hook continues the deployment when it times out (timeout action "
+                        f"CONTINUE): a hold that outlasts its {minutes} min moves production traffic while a "
+                        "release control still holds it",
+                        'timeout_configuration { action = "ROLLBACK" } on the hook (ROLLBACK is the default)',
+                    )
+                )
     elsewhere = sorted({s for h in ours for s in h.get("lifecycleStages") or [] if s != RELEASE_STAGE})
     if elsewhere:
         problems.append(

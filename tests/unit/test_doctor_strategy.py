@@ -101,3 +101,16 @@ def test_doctor_strategy_trust_policy_must_name_ecs() -> None:
     assert trusts_ecs({"Statement": [allow]})
     assert not trusts_ecs({"Statement": [{**allow, "Principal": {"Service": "ecs-tasks.amazonaws.com"}}]})
     assert not trusts_ecs({"Statement": [{**allow, "Effect": "Deny"}]})
+
+
+def test_doctor_strategy_a_hook_that_continues_on_timeout_is_a_problem() -> None:
+    # GIVEN handoff's hook with a timeout as long as max_gate_wait_seconds, but CONTINUE as its timeout action
+    timeout = {"timeoutInMinutes": 1440, "action": "CONTINUE"}
+    hook = ours("PRE_PRODUCTION_TRAFFIC_SHIFT", timeoutConfiguration=timeout)
+    # WHEN doctor looks THEN it says ECS would move production traffic while a release control still holds it
+    _, problems = strategy_problems(WINDOWED, service("LINEAR", hook), OUTPUTS)
+    assert [p.detail for p in problems] == [
+        "handoff's lifecycle hook continues the deployment when it times out (timeout action CONTINUE): a hold "
+        "that outlasts its 1440 min moves production traffic while a release control still holds it"
+    ]
+    assert "ROLLBACK" in problems[0].fix
