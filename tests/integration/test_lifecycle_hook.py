@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from ecs_handoff.aws import traffic_hooks
 from ecs_handoff_embedded.scenario import edit_registry_entry, set_alarm
 
 from tests.integration.conftest import Stack
@@ -228,3 +229,26 @@ def test_lifecycle_hook_lets_handoffs_own_rollback_through(traffic: Traffic) -> 
     # alarm that caused the rollback): the service is back on the revision it ran before
     assert ended.status == "SUCCESSFUL", traffic.answers[-1]
     assert ecs_service("api").task_definition == previous
+
+
+def test_lifecycle_hook_says_a_step_expired_once_however_often_it_is_invoked(
+    traffic: Traffic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a step held past its maximum wait, ECS answered FAILED, while DescribeServiceDeployments still shows
+    # the deployment IN_PROGRESS at the shift (eventually consistent)
+    now = traffic.clock[0]
+    ssm = traffic.stack.client("ssm")
+    edit_registry_entry(ssm, "dev", "api", deploy_windows=[{"hours": open_hours(now)}], max_gate_wait_seconds=60)
+    traffic.after_first_shift.append(lambda: traffic.clock.__setitem__(0, now + dt.timedelta(hours=6)))
+    deployment_id, arn = traffic.deploy()
+    traffic.until(lambda: "IN_PROGRESS" in traffic.statuses())
+    held = traffic.stack.client("ecs").describe_service_deployments(serviceDeploymentArns=[arn])
+    stale = dict(held["serviceDeployments"][0])
+    monkeypatch.setattr(traffic_hooks, "describe_service_deployment", lambda *_: stale)
+    traffic.clock[0] = now + dt.timedelta(hours=6, seconds=61)
+    traffic.until(lambda: traffic.statuses()[-1] == "FAILED")
+    # WHEN someone allowed to invoke the function sends ECS's payload again and again
+    for _ in range(5):
+        assert traffic.stack.invoke("lifecycle-hook", _hook_payload(arn, stale)) == {"hookStatus": "FAILED"}
+    # THEN the record says the step expired once: the calls cannot grow it (an item holds at most 400 KB)
+    assert [h["event"] for h in traffic.record(deployment_id).release_holds] == ["held", "expired"]

@@ -240,16 +240,18 @@ def answer(
     try:
         held = [] if override is not None else gate.holds(config, current, ctx.cloudwatch, ctx.ssm)
     except ArtifactRejected as exc:
-        ctx.records.append_release_hold(me, _hold_event(current, "refused", step, str(exc)))
+        if not _said(record, "refused", step):
+            ctx.records.append_release_hold(me, _hold_event(current, "refused", step, str(exc)))
         return _answer(HookStatus.FAILED, str(exc))
     if not held:
         return _released(ctx, record, key, step, current, override)
     since, first = ctx.holds.first_held(key, iso(current))
     decided = decide(held, parse_iso(since), current, config)
     if decided.hook_status is HookStatus.FAILED:
-        ctx.records.append_release_hold(me, _hold_event(current, "expired", step, decided.reason))
-        ctx.records.update(me, gate={"reason": decided.reason, "production_percent": step})
-        logger.warning("traffic shift held too long", deployment_id=me, production_percent=step)
+        if not _said(record, "expired", step):
+            ctx.records.append_release_hold(me, _hold_event(current, "expired", step, decided.reason))
+            ctx.records.update(me, gate={"reason": decided.reason, "production_percent": step})
+            logger.warning("traffic shift held too long", deployment_id=me, production_percent=step)
         return decided
     opens = max((h.opens_at for h in held if h.opens_at), default=None)
     shown = {"reason": decided.reason, "production_percent": step, **({"opens_at": iso(opens)} if opens else {})}
@@ -279,6 +281,12 @@ def _released(
         ctx.records.append_release_hold(me, _hold_event(current, "released", step, reason))
     logger.info("traffic shift released", deployment_id=me, production_percent=step, reason=reason)
     return _answer(HookStatus.SUCCEEDED, reason)
+
+
+def _said(record: DeploymentRecord, what: str, step: str) -> bool:
+    """Whether the record already says this step ended so: ECS calls no more after FAILED, but anyone allowed to
+    invoke the function can, while ECS still shows the step (each call must not grow the record)."""
+    return any(h.get("event") == what and h.get("production_percent") == step for h in record.release_holds)
 
 
 def _hold_event(at: datetime, what: str, step: str, reason: str) -> dict[str, str]:
