@@ -15,7 +15,7 @@ from ecs_handoff.aws import traffic_hooks
 from ecs_handoff_embedded.scenario import edit_registry_entry, set_alarm
 
 from tests.integration.conftest import Stack
-from tests.integration.steps import ARN_PREFIX, ecs_service
+from tests.integration.steps import ARN_PREFIX, NEW, ecs_service, start, watch
 from tests.integration.traffic import Traffic, open_hours, operator_event, traffic_world
 
 ALARM = "dev-api-5xx"
@@ -252,3 +252,34 @@ def test_lifecycle_hook_says_a_step_expired_once_however_often_it_is_invoked(
         assert traffic.stack.invoke("lifecycle-hook", _hook_payload(arn, stale)) == {"hookStatus": "FAILED"}
     # THEN the record says the step expired once: the calls cannot grow it (an item holds at most 400 KB)
     assert [h["event"] for h in traffic.record(deployment_id).release_holds] == ["held", "expired"]
+
+
+def test_lifecycle_hook_a_rollout_look_leaves_a_held_shift_held(traffic: Traffic) -> None:
+    # GIVEN a deployment whose second shift the hook holds (a closed window; ECS calls again in an hour), and an
+    # on-call role allowed to override
+    now = traffic.clock[0]
+    oncall = "arn:aws:sts::123456789012:assumed-role/oncall/erin"
+    edit_registry_entry(
+        traffic.stack.client("ssm"),
+        "dev",
+        "api",
+        deploy_windows=[{"hours": open_hours(now)}],
+        override_principals=[oncall],
+        gate_poll_seconds=3600,
+    )
+    traffic.after_first_shift.append(lambda: traffic.clock.__setitem__(0, now + dt.timedelta(hours=6)))
+    state = start(traffic.stack, NEW)
+    deployed = traffic.stack.invoke("deploy", {"request": state["request"]})
+    deployment_id = state["request"]["deployment_id"]
+    traffic.until(lambda: "IN_PROGRESS" in traffic.statuses())
+    traffic.until(lambda: str(traffic.record(deployment_id).phase) == "waiting_for_window")
+    # WHEN the workflow's rollout look runs meanwhile (every rollout_check_seconds while ECS deploys)
+    assert watch(traffic.stack, state, deployed)["state"] == "IN_PROGRESS"
+    # THEN the record still says what holds the shift, and deploy-now (which needs a held deployment) takes
+    assert str(traffic.record(deployment_id).phase) == "waiting_for_window"
+    path = f"/deployments/{deployment_id}/deploy-now"
+    event = operator_event(
+        path, "/deployments/{deployment_id}/deploy-now", {"deployment_id": deployment_id}, {"reason": "INC-4"}, oncall
+    )
+    answer = traffic.stack.invoke("operator-api", event)
+    assert answer["statusCode"] == 200, answer

@@ -109,6 +109,34 @@ class DeploymentRecords(Table):
                 ConditionExpression="attribute_exists(id)",
             )
 
+    def rolling_out(self, deployment_id: str, at: str, **fields: Unpack[RecordUpdate]) -> None:
+        """The rollout's look: `fields`, and the phase rolling_out unless the lifecycle hook holds a production
+        traffic shift (waiting_for_window, waiting_for_alarm: what `status` shows and `handoff deploy-now` needs;
+        the hook says rolling_out itself when it lets the shift go)."""
+        names: dict[str, str] = {"#phase": "phase", "#timeline": "timeline", "#ph": Phase.ROLLING_OUT.value}
+        values: dict[str, Any] = {
+            ":phase": Phase.ROLLING_OUT.value,
+            ":at": at,
+            ":window": Phase.WAITING_FOR_WINDOW.value,
+            ":alarm": Phase.WAITING_FOR_ALARM.value,
+        }
+        sets = [
+            *_set_clauses(fields, names, values),
+            "#phase = :phase",
+            "#timeline.#ph = if_not_exists(#timeline.#ph, :at)",
+        ]
+        written = self.attempt(
+            "update_item",
+            f"updating deployment record {deployment_id}",
+            Key=_to_item({"id": deployment_id}),
+            UpdateExpression="SET " + ", ".join(sets),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=_to_item(values),
+            ConditionExpression="attribute_exists(id) AND NOT (#phase IN (:window, :alarm))",
+        )
+        if not written.ok:
+            self.update(deployment_id, **fields)
+
     def claim_deploy(self, deployment_id: str, at: str) -> bool:
         """The deploy step's first attempt takes the right to change ECS for this deployment, once: False when
         another invocation already took it (a replay, or two at once), so only one registers and updates."""

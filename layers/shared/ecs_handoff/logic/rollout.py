@@ -24,7 +24,6 @@ from ecs_handoff.logic.lock import LEASE_MARGIN_SECONDS
 from ecs_handoff.models import (
     DeployResult,
     EcsDeploymentStateChange,
-    Phase,
     RolloutInput,
     RolloutResult,
     RolloutState,
@@ -175,7 +174,7 @@ def watch(
     # state already shows what it said.
     result = judge(ecs_access.describe_service(config.cluster, config.service, ecs_client), deployed, config)
     if result.state is RolloutState.IN_PROGRESS:
-        records.update(request.deployment_id, phase=Phase.ROLLING_OUT, at=result.checked_at, rollout=result.counts())
+        records.rolling_out(request.deployment_id, result.checked_at, rollout=result.counts())
         return result
     # The wait taken may be a newer turn's (this look was slow): the verdict is the same for every turn.
     taken = waits.take(ecs_id)
