@@ -107,3 +107,17 @@ def test_operator_rollback_after_the_deployment_ended_is_refused(traffic: Traffi
     status, said = rollback(traffic.stack, deployment_id, ONCALL)
     assert (status, said["title"]) == (409, "Not in progress")
     assert said["message"].startswith(f"deployment {deployment_id} ended FAILED; roll back by deploying an earlier")
+
+
+def test_operator_rollback_replayed_stops_nothing_more(traffic: Traffic) -> None:
+    # GIVEN a LINEAR deployment the on-call operator just rolled back
+    deployment_id, arn = traffic.deploy()
+    traffic.until(lambda: traffic.weights() == (50, 50))
+    assert rollback(traffic.stack, deployment_id, ONCALL)[0] == 200
+    # WHEN the same request comes again (a retry, a replay), while ECS rolls back and after
+    again = rollback(traffic.stack, deployment_id, ONCALL)
+    traffic.deployments.wait(arn, timeout=15)
+    after = rollback(traffic.stack, deployment_id, ONCALL)
+    # THEN neither stops anything (ECS runs no deployment of that revision any more) and the record says it once
+    assert [(s, said["stopped"]) for s, said in (again, after)] == [(409, False), (409, False)]
+    assert len(traffic.record(deployment_id).notes) == 1
