@@ -118,6 +118,30 @@ def strategy_problems(
                         f"a hook timeout of at least {-(-wait // 60)} min, or a shorter max_gate_wait_seconds",
                     )
                 )
+            rollout = int(getattr(config, "rollout_timeout_seconds", 0))
+            if rollout <= wait:
+                # The workflow's rollout timeout counts from UpdateService, held shifts included: it ends a held
+                # deployment (FAILED, handoff's rollback) before the hook's own maximum wait does.
+                problems.append(
+                    StrategyProblem(
+                        f"rollout_timeout_seconds ({rollout} s) is not longer than max_gate_wait_seconds ({wait} s): "
+                        "a production traffic shift held by a release control fails the rollout "
+                        f"{rollout} s after the deploy and handoff rolls it back, before the hook's maximum wait",
+                        "a rollout_timeout_seconds above max_gate_wait_seconds plus the rollout's own time (steps and "
+                        "bakes), or a shorter max_gate_wait_seconds",
+                    )
+                )
+            if (before_shift[0].get("timeoutConfiguration") or {}).get("action") == "CONTINUE":
+                # The hook answers FAILED once max_gate_wait_seconds is up, but ECS's timer starts at its first
+                # call and the registry's wait can grow later: a timeout must roll back, never go ahead.
+                problems.append(
+                    StrategyProblem(
+                        "handoff's lifecycle hook continues the deployment when it times out (timeout action "
+                        f"CONTINUE): a hold that outlasts its {minutes} min moves production traffic while a "
+                        "release control still holds it",
+                        'timeout_configuration { action = "ROLLBACK" } on the hook (ROLLBACK is the default)',
+                    )
+                )
     elsewhere = sorted({s for h in ours for s in h.get("lifecycleStages") or [] if s != RELEASE_STAGE})
     if elsewhere:
         problems.append(

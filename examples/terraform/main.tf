@@ -178,6 +178,10 @@ module "web" {
   approvers             = local.approvers
   override_principals   = ["arn:aws:sts::123456789012:assumed-role/oncall/*"] # deploy-now, and rollback mid-deployment
   deploy_windows        = [{ days = "MON-FRI", hours = "09:00-17:00", time_zone = "Asia/Tokyo" }]
+  # A shift held past 17:00 waits for the next morning (16 h); the rollout's timeout counts from the deploy, holds
+  # included, so it outlasts the longest hold plus the deployment itself (`handoff doctor` checks it).
+  max_gate_wait_seconds   = 64800
+  rollout_timeout_seconds = 86400
   container_definitions = [
     {
       name         = "web"

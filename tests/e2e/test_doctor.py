@@ -233,7 +233,7 @@ def test_doctor_checks_a_blue_green_services_hooks_against_its_registry_entry(
     embedded: EmbeddedAws, registry: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # GIVEN prod's api deploys BLUE_GREEN with handoff's lifecycle hook before production traffic, through the
-    # stack's role, and has a deployment window
+    # stack's role, and has a deployment window that may hold a shift 30 s (within its rollout_timeout_seconds, 60)
     outputs = embedded.stacks["prod"].outputs
     hook = {
         "targetType": "AWS_LAMBDA",
@@ -241,7 +241,7 @@ def test_doctor_checks_a_blue_green_services_hooks_against_its_registry_entry(
         "roleArn": outputs["LifecycleHookRoleArn"],
         "lifecycleStages": ["PRE_PRODUCTION_TRAFFIC_SHIFT"],
     }
-    registry("prod", "api", deploy_windows=[{"hours": "00:00-24:00"}])
+    registry("prod", "api", deploy_windows=[{"hours": "00:00-24:00"}], max_gate_wait_seconds=30)
     with deployed_by_ecs(embedded, "prod", "api", {"strategy": "BLUE_GREEN", "lifecycleHooks": [hook]}):
         code, report = doctor("prod", capsys)
     # THEN its strategy, hook and role are ok, and so is the hook function's own IAM

@@ -76,3 +76,33 @@ def test_handoff_rollback_stops_a_linear_deployment_where_it_is(
         done = world.wait("dev", deployment)
         assert done.outcome is Outcome.FAILED
         assert any("rollback by arn:aws:sts::123456789012:user/moto: INC-7: 5xx on green" in n for n in done.notes)
+
+
+def test_an_alarm_during_the_bake_rolls_a_linear_service_back_through_the_hook(
+    world: World, embedded: EmbeddedAws, registry: Any, alarm: Any
+) -> None:
+    # GIVEN dev's api deployed LINEAR by ECS with handoff's hook, a blocking alarm and a bake after the rollout
+    registry("dev", "api", blocking_alarms=[ALARM], bake_seconds=30, **FAST)
+    with deployed_by_ecs(embedded, "dev", "api", LINEAR):
+        before = world.running("dev", "api")["task_definition"]
+        deployment = upload(world, "dev-lin0003")
+        wait_for(world, deployment, "baking")
+        # WHEN the alarm goes to ALARM during the bake (handoff's rollback: UpdateService back to `before`, a new
+        # service deployment whose production shifts the hook sees, the same alarm still in ALARM)
+        alarm("ALARM", "5xx after the deploy")
+        ended = world.wait("dev", deployment)
+        assert ended.outcome is Outcome.FAILED and "rolled the service back to" in ended.reason, ended.reason
+        ecs = embedded.client("ecs")
+        newest = ecs.list_service_deployments(cluster="dev", service="api")["serviceDeployments"][0]
+        arn = newest["serviceDeploymentArn"]
+        until(
+            lambda: (
+                ecs.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"][0]["status"]
+                not in ("PENDING", "IN_PROGRESS")
+            )
+        )
+        # THEN the hook let the rollback through (neither refused nor held by the alarm): the service is back on
+        # the revision it ran before, and stays there
+        status = ecs.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"][0]["status"]
+        assert status == "SUCCESSFUL"
+        assert world.running("dev", "api")["task_definition"] == before

@@ -6,14 +6,16 @@ The hook's clock is the test's, so a deployment window can close between two ste
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from ecs_handoff.aws import traffic_hooks
 from ecs_handoff_embedded.scenario import edit_registry_entry, set_alarm
 
 from tests.integration.conftest import Stack
-from tests.integration.steps import ecs_service
+from tests.integration.steps import ARN_PREFIX, NEW, ecs_service, start, watch
 from tests.integration.traffic import Traffic, open_hours, operator_event, traffic_world
 
 ALARM = "dev-api-5xx"
@@ -202,3 +204,82 @@ def test_lifecycle_hook_deploy_now_releases_a_held_shift(traffic: Traffic) -> No
     assert [h["event"] for h in record.release_holds] == ["held", "overridden"]
     assert record.release_holds[-1]["reason"] == f"deploy-now by {oncall}: INC-3"
     assert record.override is not None and record.override["principal"] == oncall
+
+
+def test_lifecycle_hook_lets_handoffs_own_rollback_through(traffic: Traffic) -> None:
+    # GIVEN a deployment ECS completed, then rolled back by handoff's rollback step (a bake alarm: UpdateService
+    # back to the revision the service ran before), while the same alarm blocks new releases
+    cloudwatch = traffic.stack.client("cloudwatch")
+    set_alarm(cloudwatch, ALARM, "OK")
+    edit_registry_entry(traffic.stack.client("ssm"), "dev", "api", blocking_alarms=[ALARM])
+    previous = ecs_service("api").task_definition
+    deployment_id, arn = traffic.deploy()
+    assert traffic.deployments.wait(arn, timeout=15).status == "SUCCESSFUL"
+    set_alarm(cloudwatch, ALARM, "ALARM", "5xx above 10")
+    execution = traffic.stack.client("stepfunctions").describe_execution(executionArn=ARN_PREFIX + deployment_id)
+    rolled = traffic.stack.invoke("rollback", {"request": json.loads(execution["input"])["request"]})
+    assert rolled["action"] == "ROLLED_BACK", rolled
+    listed = traffic.stack.client("ecs").list_service_deployments(cluster="dev", service="api")
+    rollback_arn = next(
+        d["serviceDeploymentArn"] for d in listed["serviceDeployments"] if d["serviceDeploymentArn"] != arn
+    )
+    # WHEN ECS reaches the rollback's production traffic shifts
+    ended = traffic.deployments.wait(rollback_arn, timeout=15)
+    # THEN the hook lets them through (neither refused as a deployment handoff did not make, nor held by the
+    # alarm that caused the rollback): the service is back on the revision it ran before
+    assert ended.status == "SUCCESSFUL", traffic.answers[-1]
+    assert ecs_service("api").task_definition == previous
+
+
+def test_lifecycle_hook_says_a_step_expired_once_however_often_it_is_invoked(
+    traffic: Traffic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a step held past its maximum wait, ECS answered FAILED, while DescribeServiceDeployments still shows
+    # the deployment IN_PROGRESS at the shift (eventually consistent)
+    now = traffic.clock[0]
+    ssm = traffic.stack.client("ssm")
+    edit_registry_entry(ssm, "dev", "api", deploy_windows=[{"hours": open_hours(now)}], max_gate_wait_seconds=60)
+    traffic.after_first_shift.append(lambda: traffic.clock.__setitem__(0, now + dt.timedelta(hours=6)))
+    deployment_id, arn = traffic.deploy()
+    traffic.until(lambda: "IN_PROGRESS" in traffic.statuses())
+    held = traffic.stack.client("ecs").describe_service_deployments(serviceDeploymentArns=[arn])
+    stale = dict(held["serviceDeployments"][0])
+    monkeypatch.setattr(traffic_hooks, "describe_service_deployment", lambda *_: stale)
+    traffic.clock[0] = now + dt.timedelta(hours=6, seconds=61)
+    traffic.until(lambda: traffic.statuses()[-1] == "FAILED")
+    # WHEN someone allowed to invoke the function sends ECS's payload again and again
+    for _ in range(5):
+        assert traffic.stack.invoke("lifecycle-hook", _hook_payload(arn, stale)) == {"hookStatus": "FAILED"}
+    # THEN the record says the step expired once: the calls cannot grow it (an item holds at most 400 KB)
+    assert [h["event"] for h in traffic.record(deployment_id).release_holds] == ["held", "expired"]
+
+
+def test_lifecycle_hook_a_rollout_look_leaves_a_held_shift_held(traffic: Traffic) -> None:
+    # GIVEN a deployment whose second shift the hook holds (a closed window; ECS calls again in an hour), and an
+    # on-call role allowed to override
+    now = traffic.clock[0]
+    oncall = "arn:aws:sts::123456789012:assumed-role/oncall/erin"
+    edit_registry_entry(
+        traffic.stack.client("ssm"),
+        "dev",
+        "api",
+        deploy_windows=[{"hours": open_hours(now)}],
+        override_principals=[oncall],
+        gate_poll_seconds=3600,
+    )
+    traffic.after_first_shift.append(lambda: traffic.clock.__setitem__(0, now + dt.timedelta(hours=6)))
+    state = start(traffic.stack, NEW)
+    deployed = traffic.stack.invoke("deploy", {"request": state["request"]})
+    deployment_id = state["request"]["deployment_id"]
+    traffic.until(lambda: "IN_PROGRESS" in traffic.statuses())
+    traffic.until(lambda: str(traffic.record(deployment_id).phase) == "waiting_for_window")
+    # WHEN the workflow's rollout look runs meanwhile (every rollout_check_seconds while ECS deploys)
+    assert watch(traffic.stack, state, deployed)["state"] == "IN_PROGRESS"
+    # THEN the record still says what holds the shift, and deploy-now (which needs a held deployment) takes
+    assert str(traffic.record(deployment_id).phase) == "waiting_for_window"
+    path = f"/deployments/{deployment_id}/deploy-now"
+    event = operator_event(
+        path, "/deployments/{deployment_id}/deploy-now", {"deployment_id": deployment_id}, {"reason": "INC-4"}, oncall
+    )
+    answer = traffic.stack.invoke("operator-api", event)
+    assert answer["statusCode"] == 200, answer

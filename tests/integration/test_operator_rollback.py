@@ -19,8 +19,9 @@ from tests.integration.traffic import Traffic, operator_event, traffic_world
 
 ONCALL = "arn:aws:sts::123456789012:assumed-role/oncall/erin"
 INTRUDER = "arn:aws:sts::123456789012:assumed-role/developer/mallory"
-# Production's second step waits 100 AWS minutes (30 s here): long enough to act while at 50 %.
-LONG_STEPS = {"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 50.0, "stepBakeTimeInMinutes": 100}}
+# Production's second step waits 1000 AWS minutes (5 min here): every test ends the deployment long before, so
+# it can act while at 50 % however busy the machine is.
+LONG_STEPS = {"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 50.0, "stepBakeTimeInMinutes": 1000}}
 
 
 @pytest.fixture
@@ -107,3 +108,17 @@ def test_operator_rollback_after_the_deployment_ended_is_refused(traffic: Traffi
     status, said = rollback(traffic.stack, deployment_id, ONCALL)
     assert (status, said["title"]) == (409, "Not in progress")
     assert said["message"].startswith(f"deployment {deployment_id} ended FAILED; roll back by deploying an earlier")
+
+
+def test_operator_rollback_replayed_stops_nothing_more(traffic: Traffic) -> None:
+    # GIVEN a LINEAR deployment the on-call operator just rolled back
+    deployment_id, arn = traffic.deploy()
+    traffic.until(lambda: traffic.weights() == (50, 50))
+    assert rollback(traffic.stack, deployment_id, ONCALL)[0] == 200
+    # WHEN the same request comes again (a retry, a replay), while ECS rolls back and after
+    again = rollback(traffic.stack, deployment_id, ONCALL)
+    traffic.deployments.wait(arn, timeout=15)
+    after = rollback(traffic.stack, deployment_id, ONCALL)
+    # THEN neither stops anything (ECS runs no deployment of that revision any more) and the record says it once
+    assert [(s, said["stopped"]) for s, said in (again, after)] == [(409, False), (409, False)]
+    assert len(traffic.record(deployment_id).notes) == 1

@@ -4,6 +4,7 @@ real hook function through the stack's runner, on the test's clock."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import time
@@ -60,7 +61,7 @@ class Traffic:
         assert found is not None
         return found
 
-    def until(self, check: Callable[[], bool], timeout: float = 15.0) -> None:
+    def until(self, check: Callable[[], bool], timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if check():
@@ -137,7 +138,8 @@ def traffic_world(
     ]
     hook_arn = f"arn:aws:lambda:{seed.REGION}:{seed.ACCOUNT_ID}:function:{HOOK_FUNCTION}"
     service.deployment_configuration = {
-        **(
+        # a copy: a test may change its service's configuration, never the next test's
+        **copy.deepcopy(
             configuration
             or {"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 50.0, "stepBakeTimeInMinutes": 1}}
         ),

@@ -13,7 +13,14 @@ HOOK = "arn:aws:lambda:ap-northeast-1:123456789012:function:handoff-prod-lifecyc
 ROLE = "arn:aws:iam::123456789012:role/handoff-prod-ecs-lifecycle-hook"
 OUTPUTS = {"LifecycleHookFunctionArn": HOOK, "LifecycleHookRoleArn": ROLE}
 WINDOWED = ServiceConfig.model_validate(
-    {"cluster": "prod", "service": "web", "task_definition": "prod-web:1", "deploy_windows": [{"hours": "09:00-17:00"}]}
+    {
+        "cluster": "prod",
+        "service": "web",
+        "task_definition": "prod-web:1",
+        "deploy_windows": [{"hours": "09:00-17:00"}],
+        "rollout_timeout_seconds": 86400,
+        "max_gate_wait_seconds": 43200,
+    }
 )
 
 
@@ -46,11 +53,11 @@ def test_doctor_strategy_release_controls_without_handoffs_hook_are_a_problem() 
 
 
 def test_doctor_strategy_a_hook_timing_out_before_max_gate_wait_is_a_problem() -> None:
-    # GIVEN the default max_gate_wait_seconds (one day) and a hook ECS gives up on after an hour
+    # GIVEN max_gate_wait_seconds of half a day and a hook ECS gives up on after an hour
     hook = ours("PRE_PRODUCTION_TRAFFIC_SHIFT", timeoutConfiguration={"timeoutInMinutes": 60})
     _, problems = strategy_problems(WINDOWED, service("CANARY", hook), OUTPUTS)
     assert [p.detail for p in problems] == [
-        "handoff's lifecycle hook times out after 60 min, before max_gate_wait_seconds (86400 s): ECS rolls back a "
+        "handoff's lifecycle hook times out after 60 min, before max_gate_wait_seconds (43200 s): ECS rolls back a "
         "held shift before the release controls would"
     ]
 
@@ -101,3 +108,33 @@ def test_doctor_strategy_trust_policy_must_name_ecs() -> None:
     assert trusts_ecs({"Statement": [allow]})
     assert not trusts_ecs({"Statement": [{**allow, "Principal": {"Service": "ecs-tasks.amazonaws.com"}}]})
     assert not trusts_ecs({"Statement": [{**allow, "Effect": "Deny"}]})
+
+
+def test_doctor_strategy_a_hook_that_continues_on_timeout_is_a_problem() -> None:
+    # GIVEN handoff's hook with a timeout as long as max_gate_wait_seconds, but CONTINUE as its timeout action
+    timeout = {"timeoutInMinutes": 1440, "action": "CONTINUE"}
+    hook = ours("PRE_PRODUCTION_TRAFFIC_SHIFT", timeoutConfiguration=timeout)
+    # WHEN doctor looks THEN it says ECS would move production traffic while a release control still holds it
+    _, problems = strategy_problems(WINDOWED, service("LINEAR", hook), OUTPUTS)
+    assert [p.detail for p in problems] == [
+        "handoff's lifecycle hook continues the deployment when it times out (timeout action CONTINUE): a hold "
+        "that outlasts its 1440 min moves production traffic while a release control still holds it"
+    ]
+    assert "ROLLBACK" in problems[0].fix
+
+
+def test_doctor_strategy_a_rollout_timeout_shorter_than_a_held_shift_is_a_problem() -> None:
+    # GIVEN release controls that may hold a production shift a day (the default max_gate_wait_seconds) and the
+    # default rollout_timeout_seconds (30 min), which the workflow counts from the UpdateService
+    entry = ServiceConfig.model_validate(
+        {"cluster": "prod", "service": "web", "task_definition": "prod-web:1", "blocking_alarms": ["prod-web-5xx"]}
+    )
+    # WHEN doctor looks at a LINEAR service with handoff's hook before each shift
+    _, problems = strategy_problems(entry, service("LINEAR", ours("PRE_PRODUCTION_TRAFFIC_SHIFT")), OUTPUTS)
+    # THEN it says a held shift fails the rollout (and handoff rolls it back) long before the hook would
+    assert [p.detail for p in problems] == [
+        "rollout_timeout_seconds (1800 s) is not longer than max_gate_wait_seconds (86400 s): a production "
+        "traffic shift held by a release control fails the rollout 1800 s after the deploy and handoff rolls it "
+        "back, before the hook's maximum wait"
+    ]
+    assert "rollout_timeout_seconds" in problems[0].fix

@@ -266,6 +266,10 @@ class Records:
     def update(self, deployment_id: str, **fields: Any) -> None:
         self.updates.append({"deployment_id": deployment_id, **fields})
 
+    def rolling_out(self, deployment_id: str, at: str, **fields: Any) -> None:
+        # The real one leaves a phase the lifecycle hook set (a held shift) as it is: here no hook holds one.
+        self.updates.append({"deployment_id": deployment_id, "phase": Phase.ROLLING_OUT, "at": at, **fields})
+
 
 class Ecs:
     """DescribeServices showing one service (or none: it does not exist), or refusing access."""

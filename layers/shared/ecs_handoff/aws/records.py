@@ -74,6 +74,18 @@ def _set_clauses(fields: Mapping[str, object], names: dict[str, str], values: di
     return sets
 
 
+def _stage_clauses(
+    fields: Mapping[str, Any], at: str | None, names: dict[str, str], values: dict[str, Any]
+) -> list[str]:
+    """Each ECS lifecycle stage a service deployment was seen at goes on the timeline, with when it was first seen."""
+    stage = (fields.get("service_deployment") or {}).get("stage")
+    if not (stage and at):
+        return []
+    names["#timeline"], names["#stage"] = "timeline", f"{ECS_STAGE_PREFIX}{stage}"
+    values[":stage_at"] = at
+    return ["#timeline.#stage = if_not_exists(#timeline.#stage, :stage_at)"]
+
+
 class DeploymentRecords(Table):
     """Reads and writes deployment records; every write names its table and is conditional where it matters."""
 
@@ -95,12 +107,7 @@ class DeploymentRecords(Table):
         """Sets fields on an existing record and, with phase, stamps the time of that phase."""
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
-        sets = _set_clauses(fields, names, values)
-        stage = (fields.get("service_deployment") or {}).get("stage")
-        if stage and at:  # each ECS lifecycle stage seen, with when it was first seen
-            names["#timeline"], names["#stage"] = "timeline", f"{ECS_STAGE_PREFIX}{stage}"
-            values[":stage_at"] = at
-            sets.append("#timeline.#stage = if_not_exists(#timeline.#stage, :stage_at)")
+        sets = _set_clauses(fields, names, values) + _stage_clauses(fields, at, names, values)
         if phase:
             names["#phase"], names["#timeline"], names["#ph"] = "phase", "timeline", phase.value
             values[":phase"], values[":at"] = phase.value, at
@@ -116,6 +123,35 @@ class DeploymentRecords(Table):
                 ExpressionAttributeValues=_to_item(values),
                 ConditionExpression="attribute_exists(id)",
             )
+
+    def rolling_out(self, deployment_id: str, at: str, **fields: Unpack[RecordUpdate]) -> None:
+        """The rollout's look: `fields`, and the phase rolling_out unless the lifecycle hook holds a production
+        traffic shift (waiting_for_window, waiting_for_alarm: what `status` shows and `handoff deploy-now` needs;
+        the hook says rolling_out itself when it lets the shift go)."""
+        names: dict[str, str] = {"#phase": "phase", "#timeline": "timeline", "#ph": Phase.ROLLING_OUT.value}
+        values: dict[str, Any] = {
+            ":phase": Phase.ROLLING_OUT.value,
+            ":at": at,
+            ":window": Phase.WAITING_FOR_WINDOW.value,
+            ":alarm": Phase.WAITING_FOR_ALARM.value,
+        }
+        sets = [
+            *_set_clauses(fields, names, values),
+            *_stage_clauses(fields, at, names, values),
+            "#phase = :phase",
+            "#timeline.#ph = if_not_exists(#timeline.#ph, :at)",
+        ]
+        written = self.attempt(
+            "update_item",
+            f"updating deployment record {deployment_id}",
+            Key=_to_item({"id": deployment_id}),
+            UpdateExpression="SET " + ", ".join(sets),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=_to_item(values),
+            ConditionExpression="attribute_exists(id) AND NOT (#phase IN (:window, :alarm))",
+        )
+        if not written.ok:  # held: the fields and ECS's stage, not the phase
+            self.update(deployment_id, at=at, **fields)
 
     def claim_deploy(self, deployment_id: str, at: str) -> bool:
         """The deploy step's first attempt takes the right to change ECS for this deployment, once: False when

@@ -25,7 +25,7 @@ from ecs_handoff.aws.ecs import describe_task_definition
 from ecs_handoff.aws.registry import load_service
 from ecs_handoff.errors import ArtifactRejected, NotFound
 from ecs_handoff.logic import gate
-from ecs_handoff.models import DeploymentRecord, Phase, ServiceConfig, iso, parse_iso, utcnow
+from ecs_handoff.models import DeploymentRecord, Outcome, Phase, ServiceConfig, iso, parse_iso, utcnow
 from ecs_handoff.models.hooks import RELEASE_STAGE, HookStatus, LifecycleHookAnswer, LifecycleHookEvent
 from ecs_handoff.observability import logger
 from ecs_handoff.taskdef import TAG_DEPLOYMENT_ID
@@ -115,13 +115,19 @@ def identify(event: LifecycleHookEvent, ctx: HookContext) -> HookDeployment | Li
         _, tags = describe_task_definition(task_definition, ctx.ecs)
     except NotFound:
         return refused(f"task definition {task_definition} does not exist")
-    deployment_id = next((t.get("value", "") for t in tags if t.get("key") == TAG_DEPLOYMENT_ID), "")
+    deployment_id = _deployment_of(tags)
+    record = ctx.records.get(deployment_id) if deployment_id else None
+    if record is None or record.outcome.terminal:
+        # Not a running deployment's revision: it may be handoff's own rollback (the rollback step's
+        # UpdateService back to what a failed deployment replaced), which no release control holds.
+        rollback = _handoff_rollback(described, task_definition, service_arn, ctx)
+        if rollback is not None:
+            return rollback
     if not deployment_id:
         return refused(
             f"{task_definition} is not a revision handoff registered (no {TAG_DEPLOYMENT_ID} tag): deployments of "
             "this service go through handoff"
         )
-    record = ctx.records.get(deployment_id)
     if record is None:
         return refused(f"{task_definition} names deployment {deployment_id}, which handoff has no record of")
     try:
@@ -145,6 +151,53 @@ def identify(event: LifecycleHookEvent, ctx: HookContext) -> HookDeployment | Li
         return refused(f"deployment {record.id} deployed {record.new_task_definition}, not {task_definition}")
     percent = float((described.get("targetServiceRevision") or {}).get("requestedProductionTrafficWeight") or 0.0)
     return HookDeployment(record, config, arn, percent)
+
+
+def _deployment_of(tags: list[Any]) -> str:
+    return next((str(t.get("value", "")) for t in tags if t.get("key") == TAG_DEPLOYMENT_ID), "")
+
+
+def _handoff_rollback(
+    described: dict[str, Any], task_definition: str, service_arn: str, ctx: HookContext
+) -> LifecycleHookAnswer | None:
+    """The answer for a service deployment that takes the service from a handoff deployment's revision back to
+    the one it replaced (`task_definition`), or None when it is not one. Read from ECS (the service deployment's
+    source revisions, their task definitions and tags) and the record that names them: SUCCEEDED once handoff
+    rolled that deployment back or it failed; IN_PROGRESS while it runs (the rollback step records its phase
+    right after UpdateService)."""
+    for source in described.get("sourceServiceRevisions") or []:
+        source_task_definition = traffic_hooks.service_revision_task_definition(str(source.get("arn", "")), ctx.ecs)
+        if not source_task_definition or source_task_definition == task_definition:
+            continue
+        try:
+            _, tags = describe_task_definition(source_task_definition, ctx.ecs)
+        except NotFound:
+            continue
+        deployment_id = _deployment_of(tags)
+        record = ctx.records.get(deployment_id) if deployment_id else None
+        if record is None or (record.new_task_definition, record.previous_task_definition) != (
+            source_task_definition,
+            task_definition,
+        ):
+            continue
+        try:
+            config = load_service(ctx.registry_prefix, record.service, ctx.ssm)
+        except ArtifactRejected:
+            continue
+        if (_last(config.cluster), _last(config.service)) != _service_of(service_arn):
+            continue
+        if Phase.ROLLED_BACK.value in record.timeline or record.outcome is Outcome.FAILED:
+            return _answer(
+                HookStatus.SUCCEEDED,
+                f"handoff's rollback of {record.id} to {task_definition}: release controls never hold a rollback",
+            )
+        if not record.outcome.terminal:
+            return _answer(
+                HookStatus.IN_PROGRESS,
+                f"a deployment back from {record.id}'s revision, which has not recorded a rollback yet",
+                LOOK_AGAIN_SECONDS,
+            )
+    return None
 
 
 def decide(held: list[gate.Hold], since: datetime | None, now: datetime, config: ServiceConfig) -> LifecycleHookAnswer:
@@ -187,16 +240,18 @@ def answer(
     try:
         held = [] if override is not None else gate.holds(config, current, ctx.cloudwatch, ctx.ssm)
     except ArtifactRejected as exc:
-        ctx.records.append_release_hold(me, _hold_event(current, "refused", step, str(exc)))
+        if not _said(record, "refused", step):
+            ctx.records.append_release_hold(me, _hold_event(current, "refused", step, str(exc)))
         return _answer(HookStatus.FAILED, str(exc))
     if not held:
         return _released(ctx, record, key, step, current, override)
     since, first = ctx.holds.first_held(key, iso(current))
     decided = decide(held, parse_iso(since), current, config)
     if decided.hook_status is HookStatus.FAILED:
-        ctx.records.append_release_hold(me, _hold_event(current, "expired", step, decided.reason))
-        ctx.records.update(me, gate={"reason": decided.reason, "production_percent": step})
-        logger.warning("traffic shift held too long", deployment_id=me, production_percent=step)
+        if not _said(record, "expired", step):
+            ctx.records.append_release_hold(me, _hold_event(current, "expired", step, decided.reason))
+            ctx.records.update(me, gate={"reason": decided.reason, "production_percent": step})
+            logger.warning("traffic shift held too long", deployment_id=me, production_percent=step)
         return decided
     opens = max((h.opens_at for h in held if h.opens_at), default=None)
     shown = {"reason": decided.reason, "production_percent": step, **({"opens_at": iso(opens)} if opens else {})}
@@ -226,6 +281,12 @@ def _released(
         ctx.records.append_release_hold(me, _hold_event(current, "released", step, reason))
     logger.info("traffic shift released", deployment_id=me, production_percent=step, reason=reason)
     return _answer(HookStatus.SUCCEEDED, reason)
+
+
+def _said(record: DeploymentRecord, what: str, step: str) -> bool:
+    """Whether the record already says this step ended so: ECS calls no more after FAILED, but anyone allowed to
+    invoke the function can, while ECS still shows the step (each call must not grow the record)."""
+    return any(h.get("event") == what and h.get("production_percent") == step for h in record.release_holds)
 
 
 def _hold_event(at: datetime, what: str, step: str, reason: str) -> dict[str, str]:

@@ -32,7 +32,6 @@ from ecs_handoff.logic.lock import LEASE_MARGIN_SECONDS
 from ecs_handoff.models import (
     DeployResult,
     EcsDeploymentStateChange,
-    Phase,
     RolloutInput,
     RolloutResult,
     RolloutState,
@@ -197,21 +196,19 @@ def watch(
     # Looked at after the token is stored: an event that came before it finds no token, but ECS's
     # state already shows what it said.
     described = ecs_access.describe_service(config.cluster, config.service, ecs_client)
+    # rolling_out leaves a production traffic shift the lifecycle hook holds as held (its phase is what `status`
+    # shows and what `handoff deploy-now` acts on).
     if strategies.follows_ecs_strategy(described):
         result, seen = follow(deployed, config, pause, ecs_client)
         if seen:
             fields = strategies.snapshot_fields(config, seen)
-            records.update(
-                request.deployment_id, phase=Phase.ROLLING_OUT, at=result.checked_at, service_deployment=fields
-            )
+            records.rolling_out(request.deployment_id, result.checked_at, service_deployment=fields)
         else:
-            records.update(request.deployment_id, phase=Phase.ROLLING_OUT, at=result.checked_at)
+            records.rolling_out(request.deployment_id, result.checked_at)
     else:
         result = judge(described, deployed, config)
         if result.state is RolloutState.IN_PROGRESS:
-            records.update(
-                request.deployment_id, phase=Phase.ROLLING_OUT, at=result.checked_at, rollout=result.counts()
-            )
+            records.rolling_out(request.deployment_id, result.checked_at, rollout=result.counts())
     if result.state is RolloutState.IN_PROGRESS:
         return result
     # The wait taken may be a newer turn's (this look was slow): the verdict is the same for every turn.
