@@ -22,10 +22,10 @@ locals {
     service = var.service_name
     # The exact base revision, not the family: handoff then never has to search the family for
     # Terraform's newest revision, and a base change takes effect with the apply that makes it.
-    task_definition          = var.task_definition_arn
-    approval_required        = var.approval_required
-    approvers                = var.approvers
-    approvals_required       = var.approvals_required
+    task_definition    = var.task_definition_arn
+    approval_required  = var.approval_required
+    approvers          = var.approvers
+    approvals_required = var.approvals_required
     # before_deploy, or before_production_traffic: ECS holds green on the test listener at a PAUSE hook
     # (POST_TEST_TRAFFIC_SHIFT) while the approvers decide; test_traffic says how they reach green.
     approval_stage           = var.approval_stage
