@@ -316,3 +316,24 @@ def test_a_forged_hook_event_decides_nothing(world: World, embedded: EmbeddedAws
     # AND the deployment goes on to ECS's verdict
     record = world.wait("dev", deployment_id, timeout=60)
     assert record.outcome is Outcome.SUCCEEDED, record.reason
+
+
+def test_a_rejection_after_terraform_changed_the_entry_still_rolls_green_back(
+    world: World, embedded: EmbeddedAws, registry: Any
+) -> None:
+    # GIVEN a build ECS holds on the test listener
+    rules = listeners(embedded, "prod")
+    before = world.running("prod", "web")["task_definition"]
+    deployment_id = release(world, "prod-b1a0005")
+    # AND Terraform changes web's registry entry while the approvers decide (bob's CLI role is unmapped: the
+    # request's copy of the entry no longer matches, so this deployment may not move production traffic any more)
+    registry("prod", "web", approver_principals={})
+    # WHEN bob rejects it
+    assert world.decide(world.approval_link(BOB, deployment_id), "reject", "not this one")[0] == 200
+    record = world.wait("prod", deployment_id, timeout=60)
+    # THEN ECS is still asked to roll green back at once (putting traffic back needs no authority to deploy):
+    # test traffic back on blue, production never left it, and the record says ECS rolled back
+    assert record.outcome is Outcome.REJECTED, record.reason
+    assert "ECS rolled back" in record.reason, record.reason
+    assert rules.weights("production") == (100, 0) and rules.weights("test") == (100, 0)
+    assert world.running("prod", "web")["task_definition"] == before

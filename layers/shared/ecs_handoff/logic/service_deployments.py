@@ -17,6 +17,7 @@ from ecs_handoff.aws import service_deployments as sd_access
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.errors import DeploymentRefused, ServiceDeploymentMoved
 from ecs_handoff.models import (
+    DeploymentRecord,
     Outcome,
     Phase,
     RolloutResult,
@@ -229,12 +230,20 @@ def act_at_pause(
     table, never from the wait's output) or rolls it back (rejected, expired, superseded). What is held, and by
     which hook, is read from ECS. A rollback when no hook waits (it timed out, or ECS moved on) stops the
     deployment if it still runs; one that already ended is left as ECS left it."""
-    from ecs_handoff.logic.authority import derive
+    from ecs_handoff.logic.authority import current_config, derive
     from ecs_handoff.logic.deploy import check_approval
 
     request, now = event.request, iso(utcnow())
-    derived = derive(request, where, records, ecs_client, ssm_client)
-    record, config = derived.record, derived.config
+    if event.action is TrafficAction.CONTINUE:
+        derived = derive(request, where, records, ecs_client, ssm_client)
+        record, config, images = derived.record, derived.config, derived.images
+    else:
+        # Rolling back only keeps production on the revision it runs: it needs no authority to deploy, so a
+        # registry entry or base Terraform changed during the approvers' wait (which derive() refuses, rightly, for
+        # CONTINUE) must not leave green held at the hook until its timeout. Which service is read from the record
+        # and the registry as they are now, never from the input.
+        record = _record_of(request, where, records)
+        config, images = current_config(record.service, where, ssm_client), []
     if not record.new_task_definition:
         raise DeploymentRefused(f"deployment {record.id} has deployed nothing: there is no traffic to move")
     found = find(config.cluster, config.service, record.new_task_definition, record.deploy_claimed_at, ecs_client)
@@ -249,7 +258,7 @@ def act_at_pause(
             raise DeploymentRefused(
                 f"{record.service}'s registry entry does not ask its approvers before production traffic"
             )
-        check_approval(record.id, config, derived.images, approvals)
+        check_approval(record.id, config, images, approvals)
         if hook is None:
             raise DeploymentRefused(
                 f"ECS does not hold the deployment at a PAUSE hook awaiting action (it is {shot.words()})"
@@ -281,6 +290,18 @@ def act_at_pause(
     return TrafficResult(
         action=event.action, service_deployment_arn=shot.arn, hook_id=hook or "", at=now, reason=reason
     )
+
+
+def _record_of(request: Any, where: Where, records: DeploymentRecords) -> DeploymentRecord:
+    """The deployment's own record, if it is the request's service in this environment."""
+    record = records.get(request.deployment_id)
+    if record is None:
+        raise DeploymentRefused(f"deployment {request.deployment_id} has no record: handoff's intake never accepted it")
+    if record.env != where.env or record.service != request.service_id:
+        raise DeploymentRefused(
+            f"deployment {record.id} is {record.service} in {record.env}, not {request.service_id} in {where.env}"
+        )
+    return record
 
 
 def snapshot_fields(config: ServiceConfig, described: dict[str, Any]) -> dict[str, str]:
