@@ -337,3 +337,33 @@ def test_a_rejection_after_terraform_changed_the_entry_still_rolls_green_back(
     assert "ECS rolled back" in record.reason, record.reason
     assert rules.weights("production") == (100, 0) and rules.weights("test") == (100, 0)
     assert world.running("prod", "web")["task_definition"] == before
+
+
+def test_a_release_retried_after_ecs_continued_does_not_roll_the_approved_build_back(
+    world: World, embedded: EmbeddedAws, monkeypatch: Any
+) -> None:
+    import ecs_handoff.aws.service_deployments as sd_access
+    from ecs_handoff.errors import TransientAwsError
+
+    # GIVEN the traffic step dies once right after ECS accepted ContinueServiceDeployment (a throttled write, a
+    # sandbox gone): Step Functions retries it, and by then ECS has moved past the PAUSE hook
+    original = sd_access.continue_at_hook
+    deaths: list[str] = []
+
+    def dies_once_after(arn: str, hook_id: str, action: Any, ecs: Any = None) -> None:
+        original(arn, hook_id, action, ecs)
+        if not deaths and action is sd_access.HookAction.CONTINUE:
+            deaths.append(hook_id)
+            raise TransientAwsError("the sandbox died after ContinueServiceDeployment")
+
+    monkeypatch.setattr(sd_access, "continue_at_hook", dies_once_after)
+    rules = listeners(embedded, "prod")
+    deployment_id = release(world, "prod-b1a0006")
+    # WHEN alice approves
+    assert world.decide(world.approval_link(ALICE, deployment_id), "approve", "fine")[0] == 200
+    record = world.wait("prod", deployment_id, timeout=90)
+    # THEN the retry finds production traffic already released: the approved build is not rolled back
+    assert deaths, "the injected death did not happen"
+    assert record.outcome is Outcome.SUCCEEDED, record.reason
+    assert rules.weights("production") == (0, 100)
+    assert "HoldProductionTraffic" not in state_transitions(embedded, "prod", deployment_id)

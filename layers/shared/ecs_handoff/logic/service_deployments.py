@@ -44,6 +44,8 @@ TRAFFIC_STRATEGIES = frozenset({"BLUE_GREEN", "LINEAR", "CANARY"})
 # no production traffic has moved. ECS runs POST_TEST_TRAFFIC_SHIFT once per deployment, also for LINEAR and
 # CANARY (PRE_PRODUCTION_TRAFFIC_SHIFT runs once per traffic step, so a PAUSE hook there would stop every step).
 APPROVAL_HOOK_STAGE = "POST_TEST_TRAFFIC_SHIFT"
+# The stages after the approval hook: a deployment in one of them has been let past it.
+PAST_APPROVAL_STAGES = frozenset({"PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME", "CLEAN_UP"})
 SUCCEEDED_STATUSES = frozenset({"SUCCESSFUL"})
 FAILED_STATUSES = frozenset({"ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED", "STOPPED"})
 # Clock skew between handoff and ECS when listing the deployments created since UpdateService.
@@ -129,6 +131,18 @@ class Snapshot:
             return None
         waiting = [h for h, kind, status in self.hooks if kind == "PAUSE" and status == "AWAITING_ACTION"]
         return waiting[-1] if waiting else None
+
+    def released(self) -> bool:
+        """Whether ECS has already let the deployment past the approval hook (production traffic moves or
+        moved): what a retried release finds when its first attempt's ContinueServiceDeployment was accepted."""
+        if self.status in SUCCEEDED_STATUSES:
+            return True
+        if self.status != "IN_PROGRESS":
+            return False
+        if self.stage in PAST_APPROVAL_STAGES:
+            return True
+        continued = any(kind == "PAUSE" and status == "SUCCEEDED" for _, kind, status in self.hooks)
+        return self.stage == APPROVAL_HOOK_STAGE and continued and self.awaiting_pause() is None
 
 
 def snapshot(described: dict[str, Any]) -> Snapshot:
@@ -259,12 +273,24 @@ def act_at_pause(
                 f"{record.service}'s registry entry does not ask its approvers before production traffic"
             )
         check_approval(record.id, config, images, approvals)
-        if hook is None:
+        if hook is not None:
+            try:
+                sd_access.continue_at_hook(shot.arn, hook, sd_access.HookAction.CONTINUE, ecs_client)
+            except ServiceDeploymentMoved:
+                # DescribeServiceDeployments is eventually consistent: the hook may have been continued already.
+                found = next(iter(sd_access.describe([shot.arn], ecs_client)), found)
+                shot = snapshot(found)
+                if not shot.released():
+                    raise
+            reason = "production traffic released: ECS continues past the PAUSE hook"
+        elif shot.released():
+            # A retried step (its first attempt's ContinueServiceDeployment was accepted, then it died): the
+            # approved build goes on; refusing here would make the workflow roll it back.
+            reason = "production traffic already released: ECS had continued past the PAUSE hook"
+        else:
             raise DeploymentRefused(
                 f"ECS does not hold the deployment at a PAUSE hook awaiting action (it is {shot.words()})"
             )
-        sd_access.continue_at_hook(shot.arn, hook, sd_access.HookAction.CONTINUE, ecs_client)
-        reason = "production traffic released: ECS continues past the PAUSE hook"
     elif hook is not None:
         sd_access.continue_at_hook(shot.arn, hook, sd_access.HookAction.ROLLBACK, ecs_client)
         reason = "ECS rolls the deployment back from the PAUSE hook: traffic stays on the running revision"

@@ -1,0 +1,48 @@
+"""What an ECS service deployment, as DescribeServiceDeployments shows it, means for the PAUSE hook the approvers
+decide at (logic/service_deployments.py): held there, or already let past it (what a retried release finds)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from ecs_handoff.logic.service_deployments import snapshot
+
+
+def described(status: str, stage: str, *hooks: tuple[str, str]) -> dict[str, Any]:
+    return {
+        "serviceDeploymentArn": "arn:aws:ecs:ap-northeast-1:123456789012:service-deployment/prod/web/abc",
+        "deploymentConfiguration": {"strategy": "BLUE_GREEN"},
+        "status": status,
+        "lifecycleStage": stage,
+        "lifecycleHookDetails": [
+            {"hookId": f"hook-{i}", "targetType": kind, "status": state} for i, (kind, state) in enumerate(hooks)
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "stage", "hooks", "released"),
+    [
+        # held at the hook: not released
+        ("IN_PROGRESS", "POST_TEST_TRAFFIC_SHIFT", [("PAUSE", "AWAITING_ACTION")], False),
+        # continued a moment ago, still in the stage
+        ("IN_PROGRESS", "POST_TEST_TRAFFIC_SHIFT", [("PAUSE", "SUCCEEDED")], True),
+        # production traffic moving, or moved
+        ("IN_PROGRESS", "PRODUCTION_TRAFFIC_SHIFT", [("PAUSE", "SUCCEEDED")], True),
+        ("IN_PROGRESS", "BAKE_TIME", [("PAUSE", "SUCCEEDED")], True),
+        ("SUCCESSFUL", "CLEAN_UP", [("PAUSE", "SUCCEEDED")], True),
+        # not there yet: a Lambda hook before the pause succeeded, which lets nothing past the approval hook
+        ("IN_PROGRESS", "TEST_TRAFFIC_SHIFT", [("AWS_LAMBDA", "SUCCEEDED")], False),
+        ("IN_PROGRESS", "POST_TEST_TRAFFIC_SHIFT", [("AWS_LAMBDA", "SUCCEEDED")], False),
+        # rolled back, rolling back or stopped: never released
+        ("ROLLBACK_IN_PROGRESS", "PRODUCTION_TRAFFIC_SHIFT", [("PAUSE", "SUCCEEDED")], False),
+        ("ROLLBACK_SUCCESSFUL", "CLEAN_UP", [("PAUSE", "SUCCEEDED")], False),
+        ("STOPPED", "BAKE_TIME", [("PAUSE", "SUCCEEDED")], False),
+    ],
+)
+def test_released_past_the_approval_hook(status: str, stage: str, hooks: list[tuple[str, str]], released: bool) -> None:
+    shot = snapshot(described(status, stage, *hooks))
+    assert shot.released() is released
+    if released:
+        assert shot.awaiting_pause() is None
