@@ -367,3 +367,33 @@ def test_a_release_retried_after_ecs_continued_does_not_roll_the_approved_build_
     assert record.outcome is Outcome.SUCCEEDED, record.reason
     assert rules.weights("production") == (0, 100)
     assert "HoldProductionTraffic" not in state_transitions(embedded, "prod", deployment_id)
+
+
+def test_a_rejection_after_ecs_was_continued_outside_handoff_does_not_claim_production_never_moved(
+    world: World, embedded: EmbeddedAws
+) -> None:
+    # GIVEN a build ECS holds on the test listener
+    rules = listeners(embedded, "prod")
+    deployment_id = release(world, "prod-b1a0007")
+    record = world.records("prod").get(deployment_id)
+    assert record is not None
+    arn = record.service_deployment["arn"]
+    ecs = embedded.client("ecs")
+    # AND someone with ecs:ContinueServiceDeployment lets it past the PAUSE hook outside handoff (the console)
+    paused = ecs.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"][0]
+    hook = next(h["hookId"] for h in paused["lifecycleHookDetails"] if h["status"] == "AWAITING_ACTION")
+    ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId=hook, action="CONTINUE")
+    deadline = time.monotonic() + 30
+    while ecs.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"][0]["status"] != (
+        "SUCCESSFUL"
+    ):
+        assert time.monotonic() < deadline, "ECS did not finish the deployment"
+        time.sleep(0.2)
+    assert rules.weights("production") == (0, 100)
+    # WHEN bob then rejects it
+    assert world.decide(world.approval_link(BOB, deployment_id), "reject", "not this one")[0] == 200
+    record = world.wait("prod", deployment_id, timeout=60)
+    # THEN the record is REJECTED and says what is true: the rejected build serves production traffic
+    assert record.outcome is Outcome.REJECTED, record.reason
+    assert "production traffic never left" not in record.reason, record.reason
+    assert "serves production traffic" in record.reason, record.reason

@@ -172,6 +172,15 @@ def _traffic_approval_outcome(state: WorkflowState, error: WorkflowError, rollba
     if error.error == "States.Timeout":
         why = f"nobody approved within {human_duration(state.request.service.approval_timeout_seconds)}"
     ecs = ""
+    if state.rollout is not None and state.rollout.state is RolloutState.COMPLETED:
+        # ECS was let past its PAUSE hook outside handoff (ContinueServiceDeployment from the console, say) and
+        # finished before the rejection: the record must not say production never moved.
+        return FinalizeResult(
+            outcome=decided.outcome,
+            reason=f"{why}; but ECS had already been let past its PAUSE hook outside handoff and finished: the new "
+            f"revision serves production traffic ({state.rollout.reason}); upload the previous build to put it "
+            f"back{rollback_note}",
+        )
     if state.rollout is not None and state.rollout.state is RolloutState.FAILED:
         ecs = f" ({state.rollout.reason})"
     elif state.traffic_error is not None:
