@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from ecs_handoff.logic.service_deployments import snapshot
+from ecs_handoff.logic.service_deployments import approval_hook_problem, snapshot
 
 
 def described(status: str, stage: str, *hooks: tuple[str, str]) -> dict[str, Any]:
@@ -46,3 +46,35 @@ def test_released_past_the_approval_hook(status: str, stage: str, hooks: list[tu
     assert shot.released() is released
     if released:
         assert shot.awaiting_pause() is None
+
+
+def service_with_pause(timeout: dict[str, Any] | None) -> dict[str, Any]:
+    hook: dict[str, Any] = {"targetType": "PAUSE", "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"]}
+    if timeout is not None:
+        hook["timeoutConfiguration"] = timeout
+    return {"deploymentConfiguration": {"strategy": "BLUE_GREEN", "lifecycleHooks": [hook]}}
+
+
+@pytest.mark.parametrize(
+    ("timeout", "approval_seconds", "problem"),
+    [
+        ({"timeoutInMinutes": 60, "action": "ROLLBACK"}, 3600, None),
+        ({"timeoutInMinutes": 10080, "action": "ROLLBACK"}, 3000, None),
+        # AWS's defaults: ROLLBACK after 1440 minutes (API_DeploymentLifecycleHookTimeoutConfiguration)
+        (None, 86400, None),
+        ({"action": "ROLLBACK"}, 86400, None),
+        # ECS would roll back while the approvers still decide: their approval could only fail
+        ({"timeoutInMinutes": 10, "action": "ROLLBACK"}, 3600, "times out after 10 min"),
+        (None, 86401, "times out after 1440 min"),
+        # a timeout that continues moves production traffic with nobody's approval
+        ({"timeoutInMinutes": 10080, "action": "CONTINUE"}, 3600, "continues when it times out"),
+    ],
+)
+def test_the_pause_hook_must_outlast_the_approvers_wait_and_roll_back(
+    timeout: dict[str, Any] | None, approval_seconds: int, problem: str | None
+) -> None:
+    found = approval_hook_problem(service_with_pause(timeout), approval_seconds)
+    if problem is None:
+        assert found is None
+    else:
+        assert found is not None and problem in found

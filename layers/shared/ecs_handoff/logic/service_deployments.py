@@ -48,6 +48,9 @@ APPROVAL_HOOK_STAGE = "POST_TEST_TRAFFIC_SHIFT"
 PAST_APPROVAL_STAGES = frozenset({"PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME", "CLEAN_UP"})
 SUCCEEDED_STATUSES = frozenset({"SUCCESSFUL"})
 FAILED_STATUSES = frozenset({"ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED", "STOPPED"})
+# A PAUSE hook's timeout when its timeoutConfiguration sets none (API_DeploymentLifecycleHookTimeoutConfiguration:
+# 1440 minutes, then ROLLBACK, the action's default).
+PAUSE_TIMEOUT_DEFAULT_MINUTES = 1440
 # Clock skew between handoff and ECS when listing the deployments created since UpdateService.
 LISTING_SKEW = dt.timedelta(minutes=5)
 
@@ -62,10 +65,11 @@ def follows_ecs_strategy(service: dict[str, Any]) -> bool:
     return strategy_of(service) in TRAFFIC_STRATEGIES
 
 
-def approval_hook_problem(service: dict[str, Any]) -> str | None:
+def approval_hook_problem(service: dict[str, Any], approval_timeout_seconds: int) -> str | None:
     """Why the service cannot hold a deployment for the approvers before production traffic, or None: it must
     be BLUE_GREEN, LINEAR or CANARY with a PAUSE hook at POST_TEST_TRAFFIC_SHIFT whose timeout rolls back (a
-    timeout that continues would move production traffic with nobody's approval)."""
+    timeout that continues would move production traffic with nobody's approval) and lasts at least the
+    approvers' wait (else ECS rolls back while they still decide, and their approval can only fail)."""
     strategy = strategy_of(service)
     if strategy not in TRAFFIC_STRATEGIES:
         return (
@@ -86,6 +90,16 @@ def approval_hook_problem(service: dict[str, Any]) -> str | None:
         return (
             f"its PAUSE hook at {APPROVAL_HOOK_STAGE} continues when it times out (timeoutConfiguration.action "
             "CONTINUE): production traffic would move with nobody's approval; set the action to ROLLBACK"
+        )
+    minutes = min(
+        int((h.get("timeoutConfiguration") or {}).get("timeoutInMinutes") or PAUSE_TIMEOUT_DEFAULT_MINUTES)
+        for h in pauses
+    )
+    if minutes * 60 < approval_timeout_seconds:
+        return (
+            f"its PAUSE hook at {APPROVAL_HOOK_STAGE} times out after {minutes} min, before the approvers' wait "
+            f"(approval_timeout_seconds {approval_timeout_seconds}) ends: ECS would roll back while they decide; "
+            f"set timeoutConfiguration.timeoutInMinutes to at least {-(-approval_timeout_seconds // 60)}"
         )
     return None
 
