@@ -397,3 +397,21 @@ def test_a_rejection_after_ecs_was_continued_outside_handoff_does_not_claim_prod
     assert record.outcome is Outcome.REJECTED, record.reason
     assert "production traffic never left" not in record.reason, record.reason
     assert "serves production traffic" in record.reason, record.reason
+
+
+def test_the_lock_is_held_while_the_approvers_decide_at_the_hook(
+    world: World, embedded: EmbeddedAws, registry: Any
+) -> None:
+    from tests.e2e.locks import lock_item
+
+    # GIVEN approvers who may take a week (the PAUSE hook waits as long), far longer than the rollout timeout
+    registry("prod", "web", approval_timeout_seconds=604800, rollout_timeout_seconds=120)
+    # WHEN a build is held at the hook for them
+    deployment_id = release(world, "prod-b1a0008")
+    # THEN its lock outlasts their wait: a newer upload meanwhile supersedes it (rolling it back) rather than
+    # finding the lock expired and deploying over a deployment ECS still holds
+    item = lock_item(embedded, "prod", "web")
+    assert item is not None and item["holder"]["S"] == deployment_id
+    assert int(item["lease_until"]["N"]) >= time.time() + 604800 - 60
+    assert world.decide(world.approval_link(BOB, deployment_id), "reject", "done")[0] == 200
+    assert world.wait("prod", deployment_id, timeout=60).outcome is Outcome.REJECTED
