@@ -415,3 +415,24 @@ def test_the_lock_is_held_while_the_approvers_decide_at_the_hook(
     assert int(item["lease_until"]["N"]) >= time.time() + 604800 - 60
     assert world.decide(world.approval_link(BOB, deployment_id), "reject", "done")[0] == 200
     assert world.wait("prod", deployment_id, timeout=60).outcome is Outcome.REJECTED
+
+
+def test_a_newer_upload_supersedes_a_build_held_at_the_hook_and_ecs_rolls_it_back(
+    world: World, embedded: EmbeddedAws
+) -> None:
+    # GIVEN a build ECS holds on the test listener for its approvers
+    rules = listeners(embedded, "prod")
+    older = release(world, "prod-b1a0009")
+    # WHEN a newer build is uploaded before they decide
+    newer = world.upload("prod", "web", artifact({"app": image("web", "prod-b1a0010")}))
+    # THEN the older one is SUPERSEDED, and ECS rolled it back (production never moved)
+    record = world.wait("prod", older, timeout=90)
+    assert record.outcome is Outcome.SUPERSEDED, record.reason
+    assert "production traffic never left the running revision" in record.reason, record.reason
+    assert world.open(world.approval_link(ALICE, older))[0] in (409, 410)
+    # AND the newer one is deployed and held at the hook in its turn, its approvers asked
+    held = world.wait_phase("prod", newer, "awaiting_approval", timeout=90)
+    assert held.outcome is Outcome.AWAITING_APPROVAL, held.reason
+    assert rules.weights("production") == (100, 0) and rules.weights("test") == (0, 100)
+    assert world.decide(world.approval_link(BOB, newer), "reject", "clean up")[0] == 200
+    assert world.wait("prod", newer, timeout=60).outcome is Outcome.REJECTED
