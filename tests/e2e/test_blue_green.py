@@ -436,3 +436,34 @@ def test_a_newer_upload_supersedes_a_build_held_at_the_hook_and_ecs_rolls_it_bac
     assert rules.weights("production") == (100, 0) and rules.weights("test") == (0, 100)
     assert world.decide(world.approval_link(BOB, newer), "reject", "clean up")[0] == 200
     assert world.wait("prod", newer, timeout=60).outcome is Outcome.REJECTED
+
+
+def test_the_traffic_function_invoked_directly_continues_nothing_without_the_approval(
+    world: World, embedded: EmbeddedAws
+) -> None:
+    from tests.e2e.history import execution_arn
+
+    # GIVEN a build ECS holds on the test listener, nobody has decided
+    rules = listeners(embedded, "prod")
+    deployment_id = release(world, "prod-b1a0011")
+    started = embedded.client("stepfunctions").describe_execution(
+        executionArn=execution_arn(embedded, "prod", deployment_id)
+    )
+    request = json.loads(started["input"])["request"]
+    lam = embedded.client("lambda")
+
+    def invoke(payload: dict[str, Any]) -> str:
+        response = lam.invoke(FunctionName="handoff-prod-traffic", Payload=json.dumps(payload))
+        return json.loads(response["Payload"].read()).get("errorMessage", "") if "FunctionError" in response else ""
+
+    # WHEN someone allowed to invoke the traffic function asks it to continue, as the workflow would
+    refused = invoke({"request": request, "action": "continue"})
+    # THEN it is refused: the approval, read back from the approvals table, is not APPROVED
+    assert "is PENDING, not APPROVED" in refused, refused
+    # AND with another deployment's id in the request, it is refused too (the record is not that request's)
+    forged = {**request, "deployment_id": "web-00000000-0000-0000-0000-000000000000"}
+    assert "has no record" in invoke({"request": forged, "action": "continue"})
+    # AND ECS still holds green on the test listener: production never moved
+    assert rules.weights("production") == (100, 0) and rules.weights("test") == (0, 100)
+    assert world.decide(world.approval_link(BOB, deployment_id), "reject", "clean up")[0] == 200
+    assert world.wait("prod", deployment_id, timeout=60).outcome is Outcome.REJECTED
