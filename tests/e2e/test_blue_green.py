@@ -467,3 +467,22 @@ def test_the_traffic_function_invoked_directly_continues_nothing_without_the_app
     assert rules.weights("production") == (100, 0) and rules.weights("test") == (0, 100)
     assert world.decide(world.approval_link(BOB, deployment_id), "reject", "clean up")[0] == 200
     assert world.wait("prod", deployment_id, timeout=60).outcome is Outcome.REJECTED
+
+
+def test_an_approval_that_cannot_be_asked_at_the_hook_rolls_green_back_and_says_it_was_deployed(
+    world: World, embedded: EmbeddedAws
+) -> None:
+    from tests.e2e.test_approval_integrity import subscribed
+
+    rules = listeners(embedded, "prod")
+    # GIVEN a stranger subscribed to alice's approval topic (no link may go out)
+    with subscribed(embedded, "alice@example.com", "mallory@evil.example") as arn:
+        # WHEN a build of prod's web reaches its PAUSE hook
+        record = world.wait("prod", world.upload("prod", "web", artifact({"app": image("web", "prod-b1a0012")})))
+    # THEN it FAILED naming the subscription, ECS rolled green back, and the record does not claim that nothing
+    # was deployed: the new revision ran on the test listener
+    assert record.outcome is Outcome.FAILED, record.reason
+    assert arn in record.reason
+    assert "nothing was deployed" not in record.reason, record.reason
+    assert "the new one served only the test listener" in record.reason, record.reason
+    assert rules.weights("production") == (100, 0) and rules.weights("test") == (100, 0)
