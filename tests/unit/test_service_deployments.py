@@ -52,7 +52,10 @@ def service_with_pause(timeout: dict[str, Any] | None) -> dict[str, Any]:
     hook: dict[str, Any] = {"targetType": "PAUSE", "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"]}
     if timeout is not None:
         hook["timeoutConfiguration"] = timeout
-    return {"deploymentConfiguration": {"strategy": "BLUE_GREEN", "lifecycleHooks": [hook]}}
+    return {
+        "deploymentConfiguration": {"strategy": "BLUE_GREEN", "lifecycleHooks": [hook]},
+        "loadBalancers": [{"advancedConfiguration": {"productionListenerRule": "p", "testListenerRule": "t"}}],
+    }
 
 
 @pytest.mark.parametrize(
@@ -78,3 +81,19 @@ def test_the_pause_hook_must_outlast_the_approvers_wait_and_roll_back(
         assert found is None
     else:
         assert found is not None and problem in found
+
+
+def test_the_approvers_need_a_way_to_reach_green() -> None:
+    # GIVEN a service whose PAUSE hook is right, behind a load balancer without a test listener rule
+    service = service_with_pause({"timeoutInMinutes": 10080, "action": "ROLLBACK"})
+    service["loadBalancers"] = [{"targetGroupArn": "blue", "advancedConfiguration": {"productionListenerRule": "p"}}]
+    # THEN it cannot ask approvers to look at green: no test traffic reaches it
+    problem = approval_hook_problem(service, 3600)
+    assert problem is not None and "no test traffic route" in problem
+    # WHEN the load balancer has a test listener rule, or Service Connect a test traffic rule, it can
+    service["loadBalancers"][0]["advancedConfiguration"]["testListenerRule"] = "t"
+    assert approval_hook_problem(service, 3600) is None
+    service["loadBalancers"] = []
+    alias = {"port": 80, "testTrafficRules": {"header": {"name": "x-green"}}}
+    service["deployments"] = [{"serviceConnectConfiguration": {"services": [{"clientAliases": [alias]}]}}]
+    assert approval_hook_problem(service, 3600) is None

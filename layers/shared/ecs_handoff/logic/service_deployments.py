@@ -91,6 +91,11 @@ def approval_hook_problem(service: dict[str, Any], approval_timeout_seconds: int
             f"its PAUSE hook at {APPROVAL_HOOK_STAGE} continues when it times out (timeoutConfiguration.action "
             "CONTINUE): production traffic would move with nobody's approval; set the action to ROLLBACK"
         )
+    if not _test_traffic_route(service):
+        return (
+            "its ECS service has no test traffic route (loadBalancers[].advancedConfiguration.testListenerRule, or "
+            "a Service Connect testTrafficRules): green would serve nothing the approvers could look at"
+        )
     minutes = min(
         int((h.get("timeoutConfiguration") or {}).get("timeoutInMinutes") or PAUSE_TIMEOUT_DEFAULT_MINUTES)
         for h in pauses
@@ -102,6 +107,23 @@ def approval_hook_problem(service: dict[str, Any], approval_timeout_seconds: int
             f"set timeoutConfiguration.timeoutInMinutes to at least {-(-approval_timeout_seconds // 60)}"
         )
     return None
+
+
+def _test_traffic_route(service: dict[str, Any]) -> bool:
+    """Whether ECS sends test traffic to green: a test listener rule on the load balancer
+    (AdvancedConfiguration.testListenerRule), or Service Connect test traffic rules (ServiceConnectClientAlias.
+    testTrafficRules), as the ECS API reference names them."""
+    if any(
+        (lb.get("advancedConfiguration") or {}).get("testListenerRule") for lb in service.get("loadBalancers") or []
+    ):
+        return True
+    return any(
+        alias.get("testTrafficRules")
+        for deployment in service.get("deployments") or []
+        for connect in [deployment.get("serviceConnectConfiguration") or {}]
+        for svc in connect.get("services") or []
+        for alias in svc.get("clientAliases") or []
+    )
 
 
 @dataclass(frozen=True)
