@@ -351,3 +351,173 @@ def test_blue_green_superseded_while_held_rolls_back_and_the_newer_one_is_asked(
     assert rules.weights("production") == (100, 0) and rules.weights("test") == (0, 100)
     world.decide(world.approval_link(BOB, newer), "reject", "cleanup")
     assert world.wait("prod", newer, timeout=60).outcome is Outcome.REJECTED
+
+
+def test_a_rejection_after_terraform_changed_the_entry_still_rolls_green_back(
+    world: World, embedded: EmbeddedAws, registry: Any
+) -> None:
+    # GIVEN a build ECS holds on the test listener
+    rules = listeners(embedded, "prod")
+    before = world.running("prod", "web")["task_definition"]
+    deployment_id = release(world, "prod-b1a0005")
+    # AND Terraform changes web's registry entry while the approvers decide (bob's CLI role is unmapped: the
+    # request's copy of the entry no longer matches, so this deployment may not move production traffic any more)
+    registry("prod", "web", approver_principals={})
+    # WHEN bob rejects it
+    assert world.decide(world.approval_link(BOB, deployment_id), "reject", "not this one")[0] == 200
+    record = world.wait("prod", deployment_id, timeout=60)
+    # THEN ECS is still asked to roll green back at once (putting traffic back needs no authority to deploy):
+    # test traffic back on blue, production never left it, and the record says ECS rolled back
+    assert record.outcome is Outcome.REJECTED, record.reason
+    assert "ECS rolled back" in record.reason, record.reason
+    assert rules.weights("production") == (100, 0) and rules.weights("test") == (100, 0)
+    assert world.running("prod", "web")["task_definition"] == before
+
+
+def test_a_release_retried_after_ecs_continued_does_not_roll_the_approved_build_back(
+    world: World, embedded: EmbeddedAws, monkeypatch: Any
+) -> None:
+    import ecs_handoff.aws.service_deployments as sd_access
+    from ecs_handoff.errors import TransientAwsError
+
+    # GIVEN the traffic step dies once right after ECS accepted ContinueServiceDeployment (a throttled write, a
+    # sandbox gone): Step Functions retries it, and by then ECS has moved past the PAUSE hook
+    original = sd_access.continue_at_hook
+    deaths: list[str] = []
+
+    def dies_once_after(arn: str, hook_id: str, action: Any, ecs: Any = None) -> None:
+        original(arn, hook_id, action, ecs)
+        if not deaths and action is sd_access.HookAction.CONTINUE:
+            deaths.append(hook_id)
+            raise TransientAwsError("the sandbox died after ContinueServiceDeployment")
+
+    monkeypatch.setattr(sd_access, "continue_at_hook", dies_once_after)
+    rules = listeners(embedded, "prod")
+    deployment_id = release(world, "prod-b1a0006")
+    # WHEN alice approves
+    assert world.decide(world.approval_link(ALICE, deployment_id), "approve", "fine")[0] == 200
+    record = world.wait("prod", deployment_id, timeout=90)
+    # THEN the retry finds production traffic already released: the approved build is not rolled back
+    assert deaths, "the injected death did not happen"
+    assert record.outcome is Outcome.SUCCEEDED, record.reason
+    assert rules.weights("production") == (0, 100)
+    assert "HoldProductionTraffic" not in state_transitions(embedded, "prod", deployment_id)
+
+
+def test_a_rejection_after_ecs_was_continued_outside_handoff_does_not_claim_production_never_moved(
+    world: World, embedded: EmbeddedAws
+) -> None:
+    # GIVEN a build ECS holds on the test listener
+    rules = listeners(embedded, "prod")
+    deployment_id = release(world, "prod-b1a0007")
+    record = world.records("prod").get(deployment_id)
+    assert record is not None
+    arn = record.service_deployment["arn"]
+    ecs = embedded.client("ecs")
+    # AND someone with ecs:ContinueServiceDeployment lets it past the PAUSE hook outside handoff (the console)
+    paused = ecs.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"][0]
+    hook = next(h["hookId"] for h in paused["lifecycleHookDetails"] if h["status"] == "AWAITING_ACTION")
+    ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId=hook, action="CONTINUE")
+    deadline = time.monotonic() + 30
+    while ecs.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"][0]["status"] != (
+        "SUCCESSFUL"
+    ):
+        assert time.monotonic() < deadline, "ECS did not finish the deployment"
+        time.sleep(0.2)
+    assert rules.weights("production") == (0, 100)
+    # WHEN bob then rejects it
+    assert world.decide(world.approval_link(BOB, deployment_id), "reject", "not this one")[0] == 200
+    record = world.wait("prod", deployment_id, timeout=60)
+    # THEN the record is REJECTED and says what is true: the rejected build serves production traffic
+    assert record.outcome is Outcome.REJECTED, record.reason
+    assert "production traffic never left" not in record.reason, record.reason
+    assert "serves production traffic" in record.reason, record.reason
+
+
+def test_the_lock_is_held_while_the_approvers_decide_at_the_hook(
+    world: World, embedded: EmbeddedAws, registry: Any
+) -> None:
+    from tests.e2e.locks import lock_item
+
+    # GIVEN approvers who may take a week (the PAUSE hook waits as long), far longer than the rollout timeout
+    registry("prod", "web", approval_timeout_seconds=604800, rollout_timeout_seconds=120)
+    # WHEN a build is held at the hook for them
+    deployment_id = release(world, "prod-b1a0008")
+    # THEN its lock outlasts their wait: a newer upload meanwhile supersedes it (rolling it back) rather than
+    # finding the lock expired and deploying over a deployment ECS still holds
+    item = lock_item(embedded, "prod", "web")
+    assert item is not None and item["holder"]["S"] == deployment_id
+    assert int(item["lease_until"]["N"]) >= time.time() + 604800 - 60
+    assert world.decide(world.approval_link(BOB, deployment_id), "reject", "done")[0] == 200
+    assert world.wait("prod", deployment_id, timeout=60).outcome is Outcome.REJECTED
+
+
+def test_a_newer_upload_supersedes_a_build_held_at_the_hook_and_ecs_rolls_it_back(
+    world: World, embedded: EmbeddedAws
+) -> None:
+    # GIVEN a build ECS holds on the test listener for its approvers
+    rules = listeners(embedded, "prod")
+    older = release(world, "prod-b1a0009")
+    # WHEN a newer build is uploaded before they decide
+    newer = world.upload("prod", "web", artifact({"app": image("web", "prod-b1a0010")}))
+    # THEN the older one is SUPERSEDED, and ECS rolled it back (production never moved)
+    record = world.wait("prod", older, timeout=90)
+    assert record.outcome is Outcome.SUPERSEDED, record.reason
+    assert "production traffic never left the running revision" in record.reason, record.reason
+    assert world.open(world.approval_link(ALICE, older))[0] in (409, 410)
+    # AND the newer one is deployed and held at the hook in its turn, its approvers asked
+    held = world.wait_phase("prod", newer, "awaiting_approval", timeout=90)
+    assert held.outcome is Outcome.AWAITING_APPROVAL, held.reason
+    assert rules.weights("production") == (100, 0) and rules.weights("test") == (0, 100)
+    assert world.decide(world.approval_link(BOB, newer), "reject", "clean up")[0] == 200
+    assert world.wait("prod", newer, timeout=60).outcome is Outcome.REJECTED
+
+
+def test_the_traffic_function_invoked_directly_continues_nothing_without_the_approval(
+    world: World, embedded: EmbeddedAws
+) -> None:
+    from tests.e2e.history import execution_arn
+
+    # GIVEN a build ECS holds on the test listener, nobody has decided
+    rules = listeners(embedded, "prod")
+    deployment_id = release(world, "prod-b1a0011")
+    started = embedded.client("stepfunctions").describe_execution(
+        executionArn=execution_arn(embedded, "prod", deployment_id)
+    )
+    request = json.loads(started["input"])["request"]
+    lam = embedded.client("lambda")
+
+    def invoke(payload: dict[str, Any]) -> str:
+        response = lam.invoke(FunctionName="handoff-prod-traffic", Payload=json.dumps(payload))
+        return json.loads(response["Payload"].read()).get("errorMessage", "") if "FunctionError" in response else ""
+
+    # WHEN someone allowed to invoke the traffic function asks it to continue, as the workflow would
+    refused = invoke({"request": request, "action": "continue"})
+    # THEN it is refused: the approval, read back from the approvals table, is not APPROVED
+    assert "is PENDING, not APPROVED" in refused, refused
+    # AND with another deployment's id in the request, it is refused too (the record is not that request's)
+    forged = {**request, "deployment_id": "web-00000000-0000-0000-0000-000000000000"}
+    assert "has no record" in invoke({"request": forged, "action": "continue"})
+    # AND ECS still holds green on the test listener: production never moved
+    assert rules.weights("production") == (100, 0) and rules.weights("test") == (0, 100)
+    assert world.decide(world.approval_link(BOB, deployment_id), "reject", "clean up")[0] == 200
+    assert world.wait("prod", deployment_id, timeout=60).outcome is Outcome.REJECTED
+
+
+def test_an_approval_that_cannot_be_asked_at_the_hook_rolls_green_back_and_says_it_was_deployed(
+    world: World, embedded: EmbeddedAws
+) -> None:
+    from tests.e2e.test_approval_integrity import subscribed
+
+    rules = listeners(embedded, "prod")
+    # GIVEN a stranger subscribed to alice's approval topic (no link may go out)
+    with subscribed(embedded, "alice@example.com", "mallory@evil.example") as arn:
+        # WHEN a build of prod's web reaches its PAUSE hook
+        record = world.wait("prod", world.upload("prod", "web", artifact({"app": image("web", "prod-b1a0012")})))
+    # THEN it FAILED naming the subscription, ECS rolled green back, and the record does not claim that nothing
+    # was deployed: the new revision ran on the test listener
+    assert record.outcome is Outcome.FAILED, record.reason
+    assert arn in record.reason
+    assert "nothing was deployed" not in record.reason, record.reason
+    assert "the new one served only the test listener" in record.reason, record.reason
+    assert rules.weights("production") == (100, 0) and rules.weights("test") == (100, 0)

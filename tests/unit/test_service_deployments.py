@@ -103,7 +103,9 @@ def test_snapshot_words_say_stage_weights_and_hooks() -> None:
     ],
 )
 def test_which_services_can_hold_a_deployment_for_the_approvers(configuration: dict[str, Any], problem: str) -> None:
-    found = strategies.approval_hook_problem({"deploymentConfiguration": configuration})
+    reachable = [{"advancedConfiguration": {"productionListenerRule": "p", "testListenerRule": "t"}}]
+    service = {"deploymentConfiguration": configuration, "loadBalancers": reachable}
+    found = strategies.approval_hook_problem(service, approval_timeout_seconds=3600)
     assert (found is None) if problem is None else (problem in (found or ""))
 
 

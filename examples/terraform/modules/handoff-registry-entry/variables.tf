@@ -56,7 +56,7 @@ variable "approvals_required" {
 }
 
 variable "approval_stage" {
-  description = "before_deploy, or before_production_traffic (a BLUE_GREEN, LINEAR or CANARY service with a PAUSE hook at POST_TEST_TRAFFIC_SHIFT whose timeout action is ROLLBACK)."
+  description = "before_deploy, or before_production_traffic (a BLUE_GREEN, LINEAR or CANARY service with a PAUSE hook at POST_TEST_TRAFFIC_SHIFT whose timeout action is ROLLBACK and whose timeout is at least approval_timeout_seconds)."
   type        = string
   default     = "before_deploy"
   validation {

@@ -108,7 +108,8 @@ def authorize(
     if config.approves_before_production_traffic:
         # No approval yet: the approvers decide while ECS holds the new revision at its PAUSE hook, so that hook
         # must be there now (Terraform may have changed the service since the upload), or nothing deploys.
-        problem = approval_hook_problem(ecs_access.describe_service(config.cluster, config.service, ecs_client))
+        described = ecs_access.describe_service(config.cluster, config.service, ecs_client)
+        problem = approval_hook_problem(described, config.approval_timeout_seconds)
         if problem is not None:
             raise DeploymentRefused(f"its approvers decide before production traffic, but {problem}")
     elif config.approval_required:

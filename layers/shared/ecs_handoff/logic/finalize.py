@@ -172,12 +172,23 @@ def _traffic_approval_outcome(state: WorkflowState, error: WorkflowError, rollba
     """The approvers' decision at the PAUSE hook (approval before production traffic) was not an approval: the
     new revision ran on the test listener only, and ECS rolled it back (what ECS said, when the workflow saw it)."""
     decided = _approval_outcome(state, error)
-    if decided.outcome not in (Outcome.REJECTED, Outcome.EXPIRED, Outcome.SUPERSEDED):
-        return decided
-    why = decided.reason.removesuffix("; nothing was deployed")
+    # The approval step's own words say "nothing was deployed" (true before a deploy): here the new revision was
+    # deployed and served the test listener, whichever way the approval ended (asking failed, too).
+    why = decided.reason.removesuffix("; nothing was deployed").replace(", nothing was deployed:", ":")
     if error.error == "States.Timeout":
         why = f"nobody approved within {human_duration(state.request.service.approval_timeout_seconds)}"
+    if decided.outcome is Outcome.INVALID:  # INVALID means refused before anything changed: not so here
+        decided = decided.model_copy(update={"outcome": Outcome.FAILED})
     ecs = ""
+    if state.rollout is not None and state.rollout.state is RolloutState.COMPLETED:
+        # ECS was let past its PAUSE hook outside handoff (ContinueServiceDeployment from the console, say) and
+        # finished before the rejection: the record must not say production never moved.
+        return FinalizeResult(
+            outcome=decided.outcome,
+            reason=f"{why}; but ECS had already been let past its PAUSE hook outside handoff and finished: the new "
+            f"revision serves production traffic ({state.rollout.reason}); upload the previous build to put it "
+            f"back{rollback_note}",
+        )
     if state.rollout is not None and state.rollout.state is RolloutState.FAILED:
         ecs = f" ({state.rollout.reason})"
     elif state.traffic_error is not None:

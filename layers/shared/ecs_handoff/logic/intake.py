@@ -234,7 +234,7 @@ class Intake:
                 f"which does not exist: {exc}"
             ) from exc
         if config.approval_stage is ApprovalStage.BEFORE_PRODUCTION_TRAFFIC:
-            problem = approval_hook_problem(service)
+            problem = approval_hook_problem(service, config.approval_timeout_seconds)
             if problem is not None:
                 raise ArtifactRejected(
                     f"{config.service}'s registry entry asks its approvers before production traffic, but {problem}"

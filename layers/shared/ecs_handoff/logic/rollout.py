@@ -192,7 +192,11 @@ def watch(
     if not stored:
         logger.info("a newer wait for this rollout has begun; it looks instead", ecs_deployment_id=ecs_id)
         return None
-    state.renew_lock(request.service_id, request.deployment_id, config.rollout_timeout_seconds + LEASE_MARGIN_SECONDS)
+    # Before production traffic is released the approvers may still be asked at the PAUSE hook: the lease covers
+    # their wait too, or it would run out while ECS holds green and a newer upload would take the lock and deploy
+    # over it instead of superseding it.
+    lease = config.rollout_timeout_seconds + LEASE_MARGIN_SECONDS + (config.approval_timeout_seconds if pause else 0)
+    state.renew_lock(request.service_id, request.deployment_id, lease)
     # Looked at after the token is stored: an event that came before it finds no token, but ECS's
     # state already shows what it said.
     described = ecs_access.describe_service(config.cluster, config.service, ecs_client)

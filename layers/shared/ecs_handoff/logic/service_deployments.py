@@ -17,6 +17,7 @@ from ecs_handoff.aws import service_deployments as sd_access
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.errors import DeploymentRefused, ServiceDeploymentMoved
 from ecs_handoff.models import (
+    DeploymentRecord,
     Outcome,
     Phase,
     RolloutResult,
@@ -43,8 +44,13 @@ TRAFFIC_STRATEGIES = frozenset({"BLUE_GREEN", "LINEAR", "CANARY"})
 # no production traffic has moved. ECS runs POST_TEST_TRAFFIC_SHIFT once per deployment, also for LINEAR and
 # CANARY (PRE_PRODUCTION_TRAFFIC_SHIFT runs once per traffic step, so a PAUSE hook there would stop every step).
 APPROVAL_HOOK_STAGE = "POST_TEST_TRAFFIC_SHIFT"
+# The stages after the approval hook: a deployment in one of them has been let past it.
+PAST_APPROVAL_STAGES = frozenset({"PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME", "CLEAN_UP"})
 SUCCEEDED_STATUSES = frozenset({"SUCCESSFUL"})
 FAILED_STATUSES = frozenset({"ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED", "STOPPED"})
+# A PAUSE hook's timeout when its timeoutConfiguration sets none (API_DeploymentLifecycleHookTimeoutConfiguration:
+# 1440 minutes, then ROLLBACK, the action's default).
+PAUSE_TIMEOUT_DEFAULT_MINUTES = 1440
 # Clock skew between handoff and ECS when listing the deployments created since UpdateService.
 LISTING_SKEW = dt.timedelta(minutes=5)
 
@@ -59,10 +65,11 @@ def follows_ecs_strategy(service: dict[str, Any]) -> bool:
     return strategy_of(service) in TRAFFIC_STRATEGIES
 
 
-def approval_hook_problem(service: dict[str, Any]) -> str | None:
+def approval_hook_problem(service: dict[str, Any], approval_timeout_seconds: int) -> str | None:
     """Why the service cannot hold a deployment for the approvers before production traffic, or None: it must
     be BLUE_GREEN, LINEAR or CANARY with a PAUSE hook at POST_TEST_TRAFFIC_SHIFT whose timeout rolls back (a
-    timeout that continues would move production traffic with nobody's approval)."""
+    timeout that continues would move production traffic with nobody's approval) and lasts at least the
+    approvers' wait (else ECS rolls back while they still decide, and their approval can only fail)."""
     strategy = strategy_of(service)
     if strategy not in TRAFFIC_STRATEGIES:
         return (
@@ -84,7 +91,39 @@ def approval_hook_problem(service: dict[str, Any]) -> str | None:
             f"its PAUSE hook at {APPROVAL_HOOK_STAGE} continues when it times out (timeoutConfiguration.action "
             "CONTINUE): production traffic would move with nobody's approval; set the action to ROLLBACK"
         )
+    if not _test_traffic_route(service):
+        return (
+            "its ECS service has no test traffic route (loadBalancers[].advancedConfiguration.testListenerRule, or "
+            "a Service Connect testTrafficRules): green would serve nothing the approvers could look at"
+        )
+    minutes = min(
+        int((h.get("timeoutConfiguration") or {}).get("timeoutInMinutes") or PAUSE_TIMEOUT_DEFAULT_MINUTES)
+        for h in pauses
+    )
+    if minutes * 60 < approval_timeout_seconds:
+        return (
+            f"its PAUSE hook at {APPROVAL_HOOK_STAGE} times out after {minutes} min, before the approvers' wait "
+            f"(approval_timeout_seconds {approval_timeout_seconds}) ends: ECS would roll back while they decide; "
+            f"set timeoutConfiguration.timeoutInMinutes to at least {-(-approval_timeout_seconds // 60)}"
+        )
     return None
+
+
+def _test_traffic_route(service: dict[str, Any]) -> bool:
+    """Whether ECS sends test traffic to green: a test listener rule on the load balancer
+    (AdvancedConfiguration.testListenerRule), or Service Connect test traffic rules (ServiceConnectClientAlias.
+    testTrafficRules), as the ECS API reference names them."""
+    if any(
+        (lb.get("advancedConfiguration") or {}).get("testListenerRule") for lb in service.get("loadBalancers") or []
+    ):
+        return True
+    return any(
+        alias.get("testTrafficRules")
+        for deployment in service.get("deployments") or []
+        for connect in [deployment.get("serviceConnectConfiguration") or {}]
+        for svc in connect.get("services") or []
+        for alias in svc.get("clientAliases") or []
+    )
 
 
 @dataclass(frozen=True)
@@ -128,6 +167,18 @@ class Snapshot:
             return None
         waiting = [h for h, kind, status in self.hooks if kind == "PAUSE" and status == "AWAITING_ACTION"]
         return waiting[-1] if waiting else None
+
+    def released(self) -> bool:
+        """Whether ECS has already let the deployment past the approval hook (production traffic moves or
+        moved): what a retried release finds when its first attempt's ContinueServiceDeployment was accepted."""
+        if self.status in SUCCEEDED_STATUSES:
+            return True
+        if self.status != "IN_PROGRESS":
+            return False
+        if self.stage in PAST_APPROVAL_STAGES:
+            return True
+        continued = any(kind == "PAUSE" and status == "SUCCEEDED" for _, kind, status in self.hooks)
+        return self.stage == APPROVAL_HOOK_STAGE and continued and self.awaiting_pause() is None
 
 
 def snapshot(described: dict[str, Any]) -> Snapshot:
@@ -229,12 +280,20 @@ def act_at_pause(
     table, never from the wait's output) or rolls it back (rejected, expired, superseded). What is held, and by
     which hook, is read from ECS. A rollback when no hook waits (it timed out, or ECS moved on) stops the
     deployment if it still runs; one that already ended is left as ECS left it."""
-    from ecs_handoff.logic.authority import derive
+    from ecs_handoff.logic.authority import current_config, derive
     from ecs_handoff.logic.deploy import check_approval
 
     request, now = event.request, iso(utcnow())
-    derived = derive(request, where, records, ecs_client, ssm_client)
-    record, config = derived.record, derived.config
+    if event.action is TrafficAction.CONTINUE:
+        derived = derive(request, where, records, ecs_client, ssm_client)
+        record, config, images = derived.record, derived.config, derived.images
+    else:
+        # Rolling back only keeps production on the revision it runs: it needs no authority to deploy, so a
+        # registry entry or base Terraform changed during the approvers' wait (which derive() refuses, rightly, for
+        # CONTINUE) must not leave green held at the hook until its timeout. Which service is read from the record
+        # and the registry as they are now, never from the input.
+        record = _record_of(request, where, records)
+        config, images = current_config(record.service, where, ssm_client), []
     if not record.new_task_definition:
         raise DeploymentRefused(f"deployment {record.id} has deployed nothing: there is no traffic to move")
     found = find(config.cluster, config.service, record.new_task_definition, record.deploy_claimed_at, ecs_client)
@@ -249,13 +308,25 @@ def act_at_pause(
             raise DeploymentRefused(
                 f"{record.service}'s registry entry does not ask its approvers before production traffic"
             )
-        check_approval(record.id, config, derived.images, approvals)
-        if hook is None:
+        check_approval(record.id, config, images, approvals)
+        if hook is not None:
+            try:
+                sd_access.continue_at_hook(shot.arn, hook, sd_access.HookAction.CONTINUE, ecs_client)
+            except ServiceDeploymentMoved:
+                # DescribeServiceDeployments is eventually consistent: the hook may have been continued already.
+                found = next(iter(sd_access.describe([shot.arn], ecs_client)), found)
+                shot = snapshot(found)
+                if not shot.released():
+                    raise
+            reason = "production traffic released: ECS continues past the PAUSE hook"
+        elif shot.released():
+            # A retried step (its first attempt's ContinueServiceDeployment was accepted, then it died): the
+            # approved build goes on; refusing here would make the workflow roll it back.
+            reason = "production traffic already released: ECS had continued past the PAUSE hook"
+        else:
             raise DeploymentRefused(
                 f"ECS does not hold the deployment at a PAUSE hook awaiting action (it is {shot.words()})"
             )
-        sd_access.continue_at_hook(shot.arn, hook, sd_access.HookAction.CONTINUE, ecs_client)
-        reason = "production traffic released: ECS continues past the PAUSE hook"
     elif hook is not None:
         sd_access.continue_at_hook(shot.arn, hook, sd_access.HookAction.ROLLBACK, ecs_client)
         reason = "ECS rolls the deployment back from the PAUSE hook: traffic stays on the running revision"
@@ -281,6 +352,18 @@ def act_at_pause(
     return TrafficResult(
         action=event.action, service_deployment_arn=shot.arn, hook_id=hook or "", at=now, reason=reason
     )
+
+
+def _record_of(request: Any, where: Where, records: DeploymentRecords) -> DeploymentRecord:
+    """The deployment's own record, if it is the request's service in this environment."""
+    record = records.get(request.deployment_id)
+    if record is None:
+        raise DeploymentRefused(f"deployment {request.deployment_id} has no record: handoff's intake never accepted it")
+    if record.env != where.env or record.service != request.service_id:
+        raise DeploymentRefused(
+            f"deployment {record.id} is {record.service} in {record.env}, not {request.service_id} in {where.env}"
+        )
+    return record
 
 
 def snapshot_fields(config: ServiceConfig, described: dict[str, Any]) -> dict[str, str]:
