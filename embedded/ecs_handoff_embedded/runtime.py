@@ -182,6 +182,7 @@ class EmbeddedAws:
             gaps.install_deployment_configuration_read_back(),
             gaps.install_strict_choice(),
             gaps.install_change_calendars(self.calendars),
+            gaps.install_template_key_specs(),
         ]
 
         session = self.session()
