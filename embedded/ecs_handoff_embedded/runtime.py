@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -84,6 +85,8 @@ class EmbeddedAws:
         self.execution_status_events: list[dict[str, Any]] = []  # every status change event, delivered or dropped
         # Change calendars GetCalendarState answers from: {name: (OPEN or CLOSED, next transition or None)}.
         self.calendars: dict[str, tuple[str, str | None]] = {}
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients_lock = threading.Lock()
 
     def hold_rollouts(self) -> None:
         """From now on every rollout stays IN_PROGRESS until `release_rollouts` ends it."""
@@ -245,16 +248,22 @@ class EmbeddedAws:
                 provision.set_output(stack.name, key, served[value], seed.ACCOUNT_ID, seed.REGION)
 
     def session(self) -> Any:
-        import boto3
+        from ecs_handoff.aws.clients import new_session
 
-        return boto3.session.Session(
+        return new_session(
             aws_access_key_id="testing",
             aws_secret_access_key="testing",  # noqa: S106 - moto's fixed fake credentials
             region_name=seed.REGION,
         )
 
     def client(self, service: str) -> Any:
-        return self.session().client(service, endpoint_url=self.endpoint)
+        """A client of the embedded AWS with the tests' credentials; one per service and endpoint (boto3's
+        clients are thread safe, and tests and the scenario ask for one in every polling loop)."""
+        key = (service, self.endpoint)
+        with self._clients_lock:
+            if key not in self._clients:
+                self._clients[key] = self.session().client(service, endpoint_url=self.endpoint)
+            return self._clients[key]
 
     def write_local_json(self) -> Path:
         self.state_dir.mkdir(parents=True, exist_ok=True)
