@@ -42,9 +42,8 @@ def images_of(predicate: dict[str, Any]) -> list[PromotedImage]:
 def artifact(images: list[PromotedImage], host: str, envelope: dict[str, Any]) -> tuple[bytes, bytes]:
     """(imagedefinitions.json, the zip the target's intake reads): the images pinned by digest in the target's
     registry, and the source's DSSE envelope as a second member."""
+    from ecs_handoff.artifact import MEMBER_NAME
     from ecs_handoff.promotion import EVIDENCE_MEMBER
-
-    from ecs_handoff_cli.release_logic import MEMBER_NAME
 
     raw = json.dumps([{"name": i.container, "imageUri": i.at(host)} for i in images], indent=2).encode()
     buffer = io.BytesIO()

@@ -300,6 +300,20 @@ def _leading_keys(region: str, account: str, op: str, p: dict[str, Any]) -> list
     return [_attribute_text(p["ExpressionAttributeValues"][found.group(1)])]
 
 
+def _kms_key_arn(region: str, account: str, key_id: str) -> str:
+    """The key ARN a KeyId names (a key ARN, a key id, an alias name or alias ARN), as IAM sees the resource."""
+    if ":key/" in key_id:
+        return key_id
+    if "alias/" in key_id:
+        from moto.kms.models import kms_backends
+
+        try:
+            key_id = kms_backends[account][region].describe_key(key_id).id
+        except Exception:  # an unknown alias: the call fails in KMS itself; authorize it against the alias
+            return f"arn:aws:kms:{region}:{account}:{key_id.split(':')[-1]}"
+    return f"arn:aws:kms:{region}:{account}:key/{key_id}"
+
+
 def checks_for(call: ApiCall, account: str) -> list[Check]:
     """The authorizations AWS makes for one API call. An operation without a rule here is refused:
     a function that starts calling something new must be taught to this table, never waved through."""
@@ -350,6 +364,16 @@ def checks_for(call: ApiCall, account: str) -> list[Check]:
             return checks
         if op == "TagResource":
             return [Check("ecs:TagResource", str(p["resourceArn"]), regional)]
+    if call.service == "kms" and op == "Sign":
+        # kms:Sign is authorized on the key itself (a key id or alias named in the call is the key it points
+        # at), with the signing algorithm and message type as condition keys (KMS developer guide, "AWS KMS
+        # condition keys": kms:SigningAlgorithm, kms:MessageType).
+        context = {
+            **regional,
+            "kms:SigningAlgorithm": str(p.get("SigningAlgorithm", "")),
+            "kms:MessageType": str(p.get("MessageType", "RAW")),
+        }
+        return [Check("kms:Sign", _kms_key_arn(region, account, str(p["KeyId"])), context)]
     if call.service == "states":
         if op in ("SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat"):
             return [Check(f"states:{op}", "*", regional)]
