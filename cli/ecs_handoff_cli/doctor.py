@@ -696,12 +696,23 @@ def _approval_page_calls(r: _Resources) -> list[Permission]:
 
 
 def _operator_api_calls(r: _Resources) -> list[Permission]:
+    # `handoff promote`'s statement: the deployments after it, whether ECS still runs it, and the signature
+    promotion = (
+        [
+            Permission("dynamodb:Query", r.install.table("DeploymentsTableName", "by_service")),
+            *r.on_services("DescribeServices"),
+            Permission("kms:Sign", r.outputs["PromotionKeyArn"]),
+        ]
+        if "PromotionKeyArn" in r.outputs
+        else []
+    )
     return [
         *r.write(r.approvals, r.deployments),
         Permission("dynamodb:PutItem", r.state),
         *r.read_registry(),
         Permission("secretsmanager:GetSecretValue", r.secret),
         *r.send_task_result(),
+        *promotion,
     ]
 
 

@@ -152,6 +152,8 @@ def record_json(record: DeploymentRecord) -> dict[str, Any]:
         "finished_at": record.finished_at,
         "timeline": record.timeline,
         "override": record.override,  # `handoff deploy-now`: principal, reason, at (None when nobody overrode)
+        # `handoff promote`: the source environment's deployment the intake verified (None when not promoted)
+        "promoted_from": record.promoted_from.model_dump(mode="json") if record.promoted_from else None,
     }
 
 

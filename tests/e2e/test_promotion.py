@@ -94,6 +94,11 @@ def test_promotion_dev_to_prod_deploys_the_same_digests_and_prod_still_asks(
     assert waiting.outcome is Outcome.AWAITING_APPROVAL, waiting.reason
     assert waiting.promoted_from is not None and waiting.promoted_from.deployment_id == source.id
     assert waiting.promoted_from.from_env == "dev"
+    # AND the approvers read where it comes from, on the email and the page
+    summary = f"promoted from dev {source.id[:12]}, soaked "
+    assert f"Promoted:     {summary}" in world.approval_email(ALICE, deployment_id)
+    status, page = world.open(world.approval_link(ALICE, deployment_id))
+    assert status == 200 and f"P{summary[1:]}" in page
     world.decide(world.approval_link(ALICE, deployment_id), "approve", "promoted")
     record = world.wait("prod", deployment_id)
     assert record.outcome is Outcome.SUCCEEDED, record.reason
@@ -103,6 +108,13 @@ def test_promotion_dev_to_prod_deploys_the_same_digests_and_prod_still_asks(
         == world.running("dev", "api")["images"]["app-container"]
     )
     assert [i.image_uri for i in record.validated_images or []] == [i.image_uri for i in source.validated_images or []]
+    # AND history says it, linked to the source deployment
+    capsys.readouterr()
+    assert main(["history", "--env", "prod", "--service", "api", "--limit", "1"]) == 0
+    assert summary in capsys.readouterr().out
+    assert main(["history", "--env", "prod", "--service", "api", "--limit", "1", "--json"]) == 0
+    [item] = json.loads(capsys.readouterr().out)
+    assert item["promoted_from"]["deployment_id"] == source.id and item["promoted_from"]["from_env"] == "dev"
 
 
 def test_promotion_dry_run_uploads_nothing(world: World, trust_dev: Trust, capsys: pytest.CaptureFixture[str]) -> None:

@@ -235,3 +235,11 @@ def test_promotion_artifact_reader_caps_the_evidence_member() -> None:
     big = b" " * (promotion.MAX_ENVELOPE_BYTES + 1)
     with pytest.raises(ArtifactRejected, match=r"promotion.dsse.json is larger than 16384 bytes"):
         read_upload(_zip({"imagedefinitions.json": definitions, promotion.EVIDENCE_MEMBER: big}))
+
+
+def test_promotion_provenance_summary_is_what_history_and_approvers_read() -> None:
+    provenance = check(signed())
+    provenance.deployment_id = "api-1a2b3c4d5e6f"
+    assert provenance.summary("api") == "promoted from dev api-1a2b3c4d, soaked 2 h"
+    provenance.soaked_seconds = 5400
+    assert provenance.summary("api") == "promoted from dev api-1a2b3c4d, soaked 1.5 h"

@@ -77,7 +77,14 @@ def review_page(
     approvals_required: int,
     form_action: str,
     hidden: dict[str, str],
+    promoted_from: str = "",
 ) -> str:
+    promoted = (
+        f"<p><b>{_e(promoted_from[:1].upper() + promoted_from[1:])}</b>. Verified by handoff: that environment "
+        "signed that these digests succeeded and ran there that long.</p>"
+        if promoted_from
+        else ""
+    )
     rows = "".join(_change_row(c) for c in changes) or "<p>No container changes its image.</p>"
     others = (
         "<h2>Other changes</h2><p class=muted>From Terraform's base task definition, against what runs now.</p>"
@@ -106,7 +113,7 @@ def review_page(
         f"This link is for {_e(approver)} and expires in {_e(time_left)}.</p>"
         "<h2>What changes</h2><p class=muted>Checked by handoff: each image in ECR (by digest), "
         "the revision ECS runs, Terraform's base.</p>"
-        f"{rows}{others}"
+        f"{promoted}{rows}{others}"
         f"<p>New revision from base <b>{_e(base_task_definition)}</b>; "
         f"the service runs <b>{_e(running_task_definition)}</b> now.</p>"
         f"{so_far}"

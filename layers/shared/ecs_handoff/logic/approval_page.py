@@ -134,6 +134,7 @@ class ApprovalDesk:
             approvals_required=approval.approvals_required,
             form_action=form_action,
             hidden={"approver": link.approver.lower(), "expires": link.expires, "sig": link.signature},
+            promoted_from=approval.promoted_from or "",
         )
         return PageResult(200, f"Approve {approval.service_id} in {approval.env}?", html)
 

@@ -123,6 +123,8 @@ def _new_approval(
         approvers=approvers,
         approvals_required=config.approvals_required,
         approver_principals={k: v.lower() for k, v in config.approver_principals.items()},
+        # as the intake verified it, from the record (never the step's input)
+        promoted_from=derived.record.promoted_from.summary(req.service_id) if derived.record.promoted_from else None,
     )
 
 
@@ -221,6 +223,7 @@ def email_body(approval: Approval, approver: str, url: str) -> str:
         f"Deployment:   {approval.deployment_id}",
         f"Uploaded by:  {approval.requester or 'unknown'}",
         f"Commit tag:   {_tags(approval) or '(none)'}",
+        *([f"Promoted:     {approval.promoted_from} (verified by handoff)"] if approval.promoted_from else []),
         f"Running now:  {short_name(approval.running_task_definition)}",
         f"New revision: from base {short_name(approval.base_task_definition)}",
         "Changes:",

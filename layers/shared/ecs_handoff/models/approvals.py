@@ -79,3 +79,5 @@ class Approval(Model):
     emailed: list[str] = Field(default_factory=list)  # approvers whose link has been sent
     approver_principals: dict[str, str] = Field(default_factory=dict)  # CLI: IAM ARN pattern -> approver
     resumed_at: str | None = None  # when the workflow was told the decision
+    # "promoted from dev api-1a2b3c4d, soaked 2 h": the source deployment the intake verified (`handoff promote`)
+    promoted_from: str | None = None
