@@ -226,3 +226,16 @@ def test_a_multivalued_key_without_a_set_operator_is_refused_not_guessed() -> No
     plain = allow("dynamodb:PutItem", STATE_TABLE, Condition={"StringLike": {"dynamodb:LeadingKeys": "lock#*"}})
     with pytest.raises(NotImplementedError, match="needs ForAllValues: or ForAnyValue:"):
         evaluate(policy(plain), Check("dynamodb:PutItem", STATE_TABLE, {"dynamodb:LeadingKeys": ["lock#api"]}))
+
+
+def test_kms_sign_is_authorized_on_the_key_with_its_algorithm() -> None:
+    # GIVEN a Sign call naming the key by ARN  THEN IAM is asked about kms:Sign on that key, with its algorithm
+    from ecs_handoff_embedded import iam
+
+    key = "arn:aws:kms:ap-northeast-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    call = iam.ApiCall("kms", "Sign", {"KeyId": key, "SigningAlgorithm": "ECDSA_SHA_256"}, "ap-northeast-1")
+    [check] = iam.checks_for(call, "123456789012")
+    assert (check.action, check.resource) == ("kms:Sign", key)
+    assert check.context["kms:SigningAlgorithm"] == "ECDSA_SHA_256" and check.context["kms:MessageType"] == "RAW"
+    bare = iam.ApiCall("kms", "Sign", {"KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab"}, "ap-northeast-1")
+    assert iam.checks_for(bare, "123456789012")[0].resource == key

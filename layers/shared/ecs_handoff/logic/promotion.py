@@ -112,7 +112,14 @@ class Attestor:
             images=images,
         )
         payload = promotion.canonical(promotion.statement(predicate))
-        key_arn, signature = kms.sign(self.key_arn, promotion.pae(promotion.PAYLOAD_TYPE, payload), self.kms)
+        message = promotion.pae(promotion.PAYLOAD_TYPE, payload)
+        if len(message) > promotion.MAX_SIGNED_BYTES:  # ten images with 200-character repository names
+            raise PromotionRefused(
+                409,
+                f"the statement about {record.id} is {len(message)} bytes; KMS signs a message of at most "
+                f"{promotion.MAX_SIGNED_BYTES} bytes (its images' repository names are too long to promote)",
+            )
+        key_arn, signature = kms.sign(self.key_arn, message, self.kms)
         logger.info("promotion statement signed", deployment_id=record.id, soaked_seconds=soaked, running=running)
         return Attestation(promotion.envelope(payload, key_arn, signature), predicate)
 
