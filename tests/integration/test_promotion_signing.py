@@ -10,7 +10,7 @@ import pytest
 from ecs_handoff import promotion
 from ecs_handoff.aws import kms
 from ecs_handoff.logic.promotion import Attestor, PromotionRefused
-from ecs_handoff.models import DeploymentRecord, ImageDefinition, Outcome, iso, utcnow
+from ecs_handoff.models import DeploymentRecord, ImageDefinition, Outcome, iso, parse_iso, utcnow
 from ecs_handoff.models.registry import PromotionRule
 from ecs_handoff_embedded.seed import ECR, push_image
 
@@ -77,4 +77,46 @@ def test_promotion_signing_refuses_a_deployment_ecs_no_longer_runs(stack: Stack)
     record = _succeeded(stack)
     records(stack).update(record.id, new_task_definition=f"{record.new_task_definition}-gone")
     with pytest.raises(PromotionRefused, match="no longer runs"):
+        Attestor(records(stack), "dev", stack.outputs["PromotionKeyArn"]).attest(record.id)
+
+
+def _later(stack: Stack, record: DeploymentRecord, minutes: int, outcome: Outcome, same_images: bool) -> None:
+    """A deployment of the same service that started `minutes` after `record` succeeded."""
+    assert record.finished_at is not None
+    started = parse_iso(record.finished_at) + timedelta(minutes=minutes)
+    images = (
+        record.validated_images
+        if same_images
+        else [ImageDefinition(name="app-container", image_uri=f"{ECR}/api@sha256:{'e' * 64}")]
+    )
+    later = DeploymentRecord(
+        id=f"api-v-later-{minutes}",
+        env="dev",
+        service="api",
+        outcome=outcome,
+        started_at=iso(started),
+        finished_at=iso(started + timedelta(minutes=2)),
+        timeline={"deploying": iso(started + timedelta(seconds=30))},
+        validated_images=images,
+        reason="ECS's circuit breaker rolled it back" if outcome is Outcome.FAILED else "",
+    )
+    assert records(stack).create(later)
+
+
+def test_promotion_signing_the_soak_ends_where_the_next_deployment_began(stack: Stack) -> None:
+    # GIVEN api succeeded 2 h ago, and the next deployment started changing the service 30 min later
+    record = _succeeded(stack)
+    _later(stack, record, 30, Outcome.SUCCEEDED, same_images=False)
+    _later(stack, record, 60, Outcome.SUCCEEDED, same_images=False)
+    # WHEN dev signs  THEN the soak stated is those 30 minutes, and the images no longer run there
+    predicate = Attestor(records(stack), "dev", stack.outputs["PromotionKeyArn"]).attest(record.id).predicate
+    assert (predicate.soaked_seconds, predicate.still_running) == (30 * 60 + 30, False)
+
+
+def test_promotion_signing_refuses_images_that_failed_again_since(stack: Stack) -> None:
+    record = _succeeded(stack)
+    _later(stack, record, 30, Outcome.FAILED, same_images=True)
+    with pytest.raises(
+        PromotionRefused, match=r"the same images were deployed again in dev as api-v-later-30 and it FAILED"
+    ):
         Attestor(records(stack), "dev", stack.outputs["PromotionKeyArn"]).attest(record.id)

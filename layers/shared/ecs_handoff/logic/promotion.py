@@ -23,7 +23,10 @@ if TYPE_CHECKING:
     from ecs_handoff.aws.clients import ECSClient, KMSClient
     from ecs_handoff.aws.records import DeploymentRecords
 
-LATER_RECORDS = 100  # later deployments of the service read to find what replaced this one (one query page)
+# The deployments of the service after this one read, oldest first (one query page): the first that changed the
+# service ends the soak. The index is eventually consistent: one started a moment ago may be missing, which the
+# look at what ECS runs makes up for.
+LATER_RECORDS = 100
 
 
 class PromotionRefused(Exception):
@@ -128,7 +131,9 @@ class Attestor:
         was a rollback of these images, or these images failed here since."""
         later = [
             r
-            for r in self.records.history(self.env, record.service, limit=LATER_RECORDS, since=record.started_at)
+            for r in self.records.history(
+                self.env, record.service, limit=LATER_RECORDS, since=record.started_at, oldest_first=True
+            )
             if r.id != record.id and r.started_at > record.started_at
         ]
         replaced: datetime | None = None
