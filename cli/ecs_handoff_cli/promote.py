@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ecs_handoff.errors import ArtifactRejected
+from ecs_handoff.models import ServiceConfig
 
 from ecs_handoff_cli import show
 from ecs_handoff_cli.connect import Env
@@ -74,7 +75,7 @@ def missing_in_target(images: list[PromotedImage], host: str, source_account: st
     return problems
 
 
-def soak_problem(predicate: dict[str, Any], config: Any, target: str) -> str:
+def soak_problem(predicate: dict[str, Any], config: ServiceConfig, target: str) -> str:
     """The target's rule checked here first (the intake checks it again): source environment and soak."""
     rule = config.promotion
     if rule is None:
