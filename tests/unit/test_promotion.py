@@ -243,3 +243,14 @@ def test_promotion_provenance_summary_is_what_history_and_approvers_read() -> No
     assert provenance.summary("api") == "promoted from dev api-1a2b3c4d, soaked 2 h"
     provenance.soaked_seconds = 5400
     assert provenance.summary("api") == "promoted from dev api-1a2b3c4d, soaked 1.5 h"
+
+
+def test_promotion_artifact_reader_refuses_the_evidence_twice() -> None:
+    definitions = json.dumps([{"name": "app", "imageUri": UPLOADED["app-container"]}]).encode()
+    buffer = io.BytesIO()
+    with pytest.warns(UserWarning, match="Duplicate name"), zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("imagedefinitions.json", definitions)
+        archive.writestr(promotion.EVIDENCE_MEMBER, b"{}")
+        archive.writestr(promotion.EVIDENCE_MEMBER, b"{}")
+    with pytest.raises(ArtifactRejected, match=r"the zip holds promotion.dsse.json 2 times"):
+        read_upload(buffer.getvalue())

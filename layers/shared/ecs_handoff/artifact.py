@@ -7,7 +7,7 @@ import json
 import re
 import zipfile
 import zlib
-from typing import Any, Literal, overload
+from typing import Any
 
 from ecs_handoff.errors import ArtifactRejected
 from ecs_handoff.models import ImageDefinition
@@ -48,16 +48,17 @@ def read_upload(data: bytes) -> tuple[list[ImageDefinition], bytes | None]:
     with archive:
         member = _find_member(archive)
         raw = _read_bounded(archive, member)
-        evidence = _find_member(archive, EVIDENCE_MEMBER, required=False)
+        evidence = _member_if_any(archive, EVIDENCE_MEMBER)
         proof = _read_bounded(archive, evidence, MAX_ENVELOPE_BYTES) if evidence is not None else None
     return parse_image_definitions(raw), proof
 
 
-@overload
-def _find_member(archive: zipfile.ZipFile, name: str = ..., *, required: Literal[True] = ...) -> zipfile.ZipInfo: ...
-@overload
-def _find_member(archive: zipfile.ZipFile, name: str, *, required: bool) -> zipfile.ZipInfo | None: ...
-def _find_member(archive: zipfile.ZipFile, name: str = MEMBER_NAME, *, required: bool = True) -> zipfile.ZipInfo | None:
+def _member_if_any(archive: zipfile.ZipFile, name: str) -> zipfile.ZipInfo | None:
+    """A member that may be absent (the promotion evidence), checked as strictly as the required one."""
+    return _find_member(archive, name) if any(i.filename == name for i in archive.infolist()) else None
+
+
+def _find_member(archive: zipfile.ZipFile, name: str = MEMBER_NAME) -> zipfile.ZipInfo:
     infos = archive.infolist()
     for info in infos:
         problem = _unsafe_path(info.filename)
@@ -66,8 +67,6 @@ def _find_member(archive: zipfile.ZipFile, name: str = MEMBER_NAME, *, required:
                 f"the zip holds a member whose path {problem}: {info.filename[:100]!r}; refusing the whole archive"
             )
     matches = [info for info in infos if info.filename == name]
-    if not matches and not required:
-        return None
     if not matches:
         nested = [info.filename for info in infos if info.filename.rsplit("/", 1)[-1] == name]
         if nested:
