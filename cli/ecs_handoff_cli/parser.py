@@ -403,6 +403,12 @@ def _add_looking_after(commands: Commands, common: argparse.ArgumentParser) -> N
     up.add_argument(
         "--rollout-seconds", type=float, default=1.0, help="how long a simulated ECS rollout takes (default: 1)"
     )
+    up.add_argument(
+        "--account-per-env",
+        action="store_true",
+        help="each environment in its own account (ECR, KMS keys, buckets, stacks; a profile handoff-local-<env> "
+        "for each but the first); default: all in one",
+    )
     up.set_defaults(run=_local_up)
 
     completion = _command(commands, common, "completion", "print a shell completion script", _completion)

@@ -115,7 +115,9 @@ def cmd_promote(args: argparse.Namespace) -> int:
         raise UsageError(f"{record.id} is in {args.to} already; --to names the environment to promote to")
     envelope, predicate = _statement(source, record.id)
     if args.to_profile:  # the target environment lives in another account: its credentials from here on
-        use_account(args.to_profile, None)
+        from ecs_handoff_cli.connect import local_profile
+
+        use_account(local_profile(args.to_profile) if getattr(args, "local", False) else args.to_profile, None)
     target = Env(args.to)
     config = target.service(record.service)
     images = images_of(predicate)

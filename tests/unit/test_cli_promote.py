@@ -46,3 +46,13 @@ def test_cli_promote_refuses_another_source_environment() -> None:
     assert soak_problem(predicate(environment="qa"), config(), "prod") == (
         "prod accepts only promotions from dev, not from qa"
     )
+
+
+def test_cli_local_takes_only_the_profiles_the_embedded_aws_wrote() -> None:
+    import pytest
+    from ecs_handoff_cli.connect import local_profile
+    from ecs_handoff_cli.exits import UsageError
+
+    assert local_profile("handoff-local-prod") == "handoff-local-prod"
+    with pytest.raises(UsageError, match="not 'default'"):
+        local_profile("default")
