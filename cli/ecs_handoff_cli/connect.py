@@ -57,8 +57,21 @@ def use_local(path: Path) -> dict[str, Any]:
     os.environ["AWS_ACCESS_KEY_ID"] = os.environ.get("AWS_ACCESS_KEY_ID", "testing")
     os.environ["AWS_SECRET_ACCESS_KEY"] = os.environ.get("AWS_SECRET_ACCESS_KEY", "testing")
     os.environ.pop("AWS_PROFILE", None)  # a real profile's credentials must never reach the embedded AWS
+    if local.get("credentials_file"):  # `handoff local up --account-per-env`: a profile per account
+        os.environ["AWS_SHARED_CREDENTIALS_FILE"] = str(local["credentials_file"])
     reset_clients()
     return local
+
+
+def local_profile(profile: str) -> str:
+    """A profile the embedded AWS wrote (`handoff-local-<env>`); any other is refused with --local, so a real
+    account's credentials never sign a request to the embedded AWS."""
+    if not profile.startswith("handoff-local-"):
+        raise UsageError(
+            f"with --local, a profile is one `handoff local up --account-per-env` wrote (handoff-local-<env>), "
+            f"not {profile!r}"
+        )
+    return profile
 
 
 def use_account(profile: str | None, region: str | None) -> None:

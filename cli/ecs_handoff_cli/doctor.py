@@ -741,6 +741,16 @@ def _approval_page_calls(r: _Resources) -> list[Permission]:
 
 
 def _operator_api_calls(r: _Resources) -> list[Permission]:
+    # `handoff promote`'s statement: the deployments after it, whether ECS still runs it, and the signature
+    promotion = (
+        [
+            Permission("dynamodb:Query", r.install.table("DeploymentsTableName", "by_service")),
+            *r.on_services("DescribeServices"),
+            Permission("kms:Sign", r.outputs["PromotionKeyArn"]),
+        ]
+        if "PromotionKeyArn" in r.outputs
+        else []
+    )
     return [
         *r.write(r.approvals, r.deployments),
         Permission("dynamodb:PutItem", r.state),
@@ -751,6 +761,7 @@ def _operator_api_calls(r: _Resources) -> list[Permission]:
         *r.on_services("ListServiceDeployments"),
         Permission("ecs:DescribeServiceRevisions", r.install.arn("ecs", "service-revision/doctor/doctor/1")),
         Permission("ecs:StopServiceDeployment", r.install.arn("ecs", "service-deployment/doctor/doctor/1")),
+        *promotion,
     ]
 
 

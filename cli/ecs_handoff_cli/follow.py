@@ -127,6 +127,8 @@ def cmd_history(args: argparse.Namespace) -> int:
         rows.append(row)
         # the short form has no REASON column: why the intake refused it, on a line of its own
         details.append([f"    refused: {r.reason}"] if r.outcome is Outcome.INVALID and not args.wide else [])
+        if r.promoted_from is not None:  # where its images proved themselves (the intake verified the statement)
+            details[-1].append(f"    {r.promoted_from.summary(r.service)}")
     total = WIDE if args.wide else show.width()
     outcome_column = [c.title for c in columns].index("OUTCOME")
     lines = show.table(columns, rows, total, paint=_painter(outcome_column))

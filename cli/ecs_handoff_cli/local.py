@@ -25,4 +25,4 @@ def cmd_local_up(args: argparse.Namespace) -> int:
             f"`handoff local up` runs the embedded AWS, which is not installed (no module {exc.name!r}): "
             "pip install 'ecs-handoff[local]'"
         ) from exc
-    return serve(port=args.port, rollout_seconds=args.rollout_seconds)
+    return serve(port=args.port, rollout_seconds=args.rollout_seconds, account_per_env=args.account_per_env)

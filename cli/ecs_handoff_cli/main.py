@@ -40,6 +40,10 @@ def _run(argv: list[str] | None) -> int:
             from ecs_handoff_cli.connect import find_local_state, use_local
 
             use_local(find_local_state())
+            if profile:  # `handoff local up --account-per-env`: an environment in an account of its own
+                from ecs_handoff_cli.connect import local_profile, use_account
+
+                use_account(local_profile(profile), None)
         elif profile or region or os.environ.get("AWS_REGION"):
             from ecs_handoff_cli.connect import use_account
 

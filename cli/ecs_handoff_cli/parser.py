@@ -69,6 +69,12 @@ def _diff(args: argparse.Namespace) -> int:
     return cmd_diff(args)
 
 
+def _promote(args: argparse.Namespace) -> int:
+    from ecs_handoff_cli.promote import cmd_promote
+
+    return cmd_promote(args)
+
+
 def _decide(args: argparse.Namespace) -> int:
     from ecs_handoff_cli.decide import cmd_decide
 
@@ -267,7 +273,7 @@ def _add_reading(commands: Commands, common: argparse.ArgumentParser) -> None:
 
 
 def _add_releasing(commands: Commands, common: argparse.ArgumentParser) -> None:
-    """upload, rerun, rollback, diff (release.py)."""
+    """upload, rerun, rollback, diff (release.py), promote (promote.py)."""
     upload = _command(
         commands,
         common,
@@ -316,6 +322,22 @@ def _add_releasing(commands: Commands, common: argparse.ArgumentParser) -> None:
     )
     _uploading(rollback)
     _json(rollback)
+
+    promote = _command(
+        commands,
+        common,
+        "promote",
+        "carry a SUCCEEDED deployment's exact digests to another environment, with its environment's signed statement",
+        _promote,
+    )
+    promote.add_argument("deployment_id", help="the source deployment's id or short id")
+    promote.add_argument("--to", required=True, help="the environment to promote to (stack handoff-<env>)")
+    _env(promote, required=False)
+    promote.add_argument(
+        "--to-profile", help="the AWS profile of the target environment's account (default: the same credentials)"
+    )
+    promote.add_argument("--dry-run", action="store_true", help="get the statement, check the digests; upload nothing")
+    _json(promote, "print the plan and what was uploaded as JSON")
 
     diff = _command(commands, common, "diff", "what an upload would change against the running revision", _diff)
     diff.add_argument("file", nargs="?", help="imagedefinitions.json (default: the current metadata in S3)")
@@ -386,6 +408,12 @@ def _add_looking_after(commands: Commands, common: argparse.ArgumentParser) -> N
     up.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     up.add_argument(
         "--rollout-seconds", type=float, default=1.0, help="how long a simulated ECS rollout takes (default: 1)"
+    )
+    up.add_argument(
+        "--account-per-env",
+        action="store_true",
+        help="each environment in its own account (ECR, KMS keys, buckets, stacks; a profile handoff-local-<env> "
+        "for each but the first); default: all in one",
     )
     up.set_defaults(run=_local_up)
 

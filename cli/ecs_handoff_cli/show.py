@@ -155,6 +155,8 @@ def record_json(record: DeploymentRecord) -> dict[str, Any]:
         # BLUE_GREEN, LINEAR, CANARY: ECS's service deployment as last seen (arn, strategy, status, stage,
         # production and test weights blue/green, hooks, test_traffic); {} for a rolling update
         "service_deployment": record.service_deployment,
+        # `handoff promote`: the source environment's deployment the intake verified (None when not promoted)
+        "promoted_from": record.promoted_from.model_dump(mode="json") if record.promoted_from else None,
     }
 
 

@@ -98,7 +98,7 @@ def identify(account_id: str, authorizer: Authorizer, access_key: str, session_t
         role_name = session.role_arn.rsplit("/", 1)[-1]
         role = iam.get_role(role_name)
         arn = f"arn:aws:sts::{account_id}:assumed-role/{role_name}/{session.session_name}"
-        documents = authorizer.documents_for_role(role_name)
+        documents = authorizer.documents_for_role(role_name, account_id)
         return Caller(
             arn, f"{role.id}:{session.session_name}", account_id, access_key, session.secret_access_key,
             session_token, documents,

@@ -328,6 +328,20 @@ def _service_deployment_check(op: str, arn: str, regional: Mapping[str, str]) ->
     return Check(f"ecs:{op}", arn, context)
 
 
+def _kms_key_arn(region: str, account: str, key_id: str) -> str:
+    """The key ARN a KeyId names (a key ARN, a key id, an alias name or alias ARN), as IAM sees the resource."""
+    if ":key/" in key_id:
+        return key_id
+    if "alias/" in key_id:
+        from moto.kms.models import kms_backends
+
+        try:
+            key_id = kms_backends[account][region].describe_key(key_id).id
+        except Exception:  # an unknown alias: the call fails in KMS itself; authorize it against the alias
+            return f"arn:aws:kms:{region}:{account}:{key_id.split(':')[-1]}"
+    return f"arn:aws:kms:{region}:{account}:key/{key_id}"
+
+
 def checks_for(call: ApiCall, account: str) -> list[Check]:
     """The authorizations AWS makes for one API call. An operation without a rule here is refused:
     a function that starts calling something new must be taught to this table, never waved through."""
@@ -388,6 +402,16 @@ def checks_for(call: ApiCall, account: str) -> list[Check]:
         if op == "ListServiceDeployments":
             arn = _service_arn(region, account, cluster, str(p["service"]))
             return [Check("ecs:ListServiceDeployments", arn, {**regional, "ecs:cluster": cluster_arn})]
+    if call.service == "kms" and op == "Sign":
+        # kms:Sign is authorized on the key itself (a key id or alias named in the call is the key it points
+        # at), with the signing algorithm and message type as condition keys (KMS developer guide, "AWS KMS
+        # condition keys": kms:SigningAlgorithm, kms:MessageType).
+        context = {
+            **regional,
+            "kms:SigningAlgorithm": str(p.get("SigningAlgorithm", "")),
+            "kms:MessageType": str(p.get("MessageType", "RAW")),
+        }
+        return [Check("kms:Sign", _kms_key_arn(region, account, str(p["KeyId"])), context)]
     if call.service == "states":
         if op in ("SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat"):
             return [Check(f"states:{op}", "*", regional)]
@@ -462,8 +486,9 @@ class Authorizer:
         """The variables the Lambda runtime would set for the function's execution role session."""
         digest = hashlib.sha256(function_name.encode()).hexdigest().upper()
         key = f"ASIA{digest[:16]}"
+        account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else self.account_id  # the role's account
         with self._lock:
-            self._principals[key] = Principal(function_name, role_arn, self.account_id)
+            self._principals[key] = Principal(function_name, role_arn, account)
         return {
             "AWS_ACCESS_KEY_ID": key,
             "AWS_SECRET_ACCESS_KEY": digest[16:56],
@@ -475,23 +500,23 @@ class Authorizer:
             return self._principals.get(access_key)
 
     def role_documents(self, principal: Principal) -> list[dict[str, Any]]:
-        return self.documents_for_role(principal.role_arn.rsplit("/", 1)[-1])
+        return self.documents_for_role(principal.role_arn.rsplit("/", 1)[-1], principal.account_id)
 
-    def documents_for_role(self, role_name: str) -> list[dict[str, Any]]:
+    def documents_for_role(self, role_name: str, account: str | None = None) -> list[dict[str, Any]]:
         """The role's identity policies as they stand now (inline and attached managed)."""
         from moto.iam.models import iam_backends
 
-        role = iam_backends[self.account_id]["global"].get_role(role_name)
-        documents = list(self.inline_policies(role_name).values())
+        role = iam_backends[account or self.account_id]["global"].get_role(role_name)
+        documents = list(self.inline_policies(role_name, account).values())
         for policy in role.managed_policies.values():
             version = next(v for v in policy.versions if v.is_default)
             documents.append(_document(version.document))
         return documents
 
-    def inline_policies(self, role_name: str) -> dict[str, dict[str, Any]]:
+    def inline_policies(self, role_name: str, account: str | None = None) -> dict[str, dict[str, Any]]:
         from moto.iam.models import iam_backends
 
-        role = iam_backends[self.account_id]["global"].get_role(role_name)
+        role = iam_backends[account or self.account_id]["global"].get_role(role_name)
         return {name: _document(document) for name, document in role.policies.items()}
 
     def authorize(self, principal: Principal, call: ApiCall) -> None:
@@ -607,7 +632,9 @@ def simulate_principal_policy(authorizer: Authorizer, params: dict[str, str]) ->
             context[params[key]] = values
         elif values:
             context[params[key]] = values[0]
-    documents = authorizer.documents_for_role(params["PolicySourceArn"].rsplit("/", 1)[-1])
+    documents = authorizer.documents_for_role(
+        params["PolicySourceArn"].rsplit("/", 1)[-1], params["PolicySourceArn"].split(":")[4] or None
+    )
     results = []
     for action in members("ActionNames"):
         for resource in members("ResourceArns") or ["*"]:
@@ -626,6 +653,20 @@ def simulate_principal_policy(authorizer: Authorizer, params: dict[str, str]) ->
     ).encode()
 
 
+_INVOKE_PATH = re.compile(
+    r"^/2015-03-31/functions/arn(?::|%3A)aws(?::|%3A)lambda(?::|%3A)[a-z0-9-]+(?::|%3A)(\d{12})(?::|%3A)"
+)
+
+
+def _invoked_account(environ: dict[str, Any], parsed: tuple[str, ApiCall] | None) -> str | None:
+    """A Lambda Invoke by function ARN reaches the function's account (Step Functions' task calls its
+    functions by ARN, with the server's own credentials); None for anything else."""
+    if parsed is None or parsed[1].service != "lambda":
+        return None
+    match = _INVOKE_PATH.match(environ.get("PATH_INFO", "") or environ.get("RAW_URI", ""))
+    return match.group(1) if match else None
+
+
 class Enforcement:
     """WSGI middleware: authorize function callers, pass everyone else straight to moto."""
 
@@ -642,9 +683,14 @@ class Enforcement:
             payload = simulate_principal_policy(self.authorizer, parsed[1].params)
             start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(payload)))])
             return [payload]
+        principal = self.authorizer.principal(parsed[0]) if parsed else None
+        account = principal.account_id if principal is not None else _invoked_account(environ, parsed)
+        if account and "HTTP_X_MOTO_ACCOUNT_ID" not in environ:
+            # moto serves the account a request names in x-moto-account-id, else the one whose IAM holds its
+            # access key: a function's calls go to its own role's account, as its execution role's would
+            environ["HTTP_X_MOTO_ACCOUNT_ID"] = account
         if not self.authorizer.enforcing:
             return self.app(environ, start_response)
-        principal = self.authorizer.principal(parsed[0]) if parsed else None
         if parsed is not None and principal is not None:
             with self.authorizer._lock:
                 self.authorizer.calls[f"{parsed[1].service}:{parsed[1].operation}"] += 1

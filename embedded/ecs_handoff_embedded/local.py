@@ -33,10 +33,12 @@ def handoff_command() -> str:
     return shlex.quote(str(here))
 
 
-def serve(port: int = 0, rollout_seconds: float = 1.0) -> int:
+def serve(port: int = 0, rollout_seconds: float = 1.0, account_per_env: bool = False) -> int:
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(line_buffering=True)  # the banner shows at once, also through a pipe or a file
-    aws = EmbeddedAws(port=port, rollout_seconds=rollout_seconds, log_level="INFO", echo=print)
+    aws = EmbeddedAws(
+        port=port, rollout_seconds=rollout_seconds, log_level="INFO", echo=print, account_per_env=account_per_env
+    )
     aws.start()
     stop = threading.Event()
     # Both stop it cleanly, even when started in the background (where SIGINT is otherwise ignored).
@@ -55,7 +57,9 @@ def serve(port: int = 0, rollout_seconds: float = 1.0) -> int:
     local_json = (aws.state_dir / "local.json").resolve()
     print(f"  state:  {local_json}    outbox: {aws.outbox.directory}")
     for env in aws.envs:
-        print(f"  {env}: bucket {bucket_name(env)}, stack handoff-{env}")
+        account = aws.accounts[env]
+        profile = f", profile handoff-local-{env} (--profile, --to-profile)" if account in aws.credentials else ""
+        print(f"  {env}: account {account}, bucket {bucket_name(env, account)}, stack handoff-{env}{profile}")
     print("the CLI finds it from this folder and those below; from anywhere else:")
     print(f"  export HANDOFF_LOCAL={local_json}")
     handoff = handoff_command()

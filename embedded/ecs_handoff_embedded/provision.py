@@ -129,8 +129,9 @@ def provision(
     from samtranslator.translator.transform import transform
 
     s3 = session.client("s3")
+    staging = staging_bucket(account_id)
     with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-        s3.create_bucket(Bucket=STAGING_BUCKET, CreateBucketConfiguration={"LocationConstraint": region})
+        s3.create_bucket(Bucket=staging, CreateBucketConfiguration={"LocationConstraint": region})
 
     template = load_template(root / "template.yaml")
     code_dirs: dict[str, Path] = {}
@@ -140,9 +141,9 @@ def provision(
         props = resource.get("Properties", {})
         if resource["Type"] == "AWS::Serverless::Function":
             code_dirs[logical_id] = root / props["CodeUri"]
-            props["CodeUri"] = _upload(s3, f"{stack_name}/{logical_id}.zip", code_dirs[logical_id])
+            props["CodeUri"] = _upload(s3, staging, f"{stack_name}/{logical_id}.zip", code_dirs[logical_id])
         elif resource["Type"] == "AWS::Serverless::LayerVersion":
-            props["ContentUri"] = _upload(s3, f"{stack_name}/{logical_id}.zip", root / props["ContentUri"])
+            props["ContentUri"] = _upload(s3, staging, f"{stack_name}/{logical_id}.zip", root / props["ContentUri"])
         elif resource["Type"] == "AWS::Serverless::StateMachine":
             text = (root / props.pop("DefinitionUri")).read_text(encoding="utf-8")
             definitions[logical_id] = text
@@ -192,9 +193,14 @@ def provision(
     return stack
 
 
-def _upload(s3: Any, key: str, directory: Path) -> dict[str, str]:
-    s3.put_object(Bucket=STAGING_BUCKET, Key=key, Body=zip_dir(directory))
-    return {"Bucket": STAGING_BUCKET, "Key": key}
+def staging_bucket(account_id: str) -> str:
+    """`sam deploy`'s artifact bucket: one per account (bucket names are global, as in S3)."""
+    return STAGING_BUCKET if account_id == "123456789012" else f"{STAGING_BUCKET}-{account_id}"
+
+
+def _upload(s3: Any, bucket: str, key: str, directory: Path) -> dict[str, str]:
+    s3.put_object(Bucket=bucket, Key=key, Body=zip_dir(directory))
+    return {"Bucket": bucket, "Key": key}
 
 
 def _wait_created(cfn: Any, stack_name: str, timeout: float = 60) -> None:

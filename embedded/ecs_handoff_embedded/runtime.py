@@ -68,6 +68,9 @@ class EmbeddedAws:
     # Blue/green, linear and canary deployments run this many embedded seconds per AWS second (1/180: a linear
     # step's default 6-minute bake lasts 2 s, so a test or a person can act between steps; gaps/ecs_deployments.py).
     ecs_deployment_time_scale: float = 1 / 180
+    # Each environment in its own account (`handoff local up --account-per-env`): the first keeps the default
+    # account, the others get their own (ECR, KMS keys, buckets, stacks); off: every environment in one account.
+    account_per_env: bool = False
 
     def __post_init__(self) -> None:
         self.deliveries = gaps.Deliveries(lambda: self.event_delivery_max_delay_seconds)
@@ -87,6 +90,11 @@ class EmbeddedAws:
         self.calendars: dict[str, tuple[str, str | None]] = {}
         self._clients: dict[tuple[str, str], Any] = {}
         self._clients_lock = threading.Lock()
+        self.accounts = {
+            env: seed.ACCOUNT_ID if index == 0 or not self.account_per_env else f"{210987654321 + index - 1}"
+            for index, env in enumerate(self.envs)
+        }
+        self.credentials: dict[str, tuple[str, str]] = {}  # account -> an IAM user's access key there (not default)
 
     def hold_rollouts(self) -> None:
         """From now on every rollout stays IN_PROGRESS until `release_rollouts` ends it."""
@@ -107,7 +115,9 @@ class EmbeddedAws:
         """One tick of a scheduled rule (handoff-<env>-sweeper): moto fires none by itself, so the sweeper runs
         here only when asked; `wait_idle()` waits for it to finish."""
         assert self.runner is not None
-        gaps.fire_schedule(seed.ACCOUNT_ID, seed.REGION, rule_name, self.runner, self.deliveries)
+        env = rule_name.removeprefix("handoff-").rsplit("-", 1)[0]
+        account = self.accounts.get(env, seed.ACCOUNT_ID)
+        gaps.fire_schedule(account, seed.REGION, rule_name, self.runner, self.deliveries)
 
     def start(self) -> EmbeddedAws:
         """Starts on an empty AWS (moto's state is per process: whatever an earlier instance or a mock left is
@@ -115,6 +125,7 @@ class EmbeddedAws:
         from moto.core.base_backend import BackendDict
 
         BackendDict.reset()
+        self.credentials.clear()  # the IAM users they belonged to went with the reset
         try:
             return self._start()
         except BaseException:
@@ -185,12 +196,20 @@ class EmbeddedAws:
             gaps.install_deployment_configuration_read_back(),
             gaps.install_strict_choice(),
             gaps.install_change_calendars(self.calendars),
+            gaps.install_template_key_specs(),
         ]
 
-        session = self.session()
         for env in self.envs:
+            account = self.accounts[env]
+            session = self.session(env)
             seed.seed(
-                session, env, self.rollout_timeout_seconds, self.poll_interval_seconds, self.rollout_check_seconds
+                session,
+                env,
+                self.rollout_timeout_seconds,
+                self.poll_interval_seconds,
+                self.rollout_check_seconds,
+                account=account,
+                operator_arn=self.operator_arn(env),
             )
             stack = provision.provision(
                 session,
@@ -201,14 +220,14 @@ class EmbeddedAws:
                     "RequireApproval": "true" if env == "prod" else "false",
                     "LogLevel": "INFO",
                 },
-                seed.ACCOUNT_ID,
+                account,
                 seed.REGION,
             )
             for name, code_dir in stack.functions.items():
                 self.runner.register(name, code_dir)
             self.stacks[env] = stack
             self._subscribe_inbox(session, env, stack)
-            self._serve_http_api(session, stack)
+            self._serve_http_api(session, stack, account)
         self.write_local_json()
         self.startup_seconds = time.monotonic() - started
         return self
@@ -219,14 +238,14 @@ class EmbeddedAws:
             TopicArn=stack.outputs["NotificationsTopicArn"], Protocol="email", Endpoint=f"platform-{env}@example.com"
         )
 
-    def _serve_http_api(self, session: Any, stack: provision.Stack) -> None:
+    def _serve_http_api(self, session: Any, stack: provision.Stack, account: str = seed.ACCOUNT_ID) -> None:
         """Serve each of the stack's HTTP APIs here (one server each, as each has its own host in AWS), with
         the routes API Gateway has for it, and point whatever names an API's URL (approval links, the
         OperatorApiUrl output the CLI reads) at its server."""
         assert self.runner is not None
         served: dict[str, str] = {}  # the URL each API has in AWS -> where it is served here
         for logical_id, api_id in stack.http_apis.items():
-            api = HttpApi(self.runner, seed.ACCOUNT_ID, seed.REGION, api_id=api_id, authorizer=self.authorizer)
+            api = HttpApi(self.runner, account, seed.REGION, api_id=api_id, authorizer=self.authorizer)
             api.routes += [Route(*route) for route in provision.routes_of(session, api_id)]
             api.start()
             served[f"https://{api_id}.execute-api.{seed.REGION}.amazonaws.com"] = api.url
@@ -244,16 +263,43 @@ class EmbeddedAws:
         for key, value in list(stack.outputs.items()):
             if value in served:
                 stack.outputs[key] = served[value]
-                provision.set_output(stack.name, key, served[value], seed.ACCOUNT_ID, seed.REGION)
+                provision.set_output(stack.name, key, served[value], account, seed.REGION)
 
-    def session(self) -> Any:
+    def session(self, env: str | None = None) -> Any:
+        """A session with the tests' credentials: moto's fixed ones (the default account), or for an
+        environment in an account of its own, an IAM user's key there (moto serves the account whose IAM holds
+        the key)."""
         from ecs_handoff.aws.clients import new_session
 
-        return new_session(
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106 - moto's fixed fake credentials
-            region_name=seed.REGION,
-        )
+        account = self.accounts.get(env or "", seed.ACCOUNT_ID)
+        key, secret = self.credentials.get(account) or self._operator_key(account)
+        return new_session(aws_access_key_id=key, aws_secret_access_key=secret, region_name=seed.REGION)
+
+    def _operator_key(self, account: str) -> tuple[str, str]:
+        if account == seed.ACCOUNT_ID:
+            return "testing", "testing"  # moto's fixed fake credentials
+        from moto.iam.models import iam_backends
+
+        iam = iam_backends[account]["global"]
+        iam.create_user(seed.REGION, user_name="operator", path="/")
+        key = iam.create_access_key(user_name="operator")
+        self.credentials[account] = (key.access_key_id, key.secret_access_key)
+        return self.credentials[account]
+
+    def operator_arn(self, env: str) -> str:
+        """Who the tests' and the CLI's calls are, in an environment's account (an approver principal in prod)."""
+        account = self.accounts.get(env, seed.ACCOUNT_ID)
+        return seed.OPERATOR_ARN if account == seed.ACCOUNT_ID else f"arn:aws:iam::{account}:user/operator"
+
+    def env_client(self, env: str, service: str) -> Any:
+        """A client of one environment's account (the default account's: `client`)."""
+        if self.accounts.get(env, seed.ACCOUNT_ID) == seed.ACCOUNT_ID:
+            return self.client(service)
+        key = (f"{env}:{service}", self.endpoint)
+        with self._clients_lock:
+            if key not in self._clients:
+                self._clients[key] = self.session(env).client(service, endpoint_url=self.endpoint)
+            return self._clients[key]
 
     def client(self, service: str) -> Any:
         """A client of the embedded AWS with the tests' credentials; one per service and endpoint (boto3's
@@ -273,11 +319,14 @@ class EmbeddedAws:
                     "aws_endpoint": self.endpoint,
                     "region": seed.REGION,
                     "account_id": seed.ACCOUNT_ID,
+                    "accounts": self.accounts,
+                    # the profiles of the environments in accounts of their own (`--to-profile handoff-local-prod`)
+                    "credentials_file": str(self._write_credentials().resolve()) if self.credentials else None,
                     "approval_base_url": self.http_apis["prod"].url if "prod" in self.http_apis else None,
                     "approval_base_urls": {env: api.url for env, api in self.http_apis.items()},
                     "operator_api_urls": {env: api.url for env, api in self.operator_apis.items()},
                     "outbox_dir": str(self.outbox.directory.resolve()),
-                    "buckets": {env: seed.bucket_name(env) for env in self.envs},
+                    "buckets": {env: seed.bucket_name(env, self.accounts[env]) for env in self.envs},
                     "stacks": {env: stack.name for env, stack in self.stacks.items()},
                     "pid": os.getpid(),
                 },
@@ -286,6 +335,24 @@ class EmbeddedAws:
             + "\n",
             encoding="utf-8",
         )
+        return path
+
+    def _write_credentials(self) -> Path:
+        """An AWS shared credentials file: a profile `handoff-local-<env>` per environment in an account of its
+        own, with its IAM user's key (what a person holds for each account)."""
+        path = self.state_dir / "credentials"
+        lines = []
+        for env, account in self.accounts.items():
+            if account in self.credentials:
+                key, secret = self.credentials[account]
+                lines += [
+                    f"[handoff-local-{env}]",
+                    f"aws_access_key_id = {key}",
+                    f"aws_secret_access_key = {secret}",
+                    "",
+                ]
+        path.write_text("\n".join(lines), encoding="utf-8")
+        path.chmod(0o600)
         return path
 
     def wait_idle(self, timeout: float = 30.0) -> bool:

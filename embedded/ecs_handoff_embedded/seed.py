@@ -16,6 +16,13 @@ from ecs_handoff.models import parse_reference, split_reference
 ACCOUNT_ID = "123456789012"
 REGION = "ap-northeast-1"
 ECR = f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com"
+
+
+def ecr_host(account: str = ACCOUNT_ID) -> str:
+    """An account's ECR registry in the region (`handoff local up --account-per-env` has one per environment)."""
+    return f"{account}.dkr.ecr.{REGION}.amazonaws.com"
+
+
 APPROVERS = {"prod": ["alice@example.com", "bob@example.com"]}  # the registry's, for each seeded service
 # Who has an approval topic in every environment (handoff-environment's `approvers` in Terraform): prod's
 # approvers, and dev's too for the tests and sessions that turn approval on there.
@@ -37,17 +44,21 @@ class SeedService:
 MANAGED_TAG = "handoff:env"
 
 
-def seed_services(env: str) -> list[SeedService]:
+def seed_services(env: str, account: str = ACCOUNT_ID) -> list[SeedService]:
+    registry = ecr_host(account)  # this environment's account's ECR
     return [
         SeedService(
             "api",
-            {"app-container": f"{ECR}/api:{env}-0a1b2c3", "nginx-container": f"{ECR}/api-nginx:{env}-0a1b2c3"},
+            {
+                "app-container": f"{registry}/api:{env}-0a1b2c3",
+                "nginx-container": f"{registry}/api-nginx:{env}-0a1b2c3",
+            },
             2,
         ),
         SeedService(
             "worker",
             {
-                "app": f"{ECR}/worker:{env}-0a1b2c3",
+                "app": f"{registry}/worker:{env}-0a1b2c3",
                 "log-router": "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable",
             },
             1,
@@ -146,8 +157,8 @@ def web_load_balancer(session: Any, env: str) -> WebLoadBalancer:
 SAMPLE_IMAGES = {"app-container": f"{ECR}/api:dev-4f2a9c1", "nginx-container": f"{ECR}/api-nginx:dev-4f2a9c1"}
 
 
-def bucket_name(env: str) -> str:
-    return f"{env}-ecsdef-{ACCOUNT_ID}"
+def bucket_name(env: str, account: str = ACCOUNT_ID) -> str:
+    return f"{env}-ecsdef-{account}"
 
 
 def seed(
@@ -156,10 +167,13 @@ def seed(
     rollout_timeout_seconds: int = 60,
     poll_interval_seconds: int = 1,
     rollout_check_seconds: int = 2,
+    account: str = ACCOUNT_ID,
+    operator_arn: str = OPERATOR_ARN,
 ) -> None:
-    """Create what Terraform owns in one environment, in the shapes the docs describe."""
+    """Create what Terraform owns in one environment, in the shapes the docs describe (in `account`, which the
+    session's credentials must reach; `operator_arn` is who the CLI is there)."""
     s3, ecs, ssm, iam, ecr = (session.client(n) for n in ("s3", "ecs", "ssm", "iam", "ecr"))
-    bucket = bucket_name(env)
+    bucket = bucket_name(env, account)
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
@@ -172,7 +186,7 @@ def seed(
             ],
         }
     )
-    for svc in seed_services(env):
+    for svc in seed_services(env, account):
         family = f"{env}-{svc.service_id}"
         for image in svc.containers.values():  # CI pushed what runs (a rollback to it finds it in ECR)
             push_image(ecr, image)
@@ -190,9 +204,7 @@ def seed(
                 "cpu": 128,
                 "memory": 256,
                 "environment": [{"name": "APP_ENV", "value": env}],
-                "secrets": [
-                    {"name": "DB_PASSWORD", "valueFrom": f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter/{env}/db"}
-                ],
+                "secrets": [{"name": "DB_PASSWORD", "valueFrom": f"arn:aws:ssm:{REGION}:{account}:parameter/{env}/db"}],
             }
             for name, image in svc.containers.items()
         ]
@@ -221,7 +233,7 @@ def seed(
             tags=[{"key": MANAGED_TAG, "value": env}],  # handoff's roles may update only services tagged so
             **extra,
         )
-        _mark_running(env, svc.service_id)
+        _mark_running(env, svc.service_id, account)
         ssm.put_parameter(
             Name=f"/handoff/{env}/services/{svc.service_id}",
             Type="String",
@@ -240,13 +252,13 @@ def seed(
                     "rollout_check_seconds": rollout_check_seconds,
                     "lock_timeout_seconds": 600,
                     # The embedded AWS's own caller (moto's user) may decide from the CLI, as bob.
-                    "approver_principals": {OPERATOR_ARN: "bob@example.com"} if env == "prod" else {},
+                    "approver_principals": {operator_arn: "bob@example.com"} if env == "prod" else {},
                     **({"containers": ["app"]} if svc.service_id == "worker" else {}),  # the log router is Terraform's
                     **traffic,
                 }
             ),
         )
-    create_approver_topics(session, env)
+    create_approver_topics(session, env, account=account)
 
 
 def _behind_the_load_balancer(session: Any, env: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -301,17 +313,19 @@ def _behind_the_load_balancer(session: Any, env: str) -> tuple[dict[str, Any], d
     return service, entry
 
 
-def _mark_running(cluster: str, service: str) -> None:
+def _mark_running(cluster: str, service: str, account: str = ACCOUNT_ID) -> None:
     """Terraform's first deployment has long finished: the initial deployment is COMPLETED."""
     from moto.ecs.models import ecs_backends
 
-    svc = ecs_backends[ACCOUNT_ID][REGION].services[f"{cluster}:{service}"]
+    svc = ecs_backends[account][REGION].services[f"{cluster}:{service}"]
     svc.running_count, svc.pending_count = svc.desired_count, 0
     for deployment in svc.deployments:
         deployment.update(rolloutState="COMPLETED", runningCount=svc.desired_count, pendingCount=0)
 
 
-def create_approver_topics(session: Any, env: str, approvers: Sequence[str] = ENVIRONMENT_APPROVERS) -> dict[str, str]:
+def create_approver_topics(
+    session: Any, env: str, approvers: Sequence[str] = ENVIRONMENT_APPROVERS, account: str = ACCOUNT_ID
+) -> dict[str, str]:
     """As examples/terraform's handoff-environment module does: one topic per approver, named by the rule
     request-approval follows, with that approver's email subscription and a policy that lets only
     Terraform's role subscribe. {approver: topic ARN}."""
@@ -319,7 +333,7 @@ def create_approver_topics(session: Any, env: str, approvers: Sequence[str] = EN
     topics: dict[str, str] = {}
     for approver in approvers:
         name = channel.topic_name(env, approver)
-        arn = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{name}"
+        arn = f"arn:aws:sns:{REGION}:{account}:{name}"
         policy = {
             "Version": "2012-10-17",
             "Statement": [
@@ -329,7 +343,7 @@ def create_approver_topics(session: Any, env: str, approvers: Sequence[str] = EN
                     "Principal": {"AWS": "*"},
                     "Action": "sns:Subscribe",
                     "Resource": arn,
-                    "Condition": {"ArnNotEquals": {"aws:PrincipalArn": TERRAFORM_ROLE_ARN}},
+                    "Condition": {"ArnNotEquals": {"aws:PrincipalArn": f"arn:aws:iam::{account}:role/terraform"}},
                 }
             ],
         }
@@ -383,9 +397,10 @@ def push_image(ecr: Any, image_uri: str, build: str = "") -> str | None:
     to the reference, so each tag has its own digest). Returns the digest; None for other registries."""
     import hashlib
 
-    if not image_uri.startswith(f"{ECR}/"):
+    host = image_uri.split("/", 1)[0]
+    if not host.endswith(f".dkr.ecr.{REGION}.amazonaws.com"):  # ECR of this account (or another's, per env)
         return None
-    repository, tag, _ = split_reference(image_uri, ECR)
+    repository, tag, _ = split_reference(image_uri, host)
     tag = tag or "latest"
     with contextlib.suppress(ecr.exceptions.RepositoryAlreadyExistsException):
         ecr.create_repository(repositoryName=repository)

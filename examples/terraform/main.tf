@@ -22,6 +22,28 @@ locals {
   approvers = ["alice@example.com", "bob@example.com"] # both services' approvers
 }
 
+# Promotion (docs/terraform.md, "Promotion"): prod takes api only as `handoff promote` carries it from stg, which
+# signs what succeeded there with its stack's KMS key. prod trusts that key: its ARN and public key, read from the
+# stg account once per apply (kms:GetPublicKey and cloudformation:DescribeStacks there, nothing else). Neither
+# account can write to the other; the intake verifies with the public key alone, no call to stg.
+provider "aws" {
+  alias  = "stg"
+  region = "ap-northeast-1"
+  assume_role {
+    role_arn = "arn:aws:iam::210987654321:role/terraform-read-handoff" # stg's account
+  }
+}
+
+data "aws_cloudformation_stack" "stg" {
+  provider = aws.stg
+  name     = "handoff-stg"
+}
+
+data "aws_kms_public_key" "stg_promotion" {
+  provider = aws.stg
+  key_id   = data.aws_cloudformation_stack.stg.outputs["PromotionKeyArn"]
+}
+
 module "prod" {
   source = "./modules/handoff-environment"
   env    = "prod"
@@ -97,6 +119,12 @@ module "api" {
   approvers             = local.approvers
   approver_principals   = { "arn:aws:sts::123456789012:assumed-role/approver/*" = "alice@example.com" } # alice's role
   override_principals   = ["arn:aws:sts::123456789012:assumed-role/oncall/*"]                           # people.tf: their roles
+  promotion = {
+    from         = "stg"
+    soak_seconds = 7200 # two hours in stg without a rollback
+    key_id       = data.aws_kms_public_key.stg_promotion.arn
+    public_key   = data.aws_kms_public_key.stg_promotion.public_key_pem
+  }
   container_definitions = [
     {
       name        = "app-container"

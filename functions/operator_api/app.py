@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 if TYPE_CHECKING:
     from ecs_handoff.aws.release_controls import Overrides
+    from ecs_handoff.logic.promotion import Attestor
 
 settings = OperatorApiSettings.from_env()  # cold start: a variable template.yaml forgot stops here, named
 
@@ -56,6 +57,12 @@ def _key() -> bytes:
     return signing_key(settings.link_secret_arn)
 
 
+def _attestor() -> Attestor:
+    from ecs_handoff.logic.promotion import Attestor  # `handoff promote` only
+
+    return Attestor(DeploymentRecords(settings.deployments_table), settings.env, settings.promotion_key_arn)
+
+
 def _desk() -> OperatorDesk:
     return OperatorDesk(
         ApprovalStore(settings.approvals_table),
@@ -63,6 +70,7 @@ def _desk() -> OperatorDesk:
         _overrides,
         settings.registry_prefix,
         _key,
+        attestor=_attestor,
     )
 
 
@@ -115,6 +123,12 @@ def rollback(deployment_id: str) -> Response[str]:
     if body is None:
         return _json(Answer(400, "Bad request", 'send a JSON object: {"reason": "..."}'))
     return _json(_desk().rollback(_caller(), deployment_id, body.reason))
+
+
+@app.post("/deployments/<deployment_id>/attest")
+def attest(deployment_id: str) -> Response[str]:
+    # The body is not read: what is signed is re-derived here, never taken from the request.
+    return _json(_desk().attest(_caller(), deployment_id))
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId", log_event=False)

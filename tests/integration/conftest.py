@@ -179,6 +179,7 @@ def provisioned() -> Iterator[Provisioned]:
     os.environ.update(CREDENTIALS)
     mock = mock_aws()
     mock.start()
+    undo_key_specs = gaps.install_template_key_specs()  # the stack's promotion key is an ECC signing key
     try:
         reset_clients()
         session = boto3.session.Session(region_name=seed.REGION)
@@ -195,6 +196,7 @@ def provisioned() -> Iterator[Provisioned]:
         )
         yield Provisioned(session, dict(deployed.functions), dict(deployed.outputs), snapshot())
     finally:
+        undo_key_specs()
         mock.stop()
         reset_clients()
         for key, value in saved_env.items():

@@ -35,6 +35,7 @@ INSTALLERS: dict[str, Callable[[], gaps.Undo]] = {
     "stop execution": gaps.install_stop_execution,
     "strict choice": gaps.install_strict_choice,
     "change calendars": lambda: gaps.install_change_calendars({}),
+    "template key specs": gaps.install_template_key_specs,
     "ecs service deployments": lambda: gaps.install_ecs_deployments(lambda: 1.0, lambda event: None, lambda *a: {}),
 }
 
@@ -62,6 +63,7 @@ def patched(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, str, Any]]:
         gaps.stepfunctions,
         gaps.ssm,
         gaps.dynamodb,
+        gaps.kms,
     )
     for module in modules:
         for helper, fake in (("replace", replace), ("add", add)):
@@ -107,6 +109,6 @@ def test_the_helper_refuses_what_moto_does_not_have_and_to_add_what_it_has() -> 
 def test_every_gap_names_tests_that_exist() -> None:
     doc = gaps.__doc__ or ""
     named = set(re.findall(r"\btest_\w+", doc)) - {"test_gaps"}
-    assert len(re.findall(r"^ ?\d+ ", doc, re.M)) == 17, "the docstring lists 17 gaps"
+    assert len(re.findall(r"^ ?\d+ ", doc, re.M)) == 18, "the docstring lists 18 gaps"
     files = {p.stem for p in (ROOT / "tests").rglob("test_*.py")}
     assert named and named <= files, sorted(named - files)

@@ -252,3 +252,40 @@ def test_a_multivalued_key_without_a_set_operator_is_refused_not_guessed() -> No
     plain = allow("dynamodb:PutItem", STATE_TABLE, Condition={"StringLike": {"dynamodb:LeadingKeys": "lock#*"}})
     with pytest.raises(NotImplementedError, match="needs ForAllValues: or ForAnyValue:"):
         evaluate(policy(plain), Check("dynamodb:PutItem", STATE_TABLE, {"dynamodb:LeadingKeys": ["lock#api"]}))
+
+
+def test_kms_sign_is_authorized_on_the_key_with_its_algorithm() -> None:
+    # GIVEN a Sign call naming the key by ARN  THEN IAM is asked about kms:Sign on that key, with its algorithm
+    from ecs_handoff_embedded import iam
+
+    key = "arn:aws:kms:ap-northeast-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    call = iam.ApiCall("kms", "Sign", {"KeyId": key, "SigningAlgorithm": "ECDSA_SHA_256"}, "ap-northeast-1")
+    [check] = iam.checks_for(call, "123456789012")
+    assert (check.action, check.resource) == ("kms:Sign", key)
+    assert check.context["kms:SigningAlgorithm"] == "ECDSA_SHA_256" and check.context["kms:MessageType"] == "RAW"
+    bare = iam.ApiCall("kms", "Sign", {"KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab"}, "ap-northeast-1")
+    assert iam.checks_for(bare, "123456789012")[0].resource == key
+
+
+def test_a_lambda_invoke_by_function_arn_goes_to_the_functions_account() -> None:
+    # GIVEN Step Functions invoking a task function of another account by ARN (the server's own credentials)
+    from ecs_handoff_embedded import iam
+
+    arn = "arn%3Aaws%3Alambda%3Aap-northeast-1%3A210987654321%3Afunction%3Ahandoff-prod-lock"
+    environ = {"PATH_INFO": f"/2015-03-31/functions/{arn}/invocations"}
+    call = iam.ApiCall("lambda", "", {}, "ap-northeast-1")
+    # THEN the request is served by that account; by name, or another service, by the caller's
+    assert iam._invoked_account(environ, ("testing", call)) == "210987654321"
+    assert (
+        iam._invoked_account({"PATH_INFO": "/2015-03-31/functions/handoff-prod-lock/invocations"}, ("k", call)) is None
+    )
+    assert iam._invoked_account(environ, ("k", iam.ApiCall("s3", "GetObject", {}, "ap-northeast-1"))) is None
+
+
+def test_a_functions_credentials_are_in_its_roles_account() -> None:
+    from ecs_handoff_embedded import iam
+
+    authorizer = iam.Authorizer("123456789012")
+    key = authorizer.credentials_for("handoff-prod-intake", "arn:aws:iam::210987654321:role/handoff-prod-IntakeRole")
+    principal = authorizer.principal(key["AWS_ACCESS_KEY_ID"])
+    assert principal is not None and principal.account_id == "210987654321"

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from ecs_handoff.models import SERVICE_ID_PATTERN, ServiceConfig
 
 from tests.helpers import ROOT
@@ -106,14 +108,54 @@ def test_terraform_registry_entry_has_every_field_the_model_knows() -> None:
     assert keys == set(ServiceConfig.model_fields)
 
 
+# What the stg account answers for the example's data.aws_kms_public_key.stg_promotion (a P-256 public key).
+STG_KEY_ARN = "arn:aws:kms:ap-northeast-1:210987654321:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+STG_PUBLIC_KEY = (
+    ec.generate_private_key(ec.SECP256R1())
+    .public_key()
+    .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    .decode()
+)
+
+
+def with_aws_answers(entry: dict[str, Any]) -> dict[str, Any]:
+    """The entry with the stg key's ARN and public key where the example reads them from stg's account."""
+    promotion = entry.get("promotion")
+    if promotion:
+        assert promotion["key_id"] == "${data.aws_kms_public_key.stg_promotion.arn}"
+        assert promotion["public_key"] == "${data.aws_kms_public_key.stg_promotion.public_key_pem}"
+        entry = {**entry, "promotion": {**promotion, "key_id": STG_KEY_ARN, "public_key": STG_PUBLIC_KEY}}
+    return entry
+
+
 def test_terraform_registry_entry_validates_against_the_model() -> None:
-    config = ServiceConfig.model_validate(registry_entry("api", "registry"))
+    config = ServiceConfig.model_validate(with_aws_answers(registry_entry("api", "registry")))
     assert (config.cluster, config.service, config.task_definition) == (
         "prod",
         "api",
         "arn:aws:ecs:ap-northeast-1:123456789012:task-definition/prod-api:1",
     )
     assert config.approval_required and config.approvers == ["alice@example.com", "bob@example.com"]
+
+
+def test_terraform_prod_takes_api_only_as_promoted_from_stg_with_stgs_key() -> None:
+    # GIVEN the example's api  THEN its entry trusts stg's promotion key, read from stg's own stack and KMS
+    config = ServiceConfig.model_validate(with_aws_answers(registry_entry("api", "registry")))
+    assert config.promotion is not None
+    assert (config.promotion.from_env, config.promotion.soak_seconds, config.promotion.max_age_seconds) == (
+        "stg",
+        7200,
+        3600,
+    )
+    data = blocks(Scope().doc, "data")
+    public_key = data[("aws_kms_public_key", "stg_promotion")]
+    assert unquote(public_key["key_id"]) == '${data.aws_cloudformation_stack.stg.outputs["PromotionKeyArn"]}'
+    assert (
+        unquote(public_key["provider"]) == "${aws.stg}"
+        and unquote(data[("aws_cloudformation_stack", "stg")]["provider"]) == "${aws.stg}"
+    )
+    # AND worker, which has no rule, takes what CI uploads
+    assert ServiceConfig.model_validate(registry_entry("worker", "registry")).promotion is None
 
 
 def test_terraform_worker_keeps_its_log_router_out_of_cis_reach() -> None:

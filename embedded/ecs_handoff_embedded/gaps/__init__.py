@@ -34,6 +34,8 @@ Each gap: the AWS service, its module here, what AWS does that moto does not, an
 17 ECS (ecs_deployments): BLUE_GREEN, LINEAR and CANARY service deployments (moto has none): lifecycle stages,
    test and production traffic on ELBv2 listener rules, bake times, Lambda and PAUSE hooks, deployment alarms,
    Continue/StopServiceDeployment, List/DescribeServiceDeployments and their events. test_ecs_deployments.
+18 KMS (kms): a template's AWS::KMS::Key keeps its KeySpec and KeyUsage (moto makes every one symmetric), so
+   the stack's promotion key signs with ECDSA P-256. test_promotion_signing.
 
 IAM (9) is not a patch: iam.py puts its own WSGI layer in front of the moto server. tests/integration/
 test_gaps.py installs and undoes every patch and checks moto is back as it was. (The state machine's
@@ -58,6 +60,7 @@ from ecs_handoff_embedded.gaps.ecs_deployments import (
     lambda_hook_invoker,
 )
 from ecs_handoff_embedded.gaps.events import Deliveries, EventSink, aws_event, fire_schedule, put_event
+from ecs_handoff_embedded.gaps.kms import install_template_key_specs
 from ecs_handoff_embedded.gaps.patching import Undo, add, all_of, replace
 from ecs_handoff_embedded.gaps.s3 import install_bucket_notification_read_back, install_s3_events, next_sequencer
 from ecs_handoff_embedded.gaps.sns import CHAT_ENDPOINT, Outbox, install_email_outbox, install_filter_policy_lag
@@ -102,6 +105,7 @@ __all__ = [
     "install_send_task_failure_cause",
     "install_stop_execution",
     "install_strict_choice",
+    "install_template_key_specs",
     "lambda_hook_invoker",
     "next_sequencer",
     "put_event",

@@ -11,6 +11,7 @@ from typing import Any
 
 from ecs_handoff.errors import ArtifactRejected
 from ecs_handoff.models import ImageDefinition
+from ecs_handoff.promotion import EVIDENCE_MEMBER, MAX_ENVELOPE_BYTES
 
 MAX_ZIP_BYTES = 1024 * 1024
 MAX_JSON_BYTES = 100 * 1024  # CodePipeline's own limit for imagedefinitions.json
@@ -30,6 +31,12 @@ _IMAGE_REF = re.compile(rf"^(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT
 
 def read_artifact(data: bytes) -> list[ImageDefinition]:
     """The validated image definitions inside an imagedefinitions.json.zip, or ArtifactRejected."""
+    return read_upload(data)[0]
+
+
+def read_upload(data: bytes) -> tuple[list[ImageDefinition], bytes | None]:
+    """The image definitions and, when the zip carries one, the promotion evidence (EVIDENCE_MEMBER, a DSSE
+    envelope `handoff promote` adds; read with the same bounded reader, its own size cap), or ArtifactRejected."""
     if not data:
         raise ArtifactRejected("the object is empty (0 bytes); upload a zip that holds imagedefinitions.json")
     if len(data) > MAX_ZIP_BYTES:
@@ -41,10 +48,17 @@ def read_artifact(data: bytes) -> list[ImageDefinition]:
     with archive:
         member = _find_member(archive)
         raw = _read_bounded(archive, member)
-    return parse_image_definitions(raw)
+        evidence = _member_if_any(archive, EVIDENCE_MEMBER)
+        proof = _read_bounded(archive, evidence, MAX_ENVELOPE_BYTES) if evidence is not None else None
+    return parse_image_definitions(raw), proof
 
 
-def _find_member(archive: zipfile.ZipFile) -> zipfile.ZipInfo:
+def _member_if_any(archive: zipfile.ZipFile, name: str) -> zipfile.ZipInfo | None:
+    """A member that may be absent (the promotion evidence), checked as strictly as the required one."""
+    return _find_member(archive, name) if any(i.filename == name for i in archive.infolist()) else None
+
+
+def _find_member(archive: zipfile.ZipFile, name: str = MEMBER_NAME) -> zipfile.ZipInfo:
     infos = archive.infolist()
     for info in infos:
         problem = _unsafe_path(info.filename)
@@ -52,21 +66,21 @@ def _find_member(archive: zipfile.ZipFile) -> zipfile.ZipInfo:
             raise ArtifactRejected(
                 f"the zip holds a member whose path {problem}: {info.filename[:100]!r}; refusing the whole archive"
             )
-    matches = [info for info in infos if info.filename == MEMBER_NAME]
+    matches = [info for info in infos if info.filename == name]
     if not matches:
-        nested = [info.filename for info in infos if info.filename.rsplit("/", 1)[-1] == MEMBER_NAME]
+        nested = [info.filename for info in infos if info.filename.rsplit("/", 1)[-1] == name]
         if nested:
             raise ArtifactRejected(
-                f"{MEMBER_NAME} must be at the root of the zip, but it is at {nested[0]!r}; "
+                f"{name} must be at the root of the zip, but it is at {nested[0]!r}; "
                 "zip the file itself, not its folder"
             )
         names = ", ".join(repr(i.filename[:60]) for i in infos[:5]) or "nothing"
-        raise ArtifactRejected(f"the zip has no {MEMBER_NAME} at its root; it holds {names}")
+        raise ArtifactRejected(f"the zip has no {name} at its root; it holds {names}")
     if len(matches) > 1:
-        raise ArtifactRejected(f"the zip holds {MEMBER_NAME} {len(matches)} times; it must hold it once")
+        raise ArtifactRejected(f"the zip holds {name} {len(matches)} times; it must hold it once")
     member = matches[0]
     if member.flag_bits & 0x1:
-        raise ArtifactRejected(f"{MEMBER_NAME} is encrypted in the zip; upload it unencrypted")
+        raise ArtifactRejected(f"{name} is encrypted in the zip; upload it unencrypted")
     return member
 
 
@@ -82,23 +96,25 @@ def _unsafe_path(name: str) -> str | None:
     return None
 
 
-def _read_bounded(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
-    """Decompress at most MAX_JSON_BYTES + 1 bytes: the header's sizes are never trusted."""
+def _read_bounded(archive: zipfile.ZipFile, member: zipfile.ZipInfo, limit: int = MAX_JSON_BYTES) -> bytes:
+    """Decompress at most limit + 1 bytes: the header's sizes are never trusted."""
     try:
         with archive.open(member) as stream:
-            raw = stream.read(MAX_JSON_BYTES + 1)
-            if len(raw) > MAX_JSON_BYTES:
+            raw = stream.read(limit + 1)
+            if len(raw) > limit and member.filename == MEMBER_NAME:
                 raise ArtifactRejected(
                     f"{MEMBER_NAME} is larger than {MAX_JSON_BYTES} bytes (100 KiB) uncompressed, "
                     "CodePipeline's limit; list only the containers to deploy"
                 )
+            if len(raw) > limit:
+                raise ArtifactRejected(f"{member.filename} is larger than {limit} bytes uncompressed")
             stream.read(1)  # reach the end so zipfile verifies the CRC
     except ArtifactRejected:
         raise
     except NotImplementedError as exc:
-        raise ArtifactRejected(f"{MEMBER_NAME} uses an unsupported compression method ({exc})") from exc
+        raise ArtifactRejected(f"{member.filename} uses an unsupported compression method ({exc})") from exc
     except RuntimeError as exc:  # zipfile raises RuntimeError for encrypted members
-        raise ArtifactRejected(f"{MEMBER_NAME} cannot be read: {exc}") from exc
+        raise ArtifactRejected(f"{member.filename} cannot be read: {exc}") from exc
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
         raise ArtifactRejected(f"the zip is corrupt or truncated ({exc})") from exc
     return raw

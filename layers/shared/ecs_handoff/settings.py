@@ -149,6 +149,7 @@ class OperatorApiSettings(FunctionSettings):
     state_table: Setting  # signed deploy-now overrides
     registry_prefix: Setting  # override_principals, read from the registry entry as it is now
     link_secret_arn: Setting  # signs overrides
+    promotion_key_arn: Setting  # signs promotion statements (`handoff promote`)
 
 
 class SweeperSettings(FunctionSettings):

@@ -48,6 +48,8 @@ locals {
     gate_poll_seconds     = var.gate_poll_seconds
     max_gate_wait_seconds = var.max_gate_wait_seconds
     override_principals   = var.override_principals
+    # Promotion: accept only digests that succeeded and soaked in the environment before (null: any upload).
+    promotion = var.promotion
   }
 }
 

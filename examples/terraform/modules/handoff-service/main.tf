@@ -216,6 +216,7 @@ module "registry" {
   gate_poll_seconds        = var.gate_poll_seconds
   max_gate_wait_seconds    = var.max_gate_wait_seconds
   override_principals      = var.override_principals
+  promotion                = var.promotion
   tags                     = var.tags
 }
 

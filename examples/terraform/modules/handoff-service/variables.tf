@@ -302,3 +302,20 @@ variable "traffic" {
     error_message = "traffic.canary (canary_percent, canary_bake_time_in_minutes) is needed with CANARY."
   }
 }
+
+variable "promotion" {
+  description = <<-EOT
+    Accept only images promoted from another environment with `handoff promote`: `from` (its name),
+    `soak_seconds` (how long they ran there since SUCCEEDED), `key_id` (that environment's stack output
+    PromotionKeyArn) and `public_key` (its PEM: data.aws_kms_public_key's public_key_pem), `max_age_seconds`
+    (how old the signed statement may be; default 3600). null: any upload CI makes.
+  EOT
+  type = object({
+    from            = string
+    soak_seconds    = number
+    key_id          = string
+    public_key      = string
+    max_age_seconds = optional(number, 3600)
+  })
+  default = null
+}

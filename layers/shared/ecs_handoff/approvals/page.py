@@ -78,9 +78,17 @@ def review_page(
     form_action: str,
     hidden: dict[str, str],
     green: str | None = None,
+    promoted_from: str = "",
 ) -> str:
     """`green`: set when the approvers decide before production traffic (ECS holds the new revision on the test
-    listener): how to reach it, or "" when the registry says nothing."""
+    listener): how to reach it, or "" when the registry says nothing. `promoted_from`: the source deployment the
+    intake verified (`handoff promote`), or ""."""
+    promoted = (
+        f"<p><b>{_e(promoted_from[:1].upper() + promoted_from[1:])}</b>. Verified by handoff: that environment "
+        "signed that these digests succeeded and ran there that long.</p>"
+        if promoted_from
+        else ""
+    )
     rows = "".join(_change_row(c) for c in changes) or "<p>No container changes its image.</p>"
     others = (
         "<h2>Other changes</h2><p class=muted>From Terraform's base task definition, against what runs now.</p>"
@@ -109,7 +117,7 @@ def review_page(
         f"This link is for {_e(approver)} and expires in {_e(time_left)}.</p>"
         "<h2>What changes</h2><p class=muted>Checked by handoff: each image in ECR (by digest), "
         "the revision ECS runs, Terraform's base.</p>"
-        f"{rows}{others}"
+        f"{promoted}{rows}{others}"
         f"<p>New revision from base <b>{_e(base_task_definition)}</b>; "
         f"the service runs <b>{_e(running_task_definition)}</b> now.</p>"
         f"{_green_block(green)}"

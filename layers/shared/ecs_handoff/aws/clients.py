@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # boto3-stubs: every call through these clients is checked by
     from mypy_boto3_ecs import ECSClient as ECSClient
     from mypy_boto3_events import EventBridgeClient as EventBridgeClient
     from mypy_boto3_iam import IAMClient as IAMClient
+    from mypy_boto3_kms import KMSClient as KMSClient
     from mypy_boto3_lambda import LambdaClient as LambdaClient
     from mypy_boto3_s3 import S3Client as S3Client
     from mypy_boto3_secretsmanager import SecretsManagerClient as SecretsManagerClient
@@ -95,6 +96,8 @@ def client(service: Literal["ecs"]) -> ECSClient: ...
 def client(service: Literal["events"]) -> EventBridgeClient: ...
 @overload
 def client(service: Literal["iam"]) -> IAMClient: ...
+@overload
+def client(service: Literal["kms"]) -> KMSClient: ...
 @overload
 def client(service: Literal["lambda"]) -> LambdaClient: ...
 @overload

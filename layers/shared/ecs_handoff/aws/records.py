@@ -219,13 +219,19 @@ class DeploymentRecords(Table):
         )
 
     def history(
-        self, env: str, service: str | None = None, limit: int = 20, since: str | None = None
+        self,
+        env: str,
+        service: str | None = None,
+        limit: int = 20,
+        since: str | None = None,
+        oldest_first: bool = False,
     ) -> list[DeploymentRecord]:
-        """Newest first, for one service or the whole environment; with `since` (an iso() time) only those started
-        at or after it (the index's range key: older ones are not read). Read through an index, so eventually
-        consistent (DynamoDB's GSI reads have no ConsistentRead): a deployment started or finished a moment ago
-        may be missing or show its previous state. It is a listing for people, who look again; nothing decides
-        on it (a step reads its record with get())."""
+        """Newest first (oldest first with `oldest_first`), for one service or the whole environment; with `since`
+        (an iso() time) only those started at or after it (the index's range key: older ones are not read). Read
+        through an index, so eventually consistent (DynamoDB's GSI reads have no ConsistentRead): a deployment
+        started or finished a moment ago may be missing or show its previous state. It is a listing for people,
+        who look again; a step reads its record with get(), and the promotion statement, which reads what came
+        after a deployment here, checks what ECS runs as well."""
         if service:
             index, key_name, key_value = BY_SERVICE_INDEX, "service", service
         else:
@@ -237,7 +243,7 @@ class DeploymentRecords(Table):
             "KeyConditionExpression": "#k = :k",
             "ExpressionAttributeNames": {"#k": key_name},
             "ExpressionAttributeValues": _to_item({":k": key_value}),
-            "ScanIndexForward": False,
+            "ScanIndexForward": oldest_first,  # oldest first: what came right after `since` (promotion's soak)
             "Limit": min(max(limit, 1), 100),
         }
         if since is not None:

@@ -136,6 +136,7 @@ class ApprovalDesk:
             form_action=form_action,
             hidden={"approver": link.approver.lower(), "expires": link.expires, "sig": link.signature},
             green=approval.test_traffic if approval.stage == BEFORE_PRODUCTION_TRAFFIC else None,
+            promoted_from=approval.promoted_from or "",
         )
         return PageResult(200, f"Approve {approval.service_id} in {approval.env}?", html)
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from ecs_handoff import notify
-from ecs_handoff.artifact import MAX_ZIP_BYTES, read_artifact
+from ecs_handoff.artifact import MAX_ZIP_BYTES, read_upload
 from ecs_handoff.aws import ecr, registry, s3, sfn, sns
 from ecs_handoff.aws import ecs as ecs_access
 from ecs_handoff.aws.records import DeploymentRecords
@@ -47,6 +47,8 @@ from ecs_handoff.taskdef import (
 
 if TYPE_CHECKING:
     from ecs_handoff.aws.clients import ECRClient, ECSClient, S3Client, SFNClient, SNSClient, SSMClient
+    from ecs_handoff.models.records import Provenance
+    from ecs_handoff.models.registry import PromotionRule
 
 KEY_SUFFIX = "imagedefinitions.json.zip"
 
@@ -187,7 +189,7 @@ class Intake:
     ) -> DeploymentRequest:
         data, metadata = s3.read_version(source.bucket, source.key, source.object_version, MAX_ZIP_BYTES, self.s3)
         source.ci = CiDescription.from_metadata(metadata)
-        images = read_artifact(data)
+        images, evidence = read_upload(data)
         record.images = image_changes(None, images)
         prefix, floor = self.settings.registry_prefix, self.settings.require_approval
         config = registry.load_for_environment(prefix, service_id, floor, self.ssm)
@@ -197,6 +199,8 @@ class Intake:
         base, _ = self._base(config, images)
         record.base_task_definition = base["taskDefinitionArn"]
         running = self._running(config)
+        if config.promotion is not None:
+            record.promoted_from = promoted(config.promotion, service_id, images, evidence)
         images, pinned_from = self._pin(config, images)
         record.validated_images = images
         changes, record.other_changes = revision_changes(running, new_revision(base, images))
@@ -270,6 +274,21 @@ class Intake:
         topic = self.settings.topic_arn
         if topic:
             sns.publish(topic, notify.subject(record), notify.body(record), sns=self.sns, chat=notify.chat(record))
+
+
+def promoted(rule: PromotionRule, service_id: str, images: list[ImageDefinition], evidence: bytes | None) -> Provenance:
+    """The registry's promotion rule: the upload must carry a statement its source environment signed for
+    exactly these digests, after the soak (checked here, with the public key the rule names: no call to the
+    source account)."""
+    from ecs_handoff import promotion  # loads cryptography only for entries with a promotion rule
+
+    if evidence is None:
+        raise ArtifactRejected(
+            f"{service_id} accepts only images promoted from {rule.from_env} (the registry's promotion rule), and "
+            f"this upload carries no {promotion.EVIDENCE_MEMBER}; run `handoff promote <{rule.from_env} deployment> "
+            "--to <this environment>`"
+        )
+    return promotion.verify(evidence, rule, service_id, {i.name: i.image_uri for i in images}, utcnow())
 
 
 def checked_base(

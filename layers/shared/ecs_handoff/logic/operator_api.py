@@ -27,6 +27,7 @@ from ecs_handoff.observability import logger
 if TYPE_CHECKING:
     from ecs_handoff.aws.clients import ECSClient, SFNClient
     from ecs_handoff.aws.release_controls import Overrides
+    from ecs_handoff.logic.promotion import Attestor
 
 MAX_REASON = 500
 OVERRIDE_KEEP_SECONDS = 7 * 86400  # the override item's TTL: long after any deployment it could open
@@ -100,10 +101,12 @@ class OperatorDesk:
         sfn_client: SFNClient | None = None,
         now: Callable[[], datetime] = utcnow,
         ecs_client: ECSClient | None = None,
+        attestor: Callable[[], Attestor] | None = None,
     ) -> None:
         self.approvals, self.records, self.overrides = approvals, records, overrides
         self.registry_prefix, self.key, self.sfn, self.now = registry_prefix, key, sfn_client, now
         self.ecs = ecs_client
+        self.attestor = attestor
 
     # -- approve / reject --------------------------------------------------------------------------------
 
@@ -290,6 +293,31 @@ class OperatorDesk:
             if target and traffic_hooks.service_revision_task_definition(target, self.ecs) == task_definition:
                 return str(listed["serviceDeploymentArn"])
         return None
+
+    # -- attest (`handoff promote`) ----------------------------------------------------------------------
+
+    def attest(self, caller: Caller | None, deployment_id: str) -> Answer:
+        """A signed statement of what this environment proved about one of its deployments. Nothing in the
+        request but the deployment id is read: the statement is re-derived from the records and ECS."""
+        from ecs_handoff.logic.promotion import PromotionRefused
+
+        if caller is None or not caller.arn:
+            return _unauthenticated()
+        if self.attestor is None:
+            return Answer(501, "Promotion not configured", "this environment has no promotion key")
+        details: dict[str, Any] = {"deployment_id": deployment_id, "principal": caller.arn}
+        try:
+            attestation = self.attestor().attest(deployment_id)
+        except PromotionRefused as exc:
+            logger.warning("promotion refused", principal=caller.arn, deployment_id=deployment_id, why=str(exc))
+            return Answer(exc.status, "Not promotable", str(exc), details)
+        logger.info("promotion statement issued", principal=caller.arn, deployment_id=deployment_id)
+        return Answer(
+            200,
+            "Statement signed",
+            f"{deployment_id} soaked {attestation.predicate.soaked_seconds} s in {attestation.predicate.environment}",
+            {**details, "envelope": attestation.envelope, "predicate": attestation.predicate.model_dump(mode="json")},
+        )
 
 
 def _unauthenticated() -> Answer:

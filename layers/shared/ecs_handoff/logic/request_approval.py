@@ -160,6 +160,8 @@ def _new_approval(
         approver_principals={k: v.lower() for k, v in config.approver_principals.items()},
         stage=config.approval_stage.value,
         test_traffic=config.test_traffic.words() if config.test_traffic is not None else "",
+        # as the intake verified it, from the record (never the step's input)
+        promoted_from=derived.record.promoted_from.summary(req.service_id) if derived.record.promoted_from else None,
     )
 
 
@@ -261,6 +263,7 @@ def email_body(approval: Approval, approver: str, url: str) -> str:
         f"Deployment:   {approval.deployment_id}",
         f"Uploaded by:  {approval.requester or 'unknown'}",
         f"Commit tag:   {_tags(approval) or '(none)'}",
+        *([f"Promoted:     {approval.promoted_from} (verified by handoff)"] if approval.promoted_from else []),
         f"Running now:  {short_name(approval.running_task_definition)}",
         f"New revision: from base {short_name(approval.base_task_definition)}",
         "Changes:",

@@ -82,3 +82,5 @@ class Approval(Model):
     # before_deploy, or before_production_traffic: ECS holds the new revision on the test listener meanwhile
     stage: str = "before_deploy"
     test_traffic: str = ""  # how an approver reaches green then (the registry's test_traffic, in words)
+    # "promoted from dev api-1a2b3c4d, soaked 2 h": the source deployment the intake verified (`handoff promote`)
+    promoted_from: str | None = None

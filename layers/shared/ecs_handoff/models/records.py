@@ -9,6 +9,35 @@ from ecs_handoff.models.base import Model, Outcome, Phase
 from ecs_handoff.models.workflow import ImageChange, ImageDefinition, Source, VerdictSource
 
 
+class Provenance(Model):
+    """A promotion the intake verified: the source deployment it came from and how long it soaked there."""
+
+    from_env: str
+    account: str
+    deployment_id: str
+    succeeded_at: str
+    soaked_seconds: int
+    attested_at: str
+    key_id: str
+
+    def summary(self, service: str) -> str:
+        """'promoted from dev api-1a2b3c4d, soaked 2 h' (history and the approval page; the short id is the
+        CLI's: the service and the first 8 characters of the S3 version, which every command accepts)."""
+        rest = self.deployment_id.removeprefix(f"{service}-")
+        short = f"{service}-{rest[:8]}" if rest != self.deployment_id else self.deployment_id[:20]
+        return f"promoted from {self.from_env} {short}, soaked {_duration(self.soaked_seconds)}"
+
+
+def _duration(seconds: int) -> str:
+    if seconds >= 86400:
+        return f"{seconds // 86400} d" if seconds % 86400 < 3600 else f"{seconds / 86400:.1f} d"
+    if seconds >= 3600:
+        return f"{seconds // 3600} h" if seconds % 3600 < 60 else f"{seconds / 3600:.1f} h"
+    if seconds >= 60:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
+
+
 class DeploymentRecord(Model):
     """One row per deployment in the deployments table."""
 
@@ -51,6 +80,8 @@ class DeploymentRecord(Model):
     # stage, production and test weights blue/green, hook states, how to reach green); each stage it was seen
     # at is on the timeline as ecs:<STAGE>.
     service_deployment: dict[str, str] = Field(default_factory=dict)
+    # A promotion the intake verified (the registry's promotion rule): which source deployment, how long it soaked.
+    promoted_from: Provenance | None = None
 
     @property
     def object_version(self) -> str | None:

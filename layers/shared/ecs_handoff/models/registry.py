@@ -65,6 +65,40 @@ class TestTraffic(Model):
         return " ".join(parts)
 
 
+_ENV_NAME = r"^[a-z][a-z0-9-]{1,15}$"  # template.yaml's Env parameter
+_PEM_PUBLIC_KEY = re.compile(r"^-----BEGIN PUBLIC KEY-----\n[A-Za-z0-9+/=\n]{60,800}-----END PUBLIC KEY-----\n?$")
+
+
+class PromotionRule(Model):
+    """Accept only images that SUCCEEDED and soaked in another environment, proven by a statement that
+    environment signed with its KMS key (docs/security.md, "Promotion")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    from_env: str = Field(alias="from", pattern=_ENV_NAME, description="the environment images come from")
+    soak_seconds: int = Field(
+        ge=0, le=30 * 86400, description="how long they must have run there, since SUCCEEDED, without a rollback"
+    )
+    key_id: str = Field(
+        pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$",
+        description="the source environment's promotion key (its stack's PromotionKeyArn), as a key ARN",
+    )
+    public_key: str = Field(description="that key's public key, PEM (KMS GetPublicKey; Terraform aws_kms_public_key)")
+    max_age_seconds: int = Field(
+        default=3600,
+        ge=60,
+        le=7 * 86400,
+        description="how old a statement may be: it says what held in the source when it was signed, no later",
+    )
+
+    @field_validator("public_key")
+    @classmethod
+    def _pem(cls, value: str) -> str:
+        if not _PEM_PUBLIC_KEY.match(value):
+            raise ValueError("public_key must be a PEM public key (-----BEGIN PUBLIC KEY----- ...)")
+        return value
+
+
 class ServiceConfig(Model):
     """A registry entry, written by Terraform: which ECS service a service id deploys to, and how."""
 
@@ -175,6 +209,11 @@ class ServiceConfig(Model):
         default_factory=list,
         description="IAM principals (ARNs, * allowed) that may start a deployment held by a release control "
         "with `handoff deploy-now` (recorded with their reason); nobody else can.",
+    )
+
+    promotion: PromotionRule | None = Field(
+        default=None,
+        description="Accept only digests that succeeded and soaked in the environment it names; absent: any upload.",
     )
 
     @property

@@ -1,0 +1,122 @@
+"""The source side of a promotion on the stack from template.yaml: its KMS key is an ECC_NIST_P256 signing key
+(the embedded AWS's KMS gap keeps the template's KeySpec), and the attestor signs only what its records and
+ECS bear out; the target's local check accepts what it signed with the key's public key."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from ecs_handoff import promotion
+from ecs_handoff.aws import kms
+from ecs_handoff.logic.promotion import Attestor, PromotionRefused
+from ecs_handoff.models import DeploymentRecord, ImageDefinition, Outcome, iso, parse_iso, utcnow
+from ecs_handoff.models.registry import PromotionRule
+from ecs_handoff_embedded.seed import ECR, push_image
+
+from tests.integration.conftest import Stack
+from tests.integration.steps import records
+
+
+def _succeeded(stack: Stack, hours: float = 2.0, outcome: Outcome = Outcome.SUCCEEDED) -> DeploymentRecord:
+    """A record as the workflow leaves a deployment of api that finished `hours` ago, the service on its revision."""
+    ecs = stack.client("ecs")
+    digest = push_image(stack.client("ecr"), f"{ECR}/api:dev-promote")
+    service = ecs.describe_services(cluster="dev", services=["api"])["services"][0]
+    finished = utcnow() - timedelta(hours=hours)
+    record = DeploymentRecord(
+        id="api-v-promote",
+        env="dev",
+        service="api",
+        outcome=outcome,
+        cluster="dev",
+        ecs_service="api",
+        started_at=iso(finished - timedelta(minutes=5)),
+        finished_at=iso(finished),
+        validated_images=[ImageDefinition(name="app-container", image_uri=f"{ECR}/api@{digest}")],
+        new_task_definition=service["taskDefinition"],
+        reason="" if outcome is Outcome.SUCCEEDED else "ECS's circuit breaker rolled it back",
+    )
+    assert records(stack).create(record)
+    return record
+
+
+def test_kms_template_key_has_its_key_spec(stack: Stack) -> None:
+    key = stack.client("kms").describe_key(KeyId=stack.outputs["PromotionKeyArn"])["KeyMetadata"]
+    assert (key["KeySpec"], key["KeyUsage"]) == ("ECC_NIST_P256", "SIGN_VERIFY")
+    assert key["SigningAlgorithms"] == ["ECDSA_SHA_256"]
+
+
+def test_promotion_signing_a_soaked_deployment_verifies_with_the_public_key(stack: Stack) -> None:
+    # GIVEN api SUCCEEDED in dev two hours ago and still runs
+    record = _succeeded(stack)
+    key_arn = stack.outputs["PromotionKeyArn"]
+    # WHEN dev signs a statement about it
+    attestation = Attestor(records(stack), "dev", key_arn).attest(record.id)
+    # THEN the statement says what dev saw, and prod's local check accepts it with the key's public key
+    assert attestation.predicate.still_running and 7190 <= attestation.predicate.soaked_seconds <= 7300
+    _, der = kms.public_key(key_arn)
+    rule = PromotionRule.model_validate(
+        {"from": "dev", "soak_seconds": 3600, "key_id": key_arn, "public_key": promotion.public_key_pem(der)}
+    )
+    _, repository, digest = promotion.image_parts(f"{ECR}/api@{attestation.predicate.images[0].digest}")
+    uploaded = {"app-container": f"999999999999.dkr.ecr.ap-northeast-1.amazonaws.com/{repository}@{digest}"}
+    raw = promotion.canonical(attestation.envelope)
+    provenance = promotion.verify(raw, rule, "api", uploaded, utcnow())
+    assert (provenance.from_env, provenance.deployment_id, provenance.account) == ("dev", record.id, "123456789012")
+
+
+def test_promotion_signing_refuses_a_failed_deployment(stack: Stack) -> None:
+    record = _succeeded(stack, outcome=Outcome.FAILED)
+    with pytest.raises(PromotionRefused, match=r"api-v-promote is FAILED in dev \(ECS's circuit breaker"):
+        Attestor(records(stack), "dev", stack.outputs["PromotionKeyArn"]).attest(record.id)
+
+
+def test_promotion_signing_refuses_a_deployment_ecs_no_longer_runs(stack: Stack) -> None:
+    # GIVEN the service was moved to another revision outside handoff (no later record explains it)
+    record = _succeeded(stack)
+    records(stack).update(record.id, new_task_definition=f"{record.new_task_definition}-gone")
+    with pytest.raises(PromotionRefused, match="no longer runs"):
+        Attestor(records(stack), "dev", stack.outputs["PromotionKeyArn"]).attest(record.id)
+
+
+def _later(stack: Stack, record: DeploymentRecord, minutes: int, outcome: Outcome, same_images: bool) -> None:
+    """A deployment of the same service that started `minutes` after `record` succeeded."""
+    assert record.finished_at is not None
+    started = parse_iso(record.finished_at) + timedelta(minutes=minutes)
+    images = (
+        record.validated_images
+        if same_images
+        else [ImageDefinition(name="app-container", image_uri=f"{ECR}/api@sha256:{'e' * 64}")]
+    )
+    later = DeploymentRecord(
+        id=f"api-v-later-{minutes}",
+        env="dev",
+        service="api",
+        outcome=outcome,
+        started_at=iso(started),
+        finished_at=iso(started + timedelta(minutes=2)),
+        timeline={"deploying": iso(started + timedelta(seconds=30))},
+        validated_images=images,
+        reason="ECS's circuit breaker rolled it back" if outcome is Outcome.FAILED else "",
+    )
+    assert records(stack).create(later)
+
+
+def test_promotion_signing_the_soak_ends_where_the_next_deployment_began(stack: Stack) -> None:
+    # GIVEN api succeeded 2 h ago, and the next deployment started changing the service 30 min later
+    record = _succeeded(stack)
+    _later(stack, record, 30, Outcome.SUCCEEDED, same_images=False)
+    _later(stack, record, 60, Outcome.SUCCEEDED, same_images=False)
+    # WHEN dev signs  THEN the soak stated is those 30 minutes, and the images no longer run there
+    predicate = Attestor(records(stack), "dev", stack.outputs["PromotionKeyArn"]).attest(record.id).predicate
+    assert (predicate.soaked_seconds, predicate.still_running) == (30 * 60 + 30, False)
+
+
+def test_promotion_signing_refuses_images_that_failed_again_since(stack: Stack) -> None:
+    record = _succeeded(stack)
+    _later(stack, record, 30, Outcome.FAILED, same_images=True)
+    with pytest.raises(
+        PromotionRefused, match=r"the same images were deployed again in dev as api-v-later-30 and it FAILED"
+    ):
+        Attestor(records(stack), "dev", stack.outputs["PromotionKeyArn"]).attest(record.id)

@@ -1,0 +1,256 @@
+"""Promotion evidence: the in-toto Statement in its DSSE envelope, and the target's local checks of it."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import zipfile
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from ecs_handoff import promotion
+from ecs_handoff.artifact import read_upload
+from ecs_handoff.errors import ArtifactRejected
+from ecs_handoff.models import iso
+from ecs_handoff.models.records import Provenance
+from ecs_handoff.models.registry import PromotionRule, ServiceConfig
+from pydantic import ValidationError
+
+KEY_ARN = "arn:aws:kms:ap-northeast-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+APP = "sha256:" + "a" * 64
+NGINX = "sha256:" + "b" * 64
+TARGET = "222222222222.dkr.ecr.ap-northeast-1.amazonaws.com"
+UPLOADED = {"app-container": f"{TARGET}/api@{APP}", "nginx-container": f"{TARGET}/api-nginx@{NGINX}"}
+
+
+def _pem(key: ec.EllipticCurvePrivateKey) -> str:
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+SOURCE_KEY = ec.generate_private_key(ec.SECP256R1())
+OTHER_KEY = ec.generate_private_key(ec.SECP256R1())
+
+
+def rule(**changes: Any) -> PromotionRule:
+    fields = {"from": "dev", "soak_seconds": 3600, "key_id": KEY_ARN, "public_key": _pem(SOURCE_KEY), **changes}
+    return PromotionRule.model_validate(fields)
+
+
+def predicate(**changes: Any) -> promotion.PromotionPredicate:
+    fields: dict[str, Any] = {
+        "environment": "dev",
+        "account": "111111111111",
+        "region": "ap-northeast-1",
+        "service": "api",
+        "deployment_id": "api-v1",
+        "succeeded_at": iso(NOW - timedelta(hours=3)),
+        "attested_at": iso(NOW - timedelta(minutes=1)),
+        "soaked_seconds": 7200,
+        "still_running": True,
+        "images": [
+            {"container": "app-container", "repository": "api", "digest": APP},
+            {"container": "nginx-container", "repository": "api-nginx", "digest": NGINX},
+        ],
+        **changes,
+    }
+    return promotion.PromotionPredicate.model_validate(fields)
+
+
+def signed(
+    pred: promotion.PromotionPredicate | None = None,
+    key: ec.EllipticCurvePrivateKey = SOURCE_KEY,
+    key_id: str = KEY_ARN,
+    payload_type: str = promotion.PAYLOAD_TYPE,
+) -> dict[str, Any]:
+    payload = promotion.canonical(promotion.statement(pred or predicate()))
+    signature = key.sign(promotion.pae(payload_type, payload), ec.ECDSA(hashes.SHA256()))
+    document = promotion.envelope(payload, key_id, signature)
+    document["payloadType"] = payload_type
+    return document
+
+
+def check(document: dict[str, Any], uploaded: dict[str, str] | None = None, **rule_changes: Any) -> Provenance:
+    raw = json.dumps(document).encode()
+    return promotion.verify(raw, rule(**rule_changes), "api", UPLOADED if uploaded is None else uploaded, NOW)
+
+
+def test_promotion_pae_is_dsse_v1() -> None:
+    # THEN the pre-authentication encoding is DSSE's: lengths in ASCII decimal, single spaces
+    assert promotion.pae("application/example", b"hello world") == b"DSSEv1 19 application/example 11 hello world"
+
+
+def test_promotion_statement_is_in_toto_v1_with_one_subject_per_image() -> None:
+    document = promotion.statement(predicate())
+    assert document["_type"] == "https://in-toto.io/Statement/v1"
+    assert document["subject"] == [
+        {"name": "api", "digest": {"sha256": "a" * 64}},
+        {"name": "api-nginx", "digest": {"sha256": "b" * 64}},
+    ]
+    assert document["predicate"]["environment"] == "dev"
+
+
+def test_promotion_verify_accepts_the_source_statement_for_the_same_digests() -> None:
+    provenance = check(signed())
+    assert (provenance.from_env, provenance.deployment_id, provenance.soaked_seconds) == ("dev", "api-v1", 7200)
+    assert provenance.key_id == KEY_ARN
+
+
+def test_promotion_verify_refuses_a_changed_digest() -> None:
+    other = {**UPLOADED, "app-container": f"{TARGET}/api@sha256:{'c' * 64}"}
+    with pytest.raises(ArtifactRejected, match=r"promotion from dev is refused: container 'app-container' is uploaded"):
+        check(signed(), other)
+
+
+def test_promotion_verify_refuses_a_tag_instead_of_a_digest() -> None:
+    with pytest.raises(ArtifactRejected, match="without a digest"):
+        check(signed(), {**UPLOADED, "app-container": f"{TARGET}/api:prod-1"})
+
+
+def test_promotion_verify_refuses_an_upload_that_leaves_a_container_out() -> None:
+    with pytest.raises(ArtifactRejected, match="leaves out nginx-container"):
+        check(signed(), {"app-container": UPLOADED["app-container"]})
+
+
+def test_promotion_verify_refuses_a_statement_from_another_environment() -> None:
+    with pytest.raises(
+        ArtifactRejected, match="is about environment 'stg'; this environment accepts only what succeeded in dev"
+    ):
+        check(signed(predicate(environment="stg")))
+
+
+def test_promotion_verify_refuses_a_statement_about_another_service() -> None:
+    with pytest.raises(ArtifactRejected, match="about service 'worker' in dev"):
+        check(signed(predicate(service="worker")))
+
+
+def test_promotion_verify_refuses_another_key_under_the_trusted_key_id() -> None:
+    with pytest.raises(ArtifactRejected, match="signature does not verify with dev's public key"):
+        check(signed(key=OTHER_KEY))
+
+
+def test_promotion_verify_refuses_an_unknown_key() -> None:
+    other = KEY_ARN.replace("111111111111", "333333333333")
+    with pytest.raises(
+        ArtifactRejected, match=r"it is signed by arn:aws:kms:ap-northeast-1:333333333333.*not by dev's key"
+    ):
+        check(signed(key_id=other))
+
+
+def test_promotion_verify_refuses_a_payload_edited_after_signing() -> None:
+    # GIVEN a signed statement whose payload is changed to claim a longer soak
+    document = signed(predicate(soaked_seconds=60))
+    body = json.loads(base64.b64decode(document["payload"]))
+    body["predicate"]["soaked_seconds"] = 999999
+    document["payload"] = base64.b64encode(promotion.canonical(body)).decode()
+    # THEN the signature no longer verifies
+    with pytest.raises(ArtifactRejected, match="changed after it was signed"):
+        check(document)
+
+
+def test_promotion_verify_refuses_a_bad_payload_type() -> None:
+    with pytest.raises(ArtifactRejected, match="payloadType is 'application/json'"):
+        check(signed(payload_type="application/json"))
+
+
+def test_promotion_verify_refuses_a_type_swapped_after_signing() -> None:
+    # GIVEN a statement signed as another payload type, then relabelled: PAE binds the type, so it fails
+    document = signed(payload_type="application/json")
+    document["payloadType"] = promotion.PAYLOAD_TYPE
+    with pytest.raises(ArtifactRejected, match="does not verify"):
+        check(document)
+
+
+def test_promotion_verify_refuses_before_the_soak_ends_with_the_time_left() -> None:
+    with pytest.raises(ArtifactRejected, match=r"ran in dev for 600 s of the 3600 s soak .* promote again in 3000 s"):
+        check(signed(predicate(soaked_seconds=600)))
+
+
+def test_promotion_verify_refuses_a_short_soak_that_can_no_longer_grow() -> None:
+    with pytest.raises(ArtifactRejected, match="no longer runs there"):
+        check(signed(predicate(soaked_seconds=600, still_running=False)))
+
+
+def test_promotion_verify_refuses_an_old_statement() -> None:
+    with pytest.raises(ArtifactRejected, match="signed the statement 7260 s ago; it is accepted for 3600 s"):
+        check(signed(predicate(attested_at=iso(NOW - timedelta(seconds=7260)))))
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"not json", "is not JSON"),
+        (b"[]", "not a DSSE envelope"),
+        (json.dumps({"payloadType": promotion.PAYLOAD_TYPE, "payload": "@@", "signatures": []}).encode(), "not base64"),
+        (json.dumps({"payloadType": promotion.PAYLOAD_TYPE, "payload": "", "signatures": []}).encode(), "no signature"),
+    ],
+)
+def test_promotion_verify_refuses_malformed_envelopes(raw: bytes, reason: str) -> None:
+    with pytest.raises(ArtifactRejected, match=reason):
+        promotion.verify(raw, rule(), "api", UPLOADED, NOW)
+
+
+def test_promotion_rule_refuses_unknown_keys_and_a_negative_soak() -> None:
+    with pytest.raises(ValidationError, match="extra"):
+        rule(from_account="x")
+    with pytest.raises(ValidationError, match="greater than or equal to 0"):
+        rule(soak_seconds=-1)
+    with pytest.raises(ValidationError, match="PEM public key"):
+        rule(public_key="not a key")
+
+
+def test_promotion_rule_null_is_no_rule() -> None:
+    base = {"cluster": "prod", "service": "api", "task_definition": "prod-api"}
+    assert ServiceConfig.model_validate({**base, "promotion": None}).promotion is None
+    entry = ServiceConfig.model_validate({**base, "promotion": rule().model_dump(by_alias=True)})
+    assert entry.promotion is not None and entry.promotion.from_env == "dev"
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_promotion_artifact_reader_returns_the_evidence_member() -> None:
+    definitions = json.dumps([{"name": k, "imageUri": v} for k, v in UPLOADED.items()]).encode()
+    evidence = json.dumps(signed()).encode()
+    images, proof = read_upload(_zip({"imagedefinitions.json": definitions, promotion.EVIDENCE_MEMBER: evidence}))
+    assert [i.name for i in images] == ["app-container", "nginx-container"] and proof == evidence
+    assert read_upload(_zip({"imagedefinitions.json": definitions}))[1] is None
+
+
+def test_promotion_artifact_reader_caps_the_evidence_member() -> None:
+    definitions = json.dumps([{"name": "app", "imageUri": UPLOADED["app-container"]}]).encode()
+    big = b" " * (promotion.MAX_ENVELOPE_BYTES + 1)
+    with pytest.raises(ArtifactRejected, match=r"promotion.dsse.json is larger than 16384 bytes"):
+        read_upload(_zip({"imagedefinitions.json": definitions, promotion.EVIDENCE_MEMBER: big}))
+
+
+def test_promotion_provenance_summary_is_what_history_and_approvers_read() -> None:
+    provenance = check(signed())
+    provenance.deployment_id = "api-1a2b3c4d5e6f"
+    assert provenance.summary("api") == "promoted from dev api-1a2b3c4d, soaked 2 h"
+    provenance.soaked_seconds = 5400
+    assert provenance.summary("api") == "promoted from dev api-1a2b3c4d, soaked 1.5 h"
+
+
+def test_promotion_artifact_reader_refuses_the_evidence_twice() -> None:
+    definitions = json.dumps([{"name": "app", "imageUri": UPLOADED["app-container"]}]).encode()
+    buffer = io.BytesIO()
+    with pytest.warns(UserWarning, match="Duplicate name"), zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("imagedefinitions.json", definitions)
+        archive.writestr(promotion.EVIDENCE_MEMBER, b"{}")
+        archive.writestr(promotion.EVIDENCE_MEMBER, b"{}")
+    with pytest.raises(ArtifactRejected, match=r"the zip holds promotion.dsse.json 2 times"):
+        read_upload(buffer.getvalue())
