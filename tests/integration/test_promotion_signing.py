@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from ecs_handoff import promotion
 from ecs_handoff.aws import kms
+from ecs_handoff.logic import promotion as attestor_module
 from ecs_handoff.logic.promotion import Attestor, PromotionRefused
 from ecs_handoff.models import DeploymentRecord, ImageDefinition, Outcome, iso, parse_iso, utcnow
 from ecs_handoff.models.registry import PromotionRule
@@ -119,4 +120,45 @@ def test_promotion_signing_refuses_images_that_failed_again_since(stack: Stack) 
     with pytest.raises(
         PromotionRefused, match=r"the same images were deployed again in dev as api-v-later-30 and it FAILED"
     ):
+        Attestor(records(stack), "dev", stack.outputs["PromotionKeyArn"]).attest(record.id)
+
+
+def _refused_uploads(stack: Stack, record: DeploymentRecord, count: int) -> None:
+    """`count` uploads of api that source CI made after `record` and dev refused (nothing deployed)."""
+    assert record.finished_at is not None
+    for n in range(count):
+        at = parse_iso(record.finished_at) + timedelta(seconds=n + 1)
+        refused = DeploymentRecord(
+            id=f"api-v-junk-{n:03d}",
+            env="dev",
+            service="api",
+            outcome=Outcome.INVALID,
+            started_at=iso(at),
+            finished_at=iso(at),
+            reason="the zip has no imagedefinitions.json at its root",
+        )
+        assert records(stack).create(refused)
+
+
+def test_promotion_signing_reads_past_a_page_of_refused_uploads(stack: Stack) -> None:
+    # GIVEN api succeeded in dev, then source CI uploaded 120 zips that were refused, and only then the same
+    # images were deployed again and FAILED (ECS's circuit breaker put the service back on the succeeded
+    # deployment's revision, so ECS runs it again)
+    record = _succeeded(stack)
+    _refused_uploads(stack, record, 120)
+    _later(stack, record, 30, Outcome.FAILED, same_images=True)
+    # WHEN dev is asked to sign  THEN the failure behind the refused uploads is found and nothing is signed
+    with pytest.raises(PromotionRefused, match=r"deployed again in dev as api-v-later-30 and it FAILED"):
+        Attestor(records(stack), "dev", stack.outputs["PromotionKeyArn"]).attest(record.id)
+
+
+def test_promotion_signing_refuses_when_what_came_after_is_not_all_read(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN more deployments after api's than the attestor reads (20 here)
+    monkeypatch.setattr(attestor_module, "LATER_RECORDS", 20)
+    record = _succeeded(stack)
+    _refused_uploads(stack, record, 25)
+    # WHEN dev is asked to sign  THEN it refuses rather than sign a soak it did not check to the end
+    with pytest.raises(PromotionRefused, match=r"api has more than 19 deployments in dev since api-v-promote"):
         Attestor(records(stack), "dev", stack.outputs["PromotionKeyArn"]).attest(record.id)

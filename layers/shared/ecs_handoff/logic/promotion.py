@@ -23,10 +23,12 @@ if TYPE_CHECKING:
     from ecs_handoff.aws.clients import ECSClient, KMSClient
     from ecs_handoff.aws.records import DeploymentRecords
 
-# The deployments of the service after this one read, oldest first (one query page): the first that changed the
-# service ends the soak. The index is eventually consistent: one started a moment ago may be missing, which the
-# look at what ECS runs makes up for.
-LATER_RECORDS = 100
+# The deployments of the service after this one read, oldest first: the first that changed the service ends the
+# soak, and any that deployed the same images and FAILED refuses them. All of them must be read, so a full read
+# is refused rather than signed (uploads refused before deploying count too, and source CI can make many). The
+# index is eventually consistent: one started a moment ago may be missing, which the look at what ECS runs
+# makes up for.
+LATER_RECORDS = 1000
 
 
 class PromotionRefused(Exception):
@@ -129,13 +131,17 @@ class Attestor:
     def _replaced_at(self, record: DeploymentRecord) -> datetime | None:
         """When the next deployment of the service started changing it (None: none has); refused when that
         was a rollback of these images, or these images failed here since."""
-        later = [
-            r
-            for r in self.records.history(
-                self.env, record.service, limit=LATER_RECORDS, since=record.started_at, oldest_first=True
+        read = self.records.history(
+            self.env, record.service, limit=LATER_RECORDS, since=record.started_at, oldest_first=True
+        )
+        if len(read) >= LATER_RECORDS:
+            raise PromotionRefused(
+                409,
+                f"{record.service} has more than {LATER_RECORDS - 1} deployments in {self.env} since {record.id} "
+                "(refused uploads included); what happened to its images after it is not all read, so nothing is "
+                "signed: promote a more recent deployment",
             )
-            if r.id != record.id and r.started_at > record.started_at
-        ]
+        later = [r for r in read if r.id != record.id and r.started_at > record.started_at]
         replaced: datetime | None = None
         for other in sorted(later, key=lambda r: r.started_at):
             if other.outcome is Outcome.FAILED and _same_images(record, other):
