@@ -254,3 +254,19 @@ def test_promotion_artifact_reader_refuses_the_evidence_twice() -> None:
         archive.writestr(promotion.EVIDENCE_MEMBER, b"{}")
     with pytest.raises(ArtifactRejected, match=r"the zip holds promotion.dsse.json 2 times"):
         read_upload(buffer.getvalue())
+
+
+@pytest.mark.parametrize(
+    ("public_key", "reason"),
+    [
+        # PEM-shaped (the rule's pattern admits it) but no key inside: cryptography raises ValueError
+        ("-----BEGIN PUBLIC KEY-----\n" + "A" * 64 + "\n-----END PUBLIC KEY-----\n", "is not a public key"),
+        # a real key, of another curve than KMS's ECC_NIST_P256
+        (_pem(ec.generate_private_key(ec.SECP384R1())), "is secp384r1, not P-256"),
+    ],
+)
+def test_promotion_verify_names_a_registry_public_key_that_cannot_verify(public_key: str, reason: str) -> None:
+    # GIVEN a registry rule whose public_key is not a P-256 public key  WHEN a promotion arrives
+    # THEN it is INVALID naming the registry field to fix (not a crash of the intake, nor "changed after signing")
+    with pytest.raises(ArtifactRejected, match=rf"registry's promotion\.public_key {reason}"):
+        check(signed(), public_key=public_key)

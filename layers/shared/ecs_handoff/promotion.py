@@ -219,15 +219,24 @@ def _b64(value: Any, refused: str, what: str) -> bytes:
 
 def verify_signature(public_key_pem: str, message: bytes, signature: bytes) -> bool:
     """ECDSA P-256 / SHA-256 over `message` (KMS's ECDSA_SHA_256 signs the SHA-256 of a RAW message and
-    returns a DER signature, which is what cryptography verifies)."""
-    from cryptography.exceptions import InvalidSignature
+    returns a DER signature, which is what cryptography verifies). A public key that can verify nothing is
+    ArtifactRejected naming the registry field: the rule's pattern admits any PEM-shaped text."""
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-    key = load_pem_public_key(public_key_pem.encode())
+    fix = "set it to the source key's public key (KMS GetPublicKey, Terraform's aws_kms_public_key)"
+    try:
+        key = load_pem_public_key(public_key_pem.encode())
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise ArtifactRejected(f"the registry's promotion.public_key is not a public key ({exc}); {fix}") from exc
     if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
-        return False
+        kind = key.curve.name if isinstance(key, ec.EllipticCurvePublicKey) else type(key).__name__
+        raise ArtifactRejected(
+            f"the registry's promotion.public_key is {kind}, not P-256 (KMS ECC_NIST_P256), so it verifies no "
+            f"promotion statement; {fix}"
+        )
     try:
         key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:
