@@ -11,7 +11,7 @@ from ecs_handoff import promotion
 from ecs_handoff.aws import kms
 from ecs_handoff.logic import promotion as attestor_module
 from ecs_handoff.logic.promotion import Attestor, PromotionRefused
-from ecs_handoff.models import DeploymentRecord, ImageDefinition, Outcome, iso, parse_iso, utcnow
+from ecs_handoff.models import DeploymentRecord, ImageChange, ImageDefinition, Outcome, iso, parse_iso, utcnow
 from ecs_handoff.models.registry import PromotionRule
 from ecs_handoff_embedded.seed import ECR, push_image
 
@@ -161,4 +161,32 @@ def test_promotion_signing_refuses_when_what_came_after_is_not_all_read(
     _refused_uploads(stack, record, 25)
     # WHEN dev is asked to sign  THEN it refuses rather than sign a soak it did not check to the end
     with pytest.raises(PromotionRefused, match=r"api has more than 19 deployments in dev since api-v-promote"):
+        Attestor(records(stack), "dev", stack.outputs["PromotionKeyArn"]).attest(record.id)
+
+
+@pytest.mark.parametrize("outcome", [Outcome.SUCCEEDED, Outcome.IN_PROGRESS, Outcome.FAILED])
+def test_promotion_signing_refuses_a_deployment_whose_rollback_began(stack: Stack, outcome: Outcome) -> None:
+    # GIVEN api went from v0 to the promoted images in dev, and someone then began putting v0 back (a rollback
+    # still deploying, or one that failed and left the service where it was)
+    record = _succeeded(stack)
+    assert record.finished_at is not None
+    promoted = record.validated_images[0].image_uri if record.validated_images else ""
+    before = f"{ECR}/api:v0"
+    records(stack).update(
+        record.id, images=[ImageChange(container="app-container", image_before=before, image_after=promoted)]
+    )
+    started = parse_iso(record.finished_at) + timedelta(minutes=90)
+    rollback = DeploymentRecord(
+        id="api-v-rollback",
+        env="dev",
+        service="api",
+        outcome=outcome,
+        started_at=iso(started),
+        timeline={"deploying": iso(started + timedelta(seconds=30))},
+        images=[ImageChange(container="app-container", image_before=promoted, image_after=before)],
+        validated_images=[ImageDefinition(name="app-container", image_uri=before)],
+    )
+    assert records(stack).create(rollback)
+    # WHEN dev is asked to sign  THEN it refuses: people decided these images should not run there
+    with pytest.raises(PromotionRefused, match=r"api-v-promote was rolled back in dev: api-v-rollback"):
         Attestor(records(stack), "dev", stack.outputs["PromotionKeyArn"]).attest(record.id)

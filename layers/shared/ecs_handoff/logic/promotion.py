@@ -152,7 +152,9 @@ class Attestor:
                 )
             started = other.timeline.get("deploying")
             if replaced is None and started:
-                if other.outcome is Outcome.SUCCEEDED and self._is_rollback(record, other):
+                # Whatever its outcome: one still deploying, or one that failed and left these images running,
+                # still says people wanted them gone.
+                if self._is_rollback(record, other):
                     raise PromotionRefused(
                         409,
                         f"{record.id} was rolled back in {self.env}: {other.id} put back the images that ran before it",
