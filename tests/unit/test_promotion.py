@@ -270,3 +270,14 @@ def test_promotion_verify_names_a_registry_public_key_that_cannot_verify(public_
     # THEN it is INVALID naming the registry field to fix (not a crash of the intake, nor "changed after signing")
     with pytest.raises(ArtifactRejected, match=rf"registry's promotion\.public_key {reason}"):
         check(signed(), public_key=public_key)
+
+
+def test_promotion_verify_names_a_few_of_many_unknown_signers() -> None:
+    # GIVEN an envelope (within the 16 KiB cap) with 5000 signatures, none by the trusted key
+    document = signed()
+    document["signatures"] = [{} for _ in range(5000)]
+    # WHEN it is checked  THEN the reason a person reads (record, email, history) stays short
+    # (before: every signer listed, a 30 KB reason)
+    with pytest.raises(ArtifactRejected, match="not by dev's key") as refused:
+        check(document)
+    assert len(str(refused.value)) < 1000

@@ -128,7 +128,9 @@ def verify(
         raise ArtifactRejected(f"{refused}the envelope carries no signature")
     ours = [s for s in signatures if isinstance(s, dict) and s.get("keyid") == rule.key_id]
     if not ours:
-        keys = ", ".join(str(s.get("keyid"))[:120] for s in signatures if isinstance(s, dict)) or "none"
+        listed = [str(s.get("keyid"))[:120] for s in signatures[:3] if isinstance(s, dict)]
+        more = f" and {len(signatures) - 3} more" if len(signatures) > 3 else ""
+        keys = (", ".join(listed) or "none") + more  # a few: the reason is stored and emailed
         raise ArtifactRejected(
             f"{refused}it is signed by {keys}, not by {source}'s key {rule.key_id} that the registry trusts"
         )
