@@ -190,3 +190,27 @@ def test_promotion_signing_refuses_a_deployment_whose_rollback_began(stack: Stac
     # WHEN dev is asked to sign  THEN it refuses: people decided these images should not run there
     with pytest.raises(PromotionRefused, match=r"api-v-promote was rolled back in dev: api-v-rollback"):
         Attestor(records(stack), "dev", stack.outputs["PromotionKeyArn"]).attest(record.id)
+
+
+def test_promotion_signing_refuses_the_same_digests_failing_under_another_reference(stack: Stack) -> None:
+    # GIVEN api succeeded in dev, and its digest was later deployed again, written with a tag before the digest
+    # (`repo:tag@sha256:...`, which the intake deploys as uploaded), and FAILED
+    record = _succeeded(stack)
+    assert record.finished_at is not None and record.validated_images
+    name, _, digest = record.validated_images[0].image_uri.partition("@")
+    started = parse_iso(record.finished_at) + timedelta(minutes=30)
+    again = DeploymentRecord(
+        id="api-v-again",
+        env="dev",
+        service="api",
+        outcome=Outcome.FAILED,
+        started_at=iso(started),
+        finished_at=iso(started + timedelta(minutes=2)),
+        timeline={"deploying": iso(started + timedelta(seconds=30))},
+        validated_images=[ImageDefinition(name="app-container", image_uri=f"{name}:retry@{digest}")],
+        reason="ECS's circuit breaker rolled it back",
+    )
+    assert records(stack).create(again)
+    # WHEN dev is asked to sign  THEN it refuses: the same image (container, repository, digest) failed there
+    with pytest.raises(PromotionRefused, match=r"deployed again in dev as api-v-again and it FAILED"):
+        Attestor(records(stack), "dev", stack.outputs["PromotionKeyArn"]).attest(record.id)

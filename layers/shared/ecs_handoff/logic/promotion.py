@@ -62,9 +62,12 @@ def _images_of(record: DeploymentRecord) -> list[promotion.PromotedImage]:
 
 
 def _same_images(a: DeploymentRecord, b: DeploymentRecord) -> bool:
-    return {(i.name, i.image_uri) for i in a.validated_images or []} == {
-        (i.name, i.image_uri) for i in b.validated_images or []
-    }
+    # By container, repository and digest: the reference's host and a tag written before the digest do not
+    # change what runs (`repo:tag@sha256:...` is deployed as uploaded), so they must not hide a failure.
+    def ran(record: DeploymentRecord) -> set[tuple[str, str, str | None]]:
+        return {(i.name, *promotion.image_parts(i.image_uri)[1:]) for i in record.validated_images or []}
+
+    return ran(a) == ran(b)
 
 
 class Attestor:
