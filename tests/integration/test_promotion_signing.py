@@ -214,3 +214,32 @@ def test_promotion_signing_refuses_the_same_digests_failing_under_another_refere
     # WHEN dev is asked to sign  THEN it refuses: the same image (container, repository, digest) failed there
     with pytest.raises(PromotionRefused, match=r"deployed again in dev as api-v-again and it FAILED"):
         Attestor(records(stack), "dev", stack.outputs["PromotionKeyArn"]).attest(record.id)
+
+
+def test_promotion_signing_refuses_a_rollback_written_with_a_tag_before_the_digest(stack: Stack) -> None:
+    # GIVEN api went from v0 (a pinned digest) to the promoted images in dev, and a later deployment put v0's
+    # digest back, uploaded as `repo:tag@sha256:...` (deployed as uploaded, so image_after keeps that form)
+    record = _succeeded(stack)
+    assert record.finished_at is not None and record.validated_images
+    promoted = record.validated_images[0].image_uri
+    before = f"{ECR}/api@sha256:{'0' * 64}"
+    records(stack).update(
+        record.id, images=[ImageChange(container="app-container", image_before=before, image_after=promoted)]
+    )
+    started = parse_iso(record.finished_at) + timedelta(minutes=90)
+    back = f"{ECR}/api:v0@sha256:{'0' * 64}"
+    rollback = DeploymentRecord(
+        id="api-v-rollback",
+        env="dev",
+        service="api",
+        outcome=Outcome.SUCCEEDED,
+        started_at=iso(started),
+        finished_at=iso(started + timedelta(minutes=2)),
+        timeline={"deploying": iso(started + timedelta(seconds=30))},
+        images=[ImageChange(container="app-container", image_before=promoted, image_after=back)],
+        validated_images=[ImageDefinition(name="app-container", image_uri=back)],
+    )
+    assert records(stack).create(rollback)
+    # WHEN dev is asked to sign  THEN it refuses: the same digest went back, whatever the reference looked like
+    with pytest.raises(PromotionRefused, match=r"api-v-promote was rolled back in dev: api-v-rollback"):
+        Attestor(records(stack), "dev", stack.outputs["PromotionKeyArn"]).attest(record.id)

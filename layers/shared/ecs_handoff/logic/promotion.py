@@ -167,9 +167,16 @@ class Attestor:
 
     @staticmethod
     def _is_rollback(record: DeploymentRecord, other: DeploymentRecord) -> bool:
-        # What ran before may be Terraform's tag and the rollback's upload pinned: either form counts.
-        before = {c.container: c.image_before for c in record.images if c.image_before}
-        after = {c.container: {c.image_after, c.requested} for c in other.images}
+        # What ran before may be Terraform's tag and the rollback's upload pinned: either form counts. A pinned
+        # one is compared by repository and digest (a host or a tag before the digest changes nothing that runs).
+        def same(uri: str | None) -> str | None:
+            if uri is None:
+                return None
+            _, repository, digest = promotion.image_parts(uri)
+            return f"{repository}@{digest}" if digest else uri
+
+        before = {c.container: same(c.image_before) for c in record.images if c.image_before}
+        after = {c.container: {same(c.image_after), same(c.requested)} for c in other.images}
         return bool(before) and all(before.get(name) in forms for name, forms in after.items())
 
     def _still_runs(self, record: DeploymentRecord) -> bool:
