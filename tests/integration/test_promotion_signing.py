@@ -243,3 +243,38 @@ def test_promotion_signing_refuses_a_rollback_written_with_a_tag_before_the_dige
     # WHEN dev is asked to sign  THEN it refuses: the same digest went back, whatever the reference looked like
     with pytest.raises(PromotionRefused, match=r"api-v-promote was rolled back in dev: api-v-rollback"):
         Attestor(records(stack), "dev", stack.outputs["PromotionKeyArn"]).attest(record.id)
+
+
+@pytest.mark.parametrize("changed", ["another container", "no image"])
+def test_promotion_signing_a_later_deployment_that_leaves_its_images_alone_is_no_rollback(
+    stack: Stack, changed: str
+) -> None:
+    # GIVEN api's app-container went from v0 to the promoted image in dev, then a later deployment changed only
+    # nginx-container (uploaded by digest), or no image at all (Terraform changed the base task definition)
+    record = _succeeded(stack)
+    assert record.finished_at is not None and record.validated_images
+    promoted = record.validated_images[0].image_uri
+    records(stack).update(
+        record.id, images=[ImageChange(container="app-container", image_before=f"{ECR}/api:v0", image_after=promoted)]
+    )
+    nginx = f"{ECR}/api-nginx@sha256:{'1' * 64}"
+    started = parse_iso(record.finished_at) + timedelta(minutes=90)
+    later = DeploymentRecord(
+        id="api-v-nginx",
+        env="dev",
+        service="api",
+        outcome=Outcome.SUCCEEDED,
+        started_at=iso(started),
+        finished_at=iso(started + timedelta(minutes=2)),
+        timeline={"deploying": iso(started + timedelta(seconds=30))},
+        images=[ImageChange(container="nginx-container", image_before=f"{ECR}/api-nginx:v0", image_after=nginx)]
+        if changed == "another container"
+        else [],
+        validated_images=[ImageDefinition(name="nginx-container", image_uri=nginx)]
+        if changed == "another container"
+        else record.validated_images,
+    )
+    assert records(stack).create(later)
+    # WHEN dev is asked to sign  THEN it signs, the soak ending where that deployment began (before: "rolled back")
+    predicate = Attestor(records(stack), "dev", stack.outputs["PromotionKeyArn"]).attest(record.id).predicate
+    assert (predicate.soaked_seconds, predicate.still_running) == (90 * 60 + 30, False)

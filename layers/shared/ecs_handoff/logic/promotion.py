@@ -177,7 +177,13 @@ class Attestor:
 
         before = {c.container: same(c.image_before) for c in record.images if c.image_before}
         after = {c.container: {same(c.image_after), same(c.requested)} for c in other.images}
-        return bool(before) and all(before.get(name) in forms for name, forms in after.items())
+        # It put back what ran before in each container it changed, and changed at least one of these (one that
+        # changed no image, or only other containers, left these images running).
+        return (
+            bool(before)
+            and bool(after)
+            and all(name in before and before[name] in forms for name, forms in after.items())
+        )
 
     def _still_runs(self, record: DeploymentRecord) -> bool:
         try:
