@@ -184,6 +184,16 @@ def test_promotion_verify_refuses_an_old_statement() -> None:
         check(signed(predicate(attested_at=iso(NOW - timedelta(seconds=7260)))))
 
 
+def test_promotion_verify_refuses_a_statement_dated_in_the_future() -> None:
+    # GIVEN a statement whose signing time is 2 h ahead of this environment's clock (a skewed source clock):
+    # before, its age was negative, so it was accepted for max_age_seconds + 2 h
+    future = signed(predicate(attested_at=iso(NOW + timedelta(hours=2))))
+    with pytest.raises(ArtifactRejected, match=r"dated 7200 s after this environment's clock"):
+        check(future)
+    # a few seconds ahead (clocks never agree exactly) is accepted
+    assert check(signed(predicate(attested_at=iso(NOW + timedelta(seconds=30))))).from_env == "dev"
+
+
 @pytest.mark.parametrize(
     ("raw", "reason"),
     [

@@ -33,6 +33,8 @@ SIGNING_ALGORITHM: Final = "ECDSA_SHA_256"  # KMS key spec ECC_NIST_P256
 MAX_SIGNED_BYTES = 4096
 MAX_ENVELOPE_BYTES = 16 * 1024  # read from the zip with the same bounded reader as imagedefinitions.json
 EVIDENCE_MEMBER = "promotion.dsse.json"
+# How far ahead of the target's clock a statement's signing time may be: AWS's clocks agree within far less.
+MAX_CLOCK_SKEW_SECONDS = 300
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
@@ -162,6 +164,11 @@ def verify(
         raise ArtifactRejected(f"{refused}the statement's subjects and its images disagree")
     _same_images(refused, source, predicate, uploaded)
     age = (now - parse_iso(predicate.attested_at)).total_seconds()
+    if age < -MAX_CLOCK_SKEW_SECONDS:  # a source clock ahead would otherwise stretch max_age_seconds by as much
+        raise ArtifactRejected(
+            f"{refused}the statement is dated {int(-age)} s after this environment's clock; the clocks of {source} "
+            "and this environment disagree: run `handoff promote` again"
+        )
     if age > rule.max_age_seconds:
         raise ArtifactRejected(
             f"{refused}{source} signed the statement {int(age)} s ago; it is accepted for {rule.max_age_seconds} s "
