@@ -156,8 +156,16 @@ def _upload(
 ) -> int:
     """Check, then (unless --dry-run) zip and upload as CI would, then (unless --no-wait) follow the deployment."""
     from ecs_handoff.aws import s3
+    from ecs_handoff.logic.intake import promoted
 
     checked = plan(env, service_id, config, raw, source)
+    if not checked.refused and config.promotion is not None:
+        # What this command zips carries no promotion statement, so the intake refuses it (its reason, naming
+        # `handoff promote`); `diff` is not refused this way, as it may look at an upload that carries one.
+        try:
+            promoted(config.promotion, service_id, checked.images, None)
+        except ArtifactRejected as exc:
+            checked.refused = str(exc)
     if checked.refused:
         if args.json:
             show.print_json({"uploaded": False, **checked.as_json()})

@@ -8,6 +8,7 @@ import io
 import json
 import zipfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -133,6 +134,22 @@ def test_promotion_upload_without_a_statement_is_refused(world: World, trust_dev
     # THEN INVALID, naming dev and what to run
     assert record.outcome is Outcome.INVALID
     assert "api accepts only images promoted from dev" in record.reason and "handoff promote" in record.reason
+
+
+def test_promotion_rule_makes_cli_upload_say_it_would_be_refused(
+    world: World, trust_dev: Trust, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN prod's api takes only what dev promotes, and a zip whose images are in ECR
+    trust_dev(soak_seconds=0)
+    body = artifact({"app-container": image("api", "prod-dry-never-in-dev")})
+    world.push(body)
+    (tmp_path / "plain.zip").write_bytes(body)
+    # WHEN the operator checks it with `handoff upload --dry-run` (what `rerun` and `rollback` check too)
+    code = main(["upload", str(tmp_path / "plain.zip"), "--env", "prod", "--service", "api", "--dry-run"])
+    # THEN it does not say the intake would take it (before: "passes the intake's checks"), and says what would
+    out, err = capsys.readouterr()
+    assert code != 0 and "passes the intake's checks" not in out
+    assert "api accepts only images promoted from dev" in out + err and "handoff promote" in out + err
 
 
 def test_promotion_other_digests_than_dev_signed_are_refused(

@@ -184,6 +184,16 @@ def test_promotion_verify_refuses_an_old_statement() -> None:
         check(signed(predicate(attested_at=iso(NOW - timedelta(seconds=7260)))))
 
 
+def test_promotion_verify_refuses_a_statement_dated_in_the_future() -> None:
+    # GIVEN a statement whose signing time is 2 h ahead of this environment's clock (a skewed source clock):
+    # before, its age was negative, so it was accepted for max_age_seconds + 2 h
+    future = signed(predicate(attested_at=iso(NOW + timedelta(hours=2))))
+    with pytest.raises(ArtifactRejected, match=r"dated 7200 s after this environment's clock"):
+        check(future)
+    # a few seconds ahead (clocks never agree exactly) is accepted
+    assert check(signed(predicate(attested_at=iso(NOW + timedelta(seconds=30))))).from_env == "dev"
+
+
 @pytest.mark.parametrize(
     ("raw", "reason"),
     [
@@ -254,3 +264,30 @@ def test_promotion_artifact_reader_refuses_the_evidence_twice() -> None:
         archive.writestr(promotion.EVIDENCE_MEMBER, b"{}")
     with pytest.raises(ArtifactRejected, match=r"the zip holds promotion.dsse.json 2 times"):
         read_upload(buffer.getvalue())
+
+
+@pytest.mark.parametrize(
+    ("public_key", "reason"),
+    [
+        # PEM-shaped (the rule's pattern admits it) but no key inside: cryptography raises ValueError
+        ("-----BEGIN PUBLIC KEY-----\n" + "A" * 64 + "\n-----END PUBLIC KEY-----\n", "is not a public key"),
+        # a real key, of another curve than KMS's ECC_NIST_P256
+        (_pem(ec.generate_private_key(ec.SECP384R1())), "is secp384r1, not P-256"),
+    ],
+)
+def test_promotion_verify_names_a_registry_public_key_that_cannot_verify(public_key: str, reason: str) -> None:
+    # GIVEN a registry rule whose public_key is not a P-256 public key  WHEN a promotion arrives
+    # THEN it is INVALID naming the registry field to fix (not a crash of the intake, nor "changed after signing")
+    with pytest.raises(ArtifactRejected, match=rf"registry's promotion\.public_key {reason}"):
+        check(signed(), public_key=public_key)
+
+
+def test_promotion_verify_names_a_few_of_many_unknown_signers() -> None:
+    # GIVEN an envelope (within the 16 KiB cap) with 5000 signatures, none by the trusted key
+    document = signed()
+    document["signatures"] = [{} for _ in range(5000)]
+    # WHEN it is checked  THEN the reason a person reads (record, email, history) stays short
+    # (before: every signer listed, a 30 KB reason)
+    with pytest.raises(ArtifactRejected, match="not by dev's key") as refused:
+        check(document)
+    assert len(str(refused.value)) < 1000

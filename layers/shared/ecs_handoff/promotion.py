@@ -33,6 +33,8 @@ SIGNING_ALGORITHM: Final = "ECDSA_SHA_256"  # KMS key spec ECC_NIST_P256
 MAX_SIGNED_BYTES = 4096
 MAX_ENVELOPE_BYTES = 16 * 1024  # read from the zip with the same bounded reader as imagedefinitions.json
 EVIDENCE_MEMBER = "promotion.dsse.json"
+# How far ahead of the target's clock a statement's signing time may be: AWS's clocks agree within far less.
+MAX_CLOCK_SKEW_SECONDS = 300
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
@@ -128,7 +130,9 @@ def verify(
         raise ArtifactRejected(f"{refused}the envelope carries no signature")
     ours = [s for s in signatures if isinstance(s, dict) and s.get("keyid") == rule.key_id]
     if not ours:
-        keys = ", ".join(str(s.get("keyid"))[:120] for s in signatures if isinstance(s, dict)) or "none"
+        listed = [str(s.get("keyid"))[:120] for s in signatures[:3] if isinstance(s, dict)]
+        more = f" and {len(signatures) - 3} more" if len(signatures) > 3 else ""
+        keys = (", ".join(listed) or "none") + more  # a few: the reason is stored and emailed
         raise ArtifactRejected(
             f"{refused}it is signed by {keys}, not by {source}'s key {rule.key_id} that the registry trusts"
         )
@@ -160,6 +164,11 @@ def verify(
         raise ArtifactRejected(f"{refused}the statement's subjects and its images disagree")
     _same_images(refused, source, predicate, uploaded)
     age = (now - parse_iso(predicate.attested_at)).total_seconds()
+    if age < -MAX_CLOCK_SKEW_SECONDS:  # a source clock ahead would otherwise stretch max_age_seconds by as much
+        raise ArtifactRejected(
+            f"{refused}the statement is dated {int(-age)} s after this environment's clock; the clocks of {source} "
+            "and this environment disagree: run `handoff promote` again"
+        )
     if age > rule.max_age_seconds:
         raise ArtifactRejected(
             f"{refused}{source} signed the statement {int(age)} s ago; it is accepted for {rule.max_age_seconds} s "
@@ -219,15 +228,24 @@ def _b64(value: Any, refused: str, what: str) -> bytes:
 
 def verify_signature(public_key_pem: str, message: bytes, signature: bytes) -> bool:
     """ECDSA P-256 / SHA-256 over `message` (KMS's ECDSA_SHA_256 signs the SHA-256 of a RAW message and
-    returns a DER signature, which is what cryptography verifies)."""
-    from cryptography.exceptions import InvalidSignature
+    returns a DER signature, which is what cryptography verifies). A public key that can verify nothing is
+    ArtifactRejected naming the registry field: the rule's pattern admits any PEM-shaped text."""
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-    key = load_pem_public_key(public_key_pem.encode())
+    fix = "set it to the source key's public key (KMS GetPublicKey, Terraform's aws_kms_public_key)"
+    try:
+        key = load_pem_public_key(public_key_pem.encode())
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise ArtifactRejected(f"the registry's promotion.public_key is not a public key ({exc}); {fix}") from exc
     if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
-        return False
+        kind = key.curve.name if isinstance(key, ec.EllipticCurvePublicKey) else type(key).__name__
+        raise ArtifactRejected(
+            f"the registry's promotion.public_key is {kind}, not P-256 (KMS ECC_NIST_P256), so it verifies no "
+            f"promotion statement; {fix}"
+        )
     try:
         key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:

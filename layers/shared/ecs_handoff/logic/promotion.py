@@ -23,10 +23,12 @@ if TYPE_CHECKING:
     from ecs_handoff.aws.clients import ECSClient, KMSClient
     from ecs_handoff.aws.records import DeploymentRecords
 
-# The deployments of the service after this one read, oldest first (one query page): the first that changed the
-# service ends the soak. The index is eventually consistent: one started a moment ago may be missing, which the
-# look at what ECS runs makes up for.
-LATER_RECORDS = 100
+# The deployments of the service after this one read, oldest first: the first that changed the service ends the
+# soak, and any that deployed the same images and FAILED refuses them. All of them must be read, so a full read
+# is refused rather than signed (uploads refused before deploying count too, and source CI can make many). The
+# index is eventually consistent: one started a moment ago may be missing, which the look at what ECS runs
+# makes up for.
+LATER_RECORDS = 1000
 
 
 class PromotionRefused(Exception):
@@ -60,9 +62,12 @@ def _images_of(record: DeploymentRecord) -> list[promotion.PromotedImage]:
 
 
 def _same_images(a: DeploymentRecord, b: DeploymentRecord) -> bool:
-    return {(i.name, i.image_uri) for i in a.validated_images or []} == {
-        (i.name, i.image_uri) for i in b.validated_images or []
-    }
+    # By container, repository and digest: the reference's host and a tag written before the digest do not
+    # change what runs (`repo:tag@sha256:...` is deployed as uploaded), so they must not hide a failure.
+    def ran(record: DeploymentRecord) -> set[tuple[str, str, str | None]]:
+        return {(i.name, *promotion.image_parts(i.image_uri)[1:]) for i in record.validated_images or []}
+
+    return ran(a) == ran(b)
 
 
 class Attestor:
@@ -129,13 +134,17 @@ class Attestor:
     def _replaced_at(self, record: DeploymentRecord) -> datetime | None:
         """When the next deployment of the service started changing it (None: none has); refused when that
         was a rollback of these images, or these images failed here since."""
-        later = [
-            r
-            for r in self.records.history(
-                self.env, record.service, limit=LATER_RECORDS, since=record.started_at, oldest_first=True
+        read = self.records.history(
+            self.env, record.service, limit=LATER_RECORDS, since=record.started_at, oldest_first=True
+        )
+        if len(read) >= LATER_RECORDS:
+            raise PromotionRefused(
+                409,
+                f"{record.service} has more than {LATER_RECORDS - 1} deployments in {self.env} since {record.id} "
+                "(refused uploads included); what happened to its images after it is not all read, so nothing is "
+                "signed: promote a more recent deployment",
             )
-            if r.id != record.id and r.started_at > record.started_at
-        ]
+        later = [r for r in read if r.id != record.id and r.started_at > record.started_at]
         replaced: datetime | None = None
         for other in sorted(later, key=lambda r: r.started_at):
             if other.outcome is Outcome.FAILED and _same_images(record, other):
@@ -146,7 +155,9 @@ class Attestor:
                 )
             started = other.timeline.get("deploying")
             if replaced is None and started:
-                if other.outcome is Outcome.SUCCEEDED and self._is_rollback(record, other):
+                # Whatever its outcome: one still deploying, or one that failed and left these images running,
+                # still says people wanted them gone.
+                if self._is_rollback(record, other):
                     raise PromotionRefused(
                         409,
                         f"{record.id} was rolled back in {self.env}: {other.id} put back the images that ran before it",
@@ -156,10 +167,23 @@ class Attestor:
 
     @staticmethod
     def _is_rollback(record: DeploymentRecord, other: DeploymentRecord) -> bool:
-        # What ran before may be Terraform's tag and the rollback's upload pinned: either form counts.
-        before = {c.container: c.image_before for c in record.images if c.image_before}
-        after = {c.container: {c.image_after, c.requested} for c in other.images}
-        return bool(before) and all(before.get(name) in forms for name, forms in after.items())
+        # What ran before may be Terraform's tag and the rollback's upload pinned: either form counts. A pinned
+        # one is compared by repository and digest (a host or a tag before the digest changes nothing that runs).
+        def same(uri: str | None) -> str | None:
+            if uri is None:
+                return None
+            _, repository, digest = promotion.image_parts(uri)
+            return f"{repository}@{digest}" if digest else uri
+
+        before = {c.container: same(c.image_before) for c in record.images if c.image_before}
+        after = {c.container: {same(c.image_after), same(c.requested)} for c in other.images}
+        # It put back what ran before in each container it changed, and changed at least one of these (one that
+        # changed no image, or only other containers, left these images running).
+        return (
+            bool(before)
+            and bool(after)
+            and all(name in before and before[name] in forms for name, forms in after.items())
+        )
 
     def _still_runs(self, record: DeploymentRecord) -> bool:
         try:
