@@ -29,6 +29,7 @@ N_COLD = 3 if QUICK else 7
 N_VERDICT = 6 if QUICK else 20
 N_FALLBACK = 2 if QUICK else 5
 BURST_SERVICES = 10 if QUICK else 50
+N_BLUE_GREEN = 3 if QUICK else 5
 
 
 def pct(values: list[float], q: float) -> float:
@@ -375,6 +376,23 @@ def bench_verdicts(aws: Any) -> dict[str, Any]:
 TRANSITIONS_PER_LOOK = 2  # a wait for ECS's event that times out: NoVerdictYet, then WatchRollout again
 
 
+def _price(m: dict[str, float], api_requests: int, s3_gets: int) -> float:
+    """A deployment's AWS bill from what it used (bench/prices.json)."""
+    p = PRICES
+    return float(
+        m["lambda_invocations"] * p["lambda_usd_per_request"]
+        + m["lambda_gb_seconds"] * p["lambda_arm64_usd_per_gb_second"]
+        + m["state_transitions"] * p["stepfunctions_standard_usd_per_state_transition"]
+        + m["dynamodb_writes"] * p["dynamodb_on_demand_usd_per_write_request_unit"]
+        + m["dynamodb_reads"] * p["dynamodb_on_demand_usd_per_read_request_unit"]
+        + m["sns_publishes"] * p["sns_usd_per_publish"]
+        + m["emails"] * p["sns_usd_per_email_delivery"]
+        + m["secrets_calls"] * p["secretsmanager_usd_per_api_call"]
+        + api_requests * p["apigateway_http_api_usd_per_request"]
+        + s3_gets * p["s3_usd_per_get_request"]
+    )
+
+
 def _transitions(aws: Any, execution_arn: str | None) -> int:
     """State transitions as Step Functions bills them: one per state entered, counted once the execution
     has ended (the record is final at Finalize; two states follow it)."""
@@ -450,18 +468,7 @@ def bench_cost(aws: Any) -> dict[str, Any]:
     }
 
     def price(m: dict[str, float]) -> float:
-        return float(
-            m["lambda_invocations"] * p["lambda_usd_per_request"]
-            + m["lambda_gb_seconds"] * p["lambda_arm64_usd_per_gb_second"]
-            + m["state_transitions"] * p["stepfunctions_standard_usd_per_state_transition"]
-            + m["dynamodb_writes"] * p["dynamodb_on_demand_usd_per_write_request_unit"]
-            + m["dynamodb_reads"] * p["dynamodb_on_demand_usd_per_read_request_unit"]
-            + m["sns_publishes"] * p["sns_usd_per_publish"]
-            + m["emails"] * p["sns_usd_per_email_delivery"]
-            + m["secrets_calls"] * p["secretsmanager_usd_per_api_call"]
-            + 2 * p["apigateway_http_api_usd_per_request"]
-            + 1 * p["s3_usd_per_get_request"]
-        )
+        return _price(m, api_requests=2, s3_gets=1)  # the approval page's GET and POST; the intake's read
 
     # Each extra look of a longer real rollout: NoVerdictYet and WatchRollout entered again (2 transitions),
     # one rollout invocation, and its three writes (the stored token, the lock's lease, the record's counts).
@@ -490,6 +497,205 @@ def bench_cost(aws: Any) -> dict[str, Any]:
     }
 
 
+# --- 7. ECS's own strategies ---------------------------------------------------------------------------
+
+
+def _since(aws: Any) -> tuple[Counter[str], int, int, int]:
+    """Where the counters stand before a deployment: calls the functions made, invocations, emails, ECS events."""
+    return Counter(aws.authorizer.calls), len(aws.runner.invocations), len(aws.outbox.messages()), len(aws.ecs_events)
+
+
+def _used(
+    aws: Any, before: tuple[Counter[str], int, int, int], execution_arn: str | None, page_requests: int
+) -> dict[str, Any]:
+    """What one deployment used, counted by the embedded AWS (every call a function makes passes its IAM layer)."""
+    calls_before, start_index, emails_before, _ = before
+    transitions = _transitions(aws, execution_arn)
+    aws.wait_idle()
+    calls = Counter(aws.authorizer.calls)
+    calls.subtract(calls_before)
+    invocations = aws.runner.invocations[start_index:]
+    return {
+        # the approval page's requests run through the HTTP API, not the runner: counted here
+        "lambda_invocations": len(invocations) + page_requests,
+        "lambda_gb_seconds": sum(math.ceil(i.duration * 1000) / 1000 * 256 / 1024 for i in invocations),
+        "state_transitions": transitions,
+        "dynamodb_writes": sum(calls[f"dynamodb:{k}"] for k in ("PutItem", "UpdateItem", "DeleteItem")),
+        "dynamodb_reads": sum(calls[f"dynamodb:{k}"] for k in ("GetItem", "Query")),
+        "sns_publishes": calls["sns:Publish"],
+        "emails": len(aws.outbox.messages()) - emails_before,
+        "secrets_calls": calls["secretsmanager:GetSecretValue"],
+        "rollout_looks": sum(1 for i in invocations if i.function.endswith("-rollout")),
+        "look_gb_seconds": [
+            math.ceil(i.duration * 1000) / 1000 * 256 / 1024 for i in invocations if i.function.endswith("-rollout")
+        ],
+        "by_function": dict(Counter(i.function.split("-", 2)[-1] for i in invocations)),
+    }
+
+
+def _watch_segments(configuration: dict[str, Any], pause: bool) -> list[float]:
+    """How long (real seconds) each of the workflow's waits for ECS's verdict lasts in an account: green's tasks
+    starting (the assumed rollout), then every production step's bake and the final bake in AWS minutes; a PAUSE
+    hook before production traffic splits the wait in two (the approvers' wait is not a look's)."""
+    from ecs_handoff_embedded.gaps.ecs_deployments import production_steps
+
+    start = float(PRICES["assumptions"]["real_rollout_seconds"])
+    if configuration.get("strategy", "ROLLING") == "ROLLING":
+        return [start]
+    after = 60 * (
+        sum(bake for _, bake in production_steps(configuration)) + (configuration.get("bakeTimeInMinutes") or 0)
+    )
+    return [start, after] if pause else [start + after]
+
+
+def _looks(segments: list[float], check_every: int) -> int:
+    """Waits for ECS's event that time out in a real deployment: each looks at the deployment once more."""
+    return sum(max(0, math.ceil(seconds / check_every) - 1) for seconds in segments)
+
+
+def _codepipeline(segments: list[float], approval_in_action_seconds: float) -> float:
+    """CodePipeline V2 for the same deployment: the S3 source action (1 minute) and the ECS deploy action for as
+    long as the deployment runs, rounded up to whole minutes; with CodeDeploy's blue/green the wait before rerouting
+    production traffic happens inside that action, so it is billed (a manual approval action is not)."""
+    action = sum(segments) + approval_in_action_seconds
+    return float((1 + math.ceil(action / 60)) * PRICES["codepipeline_v2_usd_per_action_execution_minute"])
+
+
+def bench_strategies(aws: Any) -> dict[str, Any]:
+    """The web services' deployments through ECS's own strategies: prod's BLUE_GREEN with its approval before
+    production traffic (N runs, each timed from the approver's click to ECS continuing past its PAUSE hook), dev's
+    LINEAR in ten steps at two step bakes, a CANARY, and a ROLLING worker next to them; transitions, invocations and
+    cost for each."""
+    from ecs_handoff.models import Outcome, ServiceConfig
+    from ecs_handoff_embedded.scenario import World, artifact, image
+
+    world = World(aws)
+    ecs = aws.client("ecs")
+    a = PRICES["assumptions"]
+    default_check = int(ServiceConfig.model_fields["rollout_check_seconds"].default)
+    max_check = int(
+        next(m.le for m in ServiceConfig.model_fields["rollout_check_seconds"].metadata if hasattr(m, "le"))
+    )
+    aws.rollout_seconds = 0.5
+    runs: dict[str, list[dict[str, Any]]] = {}
+
+    def configuration(env: str) -> dict[str, Any]:
+        service: dict[str, Any] = ecs.describe_services(cluster=env, services=["web"])["services"][0]
+        return dict(service["deploymentConfiguration"])
+
+    # prod web: BLUE_GREEN, green on the test listener while alice decides
+    click_to_continue: list[float] = []
+    for i in range(N_BLUE_GREEN):
+        before = _since(aws)
+        deployment_id = world.upload("prod", "web", artifact({"app": image("web", f"prod-s{i:05d}")}))
+        world.wait_phase("prod", deployment_id, "awaiting_approval", timeout=120)
+        link = world.approval_link("alice@example.com", deployment_id)
+        assert world.open(link)[0] == 200  # the approver reads the page first
+        clicked = time.time()
+        assert world.decide(link, "approve", "bench")[0] == 200
+        record = world.wait("prod", deployment_id, timeout=120)
+        assert record.outcome is Outcome.SUCCEEDED, record.reason
+        # ECS's own record of ContinueServiceDeployment: its PAUSE hook SUCCEEDED (the embedded ECS's runner wakes
+        # on the call and says so at once)
+        continued = [
+            e
+            for e in aws.ecs_events[before[3] :]
+            if e["detail-type"] == "ECS Hook State Change"
+            and e["detail"]["eventName"] == "HOOK_SUCCEEDED"
+            and e["detail"]["hookType"] == "PAUSE"
+        ]
+        assert len(continued) == 1, continued
+        click_to_continue.append(_seconds(continued[0]["detail"]["updatedAt"]) - clicked)
+        runs.setdefault("BLUE_GREEN", []).append(_used(aws, before, record.execution_arn, page_requests=2))
+    blue_green_config = configuration("prod")
+
+    # dev web: LINEAR in ten 10 % steps (its registry entry and service as the e2e tests set them), at two bakes
+    saved = configuration("dev")
+    by_bake: dict[str, int] = {}
+    try:
+        for bake in (1, 6):
+            ten = {**saved, "linearConfiguration": {"stepPercent": 10.0, "stepBakeTimeInMinutes": bake}}
+            ecs.update_service(cluster="dev", service="web", deploymentConfiguration=ten)
+            before = _since(aws)
+            deployment_id = world.upload("dev", "web", artifact({"app": image("web", f"dev-s{bake:05d}")}))
+            record = world.wait("dev", deployment_id, timeout=120)
+            assert record.outcome is Outcome.SUCCEEDED, record.reason
+            used = _used(aws, before, record.execution_arn, page_requests=0)
+            by_bake[f"{bake} min"] = int(used["state_transitions"])
+            runs.setdefault("LINEAR", []).append(used)
+        linear_config = configuration("dev")
+        canary_config = {k: v for k, v in saved.items() if k not in ("linearConfiguration", "strategy")} | {
+            "strategy": "CANARY",
+            "canaryConfiguration": {"canaryPercent": 10.0, "canaryBakeTimeInMinutes": 6},
+        }
+        ecs.update_service(cluster="dev", service="web", deploymentConfiguration=canary_config)
+        before = _since(aws)
+        record = world.wait("dev", world.upload("dev", "web", artifact({"app": image("web", "dev-s09999")})))
+        assert record.outcome is Outcome.SUCCEEDED and "CANARY" in record.reason, record.reason
+        runs["CANARY"] = [_used(aws, before, record.execution_arn, page_requests=0)]
+    finally:
+        ecs.update_service(cluster="dev", service="web", deploymentConfiguration=saved)
+
+    # dev worker: a ROLLING update, the deployment handoff made before ECS had strategies of its own
+    before = _since(aws)
+    record = world.wait("dev", world.upload("dev", "worker", artifact({"app": image("worker", "dev-s10000")})))
+    assert record.outcome is Outcome.SUCCEEDED, record.reason
+    runs["ROLLING"] = [_used(aws, before, record.execution_arn, page_requests=0)]
+
+    configurations = {
+        "ROLLING": ({"strategy": "ROLLING"}, False),
+        "BLUE_GREEN": (blue_green_config, True),
+        "LINEAR": (linear_config, False),  # the 6-minute step bake: 9 bakes between the ten steps
+        "CANARY": (canary_config, False),
+    }
+    strategies: dict[str, Any] = {}
+    for name, (config, pause) in configurations.items():
+        measured_runs = runs[name]
+        last = measured_runs[-1]
+        segments = _watch_segments(config, pause)
+        looks = _looks(segments, default_check)
+        per_look_gb_s = statistics.mean(g for r in measured_runs for g in r["look_gb_seconds"])
+        real = {k: v for k, v in last.items() if k not in ("by_function", "look_gb_seconds")}
+        real["lambda_invocations"] += looks
+        real["lambda_gb_seconds"] += looks * per_look_gb_s
+        real["state_transitions"] += looks * TRANSITIONS_PER_LOOK
+        real["dynamodb_writes"] += looks * 3
+        pages = 2 if pause else 0
+        cost = _price(real, api_requests=pages, s3_gets=1)
+        peer = _codepipeline(segments, a["approval_wait_seconds"] if pause else 0)
+        strategies[name] = {
+            "runs": len(measured_runs),
+            "transitions_measured": [int(r["state_transitions"]) for r in measured_runs],
+            "lambda_invocations_measured": [int(r["lambda_invocations"]) for r in measured_runs],
+            "invocations_by_function": last["by_function"],
+            "rollout_looks_measured": [int(r["rollout_looks"]) for r in measured_runs],
+            "real_seconds_watched": sum(segments),
+            "real_looks_at_default_check": looks,
+            "transitions_real_default_check": int(last["state_transitions"]) + looks * TRANSITIONS_PER_LOOK,
+            "transitions_real_max_check": int(last["state_transitions"])
+            + _looks(segments, max_check) * TRANSITIONS_PER_LOOK,
+            "lambda_invocations_real": int(real["lambda_invocations"]),
+            "cost_usd": cost,
+            "codepipeline_v2_usd": peer,
+            "codepipeline_v1_usd": PRICES["codepipeline_v1_usd_per_active_pipeline_month"]
+            / a["deployments_per_pipeline_month"],
+            "codedeploy_usd": PRICES["codedeploy_ecs_usd_per_deployment"],
+            "cost_ratio_vs_codepipeline_v2": cost / peer,
+        }
+    return {
+        "strategies": strategies,
+        "strategy_check_seconds": {"default": default_check, "max": max_check},
+        "linear10_transitions_by_step_bake": by_bake,
+        "blue_green_runs": N_BLUE_GREEN,
+        "click_to_continue_s": click_to_continue,
+        "click_to_continue_p50_s": statistics.median(click_to_continue),
+        "click_to_continue_max_s": max(click_to_continue),
+        "strategy_transitions_max_measured": max(
+            max(s["transitions_measured"]) for n, s in strategies.items() if n in ("BLUE_GREEN", "LINEAR")
+        ),
+    }
+
+
 def main() -> int:
     from ecs_handoff.observability import logger
     from ecs_handoff_embedded.runtime import EmbeddedAws
@@ -512,6 +718,7 @@ def main() -> int:
             ("end to end", bench_e2e),
             ("rollout verdicts", bench_verdicts),
             ("cost", bench_cost),
+            ("ECS's own strategies", bench_strategies),
             ("burst", bench_burst),
         ):
             print(f"{name}...", flush=True)
@@ -580,6 +787,35 @@ def table(r: dict[str, Any]) -> None:
             "",
         ),
         ("cost_ratio_vs_codepipeline_v2", f"{r['cost_ratio_vs_codepipeline_v2']:.3f}", "<= 0.05"),
+        (
+            "approver's click -> ContinueServiceDeployment p50 / max",
+            f"{r['click_to_continue_p50_s']:.2f} s / {r['click_to_continue_max_s']:.2f} s"
+            f" ({r['blue_green_runs']} blue/green)",
+            "p50 <= 1 s",
+        ),
+        (
+            "transitions: blue/green with approval / 10-step linear",
+            f"{max(r['strategies']['BLUE_GREEN']['transitions_measured'])}"
+            f" / {max(r['strategies']['LINEAR']['transitions_measured'])}",
+            "each <= 20",
+        ),
+        (
+            "10-step linear transitions at step bakes",
+            ", ".join(f"{bake}: {n}" for bake, n in r["linear10_transitions_by_step_bake"].items()),
+            "",
+        ),
+        *[
+            (
+                f"{name}: transitions / invocations / cost vs CodePipeline V2",
+                f"{s['transitions_real_default_check']} ({s['transitions_measured'][-1]} measured)"
+                f" / {s['lambda_invocations_real']} / ${s['cost_usd']:.5f} vs ${s['codepipeline_v2_usd']:.3f}"
+                f" ({s['real_seconds_watched'] / 60:.0f} min watched, looks every"
+                f" {r['strategy_check_seconds']['default']} s; {s['transitions_real_max_check']} looking every"
+                f" {r['strategy_check_seconds']['max']} s)",
+                "",
+            )
+            for name, s in r["strategies"].items()
+        ],
     ]
     width = max(len(a) for a, _, _ in rows)
     print()
