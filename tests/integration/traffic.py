@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -41,12 +42,21 @@ class Traffic:
     clock: list[dt.datetime]
     answers: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
     after_first_shift: list[Callable[[], None]] = field(default_factory=list)
+    # Clear while deploy() runs the deploy step: the engine's hook calls wait for it (see traffic_world).
+    deploy_step_done: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.deploy_step_done.set()
 
     def deploy(self) -> tuple[str, str]:
         """A deployment through the intake, the lock and the real deploy step; (deployment id, service
         deployment ARN)."""
         state = start(self.stack, NEW)
-        self.stack.invoke("deploy", {"request": state["request"]})
+        self.deploy_step_done.clear()
+        try:
+            self.stack.invoke("deploy", {"request": state["request"]})
+        finally:
+            self.deploy_step_done.set()
         listed = self.stack.client("ecs").list_service_deployments(cluster="dev", service="api")
         return state["request"]["deployment_id"], str(listed["serviceDeployments"][0]["serviceDeploymentArn"])
 
@@ -158,6 +168,13 @@ def traffic_world(
     world = Traffic(stack, elbv2, blue, green, production_rule, deployments, clock)
 
     def invoke(arn: str, payload: dict[str, Any]) -> Any:
+        # The engine scales up green at once, so it could call the hook while the deploy step, between its
+        # UpdateService and its write of the record, has not recorded the revision; the hook then rightly answers
+        # IN_PROGRESS ("has not recorded its revision yet"), which these tests would take for a hold, by thread
+        # scheduling (so only under load, in some orders). On AWS scaling up green and shifting test traffic take
+        # minutes before PRE_PRODUCTION_TRAFFIC_SHIFT: the hook is called once the deploy step has returned.
+        if not world.deploy_step_done.wait(60):
+            raise AssertionError("the deploy step did not return within 60 s")
         answer = real(arn, payload)
         world.answers.append((payload, answer))
         if answer.get("hookStatus") == "SUCCEEDED" and sum(s == "SUCCEEDED" for s in world.statuses()) == 1:
