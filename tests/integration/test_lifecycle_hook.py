@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from ecs_handoff.aws import traffic_hooks
+from ecs_handoff.logic import deploy as deploy_step
 from ecs_handoff_embedded.scenario import edit_registry_entry, set_alarm
 
 from tests.integration.conftest import Stack
@@ -252,6 +253,35 @@ def test_lifecycle_hook_says_a_step_expired_once_however_often_it_is_invoked(
         assert traffic.stack.invoke("lifecycle-hook", _hook_payload(arn, stale)) == {"hookStatus": "FAILED"}
     # THEN the record says the step expired once: the calls cannot grow it (an item holds at most 400 KB)
     assert [h["event"] for h in traffic.record(deployment_id).release_holds] == ["held", "expired"]
+
+
+def test_lifecycle_hook_called_before_the_deploy_step_recorded_asks_again_and_holds_nothing(
+    traffic: Traffic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN ECS at the first production shift while the deploy step, past its UpdateService, has not written the
+    # record yet (on AWS scale-up makes this rare; the traffic world's engine waits for the deploy step)
+    early: list[tuple[Any, list[Any], str | None]] = []
+    record_or_undo = deploy_step._record_or_undo
+
+    def call_the_hook_first(records: Any, me: str, *args: Any, **kwargs: Any) -> None:
+        ecs = traffic.stack.client("ecs")
+        arn = ecs.list_service_deployments(cluster="dev", service="api")["serviceDeployments"][0]
+        arn = arn["serviceDeploymentArn"]
+        traffic.until(lambda: traffic.deployments.get(arn).lifecycle_stage == "PRE_PRODUCTION_TRAFFIC_SHIFT")
+        described = ecs.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"][0]
+        # WHEN the hook is called with ECS's payload then
+        answer = traffic.stack.invoke("lifecycle-hook", _hook_payload(arn, described))
+        unrecorded = records.get(me)
+        early.append((answer, unrecorded.release_holds, unrecorded.new_task_definition))
+        record_or_undo(records, me, *args, **kwargs)
+
+    monkeypatch.setattr(deploy_step, "_record_or_undo", call_the_hook_first)
+    deployment_id, arn = traffic.deploy()
+    # THEN it asks ECS to call again shortly and writes no hold; the deployment then goes on unheld
+    assert early == [({"hookStatus": "IN_PROGRESS", "callBackDelay": 5}, [], None)]
+    assert traffic.deployments.wait(arn, timeout=15).status == "SUCCESSFUL"
+    assert traffic.statuses() == ["SUCCEEDED", "SUCCEEDED"]
+    assert traffic.record(deployment_id).release_holds == []
 
 
 def test_lifecycle_hook_a_rollout_look_leaves_a_held_shift_held(traffic: Traffic) -> None:
