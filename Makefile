@@ -6,7 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= ap-northeast-1
-PYTEST_WORKERS ?= 2
+# Three pytest-xdist workers on two cores: the end-to-end tests wait on the embedded AWS as much as they compute
+# (one worker used about 45 % of a core), so a third worker fills the gaps: make test 5 m 23 s -> 4 m 42 s here.
+PYTEST_WORKERS ?= 3
 PY313 := $(shell PYENV_VERSION=3.13.0 python3.13 --version >/dev/null 2>&1 && echo yes)
 
 SCAN := .venv-scan
@@ -73,7 +75,7 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
-# Every level, unit to end-to-end, on both cores (pytest-xdist: an end-to-end file's tests stay on one worker,
+# Every level, unit to end-to-end, on both cores with PYTEST_WORKERS workers (pytest-xdist: an end-to-end file's tests stay on one worker,
 # the unit and integration tests are one unit each; see tests/conftest.py). Each worker starts its own embedded
 # AWS. The 20 slowest tests are listed at the end. CI runs this.
 pytest: $(STAMP)
