@@ -1,5 +1,5 @@
 """What promotion costs (issue 28): the intake's local check of a statement, the cold-start import it adds, and
-`handoff promote` end to end on the embedded AWS. `python bench/promotion.py` (about 30 s; not part of make bench).
+`handoff promote` end to end on the embedded AWS. `python bench/promotion.py` alone (about 30 s), or as the last step of `make bench`.
 
 Targets: verifying adds <= 100 ms p50 to the intake; `handoff promote` completes its checks and upload in <= 3 s p50."""
 
