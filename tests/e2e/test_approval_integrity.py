@@ -74,6 +74,7 @@ def test_no_link_goes_out_to_an_approver_without_a_topic(world: World, embedded:
     # THEN nobody got a link (alice neither), and the reason names the topic Terraform must create
     assert record.outcome is Outcome.FAILED
     assert f"Terraform must create {name} with bob@example.com's email subscription" in record.reason
+    world.outcome_emails("prod", record.id)  # the outcome is sent just after it is recorded: wait for it
     assert emails_mentioning(embedded, record.id) == ["To: platform-prod@example.com"]
 
 
