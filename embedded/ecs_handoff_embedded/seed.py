@@ -117,7 +117,14 @@ class WebLoadBalancer:
 
 
 def web_load_balancer(session: Any, env: str) -> WebLoadBalancer:
-    ec2, elbv2 = session.client("ec2"), session.client("elbv2")
+    return blue_green_load_balancer(session, f"{env}-web")
+
+
+def blue_green_load_balancer(clients: Any, name: str) -> WebLoadBalancer:
+    """An ALB named `name` in a VPC of its own, with target groups <name>-blue and <name>-green and the production
+    and test listener rules ECS moves the weights of. `clients`: anything with boto3's `.client(service)` (a
+    session, the embedded AWS, a provisioned test stack)."""
+    ec2, elbv2 = clients.client("ec2"), clients.client("elbv2")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnets = [
         ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{REGION}{zone}")["Subnet"][
@@ -125,9 +132,9 @@ def web_load_balancer(session: Any, env: str) -> WebLoadBalancer:
         ]
         for i, zone in enumerate("ac")
     ]
-    balancer = elbv2.create_load_balancer(Name=f"{env}-web", Subnets=subnets)["LoadBalancers"][0]
+    balancer = elbv2.create_load_balancer(Name=name, Subnets=subnets)["LoadBalancers"][0]
     blue, green = (
-        elbv2.create_target_group(Name=f"{env}-web-{color}", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip")[
+        elbv2.create_target_group(Name=f"{name}-{color}", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip")[
             "TargetGroups"
         ][0]["TargetGroupArn"]
         for color in ("blue", "green")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ecs_handoff_embedded.runtime import EmbeddedAws
-from ecs_handoff_embedded.seed import ACCOUNT_ID, REGION
+from ecs_handoff_embedded.seed import ACCOUNT_ID, REGION, blue_green_load_balancer
 
 
 @dataclass(frozen=True)
@@ -29,41 +29,6 @@ class Traffic:
         return groups.get(self.blue, 0), groups.get(self.green, 0)
 
 
-def _load_balancer(aws: EmbeddedAws, name: str) -> tuple[str, str, str, str]:
-    """(blue, green, production rule, test rule) on a new ALB."""
-    ec2, elbv2 = aws.client("ec2"), aws.client("elbv2")
-    vpc = ec2.create_vpc(CidrBlock="10.2.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.2.{i}.0/24", AvailabilityZone=f"{REGION}{z}")["Subnet"]["SubnetId"]
-        for i, z in enumerate("ac")
-    ]
-    lb = elbv2.create_load_balancer(Name=name, Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
-    blue, green = (
-        elbv2.create_target_group(Name=f"{name}-{c}", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip")[
-            "TargetGroups"
-        ][0]["TargetGroupArn"]
-        for c in ("blue", "green")
-    )
-    rules = []
-    for port in (80, 8443):
-        listener = elbv2.create_listener(
-            LoadBalancerArn=lb,
-            Protocol="HTTP",
-            Port=port,
-            DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
-        )["Listeners"][0]["ListenerArn"]
-        forward = {"TargetGroups": [{"TargetGroupArn": blue, "Weight": 100}, {"TargetGroupArn": green, "Weight": 0}]}
-        rules.append(
-            elbv2.create_rule(
-                ListenerArn=listener,
-                Priority=1,
-                Conditions=[{"Field": "path-pattern", "Values": ["/*"]}],
-                Actions=[{"Type": "forward", "ForwardConfig": forward}],
-            )["Rules"][0]["RuleArn"]
-        )
-    return blue, green, rules[0], rules[1]
-
-
 @contextmanager
 def deployed_by_ecs(aws: EmbeddedAws, env: str, service: str, configuration: dict[str, Any]) -> Iterator[Traffic]:
     """The service deployed by ECS with `configuration` (strategy and its settings) and handoff's hook."""
@@ -71,7 +36,8 @@ def deployed_by_ecs(aws: EmbeddedAws, env: str, service: str, configuration: dic
 
     outputs = aws.stacks[env].outputs
     # A balancer of its own per use (names are unique in an account, and the embedded AWS lives for the session).
-    blue, green, production, test = _load_balancer(aws, f"{env}-{service}-{uuid.uuid4().hex[:8]}")
+    balancer = blue_green_load_balancer(aws, f"{env}-{service}-{uuid.uuid4().hex[:8]}")
+    blue, green, production, test = balancer.blue, balancer.green, balancer.production_rule, balancer.test_rule
     ecs = ecs_backends[ACCOUNT_ID][REGION].services[f"{env}:{service}"]
     saved = (ecs.load_balancers, getattr(ecs, "deployment_configuration", None))
     ecs.load_balancers = [

@@ -165,35 +165,9 @@ def world() -> Iterator[World]:
 
 def _build(hooks: Hooks, events: list[dict[str, Any]], deployments: ServiceDeployments, scale: list[float]) -> World:
     region = seed.REGION
-    ec2, elbv2 = boto3.client("ec2", region_name=region), boto3.client("elbv2", region_name=region)
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{region}{z}")["Subnet"]["SubnetId"]
-        for i, z in enumerate("ac")
-    ]
-    lb = elbv2.create_load_balancer(Name="web", Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
-    blue, green = (
-        elbv2.create_target_group(Name=name, Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip")["TargetGroups"][0][
-            "TargetGroupArn"
-        ]
-        for name in ("web-blue", "web-green")
-    )
-    rules = []
-    for port in (80, 8080):  # the production listener, then the test listener
-        listener = elbv2.create_listener(
-            LoadBalancerArn=lb,
-            Protocol="HTTP",
-            Port=port,
-            DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
-        )["Listeners"][0]["ListenerArn"]
-        forward = {"TargetGroups": [{"TargetGroupArn": blue, "Weight": 100}, {"TargetGroupArn": green, "Weight": 0}]}
-        rule = elbv2.create_rule(
-            ListenerArn=listener,
-            Priority=1,
-            Conditions=[{"Field": "path-pattern", "Values": ["/*"]}],
-            Actions=[{"Type": "forward", "ForwardConfig": forward}],
-        )["Rules"][0]["RuleArn"]
-        rules.append(rule)
+    elbv2 = boto3.client("elbv2", region_name=region)
+    balancer = seed.blue_green_load_balancer(boto3.session.Session(region_name=region), "web")
+    blue, green, rules = balancer.blue, balancer.green, [balancer.production_rule, balancer.test_rule]
     ecs = boto3.client("ecs", region_name=region)
     ecs.create_cluster(clusterName="c")
     return World(

@@ -83,43 +83,6 @@ class Traffic:
         return [str(a.get("hookStatus")) for _, a in self.answers]
 
 
-def _load_balancer(stack: Stack) -> tuple[Any, str, str, str, str]:
-    """An ALB with a production and a test listener, each with a rule forwarding to blue 100 / green 0."""
-    ec2, elbv2 = stack.client("ec2"), stack.client("elbv2")
-    vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.1.{i}.0/24", AvailabilityZone=f"{seed.REGION}{z}")["Subnet"][
-            "SubnetId"
-        ]
-        for i, z in enumerate("ac")
-    ]
-    lb = elbv2.create_load_balancer(Name="api", Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
-    blue, green = (
-        elbv2.create_target_group(Name=n, Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip")["TargetGroups"][0][
-            "TargetGroupArn"
-        ]
-        for n in ("api-blue", "api-green")
-    )
-    rules = []
-    for port in (80, 8080):
-        listener = elbv2.create_listener(
-            LoadBalancerArn=lb,
-            Protocol="HTTP",
-            Port=port,
-            DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
-        )["Listeners"][0]["ListenerArn"]
-        forward = {"TargetGroups": [{"TargetGroupArn": blue, "Weight": 100}, {"TargetGroupArn": green, "Weight": 0}]}
-        rules.append(
-            elbv2.create_rule(
-                ListenerArn=listener,
-                Priority=1,
-                Conditions=[{"Field": "path-pattern", "Values": ["/*"]}],
-                Actions=[{"Type": "forward", "ForwardConfig": forward}],
-            )["Rules"][0]["RuleArn"]
-        )
-    return elbv2, blue, green, rules[0], rules[1]
-
-
 def open_hours(now: dt.datetime) -> str:
     """A deployment window from an hour before `now` to two hours after (past midnight when it must be)."""
     return f"{(now - dt.timedelta(hours=1)):%H}:00-{(now + dt.timedelta(hours=2)):%H}:00"
@@ -131,7 +94,10 @@ def traffic_world(
 ) -> Iterator[Traffic]:
     """The api service with `configuration` (default: LINEAR in two 50 % steps, a 1-minute bake between) and
     handoff's hook at PRE_PRODUCTION_TRAFFIC_SHIFT; registry: gate_poll_seconds 1, max_gate_wait_seconds 600."""
-    elbv2, blue, green, production_rule, test_rule = _load_balancer(stack)
+    elbv2 = stack.client("elbv2")
+    balancer = seed.blue_green_load_balancer(stack, "api")
+    blue, green = balancer.blue, balancer.green
+    production_rule, test_rule = balancer.production_rule, balancer.test_rule
     service = ecs_service("api")
     service.load_balancers = [
         {
