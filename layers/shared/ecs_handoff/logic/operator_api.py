@@ -21,7 +21,7 @@ from ecs_handoff.aws.approvals import ApprovalStore
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.errors import ArtifactRejected
 from ecs_handoff.logic.approval_page import MAX_COMMENT, ApprovalDesk, approver_for_principal
-from ecs_handoff.models import Approval, ApprovalStatus, ApprovalVote, VoteDecision, iso, utcnow
+from ecs_handoff.models import Approval, ApprovalStatus, ApprovalVote, DeploymentRecord, VoteDecision, iso, utcnow
 from ecs_handoff.observability import logger
 
 if TYPE_CHECKING:
@@ -158,13 +158,11 @@ class OperatorDesk:
 
     # -- deploy-now --------------------------------------------------------------------------------------
 
-    def deploy_now(self, caller: Caller | None, deployment_id: str, reason: str) -> Answer:
-        # deploy-now's own modules (the registry, release controls, override signing) load on its first call:
-        # approve and reject, most of this function's calls, never need them.
-        from ecs_handoff.approvals.overrides import OverrideClaims, sign
-        from ecs_handoff.aws.registry import load_service
-        from ecs_handoff.logic.gate import override_allowed
-
+    def _on_call_request(
+        self, caller: Caller | None, deployment_id: str, reason: str
+    ) -> Answer | tuple[Caller, DeploymentRecord, str, dict[str, Any]]:
+        """What deploy-now and rollback both start with: an IAM-authorized caller, a reason (one line, bounded)
+        and the deployment's record; or the answer that refuses the request."""
         if caller is None or not caller.arn:
             return _unauthenticated()
         reason = " ".join(reason.split())[:MAX_REASON]
@@ -173,7 +171,19 @@ class OperatorDesk:
         record = self.records.get(deployment_id)
         if record is None:
             return Answer(404, "Deployment not found", f"there is no deployment {deployment_id}")
-        details: dict[str, Any] = {"deployment_id": record.id, "principal": caller.arn, "reason": reason}
+        return caller, record, reason, {"deployment_id": record.id, "principal": caller.arn, "reason": reason}
+
+    def deploy_now(self, caller: Caller | None, deployment_id: str, reason: str) -> Answer:
+        # deploy-now's own modules (the registry, release controls, override signing) load on its first call:
+        # approve and reject, most of this function's calls, never need them.
+        from ecs_handoff.approvals.overrides import OverrideClaims, sign
+        from ecs_handoff.aws.registry import load_service
+        from ecs_handoff.logic.gate import override_allowed
+
+        asked = self._on_call_request(caller, deployment_id, reason)
+        if isinstance(asked, Answer):
+            return asked
+        caller, record, reason, details = asked
         if record.outcome.terminal or record.phase is None or not record.phase.held:
             now = record.outcome.value if record.outcome.terminal else (record.phase or "starting")
             return Answer(
@@ -226,15 +236,10 @@ class OperatorDesk:
         from ecs_handoff.aws.registry import load_service
         from ecs_handoff.logic.gate import override_allowed
 
-        if caller is None or not caller.arn:
-            return _unauthenticated()
-        reason = " ".join(reason.split())[:MAX_REASON]
-        if not reason:
-            return Answer(400, "Reason required", "say why (it is recorded on the deployment with your identity)")
-        record = self.records.get(deployment_id)
-        if record is None:
-            return Answer(404, "Deployment not found", f"there is no deployment {deployment_id}")
-        details: dict[str, Any] = {"deployment_id": record.id, "principal": caller.arn, "reason": reason}
+        asked = self._on_call_request(caller, deployment_id, reason)
+        if isinstance(asked, Answer):
+            return asked
+        caller, record, reason, details = asked
         if record.outcome.terminal:
             return Answer(
                 409,
