@@ -11,7 +11,6 @@ from ecs_handoff.aws.release_controls import Overrides
 from ecs_handoff.aws.secrets import signing_key
 from ecs_handoff.aws.traffic_hooks import TrafficHolds
 from ecs_handoff.logic import lifecycle_hook
-from ecs_handoff.models import utcnow
 from ecs_handoff.models.hooks import LifecycleHookEvent
 from ecs_handoff.observability import logger, metrics
 from ecs_handoff.settings import LifecycleHookSettings
@@ -41,7 +40,7 @@ def lambda_handler(raw: dict[str, Any], context: LambdaContext) -> dict[str, Any
             registry_prefix=settings.registry_prefix,
             key=_key,
         )
-        answer = lifecycle_hook.answer(event, ctx, now=utcnow)
+        answer = lifecycle_hook.answer(event, ctx)
     logger.info(
         "lifecycle hook answered",
         hook_status=answer.hook_status.value,

@@ -10,7 +10,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ecs_handoff.logic import lifecycle_hook
 from ecs_handoff.models import Outcome
+from ecs_handoff.models.hooks import LifecycleHookAnswer, LifecycleHookEvent
 from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World
 from pytest import CaptureFixture
@@ -56,6 +58,21 @@ def test_an_alarm_between_linear_steps_holds_the_next_production_shift(
         ]
 
 
+class _HookByClock:
+    """The lifecycle hook function's `lifecycle_hook` module, answering by a fixed clock: the handler calls
+    `answer(event, ctx)` and the clock is `answer`'s `now` (the module's own `utcnow` is shared by every function
+    in this process), so the handler gets this in its place."""
+
+    def __init__(self, now: Callable[[], datetime]) -> None:
+        self.now = now
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(lifecycle_hook, name)
+
+    def answer(self, event: LifecycleHookEvent, ctx: lifecycle_hook.HookContext) -> LifecycleHookAnswer:
+        return lifecycle_hook.answer(event, ctx, now=self.now)
+
+
 def _hook_answers(embedded: EmbeddedAws, after: int) -> list[str]:
     """hookStatus of each answer dev's lifecycle hook function gave since the `after`-th invocation (any function)."""
     assert embedded.runner is not None
@@ -77,7 +94,8 @@ def test_a_window_closing_between_linear_steps_holds_the_next_production_shift(
     assert runner is not None
     opened = datetime.now(UTC).replace(minute=30, second=0, microsecond=0)
     at = [opened]
-    undo = [runner.replace(f"handoff-dev-{fn}", "utcnow", lambda: at[0]) for fn in ("gate", "deploy", "lifecycle-hook")]
+    undo = [runner.replace(f"handoff-dev-{fn}", "utcnow", lambda: at[0]) for fn in ("gate", "deploy")]
+    undo.append(runner.replace("handoff-dev-lifecycle-hook", "lifecycle_hook", _HookByClock(lambda: at[0])))
     try:
         hours = f"{opened - timedelta(hours=1):%H}:00-{opened + timedelta(hours=2):%H}:00"
         registry("dev", "api", deploy_windows=[{"hours": hours}], **FAST)
