@@ -13,8 +13,10 @@ from ecs_handoff.artifact import (
     image_reference_problem,
     parse_image_definitions,
     read_artifact,
+    read_upload,
 )
 from ecs_handoff.errors import ArtifactRejected
+from ecs_handoff.promotion import EVIDENCE_MEMBER, MAX_ENVELOPE_BYTES
 from ecs_handoff_embedded.scenario import artifact, image
 
 from tests.helpers import zip_members
@@ -105,6 +107,61 @@ def test_read_artifact_encrypted_member() -> None:
         at = data.index(signature)
         data[at + flag_offset] |= 0x1
     assert "encrypted" in refused(bytes(data))
+
+
+# -- the promotion evidence `handoff promote` adds beside imagedefinitions.json ---------------------------
+# (its bytes are verified by the intake; the reader only finds and bounds them)
+
+DEFINITIONS = json.dumps([{"name": name, "imageUri": ref} for name, ref in GOOD.items()]).encode()
+
+
+def test_read_upload_returns_the_images_and_the_evidence_member_as_uploaded() -> None:
+    evidence = b'{"payloadType": "application/vnd.in-toto+json", "payload": "", "signatures": []}'
+    images, proof = read_upload(zip_members({"imagedefinitions.json": DEFINITIONS, EVIDENCE_MEMBER: evidence}))
+    assert [i.name for i in images] == ["app-container", "nginx-container"]
+    assert proof == evidence
+
+
+def test_read_upload_without_evidence_returns_none_and_the_same_images() -> None:
+    images, proof = read_upload(zip_members({"imagedefinitions.json": DEFINITIONS}))
+    assert proof is None
+    assert images == read_artifact(zip_members({"imagedefinitions.json": DEFINITIONS}))
+
+
+def test_read_upload_ignores_evidence_outside_the_root() -> None:
+    nested = f"build/{EVIDENCE_MEMBER}"
+    assert read_upload(zip_members({"imagedefinitions.json": DEFINITIONS, nested: b"{}"}))[1] is None
+
+
+@pytest.mark.parametrize(("size", "refused_too"), [(MAX_ENVELOPE_BYTES, False), (MAX_ENVELOPE_BYTES + 1, True)])
+def test_read_upload_caps_the_evidence_member_at_its_own_limit(size: int, refused_too: bool) -> None:
+    data = zip_members({"imagedefinitions.json": DEFINITIONS, EVIDENCE_MEMBER: b" " * size})
+    if not refused_too:
+        assert read_upload(data)[1] == b" " * size
+        return
+    with pytest.raises(ArtifactRejected) as info:
+        read_upload(data)
+    assert str(info.value) == f"{EVIDENCE_MEMBER} is larger than {MAX_ENVELOPE_BYTES} bytes uncompressed"
+
+
+def test_read_upload_refuses_the_evidence_twice() -> None:
+    buffer = io.BytesIO()
+    with pytest.warns(UserWarning, match="Duplicate name"), zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("imagedefinitions.json", DEFINITIONS)
+        archive.writestr(EVIDENCE_MEMBER, b"{}")
+        archive.writestr(EVIDENCE_MEMBER, b"{}")
+    with pytest.raises(ArtifactRejected, match=rf"the zip holds {EVIDENCE_MEMBER} 2 times; it must hold it once"):
+        read_upload(buffer.getvalue())
+
+
+def test_read_upload_refuses_an_encrypted_evidence_member() -> None:
+    data = bytearray(zip_members({"imagedefinitions.json": DEFINITIONS, EVIDENCE_MEMBER: b"{}"}))
+    # the evidence is the second member: set the "encrypted" flag in its local and central headers
+    for signature, flag_offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        at = data.index(signature, data.index(signature) + 1)
+        data[at + flag_offset] |= 0x1
+    with pytest.raises(ArtifactRejected, match=rf"{EVIDENCE_MEMBER} is encrypted in the zip; upload it unencrypted"):
+        read_upload(bytes(data))
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from ecs_handoff import limits
 from ecs_handoff.models import DeployWindow, ServiceConfig
+from ecs_handoff.models.registry import ApprovalStage, PromotionRule
 from pydantic import ValidationError
 
 ENTRY: dict[str, Any] = {"cluster": "c", "service": "s", "task_definition": "t"}
@@ -179,3 +180,117 @@ def test_allowed_registries_refuse_anything_but_a_host(host: str) -> None:
 def test_no_allowed_registries_means_this_accounts_ecr_only() -> None:
     assert ServiceConfig.model_validate(ENTRY).allowed_registries is None
     assert ServiceConfig.model_validate({**ENTRY, "allowed_registries": []}).allowed_registries == []
+
+
+# -- when the approvers decide, and how they reach green ------------------------------------------------
+
+
+def test_the_approvers_decide_before_deploy_unless_the_entry_says_before_production_traffic() -> None:
+    asked = {**ENTRY, "approval_required": True, "approvers": ["alice@example.com"]}
+    before_deploy = ServiceConfig.model_validate(asked)
+    assert before_deploy.approval_stage is ApprovalStage.BEFORE_DEPLOY
+    assert (before_deploy.approves_before_deploy, before_deploy.approves_before_production_traffic) == (True, False)
+    at_traffic = ServiceConfig.model_validate({**asked, "approval_stage": "before_production_traffic"})
+    assert (at_traffic.approves_before_deploy, at_traffic.approves_before_production_traffic) == (False, True)
+
+
+@pytest.mark.parametrize("stage", ["before_deploy", "before_production_traffic"])
+def test_without_approval_required_nobody_is_asked_at_either_stage(stage: str) -> None:
+    entry = ServiceConfig.model_validate({**ENTRY, "approval_stage": stage})
+    assert (entry.approves_before_deploy, entry.approves_before_production_traffic) == (False, False)
+
+
+def test_an_unknown_approval_stage_is_refused() -> None:
+    with pytest.raises(ValidationError, match="'before_deploy' or 'before_production_traffic'"):
+        ServiceConfig.model_validate({**ENTRY, "approval_stage": "after_deploy"})
+
+
+@pytest.mark.parametrize(
+    ("test_traffic", "words"),
+    [
+        ({"url": "https://green.example.com"}, "https://green.example.com"),
+        ({"header": "x-handoff-green: 1"}, "with header x-handoff-green: 1"),
+        ({"url": "http://alb.internal:8080/", "header": "x-green:1"},
+         "http://alb.internal:8080/ with header x-green:1"),
+    ],
+)  # fmt: skip
+def test_test_traffic_says_in_one_line_how_to_reach_green(test_traffic: dict[str, str], words: str) -> None:
+    entry = ServiceConfig.model_validate({**ENTRY, "test_traffic": test_traffic})
+    assert entry.test_traffic is not None and entry.test_traffic.words() == words
+
+
+def test_test_traffic_that_says_nothing_is_refused() -> None:
+    assert refusal(test_traffic={}) == "test_traffic needs a url or a header (how an approver reaches green)"
+
+
+@pytest.mark.parametrize(
+    "test_traffic",
+    [{"url": "ftp://green.example.com"}, {"url": "https://green example"}, {"header": "x-green 1"},
+     {"header": "x-green: 1\r\nx-evil: 2"}, {"url": "https://green.example.com", "port": 8080}],
+)  # fmt: skip
+def test_test_traffic_that_is_not_a_web_address_or_one_header_is_refused(test_traffic: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        ServiceConfig.model_validate({**ENTRY, "test_traffic": test_traffic})
+
+
+# -- promotion ------------------------------------------------------------------------------------------
+
+PUBLIC_KEY = (
+    "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEOoXCXzWo4QHxy1URhcZCesQHvvOv\n"
+    "YuM2XKPJJK8JSEYuhW+8Xoimu+IVsxJnuYGizBu5PO/vLOkECIQ+B/+VnA==\n-----END PUBLIC KEY-----\n"
+)
+RULE = {
+    "from": "dev",
+    "soak_seconds": 7200,
+    "key_id": "arn:aws:kms:ap-northeast-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    "public_key": PUBLIC_KEY,
+}
+
+
+def promotion_rule(**changes: Any) -> PromotionRule:
+    entry = ServiceConfig.model_validate({**ENTRY, "promotion": {**RULE, **changes}})
+    assert entry.promotion is not None
+    return entry.promotion
+
+
+def test_a_promotion_rule_names_its_source_and_keeps_statements_an_hour_by_default() -> None:
+    rule = promotion_rule()
+    assert (rule.from_env, rule.soak_seconds, rule.max_age_seconds) == ("dev", 7200, 3600)
+    assert ServiceConfig.model_validate(ENTRY).promotion is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "ok"),
+    [({"soak_seconds": 0}, True), ({"soak_seconds": 30 * 86400}, True), ({"soak_seconds": 30 * 86400 + 1}, False),
+     ({"soak_seconds": -1}, False), ({"max_age_seconds": 60}, True), ({"max_age_seconds": 59}, False),
+     ({"max_age_seconds": 7 * 86400}, True), ({"max_age_seconds": 7 * 86400 + 1}, False)],
+)  # fmt: skip
+def test_a_promotion_rule_soaks_at_most_30_days_and_keeps_statements_a_minute_to_a_week(
+    changes: dict[str, int], ok: bool
+) -> None:
+    if ok:
+        assert promotion_rule(**changes).model_dump(include=set(changes)) == changes
+    else:
+        with pytest.raises(ValidationError):
+            promotion_rule(**changes)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"from": "Dev"}, {"from": "d"}, {"key_id": "alias/promotion"},
+     {"key_id": "arn:aws:kms:ap-northeast-1:123456789012:alias/promotion"}, {"from_account": "123456789012"}],
+)  # fmt: skip
+def test_a_promotion_rule_refuses_another_environment_name_key_or_unknown_key(changes: dict[str, str]) -> None:
+    with pytest.raises(ValidationError):
+        promotion_rule(**changes)
+
+
+@pytest.mark.parametrize(
+    "public_key",
+    ["not a key", PUBLIC_KEY.replace("PUBLIC KEY", "PRIVATE KEY"), PUBLIC_KEY + "trailing",
+     "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"],
+)  # fmt: skip
+def test_a_promotion_rule_needs_a_pem_public_key(public_key: str) -> None:
+    assert refusal(promotion={**RULE, "public_key": public_key}) == (
+        "public_key must be a PEM public key (-----BEGIN PUBLIC KEY----- ...)"
+    )

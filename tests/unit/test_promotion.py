@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import base64
-import io
 import json
-import zipfile
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +11,6 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from ecs_handoff import promotion
-from ecs_handoff.artifact import read_upload
 from ecs_handoff.errors import ArtifactRejected
 from ecs_handoff.models import iso
 from ecs_handoff.models.records import Provenance
@@ -224,46 +221,12 @@ def test_promotion_rule_null_is_no_rule() -> None:
     assert entry.promotion is not None and entry.promotion.from_env == "dev"
 
 
-def _zip(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
-def test_promotion_artifact_reader_returns_the_evidence_member() -> None:
-    definitions = json.dumps([{"name": k, "imageUri": v} for k, v in UPLOADED.items()]).encode()
-    evidence = json.dumps(signed()).encode()
-    images, proof = read_upload(_zip({"imagedefinitions.json": definitions, promotion.EVIDENCE_MEMBER: evidence}))
-    assert [i.name for i in images] == ["app-container", "nginx-container"] and proof == evidence
-    assert read_upload(_zip({"imagedefinitions.json": definitions}))[1] is None
-
-
-def test_promotion_artifact_reader_caps_the_evidence_member() -> None:
-    definitions = json.dumps([{"name": "app", "imageUri": UPLOADED["app-container"]}]).encode()
-    big = b" " * (promotion.MAX_ENVELOPE_BYTES + 1)
-    with pytest.raises(ArtifactRejected, match=r"promotion.dsse.json is larger than 16384 bytes"):
-        read_upload(_zip({"imagedefinitions.json": definitions, promotion.EVIDENCE_MEMBER: big}))
-
-
 def test_promotion_provenance_summary_is_what_history_and_approvers_read() -> None:
     provenance = check(signed())
     provenance.deployment_id = "api-1a2b3c4d5e6f"
     assert provenance.summary("api") == "promoted from dev api-1a2b3c4d, soaked 2 h"
     provenance.soaked_seconds = 5400
     assert provenance.summary("api") == "promoted from dev api-1a2b3c4d, soaked 1.5 h"
-
-
-def test_promotion_artifact_reader_refuses_the_evidence_twice() -> None:
-    definitions = json.dumps([{"name": "app", "imageUri": UPLOADED["app-container"]}]).encode()
-    buffer = io.BytesIO()
-    with pytest.warns(UserWarning, match="Duplicate name"), zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("imagedefinitions.json", definitions)
-        archive.writestr(promotion.EVIDENCE_MEMBER, b"{}")
-        archive.writestr(promotion.EVIDENCE_MEMBER, b"{}")
-    with pytest.raises(ArtifactRejected, match=r"the zip holds promotion.dsse.json 2 times"):
-        read_upload(buffer.getvalue())
 
 
 @pytest.mark.parametrize(
