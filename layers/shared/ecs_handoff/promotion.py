@@ -114,6 +114,25 @@ def verify(
     environment and what is wrong. `uploaded` maps each container to the image the upload names."""
     source = rule.from_env
     refused = f"the promotion from {source} is refused: "
+    payload = _signed_payload(raw, rule, refused)
+    predicate = _statement(payload, rule, service_id, refused)
+    _same_images(refused, source, predicate, uploaded)
+    _fresh_and_soaked(predicate, rule, now, refused)
+    return Provenance(
+        from_env=source,
+        account=predicate.account,
+        deployment_id=predicate.deployment_id,
+        succeeded_at=predicate.succeeded_at,
+        soaked_seconds=predicate.soaked_seconds,
+        attested_at=predicate.attested_at,
+        key_id=rule.key_id,
+    )
+
+
+def _signed_payload(raw: bytes, rule: PromotionRule, refused: str) -> bytes:
+    """The envelope's payload, once the signature of the rule's key over it verifies (nothing in it is read
+    before that)."""
+    source = rule.from_env
     try:
         document = json.loads(raw)
     except (ValueError, RecursionError) as exc:
@@ -142,6 +161,13 @@ def verify(
             f"{refused}the signature does not verify with {source}'s public key: the statement was changed after "
             "it was signed, or another key signed it"
         )
+    return payload
+
+
+def _statement(payload: bytes, rule: PromotionRule, service_id: str, refused: str) -> PromotionPredicate:
+    """The signed statement's predicate, if it is a handoff promotion statement about this service in the rule's
+    source environment whose subjects are its images."""
+    source = rule.from_env
     # Only now, signed by the source, is the statement read.
     try:
         body = json.loads(payload)
@@ -162,7 +188,13 @@ def verify(
     subjects = {(s.get("name"), (s.get("digest") or {}).get("sha256")) for s in body.get("subject") or []}
     if subjects != {(i.repository, i.digest.removeprefix("sha256:")) for i in predicate.images}:
         raise ArtifactRejected(f"{refused}the statement's subjects and its images disagree")
-    _same_images(refused, source, predicate, uploaded)
+    return predicate
+
+
+def _fresh_and_soaked(predicate: PromotionPredicate, rule: PromotionRule, now: datetime, refused: str) -> None:
+    """Refuses a statement dated ahead of this clock, older than the rule's max age, or whose deployment has not
+    soaked as long as the rule asks."""
+    source = rule.from_env
     age = (now - parse_iso(predicate.attested_at)).total_seconds()
     if age < -MAX_CLOCK_SKEW_SECONDS:  # a source clock ahead would otherwise stretch max_age_seconds by as much
         raise ArtifactRejected(
@@ -185,15 +217,6 @@ def verify(
             f"{refused}deployment {predicate.deployment_id} ran in {source} for {predicate.soaked_seconds} s of the "
             f"{rule.soak_seconds} s soak this environment asks; {when}"
         )
-    return Provenance(
-        from_env=source,
-        account=predicate.account,
-        deployment_id=predicate.deployment_id,
-        succeeded_at=predicate.succeeded_at,
-        soaked_seconds=predicate.soaked_seconds,
-        attested_at=predicate.attested_at,
-        key_id=rule.key_id,
-    )
 
 
 def _same_images(refused: str, source: str, predicate: PromotionPredicate, uploaded: Mapping[str, str]) -> None:

@@ -83,53 +83,64 @@ def review_page(
     """`green`: set when the approvers decide before production traffic (ECS holds the new revision on the test
     listener): how to reach it, or "" when the registry says nothing. `promoted_from`: the source deployment the
     intake verified (`handoff promote`), or ""."""
-    promoted = (
-        f"<p><b>{_e(promoted_from[:1].upper() + promoted_from[1:])}</b>. Verified by handoff: that environment "
-        "signed that these digests succeeded and ran there that long.</p>"
-        if promoted_from
-        else ""
-    )
     rows = "".join(_change_row(c) for c in changes) or "<p>No container changes its image.</p>"
-    others = (
-        "<h2>Other changes</h2><p class=muted>From Terraform's base task definition, against what runs now.</p>"
-        f"<ul class=other>{''.join(f'<li>{_e(c)}</li>' for c in other_changes)}</ul>"
-        if other_changes
-        else ""
-    )
-    ci = "".join(f"<li>{_e(line)}</li>" for line in ci_lines)
-    # CI's words come last, below the buttons: what handoff checked is what the approver reads first.
-    ci_block = (
-        f"<section class=ci><h2>{_e(CI_HEADING)}</h2><p class=muted>{_e(CI_NOTE)}</p><ul class=other>{ci}</ul>"
-        "</section>"
-        if ci
-        else ""
-    )
     fields = "".join(f'<input type=hidden name="{_e(k)}" value="{_e(v)}">' for k, v in hidden.items())
-    so_far = (
-        f"<p>Approved so far by {_e(', '.join(approvals_so_far))} "
-        f"({len(approvals_so_far)} of {approvals_required}).</p>"
-        if approvals_so_far
-        else (f"<p>{approvals_required} approvals are needed.</p>" if approvals_required > 1 else "")
-    )
     body = (
         f"<h1>Deploy {_e(service)} to {_e(env)}?</h1>"
         f"<p class=muted>Deployment {_e(deployment_id)}, requested by {_e(requester or 'unknown')}. "
         f"This link is for {_e(approver)} and expires in {_e(time_left)}.</p>"
         "<h2>What changes</h2><p class=muted>Checked by handoff: each image in ECR (by digest), "
         "the revision ECS runs, Terraform's base.</p>"
-        f"{promoted}{rows}{others}"
+        f"{_promoted_block(promoted_from)}{rows}{_others_block(other_changes)}"
         f"<p>New revision from base <b>{_e(base_task_definition)}</b>; "
         f"the service runs <b>{_e(running_task_definition)}</b> now.</p>"
         f"{_green_block(green)}"
-        f"{so_far}"
+        f"{_so_far(approvals_so_far, approvals_required)}"
         f'<form method=post action="{_e(form_action)}">{fields}'
         "<label for=comment>Comment (optional)</label><textarea id=comment name=comment maxlength=1000></textarea>"
         "<button class=approve type=submit name=decision value=approve>Approve</button>"
         "<button class=reject type=submit name=decision value=reject>Reject</button>"
         "</form>"
-        f"{ci_block}"
+        # CI's words come last, below the buttons: what handoff checked is what the approver reads first.
+        f"{_ci_block(ci_lines)}"
     )
     return document(f"Approve {service} in {env}?", body)
+
+
+def _promoted_block(promoted_from: str) -> str:
+    if not promoted_from:
+        return ""
+    return (
+        f"<p><b>{_e(promoted_from[:1].upper() + promoted_from[1:])}</b>. Verified by handoff: that environment "
+        "signed that these digests succeeded and ran there that long.</p>"
+    )
+
+
+def _others_block(other_changes: Iterable[str]) -> str:
+    items = "".join(f"<li>{_e(c)}</li>" for c in other_changes)
+    if not items:
+        return ""
+    return (
+        "<h2>Other changes</h2><p class=muted>From Terraform's base task definition, against what runs now.</p>"
+        f"<ul class=other>{items}</ul>"
+    )
+
+
+def _so_far(approvals_so_far: list[str], approvals_required: int) -> str:
+    if approvals_so_far:
+        return (
+            f"<p>Approved so far by {_e(', '.join(approvals_so_far))} "
+            f"({len(approvals_so_far)} of {approvals_required}).</p>"
+        )
+    return f"<p>{approvals_required} approvals are needed.</p>" if approvals_required > 1 else ""
+
+
+def _ci_block(ci_lines: Iterable[str]) -> str:
+    ci = "".join(f"<li>{_e(line)}</li>" for line in ci_lines)
+    if not ci:
+        return ""
+    heading = f"<h2>{_e(CI_HEADING)}</h2><p class=muted>{_e(CI_NOTE)}</p>"
+    return f"<section class=ci>{heading}<ul class=other>{ci}</ul></section>"
 
 
 def _green_block(green: str | None) -> str:

@@ -85,6 +85,19 @@ def _service_of(service_arn: str) -> tuple[str, str]:
 
 def identify(event: LifecycleHookEvent, ctx: HookContext) -> HookDeployment | LifecycleHookAnswer:
     """The handoff deployment ECS is shifting traffic for, or the answer for a payload handoff does not act on."""
+    described = _at_release_stage(event, ctx)
+    if isinstance(described, LifecycleHookAnswer):
+        return described
+    found = _record_of_revision(described, ctx)
+    if isinstance(found, LifecycleHookAnswer):
+        return found
+    record, task_definition = found
+    return _of_this_service(record, task_definition, described, ctx)
+
+
+def _at_release_stage(event: LifecycleHookEvent, ctx: HookContext) -> dict[str, Any] | LifecycleHookAnswer:
+    """The service deployment the payload names, as ECS describes it, if ECS agrees with the payload and runs it
+    at the production traffic shift; else the answer (refused, or look again while ECS reaches the stage)."""
     arn = event.resource_arn
     if not _SERVICE_DEPLOYMENT_ARN.match(arn):
         return refused(f"resourceArn {arn[:200]!r} is not an ECS service deployment ARN")
@@ -108,6 +121,17 @@ def identify(event: LifecycleHookEvent, ctx: HookContext) -> HookDeployment | Li
             f"ECS shows {arn} at {stage or 'no stage'} yet, not {RELEASE_STAGE}; looking again",
             LOOK_AGAIN_SECONDS,
         )
+    return described
+
+
+def _record_of_revision(
+    described: dict[str, Any], ctx: HookContext
+) -> tuple[DeploymentRecord, str] | LifecycleHookAnswer:
+    """The record of the deployment whose revision (read from ECS: the target revision's task definition and its
+    handoff tag) the service deployment rolls out, and that task definition; else the answer (handoff's own
+    rollback goes through, anything else is refused)."""
+    service_arn = str(described.get("serviceArn", ""))
+    target = str((described.get("targetServiceRevision") or {}).get("arn", ""))
     task_definition = traffic_hooks.service_revision_task_definition(target, ctx.ecs)
     if task_definition is None:
         return refused(f"ECS has no service revision {target}")
@@ -130,6 +154,16 @@ def identify(event: LifecycleHookEvent, ctx: HookContext) -> HookDeployment | Li
         )
     if record is None:
         return refused(f"{task_definition} names deployment {deployment_id}, which handoff has no record of")
+    return record, task_definition
+
+
+def _of_this_service(
+    record: DeploymentRecord, task_definition: str, described: dict[str, Any], ctx: HookContext
+) -> HookDeployment | LifecycleHookAnswer:
+    """The deployment, if its registry entry names the service ECS deploys, it still runs and it deployed this
+    very revision; else the answer."""
+    arn = str(described.get("serviceDeploymentArn", ""))  # the payload's resourceArn: ECS described that one
+    service_arn = str(described.get("serviceArn", ""))
     try:
         config = load_service(ctx.registry_prefix, record.service, ctx.ssm)
     except ArtifactRejected as exc:

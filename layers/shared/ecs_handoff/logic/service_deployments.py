@@ -284,7 +284,8 @@ def act_at_pause(
     from ecs_handoff.logic.deploy import check_approval
 
     request, now = event.request, iso(utcnow())
-    if event.action is TrafficAction.CONTINUE:
+    continuing = event.action is TrafficAction.CONTINUE
+    if continuing:
         derived = derive(request, where, records, ecs_client, ssm_client)
         record, config, images = derived.record, derived.config, derived.images
     else:
@@ -303,42 +304,14 @@ def act_at_pause(
         )
     shot = snapshot(found)
     hook = shot.awaiting_pause()
-    if event.action is TrafficAction.CONTINUE:
+    if continuing:
         if not config.approves_before_production_traffic:
             raise DeploymentRefused(
                 f"{record.service}'s registry entry does not ask its approvers before production traffic"
             )
         check_approval(record.id, config, images, approvals)
-        if hook is not None:
-            try:
-                sd_access.continue_at_hook(shot.arn, hook, sd_access.HookAction.CONTINUE, ecs_client)
-            except ServiceDeploymentMoved:
-                # DescribeServiceDeployments is eventually consistent: the hook may have been continued already.
-                found = next(iter(sd_access.describe([shot.arn], ecs_client)), found)
-                shot = snapshot(found)
-                if not shot.released():
-                    raise
-            reason = "production traffic released: ECS continues past the PAUSE hook"
-        elif shot.released():
-            # A retried step (its first attempt's ContinueServiceDeployment was accepted, then it died): the
-            # approved build goes on; refusing here would make the workflow roll it back.
-            reason = "production traffic already released: ECS had continued past the PAUSE hook"
-        else:
-            raise DeploymentRefused(
-                f"ECS does not hold the deployment at a PAUSE hook awaiting action (it is {shot.words()})"
-            )
-    elif hook is not None:
-        sd_access.continue_at_hook(shot.arn, hook, sd_access.HookAction.ROLLBACK, ecs_client)
-        reason = "ECS rolls the deployment back from the PAUSE hook: traffic stays on the running revision"
-    elif shot.status in ("PENDING", "IN_PROGRESS"):
-        try:
-            sd_access.stop(shot.arn, ecs_client)
-        except ServiceDeploymentMoved as exc:  # it ended meanwhile: nothing left to stop
-            logger.info("service deployment ended before it was stopped", reason=str(exc))
-        reason = "ECS stops the deployment (StopServiceDeployment ROLLBACK): traffic back on the running revision"
-    else:
-        reason = f"nothing to roll back at the PAUSE hook: ECS shows the deployment {shot.status}"
-    if event.action is TrafficAction.CONTINUE:  # past the approval gate: rolling out again
+        reason, found = _continue(found, hook, ecs_client)
+        # past the approval gate: rolling out again
         records.update(
             record.id,
             phase=Phase.ROLLING_OUT,
@@ -347,11 +320,46 @@ def act_at_pause(
             service_deployment=snapshot_fields(config, found),
         )
     else:
+        reason = _roll_back(shot, hook, ecs_client)
         records.update(record.id, service_deployment=snapshot_fields(config, found))
     logger.info("acted at the pause hook", action=event.action.value, hook_id=hook, reason=reason)
     return TrafficResult(
         action=event.action, service_deployment_arn=shot.arn, hook_id=hook or "", at=now, reason=reason
     )
+
+
+def _continue(found: dict[str, Any], hook: str | None, ecs_client: ECSClient | None) -> tuple[str, dict[str, Any]]:
+    """Lets ECS past the PAUSE hook the approved deployment waits at; why, in words, and the deployment as last
+    described."""
+    shot = snapshot(found)
+    if hook is not None:
+        try:
+            sd_access.continue_at_hook(shot.arn, hook, sd_access.HookAction.CONTINUE, ecs_client)
+        except ServiceDeploymentMoved:
+            # DescribeServiceDeployments is eventually consistent: the hook may have been continued already.
+            found = next(iter(sd_access.describe([shot.arn], ecs_client)), found)
+            if not snapshot(found).released():
+                raise
+        return "production traffic released: ECS continues past the PAUSE hook", found
+    if shot.released():
+        # A retried step (its first attempt's ContinueServiceDeployment was accepted, then it died): the
+        # approved build goes on; refusing here would make the workflow roll it back.
+        return "production traffic already released: ECS had continued past the PAUSE hook", found
+    raise DeploymentRefused(f"ECS does not hold the deployment at a PAUSE hook awaiting action (it is {shot.words()})")
+
+
+def _roll_back(shot: Snapshot, hook: str | None, ecs_client: ECSClient | None) -> str:
+    """Rolls the deployment back at its PAUSE hook, or stops it if it still runs past one; why, in words."""
+    if hook is not None:
+        sd_access.continue_at_hook(shot.arn, hook, sd_access.HookAction.ROLLBACK, ecs_client)
+        return "ECS rolls the deployment back from the PAUSE hook: traffic stays on the running revision"
+    if shot.status in ("PENDING", "IN_PROGRESS"):
+        try:
+            sd_access.stop(shot.arn, ecs_client)
+        except ServiceDeploymentMoved as exc:  # it ended meanwhile: nothing left to stop
+            logger.info("service deployment ended before it was stopped", reason=str(exc))
+        return "ECS stops the deployment (StopServiceDeployment ROLLBACK): traffic back on the running revision"
+    return f"nothing to roll back at the PAUSE hook: ECS shows the deployment {shot.status}"
 
 
 def _record_of(request: Any, where: Where, records: DeploymentRecords) -> DeploymentRecord:
