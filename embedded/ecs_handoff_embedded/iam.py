@@ -313,7 +313,7 @@ def _leading_keys(region: str, account: str, op: str, p: dict[str, Any]) -> list
     return [_attribute_text(p["ExpressionAttributeValues"][found.group(1)])]
 
 
-def _service_deployment_check(op: str, arn: str, regional: Mapping[str, str]) -> Check:
+def _service_deployment_check(op: str, arn: str, regional: Mapping[str, ContextValue]) -> Check:
     """arn:aws:ecs:<region>:<account>:service-deployment|service-revision/<cluster>/<service>/<id>, with the
     ecs:cluster and ecs:service condition keys the Service Authorization Reference lists for those types."""
     head, _, path = arn.partition("/")
@@ -345,88 +345,127 @@ def _kms_key_arn(region: str, account: str, key_id: str) -> str:
 def checks_for(call: ApiCall, account: str) -> list[Check]:
     """The authorizations AWS makes for one API call. An operation without a rule here is refused:
     a function that starts calling something new must be taught to this table, never waved through."""
+    rules = _CHECKS_BY_SERVICE.get(call.service)
+    checks = rules(call, account, {"aws:RequestedRegion": call.region}) if rules is not None else None
+    if checks is None:
+        raise AccessDenied(
+            f"the embedded AWS does not know how AWS authorizes {call.service}:{call.operation}; "
+            "teach ecs_handoff_embedded/iam.py:checks_for before a function calls it"
+        )
+    return checks
+
+
+# Each service's rules: the checks for an operation, or None for one the table does not know (refused).
+Regional = dict[str, ContextValue]
+
+
+def _s3_checks(call: ApiCall, account: str, regional: Regional) -> list[Check] | None:
+    region, p = call.region, call.params
+    if call.operation != "GetObject":
+        return None
+    action = "s3:GetObjectVersion" if p.get("versionId") else "s3:GetObject"
+    checks = [Check(action, f"arn:aws:s3:::{p['Bucket']}/{p['Key']}", regional)]
+    key_arn = _object_kms_key(region, account, str(p["Bucket"]), str(p["Key"]), p.get("versionId"))
+    if key_arn:  # S3 decrypts an SSE-KMS object with the caller's permission on the key, through S3
+        checks.append(Check("kms:Decrypt", key_arn, {**regional, "kms:ViaService": f"s3.{region}.amazonaws.com"}))
+    return checks
+
+
+def _dynamodb_checks(call: ApiCall, account: str, regional: Regional) -> list[Check] | None:
     region, p, op = call.region, call.params, call.operation
-    regional = {"aws:RequestedRegion": region}
-    if call.service == "s3" and op == "GetObject":
-        action = "s3:GetObjectVersion" if p.get("versionId") else "s3:GetObject"
-        checks = [Check(action, f"arn:aws:s3:::{p['Bucket']}/{p['Key']}", regional)]
-        key_arn = _object_kms_key(region, account, str(p["Bucket"]), str(p["Key"]), p.get("versionId"))
-        if key_arn:  # S3 decrypts an SSE-KMS object with the caller's permission on the key, through S3
-            checks.append(Check("kms:Decrypt", key_arn, {**regional, "kms:ViaService": f"s3.{region}.amazonaws.com"}))
-        return checks
-    if call.service == "dynamodb" and op in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan"):
-        arn = f"arn:aws:dynamodb:{region}:{account}:table/{p['TableName']}"
-        if p.get("IndexName"):
-            arn += f"/index/{p['IndexName']}"
-        context: dict[str, ContextValue] = {**regional}
-        if _supports_condition_key(f"dynamodb:{op}", "dynamodb:LeadingKeys"):
-            leading = _leading_keys(region, account, op, p)
-            if leading is not None:
-                context["dynamodb:LeadingKeys"] = leading
-        return [Check(f"dynamodb:{op}", arn, context)]
-    if call.service == "ecs":
-        cluster = str(p.get("cluster", "default"))
-        cluster_arn = _ecs_arn(region, account, "cluster", cluster)
-        if op in ("DescribeTaskDefinition", "ListTaskDefinitions", "DeregisterTaskDefinition"):
-            return [Check(f"ecs:{op}", "*", regional)]
-        if op == "DescribeServices":
-            context = {**regional, "ecs:cluster": cluster_arn}
-            return [
-                Check("ecs:DescribeServices", _service_arn(region, account, cluster, s), context)
-                for s in p.get("services", [])
-            ]
-        if op == "UpdateService":
-            arn = _service_arn(region, account, cluster, str(p["service"]))
-            tags = {f"aws:ResourceTag/{k}": v for k, v in _service_tags(region, account, cluster, str(p["service"]))}
-            return [Check("ecs:UpdateService", arn, {**regional, "ecs:cluster": cluster_arn, **tags})]
-        if op == "RegisterTaskDefinition":
-            arn = _next_revision_arn(region, account, str(p["family"]))
-            checks = [Check("ecs:RegisterTaskDefinition", arn, regional)]
-            if p.get("tags"):  # tag-on-create: ECS also authorizes ecs:TagResource on the new revision
-                checks.append(Check("ecs:TagResource", arn, {**regional, "ecs:CreateAction": "RegisterTaskDefinition"}))
-            for role_key in ("taskRoleArn", "executionRoleArn"):
-                if p.get(role_key):
-                    checks.append(
-                        Check("iam:PassRole", str(p[role_key]), {"iam:PassedToService": "ecs-tasks.amazonaws.com"})
-                    )
-            return checks
-        if op == "TagResource":
-            return [Check("ecs:TagResource", str(p["resourceArn"]), regional)]
-        # Service deployments and revisions are named by ARN, which carries the cluster and the service.
-        if op == "DescribeServiceDeployments":
-            return [_service_deployment_check(op, str(a), regional) for a in p.get("serviceDeploymentArns", [])]
-        if op == "DescribeServiceRevisions":
-            return [_service_deployment_check(op, str(a), regional) for a in p.get("serviceRevisionArns", [])]
-        if op in ("StopServiceDeployment", "ContinueServiceDeployment"):
-            return [_service_deployment_check(op, str(p["serviceDeploymentArn"]), regional)]
-        if op == "ListServiceDeployments":
-            arn = _service_arn(region, account, cluster, str(p["service"]))
-            return [Check("ecs:ListServiceDeployments", arn, {**regional, "ecs:cluster": cluster_arn})]
-    if call.service == "kms" and op == "Sign":
-        # kms:Sign is authorized on the key itself (a key id or alias named in the call is the key it points
-        # at), with the signing algorithm and message type as condition keys (KMS developer guide, "AWS KMS
-        # condition keys": kms:SigningAlgorithm, kms:MessageType).
-        context = {
-            **regional,
-            "kms:SigningAlgorithm": str(p.get("SigningAlgorithm", "")),
-            "kms:MessageType": str(p.get("MessageType", "RAW")),
-        }
-        return [Check("kms:Sign", _kms_key_arn(region, account, str(p["KeyId"])), context)]
-    if call.service == "states":
-        if op in ("SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat"):
-            return [Check(f"states:{op}", "*", regional)]
-        if op == "StartExecution":
-            return [Check("states:StartExecution", str(p["stateMachineArn"]), regional)]
-        if op in ("DescribeExecution", "StopExecution", "GetExecutionHistory"):
-            return [Check(f"states:{op}", str(p["executionArn"]), regional)]
-    if call.service == "ssm":
-        if op == "GetParameter":
-            return [Check("ssm:GetParameter", _ssm_arn(region, account, str(p["Name"])), regional)]
-        if op == "GetParameters":
-            return [Check("ssm:GetParameters", _ssm_arn(region, account, str(n)), regional) for n in p["Names"]]
-        if op == "GetParametersByPath":
-            return [Check("ssm:GetParametersByPath", _ssm_arn(region, account, str(p["Path"])), regional)]
-    if call.service == "ssm" and op == "GetCalendarState":
+    if op not in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan"):
+        return None
+    arn = f"arn:aws:dynamodb:{region}:{account}:table/{p['TableName']}"
+    if p.get("IndexName"):
+        arn += f"/index/{p['IndexName']}"
+    context: dict[str, ContextValue] = {**regional}
+    if _supports_condition_key(f"dynamodb:{op}", "dynamodb:LeadingKeys"):
+        leading = _leading_keys(region, account, op, p)
+        if leading is not None:
+            context["dynamodb:LeadingKeys"] = leading
+    return [Check(f"dynamodb:{op}", arn, context)]
+
+
+def _ecs_checks(call: ApiCall, account: str, regional: Regional) -> list[Check] | None:
+    region, p, op = call.region, call.params, call.operation
+    cluster = str(p.get("cluster", "default"))
+    cluster_arn = _ecs_arn(region, account, "cluster", cluster)
+    if op in ("DescribeTaskDefinition", "ListTaskDefinitions", "DeregisterTaskDefinition"):
+        return [Check(f"ecs:{op}", "*", regional)]
+    if op == "DescribeServices":
+        context = {**regional, "ecs:cluster": cluster_arn}
+        return [
+            Check("ecs:DescribeServices", _service_arn(region, account, cluster, s), context)
+            for s in p.get("services", [])
+        ]
+    if op == "UpdateService":
+        arn = _service_arn(region, account, cluster, str(p["service"]))
+        tags = {f"aws:ResourceTag/{k}": v for k, v in _service_tags(region, account, cluster, str(p["service"]))}
+        return [Check("ecs:UpdateService", arn, {**regional, "ecs:cluster": cluster_arn, **tags})]
+    if op == "RegisterTaskDefinition":
+        return _register_task_definition_checks(call, account, regional)
+    if op == "TagResource":
+        return [Check("ecs:TagResource", str(p["resourceArn"]), regional)]
+    # Service deployments and revisions are named by ARN, which carries the cluster and the service.
+    if op == "DescribeServiceDeployments":
+        return [_service_deployment_check(op, str(a), regional) for a in p.get("serviceDeploymentArns", [])]
+    if op == "DescribeServiceRevisions":
+        return [_service_deployment_check(op, str(a), regional) for a in p.get("serviceRevisionArns", [])]
+    if op in ("StopServiceDeployment", "ContinueServiceDeployment"):
+        return [_service_deployment_check(op, str(p["serviceDeploymentArn"]), regional)]
+    if op == "ListServiceDeployments":
+        arn = _service_arn(region, account, cluster, str(p["service"]))
+        return [Check("ecs:ListServiceDeployments", arn, {**regional, "ecs:cluster": cluster_arn})]
+    return None
+
+
+def _register_task_definition_checks(call: ApiCall, account: str, regional: Regional) -> list[Check]:
+    p = call.params
+    arn = _next_revision_arn(call.region, account, str(p["family"]))
+    checks = [Check("ecs:RegisterTaskDefinition", arn, regional)]
+    if p.get("tags"):  # tag-on-create: ECS also authorizes ecs:TagResource on the new revision
+        checks.append(Check("ecs:TagResource", arn, {**regional, "ecs:CreateAction": "RegisterTaskDefinition"}))
+    for role_key in ("taskRoleArn", "executionRoleArn"):
+        if p.get(role_key):
+            checks.append(Check("iam:PassRole", str(p[role_key]), {"iam:PassedToService": "ecs-tasks.amazonaws.com"}))
+    return checks
+
+
+def _kms_checks(call: ApiCall, account: str, regional: Regional) -> list[Check] | None:
+    if call.operation != "Sign":
+        return None
+    p = call.params
+    # kms:Sign is authorized on the key itself (a key id or alias named in the call is the key it points
+    # at), with the signing algorithm and message type as condition keys (KMS developer guide, "AWS KMS
+    # condition keys": kms:SigningAlgorithm, kms:MessageType).
+    context = {
+        **regional,
+        "kms:SigningAlgorithm": str(p.get("SigningAlgorithm", "")),
+        "kms:MessageType": str(p.get("MessageType", "RAW")),
+    }
+    return [Check("kms:Sign", _kms_key_arn(call.region, account, str(p["KeyId"])), context)]
+
+
+def _states_checks(call: ApiCall, account: str, regional: Regional) -> list[Check] | None:
+    p, op = call.params, call.operation
+    if op in ("SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat"):
+        return [Check(f"states:{op}", "*", regional)]
+    if op == "StartExecution":
+        return [Check("states:StartExecution", str(p["stateMachineArn"]), regional)]
+    if op in ("DescribeExecution", "StopExecution", "GetExecutionHistory"):
+        return [Check(f"states:{op}", str(p["executionArn"]), regional)]
+    return None
+
+
+def _ssm_checks(call: ApiCall, account: str, regional: Regional) -> list[Check] | None:
+    region, p, op = call.region, call.params, call.operation
+    if op == "GetParameter":
+        return [Check("ssm:GetParameter", _ssm_arn(region, account, str(p["Name"])), regional)]
+    if op == "GetParameters":
+        return [Check("ssm:GetParameters", _ssm_arn(region, account, str(n)), regional) for n in p["Names"]]
+    if op == "GetParametersByPath":
+        return [Check("ssm:GetParametersByPath", _ssm_arn(region, account, str(p["Path"])), regional)]
+    if op == "GetCalendarState":
         return [
             Check(
                 "ssm:GetCalendarState",
@@ -435,29 +474,60 @@ def checks_for(call: ApiCall, account: str) -> list[Check]:
             )
             for n in map(str, p.get("CalendarNames", []))
         ]
-    if call.service == "monitoring" and op == "DescribeAlarms":
-        names = [str(n) for n in p.get("AlarmNames", [])]
-        arns = [f"arn:aws:cloudwatch:{region}:{account}:alarm:{n}" for n in names] or ["*"]
-        return [Check("cloudwatch:DescribeAlarms", arn, regional) for arn in arns]
-    if call.service == "secretsmanager" and op == "GetSecretValue":
-        return [Check("secretsmanager:GetSecretValue", _secret_arn(region, account, str(p["SecretId"])), regional)]
-    if call.service == "sns" and op == "Publish":
+    return None
+
+
+def _cloudwatch_checks(call: ApiCall, account: str, regional: Regional) -> list[Check] | None:
+    if call.operation != "DescribeAlarms":
+        return None
+    names = [str(n) for n in call.params.get("AlarmNames", [])]
+    arns = [f"arn:aws:cloudwatch:{call.region}:{account}:alarm:{n}" for n in names] or ["*"]
+    return [Check("cloudwatch:DescribeAlarms", arn, regional) for arn in arns]
+
+
+def _secretsmanager_checks(call: ApiCall, account: str, regional: Regional) -> list[Check] | None:
+    if call.operation != "GetSecretValue":
+        return None
+    arn = _secret_arn(call.region, account, str(call.params["SecretId"]))
+    return [Check("secretsmanager:GetSecretValue", arn, regional)]
+
+
+def _sns_checks(call: ApiCall, account: str, regional: Regional) -> list[Check] | None:
+    p, op = call.params, call.operation
+    if op == "Publish":
         return [Check("sns:Publish", str(p.get("TopicArn") or p.get("TargetArn")), regional)]
-    if call.service == "sns" and op == "ListSubscriptionsByTopic":
+    if op == "ListSubscriptionsByTopic":
         return [Check("sns:ListSubscriptionsByTopic", str(p["TopicArn"]), regional)]
-    if call.service == "sns" and op == "GetSubscriptionAttributes":
+    if op == "GetSubscriptionAttributes":
         return [Check("sns:GetSubscriptionAttributes", "*", regional)]
-    if call.service == "ecr" and op == "DescribeImages":
-        registry = str(p.get("registryId") or account)
-        return [
-            Check("ecr:DescribeImages", f"arn:aws:ecr:{region}:{registry}:repository/{p['repositoryName']}", regional)
-        ]
-    if call.service == "sts" and op == "GetCallerIdentity":
-        return []  # needs no permission in AWS
-    raise AccessDenied(
-        f"the embedded AWS does not know how AWS authorizes {call.service}:{op}; "
-        "teach ecs_handoff_embedded/iam.py:checks_for before a function calls it"
-    )
+    return None
+
+
+def _ecr_checks(call: ApiCall, account: str, regional: Regional) -> list[Check] | None:
+    if call.operation != "DescribeImages":
+        return None
+    registry = str(call.params.get("registryId") or account)
+    arn = f"arn:aws:ecr:{call.region}:{registry}:repository/{call.params['repositoryName']}"
+    return [Check("ecr:DescribeImages", arn, regional)]
+
+
+def _sts_checks(call: ApiCall, account: str, regional: Regional) -> list[Check] | None:
+    return [] if call.operation == "GetCallerIdentity" else None  # needs no permission in AWS
+
+
+_CHECKS_BY_SERVICE: dict[str, Callable[[ApiCall, str, Regional], list[Check] | None]] = {
+    "s3": _s3_checks,
+    "dynamodb": _dynamodb_checks,
+    "ecs": _ecs_checks,
+    "kms": _kms_checks,
+    "states": _states_checks,
+    "ssm": _ssm_checks,
+    "monitoring": _cloudwatch_checks,
+    "secretsmanager": _secretsmanager_checks,
+    "sns": _sns_checks,
+    "ecr": _ecr_checks,
+    "sts": _sts_checks,
+}
 
 
 # --- who is calling ---------------------------------------------------------------------------------
