@@ -179,53 +179,16 @@ def seed(
 ) -> None:
     """Create what Terraform owns in one environment, in the shapes the docs describe (in `account`, which the
     session's credentials must reach; `operator_arn` is who the CLI is there)."""
-    s3, ecs, ssm, iam, ecr = (session.client(n) for n in ("s3", "ecs", "ssm", "iam", "ecr"))
+    s3, ecs, ssm, ecr = (session.client(n) for n in ("s3", "ecs", "ssm", "ecr"))
     bucket = bucket_name(env, account)
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
     ecs.create_cluster(clusterName=env)
-    assume = json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}
-            ],
-        }
-    )
     for svc in seed_services(env, account):
-        family = f"{env}-{svc.service_id}"
         for image in svc.containers.values():  # CI pushed what runs (a rollback to it finds it in ECR)
             push_image(ecr, image)
-        roles = {
-            kind: iam.create_role(RoleName=f"{family}-{kind}", Path="/ecs/", AssumeRolePolicyDocument=assume)["Role"][
-                "Arn"
-            ]
-            for kind in ("task", "execution")
-        }
-        containers = [
-            {
-                "name": name,
-                "image": image,
-                "essential": name != "log-router",
-                "cpu": 128,
-                "memory": 256,
-                "environment": [{"name": "APP_ENV", "value": env}],
-                "secrets": [{"name": "DB_PASSWORD", "valueFrom": f"arn:aws:ssm:{REGION}:{account}:parameter/{env}/db"}],
-            }
-            for name, image in svc.containers.items()
-        ]
-        task_def = ecs.register_task_definition(
-            family=family,
-            taskRoleArn=roles["task"],
-            executionRoleArn=roles["execution"],
-            networkMode="awsvpc",
-            requiresCompatibilities=["FARGATE"],
-            cpu="512",
-            memory="1024",
-            containerDefinitions=containers,
-            tags=[{"key": "managed-by", "value": "terraform"}, {"key": "service", "value": svc.service_id}],
-        )["taskDefinition"]
+        task_definition = _base_task_definition(session, env, svc, account)
         extra: dict[str, Any] = {
             "deploymentConfiguration": {"deploymentCircuitBreaker": {"enable": True, "rollback": True}}
         }
@@ -235,37 +198,73 @@ def seed(
         ecs.create_service(
             cluster=env,
             serviceName=svc.service_id,
-            taskDefinition=task_def["taskDefinitionArn"],
+            taskDefinition=task_definition,
             desiredCount=svc.desired_count,
             tags=[{"key": MANAGED_TAG, "value": env}],  # handoff's roles may update only services tagged so
             **extra,
         )
         _mark_running(env, svc.service_id, account)
+        entry = {
+            "cluster": env,
+            "service": svc.service_id,
+            "task_definition": task_definition,  # the exact base, as the Terraform module writes it
+            "approval_required": env == "prod",
+            "approvers": APPROVERS.get(env, []),
+            "rollout_timeout_seconds": rollout_timeout_seconds,
+            "poll_interval_seconds": poll_interval_seconds,
+            "rollout_check_seconds": rollout_check_seconds,
+            "lock_timeout_seconds": 600,
+            # The embedded AWS's own caller (moto's user) may decide from the CLI, as bob.
+            "approver_principals": {operator_arn: "bob@example.com"} if env == "prod" else {},
+            **({"containers": ["app"]} if svc.service_id == "worker" else {}),  # the log router is Terraform's
+            **traffic,
+        }
         ssm.put_parameter(
-            Name=f"/handoff/{env}/services/{svc.service_id}",
-            Type="String",
-            Overwrite=True,
-            Value=json.dumps(
-                {
-                    "cluster": env,
-                    "service": svc.service_id,
-                    "task_definition": task_def[
-                        "taskDefinitionArn"
-                    ],  # the exact base, as the Terraform module writes it
-                    "approval_required": env == "prod",
-                    "approvers": APPROVERS.get(env, []),
-                    "rollout_timeout_seconds": rollout_timeout_seconds,
-                    "poll_interval_seconds": poll_interval_seconds,
-                    "rollout_check_seconds": rollout_check_seconds,
-                    "lock_timeout_seconds": 600,
-                    # The embedded AWS's own caller (moto's user) may decide from the CLI, as bob.
-                    "approver_principals": {operator_arn: "bob@example.com"} if env == "prod" else {},
-                    **({"containers": ["app"]} if svc.service_id == "worker" else {}),  # the log router is Terraform's
-                    **traffic,
-                }
-            ),
+            Name=f"/handoff/{env}/services/{svc.service_id}", Type="String", Overwrite=True, Value=json.dumps(entry)
         )
     create_approver_topics(session, env, account=account)
+
+
+def _base_task_definition(session: Any, env: str, svc: SeedService, account: str) -> str:
+    """Terraform's task definition for a service (its task and execution roles under /ecs/), registered; its ARN."""
+    family = f"{env}-{svc.service_id}"
+    assume = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
+        }
+    )
+    iam = session.client("iam")
+    roles = {
+        kind: iam.create_role(RoleName=f"{family}-{kind}", Path="/ecs/", AssumeRolePolicyDocument=assume)["Role"]["Arn"]
+        for kind in ("task", "execution")
+    }
+    containers = [
+        {
+            "name": name,
+            "image": image,
+            "essential": name != "log-router",
+            "cpu": 128,
+            "memory": 256,
+            "environment": [{"name": "APP_ENV", "value": env}],
+            "secrets": [{"name": "DB_PASSWORD", "valueFrom": f"arn:aws:ssm:{REGION}:{account}:parameter/{env}/db"}],
+        }
+        for name, image in svc.containers.items()
+    ]
+    registered = session.client("ecs").register_task_definition(
+        family=family,
+        taskRoleArn=roles["task"],
+        executionRoleArn=roles["execution"],
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="512",
+        memory="1024",
+        containerDefinitions=containers,
+        tags=[{"key": "managed-by", "value": "terraform"}, {"key": "service", "value": svc.service_id}],
+    )
+    return str(registered["taskDefinition"]["taskDefinitionArn"])
 
 
 def _behind_the_load_balancer(session: Any, env: str) -> tuple[dict[str, Any], dict[str, Any]]:
