@@ -24,6 +24,7 @@ from ecs_handoff_cli.release_logic import (
     ECR_REGISTRY,
     CiTarget,
     ImageDiff,
+    RollbackTarget,
     build_artifact,
     by_digest,
     change_metadata,
@@ -32,6 +33,7 @@ from ecs_handoff_cli.release_logic import (
     images_of,
     print_ci,
     read_artifact_json,
+    rollback_target,
 )
 
 TAKES = "give imagedefinitions.json (a JSON array of name and imageUri) or the imagedefinitions.json.zip CI uploads"
@@ -155,17 +157,7 @@ def _upload(
     metadata: dict[str, str] | None = None,
 ) -> int:
     """Check, then (unless --dry-run) zip and upload as CI would, then (unless --no-wait) follow the deployment."""
-    from ecs_handoff.aws import s3
-    from ecs_handoff.logic.intake import promoted
-
-    checked = plan(env, service_id, config, raw, source)
-    if not checked.refused and config.promotion is not None:
-        # What this command zips carries no promotion statement, so the intake refuses it (its reason, naming
-        # `handoff promote`); `diff` is not refused this way, as it may look at an upload that carries one.
-        try:
-            promoted(config.promotion, service_id, checked.images, None)
-        except ArtifactRejected as exc:
-            checked.refused = str(exc)
+    checked = _as_the_intake_sees_it(env, service_id, config, raw, source)
     if checked.refused:
         if args.json:
             show.print_json({"uploaded": False, **checked.as_json()})
@@ -179,18 +171,10 @@ def _upload(
             checked.print(env, service_id)
             print(f"dry run: {source} passes the intake's checks; nothing uploaded")
         return EXIT_OK
-    body, images = build_artifact(raw)
     if metadata is None:
         metadata = ci_metadata(getattr(args, "commit", None), getattr(args, "summary", None))
-    version = s3.put_bytes(env.bucket, env.key(service_id), body, metadata=metadata)
-    deployment_id = execution_name(service_id, version)
-    uploaded = {
-        "deployment_id": deployment_id,
-        "object_version": version,
-        "bucket": env.bucket,
-        "key": env.key(service_id),
-        "images": [i.model_dump(by_alias=True) for i in images],
-    }
+    uploaded = _put(env, service_id, raw, metadata)
+    deployment_id, version = uploaded["deployment_id"], uploaded["object_version"]
     if not args.json:
         label = "" if what == "upload" else f"{what}: "
         print(f"{label}uploaded s3://{env.bucket}/{env.key(service_id)} (version {version})")
@@ -208,6 +192,37 @@ def _upload(
     except KeyboardInterrupt:  # uploaded: the intake starts the deployment whether this waits or not
         return interrupted(deployment_id, service_id, env.name)
     return watch(env, record, args, extra={"deployment_id": deployment_id, "upload": uploaded})
+
+
+def _as_the_intake_sees_it(env: Env, service_id: str, config: ServiceConfig, raw: bytes, source: str) -> Plan:
+    """The intake's checks, run here; in an environment with a promotion rule, also its refusal of a zip that
+    carries no promotion statement."""
+    from ecs_handoff.logic.intake import promoted
+
+    checked = plan(env, service_id, config, raw, source)
+    if not checked.refused and config.promotion is not None:
+        # What this command zips carries no promotion statement, so the intake refuses it (its reason, naming
+        # `handoff promote`); `diff` is not refused this way, as it may look at an upload that carries one.
+        try:
+            promoted(config.promotion, service_id, checked.images, None)
+        except ArtifactRejected as exc:
+            checked.refused = str(exc)
+    return checked
+
+
+def _put(env: Env, service_id: str, raw: bytes, metadata: dict[str, str]) -> dict[str, Any]:
+    """Zips and uploads as CI would; what was uploaded, and the deployment id the intake will give it."""
+    from ecs_handoff.aws import s3
+
+    body, images = build_artifact(raw)
+    version = s3.put_bytes(env.bucket, env.key(service_id), body, metadata=metadata)
+    return {
+        "deployment_id": execution_name(service_id, version),
+        "object_version": version,
+        "bucket": env.bucket,
+        "key": env.key(service_id),
+        "images": [i.model_dump(by_alias=True) for i in images],
+    }
 
 
 def ci_target(env: Env, service_id: str, config: ServiceConfig) -> CiTarget:
@@ -336,10 +351,6 @@ def _stop_running(env: Env, config: ServiceConfig, running: DeploymentRecord, ar
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from ecs_handoff.aws import ecs as ecs_access
-
-    from ecs_handoff_cli.release_logic import RollbackTarget, rollback_target
-
     env = Env(args.env)
     config = env.service(args.service)
     history = env.records().history(args.env, args.service, 200)
@@ -347,6 +358,21 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         stopped = _stop_running(env, config, history[0], args)
         if stopped is not None:
             return stopped
+    target = _rollback_target(args, config, history)
+    if target is None:
+        return EXIT_FAILED
+    raw, source, summary = _images_to_roll_back_to(env, args, target)
+    metadata = ci_metadata(summary=summary, from_ci=False)
+    return _upload(env, args.service, config, raw, source, args, "rollback", metadata)
+
+
+def _rollback_target(
+    args: argparse.Namespace, config: ServiceConfig, history: list[DeploymentRecord]
+) -> RollbackTarget | None:
+    """The deployment (--to, or the last SUCCEEDED before what runs) or revision to roll back to; None, with the
+    refusal printed, when there is none."""
+    from ecs_handoff.aws import ecs as ecs_access
+
     if args.to:
         from ecs_handoff_cli.follow import find_deployment
 
@@ -358,48 +384,50 @@ def cmd_rollback(args: argparse.Namespace) -> int:
                 f"handoff: refused: {chosen.id} ended {chosen.outcome.value}; roll back only to a SUCCEEDED deployment",
                 file=sys.stderr,
             )
-            return EXIT_FAILED
-        target = RollbackTarget(chosen, record=chosen)
-    else:
-        running = str(ecs_access.describe_service(config.cluster, config.service)["taskDefinition"])
-        try:
-            target = rollback_target(history, running)
-        except ArtifactRejected as exc:
-            print(f"handoff: refused: {exc}", file=sys.stderr)
-            return EXIT_FAILED
-    if target.record is not None:
-        record = target.record
-        assert record.source is not None  # rollback_target and --to take only deployments with a source
-        uploaded: bytes | None = None
-        try:
-            uploaded, _ = _current(env, args.service, record.source.object_version, "roll back to")
-        except (NotFound, Refused):
-            if not record.validated_images:  # nothing else says what it deployed
-                raise
-        ran = _ran(record, uploaded)
-        if ran is not None:
-            raw, lines = ran
-            said = f"rolling {args.service} in {args.env} back to deployment {record.id}: the images it ran, by digest"
-        else:  # a record from before handoff kept the validated images
-            assert uploaded is not None
-            raw, lines = uploaded, _listed(uploaded)
-            said = f"rolling {args.service} in {args.env} back to deployment {record.id}: its metadata again"
-        source, summary = f"deployment {record.id}", f"rollback to deployment {record.id}"
-        if not args.json:
-            print(said)
-            print("\n".join(lines))
-    else:
+            return None
+        return RollbackTarget(chosen, record=chosen)
+    running = str(ecs_access.describe_service(config.cluster, config.service)["taskDefinition"])
+    try:
+        return rollback_target(history, running)
+    except ArtifactRejected as exc:
+        print(f"handoff: refused: {exc}", file=sys.stderr)
+        return None
+
+
+def _images_to_roll_back_to(env: Env, args: argparse.Namespace, target: RollbackTarget) -> tuple[bytes, str, str]:
+    """(imagedefinitions.json of what the target ran, where it comes from, the upload's summary); says so."""
+    from ecs_handoff.aws import ecs as ecs_access
+
+    if target.record is None:
         assert target.revision is not None
         previous, _ = ecs_access.describe_task_definition(target.revision)
         raw = images_of(previous, [c.container for c in target.current.images])
-        source, summary = f"revision {short_name(target.revision)}", f"rollback to {short_name(target.revision)}"
         if not args.json:
             print(
                 f"rolling {args.service} in {args.env} back to {short_name(target.revision)}, the revision that ran "
                 f"before handoff's first deployment {target.current.id}: its images go onto Terraform's base"
             )
-    metadata = ci_metadata(summary=summary, from_ci=False)
-    return _upload(env, args.service, config, raw, source, args, "rollback", metadata)
+        return raw, f"revision {short_name(target.revision)}", f"rollback to {short_name(target.revision)}"
+    record = target.record
+    assert record.source is not None  # rollback_target and --to take only deployments with a source
+    uploaded: bytes | None = None
+    try:
+        uploaded, _ = _current(env, args.service, record.source.object_version, "roll back to")
+    except (NotFound, Refused):
+        if not record.validated_images:  # nothing else says what it deployed
+            raise
+    ran = _ran(record, uploaded)
+    if ran is not None:
+        raw, lines = ran
+        said = f"rolling {args.service} in {args.env} back to deployment {record.id}: the images it ran, by digest"
+    else:  # a record from before handoff kept the validated images
+        assert uploaded is not None
+        raw, lines = uploaded, _listed(uploaded)
+        said = f"rolling {args.service} in {args.env} back to deployment {record.id}: its metadata again"
+    if not args.json:
+        print(said)
+        print("\n".join(lines))
+    return raw, f"deployment {record.id}", f"rollback to deployment {record.id}"
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
