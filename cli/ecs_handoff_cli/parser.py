@@ -273,7 +273,7 @@ def _add_reading(commands: Commands, common: argparse.ArgumentParser) -> None:
 
 
 def _add_releasing(commands: Commands, common: argparse.ArgumentParser) -> None:
-    """upload, rerun, rollback, diff (release.py), promote (promote.py)."""
+    """upload, rerun, rollback, diff (release.py), and promote."""
     upload = _command(
         commands,
         common,
@@ -323,6 +323,17 @@ def _add_releasing(commands: Commands, common: argparse.ArgumentParser) -> None:
     _uploading(rollback)
     _json(rollback)
 
+    _add_promoting(commands, common)  # listed between rollback and diff in `handoff --help`
+
+    diff = _command(commands, common, "diff", "what an upload would change against the running revision", _diff)
+    diff.add_argument("file", nargs="?", help="imagedefinitions.json (default: the current metadata in S3)")
+    _env(diff)
+    _service(diff)
+    _json(diff)
+
+
+def _add_promoting(commands: Commands, common: argparse.ArgumentParser) -> None:
+    """promote (promote.py)."""
     promote = _command(
         commands,
         common,
@@ -338,12 +349,6 @@ def _add_releasing(commands: Commands, common: argparse.ArgumentParser) -> None:
     )
     promote.add_argument("--dry-run", action="store_true", help="get the statement, check the digests; upload nothing")
     _json(promote, "print the plan and what was uploaded as JSON")
-
-    diff = _command(commands, common, "diff", "what an upload would change against the running revision", _diff)
-    diff.add_argument("file", nargs="?", help="imagedefinitions.json (default: the current metadata in S3)")
-    _env(diff)
-    _service(diff)
-    _json(diff)
 
 
 def _add_deciding(commands: Commands, common: argparse.ArgumentParser) -> None:
