@@ -136,16 +136,7 @@ class EmbeddedAws:
         from moto.core.config import default_user_config
 
         started = time.monotonic()
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        # moto logs every Fail state and unsupported resource; handoff's own records say what happened.
-        logging.getLogger("moto").setLevel(logging.CRITICAL)
-        logging.getLogger("samtranslator").setLevel(logging.ERROR)
-        warnings.filterwarnings("ignore", message="There are unpublished metrics")
-        warnings.filterwarnings("ignore", message="No application metrics to publish")
-        warnings.filterwarnings("ignore", message="Tried to parse AWS::SQS::QueuePolicy")
-        warnings.filterwarnings("ignore", message="Tried to parse AWS::CloudWatch::Alarm")  # not created here (docs)
-        # applied through Lambda's API instead (provision.py), where the asynchronous invocation reads it
-        warnings.filterwarnings("ignore", message="Tried to parse AWS::Lambda::EventInvokeConfig")
+        _quiet()
         environ.install()
         self._saved_sfn_config = dict(default_user_config.get("stepfunctions", {}))
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
@@ -168,7 +159,17 @@ class EmbeddedAws:
 
         reset_clients()
         self.runner = FunctionRunner(dict(os.environ), log_level=self.log_level, authorizer=self.authorizer)
-        self._undo = [
+        self._undo = self._fill_gaps()
+        for env in self.envs:
+            self._provision(env)
+        self.write_local_json()
+        self.startup_seconds = time.monotonic() - started
+        return self
+
+    def _fill_gaps(self) -> list[Callable[[], None]]:
+        """What moto does not do, installed (docs/embedded-aws.md); the undo of each."""
+        assert self.runner is not None
+        return [
             gaps.install_lambda_runner(self.runner),
             gaps.install_concurrency_quota(lambda: self.account_concurrency_quota),
             gaps.install_s3_events(self.runner, self.deliveries),
@@ -199,38 +200,37 @@ class EmbeddedAws:
             gaps.install_template_key_specs(),
         ]
 
-        for env in self.envs:
-            account = self.accounts[env]
-            session = self.session(env)
-            seed.seed(
-                session,
-                env,
-                self.rollout_timeout_seconds,
-                self.poll_interval_seconds,
-                self.rollout_check_seconds,
-                account=account,
-                operator_arn=self.operator_arn(env),
-            )
-            stack = provision.provision(
-                session,
-                self.root,
-                f"handoff-{env}",
-                {
-                    "Env": env,
-                    "RequireApproval": "true" if env == "prod" else "false",
-                    "LogLevel": "INFO",
-                },
-                account,
-                seed.REGION,
-            )
-            for name, code_dir in stack.functions.items():
-                self.runner.register(name, code_dir)
-            self.stacks[env] = stack
-            self._subscribe_inbox(session, env, stack)
-            self._serve_http_api(session, stack, account)
-        self.write_local_json()
-        self.startup_seconds = time.monotonic() - started
-        return self
+    def _provision(self, env: str) -> None:
+        """Terraform's side of `env` (seed.py), then its stack, its functions, the inbox and the HTTP API."""
+        assert self.runner is not None
+        account = self.accounts[env]
+        session = self.session(env)
+        seed.seed(
+            session,
+            env,
+            self.rollout_timeout_seconds,
+            self.poll_interval_seconds,
+            self.rollout_check_seconds,
+            account=account,
+            operator_arn=self.operator_arn(env),
+        )
+        stack = provision.provision(
+            session,
+            self.root,
+            f"handoff-{env}",
+            {
+                "Env": env,
+                "RequireApproval": "true" if env == "prod" else "false",
+                "LogLevel": "INFO",
+            },
+            account,
+            seed.REGION,
+        )
+        for name, code_dir in stack.functions.items():
+            self.runner.register(name, code_dir)
+        self.stacks[env] = stack
+        self._subscribe_inbox(session, env, stack)
+        self._serve_http_api(session, stack, account)
 
     def _subscribe_inbox(self, session: Any, env: str, stack: provision.Stack) -> None:
         """The platform team's inbox gets every outcome (the NotificationEmail parameter in AWS)."""
@@ -386,3 +386,16 @@ class EmbeddedAws:
         local = self.state_dir / "local.json"
         if local.exists():
             local.unlink()
+
+
+def _quiet() -> None:
+    """moto logs every Fail state and unsupported resource; handoff's own records say what happened."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    logging.getLogger("moto").setLevel(logging.CRITICAL)
+    logging.getLogger("samtranslator").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message="There are unpublished metrics")
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    warnings.filterwarnings("ignore", message="Tried to parse AWS::SQS::QueuePolicy")
+    warnings.filterwarnings("ignore", message="Tried to parse AWS::CloudWatch::Alarm")  # not created here (docs)
+    # applied through Lambda's API instead (provision.py), where the asynchronous invocation reads it
+    warnings.filterwarnings("ignore", message="Tried to parse AWS::Lambda::EventInvokeConfig")
