@@ -134,22 +134,8 @@ def provision(
         s3.create_bucket(Bucket=staging, CreateBucketConfiguration={"LocationConstraint": region})
 
     template = load_template(root / "template.yaml")
-    code_dirs: dict[str, Path] = {}
-    substitutions: dict[str, dict[str, Any]] = {}
-    definitions: dict[str, str] = {}
-    for logical_id, resource in template["Resources"].items():
-        props = resource.get("Properties", {})
-        if resource["Type"] == "AWS::Serverless::Function":
-            code_dirs[logical_id] = root / props["CodeUri"]
-            props["CodeUri"] = _upload(s3, staging, f"{stack_name}/{logical_id}.zip", code_dirs[logical_id])
-        elif resource["Type"] == "AWS::Serverless::LayerVersion":
-            props["ContentUri"] = _upload(s3, staging, f"{stack_name}/{logical_id}.zip", root / props["ContentUri"])
-        elif resource["Type"] == "AWS::Serverless::StateMachine":
-            text = (root / props.pop("DefinitionUri")).read_text(encoding="utf-8")
-            definitions[logical_id] = text
-            props["Definition"] = {"StartAt": "Placeholder", "States": {"Placeholder": {"Type": "Succeed"}}}
-            substitutions[logical_id] = props.pop("DefinitionSubstitutions", {})
-            props.pop("Logging", None)  # moto cannot deliver vended logs; nothing reads them here
+    staged = _stage(template, root, s3, staging, stack_name)
+    code_dirs, definitions, substitutions = staged.code_dirs, staged.definitions, staged.substitutions
 
     pseudo = {
         "AWS::Region": region,
@@ -191,6 +177,32 @@ def provision(
             stack_name, logical_id, text, substitutions[logical_id], physical, account_id, region
         )
     return stack
+
+
+@dataclass
+class _Staged:
+    code_dirs: dict[str, Path] = field(default_factory=dict)  # function logical id -> its code
+    definitions: dict[str, str] = field(default_factory=dict)  # state machine logical id -> its ASL
+    substitutions: dict[str, dict[str, Any]] = field(default_factory=dict)  # ... -> its DefinitionSubstitutions
+
+
+def _stage(template: dict[str, Any], root: Path, s3: Any, staging: str, stack_name: str) -> _Staged:
+    """As `sam package` does: each function's and layer's code zipped to the staging bucket; each state machine's
+    ASL set aside (loaded once the stack names the functions it calls) behind a placeholder definition."""
+    staged = _Staged()
+    for logical_id, resource in template["Resources"].items():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::Serverless::Function":
+            staged.code_dirs[logical_id] = root / props["CodeUri"]
+            props["CodeUri"] = _upload(s3, staging, f"{stack_name}/{logical_id}.zip", staged.code_dirs[logical_id])
+        elif resource["Type"] == "AWS::Serverless::LayerVersion":
+            props["ContentUri"] = _upload(s3, staging, f"{stack_name}/{logical_id}.zip", root / props["ContentUri"])
+        elif resource["Type"] == "AWS::Serverless::StateMachine":
+            staged.definitions[logical_id] = (root / props.pop("DefinitionUri")).read_text(encoding="utf-8")
+            props["Definition"] = {"StartAt": "Placeholder", "States": {"Placeholder": {"Type": "Succeed"}}}
+            staged.substitutions[logical_id] = props.pop("DefinitionSubstitutions", {})
+            props.pop("Logging", None)  # moto cannot deliver vended logs; nothing reads them here
+    return staged
 
 
 def staging_bucket(account_id: str) -> str:
