@@ -3,56 +3,35 @@ with fakes: what it records, closes, notifies, prunes and releases, first time a
 
 from __future__ import annotations
 
-import re
+import json
 from typing import Any
 
 import pytest
-from ecs_handoff.aws.records import as_stored
-from ecs_handoff.errors import AwsAccessError, RecordConflict
+from ecs_handoff.errors import AwsAccessError
 from ecs_handoff.logic import finalize as finalize_module
 from ecs_handoff.logic.finalize import decide, ended_execution_state, finalize, with_input
-from ecs_handoff.models import (
-    ApprovalStatus,
-    DeploymentRecord,
-    ExecutionStatusChange,
-    ExecutionStatusDetail,
-    FinalizeResult,
-    InputDetails,
-    Outcome,
-    WorkflowState,
-)
+from ecs_handoff.models import ApprovalStatus, DeploymentRecord, FinalizeResult, InputDetails, Outcome, WorkflowState
 from pytest import MonkeyPatch
 
 from tests.helpers import LogRecorder as Log
 from tests.samples import REQUEST
-
-TD = "arn:aws:ecs:ap-northeast-1:123456789012:task-definition/dev-api"
-AT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
-DEPLOYED = {
-    "new_task_definition": f"{TD}:3",
-    "previous_task_definition": f"{TD}:2",
-    "ecs_deployment_id": "ecs-svc/1",
-    "deployed_at": "2026-11-26T00:01:00.000Z",
-    "images": [{"container": "app", "image_before": "nginx:1", "image_after": "nginx:2"}],
-}
-COMPLETED = {"state": "COMPLETED", "decided_by": "event", "ecs_reported_at": "2026-11-26T00:05:00.000Z",
-             "running_count": 2, "desired_count": 2}  # fmt: skip
-FAILED = {"state": "FAILED", "reason": "ECS reports the rollout FAILED: tasks failed to start"}
-ROLLED_BACK = {"action": "ROLLED_BACK", "reason": "handoff rolled the service back to dev-api:2"}
-BG_ROLLED_BACK = {
-    "state": "FAILED",
-    "reason": "ECS rolled back the BLUE_GREEN deployment: x",
-    "service_deployment_arn": "s",
-}
-ALREADY = {"action": "ALREADY_ROLLED_BACK", "reason": "the service is back on dev-api:2"}
-
-
-def state(**parts: Any) -> WorkflowState:
-    return WorkflowState.model_validate({"request": REQUEST, **parts})
-
-
-def error(name: str, message: str) -> dict[str, str]:
-    return {"Error": name, "Cause": f'{{"errorMessage": "{message}", "errorType": "{name}"}}'}
+from tests.unit.finalize_world import (
+    ALREADY,
+    BG_ROLLED_BACK,
+    COMPLETED,
+    DEPLOYED,
+    FAILED,
+    ROLLED_BACK,
+    TD,
+    Approvals,
+    Executions,
+    Lock,
+    Records,
+    change,
+    error,
+    state,
+    without_input,
+)
 
 
 @pytest.mark.parametrize(
@@ -122,61 +101,6 @@ def test_decide(parts: dict[str, Any], outcome: Outcome, reason: str) -> None:
 
 
 # --- finalize() with fakes -------------------------------------------------------------------------------
-
-
-class Records:
-    def __init__(self, existing: DeploymentRecord | None = None, claimed: bool = False) -> None:
-        self.record = existing or DeploymentRecord(
-            id="api-v1", env="dev", service="api", outcome=Outcome.IN_PROGRESS, started_at="2026-11-26T00:00:00.000Z"
-        )
-        self.finished: list[dict[str, Any]] = []
-        self.claimed, self.unclaimed = claimed, 0
-
-    def finish(self, deployment_id: str, outcome: str, reason: str, at: str, **fields: Any) -> bool:
-        assert deployment_id == "api-v1" and AT.fullmatch(at), (deployment_id, at)
-        # as the real table stores them: JSON values
-        self.finished.append({"outcome": str(outcome), "reason": reason, "at": at, **as_stored(fields)})
-        if self.record.outcome.terminal:
-            return False
-        self.record = self.record.model_copy(update={"outcome": Outcome(outcome), "reason": reason})
-        return True
-
-    def get(self, deployment_id: str) -> DeploymentRecord | None:
-        assert deployment_id == "api-v1", deployment_id
-        return self.record
-
-    def claim_notification(self, deployment_id: str, at: str) -> bool:
-        assert deployment_id == "api-v1" and AT.fullmatch(at), (deployment_id, at)
-        if self.claimed:
-            return False
-        self.claimed = True
-        return True
-
-    def unclaim_notification(self, deployment_id: str) -> None:
-        assert deployment_id == "api-v1"
-        self.claimed = False
-        self.unclaimed += 1
-
-
-class Lock:
-    def __init__(self) -> None:
-        self.released: list[tuple[str, str]] = []
-
-    def release_lock(self, service_id: str, holder: str) -> bool:
-        self.released.append((service_id, holder))
-        return True
-
-
-class Approvals:
-    def __init__(self, conflict: bool = False) -> None:
-        self.closed: list[tuple[str, ApprovalStatus, bool]] = []
-        self.conflict = conflict
-
-    def close(self, approval_id: str, status: ApprovalStatus, at: str, require_unexpired: bool = True) -> None:
-        assert AT.fullmatch(at), at
-        if self.conflict:
-            raise RecordConflict("decided already")
-        self.closed.append((approval_id, status, require_unexpired))
 
 
 @pytest.fixture
@@ -327,24 +251,6 @@ def test_a_failed_prune_leaves_the_outcome_standing(monkeypatch: MonkeyPatch, pu
 # --- an execution that ended without its Finalize step -------------------------------------------------
 
 
-def change(status: str, error_name: str = "", cause: str = "", input_text: str | None = None) -> ExecutionStatusDetail:
-    """The detail of the status change event for api-v1's execution."""
-    import json
-
-    detail = {
-        "executionArn": "arn:aws:states:ap-northeast-1:123456789012:execution:handoff-dev-deployment:api-v1",
-        "stateMachineArn": "arn:aws:states:ap-northeast-1:123456789012:stateMachine:handoff-dev-deployment",
-        "name": "api-v1",
-        "status": status,
-        "input": json.dumps({"request": REQUEST}) if input_text is None else input_text,
-        "error": error_name,
-        "cause": cause,
-    }
-    return ExecutionStatusChange.model_validate(
-        {"source": "aws.states", "detail-type": "Step Functions Execution Status Change", "detail": detail}
-    ).detail
-
-
 @pytest.mark.parametrize(
     ("status", "error_name", "cause", "deployed", "reason"),
     [
@@ -442,37 +348,6 @@ def test_a_verdict_decided_outside_the_steps_is_the_outcome() -> None:
 # --- a status event whose input AWS left out (input and output over 248 KB) ---------------------------
 
 
-class Executions:
-    """DescribeExecution as Step Functions answers it: the input always included."""
-
-    def __init__(self, status: str = "ABORTED", exists: bool = True, states_error: bool = True) -> None:
-        self.status, self.exists, self.states_error = status, exists, states_error
-        self.described: list[str] = []
-
-    def describe_execution(self, executionArn: str) -> dict[str, Any]:
-        import json
-
-        from botocore.exceptions import ClientError
-
-        self.described.append(executionArn)
-        if not self.exists:
-            raise ClientError({"Error": {"Code": "ExecutionDoesNotExist", "Message": "no"}}, "DescribeExecution")
-        return {
-            "executionArn": executionArn,
-            "stateMachineArn": "arn:aws:states:ap-northeast-1:123456789012:stateMachine:handoff-dev-deployment",
-            "name": "api-v1",
-            "status": self.status,
-            "input": json.dumps({"request": REQUEST}),
-            "inputDetails": {"included": True},
-            **({"error": "Ops", "cause": "stopped by carol"} if self.states_error else {}),
-        }
-
-
-def without_input(status: str = "ABORTED") -> ExecutionStatusDetail:
-    detail = change(status)
-    return detail.model_copy(update={"input": None, "input_details": InputDetails(included=False)})
-
-
 def test_a_status_event_without_its_input_is_completed_from_describe_execution() -> None:
     # GIVEN an event whose input AWS left out, for an execution Step Functions says was stopped
     executions = Executions("ABORTED")
@@ -513,7 +388,10 @@ def test_a_status_event_without_input_for_no_ended_execution_is_ignored(status: 
 
 
 def test_an_input_details_included_false_is_believed_over_a_stale_input() -> None:
-    detail = change("ABORTED").model_copy(update={"input_details": InputDetails(included=False)})
-    assert not detail.input_included
+    # GIVEN an event whose inputDetails says AWS left the input out, yet with an input that is not the execution's
+    event = change("ABORTED", input_text='{"stale": true}')
+    detail = event.model_copy(update={"input_details": InputDetails(included=False)})
+    # WHEN it is read  THEN the input is DescribeExecution's
     executions = Executions()
-    assert with_input(detail, executions) is not None and executions.described  # type: ignore[arg-type]
+    described = with_input(detail, executions)  # type: ignore[arg-type]
+    assert executions.described and described is not None and described.input == json.dumps({"request": REQUEST})

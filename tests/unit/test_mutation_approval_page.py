@@ -215,3 +215,45 @@ def test_approval_vote_that_lost_a_race_at_the_expiry_second_is_not_written_agai
     # THEN the expired approval is not written again: one write, and the page says it expired
     assert store.writes == [[]]
     assert (result.status, result.title) == (410, "Approval expired")
+
+
+# --- what the review page shows before production traffic, and for a promotion ----------------------------------
+
+GREEN_HEADING = "<h2>Green is up on the test listener</h2>"
+
+
+def test_review_page_before_production_traffic_says_green_is_up_and_how_to_reach_it() -> None:
+    # GIVEN an approval asked while ECS holds green on the test listener, reachable at a URL
+    held = approval(stage="before_production_traffic", test_traffic="https://green.example.com")
+    desk, *_ = desk_with(held)
+    # WHEN alice opens her link  THEN the page says green is up, where, and what each button does to traffic
+    html = desk.view(signed(), "/x").html
+    assert GREEN_HEADING in html and "Reach it at <b>https://green.example.com</b>." in html
+    assert "Approve to move production traffic to it; reject to roll it back." in html
+
+
+def test_review_page_before_production_traffic_without_a_test_address_says_green_is_up_only() -> None:
+    desk, *_ = desk_with(approval(stage="before_production_traffic"))
+    html = desk.view(signed(), "/x").html
+    assert GREEN_HEADING in html and "Reach it at" not in html
+
+
+def test_review_page_before_deploy_says_nothing_of_green() -> None:
+    # GIVEN an approval asked before the deploy (nothing runs on a test listener), even with a test address
+    desk, *_ = desk_with(approval(test_traffic="https://green.example.com"))
+    # THEN the page does not tell the approver there is something to try
+    html = desk.view(signed(), "/x").html
+    assert GREEN_HEADING not in html and "green.example.com" not in html
+
+
+def test_review_page_of_a_promotion_names_the_source_deployment_handoff_verified() -> None:
+    # GIVEN an approval for a promotion the intake verified (`handoff promote`), as request_approval words it
+    desk, *_ = desk_with(approval(promoted_from="promoted from dev api-1a2b3c4d, soaked 2 h"))
+    # THEN the page names the source deployment first, capitalized, and that handoff verified it
+    html = desk.view(signed(), "/x").html
+    assert "<p><b>Promoted from dev api-1a2b3c4d, soaked 2 h</b>. Verified by handoff: that environment" in html
+
+
+def test_review_page_of_an_upload_claims_no_promotion() -> None:
+    desk, *_ = desk_with(approval())
+    assert "Verified by handoff: that environment" not in desk.view(signed(), "/x").html

@@ -210,3 +210,11 @@ def test_a_long_window_from_the_day_before_in_a_zone_west_of_utc_is_still_open()
     # THEN it is open: the window belongs to Thursday, the day before Friday in Los Angeles (two before in UTC)
     assert state(thursday, "2026-12-05T02:00:00+00:00") == (True, None)
     assert state(thursday, "2026-12-05T03:00:00+00:00") == (False, at("2026-12-11T04:00:00+00:00"))
+
+
+def test_a_window_inside_the_spring_forward_gap_is_not_open_nor_opening_at_its_nominal_start() -> None:
+    # GIVEN New York's Sunday 02:30-03:00, which does not exist on 2026-03-08 (02:00 EST becomes 03:00 EDT): taken
+    # literally it would open at 07:30 UTC (02:30 EST) and close before, at 07:00 UTC (03:00 EDT)
+    gap = DeployWindow(days="SUN", hours="02:30-03:00", time_zone="America/New_York")
+    # WHEN it is 07:30 UTC  THEN it is closed, and the next opening is next Sunday's, not this instant
+    assert state(gap, "2026-03-08T07:30:00+00:00") == (False, at("2026-03-15T06:30:00+00:00"))

@@ -175,8 +175,6 @@ def _traffic_approval_outcome(state: WorkflowState, error: WorkflowError, rollba
     # The approval step's own words say "nothing was deployed" (true before a deploy): here the new revision was
     # deployed and served the test listener, whichever way the approval ended (asking failed, too).
     why = decided.reason.removesuffix("; nothing was deployed").replace(", nothing was deployed:", ":")
-    if error.error == "States.Timeout":
-        why = f"nobody approved within {human_duration(state.request.service.approval_timeout_seconds)}"
     if decided.outcome is Outcome.INVALID:  # INVALID means refused before anything changed: not so here
         decided = decided.model_copy(update={"outcome": Outcome.FAILED})
     ecs = ""
@@ -298,8 +296,6 @@ def with_input(detail: ExecutionStatusDetail, sfn: SFNClient | None = None) -> E
             event_status=detail.status.value,
         )
         return None
-    if not detail.input_included:
-        logger.info("input of an ended execution read back from Step Functions", execution_arn=detail.execution_arn)
     # The event carries the error and cause (StopExecution's, for one), which DescribeExecution may not.
     return described.model_copy(
         update={"error": described.error or detail.error, "cause": described.cause or detail.cause}

@@ -74,11 +74,6 @@ class ExecutionStatusDetail(Model):
     error: str | None = None
     cause: str | None = None
 
-    @property
-    def input_included(self) -> bool:
-        """False when AWS left the input out of the event (then DescribeExecution has it)."""
-        return self.input is not None and (self.input_details is None or self.input_details.included)
-
 
 class ExecutionStatusChange(Model):
     """EventBridge's envelope around a status change; DescribeExecution answers with the same detail fields."""
