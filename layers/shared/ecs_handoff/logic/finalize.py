@@ -90,12 +90,27 @@ def decide(state: WorkflowState) -> FinalizeResult:
     """The one terminal outcome, with a reason a person can act on. Pure: every path is unit-tested."""
     if state.ended_outcome is not None:
         return state.ended_outcome
-    rollback_note = f"; {state.rollback.reason}" if state.rollback and state.rollback.reason else ""
+    rollback_note = _rollback_note(state)
+    return (
+        _step_error_outcome(state, rollback_note)
+        or _held_outcome(state)
+        or _rollout_outcome(state, rollback_note)
+        or FinalizeResult(outcome=Outcome.FAILED, reason="the workflow ended without a rollout result")
+    )
+
+
+def _rollback_note(state: WorkflowState) -> str:
+    """What the rollback did, appended to a failure's reason ("" when it did not run)."""
     if state.rollback_error is not None:
-        rollback_note = (
+        return (
             f"; ROLLBACK FAILED ({in_words(state.rollback_error.error)}: {state.rollback_error.message}), "
             "check the service by hand"
         )
+    return f"; {state.rollback.reason}" if state.rollback and state.rollback.reason else ""
+
+
+def _step_error_outcome(state: WorkflowState, rollback_note: str) -> FinalizeResult | None:
+    """The outcome when a step failed, or the approvers' or the traffic step's wait ended without a go-ahead."""
     if state.error is not None and state.error.error == DeploymentRefused.__name__:
         return FinalizeResult(
             outcome=Outcome.FAILED, reason=f"the deploy step refused it, nothing was deployed: {state.error.message}"
@@ -123,6 +138,11 @@ def decide(state: WorkflowState) -> FinalizeResult:
             reason=f"production traffic was not released ({_traffic_words(state.traffic_error)}: "
             f"{state.traffic_error.message}){'; ' + where if where else ''}{rollback_note}",
         )
+    return None
+
+
+def _held_outcome(state: WorkflowState) -> FinalizeResult | None:
+    """The outcome when the lock or the release controls ended the deployment before it deployed."""
     if state.lock is not None and state.lock.status is LockStatus.SUPERSEDED:
         return FinalizeResult(outcome=Outcome.SUPERSEDED, reason=state.lock.reason)
     if state.lock is not None and state.lock.status is LockStatus.TIMED_OUT:
@@ -131,6 +151,11 @@ def decide(state: WorkflowState) -> FinalizeResult:
         return FinalizeResult(outcome=Outcome.EXPIRED, reason=state.gate.reason)
     if state.gate is not None and state.gate.status is GateStatus.SUPERSEDED:
         return FinalizeResult(outcome=Outcome.SUPERSEDED, reason=state.gate.reason)
+    return None
+
+
+def _rollout_outcome(state: WorkflowState, rollback_note: str) -> FinalizeResult | None:
+    """The outcome from ECS's verdict on the rollout and the bake after it (None: there is no verdict)."""
     if state.rollout is not None and state.rollout.state is RolloutState.COMPLETED:
         if state.bake_error is not None:
             return FinalizeResult(
@@ -159,7 +184,7 @@ def decide(state: WorkflowState) -> FinalizeResult:
                 last = f" (last error: {in_words(state.check_error.error)}: {state.check_error.message})"
             reason = f"the rollout could not be checked within its {timeout} s timeout{last}"
         return FinalizeResult(outcome=Outcome.FAILED, reason=f"{reason}{rollback_note}")
-    return FinalizeResult(outcome=Outcome.FAILED, reason="the workflow ended without a rollout result")
+    return None
 
 
 def _traffic_words(error: WorkflowError) -> str:
