@@ -54,6 +54,7 @@ TESTS = [
     "test_mutation_windows.py",
     "test_mutation_gate.py",
     "test_mutation_rollout.py",
+    "test_mutation_rollout_strategies.py",
     "test_mutation_lock.py",
     "test_mutation_registry.py",
     "test_mutation_finalize.py",

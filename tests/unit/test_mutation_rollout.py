@@ -4,14 +4,11 @@ turn (stored, looked, sent), and ECS's event (refused, ignored, borne out, retri
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
-from ecs_handoff.aws.state import RolloutWait
 from ecs_handoff.errors import AwsAccessError
 from ecs_handoff.logic import rollout
 from ecs_handoff.models import (
@@ -30,9 +27,9 @@ from ecs_handoff.models import (
 
 from tests.helpers import LogRecorder
 from tests.samples import REQUEST
+from tests.unit.rollout_fakes import RUNNING_TD, Ecs, EventWaits, Records, State, TurnWaits, Workflow
 
 CONFIG = ServiceConfig(cluster="dev", service="api", task_definition="dev-api", rollout_timeout_seconds=600)
-RUNNING_TD = "arn:aws:ecs:ap-northeast-1:123456789012:task-definition/dev-api:1"
 SERVICE_ARN = "arn:aws:ecs:ap-northeast-1:123456789012:service/dev/api"
 
 
@@ -217,88 +214,6 @@ def test_without_rollout_state_short_of_tasks_past_the_timeout_fails(monkeypatch
 # -- one WatchRollout turn -------------------------------------------------------------------------------
 
 
-class TurnWaits:
-    def __init__(self, newer_turn: bool = False, taken_already: bool = False) -> None:
-        self.newer_turn, self.taken_already = newer_turn, taken_already
-        self.stored: list[tuple[Any, ...]] = []
-        self.current: RolloutWait | None = None
-        self.takes = 0
-
-    def wait(
-        self,
-        ecs_id: str,
-        token: str,
-        order: str,
-        deployment_id: str,
-        path: str,
-        expires: int,
-        task_definition: str = "",
-        pause: bool = False,
-    ) -> bool:
-        self.stored.append((ecs_id, token, order, deployment_id, path, expires))
-        if self.newer_turn:
-            return False
-        if not self.taken_already:
-            self.current = RolloutWait(token=token, deployment_id=deployment_id, service=path, wait_order=order)
-        return True
-
-    def take(self, ecs_id: str, service: str | None = None) -> RolloutWait | None:
-        self.takes += 1
-        if ecs_id != "ecs-svc/new":
-            return None
-        taken, self.current = self.current, None
-        return taken
-
-
-class State:
-    def __init__(self) -> None:
-        self.renewed: list[tuple[str, str, int]] = []
-
-    def renew_lock(self, service_id: str, holder: str, lease: int) -> bool:
-        self.renewed.append((service_id, holder, lease))
-        return True
-
-
-class Records:
-    def __init__(self) -> None:
-        self.updates: list[dict[str, Any]] = []
-
-    def update(self, deployment_id: str, **fields: Any) -> None:
-        self.updates.append({"deployment_id": deployment_id, **fields})
-
-    def rolling_out(self, deployment_id: str, at: str, **fields: Any) -> None:
-        # The real one leaves a phase the lifecycle hook set (a held shift) as it is: here no hook holds one.
-        self.updates.append({"deployment_id": deployment_id, "phase": Phase.ROLLING_OUT, "at": at, **fields})
-
-
-class Ecs:
-    """DescribeServices showing one service (or none: it does not exist), or refusing access."""
-
-    def __init__(self, *shown: dict[str, Any], exists: bool = True, denied: bool = False) -> None:
-        self.shown, self.exists, self.denied = list(shown), exists, denied
-        self.asked: list[tuple[str, list[str]]] = []
-
-    def describe_services(self, cluster: str, services: list[str]) -> dict[str, Any]:
-        self.asked.append((cluster, services))
-        if self.denied:
-            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "DescribeServices")
-        index = min(len(self.asked), len(self.shown)) - 1
-        shown = self.shown[index] if self.shown else service()
-        return {"services": [{**shown, "status": "ACTIVE"}] if self.exists else [], "failures": []}
-
-
-class Workflow:
-    def __init__(self, ended: bool = False) -> None:
-        self.ended = ended
-        self.sent: list[tuple[str, dict[str, Any]]] = []
-
-    def send_task_success(self, taskToken: str, output: str) -> dict[str, Any]:
-        if self.ended:
-            raise ClientError({"Error": {"Code": "TaskTimedOut", "Message": "gone"}}, "SendTaskSuccess")
-        self.sent.append((taskToken, json.loads(output)))
-        return {}
-
-
 def turn(cluster: str = "dev", name: str = "api") -> RolloutInput:
     request = DeploymentRequest.model_validate(
         {**REQUEST, "service": {**REQUEST["service"], "cluster": cluster, "service": name}}
@@ -369,30 +284,6 @@ def test_service_path_is_what_ecs_events_name_the_service_by(cluster: str, name:
 
 
 # -- ECS's event ---------------------------------------------------------------------------------------
-
-
-class EventWaits:
-    """One stored wait, as the table's conditional delete gives it: nothing for another service than named."""
-
-    def __init__(self, service: str = "dev/api", present: bool = True) -> None:
-        self.wait: RolloutWait | None = (
-            RolloutWait(token="wait-token", deployment_id="api-v1", service=service) if present else None
-        )
-        self.took: list[tuple[str, str | None]] = []
-        self.given_back = 0
-
-    def take(self, ecs_id: str, service: str | None = None) -> RolloutWait | None:
-        self.took.append((ecs_id, service))
-        if self.wait is None or (service is not None and self.wait.service != service):
-            return None
-        taken, self.wait = self.wait, None
-        return taken
-
-    def give_back(self, ecs_id: str, wait: RolloutWait) -> None:
-        """Stores it again under the id given (another id would not restore this rollout's wait)."""
-        self.given_back += 1
-        if ecs_id == "ecs-svc/new":
-            self.wait = wait
 
 
 def event(name: str = "SERVICE_DEPLOYMENT_COMPLETED", **envelope: Any) -> EcsDeploymentStateChange:

@@ -405,7 +405,8 @@ def _decide_from_service_deployment(
 
 
 def _path_of_arn(service_arn: str) -> str:
-    return service_arn.split(":service/", 1)[1] if ":service/" in service_arn else ""
+    """cluster/service from a service ARN (empty when it is none)."""
+    return service_arn.partition(":service/")[2]
 
 
 def _as_ecs_shows_it(
