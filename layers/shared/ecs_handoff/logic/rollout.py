@@ -273,48 +273,82 @@ def on_event(
     the log. Ignored: an event that is not ECS's deployment event (refused), one for a deployment nobody waits
     on (not handoff's, or already decided), and one that DescribeServices does not (yet) bear out: the
     workflow's own look decides those, from ECS's state, never from the event alone."""
-    if change.source != ECS_EVENT_SOURCE or change.detail_type not in (ECS_EVENT_DETAIL_TYPE, ECS_HOOK_DETAIL_TYPE):
-        field, value = (
-            ("source", change.source) if change.source != ECS_EVENT_SOURCE else ("detail-type", change.detail_type)
-        )
-        done = (
-            f"refused: {field} is {value!r}, not ECS's deployment or hook event ({ECS_EVENT_SOURCE}, "
-            f"{ECS_EVENT_DETAIL_TYPE} or {ECS_HOOK_DETAIL_TYPE})"
-        )
-        logger.warning("event refused", reason=done, ecs_deployment_id=change.detail.deployment_id)
-        return done
+    refused = _not_ecs_event(change)
+    if refused is not None:
+        return refused
     detail = change.detail
     if change.detail_type == ECS_HOOK_DETAIL_TYPE:
-        if detail.event_name not in HOOK_EVENTS_THAT_WAKE:
-            return f"ignored: {detail.event_name} decides nothing"
-        path = _path_of_arn(detail.service_arn)
-        if "/" not in path:
-            return f"ignored: the hook event names no service ARN with its cluster ({detail.service_arn!r})"
-        return (
-            _wake_service(path, waits, ecs_client, sfn_client, records)
-            or f"ignored: nothing of service {path} waits on it"
-        )
+        return _on_hook_event(detail, waits, ecs_client, sfn_client, records)
     ecs_id = detail.deployment_id
     state = ECS_EVENT_VERDICTS.get(detail.event_name)
     if state is None:
         return f"ignored: {detail.event_name} decides nothing"
     service = next((r.split(":service/", 1)[1] for r in change.resources if ":service/" in r), "")
-    if "/" in service:
-        wait = waits.take(ecs_id, service)
-    else:  # an old-format service ARN (service/<name>, no cluster): the name must match the stored wait's
-        wait = waits.take(ecs_id)
-        if wait is not None and wait.service.rsplit("/", 1)[-1] != service:
-            waits.give_back(ecs_id, wait)
-            wait = None
+    wait = _take_wait(waits, ecs_id, service)
     if wait is None:
         # A BLUE_GREEN, LINEAR or CANARY service's rollback deployment ends handoff's wait too.
         woken = _wake_service(service, waits, ecs_client, sfn_client, records) if "/" in service else None
         if woken is not None:
             return woken
         return f"ignored: nothing of service {service or '?'} waits on {ecs_id} (not handoff's, or already decided)"
+    return _decide_from_event(ecs_id, wait, state, waits, ecs_client, sfn_client, records)
+
+
+def _not_ecs_event(change: EcsDeploymentStateChange) -> str | None:
+    """Why the event is refused (logged), if it is not ECS's deployment or hook event."""
+    if change.source == ECS_EVENT_SOURCE and change.detail_type in (ECS_EVENT_DETAIL_TYPE, ECS_HOOK_DETAIL_TYPE):
+        return None
+    field, value = (
+        ("source", change.source) if change.source != ECS_EVENT_SOURCE else ("detail-type", change.detail_type)
+    )
+    done = (
+        f"refused: {field} is {value!r}, not ECS's deployment or hook event ({ECS_EVENT_SOURCE}, "
+        f"{ECS_EVENT_DETAIL_TYPE} or {ECS_HOOK_DETAIL_TYPE})"
+    )
+    logger.warning("event refused", reason=done, ecs_deployment_id=change.detail.deployment_id)
+    return done
+
+
+def _on_hook_event(
+    detail: Any, waits: RolloutWaits, ecs_client: Any, sfn_client: Any, records: DeploymentRecords | None
+) -> str:
+    """A PAUSE hook AWAITING_ACTION wakes the waits of the service it names (judged from ECS, never the event)."""
+    if detail.event_name not in HOOK_EVENTS_THAT_WAKE:
+        return f"ignored: {detail.event_name} decides nothing"
+    path = _path_of_arn(detail.service_arn)
+    if "/" not in path:
+        return f"ignored: the hook event names no service ARN with its cluster ({detail.service_arn!r})"
+    return (
+        _wake_service(path, waits, ecs_client, sfn_client, records) or f"ignored: nothing of service {path} waits on it"
+    )
+
+
+def _take_wait(waits: RolloutWaits, ecs_id: str, service: str) -> RolloutWait | None:
+    """The wait stored under the event's deployment id, if it is of the event's service."""
+    if "/" in service:
+        return waits.take(ecs_id, service)
+    # an old-format service ARN (service/<name>, no cluster): the name must match the stored wait's
+    wait = waits.take(ecs_id)
+    if wait is not None and wait.service.rsplit("/", 1)[-1] != service:
+        waits.give_back(ecs_id, wait)
+        return None
+    return wait
+
+
+def _decide_from_event(
+    ecs_id: str,
+    wait: RolloutWait,
+    state: RolloutState,
+    waits: RolloutWaits,
+    ecs_client: Any,
+    sfn_client: Any,
+    records: DeploymentRecords | None,
+) -> str:
+    """Sends the event's verdict if ECS bears it out (asked again while its API catches up), or the service
+    deployment's for a service ECS runs the strategy of; gives the wait back otherwise."""
     first: dict[str, Any] | None = None  # the first look, which also says whether ECS runs the strategy
     if wait.task_definition:
-        cluster, name = (wait.service or service).split("/", 1)
+        cluster, name = wait.service.split("/", 1)
         try:
             first = ecs_access.describe_service(cluster, name, ecs_client)
         except NotFound:
@@ -326,12 +360,12 @@ def on_event(
             return _decide_from_service_deployment(ecs_id, wait, waits, ecs_client, sfn_client, records)
     try:
         # The service handoff stored with its own wait (equal to the event's: take checked it).
-        result, disagreement = _as_ecs_shows_it(wait.service or service, ecs_id, state, ecs_client, first)
+        result, disagreement = _as_ecs_shows_it(wait.service, ecs_id, state, ecs_client, first)
         for delay in AGREEMENT_RETRY_SECONDS:  # ECS's API is eventually consistent: its event can come first
             if result is not None:
                 break
             time.sleep(delay)
-            result, disagreement = _as_ecs_shows_it(wait.service or service, ecs_id, state, ecs_client)
+            result, disagreement = _as_ecs_shows_it(wait.service, ecs_id, state, ecs_client)
         if result is None:
             waits.give_back(ecs_id, wait)
             logger.warning("event not borne out by ECS", reason=disagreement, ecs_deployment_id=ecs_id)
