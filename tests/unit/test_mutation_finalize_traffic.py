@@ -134,6 +134,21 @@ def test_traffic_not_released_for_an_aws_error_says_the_error_in_words_and_no_ec
     )
 
 
+def test_traffic_not_released_by_handoff_but_finished_by_ecs_says_the_new_revision_serves_production() -> None:
+    # GIVEN the traffic step failed (its ContinueServiceDeployment went through, then it died; or ECS was let past
+    # its hook outside handoff), the hold could stop nothing, and ECS finished the deployment
+    found = reason(deploy=DEPLOYED, approval={"approval_id": "a", "approved_by": ["alice"]}, rollout=SUCCESSFUL,
+                   traffic_error=error("TransientAwsError", "throttled"))  # fmt: skip
+    # THEN the record does not deny a release that happened: FAILED (handoff did not release it as asked), saying
+    # the new revision serves production traffic and how to put the previous one back
+    assert found == (
+        Outcome.FAILED,
+        "production traffic was not released by handoff (AWS kept failing (throttled or unavailable) after retries: "
+        "throttled); but ECS finished the deployment: the new revision serves production traffic (ECS's BLUE_GREEN "
+        "deployment x is SUCCESSFUL); upload the previous build to put it back",
+    )
+
+
 # --- an execution that ended without its Finalize step -----------------------------------------------------
 
 

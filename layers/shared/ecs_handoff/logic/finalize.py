@@ -131,6 +131,15 @@ def _step_error_outcome(state: WorkflowState, rollback_note: str) -> FinalizeRes
         return _traffic_approval_outcome(state, state.approval_error, rollback_note)
     if state.approval_error is not None:
         return _approval_outcome(state, state.approval_error)
+    if state.traffic_error is not None and state.rollout is not None and state.rollout.state is RolloutState.COMPLETED:
+        # The release failed (its ContinueServiceDeployment may have gone through before the step died, or ECS was
+        # let past its hook outside handoff) and ECS finished: the record must not deny that production moved.
+        return FinalizeResult(
+            outcome=Outcome.FAILED,
+            reason=f"production traffic was not released by handoff ({_traffic_words(state.traffic_error)}: "
+            f"{state.traffic_error.message}); but ECS finished the deployment: the new revision serves production "
+            f"traffic ({state.rollout.reason}); upload the previous build to put it back{rollback_note}",
+        )
     if state.traffic_error is not None:
         where = state.rollout.reason if state.rollout is not None and state.rollout.state is RolloutState.FAILED else ""
         return FinalizeResult(
