@@ -204,7 +204,7 @@ def _as_the_intake_sees_it(env: Env, service_id: str, config: ServiceConfig, raw
         # What this command zips carries no promotion statement, so the intake refuses it (its reason, naming
         # `handoff promote`); `diff` is not refused this way, as it may look at an upload that carries one.
         try:
-            promoted(config.promotion, service_id, checked.images, None)
+            promoted(config.promotion, service_id, checked.images, None, env.name)
         except ArtifactRejected as exc:
             checked.refused = str(exc)
     return checked

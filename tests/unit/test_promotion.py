@@ -254,3 +254,19 @@ def test_promotion_verify_names_a_few_of_many_unknown_signers() -> None:
     with pytest.raises(ArtifactRejected, match="not by dev's key") as refused:
         check(document)
     assert len(str(refused.value)) < 1000
+
+
+def test_promotion_rule_naming_this_environment_as_its_source_is_refused_before_any_statement_is_read() -> None:
+    from ecs_handoff.logic.intake import promoted
+    from ecs_handoff.models import ImageDefinition
+
+    images = [ImageDefinition.model_validate({"name": k, "imageUri": v}) for k, v in UPLOADED.items()]
+    with pytest.raises(ArtifactRejected) as refused:
+        promoted(rule(), "api", images, json.dumps(signed()).encode(), "dev")  # the rule says from dev
+    assert str(refused.value) == (
+        "api's promotion rule names dev, this environment, as where images come from: a promotion comes from another "
+        "environment; set promotion.from in its registry entry to the one before it"
+    )
+    # the same statement in another environment is checked as usual
+    with pytest.raises(ArtifactRejected, match=r"no promotion\.dsse\.json"):
+        promoted(rule(), "api", images, None, "prod")

@@ -200,7 +200,7 @@ class Intake:
         record.base_task_definition = base["taskDefinitionArn"]
         running = self._running(config)
         if config.promotion is not None:
-            record.promoted_from = promoted(config.promotion, service_id, images, evidence)
+            record.promoted_from = promoted(config.promotion, service_id, images, evidence, self.settings.env)
         images, pinned_from = self._pin(config, images)
         record.validated_images = images
         changes, record.other_changes = revision_changes(running, new_revision(base, images))
@@ -276,12 +276,20 @@ class Intake:
             sns.publish(topic, notify.subject(record), notify.body(record), sns=self.sns, chat=notify.chat(record))
 
 
-def promoted(rule: PromotionRule, service_id: str, images: list[ImageDefinition], evidence: bytes | None) -> Provenance:
+def promoted(
+    rule: PromotionRule, service_id: str, images: list[ImageDefinition], evidence: bytes | None, env: str
+) -> Provenance:
     """The registry's promotion rule: the upload must carry a statement its source environment signed for
     exactly these digests, after the soak (checked here, with the public key the rule names: no call to the
-    source account)."""
+    source account). A rule whose source is this environment itself would let anything that once ran here be
+    its own proof: refused, naming the registry entry to fix."""
     from ecs_handoff import promotion  # loads cryptography only for entries with a promotion rule
 
+    if rule.from_env == env:
+        raise ArtifactRejected(
+            f"{service_id}'s promotion rule names {env}, this environment, as where images come from: a promotion "
+            "comes from another environment; set promotion.from in its registry entry to the one before it"
+        )
     if evidence is None:
         raise ArtifactRejected(
             f"{service_id} accepts only images promoted from {rule.from_env} (the registry's promotion rule), and "
