@@ -122,7 +122,7 @@ bench: $(STAMP)
 $(MUTATION_STAMP): pyproject.toml
 	test -x $(MUTATION)/bin/python || $(PYTHON) -m venv $(MUTATION)
 	$(MUTATION)/bin/python -m pip install --quiet --upgrade pip
-	$(MUTATION)/bin/python -m pip install --quiet -e . pytest==9.2.0 mutmut==3.8.1
+	$(MUTATION)/bin/python -m pip install --quiet -e . pytest==9.2.0 mutmut==3.8.1 cryptography==50.0.2
 	touch $(MUTATION_STAMP)
 
 mutation: $(MUTATION_STAMP)
