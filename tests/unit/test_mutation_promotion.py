@@ -11,8 +11,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from ecs_handoff import promotion
 from ecs_handoff.artifact import read_upload
 from ecs_handoff.aws import kms
@@ -90,6 +90,7 @@ def test_kms_public_key_is_written_as_the_pem_the_registry_carries() -> None:
     written = promotion.public_key_pem(der)
     # THEN it is the PEM cryptography writes (64-character lines), and it verifies what the key signs
     assert written == pem(SOURCE_KEY)
+    assert promotion.verify_signature(written, b"m", SOURCE_KEY.sign(b"m", ec.ECDSA(hashes.SHA256()))) is True
     assert promotion.verify_signature(written, b"m", b"not a signature") is False
 
 

@@ -123,7 +123,11 @@ def test_a_deployment_described_without_its_fields_shows_them_empty_never_none()
     assert shot == strategies.Snapshot(
         arn="", strategy="LINEAR", status="", stage="", production=(100, 0), test=(100, 0), hooks=[], reason=""
     )
-    assert shot.words() == "LINEAR  · starting · production blue 100 % / green 0 % · test blue 100 % / green 0 %"
+    # before ECS names a stage, the words say it is starting
+    pending = strategies.snapshot({"deploymentConfiguration": {"strategy": "LINEAR"}, "status": "PENDING"})
+    assert pending.words() == (
+        "LINEAR PENDING · starting · production blue 100 % / green 0 % · test blue 100 % / green 0 %"
+    )
     # a hook ECS names without its type or status is a Lambda hook of no known state: never a PAUSE awaiting action
     hooks = strategies.snapshot({"lifecycleHookDetails": [{}]}).hooks
     assert hooks == [("", "AWS_LAMBDA", "")]
