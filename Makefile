@@ -119,10 +119,10 @@ bench: $(STAMP)
 
 # Not part of `make test` either: mutmut over the pure modules with the unit tests (tests/mutation/run.py).
 # mutmut needs a newer click than aws-sam-cli pins, so it gets a virtualenv of its own.
-$(MUTATION_STAMP): pyproject.toml
+$(MUTATION_STAMP): pyproject.toml Makefile  # the pins on its pip line live here
 	test -x $(MUTATION)/bin/python || $(PYTHON) -m venv $(MUTATION)
 	$(MUTATION)/bin/python -m pip install --quiet --upgrade pip
-	$(MUTATION)/bin/python -m pip install --quiet -e . pytest==9.2.0 mutmut==3.8.1
+	$(MUTATION)/bin/python -m pip install --quiet -e . pytest==9.2.0 mutmut==3.8.1 cryptography==50.0.2
 	touch $(MUTATION_STAMP)
 
 mutation: $(MUTATION_STAMP)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
@@ -35,8 +34,6 @@ MAX_ENVELOPE_BYTES = 16 * 1024  # read from the zip with the same bounded reader
 EVIDENCE_MEMBER = "promotion.dsse.json"
 # How far ahead of the target's clock a statement's signing time may be: AWS's clocks agree within far less.
 MAX_CLOCK_SKEW_SECONDS = 300
-
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 class PromotedImage(Model):
