@@ -12,10 +12,12 @@ from ecs_handoff.taskdef import (
     TAG_SOURCE_VERSION,
     check_policy,
     image_changes,
+    is_handoff_revision,
     new_revision,
     registry_host,
     render,
     revision_changes,
+    with_requested,
 )
 
 BASE: dict[str, Any] = {
@@ -212,3 +214,33 @@ def test_revision_changes_name_every_other_difference_but_never_a_secret_value()
         "app ports: 80/tcp -> 8080/tcp",
     ]
     assert not any("parameter/" in line or line[-1] == "y" for line in other)
+
+
+@pytest.mark.parametrize(
+    ("tags", "handoffs"),
+    [([{"key": TAG_DEPLOYMENT_ID, "value": "api-1a2b"}], True),
+     ([{"key": "managed-by", "value": "terraform"}, {"key": TAG_DEPLOYMENT_ID, "value": "x"}], True),
+     ([{"key": TAG_SOURCE_VERSION, "value": "v1"}], False), ([{"key": "managed-by", "value": "terraform"}], False),
+     ([], False), ([{"value": TAG_DEPLOYMENT_ID}], False)],
+)  # fmt: skip
+def test_a_revision_is_handoffs_when_it_carries_the_deployment_id_tag(
+    tags: list[dict[str, str]], handoffs: bool
+) -> None:
+    assert is_handoff_revision(tags) is handoffs
+
+
+def test_with_requested_says_which_tag_ci_uploaded_for_each_pinned_container_only() -> None:
+    from ecs_handoff.models import ImageChange
+
+    digest = "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/api@sha256:" + "a" * 64
+    changes = [
+        ImageChange(container="app", image_before="old", image_after=digest),
+        ImageChange(container="sidecar", image_before=None, image_after="public.ecr.aws/x/y@sha256:" + "b" * 64),
+    ]
+    shown = with_requested(changes, {"app": "api:dev-4f2a9c1", "other": "z:1"})
+    assert [(c.container, c.requested, c.image_after) for c in shown] == [
+        ("app", "api:dev-4f2a9c1", digest),
+        ("sidecar", None, changes[1].image_after),
+    ]
+    assert shown[0].shown_after == f"api:dev-4f2a9c1 (pinned: {digest})"
+    assert changes[0].requested is None  # the changes given are left as they were
