@@ -149,6 +149,60 @@ def test_traffic_not_released_by_handoff_but_finished_by_ecs_says_the_new_revisi
     )
 
 
+BAKE_ALARM = {"status": "ALARM", "reason": "alarm api-5xx went into ALARM during the bake"}
+
+
+def test_a_release_ecs_finished_then_rolled_back_after_its_bake_says_so_not_to_upload_the_previous_build() -> None:
+    # GIVEN the release failed, ECS finished the deployment, then the bake saw an alarm and handoff rolled back
+    found = reason(deploy=DEPLOYED, approval={"approval_id": "a", "approved_by": ["alice"]}, rollout=SUCCESSFUL,
+                   traffic_error=error("TransientAwsError", "throttled"), bake=BAKE_ALARM,
+                   rollback=ROLLED_BACK)  # fmt: skip
+    # THEN the record says what ECS did, why the bake failed and what the rollback did: nothing left to undo by hand
+    assert found == (
+        Outcome.FAILED,
+        "production traffic was not released by handoff (AWS kept failing (throttled or unavailable) after retries: "
+        "throttled); but ECS finished the deployment (ECS's BLUE_GREEN deployment x is SUCCESSFUL); alarm api-5xx "
+        "went into ALARM during the bake; handoff rolled the service back to dev-api:2",
+    )
+
+
+def test_a_rejection_ecs_overtook_then_rolled_back_after_its_bake_says_so_not_to_upload_the_previous_build() -> None:
+    # GIVEN rejected, but ECS had been let past its hook outside handoff and finished; the bake's alarm rolled back
+    found = reason(deploy=DEPLOYED, approval_error=REJECTED_BY_BOB, rollout=SUCCESSFUL, bake=BAKE_ALARM,
+                   rollback=ROLLED_BACK)  # fmt: skip
+    assert found == (
+        Outcome.REJECTED,
+        "rejected by bob: no; but ECS had already been let past its PAUSE hook outside handoff and finished (ECS's "
+        "BLUE_GREEN deployment x is SUCCESSFUL); alarm api-5xx went into ALARM during the bake; handoff rolled the "
+        "service back to dev-api:2",
+    )
+
+
+@pytest.mark.parametrize("bake", [None, {"status": "DONE", "reason": "baked 60 s with no alarm"}])
+def test_a_release_ecs_finished_then_rolled_back_without_a_bake_alarm_names_only_the_rollback(
+    bake: dict[str, str] | None,
+) -> None:
+    found = reason(deploy=DEPLOYED, approval={"approval_id": "a", "approved_by": ["alice"]}, rollout=SUCCESSFUL,
+                   traffic_error=error("TransientAwsError", "throttled"), bake=bake, rollback=ROLLED_BACK)  # fmt: skip
+    assert found[1].endswith(
+        "but ECS finished the deployment (ECS's BLUE_GREEN deployment x is SUCCESSFUL); handoff rolled the service "
+        "back to dev-api:2"
+    )
+
+
+def test_a_release_ecs_finished_whose_rollback_failed_says_to_check_the_service_by_hand() -> None:
+    found = reason(deploy=DEPLOYED, approval={"approval_id": "a", "approved_by": ["alice"]}, rollout=SUCCESSFUL,
+                   traffic_error=error("TransientAwsError", "throttled"),
+                   bake_error=error("TransientAwsError", "cloudwatch down"),
+                   rollback_error=error("TransientAwsError", "ecs down"))  # fmt: skip
+    assert found[0] is Outcome.FAILED
+    assert found[1].endswith(
+        "but ECS finished the deployment (ECS's BLUE_GREEN deployment x is SUCCESSFUL); its bake could not be checked "
+        "(AWS kept failing (throttled or unavailable) after retries: cloudwatch down); ROLLBACK FAILED (AWS kept "
+        "failing (throttled or unavailable) after retries: ecs down), check the service by hand"
+    )
+
+
 # --- an execution that ended without its Finalize step -----------------------------------------------------
 
 

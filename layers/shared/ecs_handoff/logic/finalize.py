@@ -134,11 +134,11 @@ def _step_error_outcome(state: WorkflowState, rollback_note: str) -> FinalizeRes
     if state.traffic_error is not None and state.rollout is not None and state.rollout.state is RolloutState.COMPLETED:
         # The release failed (its ContinueServiceDeployment may have gone through before the step died, or ECS was
         # let past its hook outside handoff) and ECS finished: the record must not deny that production moved.
+        not_released = f"({_traffic_words(state.traffic_error)}: {state.traffic_error.message})"
         return FinalizeResult(
             outcome=Outcome.FAILED,
-            reason=f"production traffic was not released by handoff ({_traffic_words(state.traffic_error)}: "
-            f"{state.traffic_error.message}); but ECS finished the deployment: the new revision serves production "
-            f"traffic ({state.rollout.reason}); upload the previous build to put it back{rollback_note}",
+            reason=f"production traffic was not released by handoff {not_released}; but ECS finished the deployment"
+            f"{_after_ecs_finished(state, rollback_note)}",
         )
     if state.traffic_error is not None:
         where = state.rollout.reason if state.rollout is not None and state.rollout.state is RolloutState.FAILED else ""
@@ -217,9 +217,8 @@ def _traffic_approval_outcome(state: WorkflowState, error: WorkflowError, rollba
         # finished before the rejection: the record must not say production never moved.
         return FinalizeResult(
             outcome=decided.outcome,
-            reason=f"{why}; but ECS had already been let past its PAUSE hook outside handoff and finished: the new "
-            f"revision serves production traffic ({state.rollout.reason}); upload the previous build to put it "
-            f"back{rollback_note}",
+            reason=f"{why}; but ECS had already been let past its PAUSE hook outside handoff and finished"
+            f"{_after_ecs_finished(state, rollback_note)}",
         )
     if state.rollout is not None and state.rollout.state is RolloutState.FAILED:
         ecs = f" ({state.rollout.reason})"
@@ -230,6 +229,23 @@ def _traffic_approval_outcome(state: WorkflowState, error: WorkflowError, rollba
         reason=f"{why}; production traffic never left the running revision: the new one served only the test "
         f"listener{ecs}{rollback_note}",
     )
+
+
+def _after_ecs_finished(state: WorkflowState, rollback_note: str) -> str:
+    """What followed ECS finishing a deployment handoff did not release: the new revision serves production traffic
+    (and how to put the previous one back), or what the bake found and what the rollback did."""
+    assert state.rollout is not None
+    if state.rollback is None and state.rollback_error is None:
+        return (
+            f": the new revision serves production traffic ({state.rollout.reason}); upload the previous build to put "
+            "it back"
+        )
+    bake = ""
+    if state.bake_error is not None:
+        bake = f"; its bake could not be checked ({in_words(state.bake_error.error)}: {state.bake_error.message})"
+    elif state.bake is not None and state.bake.status is GateStatus.ALARM:
+        bake = f"; {state.bake.reason}"
+    return f" ({state.rollout.reason}){bake}{rollback_note}"
 
 
 def _approval_outcome(state: WorkflowState, error: WorkflowError) -> FinalizeResult:
