@@ -58,6 +58,7 @@ def strategy_problems(
     traffic = strategy in TRAFFIC_STRATEGIES
     if approval_stage(config) == "before_production_traffic":
         _check_approval_pause(config, strategy, hooks, said, problems)
+    _check_unanswered_pauses(config, hooks, problems)
     hook_function = outputs.get("LifecycleHookFunctionArn", "")
     ours = handoff_hooks(service, hook_function) if hook_function else []
     if traffic and getattr(config, "has_release_gates", False):
@@ -113,6 +114,28 @@ def _check_approval_pause(
                     "a shorter approval_timeout_seconds",
                 )
             )
+
+
+def _check_unanswered_pauses(config: Any, hooks: list[dict[str, Any]], problems: list[StrategyProblem]) -> None:
+    """A PAUSE hook handoff never continues holds every deployment until ECS's timeout: handoff continues only the
+    one at the approval stage, and only for an entry that asks its approvers before production traffic."""
+    asks = approval_stage(config) == "before_production_traffic"
+    for hook in hooks:
+        if hook.get("targetType") != "PAUSE":
+            continue
+        stages = [s for s in hook.get("lifecycleStages") or [] if not (asks and s == APPROVAL_STAGE)]
+        if not stages:
+            continue
+        action = (hook.get("timeoutConfiguration") or {}).get("action") or "ROLLBACK"
+        problems.append(
+            StrategyProblem(
+                f"a PAUSE hook at {', '.join(stages)} holds every deployment until it times out "
+                f"({_timeout_minutes(hook)} min, then {action}): handoff continues only a PAUSE hook at "
+                f"{APPROVAL_STAGE}, for an entry whose approval_stage is before_production_traffic",
+                'remove that PAUSE hook, or set approval_stage = "before_production_traffic" with the hook at '
+                f"{APPROVAL_STAGE} only",
+            )
+        )
 
 
 def _check_release_hook(

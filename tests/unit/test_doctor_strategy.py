@@ -138,3 +138,31 @@ def test_doctor_strategy_a_rollout_timeout_shorter_than_a_held_shift_is_a_proble
         "back, before the hook's maximum wait"
     ]
     assert "rollout_timeout_seconds" in problems[0].fix
+
+
+def test_doctor_strategy_a_pause_hook_nobody_continues_is_a_problem() -> None:
+    # GIVEN an entry that asks its approvers before the deploy, and a PAUSE hook after test traffic
+    entry = ServiceConfig.model_validate({"cluster": "prod", "service": "web", "task_definition": "prod-web:1"})
+    _, problems = strategy_problems(entry, service("BLUE_GREEN", pause(120)), OUTPUTS)
+    assert [p.detail for p in problems] == [
+        "a PAUSE hook at POST_TEST_TRAFFIC_SHIFT holds every deployment until it times out (120 min, then ROLLBACK): "
+        "handoff continues only a PAUSE hook at POST_TEST_TRAFFIC_SHIFT, for an entry whose approval_stage is "
+        "before_production_traffic"
+    ]
+    assert 'approval_stage = "before_production_traffic"' in problems[0].fix
+
+
+def test_doctor_strategy_a_pause_hook_at_another_stage_is_a_problem_even_with_approval_at_traffic() -> None:
+    entry = ServiceConfig.model_validate(
+        {"cluster": "prod", "service": "web", "task_definition": "prod-web:1", "approval_required": True,
+         "approvers": ["alice@example.com"], "approval_stage": "before_production_traffic",
+         "test_traffic": {"url": "https://green.example.com"}}
+    )  # fmt: skip
+    other = {"targetType": "PAUSE", "lifecycleStages": ["POST_SCALE_UP", "POST_TEST_TRAFFIC_SHIFT"],
+             "timeoutConfiguration": {"timeoutInMinutes": 2880, "action": "CONTINUE"}}  # fmt: skip
+    _, problems = strategy_problems(entry, service("BLUE_GREEN", pause(2880), other), OUTPUTS)
+    assert [p.detail for p in problems] == [
+        "a PAUSE hook at POST_SCALE_UP holds every deployment until it times out (2880 min, then CONTINUE): handoff "
+        "continues only a PAUSE hook at POST_TEST_TRAFFIC_SHIFT, for an entry whose approval_stage is "
+        "before_production_traffic"
+    ]

@@ -329,6 +329,13 @@ def test_find_is_none_when_ecs_no_longer_describes_the_deployment_it_listed() ->
     assert strategies.find("dev", "api", NEW_TD, None, Ecs(None)) is None  # type: ignore[arg-type]
 
 
+def test_find_without_a_task_definition_finds_nothing_and_asks_ecs_nothing() -> None:
+    # GIVEN a listed deployment whose revision ECS does not describe (its task definition reads as "")
+    ecs = Ecs(listed=[{"serviceDeploymentArn": "sd-none", "targetServiceRevisionArn": "rev-gone", "createdAt": "1"}])
+    assert strategies.find("dev", "api", "", None, ecs) is None  # type: ignore[arg-type]
+    assert ecs.calls == []
+
+
 # -- acting at the PAUSE hook -----------------------------------------------------------------------------------
 
 WHERE = Where(env="dev", registry_prefix="/handoff/dev", require_approval=False, default_registry="r")

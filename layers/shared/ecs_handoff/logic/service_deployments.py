@@ -211,7 +211,10 @@ def find(
     ecs_client: ECSClient | None = None,
 ) -> dict[str, Any] | None:
     """The service deployment ECS made for `task_definition` (handoff registers a new revision per deployment,
-    so its target revision's task definition names it), described; None when ECS does not list it (yet)."""
+    so its target revision's task definition names it), described; None when ECS does not list it (yet), or when
+    no task definition is named (an empty name would match a deployment whose revision ECS did not describe)."""
+    if not task_definition:
+        return None
     after = parse_iso(since) - LISTING_SKEW if since else None
     listed = sd_access.list_for_service(cluster, service, after, ecs_client)
     targets = sd_access.revision_task_definitions(
