@@ -100,6 +100,32 @@ def test_lifecycle_hook_held_past_max_wait_rolls_back(traffic: Traffic) -> None:
     assert "max_gate_wait_seconds" in record.gate["reason"]
 
 
+def test_lifecycle_hook_a_step_held_past_max_wait_is_no_longer_held_for_deploy_now(traffic: Traffic) -> None:
+    # GIVEN a step held past max_gate_wait_seconds: the hook answered FAILED, and ECS calls it no more
+    now = traffic.clock[0]
+    oncall = "arn:aws:sts::123456789012:assumed-role/oncall/erin"
+    ssm = traffic.stack.client("ssm")
+    edit_registry_entry(
+        ssm, "dev", "api", deploy_windows=[{"hours": open_hours(now)}], max_gate_wait_seconds=60,
+        override_principals=[oncall],
+    )  # fmt: skip
+    traffic.after_first_shift.append(lambda: traffic.clock.__setitem__(0, now + dt.timedelta(hours=6)))
+    deployment_id, arn = traffic.deploy()
+    traffic.until(lambda: "IN_PROGRESS" in traffic.statuses())
+    traffic.clock[0] = now + dt.timedelta(hours=6, seconds=61)
+    assert traffic.deployments.wait(arn, timeout=15).status == "ROLLBACK_SUCCESSFUL"
+    # THEN the record no longer says held, and deploy-now answers that nothing is held instead of "recorded"
+    record = traffic.record(deployment_id)
+    assert record.phase is not None and not record.phase.held, record.phase
+    path = f"/deployments/{deployment_id}/deploy-now"
+    event = operator_event(
+        path, "/deployments/{deployment_id}/deploy-now", {"deployment_id": deployment_id}, {"reason": "INC-4"}, oncall
+    )
+    answer = traffic.stack.invoke("operator-api", event)
+    assert answer["statusCode"] == 409, answer
+    assert "Not held" in answer["body"]
+
+
 def _hook_payload(arn: str, described: dict[str, Any]) -> dict[str, Any]:
     return {
         "executionId": "ecs-lambda-forged",

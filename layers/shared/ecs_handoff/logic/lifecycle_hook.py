@@ -284,7 +284,10 @@ def answer(
     if decided.hook_status is HookStatus.FAILED:
         if not _said(record, "expired", step):
             ctx.records.append_release_hold(me, _hold_event(current, "expired", step, decided.reason))
-            ctx.records.update(me, gate={"reason": decided.reason, "production_percent": step})
+            # No longer held: ECS rolls back and calls the hook no more, so deploy-now has nothing left to release
+            # (it answers "Not held"); the workflow's rollout step follows the rollback to its verdict.
+            shown = {"reason": decided.reason, "production_percent": step}
+            ctx.records.update(me, phase=Phase.ROLLING_OUT, at=iso(current), gate=shown)
             logger.warning("traffic shift held too long", deployment_id=me, production_percent=step)
         return decided
     opens = max((h.opens_at for h in held if h.opens_at), default=None)
