@@ -521,3 +521,40 @@ def test_an_approval_that_cannot_be_asked_at_the_hook_rolls_green_back_and_says_
     assert "nothing was deployed" not in record.reason, record.reason
     assert "the new one served only the test listener" in record.reason, record.reason
     assert rules.weights("production") == (100, 0) and rules.weights("test") == (100, 0)
+
+
+def test_stopping_the_execution_while_ecs_holds_green_rolls_green_back_at_once(
+    world: World, embedded: EmbeddedAws
+) -> None:
+    # GIVEN a build ECS holds on the test listener at its PAUSE hook (a week's timeout) while the approvers decide
+    rules = listeners(embedded, "prod")
+    before = world.running("prod", "web")["task_definition"]
+    deployment_id = release(world, "prod-b1a0stop")
+    held = world.records("prod").get(deployment_id)
+    assert held is not None and held.execution_arn is not None and rules.weights("test") == (0, 100)
+    # WHEN an operator stops the execution by hand
+    embedded.client("stepfunctions").stop_execution(
+        executionArn=held.execution_arn, error="Operator", cause="stopped by carol for INC-77"
+    )
+    record = world.wait("prod", deployment_id, timeout=60)
+    # THEN nobody can approve it any more, so the finalizer rolls the hold back now, not in a week: test traffic
+    # back on blue, production never moved, and the record says so
+    assert record.outcome is Outcome.FAILED, record.reason
+    assert "the workflow was stopped (StopExecution)" in record.reason and "INC-77" in record.reason
+    assert record.reason.endswith(
+        "ECS held the new revision at its PAUSE hook for approvers nobody can ask any more: handoff rolled it back "
+        "there (production traffic never left the running revision)"
+    )
+    ecs, arn = embedded.client("ecs"), held.service_deployment["arn"]
+    deadline = time.monotonic() + 30
+    while ecs.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"][0]["status"] not in (
+        "ROLLBACK_SUCCESSFUL",
+        "ROLLBACK_FAILED",
+    ):
+        assert time.monotonic() < deadline, "ECS never rolled the held deployment back"
+        time.sleep(0.05)
+    described = ecs.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"][0]
+    assert described["status"] == "ROLLBACK_SUCCESSFUL"
+    assert rules.weights("production") == (100, 0) and rules.weights("test") == (100, 0)
+    assert world.running("prod", "web")["task_definition"] == before
+    assert world.open(world.approval_link(ALICE, deployment_id))[0] in (409, 410)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.metrics import MetricUnit
+from ecs_handoff.errors import TransientAwsError
 from ecs_handoff.logic import finalize as finalize_module
 from ecs_handoff.logic.finalize import (
     decide,
@@ -21,15 +22,17 @@ from ecs_handoff.logic.finalize import (
     publish_delivery_metrics,
     with_input,
 )
-from ecs_handoff.models import DeploymentRecord, Outcome
+from ecs_handoff.models import DeploymentRecord, FinalizeResult, Outcome, WorkflowState
 
 from tests.helpers import LogRecorder
+from tests.samples import REQUEST
 from tests.unit.finalize_world import (
     ALREADY,
     BG_ROLLED_BACK,
     DEPLOYED,
     FAILED,
     ROLLED_BACK,
+    TD,
     Executions,
     Lock,
     Records,
@@ -297,3 +300,86 @@ def test_a_phase_reached_the_same_instant_a_hold_began_does_not_end_it() -> None
     # THEN it was held the 30 minutes, not none
     measures = delivery_measures(state(), record, Outcome.SUCCEEDED, finished)
     assert measures["HeldSeconds"] == (MetricUnit.Seconds, 1800.0)
+
+
+# --- an execution that ended while ECS held green at the approvers' PAUSE hook --------------------------------
+
+AT_TRAFFIC = {**REQUEST["service"], "approval_required": True, "approvers": ["alice@example.com"],
+              "approval_stage": "before_production_traffic", "test_traffic": {"url": "http://green:8080"}}  # fmt: skip
+STOPPED = FinalizeResult(outcome=Outcome.FAILED, reason="the workflow was stopped (StopExecution) before it recorded")
+HELD = DeploymentRecord(id="api-v1", env="dev", service="api", outcome=Outcome.AWAITING_APPROVAL,
+                        started_at="2026-11-26T00:00:00.000Z", new_task_definition=f"{TD}:7",
+                        deploy_claimed_at="2026-11-26T00:01:00.000Z")  # fmt: skip
+
+
+def ended(service: dict[str, Any] | None = None) -> WorkflowState:
+    request = {**REQUEST, "service": service or AT_TRAFFIC}
+    return WorkflowState.model_validate({"request": request, "ended_outcome": STOPPED.model_dump()})
+
+
+@pytest.fixture
+def rolled_back(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
+    monkeypatch.setattr("ecs_handoff.logic.finalize.sns.publish", lambda *a, **k: None)
+    calls: list[tuple[Any, ...]] = []
+
+    def roll_back(*args: Any) -> str:
+        calls.append(args)
+        return "handoff rolled it back there"
+
+    monkeypatch.setattr("ecs_handoff.logic.service_deployments.roll_back_abandoned_hold", roll_back)
+    return calls
+
+
+def test_an_execution_stopped_while_green_was_held_rolls_the_hold_back_and_says_so(
+    rolled_back: list[tuple[Any, ...]],
+) -> None:
+    ecs = object()
+    records = Records(existing=HELD)
+    result = finalize(ended(), records, Lock(), "arn:topic", ecs_client=ecs)  # type: ignore[arg-type]
+    # THEN the revision and the time it was deployed come from the record, the service from the request
+    assert rolled_back == [("dev", "api", f"{TD}:7", "2026-11-26T00:01:00.000Z", ecs)]
+    assert result.reason == f"{STOPPED.reason}; handoff rolled it back there"
+    assert records.finished[0]["reason"] == result.reason
+
+
+@pytest.mark.parametrize(
+    ("service", "record"),
+    [({**REQUEST["service"]}, HELD),  # approvers asked before the deploy (or not at all): ECS holds nothing
+     (None, HELD.model_copy(update={"new_task_definition": None})),  # nothing deployed
+     (None, HELD.model_copy(update={"outcome": Outcome.FAILED}))],  # already finalized: a retry changes nothing
+)  # fmt: skip
+def test_nothing_is_rolled_back_where_no_hold_can_be_left(
+    rolled_back: list[tuple[Any, ...]], service: dict[str, Any] | None, record: DeploymentRecord
+) -> None:
+    finalize(ended(service), Records(existing=record), Lock(), "arn:topic")  # type: ignore[arg-type]
+    assert rolled_back == []
+
+
+def test_the_workflows_own_finalize_step_never_touches_the_hold(rolled_back: list[tuple[Any, ...]]) -> None:
+    workflow = WorkflowState.model_validate({"request": {**REQUEST, "service": AT_TRAFFIC}, "deploy": DEPLOYED,
+                                             "rollout": FAILED})  # fmt: skip
+    finalize(workflow, Records(existing=HELD), Lock(), "arn:topic")  # type: ignore[arg-type]
+    assert rolled_back == []
+
+
+def test_a_hold_that_cannot_be_rolled_back_is_left_to_the_hooks_timeout_and_said(
+    monkeypatch: pytest.MonkeyPatch, log: LogRecorder
+) -> None:
+    monkeypatch.setattr("ecs_handoff.logic.finalize.sns.publish", lambda *a, **k: None)
+
+    def refused(*args: Any) -> str:
+        raise TransientAwsError("ECS throttled")
+
+    monkeypatch.setattr("ecs_handoff.logic.service_deployments.roll_back_abandoned_hold", refused)
+    result = finalize(ended(), Records(existing=HELD), Lock(), "arn:topic")  # type: ignore[arg-type]
+    assert (
+        result.reason
+        == f"{STOPPED.reason}; ECS still holds it at its PAUSE hook until the hook times out (ECS throttled)"
+    )
+    assert ("warning", "could not roll back the held deployment", {"error": "ECS throttled"}) in log.lines
+
+
+def test_a_hold_ecs_no_longer_shows_leaves_the_reason_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ecs_handoff.logic.finalize.sns.publish", lambda *a, **k: None)
+    monkeypatch.setattr("ecs_handoff.logic.service_deployments.roll_back_abandoned_hold", lambda *a: None)
+    assert finalize(ended(), Records(existing=HELD), Lock(), "arn:topic").reason == STOPPED.reason  # type: ignore[arg-type]

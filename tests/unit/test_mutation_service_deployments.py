@@ -635,3 +635,50 @@ def test_nothing_is_acted_on_when_ecs_lists_no_deployment_of_handoffs_revision(m
         act("rollback", ecs, Records(record()))
     assert str(refused.value) == "ECS lists no service deployment of dev-api:7 on api"
     assert ecs.acted() == []
+
+
+# -- an execution that ended while ECS held green at the approvers' hook ----------------------------------------
+
+
+def abandoned(ecs: Ecs) -> str | None:
+    return strategies.roll_back_abandoned_hold("dev", "api", NEW_TD, "2026-12-05T10:00:00.000Z", ecs)  # type: ignore[arg-type]
+
+
+def test_an_abandoned_hold_is_rolled_back_at_its_pause_hook(log: LogRecorder) -> None:
+    ecs = Ecs()
+    assert abandoned(ecs) == (
+        "ECS held the new revision at its PAUSE hook for approvers nobody can ask any more: handoff rolled it back "
+        "there (production traffic never left the running revision)"
+    )
+    assert ecs.acted() == [("continue", {"serviceDeploymentArn": SD, "hookId": "h1", "action": "ROLLBACK"})]
+    # found as the rollout finds it: this service's deployments since the deploy (less the clock skew allowed)
+    assert ecs.calls[0] == (
+        "list",
+        {
+            "cluster": "dev",
+            "service": "api",
+            "maxResults": 20,
+            "createdAt": {"after": datetime(2026, 12, 5, 9, 55, tzinfo=UTC)},
+        },
+    )
+    assert log.lines == [("info", "abandoned hold rolled back", {"service_deployment_arn": SD, "hook_id": "h1"})]
+
+
+@pytest.mark.parametrize(
+    "shown",
+    [None, described("IN_PROGRESS", "PRODUCTION_TRAFFIC_SHIFT"), described("SUCCESSFUL", "CLEAN_UP"),
+     described(lifecycleHookDetails=[{"hookId": "h1", "targetType": "PAUSE", "status": "SUCCEEDED"}])],
+)  # fmt: skip
+def test_nothing_is_rolled_back_where_ecs_holds_nothing_at_the_approvers_hook(shown: dict[str, Any] | None) -> None:
+    ecs = Ecs(shown)
+    assert abandoned(ecs) is None
+    assert ecs.acted() == []
+
+
+def test_an_abandoned_hold_ecs_moved_on_from_meanwhile_is_left_as_ecs_left_it(log: LogRecorder) -> None:
+    ecs = Ecs(refuse="InvalidParameterException")
+    assert abandoned(ecs) is None
+    assert [name for name, _ in ecs.acted()] == ["continue"]
+    ((level, message, fields),) = log.lines
+    assert (level, message) == ("info", "the held deployment moved on before it was rolled back")
+    assert "the hook is not awaiting action" in fields["reason"]

@@ -31,6 +31,7 @@ from ecs_handoff.errors import (
     TaskEnded,
     TransientAwsError,
 )
+from ecs_handoff.logic import service_deployments as strategies
 from ecs_handoff.logic.revisions import prune_old_revisions
 from ecs_handoff.models import (
     ApprovalStatus,
@@ -288,6 +289,8 @@ def finalize(
     ended-execution rule finds the outcome recorded and only makes sure the approval is closed and the lock free."""
     request = state.request
     result = decide(state)
+    if state.ended_outcome is not None:
+        result = _with_abandoned_hold_rolled_back(state, result, records, ecs_client)
     now = iso(utcnow())
     fields: RecordFields = {}
     if state.deploy is not None:
@@ -328,6 +331,30 @@ def finalize(
         lock_released=released,
     )
     return result
+
+
+def _with_abandoned_hold_rolled_back(
+    state: WorkflowState, result: FinalizeResult, records: DeploymentRecords, ecs_client: ECSClient | None
+) -> FinalizeResult:
+    """An execution that ended without its Finalize step while ECS held green at the approvers' PAUSE hook: the
+    hold is rolled back (service_deployments.roll_back_abandoned_hold), and the reason says so. Which revision is
+    read from the deployment's record (the deploy step wrote it), never from the execution's input."""
+    config = state.request.service
+    if not config.approves_before_production_traffic:
+        return result
+    record = records.get(state.request.deployment_id)
+    if record is None or not record.new_task_definition or record.outcome.terminal:
+        return result
+    try:
+        done = strategies.roll_back_abandoned_hold(
+            config.cluster, config.service, record.new_task_definition, record.deploy_claimed_at, ecs_client
+        )
+    except HandoffError as exc:  # the outcome stands; the hook's own timeout (ROLLBACK) still ends the hold
+        logger.warning("could not roll back the held deployment", error=str(exc))
+        return result.model_copy(
+            update={"reason": f"{result.reason}; ECS still holds it at its PAUSE hook until the hook times out ({exc})"}
+        )
+    return result.model_copy(update={"reason": f"{result.reason}; {done}"}) if done else result
 
 
 def with_input(detail: ExecutionStatusDetail, sfn: SFNClient | None = None) -> ExecutionStatusDetail | None:

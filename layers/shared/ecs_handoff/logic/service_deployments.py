@@ -365,6 +365,32 @@ def _roll_back(shot: Snapshot, hook: str | None, ecs_client: ECSClient | None) -
     return f"nothing to roll back at the PAUSE hook: ECS shows the deployment {shot.status}"
 
 
+def roll_back_abandoned_hold(
+    cluster: str, service: str, task_definition: str, since: str | None, ecs_client: ECSClient | None = None
+) -> str | None:
+    """After a workflow ended without its verdict (stopped, timed out) while ECS held its revision at the approvers'
+    PAUSE hook: the approval is closed with the workflow, so nobody can continue the hold and it can only end in
+    ROLLBACK. It is rolled back there now, not at the hook's timeout (which may be days away, green serving the test
+    listener meanwhile). What was done, in words; None when ECS holds nothing of this revision at such a hook."""
+    found = find(cluster, service, task_definition, since, ecs_client)
+    if found is None:
+        return None
+    shot = snapshot(found)
+    hook = shot.awaiting_pause()
+    if hook is None:
+        return None
+    try:
+        sd_access.continue_at_hook(shot.arn, hook, sd_access.HookAction.ROLLBACK, ecs_client)
+    except ServiceDeploymentMoved as exc:  # the hook's own timeout, or someone else, acted first
+        logger.info("the held deployment moved on before it was rolled back", reason=str(exc))
+        return None
+    logger.info("abandoned hold rolled back", service_deployment_arn=shot.arn, hook_id=hook)
+    return (
+        "ECS held the new revision at its PAUSE hook for approvers nobody can ask any more: handoff rolled it back "
+        "there (production traffic never left the running revision)"
+    )
+
+
 def _record_of(request: Any, where: Where, records: DeploymentRecords) -> DeploymentRecord:
     """The deployment's own record, if it is the request's service in this environment."""
     record = records.get(request.deployment_id)
