@@ -13,6 +13,7 @@ from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image, listeners
 from ecs_handoff_embedded.seed import ACCOUNT_ID, REGION
 
+from tests.e2e.history import execution_ended
 from tests.e2e.people import ALICE, BOB
 from tests.e2e.rollout_events import EVENT_FUNCTION
 from tests.e2e.transitions import state_transitions, without_fallback_looks
@@ -558,3 +559,32 @@ def test_stopping_the_execution_while_ecs_holds_green_rolls_green_back_at_once(
     assert rules.weights("production") == (100, 0) and rules.weights("test") == (100, 0)
     assert world.running("prod", "web")["task_definition"] == before
     assert world.open(world.approval_link(ALICE, deployment_id))[0] in (409, 410)
+
+
+def test_a_held_build_whose_stop_event_was_lost_is_rolled_back_by_the_sweeper(
+    world: World, embedded: EmbeddedAws
+) -> None:
+    # GIVEN a build ECS holds at its PAUSE hook, whose execution is stopped and whose status event is lost
+    rules = listeners(embedded, "prod")
+    deployment_id = release(world, "prod-b1a0swep")
+    held = world.records("prod").get(deployment_id)
+    assert held is not None and held.execution_arn is not None
+    embedded.drop_execution_status_events = True
+    try:
+        embedded.client("stepfunctions").stop_execution(executionArn=held.execution_arn, error="Operator", cause="x")
+        assert execution_ended(embedded, held.execution_arn) == "ABORTED"
+        assert embedded.wait_idle(60)
+    finally:
+        embedded.drop_execution_status_events = False
+    # WHEN prod's sweeper runs (in its own role)
+    embedded.fire_schedule("handoff-prod-sweeper")
+    assert embedded.wait_idle(60)
+    record = world.wait("prod", deployment_id, timeout=30)
+    # THEN it finalizes the deployment and rolls the hold back as the finalizer would
+    assert record.outcome is Outcome.FAILED
+    assert record.reason.endswith("handoff rolled it back there (production traffic never left the running revision)")
+    deadline = time.monotonic() + 30
+    while rules.weights("test") != (100, 0):
+        assert time.monotonic() < deadline, "green still holds the test listener"
+        time.sleep(0.05)
+    assert rules.weights("production") == (100, 0)
