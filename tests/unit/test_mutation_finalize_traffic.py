@@ -383,3 +383,35 @@ def test_a_hold_ecs_no_longer_shows_leaves_the_reason_as_it_was(monkeypatch: pyt
     monkeypatch.setattr("ecs_handoff.logic.finalize.sns.publish", lambda *a, **k: None)
     monkeypatch.setattr("ecs_handoff.logic.service_deployments.roll_back_abandoned_hold", lambda *a: None)
     assert finalize(ended(), Records(existing=HELD), Lock(), "arn:topic").reason == STOPPED.reason  # type: ignore[arg-type]
+
+
+# --- only the deployment's own execution ends it -----------------------------------------------------------------
+
+OWN = "arn:aws:states:ap-northeast-1:123456789012:execution:handoff-dev-deployment:api-v1"
+
+
+def test_the_deployments_own_ended_execution_ends_it() -> None:
+    record = DeploymentRecord(id="api-v1", env="dev", service="api", outcome=Outcome.IN_PROGRESS,
+                              started_at="2026-11-26T00:00:00.000Z", execution_arn=OWN)  # fmt: skip
+    assert ended_execution_state(change("ABORTED"), Records(existing=record)) is not None  # type: ignore[arg-type]
+    # and before the intake wrote the execution's ARN on the record
+    assert ended_execution_state(change("ABORTED"), Records()) is not None  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("execution_arn", "record_changes"),
+    [(OWN.replace(":api-v1", ":evil-1"), {}),  # another execution, started with this deployment's input
+     (OWN, {"execution_arn": OWN.replace(":api-v1", ":api-v1-old")}),  # the record names another execution
+     (OWN, {"env": "prod"}), (OWN, {"service": "worker"})],  # the record is another environment's or service's
+)  # fmt: skip
+def test_an_ended_execution_that_is_not_the_deployments_own_ends_nothing(
+    execution_arn: str, record_changes: dict[str, str], log: LogRecorder
+) -> None:
+    record = DeploymentRecord.model_validate({"id": "api-v1", "env": "dev", "service": "api", "outcome": "IN_PROGRESS",
+                                              "started_at": "2026-11-26T00:00:00.000Z", **record_changes})  # fmt: skip
+    detail = change("FAILED").model_copy(update={"execution_arn": execution_arn})
+    assert ended_execution_state(detail, Records(existing=record)) is None  # type: ignore[arg-type]
+    assert log.lines == [
+        ("warning", "ended execution is not the deployment's own; ignored",
+         {"execution_arn": execution_arn, "deployment_id": "api-v1"}),
+    ]  # fmt: skip

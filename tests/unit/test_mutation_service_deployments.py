@@ -650,7 +650,8 @@ def test_an_abandoned_hold_is_rolled_back_at_its_pause_hook(log: LogRecorder) ->
         "ECS held the new revision at its PAUSE hook for approvers nobody can ask any more: handoff rolled it back "
         "there (production traffic never left the running revision)"
     )
-    assert ecs.acted() == [("continue", {"serviceDeploymentArn": SD, "hookId": "h1", "action": "ROLLBACK"})]
+    # StopServiceDeployment(ROLLBACK): the finalizer's role never needs ContinueServiceDeployment, which could release
+    assert ecs.acted() == [("stop", {"serviceDeploymentArn": SD, "stopType": "ROLLBACK"})]
     # found as the rollout finds it: this service's deployments since the deploy (less the clock skew allowed)
     assert ecs.calls[0] == (
         "list",
@@ -664,21 +665,61 @@ def test_an_abandoned_hold_is_rolled_back_at_its_pause_hook(log: LogRecorder) ->
     assert log.lines == [("info", "abandoned hold rolled back", {"service_deployment_arn": SD, "hook_id": "h1"})]
 
 
+def test_nothing_is_rolled_back_where_ecs_lists_no_deployment_of_the_revision() -> None:
+    ecs = Ecs(None)
+    assert abandoned(ecs) is None
+    assert ecs.acted() == []
+
+
 @pytest.mark.parametrize(
-    "shown",
-    [None, described("IN_PROGRESS", "PRODUCTION_TRAFFIC_SHIFT"), described("SUCCESSFUL", "CLEAN_UP"),
-     described(lifecycleHookDetails=[{"hookId": "h1", "targetType": "PAUSE", "status": "SUCCEEDED"}])],
+    ("shown", "words"),
+    [(described("IN_PROGRESS", "PRODUCTION_TRAFFIC_SHIFT"),
+      "CANARY IN_PROGRESS · PRODUCTION_TRAFFIC_SHIFT · production blue 100 % / green 0 % · test blue 0 % / green 100 % "
+      "· PAUSE hook AWAITING_ACTION"),
+     (described("SUCCESSFUL", "CLEAN_UP"),
+      "CANARY SUCCESSFUL · CLEAN_UP · production blue 100 % / green 0 % · test blue 0 % / green 100 % · PAUSE hook "
+      "AWAITING_ACTION"),
+     (described(lifecycleHookDetails=[{"hookId": "h1", "targetType": "PAUSE", "status": "SUCCEEDED"}]),
+      "CANARY IN_PROGRESS · POST_TEST_TRAFFIC_SHIFT · production blue 100 % / green 0 % · test blue 0 % / green 100 % "
+      "· PAUSE hook SUCCEEDED")],
 )  # fmt: skip
-def test_nothing_is_rolled_back_where_ecs_holds_nothing_at_the_approvers_hook(shown: dict[str, Any] | None) -> None:
+def test_a_hold_ecs_was_let_past_before_the_workflow_ended_is_left_going_and_said(
+    shown: dict[str, Any], words: str
+) -> None:
+    # GIVEN the approvers' release (or someone outside handoff) went through before the execution was stopped
     ecs = Ecs(shown)
+    assert abandoned(ecs) == (
+        "ECS had already been let past its PAUSE hook before the workflow ended: the new revision goes on to "
+        f"production traffic ({words}); check it with `handoff status`"
+    )
+    assert ecs.acted() == []
+
+
+def test_a_hold_at_another_stage_is_neither_rolled_back_nor_said_released() -> None:
+    ecs = Ecs(described("IN_PROGRESS", "TEST_TRAFFIC_SHIFT", lifecycleHookDetails=[]))
     assert abandoned(ecs) is None
     assert ecs.acted() == []
 
 
 def test_an_abandoned_hold_ecs_moved_on_from_meanwhile_is_left_as_ecs_left_it(log: LogRecorder) -> None:
-    ecs = Ecs(refuse="InvalidParameterException")
+    # GIVEN ECS refuses the stop: the hook's own timeout acted first (described again: no longer held)
+    ecs = Ecs(described(), described("ROLLBACK_SUCCESSFUL", "CLEAN_UP"), refuse="InvalidParameterException")
     assert abandoned(ecs) is None
-    assert [name for name, _ in ecs.acted()] == ["continue"]
+    assert [name for name, _ in ecs.acted()] == ["stop"]
     ((level, message, fields),) = log.lines
     assert (level, message) == ("info", "the held deployment moved on before it was rolled back")
     assert "the hook is not awaiting action" in fields["reason"]
+
+
+def test_a_stop_ecs_refuses_because_the_approvers_release_went_through_says_it_goes_on() -> None:
+    # GIVEN the traffic step's CONTINUE reached ECS between the look and the stop
+    moved_on = described("IN_PROGRESS", "PRODUCTION_TRAFFIC_SHIFT")
+    ecs = Ecs(described(), moved_on, refuse="InvalidParameterException")
+    found = abandoned(ecs)
+    assert found is not None and found.startswith("ECS had already been let past its PAUSE hook before the workflow")
+    assert [name for name, _ in ecs.calls] == ["list", "describe", "stop", "describe"]
+
+
+def test_a_stop_ecs_refuses_for_a_deployment_it_no_longer_describes_says_nothing() -> None:
+    ecs = Ecs(described(), None, refuse="InvalidParameterException")
+    assert abandoned(ecs) is None

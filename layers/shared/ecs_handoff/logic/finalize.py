@@ -391,6 +391,15 @@ def ended_execution_state(detail: ExecutionStatusDetail, records: DeploymentReco
     record = records.get(request.deployment_id)
     if record is None:
         return None
+    if not _own_execution(detail.execution_arn, request, record):
+        # Another execution started with this deployment's input (only the intake may start one, but whoever can
+        # must not end, or roll back, a deployment whose own execution still runs).
+        logger.warning(
+            "ended execution is not the deployment's own; ignored",
+            execution_arn=detail.execution_arn,
+            deployment_id=request.deployment_id,
+        )
+        return None
     what = {
         ExecutionStatus.ABORTED: "was stopped (StopExecution)",
         ExecutionStatus.TIMED_OUT: "timed out",
@@ -406,6 +415,16 @@ def ended_execution_state(detail: ExecutionStatusDetail, records: DeploymentReco
         after = "; nothing was deployed"
     reason = f"the workflow {what} before it recorded an outcome{' (' + why + ')' if why else ''}{after}"
     return WorkflowState(request=request, ended_outcome=FinalizeResult(outcome=Outcome.FAILED, reason=reason))
+
+
+def _own_execution(execution_arn: str, request: DeploymentRequest, record: DeploymentRecord) -> bool:
+    """Whether the execution is the one the intake started for this deployment: named by its id, the one its record
+    names (once the intake wrote it), of the record's own service and environment."""
+    return (
+        execution_arn.endswith(f":{request.deployment_id}")  # the execution's name (ids hold no ':')
+        and record.execution_arn in (None, execution_arn)
+        and (record.env, record.service) == (request.env, request.service_id)
+    )
 
 
 def _close_open_approval(approvals: ApprovalStore, approval_id: str, result: FinalizeResult, now: str) -> None:

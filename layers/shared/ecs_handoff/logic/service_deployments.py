@@ -371,23 +371,37 @@ def roll_back_abandoned_hold(
     """After a workflow ended without its verdict (stopped, timed out) while ECS held its revision at the approvers'
     PAUSE hook: the approval is closed with the workflow, so nobody can continue the hold and it can only end in
     ROLLBACK. It is rolled back there now, not at the hook's timeout (which may be days away, green serving the test
-    listener meanwhile). What was done, in words; None when ECS holds nothing of this revision at such a hook."""
+    listener meanwhile). StopServiceDeployment(ROLLBACK), which ECS accepts for a deployment IN_PROGRESS at a hook,
+    not ContinueServiceDeployment: the roles that run this (finalize, sweeper) may then only ever roll a deployment
+    back, never release one. What was done, in words; None when ECS holds nothing of this revision at such a hook."""
     found = find(cluster, service, task_definition, since, ecs_client)
     if found is None:
         return None
     shot = snapshot(found)
     hook = shot.awaiting_pause()
     if hook is None:
-        return None
+        return _released_meanwhile(shot)
     try:
-        sd_access.continue_at_hook(shot.arn, hook, sd_access.HookAction.ROLLBACK, ecs_client)
+        sd_access.stop(shot.arn, ecs_client)
     except ServiceDeploymentMoved as exc:  # the hook's own timeout, or someone else, acted first
         logger.info("the held deployment moved on before it was rolled back", reason=str(exc))
-        return None
+        again = next(iter(sd_access.describe([shot.arn], ecs_client)), None)
+        return _released_meanwhile(snapshot(again)) if again is not None else None
     logger.info("abandoned hold rolled back", service_deployment_arn=shot.arn, hook_id=hook)
     return (
         "ECS held the new revision at its PAUSE hook for approvers nobody can ask any more: handoff rolled it back "
         "there (production traffic never left the running revision)"
+    )
+
+
+def _released_meanwhile(shot: Snapshot) -> str | None:
+    """What the record says when ECS was let past the hook before the workflow ended (the approvers' release, or
+    someone outside handoff): the new revision goes on to production traffic."""
+    if not shot.released():
+        return None
+    return (
+        "ECS had already been let past its PAUSE hook before the workflow ended: the new revision goes on to "
+        f"production traffic ({shot.words()}); check it with `handoff status`"
     )
 
 
