@@ -12,6 +12,7 @@ from ecs_handoff_embedded.runtime import EmbeddedAws
 from ecs_handoff_embedded.scenario import World, artifact, image
 from ecs_handoff_embedded.seed import ACCOUNT_ID
 
+from tests.e2e.history import execution_ended
 from tests.e2e.people import ALICE, BOB
 from tests.e2e.release_gates import ALARM, FAST, upload, wait_for
 
@@ -75,16 +76,25 @@ def test_start_execution_with_forged_approver_principals_cannot_make_one_person_
         data["request"]["service"]["approver_principals"] = {alice_role: BOB}
         data["request"]["service"]["poll_interval_seconds"] = 1
 
-    forged_execution(embedded, str(waiting.execution_arn), edit)
+    forged = forged_execution(embedded, str(waiting.execution_arn), edit)
     embedded.rollout_seconds = 0.5
     assert embedded.release_rollouts("prod/api") == 1
     assert world.wait("prod", first, timeout=60).outcome is Outcome.SUCCEEDED
     before = world.running("prod", "api")["task_definition"]
-    # THEN her execution is refused before any approval is asked (who approves comes from the registry; and
-    # its Finalize, which the record's own execution did not hand that state, records nothing either): the
-    # release ends FAILED without an approval, and nothing more is deployed
-    done = world.wait("prod", second, timeout=60)
-    assert done.outcome is Outcome.FAILED and done.reason.endswith("nothing was deployed"), done.reason
-    assert done.approvals == []
+    # THEN her execution is refused before any approval is asked (who approves comes from the registry) and ends
+    # without touching the release: its Finalize, which the record's own execution did not hand that state, records
+    # nothing, and its ended event is not the deployment's own execution's. The release itself goes on and asks
+    # its approvers as the registry says (both alice and bob); nothing more is deployed meanwhile.
+    assert execution_ended(embedded, forged) == "FAILED"
+    asked = world.wait_phase("prod", second, "awaiting_approval", timeout=60)
+    assert asked.outcome is Outcome.AWAITING_APPROVAL and asked.approvals == [], asked.reason
+    assert asked.execution_arn == waiting.execution_arn
+    assert world.approval_link(ALICE, second) and world.approval_link(BOB, second)
     time.sleep(1)
+    assert world.running("prod", "api")["task_definition"] == before
+    # AND alice's approval alone, as herself, is not enough
+    assert world.decide(world.approval_link(ALICE, second), "approve")[0] == 200
+    time.sleep(1)
+    still = world.records("prod").get(second)
+    assert still is not None and still.outcome is Outcome.AWAITING_APPROVAL
     assert world.running("prod", "api")["task_definition"] == before
