@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ecs_handoff.aws.records import DeploymentRecords
 from ecs_handoff.models import DeploymentRecord, Phase, execution_name
 
-from ecs_handoff_embedded.seed import ECR, artifact_images, bucket_name, pinned_image, push_image
+from ecs_handoff_embedded.seed import ECR, artifact_images, bucket_name, pinned_image, push_image, put_5xx_alarm
 
 if TYPE_CHECKING:  # the builders here serve tests that run no embedded AWS (the unit tests, mutation runs)
     from ecs_handoff_embedded.runtime import EmbeddedAws
@@ -43,16 +43,7 @@ def image(repo: str, tag: str) -> str:
 def set_alarm(cloudwatch: Any, name: str, state: str = "OK", reason: str = "set by hand") -> None:
     """A CloudWatch alarm on the load balancer's 5xx count (created if missing), put in `state`."""
     if not cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]:
-        cloudwatch.put_metric_alarm(
-            AlarmName=name,
-            MetricName="HTTPCode_Target_5XX_Count",
-            Namespace="AWS/ApplicationELB",
-            Statistic="Sum",
-            Period=60,
-            EvaluationPeriods=1,
-            Threshold=10,
-            ComparisonOperator="GreaterThanThreshold",
-        )
+        put_5xx_alarm(cloudwatch, name)
     cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
 
 

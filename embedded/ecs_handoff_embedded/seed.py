@@ -267,6 +267,20 @@ def _base_task_definition(session: Any, env: str, svc: SeedService, account: str
     return str(registered["taskDefinition"]["taskDefinitionArn"])
 
 
+def put_5xx_alarm(cloudwatch: Any, name: str) -> None:
+    """A CloudWatch alarm on the load balancer's 5xx count, as the sample world's Terraform would create it."""
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        MetricName="HTTPCode_Target_5XX_Count",
+        Namespace="AWS/ApplicationELB",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=10,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+
+
 def _behind_the_load_balancer(session: Any, env: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """web's CreateService arguments (the ALB, ECS's deployment strategy) and its registry entry's keys."""
     balancer = web_load_balancer(session, env)
@@ -280,16 +294,7 @@ def _behind_the_load_balancer(session: Any, env: str) -> tuple[dict[str, Any], d
     )["Role"]["Arn"]
     if env != "prod":
         cloudwatch = session.client("cloudwatch")
-        cloudwatch.put_metric_alarm(
-            AlarmName=WEB_ALARM,
-            MetricName="HTTPCode_Target_5XX_Count",
-            Namespace="AWS/ApplicationELB",
-            Statistic="Sum",
-            Period=60,
-            EvaluationPeriods=1,
-            Threshold=10,
-            ComparisonOperator="GreaterThanThreshold",
-        )
+        put_5xx_alarm(cloudwatch, WEB_ALARM)
         cloudwatch.set_alarm_state(AlarmName=WEB_ALARM, StateValue="OK", StateReason="seeded")
     service = {
         "deploymentController": {"type": "ECS"},
