@@ -28,14 +28,21 @@ class HookAction(StrEnum):
 
 
 def list_for_service(
-    cluster: str, service: str, created_after: datetime | None = None, ecs: ECSClient | None = None
+    cluster: str,
+    service: str,
+    created_after: datetime | None = None,
+    ecs: ECSClient | None = None,
+    statuses: tuple[str, ...] = (),
 ) -> list[dict[str, Any]]:
     """The service's deployments (summaries: ARN, status, targetServiceRevisionArn), newest first; only those
-    created at or after `created_after` when given (one page of at most 20: handoff looks for its own, just made)."""
+    created at or after `created_after` when given, only those in `statuses` when given (one page of at most 20:
+    handoff looks for its own, just made, or for the ones still running)."""
     ecs = ecs or client("ecs")
     kwargs: dict[str, Any] = {"cluster": cluster, "service": service, "maxResults": 20}
     if created_after is not None:
         kwargs["createdAt"] = {"after": created_after}
+    if statuses:
+        kwargs["status"] = list(statuses)
     with aws_call(f"listing the service deployments of {service} in cluster {cluster}"):
         found = ecs.list_service_deployments(**kwargs).get("serviceDeployments", [])
     listed = [dict(d) for d in found]

@@ -1,14 +1,16 @@
-"""What the lifecycle hook and the operator's rollback read and change in AWS: ECS's service deployments and
-service revisions, StopServiceDeployment, and the first time a production traffic step was held (state table,
-item hookhold#<service deployment ARN>#<green's production percent>)."""
+"""What the lifecycle hook and the operator's rollback read and change in AWS: one service deployment or revision at
+a time and StopServiceDeployment, in the shapes they use (the calls themselves are aws/service_deployments.py's),
+and the first time a production traffic step was held (state table, item hookhold#<service deployment ARN>#<green's
+production percent>)."""
 
 from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING, Any
 
-from ecs_handoff.aws.clients import aws_call, client, error_code
+from ecs_handoff.aws import service_deployments
 from ecs_handoff.aws.state import StateTable
+from ecs_handoff.errors import ServiceDeploymentMoved
 
 if TYPE_CHECKING:
     from ecs_handoff.aws.clients import ECSClient
@@ -17,46 +19,27 @@ HOLD_KEEP_SECONDS = 8 * 86400  # TTL: past the longest hold a registry entry all
 
 
 def describe_service_deployment(arn: str, ecs: ECSClient | None = None) -> dict[str, Any] | None:
-    """The service deployment as ECS describes it, or None when ECS does not know it (listed in `failures`)."""
-    ecs = ecs or client("ecs")
-    with aws_call(f"describing service deployment {arn}"):
-        response = ecs.describe_service_deployments(serviceDeploymentArns=[arn])
-    found = [d for d in response.get("serviceDeployments", []) if d.get("serviceDeploymentArn") == arn]
-    return dict(found[0]) if found else None
+    """The service deployment as ECS describes it (only that ARN's), or None when ECS does not know it."""
+    return next((d for d in service_deployments.describe([arn], ecs) if d.get("serviceDeploymentArn") == arn), None)
 
 
 def service_revision_task_definition(arn: str, ecs: ECSClient | None = None) -> str | None:
     """The task definition a service revision runs (DescribeServiceRevisions), or None when ECS does not know it."""
-    ecs = ecs or client("ecs")
-    with aws_call(f"describing service revision {arn}"):
-        response = ecs.describe_service_revisions(serviceRevisionArns=[arn])
-    found = [r for r in response.get("serviceRevisions", []) if r.get("serviceRevisionArn") == arn]
-    return str(found[0]["taskDefinition"]) if found and found[0].get("taskDefinition") else None
+    return service_deployments.revision_task_definitions([arn], ecs).get(arn) or None
 
 
 def list_active_service_deployments(cluster: str, service: str, ecs: ECSClient | None = None) -> list[dict[str, Any]]:
     """The service's deployments ECS still runs (PENDING, IN_PROGRESS), newest first."""
-    ecs = ecs or client("ecs")
-    with aws_call(f"listing the service deployments of {service} in cluster {cluster}"):
-        response = ecs.list_service_deployments(
-            cluster=cluster, service=service, status=["PENDING", "IN_PROGRESS"], maxResults=20
-        )
-    return [dict(d) for d in response.get("serviceDeployments", [])]
+    return service_deployments.list_for_service(cluster, service, ecs=ecs, statuses=("PENDING", "IN_PROGRESS"))
 
 
 def stop_service_deployment(arn: str, ecs: ECSClient | None = None) -> bool:
     """StopServiceDeployment(ROLLBACK): production and test traffic go back to blue at once, then clean-up.
-    False when ECS answers ConflictException (the deployment has ended: nothing to stop)."""
-    from botocore.exceptions import ClientError
-
-    ecs = ecs or client("ecs")
-    with aws_call(f"stopping service deployment {arn}"):
-        try:
-            ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
-        except ClientError as exc:
-            if error_code(exc) == "ConflictException":
-                return False
-            raise
+    False when ECS refuses because the deployment has moved on (ended: nothing to stop)."""
+    try:
+        service_deployments.stop(arn, ecs)
+    except ServiceDeploymentMoved:
+        return False
     return True
 
 

@@ -289,13 +289,16 @@ class OperatorDesk:
     def _service_deployment_of(self, task_definition: str | None, cluster: str, service: str) -> str | None:
         """The service deployment ECS runs now (PENDING or IN_PROGRESS) whose target revision runs
         `task_definition`, or None."""
-        from ecs_handoff.aws import traffic_hooks
+        from ecs_handoff.aws import service_deployments, traffic_hooks
 
         if not task_definition:
             return None
-        for listed in traffic_hooks.list_active_service_deployments(cluster, service, self.ecs):
-            target = str(listed.get("targetServiceRevisionArn", ""))
-            if target and traffic_hooks.service_revision_task_definition(target, self.ecs) == task_definition:
+        running = traffic_hooks.list_active_service_deployments(cluster, service, self.ecs)
+        targets = service_deployments.revision_task_definitions(  # one call for all of them
+            [str(d["targetServiceRevisionArn"]) for d in running if d.get("targetServiceRevisionArn")], self.ecs
+        )
+        for listed in running:
+            if targets.get(str(listed.get("targetServiceRevisionArn", ""))) == task_definition:
                 return str(listed["serviceDeploymentArn"])
         return None
 
